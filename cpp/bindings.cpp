@@ -1,0 +1,448 @@
+// The only file that includes pybind11. Each binding checks dtypes, shapes, strides, aliasing and
+// label ranges once, raises TypeError/ValueError naming the argument, then releases the GIL and
+// calls the kernel. Inputs are never copied: non-matching arrays are rejected, not converted
+// (python/brisknet/ops.py does the friendly conversions).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <sstream>
+#include <string>
+
+#include "brisknet/kernels.h"
+
+namespace py = pybind11;
+using namespace brisknet;
+
+namespace {
+
+std::string shape_of(const py::array& a) {
+  std::ostringstream s;
+  s << "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
+  s << (a.ndim() == 1 ? ",)" : ")");
+  return s.str();
+}
+
+std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+[[noreturn]] void fail_value(const std::string& msg) { throw py::value_error(msg); }
+[[noreturn]] void fail_type(const std::string& msg) { throw py::type_error(msg); }
+
+template <typename T>
+void require_dtype(const py::array& a, const char* name) {
+  if (!a.dtype().is(py::dtype::of<T>()))
+    fail_type(std::string(name) + ": expected dtype " + py::str(py::dtype::of<T>()).cast<std::string>() +
+              ", got " + dtype_name(a));
+}
+
+void require_ndim(const py::array& a, const char* name, int ndim) {
+  if (a.ndim() != ndim)
+    fail_value(std::string(name) + ": expected a " + std::to_string(ndim) + "-D array, got shape " +
+               shape_of(a));
+}
+
+void require_contiguous(const py::array& a, const char* name) {
+  if (!(a.flags() & py::array::c_style))
+    fail_value(std::string(name) + ": expected a C-contiguous array");
+}
+
+void require_writable(const py::array& a, const char* name) {
+  if (!a.writeable()) fail_value(std::string(name) + ": array is read-only");
+}
+
+// Byte range [lo, hi) an array may touch (handles negative strides).
+std::pair<const char*, const char*> extent(const py::array& a) {
+  const char* lo = static_cast<const char*>(a.data());
+  const char* hi = lo;
+  if (a.size() == 0) return {lo, lo};
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    const py::ssize_t span = (a.shape(i) - 1) * a.strides(i);
+    (span < 0 ? lo : hi) += span;
+  }
+  return {lo, hi + a.itemsize()};
+}
+
+bool overlaps(const py::array& a, const py::array& b) {
+  const auto x = extent(a), y = extent(b);
+  return x.first < y.second && y.first < x.second;
+}
+
+// An output may be the very same buffer as an input (in-place kernels), never a partial overlap.
+void require_no_partial_alias(const py::array& out, const char* oname, const py::array& in,
+                              const char* iname, bool same_ok) {
+  if (!overlaps(out, in)) return;
+  if (same_ok && out.data() == in.data() && out.nbytes() == in.nbytes()) return;
+  fail_value(std::string(oname) + " overlaps " + iname + (same_ok ? " without being the same buffer" : ""));
+}
+
+template <typename T>
+T* flat(py::array& a, const char* name, py::ssize_t size) {
+  require_dtype<T>(a, name);
+  require_contiguous(a, name);
+  require_writable(a, name);
+  if (a.size() != size)
+    fail_value(std::string(name) + ": expected " + std::to_string(size) + " elements, got shape " + shape_of(a));
+  return static_cast<T*>(a.mutable_data());
+}
+
+template <typename T>
+const T* flat_in(const py::array& a, const char* name, py::ssize_t size) {
+  require_dtype<T>(a, name);
+  require_contiguous(a, name);
+  if (a.size() != size)
+    fail_value(std::string(name) + ": expected " + std::to_string(size) + " elements, got shape " + shape_of(a));
+  return static_cast<const T*>(a.data());
+}
+
+// Runs f(T{}) for the dtype of `a`: float32 or float64, else TypeError.
+template <typename F>
+void by_dtype(const py::array& a, const char* name, F f) {
+  if (a.dtype().is(py::dtype::of<float>())) return f(float{});
+  if (a.dtype().is(py::dtype::of<double>())) return f(double{});
+  fail_type(std::string(name) + ": expected dtype float32 or float64, got " + dtype_name(a));
+}
+
+std::pair<int64_t, int64_t> element_strides(const py::array& a, const char* name) {
+  const auto isz = a.itemsize();
+  if (a.strides(0) % isz || a.strides(1) % isz)
+    fail_value(std::string(name) + ": strides are not a multiple of the item size");
+  return {a.strides(0) / isz, a.strides(1) / isz};
+}
+
+// ---------------------------------------------------------------- GEMM
+void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool transpose_b,
+               double beta, py::object bias) {
+  require_ndim(a, "a", 2);
+  require_ndim(b, "b", 2);
+  require_ndim(out, "out", 2);
+  const int64_t m = transpose_a ? a.shape(1) : a.shape(0);
+  const int64_t k = transpose_a ? a.shape(0) : a.shape(1);
+  const int64_t kb = transpose_b ? b.shape(1) : b.shape(0);
+  const int64_t n = transpose_b ? b.shape(0) : b.shape(1);
+  if (k != kb)
+    fail_value("matmul: inner dimensions differ: a" + std::string(transpose_a ? ".T" : "") + " has shape (" +
+               std::to_string(m) + ", " + std::to_string(k) + "), b" + (transpose_b ? ".T" : "") +
+               " has shape (" + std::to_string(kb) + ", " + std::to_string(n) + ")");
+  if (out.shape(0) != m || out.shape(1) != n)
+    fail_value("matmul: out has shape " + shape_of(out) + ", expected (" + std::to_string(m) + ", " +
+               std::to_string(n) + ")");
+  require_writable(out, "out");
+  require_no_partial_alias(out, "out", a, "a", false);
+  require_no_partial_alias(out, "out", b, "b", false);
+  by_dtype(a, "a", [&](auto tag) {
+    using T = decltype(tag);
+    require_dtype<T>(b, "b");
+    require_dtype<T>(out, "out");
+    auto [rsa, csa] = element_strides(a, "a");
+    auto [rsb, csb] = element_strides(b, "b");
+    auto [rsc, csc] = element_strides(out, "out");
+    if (n > 1 && csc != 1) fail_value("out: rows must be contiguous (column stride 1)");
+    if (m > 1 && rsc < n) fail_value("out: row stride smaller than its width");
+    if (transpose_a) std::swap(rsa, csa);
+    if (transpose_b) std::swap(rsb, csb);
+    const T* pbias = nullptr;
+    py::array bias_arr;
+    if (!bias.is_none()) {
+      bias_arr = py::array(bias);
+      require_ndim(bias_arr, "bias", 1);
+      pbias = flat_in<T>(bias_arr, "bias", n);
+      require_no_partial_alias(out, "out", bias_arr, "bias", false);
+    }
+    T* c = static_cast<T*>(out.mutable_data());
+    const T* pa = static_cast<const T*>(a.data());
+    const T* pb = static_cast<const T*>(b.data());
+    py::gil_scoped_release nogil;
+    gemm<T>(c, rsc, pa, rsa, csa, pb, rsb, csb, m, n, k, T(beta), pbias);
+  });
+}
+
+void bind_column_sums(py::array out, py::array dy, double beta) {
+  require_ndim(dy, "dy", 2);
+  by_dtype(dy, "dy", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t m = dy.shape(0), n = dy.shape(1);
+    const T* pdy = flat_in<T>(dy, "dy", m * n);
+    T* pout = flat<T>(out, "out", n);
+    require_no_partial_alias(out, "out", dy, "dy", false);
+    py::gil_scoped_release nogil;
+    column_sums<T>(pout, pdy, m, n, T(beta));
+  });
+}
+
+// ---------------------------------------------------------------- activations
+// Softmax-like activations work on rows: a 1-D array is one row; N-D arrays use the last axis.
+std::pair<int64_t, int64_t> rows_cols(const py::array& x) {
+  if (x.ndim() == 0) return {1, 1};
+  const int64_t cols = x.shape(x.ndim() - 1);
+  return {cols ? x.size() / cols : 0, cols};
+}
+
+void bind_activation_forward(py::array out, py::array x, Activation act, double alpha) {
+  by_dtype(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = flat_in<T>(x, "x", x.size());
+    T* py_ = flat<T>(out, "out", x.size());
+    require_no_partial_alias(out, "out", x, "x", true);
+    auto [rows, cols] = rows_cols(x);
+    py::gil_scoped_release nogil;
+    activation_forward<T>(py_, px, rows, cols, act, T(alpha));
+  });
+}
+
+void bind_activation_backward(py::array dx, py::array dy, py::array x, py::array y, Activation act,
+                              double alpha) {
+  by_dtype(dy, "dy", [&](auto tag) {
+    using T = decltype(tag);
+    const auto n = dy.size();
+    const T* pdy = flat_in<T>(dy, "dy", n);
+    const T* px = flat_in<T>(x, "x", n);
+    const T* pyv = flat_in<T>(y, "y", n);
+    T* pdx = flat<T>(dx, "dx", n);
+    require_no_partial_alias(dx, "dx", dy, "dy", true);
+    require_no_partial_alias(dx, "dx", x, "x", false);
+    require_no_partial_alias(dx, "dx", y, "y", false);
+    auto [rows, cols] = rows_cols(dy);
+    py::gil_scoped_release nogil;
+    activation_backward<T>(pdx, pdy, px, pyv, rows, cols, act, T(alpha));
+  });
+}
+
+// ---------------------------------------------------------------- losses
+template <typename T>
+T* optional_out(py::object o, const char* name, py::ssize_t size, const py::array& pred) {
+  if (o.is_none()) return nullptr;
+  py::array a = o;
+  T* p = flat<T>(a, name, size);
+  require_no_partial_alias(a, name, pred, "y_pred", false);
+  return p;
+}
+
+template <typename T>
+const T* optional_weights(py::object o, int64_t rows) {
+  if (o.is_none()) return nullptr;
+  py::array a = o;
+  require_ndim(a, "sample_weight", 1);
+  return flat_in<T>(a, "sample_weight", rows);
+}
+
+const int64_t* checked_labels(const py::array& labels, int64_t rows, int64_t cols) {
+  require_ndim(labels, "y_true", 1);
+  const int64_t* p = flat_in<int64_t>(labels, "y_true", rows);
+  for (int64_t i = 0; i < rows; ++i)
+    if (p[i] < 0 || p[i] >= cols)
+      fail_value("y_true: label " + std::to_string(p[i]) + " at index " + std::to_string(i) +
+                 " is out of range for " + std::to_string(cols) + " classes");
+  return p;
+}
+
+void bind_sparse_cce(py::array loss, py::object dpred, py::array pred, py::array labels,
+                     py::object weights, bool from_logits, double grad_scale) {
+  require_ndim(pred, "y_pred", 2);
+  by_dtype(pred, "y_pred", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t rows = pred.shape(0), cols = pred.shape(1);
+    if (cols == 0) fail_value("y_pred: needs at least one class");
+    const T* pp = flat_in<T>(pred, "y_pred", rows * cols);
+    const int64_t* pl = checked_labels(labels, rows, cols);
+    const T* pw = optional_weights<T>(weights, rows);
+    T* pd = optional_out<T>(dpred, "dpred", rows * cols, pred);
+    T* pl_out = flat<T>(loss, "loss", rows);
+    py::gil_scoped_release nogil;
+    sparse_categorical_crossentropy<T>(pl_out, pd, pp, pl, pw, rows, cols, from_logits, T(grad_scale));
+  });
+}
+
+void bind_cce(py::array loss, py::object dpred, py::array pred, py::array target, py::object weights,
+              bool from_logits, double grad_scale) {
+  require_ndim(pred, "y_pred", 2);
+  by_dtype(pred, "y_pred", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t rows = pred.shape(0), cols = pred.shape(1);
+    if (cols == 0) fail_value("y_pred: needs at least one class");
+    require_ndim(target, "y_true", 2);
+    if (target.shape(0) != rows || target.shape(1) != cols)
+      fail_value("y_true has shape " + shape_of(target) + " but y_pred has shape " + shape_of(pred));
+    const T* pp = flat_in<T>(pred, "y_pred", rows * cols);
+    const T* pt = flat_in<T>(target, "y_true", rows * cols);
+    const T* pw = optional_weights<T>(weights, rows);
+    T* pd = optional_out<T>(dpred, "dpred", rows * cols, pred);
+    T* pl_out = flat<T>(loss, "loss", rows);
+    py::gil_scoped_release nogil;
+    categorical_crossentropy<T>(pl_out, pd, pp, pt, pw, rows, cols, from_logits, T(grad_scale));
+  });
+}
+
+void bind_elementwise_loss(py::array loss, py::object dpred, py::array pred, py::array target,
+                           py::object weights, ElementwiseLoss kind, bool from_logits, double delta,
+                           double grad_scale) {
+  require_ndim(pred, "y_pred", 2);
+  by_dtype(pred, "y_pred", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t rows = pred.shape(0), cols = pred.shape(1);
+    require_ndim(target, "y_true", 2);
+    if (target.shape(0) != rows || target.shape(1) != cols)
+      fail_value("y_true has shape " + shape_of(target) + " but y_pred has shape " + shape_of(pred));
+    const T* pp = flat_in<T>(pred, "y_pred", rows * cols);
+    const T* pt = flat_in<T>(target, "y_true", rows * cols);
+    const T* pw = optional_weights<T>(weights, rows);
+    T* pd = optional_out<T>(dpred, "dpred", rows * cols, pred);
+    T* pl_out = flat<T>(loss, "loss", rows);
+    py::gil_scoped_release nogil;
+    elementwise_loss<T>(pl_out, pd, pp, pt, pw, rows, cols, kind, from_logits, T(delta), T(grad_scale));
+  });
+}
+
+// ---------------------------------------------------------------- optimizers
+// The parameter array fixes dtype and size; every state array must match it exactly.
+template <typename T>
+T* state(py::object o, const char* name, const py::array& p) {
+  if (o.is_none()) return nullptr;
+  py::array a = o;
+  T* ptr = flat<T>(a, name, p.size());
+  require_no_partial_alias(a, name, p, "param", false);
+  return ptr;
+}
+
+template <typename T>
+const T* grad_of(const py::array& g, const py::array& p) {
+  const T* ptr = flat_in<T>(g, "grad", p.size());
+  require_no_partial_alias(p, "param", g, "grad", false);
+  return ptr;
+}
+
+void bind_sgd(py::array p, py::object velocity, py::array g, double lr, double momentum, bool nesterov) {
+  by_dtype(p, "param", [&](auto tag) {
+    using T = decltype(tag);
+    T* pp = flat<T>(p, "param", p.size());
+    T* pv = state<T>(velocity, "velocity", p);
+    const T* pg = grad_of<T>(g, p);
+    py::gil_scoped_release nogil;
+    sgd_step<T>(pp, pv, pg, p.size(), T(lr), T(momentum), nesterov);
+  });
+}
+
+void bind_adam(py::array p, py::array m, py::array v, py::object vhat, py::array g, double alpha,
+               double beta_1, double beta_2, double epsilon, double decay) {
+  by_dtype(p, "param", [&](auto tag) {
+    using T = decltype(tag);
+    T* pp = flat<T>(p, "param", p.size());
+    T* pm = state<T>(m, "m", p);
+    T* pv = state<T>(v, "v", p);
+    T* pvh = state<T>(vhat, "vhat", p);
+    const T* pg = grad_of<T>(g, p);
+    py::gil_scoped_release nogil;
+    adam_step<T>(pp, pm, pv, pvh, pg, p.size(), T(alpha), T(beta_1), T(beta_2), T(epsilon), T(decay));
+  });
+}
+
+void bind_rmsprop(py::array p, py::array v, py::object mg, py::object mom, py::array g, double lr,
+                  double rho, double momentum, double epsilon) {
+  by_dtype(p, "param", [&](auto tag) {
+    using T = decltype(tag);
+    T* pp = flat<T>(p, "param", p.size());
+    T* pv = state<T>(v, "velocity", p);
+    T* pmg = state<T>(mg, "average_gradient", p);
+    T* pmom = state<T>(mom, "momentum", p);
+    const T* pg = grad_of<T>(g, p);
+    py::gil_scoped_release nogil;
+    rmsprop_step<T>(pp, pv, pmg, pmom, pg, p.size(), T(lr), T(rho), T(momentum), T(epsilon));
+  });
+}
+
+void bind_adagrad(py::array p, py::array acc, py::array g, double lr, double epsilon) {
+  by_dtype(p, "param", [&](auto tag) {
+    using T = decltype(tag);
+    T* pp = flat<T>(p, "param", p.size());
+    T* pa = state<T>(acc, "accumulator", p);
+    const T* pg = grad_of<T>(g, p);
+    py::gil_scoped_release nogil;
+    adagrad_step<T>(pp, pa, pg, p.size(), T(lr), T(epsilon));
+  });
+}
+
+// ---------------------------------------------------------------- dropout
+void check_rate(double rate) {
+  if (!(rate >= 0.0 && rate < 1.0)) fail_value("rate must be in [0, 1), got " + std::to_string(rate));
+}
+
+void bind_dropout_forward(py::array out, py::array mask, py::array x, double rate, uint64_t seed) {
+  check_rate(rate);
+  by_dtype(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = flat_in<T>(x, "x", x.size());
+    T* po = flat<T>(out, "out", x.size());
+    uint8_t* pm = flat<uint8_t>(mask, "mask", x.size());
+    require_no_partial_alias(out, "out", x, "x", true);
+    py::gil_scoped_release nogil;
+    dropout_forward<T>(po, pm, px, x.size(), T(rate), seed);
+  });
+}
+
+void bind_dropout_backward(py::array dx, py::array dy, py::array mask, double rate) {
+  check_rate(rate);
+  by_dtype(dy, "dy", [&](auto tag) {
+    using T = decltype(tag);
+    const T* pdy = flat_in<T>(dy, "dy", dy.size());
+    const uint8_t* pm = flat_in<uint8_t>(mask, "mask", dy.size());
+    T* pdx = flat<T>(dx, "dx", dy.size());
+    require_no_partial_alias(dx, "dx", dy, "dy", true);
+    py::gil_scoped_release nogil;
+    dropout_backward<T>(pdx, pdy, pm, dy.size(), T(rate));
+  });
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "brisknet C++ kernels (see python/brisknet/ops.py for the documented API)";
+  using py::arg;
+  const auto none = py::none();
+
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) fail_value("set_num_threads: n must be >= 1, got " + std::to_string(n));
+    set_num_threads(n);
+  }, arg("n"));
+  m.def("get_num_threads", &get_num_threads);
+  m.def("gemm_isa", &gemm_isa);
+
+  py::enum_<Activation>(m, "Activation")
+      .value("linear", Activation::linear).value("relu", Activation::relu)
+      .value("leaky_relu", Activation::leaky_relu).value("elu", Activation::elu)
+      .value("selu", Activation::selu).value("gelu", Activation::gelu)
+      .value("gelu_tanh", Activation::gelu_tanh).value("sigmoid", Activation::sigmoid)
+      .value("hard_sigmoid", Activation::hard_sigmoid).value("tanh", Activation::tanh)
+      .value("softplus", Activation::softplus).value("softsign", Activation::softsign)
+      .value("swish", Activation::swish).value("softmax", Activation::softmax)
+      .value("log_softmax", Activation::log_softmax);
+  py::enum_<ElementwiseLoss>(m, "ElementwiseLoss")
+      .value("binary_crossentropy", ElementwiseLoss::binary_crossentropy)
+      .value("mean_squared_error", ElementwiseLoss::mean_squared_error)
+      .value("mean_absolute_error", ElementwiseLoss::mean_absolute_error)
+      .value("huber", ElementwiseLoss::huber);
+
+  m.def("gemm", &bind_gemm, arg("out"), arg("a"), arg("b"), arg("transpose_a"), arg("transpose_b"),
+        arg("beta"), arg("bias") = none);
+  m.def("column_sums", &bind_column_sums, arg("out"), arg("dy"), arg("beta"));
+  m.def("activation_forward", &bind_activation_forward, arg("out"), arg("x"), arg("activation"), arg("alpha"));
+  m.def("activation_backward", &bind_activation_backward, arg("dx"), arg("dy"), arg("x"), arg("y"),
+        arg("activation"), arg("alpha"));
+  m.def("sparse_categorical_crossentropy", &bind_sparse_cce, arg("loss"), arg("dpred"), arg("y_pred"),
+        arg("y_true"), arg("sample_weight"), arg("from_logits"), arg("grad_scale"));
+  m.def("categorical_crossentropy", &bind_cce, arg("loss"), arg("dpred"), arg("y_pred"), arg("y_true"),
+        arg("sample_weight"), arg("from_logits"), arg("grad_scale"));
+  m.def("elementwise_loss", &bind_elementwise_loss, arg("loss"), arg("dpred"), arg("y_pred"),
+        arg("y_true"), arg("sample_weight"), arg("kind"), arg("from_logits"), arg("delta"),
+        arg("grad_scale"));
+  m.def("sgd_step", &bind_sgd, arg("param"), arg("velocity"), arg("grad"), arg("learning_rate"),
+        arg("momentum"), arg("nesterov"));
+  m.def("adam_step", &bind_adam, arg("param"), arg("m"), arg("v"), arg("vhat"), arg("grad"),
+        arg("alpha"), arg("beta_1"), arg("beta_2"), arg("epsilon"), arg("decay"));
+  m.def("rmsprop_step", &bind_rmsprop, arg("param"), arg("velocity"), arg("average_gradient"),
+        arg("momentum_buffer"), arg("grad"), arg("learning_rate"), arg("rho"), arg("momentum"),
+        arg("epsilon"));
+  m.def("adagrad_step", &bind_adagrad, arg("param"), arg("accumulator"), arg("grad"),
+        arg("learning_rate"), arg("epsilon"));
+  m.def("dropout_forward", &bind_dropout_forward, arg("out"), arg("mask"), arg("x"), arg("rate"), arg("seed"));
+  m.def("dropout_backward", &bind_dropout_backward, arg("dx"), arg("dy"), arg("mask"), arg("rate"));
+}

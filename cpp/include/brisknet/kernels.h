@@ -1,0 +1,114 @@
+// The whole C++ kernel API of brisknet: plain functions on raw pointers and sizes.
+// Conventions: outputs first, `d` prefix for gradients, a shape comment on each declaration.
+// Every function is instantiated for float (the working dtype) and double (gradient checks).
+// Arguments are trusted: shapes, strides and label ranges are checked once, in bindings.cpp.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace brisknet {
+
+// ---------------------------------------------------------------- threads
+void set_num_threads(int n);  // n >= 1; every parallel kernel uses at most n threads
+int get_num_threads();
+std::string gemm_isa();  // micro-kernel chosen at first use: "avx512", "avx2" or "generic"
+
+// ---------------------------------------------------------------- GEMM
+// C[m,n] := beta * C + op(A)[m,k] @ op(B)[k,n] (+ bias[n] when bias != nullptr).
+// op(A)[i,p] = A[i*rsa + p*csa] and op(B)[p,j] = B[p*rsb + j*csb]: any transpose, no copy.
+// C is row-major with leading dimension ldc. C is never read when beta == 0.
+// Results do not depend on the thread count (the k reduction is never split between threads).
+template <typename T>
+void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
+          int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias);
+
+// db[n] := beta * db + sum over rows of dy[m,n]  (the bias gradient)
+template <typename T>
+void column_sums(T* db, const T* dy, int64_t m, int64_t n, T beta);
+
+// ---------------------------------------------------------------- activations
+enum class Activation : int {
+  linear, relu, leaky_relu, elu, selu, gelu, gelu_tanh, sigmoid, hard_sigmoid,
+  tanh, softplus, softsign, swish, softmax, log_softmax
+};
+
+// y[rows,cols] = f(x[rows,cols]); softmax and log_softmax are taken along each row.
+// alpha: slope for leaky_relu, alpha for elu; ignored otherwise. y may alias x.
+template <typename T>
+void activation_forward(T* y, const T* x, int64_t rows, int64_t cols, Activation act, T alpha);
+
+// dx[rows,cols] = dy * f'(x), using x and y = f(x) (both given; each activation reads what it needs).
+// dx may alias dy.
+template <typename T>
+void activation_backward(T* dx, const T* dy, const T* x, const T* y, int64_t rows, int64_t cols,
+                         Activation act, T alpha);
+
+// ---------------------------------------------------------------- losses
+// Each loss writes the per-sample loss[rows] (times weight[i] when weights != nullptr) and, when
+// dpred != nullptr, dpred[rows,cols] = grad_scale * d(sum_i weight_i * loss_i) / dpred.
+// from_logits: pred holds logits (softmax / sigmoid applied inside, exactly and stably);
+// otherwise pred holds probabilities, clipped to [eps, 1 - eps] as Keras does.
+
+// labels[rows] in [0, cols)
+template <typename T>
+void sparse_categorical_crossentropy(T* loss, T* dpred, const T* pred, const int64_t* labels,
+                                     const T* weights, int64_t rows, int64_t cols,
+                                     bool from_logits, T grad_scale);
+// target[rows,cols]: a probability distribution per row
+template <typename T>
+void categorical_crossentropy(T* loss, T* dpred, const T* pred, const T* target, const T* weights,
+                              int64_t rows, int64_t cols, bool from_logits, T grad_scale);
+
+// Softmax and cross-entropy fused (backward of both at once): logits[rows,cols] -> loss[rows],
+// dlogits = grad_scale * weight_i * (softmax(logits) - onehot(labels)). labels may be nullptr,
+// then target[rows,cols] gives the distribution.
+template <typename T>
+void softmax_crossentropy(T* loss, T* dlogits, const T* logits, const int64_t* labels,
+                          const T* target, const T* weights, int64_t rows, int64_t cols,
+                          T grad_scale);
+
+enum class ElementwiseLoss : int { binary_crossentropy, mean_squared_error, mean_absolute_error, huber };
+
+// Losses that are a mean over the last axis of an element-wise term:
+// loss[i] = weight_i * mean_j term(pred[i,j], target[i,j]).
+// delta: the Huber threshold. from_logits: only for binary_crossentropy.
+template <typename T>
+void elementwise_loss(T* loss, T* dpred, const T* pred, const T* target, const T* weights,
+                      int64_t rows, int64_t cols, ElementwiseLoss kind, bool from_logits, T delta,
+                      T grad_scale);
+
+// ---------------------------------------------------------------- optimizers (in place, n elements)
+// Keras 3 update rules. Scalars that depend only on the step (bias corrections) come from the host.
+
+// SGD: momentum == 0 -> p -= lr*g; else v = momentum*v - lr*g; p += nesterov ? momentum*v - lr*g : v
+template <typename T>
+void sgd_step(T* p, T* velocity, const T* g, int64_t n, T lr, T momentum, bool nesterov);
+
+// Adam / AdamW: p -= decay * p (decay = lr * weight_decay; 0 for Adam);
+// m += (g - m)(1 - beta_1); v += (g^2 - v)(1 - beta_2); vhat = max(vhat, v) when vhat != nullptr;
+// p -= alpha * m / (sqrt(vhat or v) + epsilon), alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t).
+template <typename T>
+void adam_step(T* p, T* m, T* v, T* vhat, const T* g, int64_t n, T alpha, T beta_1, T beta_2,
+               T epsilon, T decay);
+
+// RMSprop: v = rho v + (1-rho) g^2; centered: mg = rho mg + (1-rho) g, denom = v - mg^2 + eps,
+// else denom = v + eps; inc = lr g / sqrt(denom); momentum > 0: mom = momentum*mom + inc, p -= mom;
+// else p -= inc. mg is nullptr unless centered, mom nullptr unless momentum > 0.
+template <typename T>
+void rmsprop_step(T* p, T* v, T* mg, T* mom, const T* g, int64_t n, T lr, T rho, T momentum,
+                  T epsilon);
+
+// Adagrad: acc += g^2; p -= lr g / sqrt(acc + epsilon)
+template <typename T>
+void adagrad_step(T* p, T* acc, const T* g, int64_t n, T lr, T epsilon);
+
+// ---------------------------------------------------------------- dropout
+// mask[i] = 1 with probability 1 - rate, from a counter-based hash of (seed, i): the same mask for
+// the same seed whatever the thread count. y = x * mask / (1 - rate). y may alias x.
+template <typename T>
+void dropout_forward(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_t seed);
+// dx = dy * mask / (1 - rate). dx may alias dy.
+template <typename T>
+void dropout_backward(T* dx, const T* dy, const uint8_t* mask, int64_t n, T rate);
+
+}  // namespace brisknet

@@ -1,0 +1,181 @@
+// Activations, forward and backward side by side, with Keras 3 definitions.
+#include <algorithm>
+#include <cmath>
+#include "brisknet/kernels.h"
+#include "parallel.h"
+
+namespace brisknet {
+namespace {
+
+template <typename T> constexpr T kSeluAlpha = T(1.6732632423543772848170429916717);
+template <typename T> constexpr T kSeluScale = T(1.0507009873554804934193349852946);
+template <typename T> constexpr T kSqrt2OverPi = T(0.7978845608028654);  // sqrt(2/pi)
+template <typename T> constexpr T kInvSqrt2 = T(0.7071067811865476);
+template <typename T> constexpr T kInvSqrt2Pi = T(0.3989422804014327);   // 1/sqrt(2 pi)
+
+template <typename T> T sigmoid(T x) {
+  // exp of a non-positive number only: no overflow for any x
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+template <typename T, typename F>
+void parallel_map(int64_t n, F f) {
+  const int nt = detail::threads_for(n, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+template <typename T>
+void softmax_rows(T* y, const T* x, int64_t rows, int64_t cols, bool log) {
+  if (cols == 0) return;
+  const int nt = detail::threads_for(rows * cols, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
+    T mx = xr[0];
+    for (int64_t j = 1; j < cols; ++j) mx = std::max(mx, xr[j]);
+    T sum = 0;
+    if (log) {
+      for (int64_t j = 0; j < cols; ++j) sum += std::exp(xr[j] - mx);
+      const T lse = mx + std::log(sum);
+      for (int64_t j = 0; j < cols; ++j) yr[j] = xr[j] - lse;
+    } else {
+      for (int64_t j = 0; j < cols; ++j) sum += (yr[j] = std::exp(xr[j] - mx));
+      const T inv = T(1) / sum;
+      for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void activation_forward(T* y, const T* x, int64_t rows, int64_t cols, Activation act, T alpha) {
+  const int64_t n = rows * cols;
+  switch (act) {
+    case Activation::linear:
+      if (y != x) parallel_map<T>(n, [&](int64_t i) { y[i] = x[i]; });
+      return;
+    case Activation::relu:
+      return parallel_map<T>(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : T(0); });
+    case Activation::leaky_relu:
+      return parallel_map<T>(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : alpha * x[i]; });
+    case Activation::elu:
+      return parallel_map<T>(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : alpha * std::expm1(x[i]); });
+    case Activation::selu:
+      return parallel_map<T>(n, [&](int64_t i) {
+        y[i] = kSeluScale<T> * (x[i] > T(0) ? x[i] : kSeluAlpha<T> * std::expm1(x[i]));
+      });
+    case Activation::gelu:
+      return parallel_map<T>(n, [&](int64_t i) {
+        y[i] = T(0.5) * x[i] * (T(1) + std::erf(x[i] * kInvSqrt2<T>));
+      });
+    case Activation::gelu_tanh:
+      return parallel_map<T>(n, [&](int64_t i) {
+        const T v = x[i];
+        y[i] = T(0.5) * v * (T(1) + std::tanh(kSqrt2OverPi<T> * (v + T(0.044715) * v * v * v)));
+      });
+    case Activation::sigmoid:
+      return parallel_map<T>(n, [&](int64_t i) { y[i] = sigmoid(x[i]); });
+    case Activation::hard_sigmoid:  // Keras 3: relu6(x + 3) / 6
+      return parallel_map<T>(n, [&](int64_t i) {
+        y[i] = std::min(std::max(x[i] + T(3), T(0)), T(6)) / T(6);
+      });
+    case Activation::tanh:
+      return parallel_map<T>(n, [&](int64_t i) { y[i] = std::tanh(x[i]); });
+    case Activation::softplus:  // log(1 + e^x) without overflow
+      return parallel_map<T>(n, [&](int64_t i) {
+        y[i] = std::max(x[i], T(0)) + std::log1p(std::exp(-std::abs(x[i])));
+      });
+    case Activation::softsign:
+      return parallel_map<T>(n, [&](int64_t i) { y[i] = x[i] / (T(1) + std::abs(x[i])); });
+    case Activation::swish:
+      return parallel_map<T>(n, [&](int64_t i) { y[i] = x[i] * sigmoid(x[i]); });
+    case Activation::softmax:
+      return softmax_rows(y, x, rows, cols, false);
+    case Activation::log_softmax:
+      return softmax_rows(y, x, rows, cols, true);
+  }
+}
+
+template <typename T>
+void activation_backward(T* dx, const T* dy, const T* x, const T* y, int64_t rows, int64_t cols,
+                         Activation act, T alpha) {
+  const int64_t n = rows * cols;
+  switch (act) {
+    case Activation::linear:
+      if (dx != dy) parallel_map<T>(n, [&](int64_t i) { dx[i] = dy[i]; });
+      return;
+    case Activation::relu:
+      return parallel_map<T>(n, [&](int64_t i) { dx[i] = x[i] > T(0) ? dy[i] : T(0); });
+    case Activation::leaky_relu:
+      return parallel_map<T>(n, [&](int64_t i) { dx[i] = x[i] > T(0) ? dy[i] : alpha * dy[i]; });
+    case Activation::elu:  // d/dx alpha (e^x - 1) = y + alpha
+      return parallel_map<T>(n, [&](int64_t i) { dx[i] = x[i] > T(0) ? dy[i] : dy[i] * (y[i] + alpha); });
+    case Activation::selu:
+      return parallel_map<T>(n, [&](int64_t i) {
+        dx[i] = x[i] > T(0) ? kSeluScale<T> * dy[i] : dy[i] * (y[i] + kSeluScale<T> * kSeluAlpha<T>);
+      });
+    case Activation::gelu:  // Phi(x) + x phi(x)
+      return parallel_map<T>(n, [&](int64_t i) {
+        const T v = x[i];
+        const T cdf = T(0.5) * (T(1) + std::erf(v * kInvSqrt2<T>));
+        dx[i] = dy[i] * (cdf + v * kInvSqrt2Pi<T> * std::exp(T(-0.5) * v * v));
+      });
+    case Activation::gelu_tanh:
+      return parallel_map<T>(n, [&](int64_t i) {
+        const T v = x[i];
+        const T t = std::tanh(kSqrt2OverPi<T> * (v + T(0.044715) * v * v * v));
+        const T du = kSqrt2OverPi<T> * (T(1) + T(3 * 0.044715) * v * v);
+        dx[i] = dy[i] * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * du);
+      });
+    case Activation::sigmoid:
+      return parallel_map<T>(n, [&](int64_t i) { dx[i] = dy[i] * y[i] * (T(1) - y[i]); });
+    case Activation::hard_sigmoid:
+      return parallel_map<T>(n, [&](int64_t i) {
+        dx[i] = (x[i] > T(-3) && x[i] < T(3)) ? dy[i] / T(6) : T(0);
+      });
+    case Activation::tanh:
+      return parallel_map<T>(n, [&](int64_t i) { dx[i] = dy[i] * (T(1) - y[i] * y[i]); });
+    case Activation::softplus:
+      return parallel_map<T>(n, [&](int64_t i) { dx[i] = dy[i] * sigmoid(x[i]); });
+    case Activation::softsign:
+      return parallel_map<T>(n, [&](int64_t i) {
+        const T d = T(1) + std::abs(x[i]);
+        dx[i] = dy[i] / (d * d);
+      });
+    case Activation::swish:
+      return parallel_map<T>(n, [&](int64_t i) {
+        const T s = sigmoid(x[i]);
+        dx[i] = dy[i] * (s + x[i] * s * (T(1) - s));
+      });
+    case Activation::softmax:
+    case Activation::log_softmax: {
+      const bool log = act == Activation::log_softmax;
+      const int nt = detail::threads_for(n, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* dyr = dy + r * cols;
+        const T* yr = y + r * cols;
+        T* dxr = dx + r * cols;
+        T dot = 0;  // softmax: sum(dy * y); log_softmax: sum(dy)
+        for (int64_t j = 0; j < cols; ++j) dot += log ? dyr[j] : dyr[j] * yr[j];
+        for (int64_t j = 0; j < cols; ++j)
+          dxr[j] = log ? dyr[j] - std::exp(yr[j]) * dot : yr[j] * (dyr[j] - dot);
+      }
+      return;
+    }
+  }
+}
+
+template void activation_forward<float>(float*, const float*, int64_t, int64_t, Activation, float);
+template void activation_forward<double>(double*, const double*, int64_t, int64_t, Activation, double);
+template void activation_backward<float>(float*, const float*, const float*, const float*, int64_t,
+                                         int64_t, Activation, float);
+template void activation_backward<double>(double*, const double*, const double*, const double*,
+                                          int64_t, int64_t, Activation, double);
+
+}  // namespace brisknet

@@ -1,0 +1,44 @@
+// Dropout with a counter-based mask: element i's keep/drop depends only on (seed, i), so the mask
+// is reproducible and independent of the thread count.
+#include "brisknet/kernels.h"
+#include "parallel.h"
+
+namespace brisknet {
+namespace {
+// SplitMix64 finaliser: a good 64-bit mix of the counter.
+inline uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+template <typename T>
+void dropout_forward(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_t seed) {
+  // keep when a uniform 53-bit draw in [0, 1) is >= rate
+  const uint64_t threshold = uint64_t(double(rate) * 9007199254740992.0);  // rate * 2^53
+  const T scale = rate < T(1) ? T(1) / (T(1) - rate) : T(0);
+  const uint64_t key = mix(seed + 0x9e3779b97f4a7c15ULL);
+  const int nt = detail::threads_for(n, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t keep = (mix(key ^ (uint64_t(i) * 0x9e3779b97f4a7c15ULL)) >> 11) >= threshold;
+    mask[i] = keep;
+    y[i] = keep ? x[i] * scale : T(0);
+  }
+}
+
+template <typename T>
+void dropout_backward(T* dx, const T* dy, const uint8_t* mask, int64_t n, T rate) {
+  const T scale = rate < T(1) ? T(1) / (T(1) - rate) : T(0);
+  const int nt = detail::threads_for(n, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? dy[i] * scale : T(0);
+}
+
+template void dropout_forward<float>(float*, uint8_t*, const float*, int64_t, float, uint64_t);
+template void dropout_forward<double>(double*, uint8_t*, const double*, int64_t, double, uint64_t);
+template void dropout_backward<float>(float*, const float*, const uint8_t*, int64_t, float);
+template void dropout_backward<double>(double*, const double*, const uint8_t*, int64_t, double);
+
+}  // namespace brisknet

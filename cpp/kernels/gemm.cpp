@@ -1,0 +1,181 @@
+// GEMM: packing and cache-blocking loops around one register-tiled micro-kernel (BLIS style),
+// with the micro-kernel chosen at run time by CPUID. Threads split the output (M and N) only,
+// never the k reduction, so results are bit-identical for any thread count.
+#include <omp.h>
+#include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#include "brisknet/kernels.h"
+#include "gemm_ukr.h"
+#include "parallel.h"
+
+namespace brisknet {
+namespace {
+
+using detail::MicroKernel;
+
+// The widest micro-kernel this CPU runs, narrowed by BRISKNET_ISA=avx512|avx2|generic.
+std::string select_isa() {
+  std::string best = "generic";
+#if defined(BRISKNET_X86)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = "avx2";
+  if (best == "avx2" && __builtin_cpu_supports("avx512f")) best = "avx512";
+#endif
+  const char* env = std::getenv("BRISKNET_ISA");
+  if (!env || !*env) return best;
+  const std::string want = env;
+  const std::vector<std::string> order = {"generic", "avx2", "avx512"};
+  const auto w = std::find(order.begin(), order.end(), want);
+  if (w == order.end()) return best;  // unknown value: ignore it (bindings warn about it)
+  const auto b = std::find(order.begin(), order.end(), best);
+  return w < b ? want : best;  // never wider than the CPU supports
+}
+
+const std::string& isa() {
+  static const std::string chosen = select_isa();
+  return chosen;
+}
+
+template <typename T>
+const MicroKernel<T>& micro_kernel() {
+  static const MicroKernel<T> k = [] {
+#if defined(BRISKNET_X86)
+    if (isa() == "avx512") return detail::micro_kernel_avx512<T>();
+    if (isa() == "avx2") return detail::micro_kernel_avx2<T>();
+#endif
+    return detail::micro_kernel_generic<T>();
+  }();
+  return k;
+}
+
+// Ap: ceil(mc/MR) strips, each kc columns of MR values, rows past mc zero-filled.
+template <typename T>
+void pack_a_strip(T* Ap, const T* A, int64_t rsa, int64_t csa, int rows, int64_t kc, int MR) {
+  if (csa == 1) {  // rows of A are contiguous along k
+    for (int i = 0; i < rows; ++i)
+      for (int64_t p = 0; p < kc; ++p) Ap[p * MR + i] = A[i * rsa + p];
+  } else {
+    for (int64_t p = 0; p < kc; ++p)
+      for (int i = 0; i < rows; ++i) Ap[p * MR + i] = A[i * rsa + p * csa];
+  }
+  for (int64_t p = 0; p < kc; ++p)
+    for (int i = rows; i < MR; ++i) Ap[p * MR + i] = T(0);
+}
+
+// Bp: ceil(nc/NR) strips, each kc rows of NR values, columns past nc zero-filled.
+template <typename T>
+void pack_b_strip(T* Bp, const T* B, int64_t rsb, int64_t csb, int cols, int64_t kc, int NR) {
+  if (csb == 1) {  // rows of B are contiguous along n
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* b = B + p * rsb;
+      T* dst = Bp + p * NR;
+      for (int j = 0; j < cols; ++j) dst[j] = b[j];
+      for (int j = cols; j < NR; ++j) dst[j] = T(0);
+    }
+  } else {
+    for (int j = 0; j < cols; ++j)
+      for (int64_t p = 0; p < kc; ++p) Bp[p * NR + j] = B[p * rsb + j * csb];
+    for (int64_t p = 0; p < kc; ++p)
+      for (int j = cols; j < NR; ++j) Bp[p * NR + j] = T(0);
+  }
+}
+
+// Packing buffers live per calling thread and only grow: no allocation in steady state.
+template <typename T>
+T* scratch(int which, size_t count) {
+  thread_local std::vector<T> buffers[2];
+  std::vector<T>& b = buffers[which];
+  if (b.size() < count) b.resize(count);
+  return b.data();
+}
+
+constexpr int64_t kGemmFlopGrain = int64_t(1) << 21;  // per thread
+
+template <typename T>
+void scale_and_bias(T* C, int64_t ldc, int64_t m, int64_t n, T beta, const T* bias) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      T r = beta != T(0) ? beta * C[i * ldc + j] : T(0);
+      C[i * ldc + j] = bias ? r + bias[j] : r;
+    }
+}
+
+}  // namespace
+
+std::string gemm_isa() { return isa(); }
+
+template <typename T>
+void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
+          int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) return scale_and_bias(C, ldc, m, n, beta, bias);
+
+  const MicroKernel<T>& uk = micro_kernel<T>();
+  const int MR = uk.mr, NR = uk.nr;
+  const int64_t KC = uk.kc, MC = uk.mc, NC = uk.nc;
+  const int64_t kc_max = std::min(KC, k);
+  T* Bp = scratch<T>(0, size_t((std::min(NC, n) + NR - 1) / NR * NR * kc_max));
+  T* Ap = scratch<T>(1, size_t((std::min(MC, m) + MR - 1) / MR * MR * kc_max));
+  const int nt = detail::threads_for(2 * m * n * k, kGemmFlopGrain);
+
+#pragma omp parallel num_threads(nt)
+  for (int64_t jc = 0; jc < n; jc += NC) {
+    const int64_t nc = std::min(NC, n - jc);
+    const int64_t nstrips = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < k; pc += KC) {
+      const int64_t kc = std::min(KC, k - pc);
+      const T beta_p = pc == 0 ? beta : T(1);
+      const T* bias_p = (bias && pc + kc == k) ? bias + jc : nullptr;  // bias once, at the end
+
+#pragma omp for schedule(static)
+      for (int64_t s = 0; s < nstrips; ++s)
+        pack_b_strip(Bp + s * NR * kc, B + pc * rsb + (jc + s * NR) * csb, rsb, csb,
+                     int(std::min<int64_t>(NR, nc - s * NR)), kc, NR);
+
+      for (int64_t ic = 0; ic < m; ic += MC) {
+        const int64_t mc = std::min(MC, m - ic);
+        const int64_t mstrips = (mc + MR - 1) / MR;
+#pragma omp for schedule(static)
+        for (int64_t s = 0; s < mstrips; ++s)
+          pack_a_strip(Ap + s * MR * kc, A + (ic + s * MR) * rsa + pc * csa, rsa, csa,
+                       int(std::min<int64_t>(MR, mc - s * MR)), kc, MR);
+
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t js = 0; js < nstrips; ++js)
+          for (int64_t is = 0; is < mstrips; ++is)
+            uk.run(kc, Ap + is * MR * kc, Bp + js * NR * kc, C + (ic + is * MR) * ldc + jc + js * NR,
+                   ldc, int(std::min<int64_t>(MR, mc - is * MR)),
+                   int(std::min<int64_t>(NR, nc - js * NR)), beta_p,
+                   bias_p ? bias_p + js * NR : nullptr);
+      }
+    }
+  }
+}
+
+template <typename T>
+void column_sums(T* db, const T* dy, int64_t m, int64_t n, T beta) {
+  constexpr int64_t kBlock = 256;
+  const int64_t nblocks = (n + kBlock - 1) / kBlock;
+  const int nt = detail::threads_for(m * n, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t b = 0; b < nblocks; ++b) {
+    const int64_t j0 = b * kBlock, width = std::min(kBlock, n - j0);
+    T acc[kBlock] = {};
+    for (int64_t i = 0; i < m; ++i)  // rows in order: the same sum for any thread count
+      for (int64_t j = 0; j < width; ++j) acc[j] += dy[i * n + j0 + j];
+    for (int64_t j = 0; j < width; ++j)
+      db[j0 + j] = beta != T(0) ? beta * db[j0 + j] + acc[j] : acc[j];
+  }
+}
+
+template void gemm<float>(float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t,
+                          int64_t, int64_t, int64_t, int64_t, float, const float*);
+template void gemm<double>(double*, int64_t, const double*, int64_t, int64_t, const double*,
+                           int64_t, int64_t, int64_t, int64_t, int64_t, double, const double*);
+template void column_sums<float>(float*, const float*, int64_t, int64_t, float);
+template void column_sums<double>(double*, const double*, int64_t, int64_t, double);
+
+}  // namespace brisknet

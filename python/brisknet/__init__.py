@@ -1,0 +1,18 @@
+"""brisknet: Keras-compatible dense neural networks trained on fast C++ kernels.
+
+``import brisknet as keras`` runs a Keras Sequential/Dense program unchanged.
+"""
+from . import _core
+from . import activations, callbacks, datasets, initializers, layers, losses, metrics, models, ops
+from . import optimizers, regularizers, utils
+from .layers import Input
+from .models import Sequential
+from .utils import cpu_info, get_num_threads, set_num_threads
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Input", "Sequential", "activations", "callbacks", "cpu_info", "datasets", "get_num_threads",
+    "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers", "regularizers",
+    "set_num_threads", "utils",
+]

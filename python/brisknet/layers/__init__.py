@@ -1,0 +1,9 @@
+"""Layers with Keras names and arguments."""
+from .activation import Activation
+from .dense import Dense
+from .dropout import Dropout
+from .flatten import Flatten
+from .input_layer import Input, InputLayer, InputSpec
+from .layer import Layer
+
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "InputSpec", "Layer"]

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core, activations, initializers, ops, regularizers
+from .layer import Layer
+
+
+class Dense(Layer):
+    """``y = activation(x @ kernel + bias)`` with kernel of shape (input_dim, units), as Keras.
+
+    Forward is one GEMM with the bias added in its epilogue, then the activation; backward computes
+    dW = x^T dz, db = column sums of dz and dx = dz W^T, reading x and W in place (no transposes)."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
+            raise ValueError(f"Dense: units must be a positive int, got {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._act = ops.ACTIVATIONS[self.activation]
+        self._alpha = ops.DEFAULT_ALPHA.get(self.activation, 0.0)
+        self.fused_logits = False  # set by the model when the loss takes the pre-activation
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"Dense {self.name!r} expects flat inputs (features,), got {input_shape}; "
+                             "add layers.Flatten() first")
+        return (self.units,)
+
+    def weight_specs(self):
+        specs = [("kernel", (self.input_shape[0], self.units), self.kernel_initializer)]
+        if self.use_bias:
+            specs.append(("bias", (self.units,), self.bias_initializer))
+        return specs
+
+    @property
+    def kernel(self):
+        return self._weights[0]
+
+    @property
+    def bias(self):
+        return self._weights[1] if self.use_bias else None
+
+    def forward(self, x, training):
+        b = x.shape[0]
+        z = self.buffer("z", (b, self.units))
+        _core.gemm(z, x, self.kernel, False, False, 0.0, self.bias)
+        self._x, self._z = x, z
+        if self.activation == "linear":
+            self._y = z
+        else:
+            self._y = self.buffer("y", (b, self.units))
+            _core.activation_forward(self._y, z, self._act, self._alpha)
+        return self._y
+
+    @property
+    def logits(self):
+        """The pre-activation of the last forward pass."""
+        return self._z
+
+    def backward(self, dy, need_dx):
+        b = dy.shape[0]
+        if self.activation == "linear" or self.fused_logits:
+            dz = dy  # fused: dy is already the gradient w.r.t. the pre-activation
+        else:
+            dz = self.buffer("dz", (b, self.units))
+            _core.activation_backward(dz, dy, self._z, self._y, self._act, self._alpha)
+        _core.gemm(self._grads[0], self._x, dz, True, False, 0.0)
+        if self.use_bias:
+            _core.column_sums(self._grads[1], dz, 0.0)
+        if not need_dx:
+            return None
+        dx = self.buffer("dx", (b, self.input_shape[0]))
+        _core.gemm(dx, dz, self.kernel, False, True, 0.0)
+        return dx
+
+    def regularization_loss(self):
+        total = 0.0
+        if self.kernel_regularizer is not None:
+            total += self.kernel_regularizer(self.kernel)
+        if self.bias_regularizer is not None and self.use_bias:
+            total += self.bias_regularizer(self.bias)
+        return total
+
+    def add_regularization_gradient(self):
+        if self.kernel_regularizer is not None:
+            self.kernel_regularizer.add_gradient(self._grads[0], self.kernel)
+        if self.bias_regularizer is not None and self.use_bias:
+            self.bias_regularizer.add_gradient(self._grads[1], self.bias)
+
+    def get_config(self):
+        def ser(obj):
+            return None if obj is None else {"class_name": type(obj).__name__, "config": obj.get_config()}
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "use_bias": self.use_bias, "kernel_initializer": ser(self.kernel_initializer),
+                "bias_initializer": ser(self.bias_initializer),
+                "kernel_regularizer": ser(self.kernel_regularizer),
+                "bias_regularizer": ser(self.bias_regularizer)}

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import math
+
+from .layer import Layer
+
+
+class Flatten(Layer):
+    """Flattens each sample to one dimension (a view, no copy)."""
+
+    def compute_output_shape(self, input_shape):
+        return (math.prod(input_shape),)
+
+    def forward(self, x, training):
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy, need_dx):
+        return dy.reshape((dy.shape[0],) + self.input_shape)

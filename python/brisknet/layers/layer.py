@@ -1,0 +1,120 @@
+"""Layer base class. A layer describes itself (config, weight shapes) and runs its forward and
+backward pass through the C++ kernels on buffers it keeps per batch size, so the steady-state
+training step allocates nothing. Weights are views of the model's one flat parameter buffer."""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import numpy as np
+
+_name_counts: dict = defaultdict(int)
+
+
+def unique_name(base: str) -> str:
+    """Keras-style automatic names: dense, dense_1, dense_2, ..."""
+    n = _name_counts[base]
+    _name_counts[base] += 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Layer:
+    def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
+        if dtype not in (None, "float32", np.float32):
+            raise ValueError(f"{type(self).__name__}: only float32 layers are supported, got dtype={dtype!r}")
+        self.name = name if name is not None else unique_name(_snake(type(self).__name__))
+        self.trainable = trainable
+        self.built = False
+        self.input_shape = None   # without the batch dimension
+        self.output_shape = None
+        self._declared_input_shape = tuple(input_shape) if input_shape is not None else None
+        self._weights: list = []  # views into the model's flat parameter buffer
+        self._grads: list = []
+        self._buffers: dict = {}  # batch size -> workspace arrays
+
+    # ---------------------------------------------------------------- structure
+    def build(self, input_shape) -> None:
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def weight_specs(self) -> list:
+        """[(name, shape, initializer)] of this layer's weights, in Keras' order."""
+        return []
+
+    def bind(self, weights: list, grads: list) -> None:
+        self._weights, self._grads = list(weights), list(grads)
+        self._buffers.clear()
+
+    @property
+    def weights(self) -> list:
+        return list(self._weights)
+
+    @property
+    def trainable_weights(self) -> list:
+        return list(self._weights) if self.trainable else []
+
+    def get_weights(self) -> list:
+        return [w.copy() for w in self._weights]
+
+    def set_weights(self, weights) -> None:
+        weights = list(weights)
+        if len(weights) != len(self._weights):
+            raise ValueError(f"layer {self.name!r} expects {len(self._weights)} weight arrays, got {len(weights)}")
+        for i, (dst, src) in enumerate(zip(self._weights, weights)):
+            src = np.asarray(src)
+            if src.shape != dst.shape:
+                raise ValueError(f"layer {self.name!r}, weight {i}: expected shape {dst.shape}, got {src.shape}")
+        for dst, src in zip(self._weights, weights):
+            dst[...] = np.asarray(src, np.float32)
+
+    def count_params(self) -> int:
+        return int(sum(int(np.prod(s)) for _, s, _ in self.weight_specs()))
+
+    def regularization_loss(self) -> float:
+        return 0.0
+
+    def add_regularization_gradient(self) -> None:
+        pass
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ---------------------------------------------------------------- compute
+    def buffer(self, key: str, shape, dtype=np.float32) -> np.ndarray:
+        """A workspace array reused across steps of the same batch size."""
+        k = (key, shape)
+        b = self._buffers.get(k)
+        if b is None:
+            b = self._buffers[k] = np.empty(shape, dtype)
+        return b
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray, need_dx: bool) -> np.ndarray | None:
+        """Gradients of this layer's weights (into the flat gradient buffer) and, if asked, dx."""
+        raise NotImplementedError
+
+    def __call__(self, x):
+        """Eager inference on a numpy batch (builds the layer's shapes on first use)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if not self.built:
+            raise RuntimeError(f"layer {self.name!r} must belong to a built model before it is called")
+        return self.forward(x, training=False).copy()
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"

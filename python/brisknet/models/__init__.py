@@ -1,0 +1,4 @@
+"""Models: Sequential (and its compile/fit/evaluate/predict)."""
+from .sequential import Sequential
+
+__all__ = ["Sequential"]

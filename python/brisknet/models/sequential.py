@@ -1,0 +1,196 @@
+"""Sequential: an ordered stack of layers sharing one flat parameter buffer (and one gradient
+buffer of the same layout), so the optimizer updates the whole model in one kernel call."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..layers import InputSpec, Layer
+from ..layers.layer import unique_name
+from .trainer import Trainer
+
+
+class Sequential(Trainer):
+    def __init__(self, layers=None, name=None, trainable=True):
+        super().__init__()
+        self.name = name if name is not None else unique_name("sequential")
+        self.trainable = trainable
+        self._layers: list = []
+        self._input_shape = None  # per-sample shape, no batch dimension
+        self.built = False
+        for layer in layers or []:
+            self.add(layer)
+
+    # ------------------------------------------------------------------ structure
+    def add(self, layer) -> None:
+        if isinstance(layer, InputSpec):
+            if self._layers:
+                raise ValueError("Input(...) must be the first entry of a Sequential model")
+            self._input_shape = layer.shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a Layer, got {type(layer).__name__}")
+        if any(layer is l for l in self._layers):
+            raise ValueError(f"layer {layer.name!r} is already in this model")
+        if any(layer.name == l.name for l in self._layers):
+            raise ValueError(f"all layers must have unique names; {layer.name!r} is used twice")
+        if not self._layers and self._input_shape is None and layer._declared_input_shape:
+            self._input_shape = layer._declared_input_shape
+        self._layers.append(layer)
+        if self.built:
+            self.build()
+
+    def pop(self):
+        if not self._layers:
+            raise ValueError("pop: the model has no layers")
+        layer = self._layers.pop()
+        if self.built and self._layers:
+            self.build()
+        return layer
+
+    @property
+    def layers(self) -> list:
+        return list(self._layers)
+
+    def get_layer(self, name=None, index=None) -> Layer:
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r}; layers: {[l.name for l in self._layers]}")
+
+    @property
+    def input_shape(self):
+        return None if self._input_shape is None else (None,) + tuple(self._input_shape)
+
+    @property
+    def output_shape(self):
+        if not self.built:
+            raise AttributeError("the model is not built yet")
+        return (None,) + tuple(self._layers[-1].output_shape)
+
+    def build(self, input_shape=None) -> None:
+        """Infer every layer's shapes from the input shape (with batch dimension, as Keras),
+        lay the weights out in one flat float32 buffer and initialise them (kept on rebuild)."""
+        if input_shape is not None:
+            shape = tuple(input_shape)[1:]
+            if not shape or any((not isinstance(d, (int, np.integer))) or d < 1 for d in shape):
+                raise ValueError(f"build: input_shape must be (batch, features...), got {input_shape!r}")
+            self._input_shape = tuple(int(d) for d in shape)
+        if self._input_shape is None:
+            raise ValueError("the model has no input shape yet: start it with brisknet.Input(shape), "
+                             "call model.build((None, features)), or call fit/predict on data first")
+        if not self._layers:
+            raise ValueError("the model has no layers")
+        old = {id(l): l.get_weights() for l in self._layers if l.built and l.weights}
+        shape = self._input_shape
+        for layer in self._layers:
+            layer.build(shape)
+            shape = layer.output_shape
+        specs = [layer.weight_specs() for layer in self._layers]
+        total = sum(math.prod(s) for layer_specs in specs for _, s, _ in layer_specs)
+        self._params = np.zeros(total, np.float32)
+        self._grads = np.zeros(total, np.float32)
+        self._slices = []
+        offset = 0
+        for layer, layer_specs in zip(self._layers, specs):
+            weights, grads = [], []
+            kept = old.get(id(layer))
+            for i, (_, wshape, init) in enumerate(layer_specs):
+                size = math.prod(wshape)
+                w = self._params[offset:offset + size].reshape(wshape)
+                if kept is not None and i < len(kept) and kept[i].shape == tuple(wshape):
+                    w[...] = kept[i]
+                else:
+                    w[...] = init(wshape, np.float32)
+                weights.append(w)
+                grads.append(self._grads[offset:offset + size].reshape(wshape))
+                self._slices.append((offset, offset + size))
+                offset += size
+            layer.bind(weights, grads)
+        self.built = True
+        if self.optimizer is not None:
+            self.optimizer.build(total)
+        self._configure_fusion()
+
+    # ------------------------------------------------------------------ weights
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(f"{what}: the model is not built yet; call build() or fit() first")
+
+    @property
+    def weights(self) -> list:
+        return [w for layer in self._layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list:
+        return [w for layer in self._layers for w in layer.trainable_weights]
+
+    def get_weights(self) -> list:
+        self._require_built("get_weights")
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights) -> None:
+        """Weights in Keras' order and shapes (each Dense: kernel (in, units), then bias)."""
+        self._require_built("set_weights")
+        weights = list(weights)
+        mine = self.weights
+        if len(weights) != len(mine):
+            raise ValueError(f"set_weights: the model has {len(mine)} weight arrays, got {len(weights)}")
+        for i, (dst, src) in enumerate(zip(mine, weights)):
+            shape = np.shape(src)
+            if shape != dst.shape:
+                raise ValueError(f"set_weights: weight {i} has shape {dst.shape}, got {shape}")
+        for dst, src in zip(mine, weights):
+            arr = np.asarray(src)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"set_weights: expected numeric arrays, got dtype {arr.dtype}")
+            dst[...] = arr.astype(np.float32)
+
+    def count_params(self) -> int:
+        self._require_built("count_params")
+        return int(self._params.size)
+
+    # ------------------------------------------------------------------ summary
+    def summary(self, line_length=78, print_fn=None) -> None:
+        """A Keras-style table: layer (type), output shape, parameter count."""
+        print_fn = print_fn or print
+        cols = (line_length - 4) // 3
+        widths = (cols + 8, cols, line_length - 4 - 2 * cols - 8)
+
+        def row(a, b, c, sep="│"):
+            return f"{sep} {a:<{widths[0] - 2}} {sep} {b:<{widths[1] - 2}} {sep} {c:>{widths[2] - 2}} {sep}"
+
+        lines = [f'Model: "{self.name}"',
+                 "┏" + "┳".join("━" * w for w in widths) + "┓",
+                 row("Layer (type)", "Output Shape", "Param #", "┃"),
+                 "┡" + "╇".join("━" * w for w in widths) + "┩"]
+        for layer in self._layers:
+            shape = str((None,) + tuple(layer.output_shape)) if layer.built else "?"
+            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+            lines.append(row(f"{layer.name} ({type(layer).__name__})", shape, params))
+        lines.append("└" + "┴".join("─" * w for w in widths) + "┘")
+        total = self._params.size if self.built else 0
+        trainable = sum(l.count_params() for l in self._layers if l.built and l.trainable)
+        lines += [f" Total params: {total:,} ({_bytes(total * 4)})",
+                  f" Trainable params: {trainable:,} ({_bytes(trainable * 4)})",
+                  f" Non-trainable params: {total - trainable:,} ({_bytes((total - trainable) * 4)})"]
+        print_fn("\n".join(lines))
+
+    def get_config(self) -> dict:
+        return {"name": self.name,
+                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._layers],
+                "input_shape": list(self._input_shape) if self._input_shape else None}
+
+    def __repr__(self):
+        return f"<Sequential name={self.name} layers={len(self._layers)}>"
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}"
+        n /= 1024
+    return f"{n:.2f} GB"

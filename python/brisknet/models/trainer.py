@@ -1,0 +1,374 @@
+"""compile / fit / evaluate / predict with Keras semantics, on the layers' C++ kernels.
+
+One training step: forward through the layers (GEMM + bias fused, then activation), per-sample loss
+and its gradient in one kernel (softmax + cross-entropy fused on the logits when the model ends in
+softmax), backward through the layers into the flat gradient buffer, one optimizer call over the
+flat parameter buffer. Results depend only on the seed, never on the thread count.
+"""
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+
+from .. import callbacks as callbacks_module
+from .. import losses, metrics as metrics_module, ops, optimizers, utils
+
+_KERAS_COMPILE_ARGS = {"loss_weights", "weighted_metrics", "run_eagerly", "steps_per_execution",
+                       "jit_compile", "auto_scale_loss"}
+
+
+def _check_batch_size(batch_size, default=32) -> int:
+    if batch_size is None:
+        return default
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be > 0, got {batch_size}")
+    return int(batch_size)
+
+
+def _resolve_verbose(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+class Trainer:
+    def __init__(self):
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._metric_ids = []
+        self._metrics = None
+        self._fused = False
+        self._gather = {}
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+        unknown = set(kwargs) - _KERAS_COMPILE_ARGS
+        if unknown:
+            raise TypeError(f"compile: unexpected arguments {sorted(unknown)}")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss) if loss is not None else None
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, metrics_module.Metric)):
+            metrics = [metrics]
+        self._metric_ids = list(metrics)
+        for m in self._metric_ids:  # fail at compile time on unknown names, as Keras does
+            metrics_module.get(m, self.loss)
+        self._metrics = None
+        self.compiled = True
+        if self.built:
+            self.optimizer.build(self._params.size)
+            self._configure_fusion()
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"{what}: you must compile the model before training/evaluating it "
+                               "(model.compile(optimizer, loss, metrics))")
+        if self.loss is None:
+            raise ValueError(f"{what}: the model was compiled without a loss")
+
+    def _configure_fusion(self):
+        """Softmax + cross-entropy on probabilities is computed from the logits (exact and stable,
+        as Keras' TensorFlow backend does), and the softmax backward is skipped."""
+        for layer in self._layers:
+            if hasattr(layer, "fused_logits"):
+                layer.fused_logits = False
+        last = self._layers[-1] if self._layers else None
+        self._fused = bool(
+            self.loss is not None and self.loss.is_crossentropy and not self.loss.from_logits
+            and last is not None and getattr(last, "activation", None) == "softmax")
+        if self._fused:
+            last.fused_logits = True
+
+    # ------------------------------------------------------------------ data
+    def _prepare_x(self, x, what="x") -> np.ndarray:
+        if x is None:
+            raise ValueError(f"{what} is required")
+        x = ops.as_array(x, what)
+        if x.ndim < 2:
+            raise ValueError(f"{what} must have a batch dimension: expected (samples, features...), got shape {x.shape}")
+        if x.shape[0] == 0:
+            raise ValueError(f"{what} is empty (0 samples)")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if not np.isfinite(x).all():
+            raise ValueError(f"{what} contains NaN or Inf")
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        elif tuple(x.shape[1:]) != tuple(self._input_shape):
+            raise ValueError(f"{what} has samples of shape {x.shape[1:]}, but the model expects "
+                             f"{tuple(self._input_shape)}")
+        return x
+
+    def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, what=""):
+        x = self._prepare_x(x, what + "x")
+        if y is None:
+            raise ValueError(f"{what}y is required")
+        y_arr = ops.as_array(y, what + "y")
+        if y_arr.ndim == 0 or y_arr.shape[0] != x.shape[0]:
+            raise ValueError(f"{what}x and {what}y have different numbers of samples: x has {x.shape[0]}, "
+                             f"y has shape {y_arr.shape}")
+        units = self._layers[-1].output_shape[-1]
+        y_arr = self.loss.prepare_targets(y_arr, units)
+        sw = self._sample_weights(sample_weight, class_weight, y_arr, x.shape[0])
+        return x, y_arr, sw
+
+    @staticmethod
+    def _sample_weights(sample_weight, class_weight, y, n):
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError("You cannot use class_weight and sample_weight at the same time")
+        if sample_weight is not None:
+            sw = ops.as_array(sample_weight, "sample_weight").astype(np.float32).reshape(-1)
+            if sw.shape[0] != n:
+                raise ValueError(f"sample_weight has {sw.shape[0]} values for {n} samples")
+            if not np.isfinite(sw).all() or (sw < 0).any():
+                raise ValueError("sample_weight must be finite and >= 0")
+            return np.ascontiguousarray(sw)
+        if class_weight is not None:
+            if not isinstance(class_weight, dict):
+                raise TypeError("class_weight must be a dict {class index: weight}")
+            labels = y if y.ndim == 1 else (y.argmax(axis=1) if y.shape[1] > 1 else (y[:, 0] > 0.5))
+            labels = labels.astype(np.int64)
+            sw = np.ones(n, np.float32)
+            for cls, w in class_weight.items():
+                sw[labels == int(cls)] = float(w)
+            return sw
+        return None
+
+    def _build_metrics(self, y):
+        if self._metrics is None:
+            units = self._layers[-1].output_shape[-1]
+            self._metrics = [metrics_module.get(m, self.loss, units, sparse_targets=(y.ndim == 1))
+                             for m in self._metric_ids]
+        return self._metrics
+
+    def _batch(self, x, y, sw, idx):
+        """Rows idx of x (gathered into a reused buffer), y and sample weights."""
+        b = idx.shape[0]
+        key = (b,) + x.shape[1:]
+        buf = self._gather.get(key)
+        if buf is None:
+            buf = self._gather[key] = np.empty(key, np.float32)
+        np.take(x, idx, axis=0, out=buf)
+        return buf, y[idx], (sw[idx] if sw is not None else None)
+
+    # ------------------------------------------------------------------ steps
+    def _forward(self, x, training):
+        h = x
+        for layer in self._layers:
+            h = layer.forward(h, training)
+        return h
+
+    def _regularization_loss(self):
+        return sum(layer.regularization_loss() for layer in self._layers)
+
+    def _batch_loss(self, y, pred, sw, need_grad):
+        """Per-sample losses of a batch (and d(loss)/d(last layer output), Keras' reduction)."""
+        b = pred.shape[0]
+        if self._fused:
+            return self.loss.per_sample(y, self._layers[-1].logits, sw, need_grad, 1.0 / b, from_logits=True)
+        return self.loss.per_sample(y, pred, sw, need_grad, 1.0 / b)
+
+    def _train_step(self, x, y, sw):
+        pred = self._forward(x, training=True)
+        per_sample, dpred = self._batch_loss(y, pred, sw, True)
+        loss = float(np.sum(per_sample, dtype=np.float64)) / x.shape[0]
+        dh = dpred
+        for i in range(len(self._layers) - 1, -1, -1):
+            dh = self._layers[i].backward(dh, need_dx=i > 0)
+        for layer in self._layers:
+            layer.add_regularization_gradient()
+        frozen = [(w, w.copy()) for l in self._layers if not l.trainable for w in l.weights]
+        self.optimizer.apply(self._params, self._grads, self._slices)
+        for w, saved in frozen:
+            w[...] = saved
+        return loss + self._regularization_loss(), pred
+
+    def _test_step(self, x, y, sw):
+        pred = self._forward(x, training=False)
+        per_sample = self._batch_loss(y, pred, sw, False)
+        return float(np.sum(per_sample, dtype=np.float64)) / x.shape[0] + self._regularization_loss(), pred
+
+    def _logs(self, tracker, metrics, prefix=""):
+        logs = {prefix + "loss": tracker.result()}
+        for m in metrics:
+            logs[prefix + m.name] = m.result()
+        return logs
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for `epochs` epochs; returns a History whose .history has 'loss', metric names and
+        their 'val_' versions. validation_split takes the last fraction of the data, before shuffling."""
+        self._require_compiled("fit")
+        batch_size = _check_batch_size(batch_size)
+        verbose = _resolve_verbose(verbose)
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
+        if steps_per_epoch is not None or validation_steps is not None:
+            raise NotImplementedError("steps_per_epoch/validation_steps apply to datasets; pass arrays")
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        x, y, sw = self._prepare_xy(x, y, sample_weight, class_weight)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
+            vx, vy = validation_data[0], validation_data[1]
+            vsw = validation_data[2] if len(validation_data) == 3 else None
+            val = self._prepare_xy(vx, vy, vsw, None, what="validation ")
+        elif validation_split:
+            split = int(np.floor(x.shape[0] * (1.0 - validation_split)))
+            if split == 0 or split == x.shape[0]:
+                raise ValueError(f"validation_split={validation_split} leaves no samples for training "
+                                 f"or validation out of {x.shape[0]}")
+            val = (x[split:], y[split:], sw[split:] if sw is not None else None)
+            x, y, sw = x[:split], y[:split], (sw[:split] if sw is not None else None)
+        val_batch = _check_batch_size(validation_batch_size, batch_size)
+
+        metrics = self._build_metrics(y)
+        tracker = metrics_module.Mean(name="loss")
+        n = x.shape[0]
+        steps = -(-n // batch_size)
+        history = callbacks_module.History()
+        cbs = [history] + list(callbacks or [])
+        if verbose:
+            cbs.append(callbacks_module.ProgbarLogger(verbose))
+        cbl = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        batch_hooks = cbl.wants("on_train_batch_begin"), cbl.wants("on_train_batch_end")
+        self.stop_training = False
+        rng = utils.global_rng()
+        logs = {}
+        cbl.on_train_begin()
+        for epoch in range(int(initial_epoch), int(epochs)):
+            tracker.reset_state()
+            for m in metrics:
+                m.reset_state()
+            cbl.on_epoch_begin(epoch)
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            for step in range(steps):
+                idx = order[step * batch_size:(step + 1) * batch_size]
+                xb, yb, swb = self._batch(x, y, sw, idx)
+                if batch_hooks[0]:
+                    cbl.on_train_batch_begin(step)
+                loss, pred = self._train_step(xb, yb, swb)
+                tracker.update_state(loss, idx.shape[0])
+                for m in metrics:
+                    m.update_state(yb, pred, swb)
+                if batch_hooks[1]:
+                    batch_logs = self._logs(tracker, metrics)
+                    batch_logs["size"] = idx.shape[0]
+                    cbl.on_train_batch_end(step, batch_logs)
+                if self.stop_training:
+                    break
+            logs = self._logs(tracker, metrics)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                logs.update(self._evaluate_arrays(*val, val_batch, prefix="val_"))
+            cbl.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbl.on_train_end(logs)
+        self.history = history
+        return history
+
+    # ------------------------------------------------------------------ evaluate / predict
+    def _evaluate_arrays(self, x, y, sw, batch_size, prefix=""):
+        metrics = [copy.deepcopy(m) for m in self._build_metrics(y)]
+        for m in metrics:
+            m.reset_state()
+        tracker = metrics_module.Mean(name="loss")
+        for start in range(0, x.shape[0], batch_size):
+            sl = slice(start, start + batch_size)
+            yb, swb = y[sl], (sw[sl] if sw is not None else None)
+            loss, pred = self._test_step(x[sl], yb, swb)
+            tracker.update_state(loss, pred.shape[0])
+            for m in metrics:
+                m.update_state(yb, pred, swb)
+        return self._logs(tracker, metrics, prefix)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """Loss (and metrics) over the data: a scalar without metrics, else [loss, *metrics];
+        a dict with return_dict=True."""
+        self._require_compiled("evaluate")
+        batch_size = _check_batch_size(batch_size)
+        verbose = _resolve_verbose(verbose)
+        x, y, sw = self._prepare_xy(x, y, sample_weight)
+        start = time.perf_counter()
+        logs = self._evaluate_arrays(x, y, sw, batch_size)
+        if verbose:
+            elapsed = time.perf_counter() - start
+            print(f"evaluate: {x.shape[0]} samples - {elapsed:.2f}s - {callbacks_module.format_logs(logs)}",
+                  flush=True)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Model outputs for x, in batches (float32, shape (samples, outputs))."""
+        batch_size = _check_batch_size(batch_size)
+        _resolve_verbose(verbose)
+        x = self._prepare_x(x)
+        out = np.empty((x.shape[0],) + tuple(self._layers[-1].output_shape), np.float32)
+        for start in range(0, x.shape[0], batch_size):
+            sl = slice(start, start + batch_size)
+            out[sl] = self._forward(x[sl], training=False)
+        return out
+
+    def __call__(self, x, training=False):
+        x = self._prepare_x(x)
+        return self._forward(x, training=bool(training)).copy()
+
+    # ------------------------------------------------------------------ single batches
+    def reset_metrics(self):
+        for m in self._metrics or []:
+            m.reset_state()
+        self._batch_tracker = None
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on exactly this batch; returns loss (and metrics)."""
+        self._require_compiled("train_on_batch")
+        x, y, sw = self._prepare_xy(x, y, sample_weight, class_weight)
+        metrics = self._build_metrics(y)
+        for m in metrics:
+            m.reset_state()
+        loss, pred = self._train_step(x, y, sw)
+        for m in metrics:
+            m.update_state(y, pred, sw)
+        return self._single_batch_result(loss, metrics, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._require_compiled("test_on_batch")
+        x, y, sw = self._prepare_xy(x, y, sample_weight)
+        metrics = [copy.deepcopy(m) for m in self._build_metrics(y)]
+        for m in metrics:
+            m.reset_state()
+        loss, pred = self._test_step(x, y, sw)
+        for m in metrics:
+            m.update_state(y, pred, sw)
+        return self._single_batch_result(loss, metrics, return_dict)
+
+    def predict_on_batch(self, x):
+        x = self._prepare_x(x)
+        return self._forward(x, training=False).copy()
+
+    @staticmethod
+    def _single_batch_result(loss, metrics, return_dict):
+        logs = {"loss": loss}
+        for m in metrics:
+            logs[m.name] = m.result()
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values

@@ -1,0 +1,57 @@
+"""Seeding, threads and small helpers shared by the Python layer."""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["set_random_seed", "set_num_threads", "get_num_threads", "cpu_info"]
+
+_rng = np.random.default_rng()
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed brisknet (initializers, shuffling, dropout), Python's `random` and `numpy.random`.
+
+    Two runs with the same seed and data give bit-identical weights and history, whatever the
+    thread count: no kernel splits a reduction across threads.
+    """
+    global _rng
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    _rng = np.random.default_rng(int(seed))
+
+
+def global_rng() -> np.random.Generator:
+    return _rng
+
+
+def draw_seed() -> int:
+    """A fresh 63-bit seed from brisknet's global generator."""
+    return int(_rng.integers(0, 2**63 - 1))
+
+
+def set_num_threads(n: int) -> None:
+    """Threads used by every brisknet kernel (default: OMP_NUM_THREADS, else all cores)."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    return _core.get_num_threads()
+
+
+def cpu_info() -> dict:
+    """Which GEMM micro-kernel runs here (chosen by CPUID, narrowed by BRISKNET_ISA) and threads."""
+    return {
+        "gemm_isa": _core.gemm_isa(),
+        "forced_isa": os.environ.get("BRISKNET_ISA") or None,
+        "num_threads": _core.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+    }
