@@ -40,8 +40,8 @@ void softmax_rows(T* y, const T* x, int64_t rows, int64_t cols, bool log) {
     T sum = 0;
     if (log) {
       for (int64_t j = 0; j < cols; ++j) sum += std::exp(xr[j] - mx);
-      const T lse = mx + std::log(sum);
-      for (int64_t j = 0; j < cols; ++j) yr[j] = xr[j] - lse;
+      const T log_sum = std::log(sum);  // (x - max) - log_sum keeps float32 precision at large x
+      for (int64_t j = 0; j < cols; ++j) yr[j] = (xr[j] - mx) - log_sum;
     } else {
       for (int64_t j = 0; j < cols; ++j) sum += (yr[j] = std::exp(xr[j] - mx));
       const T inv = T(1) / sum;

@@ -71,15 +71,16 @@ void softmax_crossentropy(T* loss, T* dlogits, const T* logits, const int64_t* l
     for (int64_t j = 1; j < cols; ++j) mx = std::max(mx, x[j]);
     T sum = 0;
     for (int64_t j = 0; j < cols; ++j) sum += std::exp(x[j] - mx);
-    const T lse = mx + std::log(sum);
-    // L = -sum_k t_k (x_k - lse); dL/dx_j = softmax_j * sum(t) - t_j
+    const T log_sum = std::log(sum);
+    // log_softmax_j = (x_j - max) - log_sum (subtracting max first keeps float32 precision);
+    // L = -sum_k t_k log_softmax_k; dL/dx_j = softmax_j * sum(t) - t_j
     T L = 0, tsum = 1;
     if (labels) {
-      L = lse - x[labels[r]];
+      L = log_sum - (x[labels[r]] - mx);
     } else {
       tsum = 0;
       for (int64_t j = 0; j < cols; ++j) {
-        L -= t[j] * (x[j] - lse);
+        L -= t[j] * ((x[j] - mx) - log_sum);
         tsum += t[j];
       }
     }
@@ -90,7 +91,7 @@ void softmax_crossentropy(T* loss, T* dlogits, const T* logits, const int64_t* l
     const T s = grad_scale * w;
     for (int64_t j = 0; j < cols; ++j) {
       const T tj = labels ? T(labels[r] == j) : t[j];
-      d[j] = s * (std::exp(x[j] - lse) * tsum - tj);
+      d[j] = s * (std::exp((x[j] - mx) - log_sum) * tsum - tj);
     }
   }
 }

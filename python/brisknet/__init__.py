@@ -4,7 +4,7 @@
 """
 from . import _core
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, models, ops
-from . import optimizers, regularizers, utils
+from . import optimizers, reference, regularizers, utils
 from .layers import Input
 from .models import Sequential
 from .utils import cpu_info, get_num_threads, set_num_threads

@@ -1,0 +1,102 @@
+"""Command line: `python -m brisknet train` (the reference model on Fashion-MNIST), `bench`, `info`."""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def _train(args) -> int:
+    import brisknet
+    from brisknet import reference
+
+    if args.threads:
+        brisknet.set_num_threads(args.threads)
+    brisknet.utils.set_random_seed(args.seed)
+    (x_train, y_train), (x_test, y_test) = reference.load_fashion_mnist(args.data)
+    model = reference.build_model()
+    print(f"brisknet {brisknet.__version__}: reference MLP 784-1000-1000-10 on Fashion-MNIST, "
+          f"{args.epochs} epochs, batch {args.batch_size}, {brisknet.get_num_threads()} threads, "
+          f"GEMM kernel {brisknet.cpu_info()['gemm_isa']}")
+    start = time.perf_counter()
+    model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose)
+    train_time = time.perf_counter() - start
+    loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    print(f"test accuracy: {accuracy:.4f}  test loss: {loss:.4f}")
+    print(f"training throughput: {x_train.shape[0] * args.epochs / train_time:,.0f} samples/s "
+          f"({train_time:.1f} s for {args.epochs} epochs)")
+    return 0
+
+
+def _median_time(fn, repeat, min_time=0.05):
+    fn()  # warm up
+    times = []
+    for _ in range(repeat):
+        n, start = 0, time.perf_counter()
+        while True:
+            fn()
+            n += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_time:
+                break
+        times.append(elapsed / n)
+    return statistics.median(times)
+
+
+def _bench(args) -> int:
+    import brisknet
+    from brisknet import ops, reference
+
+    if args.threads:
+        brisknet.set_num_threads(args.threads)
+    print(f"GEMM kernel {brisknet.cpu_info()['gemm_isa']}, {brisknet.get_num_threads()} threads; "
+          f"median of {args.repeat} runs; numpy {np.__version__}")
+    print(f"{'shape (m x k x n)':<26}{'brisknet GFLOP/s':>18}{'numpy GFLOP/s':>15}{'ratio':>8}")
+    shapes = [s for b in args.batch for s in reference.gemm_shapes(b)]
+    shapes += [(f"square {s}", s, s, s, False, False) for s in args.square]
+    for name, m, k, n, ta, tb in shapes:
+        a, b = reference.gemm_operands(m, k, n, ta, tb)
+        out = np.empty((m, n), np.float32)
+        A, B = (a.T if ta else a), (b.T if tb else b)
+        ours = _median_time(lambda: ops.matmul(a, b, ta, tb, out=out), args.repeat)
+        theirs = _median_time(lambda: np.matmul(A, B, out=out), args.repeat)
+        flops = 2.0 * m * n * k
+        print(f"{name:<26}{flops / ours / 1e9:>18.1f}{flops / theirs / 1e9:>15.1f}{theirs / ours:>8.2f}")
+    return 0
+
+
+def _info(args) -> int:
+    import brisknet
+    print(json.dumps(brisknet.cpu_info(), indent=2))
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m brisknet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train the reference MLP on Fashion-MNIST, print accuracy and samples/s")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threads", type=int, default=0, help="0: OMP_NUM_THREADS or all cores")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default=None, help="directory with the Fashion-MNIST IDX .gz files")
+    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    p.set_defaults(func=_train)
+    p = sub.add_parser("bench", help="GEMM GFLOP/s beside numpy at the reference model's shapes")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--batch", type=int, nargs="+", default=[32, 128, 512])
+    p.add_argument("--square", type=int, nargs="*", default=[512, 1024, 2048])
+    p.add_argument("--repeat", type=int, default=7)
+    p.set_defaults(func=_bench)
+    p = sub.add_parser("info", help="which kernels run on this CPU")
+    p.set_defaults(func=_info)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

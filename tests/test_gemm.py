@@ -1,0 +1,136 @@
+"""GEMM against numpy: every transpose case, edge tiles, bias, beta, strided views, both dtypes,
+every ISA path, and bit-identical results for any thread count."""
+import numpy as np
+import pytest
+
+import brisknet
+from brisknet import ops
+
+from conftest import run_isa_subprocess
+
+# 1, primes, and one less / one more than the register and cache blocks (MR 6/12, NR 8/16/32,
+# MC 72/96, KC 256/384).
+ODD_SIZES = [1, 2, 7, 11, 13, 31, 33, 95, 97, 255, 257, 385]
+
+
+def reference(a, b, ta, tb, bias=None):
+    A = a.T if ta else a
+    B = b.T if tb else b
+    out = A.astype(np.float64) @ B.astype(np.float64)
+    return out if bias is None else out + bias
+
+
+def operands(rng, m, k, n, ta, tb, dtype=np.float32):
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    return a, b
+
+
+def assert_close(got, want, dtype):
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    scale = max(1.0, float(np.abs(want).max()))
+    np.testing.assert_allclose(got, want, rtol=0, atol=tol * scale * 10)
+
+
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transposes_and_bias(rng, ta, tb, dtype):
+    for m, k, n in [(32, 784, 1000), (13, 17, 29), (1, 1, 1), (97, 257, 33)]:
+        a, b = operands(rng, m, k, n, ta, tb, dtype)
+        bias = rng.standard_normal(n).astype(dtype)
+        out = ops.matmul(a, b, ta, tb, bias=bias)
+        assert out.dtype == dtype and out.shape == (m, n)
+        assert_close(out, reference(a, b, ta, tb, bias), dtype)
+
+
+@pytest.mark.parametrize("m", ODD_SIZES)
+def test_odd_shapes(rng, m):
+    for k in (1, 7, 257, 385):
+        for n in (1, 15, 17, 33):
+            a, b = operands(rng, m, k, n, False, False)
+            assert_close(ops.matmul(a, b), reference(a, b, False, False), np.float32)
+
+
+def test_beta_accumulates_and_beta0_never_reads_out(rng):
+    a, b = operands(rng, 40, 300, 50, False, False)
+    c = rng.standard_normal((40, 50)).astype(np.float32)
+    want = c + reference(a, b, False, False)
+    ops.matmul(a, b, out=c, beta=1.0)
+    assert_close(c, want, np.float32)
+    garbage = np.full((40, 50), np.nan, np.float32)  # beta = 0 must not propagate NaN from out
+    ops.matmul(a, b, out=garbage)
+    assert np.isfinite(garbage).all()
+
+
+def test_strided_views_are_read_in_place(rng):
+    big = rng.standard_normal((64, 90)).astype(np.float32)
+    a = big[::2, 5:70]          # non-contiguous rows
+    b = np.ascontiguousarray(rng.standard_normal((65, 20)).astype(np.float32))[::-1]  # negative stride
+    assert_close(ops.matmul(a, b), a.astype(np.float64) @ b.astype(np.float64), np.float32)
+    f = np.asfortranarray(rng.standard_normal((33, 65)).astype(np.float32))
+    assert_close(ops.matmul(f, b), f.astype(np.float64) @ b.astype(np.float64), np.float32)
+
+
+def test_k_zero_gives_bias_or_zeros(rng):
+    a = np.zeros((3, 0), np.float32)
+    b = np.zeros((0, 4), np.float32)
+    np.testing.assert_array_equal(ops.matmul(a, b), np.zeros((3, 4)))
+    bias = np.arange(4, dtype=np.float32)
+    np.testing.assert_array_equal(ops.matmul(a, b, bias=bias), np.tile(bias, (3, 1)))
+
+
+def test_integer_inputs_are_cast_like_numpy():
+    a = np.arange(6).reshape(2, 3)
+    b = np.arange(12).reshape(3, 4)
+    out = ops.matmul(a, b)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, a @ b)
+
+
+def test_bit_identical_for_any_thread_count(rng):
+    a, b = operands(rng, 200, 900, 300, False, True)
+    results = []
+    for threads in (1, 2, 3, 16):
+        brisknet.set_num_threads(threads)
+        results.append(ops.matmul(a, b, transpose_b=True))
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+
+
+def test_column_sums(rng):
+    dy = rng.standard_normal((37, 300)).astype(np.float32)
+    np.testing.assert_allclose(ops.column_sums(dy), dy.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-5)
+    acc = np.ones(300, np.float32)
+    ops.column_sums(dy, out=acc, beta=1.0)
+    np.testing.assert_allclose(acc, 1 + dy.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-5)
+
+
+ISA_CHECK = """
+import numpy as np, brisknet
+from brisknet import ops
+rng = np.random.default_rng(0)
+for m, k, n in [(1, 1, 1), (13, 385, 33), (97, 257, 95), (32, 784, 1000)]:
+    for ta in (False, True):
+        for tb in (False, True):
+            for dt in (np.float32, np.float64):
+                a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
+                b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
+                bias = rng.standard_normal(n).astype(dt)
+                want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64) + bias
+                got = ops.matmul(a, b, ta, tb, bias=bias)
+                tol = (1e-4 if dt == np.float32 else 1e-11) * max(1, np.abs(want).max())
+                assert np.abs(got - want).max() <= tol, (m, k, n, ta, tb, dt)
+print(brisknet.cpu_info()["gemm_isa"])
+"""
+
+
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+def test_every_isa_path(isa):
+    """BRISKNET_ISA narrows the kernel; each path is checked against numpy on this machine."""
+    res = run_isa_subprocess(ISA_CHECK, isa)
+    assert res.returncode == 0, res.stderr
+    chosen = res.stdout.strip()
+    best = run_isa_subprocess("import brisknet; print(brisknet.cpu_info()['gemm_isa'])", "").stdout.strip()
+    order = ["generic", "avx2", "avx512"]
+    assert chosen == order[min(order.index(isa), order.index(best))]
