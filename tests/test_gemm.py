@@ -1,12 +1,15 @@
 """GEMM against numpy: every transpose case, edge tiles, bias, beta, strided views, both dtypes,
 every ISA path, and bit-identical results for any thread count."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import brisknet
 from brisknet import ops
 
-from conftest import run_isa_subprocess
 
 # 1, primes, and one less / one more than the register and cache blocks (MR 6/12, NR 8/16/32,
 # MC 72/96, KC 256/384).
@@ -123,6 +126,12 @@ for m, k, n in [(1, 1, 1), (13, 385, 33), (97, 257, 95), (32, 784, 1000)]:
                 assert np.abs(got - want).max() <= tol, (m, k, n, ta, tb, dt)
 print(brisknet.cpu_info()["gemm_isa"])
 """
+
+
+def run_isa_subprocess(code: str, isa: str):
+    """Run `code` in a fresh interpreter with BRISKNET_ISA=isa (the kernel is chosen once per process)."""
+    env = dict(os.environ, BRISKNET_ISA=isa)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])

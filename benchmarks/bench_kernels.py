@@ -1,0 +1,42 @@
+"""GEMM at the reference model's training shapes (batch 32/128/512) and square sizes, brisknet
+beside numpy (OpenBLAS) in the same run; each benchmark also checks its result against numpy.
+
+Run: python -m pytest benchmarks/bench_kernels.py --benchmark-only --benchmark-group-by=param:shape
+(unset OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in that shell if set: they slow a current numpy).
+"""
+import numpy as np
+import pytest
+
+import brisknet
+from brisknet import ops, reference
+
+SHAPES = [s for b in (32, 128, 512) for s in reference.gemm_shapes(b)]
+SHAPES += [(f"square {n}", n, n, n, False, False) for n in (512, 1024, 2048)]
+
+
+@pytest.mark.parametrize("impl", ["brisknet", "numpy"])
+@pytest.mark.parametrize("shape", SHAPES, ids=[s[0] for s in SHAPES])
+def test_matmul(benchmark, shape, impl):
+    name, m, k, n, ta, tb = shape
+    a, b = reference.gemm_operands(m, k, n, ta, tb)
+    out = np.empty((m, n), np.float32)
+    A, B = (a.T if ta else a), (b.T if tb else b)
+    if impl == "brisknet":
+        benchmark(ops.matmul, a, b, ta, tb, None, out)
+    else:
+        benchmark(np.matmul, A, B, out=out)
+    benchmark.extra_info.update(gflop=2e-9 * m * n * k, isa=brisknet.cpu_info()["gemm_isa"],
+                                threads=brisknet.get_num_threads())
+    want = A.astype(np.float64) @ B.astype(np.float64)
+    np.testing.assert_allclose(out, want, rtol=0, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_adam_update_1_8m_params(benchmark):
+    """The optimizer step of the reference model: one Adam call over 1,796,010 parameters."""
+    n = 1_796_010
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal(n, dtype=np.float32)
+    g = rng.standard_normal(n, dtype=np.float32)
+    m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    benchmark(ops.adam_step, p, g, m, v, 1)
+    assert np.isfinite(p).all()
