@@ -1,7 +1,7 @@
 """GEMM at the reference model's training shapes (batch 32/128/512) and square sizes, brisknet
 beside numpy (OpenBLAS) in the same run; each benchmark also checks its result against numpy.
 
-Run: python -m pytest benchmarks/bench_kernels.py --benchmark-only --benchmark-group-by=param:shape
+Run: python -m pytest benchmarks/bench_kernels.py --benchmark-only
 (unset OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in that shell if set: they slow a current numpy).
 """
 import numpy as np
@@ -18,6 +18,7 @@ SHAPES += [(f"square {n}", n, n, n, False, False) for n in (512, 1024, 2048)]
 @pytest.mark.parametrize("shape", SHAPES, ids=[s[0] for s in SHAPES])
 def test_matmul(benchmark, shape, impl):
     name, m, k, n, ta, tb = shape
+    benchmark.group = f"matmul {name}"
     a, b = reference.gemm_operands(m, k, n, ta, tb)
     out = np.empty((m, n), np.float32)
     A, B = (a.T if ta else a), (b.T if tb else b)
@@ -34,6 +35,7 @@ def test_matmul(benchmark, shape, impl):
 def test_adam_update_1_8m_params(benchmark):
     """The optimizer step of the reference model: one Adam call over 1,796,010 parameters."""
     n = 1_796_010
+    benchmark.group = "adam 1.8M"
     rng = np.random.default_rng(0)
     p = rng.standard_normal(n, dtype=np.float32)
     g = rng.standard_normal(n, dtype=np.float32)

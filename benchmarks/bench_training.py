@@ -13,6 +13,7 @@ from brisknet import reference
 
 @pytest.mark.parametrize("batch_size", [32, 128, 512])
 def test_epoch_brisknet(benchmark, fashion_mnist, batch_size):
+    benchmark.group = f"epoch batch {batch_size}"
     (x, y), _ = fashion_mnist
     brisknet.utils.set_random_seed(0)
     model = reference.build_model()
@@ -25,6 +26,7 @@ def test_epoch_brisknet(benchmark, fashion_mnist, batch_size):
 @pytest.mark.parametrize("batch_size", [32, 128, 512])
 def test_epoch_torch_eager(benchmark, fashion_mnist, batch_size):
     torch = pytest.importorskip("torch")
+    benchmark.group = f"epoch batch {batch_size}"
     torch.set_num_threads(brisknet.get_num_threads())
     torch.manual_seed(0)
     (x, y), _ = fashion_mnist
