@@ -1,0 +1,49 @@
+"""Turn a pytest-benchmark JSON file into the README's markdown tables (GFLOP/s, ratio to numpy,
+samples/s, ratio to PyTorch), using medians.
+
+    python -m pytest benchmarks --benchmark-only --benchmark-json=bench.json
+    python benchmarks/table.py bench.json
+"""
+import json
+import re
+import sys
+
+
+def main(path):
+    data = json.load(open(path))
+    runs = {b["name"]: b for b in data["benchmarks"]}
+    gemm, epochs, other = {}, {}, []
+    for name, b in runs.items():
+        median = b["stats"]["median"]
+        m = re.match(r"test_matmul\[(.+)-(brisknet|numpy)\]", name)
+        if m:
+            gemm.setdefault(m.group(1), {})[m.group(2)] = (median, b["extra_info"].get("gflop"))
+            continue
+        m = re.match(r"test_epoch_(brisknet|torch_eager)\[(\d+)\]", name)
+        if m:
+            epochs.setdefault(int(m.group(2)), {})[m.group(1)] = b["extra_info"]["samples"] / median
+            continue
+        other.append((name, median))
+    print(f"Machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
+          f"{data['machine_info'].get('cpu', {}).get('count', '?')} cores; {data['datetime'][:10]}\n")
+    if gemm:
+        print("| GEMM (m x k x n) | brisknet GFLOP/s | numpy GFLOP/s | ratio |\n|---|---:|---:|---:|")
+        for shape, r in gemm.items():
+            if "brisknet" in r and "numpy" in r:
+                (tb, gf), (tn, _) = r["brisknet"], r["numpy"]
+                print(f"| {shape} | {gf / tb:.1f} | {gf / tn:.1f} | {tn / tb:.2f} |")
+        print()
+    if epochs:
+        print("| reference model, one epoch | brisknet samples/s | PyTorch eager samples/s | ratio |\n|---|---:|---:|---:|")
+        for batch in sorted(epochs):
+            r = epochs[batch]
+            ours, theirs = r.get("brisknet"), r.get("torch_eager")
+            ratio = f"{ours / theirs:.2f}" if ours and theirs else "-"
+            print(f"| batch {batch} | {ours or 0:,.0f} | {theirs or 0:,.0f} | {ratio} |")
+        print()
+    for name, median in other:
+        print(f"- {name}: median {median * 1e3:.3f} ms")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
