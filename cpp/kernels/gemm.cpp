@@ -69,8 +69,15 @@ void pack_a_strip(T* Ap, const T* A, int64_t rsa, int64_t csa, int rows, int64_t
 template <typename T>
 void pack_b_strip(T* Bp, const T* B, int64_t rsb, int64_t csb, int cols, int64_t kc, int NR) {
   if (csb == 1) {  // rows of B are contiguous along n
+    // One row every rsb elements defeats the hardware prefetcher (it stops at page boundaries):
+    // ask for the rows a few iterations ahead, so a cold B streams instead of stalling per row.
+    constexpr int64_t kAhead = 12;
     for (int64_t p = 0; p < kc; ++p) {
       const T* b = B + p * rsb;
+      if (p + kAhead < kc) {
+        __builtin_prefetch(b + kAhead * rsb);
+        __builtin_prefetch(b + kAhead * rsb + cols - 1);
+      }
       T* dst = Bp + p * NR;
       for (int j = 0; j < cols; ++j) dst[j] = b[j];
       for (int j = cols; j < NR; ++j) dst[j] = T(0);
