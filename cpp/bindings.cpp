@@ -134,6 +134,7 @@ void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool t
     using T = decltype(tag);
     require_dtype<T>(b, "b");
     require_dtype<T>(out, "out");
+    if (m == 0 || n == 0) return;  // nothing to write (numpy gives empty arrays zero strides)
     auto [rsa, csa] = element_strides(a, "a");
     auto [rsb, csb] = element_strides(b, "b");
     auto [rsc, csc] = element_strides(out, "out");

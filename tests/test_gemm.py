@@ -113,7 +113,7 @@ ISA_CHECK = """
 import numpy as np, brisknet
 from brisknet import ops
 rng = np.random.default_rng(0)
-for m, k, n in [(1, 1, 1), (13, 385, 33), (97, 257, 95), (32, 784, 1000)]:
+for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 385, 33), (97, 257, 95), (32, 784, 1000)]:
     for ta in (False, True):
         for tb in (False, True):
             for dt in (np.float32, np.float64):

@@ -14,6 +14,7 @@
 namespace brisknet {
 namespace {
 
+using detail::GemmKernels;
 using detail::MicroKernel;
 
 // The widest micro-kernel this CPU runs, narrowed by BRISKNET_ISA=avx512|avx2|generic.
@@ -40,13 +41,13 @@ const std::string& isa() {
 }
 
 template <typename T>
-const MicroKernel<T>& micro_kernel() {
-  static const MicroKernel<T> k = [] {
+const GemmKernels<T>& kernels() {
+  static const GemmKernels<T> k = [] {
 #if defined(BRISKNET_X86)
-    if (isa() == "avx512") return detail::micro_kernel_avx512<T>();
-    if (isa() == "avx2") return detail::micro_kernel_avx2<T>();
+    if (isa() == "avx512") return detail::gemm_kernels_avx512<T>();
+    if (isa() == "avx2") return detail::gemm_kernels_avx2<T>();
 #endif
-    return detail::micro_kernel_generic<T>();
+    return detail::gemm_kernels_generic<T>();
   }();
   return k;
 }
@@ -120,7 +121,21 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_and_bias(C, ldc, m, n, beta, bias);
 
-  const MicroKernel<T>& uk = micro_kernel<T>();
+  const GemmKernels<T>& ks = kernels<T>();
+  if (m <= detail::kFewRowsMax && csb == 1) {  // matrix-vector shapes: stream B, no packing
+    // One contiguous column range per thread (a multiple of 16 columns): each thread streams
+    // long runs of every row of B, which the prefetcher follows.
+    const int nt = int(std::min<int64_t>((n + 15) / 16, detail::threads_for(2 * m * n * k, kGemmFlopGrain / 4)));
+    const int64_t per = ((n + nt - 1) / nt + 15) / 16 * 16;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; ++t) {
+      const int64_t j0 = std::min(n, t * per), w = std::min(per, n - j0);
+      if (w > 0) ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr);
+    }
+    return;
+  }
+  // Outputs narrower than half a tile (a 10-class layer) waste less with the narrow tile.
+  const MicroKernel<T>& uk = n <= ks.wide.nr / 2 ? ks.narrow : ks.wide;
   const int MR = uk.mr, NR = uk.nr;
   const int64_t KC = uk.kc, MC = uk.mc, NC = uk.nc;
   const int64_t kc_max = std::min(KC, k);

@@ -19,9 +19,24 @@ struct MicroKernel {
   int kc, mc, nc;    // cache blocks: kc fixed per kernel, so results never depend on threads
 };
 
+// C[0:m, 0:n] := beta * C + A(m x k) @ B(k x n) (+ bias) for a few rows of A and a row-major B
+// read in place, row by row (no packing): the matrix-vector shapes of batch-1 inference.
+constexpr int64_t kFewRowsMax = 4;  // A with at most this many rows takes few_rows
+
+template <typename T>
+using FewRowsFn = void (*)(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B,
+                           int64_t rsb, int64_t m, int64_t n, int64_t k, T beta, const T* bias);
+
+template <typename T>
+struct GemmKernels {
+  MicroKernel<T> wide;    // the main tile
+  MicroKernel<T> narrow;  // half as many columns, for outputs narrower than half a wide tile
+  FewRowsFn<T> few_rows;
+};
+
 // One getter per ISA file; each is compiled with its own flags.
-template <typename T> MicroKernel<T> micro_kernel_generic();
-template <typename T> MicroKernel<T> micro_kernel_avx2();
-template <typename T> MicroKernel<T> micro_kernel_avx512();
+template <typename T> GemmKernels<T> gemm_kernels_generic();
+template <typename T> GemmKernels<T> gemm_kernels_avx2();
+template <typename T> GemmKernels<T> gemm_kernels_avx512();
 
 }  // namespace brisknet::detail

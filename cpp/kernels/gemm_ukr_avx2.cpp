@@ -2,10 +2,10 @@
 #include "gemm_ukr_impl.h"
 
 namespace brisknet::detail {
-template <> MicroKernel<float> micro_kernel_avx2<float>() {
-  return make_micro_kernel<float, 32, 6, 2>(256, 72, 4080);
+template <> GemmKernels<float> gemm_kernels_avx2<float>() {
+  return make_gemm_kernels<float, 32, 6>(256, 72, 4080);
 }
-template <> MicroKernel<double> micro_kernel_avx2<double>() {
-  return make_micro_kernel<double, 32, 6, 2>(256, 72, 4080);
+template <> GemmKernels<double> gemm_kernels_avx2<double>() {
+  return make_gemm_kernels<double, 32, 6>(256, 72, 4080);
 }
 }  // namespace brisknet::detail

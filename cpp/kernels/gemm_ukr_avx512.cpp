@@ -2,10 +2,10 @@
 #include "gemm_ukr_impl.h"
 
 namespace brisknet::detail {
-template <> MicroKernel<float> micro_kernel_avx512<float>() {
-  return make_micro_kernel<float, 64, 12, 2>(384, 96, 4096);
+template <> GemmKernels<float> gemm_kernels_avx512<float>() {
+  return make_gemm_kernels<float, 64, 12>(384, 96, 4096);
 }
-template <> MicroKernel<double> micro_kernel_avx512<double>() {
-  return make_micro_kernel<double, 64, 12, 2>(384, 96, 4096);
+template <> GemmKernels<double> gemm_kernels_avx512<double>() {
+  return make_gemm_kernels<double, 64, 12>(384, 96, 4096);
 }
 }  // namespace brisknet::detail

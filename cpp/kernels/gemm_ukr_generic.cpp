@@ -2,10 +2,10 @@
 #include "gemm_ukr_impl.h"
 
 namespace brisknet::detail {
-template <> MicroKernel<float> micro_kernel_generic<float>() {
-  return make_micro_kernel<float, 16, 6, 2>(256, 96, 4096);
+template <> GemmKernels<float> gemm_kernels_generic<float>() {
+  return make_gemm_kernels<float, 16, 6>(256, 96, 4096);
 }
-template <> MicroKernel<double> micro_kernel_generic<double>() {
-  return make_micro_kernel<double, 16, 6, 2>(256, 96, 4096);
+template <> GemmKernels<double> gemm_kernels_generic<double>() {
+  return make_gemm_kernels<double, 16, 6>(256, 96, 4096);
 }
 }  // namespace brisknet::detail
