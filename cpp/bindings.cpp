@@ -237,40 +237,59 @@ const int64_t* checked_labels(const py::array& labels, int64_t rows, int64_t col
   return p;
 }
 
+// The arrays every loss binding checks: y_pred (rows, cols); y_true of the same shape (or labels,
+// checked by the caller); optional sample_weight (rows,); optional dpred shaped like y_pred; loss.
+template <typename T>
+struct LossArrays {
+  int64_t rows, cols;
+  const T* pred;
+  const T* target;  // nullptr for sparse labels
+  const T* weights;
+  T* dpred;
+  T* loss;
+};
+
+template <typename T>
+LossArrays<T> loss_arrays(py::array& loss, py::object dpred, const py::array& pred,
+                          const py::array* target, py::object weights) {
+  const int64_t rows = pred.shape(0), cols = pred.shape(1);
+  LossArrays<T> a{rows, cols, flat_in<T>(pred, "y_pred", rows * cols), nullptr, nullptr, nullptr, nullptr};
+  if (target) {
+    require_ndim(*target, "y_true", 2);
+    if (target->shape(0) != rows || target->shape(1) != cols)
+      fail_value("y_true has shape " + shape_of(*target) + " but y_pred has shape " + shape_of(pred));
+    a.target = flat_in<T>(*target, "y_true", rows * cols);
+  }
+  a.weights = optional_weights<T>(weights, rows);
+  a.dpred = optional_out<T>(dpred, "dpred", rows * cols, pred);
+  a.loss = flat<T>(loss, "loss", rows);
+  return a;
+}
+
 void bind_sparse_cce(py::array loss, py::object dpred, py::array pred, py::array labels,
                      py::object weights, bool from_logits, double grad_scale) {
   require_ndim(pred, "y_pred", 2);
+  if (pred.shape(1) == 0) fail_value("y_pred: needs at least one class");
   by_dtype(pred, "y_pred", [&](auto tag) {
     using T = decltype(tag);
-    const int64_t rows = pred.shape(0), cols = pred.shape(1);
-    if (cols == 0) fail_value("y_pred: needs at least one class");
-    const T* pp = flat_in<T>(pred, "y_pred", rows * cols);
-    const int64_t* pl = checked_labels(labels, rows, cols);
-    const T* pw = optional_weights<T>(weights, rows);
-    T* pd = optional_out<T>(dpred, "dpred", rows * cols, pred);
-    T* pl_out = flat<T>(loss, "loss", rows);
+    auto a = loss_arrays<T>(loss, dpred, pred, nullptr, weights);
+    const int64_t* pl = checked_labels(labels, a.rows, a.cols);
     py::gil_scoped_release nogil;
-    sparse_categorical_crossentropy<T>(pl_out, pd, pp, pl, pw, rows, cols, from_logits, T(grad_scale));
+    sparse_categorical_crossentropy<T>(a.loss, a.dpred, a.pred, pl, a.weights, a.rows, a.cols,
+                                       from_logits, T(grad_scale));
   });
 }
 
 void bind_cce(py::array loss, py::object dpred, py::array pred, py::array target, py::object weights,
               bool from_logits, double grad_scale) {
   require_ndim(pred, "y_pred", 2);
+  if (pred.shape(1) == 0) fail_value("y_pred: needs at least one class");
   by_dtype(pred, "y_pred", [&](auto tag) {
     using T = decltype(tag);
-    const int64_t rows = pred.shape(0), cols = pred.shape(1);
-    if (cols == 0) fail_value("y_pred: needs at least one class");
-    require_ndim(target, "y_true", 2);
-    if (target.shape(0) != rows || target.shape(1) != cols)
-      fail_value("y_true has shape " + shape_of(target) + " but y_pred has shape " + shape_of(pred));
-    const T* pp = flat_in<T>(pred, "y_pred", rows * cols);
-    const T* pt = flat_in<T>(target, "y_true", rows * cols);
-    const T* pw = optional_weights<T>(weights, rows);
-    T* pd = optional_out<T>(dpred, "dpred", rows * cols, pred);
-    T* pl_out = flat<T>(loss, "loss", rows);
+    auto a = loss_arrays<T>(loss, dpred, pred, &target, weights);
     py::gil_scoped_release nogil;
-    categorical_crossentropy<T>(pl_out, pd, pp, pt, pw, rows, cols, from_logits, T(grad_scale));
+    categorical_crossentropy<T>(a.loss, a.dpred, a.pred, a.target, a.weights, a.rows, a.cols,
+                                from_logits, T(grad_scale));
   });
 }
 
@@ -280,17 +299,10 @@ void bind_elementwise_loss(py::array loss, py::object dpred, py::array pred, py:
   require_ndim(pred, "y_pred", 2);
   by_dtype(pred, "y_pred", [&](auto tag) {
     using T = decltype(tag);
-    const int64_t rows = pred.shape(0), cols = pred.shape(1);
-    require_ndim(target, "y_true", 2);
-    if (target.shape(0) != rows || target.shape(1) != cols)
-      fail_value("y_true has shape " + shape_of(target) + " but y_pred has shape " + shape_of(pred));
-    const T* pp = flat_in<T>(pred, "y_pred", rows * cols);
-    const T* pt = flat_in<T>(target, "y_true", rows * cols);
-    const T* pw = optional_weights<T>(weights, rows);
-    T* pd = optional_out<T>(dpred, "dpred", rows * cols, pred);
-    T* pl_out = flat<T>(loss, "loss", rows);
+    auto a = loss_arrays<T>(loss, dpred, pred, &target, weights);
     py::gil_scoped_release nogil;
-    elementwise_loss<T>(pl_out, pd, pp, pt, pw, rows, cols, kind, from_logits, T(delta), T(grad_scale));
+    elementwise_loss<T>(a.loss, a.dpred, a.pred, a.target, a.weights, a.rows, a.cols, kind,
+                        from_logits, T(delta), T(grad_scale));
   });
 }
 

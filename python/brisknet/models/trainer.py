@@ -334,7 +334,6 @@ class Trainer:
     def reset_metrics(self):
         for m in self._metrics or []:
             m.reset_state()
-        self._batch_tracker = None
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on exactly this batch; returns loss (and metrics)."""
