@@ -49,3 +49,21 @@ def test_gil_is_released_during_a_kernel():
     assert end - begin > 0.03, "the kernel was too quick to tell"
     inside = [s for s in stamps if begin + 0.01 < s < end - 0.01]
     assert len(inside) > 10
+
+
+def test_denormals_flushed_inside_kernels_only():
+    """Kernels run with flush-to-zero / denormals-are-zero (subnormal Adam moments cost ~3x),
+    and the caller's floating-point mode is untouched afterwards."""
+    tiny = np.array([1e-40, -1e-40, 1.0], np.float32)  # two subnormals and a normal number
+    np.testing.assert_array_equal(ops.activation(tiny, "relu"), [0.0, 0.0, 1.0])  # DAZ: read as 0
+    p, g = np.zeros(3, np.float32), tiny.copy()
+    ops.sgd_step(p, g, learning_rate=1.0)
+    np.testing.assert_array_equal(p, [0.0, 0.0, -1.0])
+    for threads in (1, 2):
+        brisknet.set_num_threads(threads)
+        ops.matmul(np.ones((300, 300), np.float32), np.ones((300, 300), np.float32))
+        ops.adam_step(np.ones(100_000, np.float32), np.ones(100_000, np.float32), np.zeros(100_000, np.float32),
+                      np.zeros(100_000, np.float32), 1)
+    # numpy in this thread still computes with subnormals: the mode was restored
+    assert (tiny * np.float32(1.0))[0] == np.float32(1e-40)
+    assert np.float32(1e-38) / np.float32(100.0) != 0

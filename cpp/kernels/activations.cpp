@@ -22,9 +22,9 @@ template <typename T> T sigmoid(T x) {
 
 template <typename T, typename F>
 void parallel_map(int64_t n, F f) {
-  const int nt = detail::threads_for(n, detail::kElementGrain);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t i = 0; i < n; ++i) f(i);
+  detail::parallel_chunks(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) f(i);
+  });
 }
 
 template <typename T>

@@ -129,6 +129,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
     const int64_t per = ((n + nt - 1) / nt + 15) / 16 * 16;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int t = 0; t < nt; ++t) {
+      detail::ScopedFlushDenormals ftz;
       const int64_t j0 = std::min(n, t * per), w = std::min(per, n - j0);
       if (w > 0) ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr);
     }
@@ -144,34 +145,37 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   const int nt = detail::threads_for(2 * m * n * k, kGemmFlopGrain);
 
 #pragma omp parallel num_threads(nt)
-  for (int64_t jc = 0; jc < n; jc += NC) {
-    const int64_t nc = std::min(NC, n - jc);
-    const int64_t nstrips = (nc + NR - 1) / NR;
-    for (int64_t pc = 0; pc < k; pc += KC) {
-      const int64_t kc = std::min(KC, k - pc);
-      const T beta_p = pc == 0 ? beta : T(1);
-      const T* bias_p = (bias && pc + kc == k) ? bias + jc : nullptr;  // bias once, at the end
+  {
+    detail::ScopedFlushDenormals ftz;
+    for (int64_t jc = 0; jc < n; jc += NC) {
+      const int64_t nc = std::min(NC, n - jc);
+      const int64_t nstrips = (nc + NR - 1) / NR;
+      for (int64_t pc = 0; pc < k; pc += KC) {
+        const int64_t kc = std::min(KC, k - pc);
+        const T beta_p = pc == 0 ? beta : T(1);
+        const T* bias_p = (bias && pc + kc == k) ? bias + jc : nullptr;  // bias once, at the end
 
 #pragma omp for schedule(static)
-      for (int64_t s = 0; s < nstrips; ++s)
-        pack_b_strip(Bp + s * NR * kc, B + pc * rsb + (jc + s * NR) * csb, rsb, csb,
-                     int(std::min<int64_t>(NR, nc - s * NR)), kc, NR);
+        for (int64_t s = 0; s < nstrips; ++s)
+          pack_b_strip(Bp + s * NR * kc, B + pc * rsb + (jc + s * NR) * csb, rsb, csb,
+                       int(std::min<int64_t>(NR, nc - s * NR)), kc, NR);
 
-      for (int64_t ic = 0; ic < m; ic += MC) {
-        const int64_t mc = std::min(MC, m - ic);
-        const int64_t mstrips = (mc + MR - 1) / MR;
+        for (int64_t ic = 0; ic < m; ic += MC) {
+          const int64_t mc = std::min(MC, m - ic);
+          const int64_t mstrips = (mc + MR - 1) / MR;
 #pragma omp for schedule(static)
-        for (int64_t s = 0; s < mstrips; ++s)
-          pack_a_strip(Ap + s * MR * kc, A + (ic + s * MR) * rsa + pc * csa, rsa, csa,
-                       int(std::min<int64_t>(MR, mc - s * MR)), kc, MR);
+          for (int64_t s = 0; s < mstrips; ++s)
+            pack_a_strip(Ap + s * MR * kc, A + (ic + s * MR) * rsa + pc * csa, rsa, csa,
+                         int(std::min<int64_t>(MR, mc - s * MR)), kc, MR);
 
 #pragma omp for collapse(2) schedule(static)
-        for (int64_t js = 0; js < nstrips; ++js)
-          for (int64_t is = 0; is < mstrips; ++is)
-            uk.run(kc, Ap + is * MR * kc, Bp + js * NR * kc, C + (ic + is * MR) * ldc + jc + js * NR,
-                   ldc, int(std::min<int64_t>(MR, mc - is * MR)),
-                   int(std::min<int64_t>(NR, nc - js * NR)), beta_p,
-                   bias_p ? bias_p + js * NR : nullptr);
+          for (int64_t js = 0; js < nstrips; ++js)
+            for (int64_t is = 0; is < mstrips; ++is)
+              uk.run(kc, Ap + is * MR * kc, Bp + js * NR * kc, C + (ic + is * MR) * ldc + jc + js * NR,
+                     ldc, int(std::min<int64_t>(MR, mc - is * MR)),
+                     int(std::min<int64_t>(NR, nc - js * NR)), beta_p,
+                     bias_p ? bias_p + js * NR : nullptr);
+        }
       }
     }
   }

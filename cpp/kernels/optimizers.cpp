@@ -1,7 +1,6 @@
 // Optimizer updates, in place (Keras 3 rules; see kernels.h). Each update is a branch-free
 // element loop over a chunk, so the compiler vectorises it; options are hoisted out as template
 // parameters.
-#include <omp.h>
 #include <algorithm>
 #include <cmath>
 #include "brisknet/kernels.h"
@@ -9,20 +8,8 @@
 
 namespace brisknet {
 namespace {
+using detail::parallel_chunks;
 
-// f(begin, end) on contiguous chunks, one per thread.
-template <typename F>
-void parallel_chunks(int64_t n, F f) {
-  const int nt = detail::threads_for(n, detail::kElementGrain);
-  if (nt <= 1) return f(int64_t(0), n);
-#pragma omp parallel num_threads(nt)
-  {
-    const int t = omp_get_thread_num(), count = omp_get_num_threads();
-    const int64_t per = (n + count - 1) / count;
-    const int64_t begin = std::min<int64_t>(n, per * t), end = std::min<int64_t>(n, begin + per);
-    f(begin, end);
-  }
-}
 
 template <typename T, bool kAmsgrad, bool kDecay>
 void adam_chunk(T* __restrict p, T* __restrict m, T* __restrict v, T* __restrict vhat,
