@@ -84,10 +84,18 @@ void pack_b_strip(T* Bp, const T* B, int64_t rsb, int64_t csb, int cols, int64_t
       for (int j = cols; j < NR; ++j) dst[j] = T(0);
     }
   } else {
-    for (int j = 0; j < cols; ++j)
-      for (int64_t p = 0; p < kc; ++p) Bp[p * NR + j] = B[p * rsb + j * csb];
-    for (int64_t p = 0; p < kc; ++p)
-      for (int j = cols; j < NR; ++j) Bp[p * NR + j] = T(0);
+    // A transpose: go through it in blocks of kBlock values of k, so the destination rows being
+    // written (kBlock x NR) stay in L1 instead of sweeping the whole kc x NR strip per column.
+    constexpr int64_t kBlock = 16;
+    for (int64_t p0 = 0; p0 < kc; p0 += kBlock) {
+      const int64_t p1 = std::min(kc, p0 + kBlock);
+      for (int j = 0; j < cols; ++j) {
+        const T* b = B + j * csb;
+        for (int64_t p = p0; p < p1; ++p) Bp[p * NR + j] = b[p * rsb];
+      }
+      for (int64_t p = p0; p < p1; ++p)
+        for (int j = cols; j < NR; ++j) Bp[p * NR + j] = T(0);
+    }
   }
 }
 
