@@ -4,11 +4,13 @@
 // (python/brisknet/ops.py does the friendly conversions).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
 #include <sstream>
 #include <string>
 
+#include "brisknet/engine.h"
 #include "brisknet/kernels.h"
 
 namespace py = pybind11;
@@ -405,6 +407,69 @@ void bind_dropout_backward(py::array dx, py::array dy, py::array mask, double ra
   });
 }
 
+
+// ---------------------------------------------------------------- training engine
+// Checks every array against the network once per call; the engine itself trusts them.
+py::tuple bind_train_batches(Network& net, py::array params, py::array grads, const std::string& kind,
+                             py::object m, py::object v, py::object vhat, double learning_rate,
+                             double beta_1, double beta_2, double epsilon, double weight_decay,
+                             double momentum, bool nesterov, int64_t step, py::array x,
+                             py::object labels, py::object targets, py::array order,
+                             int64_t batch_size) {
+  if (batch_size <= 0) fail_value("batch_size must be > 0, got " + std::to_string(batch_size));
+  const py::ssize_t n_params = params.size();
+  float* pp = flat<float>(params, "params", n_params);
+  float* pg = flat<float>(grads, "grads", n_params);
+  require_no_partial_alias(grads, "grads", params, "params", false);
+  for (const DenseSpec& l : net.layers())
+    if (l.kernel_offset + l.in * l.out > n_params || l.bias_offset + l.out > n_params)
+      fail_value("params: " + std::to_string(n_params) + " values are fewer than the layers need");
+  OptimizerSpec opt{};
+  if (kind == "adam") opt.kind = OptimizerSpec::adam;
+  else if (kind == "sgd") opt.kind = OptimizerSpec::sgd;
+  else fail_value("unknown optimizer kind " + kind);
+  opt.m = state<float>(m, "m", params);
+  opt.v = state<float>(v, "v", params);
+  opt.vhat = state<float>(vhat, "vhat", params);
+  if (opt.kind == OptimizerSpec::adam && (!opt.m || !opt.v)) fail_value("adam needs m and v");
+  opt.learning_rate = learning_rate;
+  opt.beta_1 = beta_1;
+  opt.beta_2 = beta_2;
+  opt.epsilon = epsilon;
+  opt.weight_decay = weight_decay;
+  opt.momentum = momentum;
+  opt.nesterov = nesterov;
+  opt.step = step;
+  require_ndim(x, "x", 2);
+  if (x.shape(1) != net.inputs())
+    fail_value("x has " + std::to_string(x.shape(1)) + " features, the network takes " + std::to_string(net.inputs()));
+  const int64_t n = x.shape(0);
+  const float* px = flat_in<float>(x, "x", n * net.inputs());
+  Targets y{nullptr, nullptr};
+  if (!labels.is_none()) {
+    py::array a = labels;
+    y.labels = checked_labels(a, n, net.outputs());
+  } else {
+    py::array t = targets;
+    require_ndim(t, "y", 2);
+    y.values = flat_in<float>(t, "y", n * net.outputs());
+  }
+  require_ndim(order, "order", 1);
+  const int64_t count = order.shape(0);
+  const int64_t* po = flat_in<int64_t>(order, "order", count);
+  for (int64_t i = 0; i < count; ++i)
+    if (po[i] < 0 || po[i] >= n) fail_value("order: row " + std::to_string(po[i]) + " out of range");
+  const int64_t batches = (count + batch_size - 1) / batch_size;
+  py::array_t<double> losses(batches), corrects(batches);
+  double* pl = losses.mutable_data();
+  double* pc = corrects.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    net.train_batches(pp, pg, n_params, opt, px, y, po, count, batch_size, pl, pc);
+  }
+  return py::make_tuple(losses, corrects);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -458,4 +523,33 @@ PYBIND11_MODULE(_core, m) {
         arg("learning_rate"), arg("epsilon"));
   m.def("dropout_forward", &bind_dropout_forward, arg("out"), arg("mask"), arg("x"), arg("rate"), arg("seed"));
   m.def("dropout_backward", &bind_dropout_backward, arg("dx"), arg("dy"), arg("mask"), arg("rate"));
+
+  py::enum_<LossKind>(m, "LossKind")
+      .value("sparse_crossentropy", LossKind::sparse_crossentropy)
+      .value("crossentropy", LossKind::crossentropy)
+      .value("binary_crossentropy", LossKind::binary_crossentropy)
+      .value("mean_squared_error", LossKind::mean_squared_error)
+      .value("mean_absolute_error", LossKind::mean_absolute_error)
+      .value("huber", LossKind::huber);
+  py::enum_<AccuracyKind>(m, "AccuracyKind")
+      .value("none", AccuracyKind::none).value("sparse", AccuracyKind::sparse)
+      .value("categorical", AccuracyKind::categorical).value("binary", AccuracyKind::binary);
+  // A Dense chain as (in, out, kernel_offset, bias_offset or -1, activation, alpha) tuples.
+  py::class_<Network>(m, "Network")
+      .def(py::init([](const std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t, Activation, double>>& layers,
+                       LossKind loss, bool from_logits, bool fused_softmax, double delta, AccuracyKind accuracy) {
+             std::vector<DenseSpec> specs;
+             for (const auto& [in, out, k, b, act, alpha] : layers) {
+               if (in < 1 || out < 1 || k < 0) fail_value("Network: bad layer sizes or offsets");
+               specs.push_back({in, out, k, b, act, float(alpha)});
+             }
+             for (size_t i = 1; i < specs.size(); ++i)
+               if (specs[i].in != specs[i - 1].out) fail_value("Network: layer sizes do not chain");
+             return Network(std::move(specs), LossSpec{loss, from_logits, fused_softmax, float(delta)}, accuracy);
+           }),
+           arg("layers"), arg("loss"), arg("from_logits"), arg("fused_softmax"), arg("delta"), arg("accuracy"))
+      .def("train_batches", &bind_train_batches, arg("params"), arg("grads"), arg("kind"), arg("m"),
+           arg("v"), arg("vhat"), arg("learning_rate"), arg("beta_1"), arg("beta_2"), arg("epsilon"),
+           arg("weight_decay"), arg("momentum"), arg("nesterov"), arg("step"), arg("x"), arg("labels"),
+           arg("targets"), arg("order"), arg("batch_size"));
 }

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import callbacks as callbacks_module
 from .. import losses, metrics as metrics_module, ops, optimizers, utils
+from . import engine as engine_module
 
 _KERAS_COMPILE_ARGS = {"loss_weights", "weighted_metrics", "run_eagerly", "steps_per_execution",
                        "jit_compile", "auto_scale_loss"}
@@ -35,6 +36,12 @@ def _resolve_verbose(verbose) -> int:
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
     return int(verbose)
+
+
+def _mean(per_sample) -> float:
+    """Mean of per-sample losses summed in order in float64 (cumsum is sequential), exactly as
+    the C++ engine sums them."""
+    return float(np.cumsum(per_sample, dtype=np.float64)[-1]) / per_sample.shape[0]
 
 
 class Trainer:
@@ -180,7 +187,7 @@ class Trainer:
     def _train_step(self, x, y, sw):
         pred = self._forward(x, training=True)
         per_sample, dpred = self._batch_loss(y, pred, sw, True)
-        loss = float(np.sum(per_sample, dtype=np.float64)) / x.shape[0]
+        loss = _mean(per_sample)
         dh = dpred
         for i in range(len(self._layers) - 1, -1, -1):
             dh = self._layers[i].backward(dh, need_dx=i > 0)
@@ -195,7 +202,7 @@ class Trainer:
     def _test_step(self, x, y, sw):
         pred = self._forward(x, training=False)
         per_sample = self._batch_loss(y, pred, sw, False)
-        return float(np.sum(per_sample, dtype=np.float64)) / x.shape[0] + self._regularization_loss(), pred
+        return _mean(per_sample) + self._regularization_loss(), pred
 
     def _logs(self, tracker, metrics, prefix=""):
         logs = {prefix + "loss": tracker.result()}
@@ -245,7 +252,9 @@ class Trainer:
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger(verbose))
         cbl = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
-        batch_hooks = cbl.wants("on_train_batch_begin"), cbl.wants("on_train_batch_end")
+        engine = None
+        if engine_module.why_not(self, metrics, sw) is None:
+            engine = engine_module.Engine(self, metrics)
         self.stop_training = False
         rng = utils.global_rng()
         logs = {}
@@ -256,21 +265,8 @@ class Trainer:
                 m.reset_state()
             cbl.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else np.arange(n)
-            for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                xb, yb, swb = self._batch(x, y, sw, idx)
-                if batch_hooks[0]:
-                    cbl.on_train_batch_begin(step)
-                loss, pred = self._train_step(xb, yb, swb)
-                tracker.update_state(loss, idx.shape[0])
-                for m in metrics:
-                    m.update_state(yb, pred, swb)
-                if batch_hooks[1]:
-                    batch_logs = self._logs(tracker, metrics)
-                    batch_logs["size"] = idx.shape[0]
-                    cbl.on_train_batch_end(step, batch_logs)
-                if self.stop_training:
-                    break
+            run = self._epoch_engine if engine is not None else self._epoch_python
+            run(engine, cbl, x, y, sw, order, batch_size, tracker, metrics)
             logs = self._logs(tracker, metrics)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 logs.update(self._evaluate_arrays(*val, val_batch, prefix="val_"))
@@ -280,6 +276,49 @@ class Trainer:
         cbl.on_train_end(logs)
         self.history = history
         return history
+
+    def _epoch_python(self, engine, cbl, x, y, sw, order, batch_size, tracker, metrics):
+        """The reference path: one Python-driven step per batch."""
+        hooks = cbl.wants("on_train_batch_begin"), cbl.wants("on_train_batch_end")
+        for step in range(-(-x.shape[0] // batch_size)):
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            xb, yb, swb = self._batch(x, y, sw, idx)
+            if hooks[0]:
+                cbl.on_train_batch_begin(step)
+            loss, pred = self._train_step(xb, yb, swb)
+            tracker.update_state(loss, idx.shape[0])
+            for m in metrics:
+                m.update_state(yb, pred, swb)
+            if hooks[1]:
+                cbl.on_train_batch_end(step, {**self._logs(tracker, metrics), "size": idx.shape[0]})
+            if self.stop_training:
+                return
+
+    def _epoch_engine(self, engine, cbl, x, y, sw, order, batch_size, tracker, metrics):
+        """The C++ path: runs of batches per call; a batch at a time when a user callback has
+        per-batch hooks (the progress bar only needs to hear about batches afterwards)."""
+        user_hooks = any(
+            getattr(type(cb), h) is not getattr(callbacks_module.Callback, h)
+            for cb in cbl.callbacks if not isinstance(cb, (callbacks_module.History, callbacks_module.ProgbarLogger))
+            for h in ("on_train_batch_begin", "on_train_batch_end"))
+        notify = cbl.wants("on_train_batch_end")
+        chunk = batch_size * (1 if user_hooks else 64)
+        n, step = x.shape[0], 0
+        for start in range(0, n, chunk):
+            if user_hooks:
+                cbl.on_train_batch_begin(step)
+            losses, correct = engine.train(x, y, order[start:start + chunk], batch_size)
+            for loss, hits in zip(losses, correct):
+                size = min(batch_size, n - step * batch_size)
+                tracker.update_state(float(loss), size)
+                for m in metrics:  # the engine counts correct predictions: add them as update_state would
+                    m._total += float(hits)
+                    m._count += size
+                if notify:
+                    cbl.on_train_batch_end(step, {**self._logs(tracker, metrics), "size": size})
+                step += 1
+            if self.stop_training:
+                return
 
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate_arrays(self, x, y, sw, batch_size, prefix=""):

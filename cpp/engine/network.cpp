@@ -1,0 +1,186 @@
+// The training engine: one call runs forward, loss, backward and the optimizer update for a run
+// of batches, with the same kernels, in the same order and with the same arguments as the Python
+// reference path, so the weights are bit-identical to it.
+#include "brisknet/engine.h"
+
+#include <cmath>
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace brisknet {
+
+Network::Network(std::vector<DenseSpec> layers, LossSpec loss, AccuracyKind accuracy)
+    : layers_(std::move(layers)), loss_(loss), accuracy_(accuracy) {
+  if (layers_.empty()) throw std::invalid_argument("Network: no layers");
+}
+
+Network::Workspace& Network::workspace(int64_t b) {
+  auto it = workspaces_.find(b);
+  if (it != workspaces_.end()) return it->second;
+  Workspace& ws = workspaces_[b];  // allocated once per batch size
+  const int64_t out = outputs();
+  ws.x.resize(b * inputs());
+  ws.labels.resize(b);
+  ws.targets.resize(b * out);
+  ws.loss.resize(b);
+  ws.dpred.resize(b * out);
+  for (const DenseSpec& l : layers_) {
+    ws.z.emplace_back(b * l.out);
+    ws.y.emplace_back(l.activation == Activation::linear ? 0 : b * l.out);
+    ws.dz.emplace_back(l.activation == Activation::linear ? 0 : b * l.out);
+    ws.dx.emplace_back(b * l.in);
+  }
+  return ws;
+}
+
+void Network::gather(Workspace& ws, const float* x, Targets y, const int64_t* rows, int64_t b) const {
+  const int64_t in = inputs(), out = outputs();
+  for (int64_t r = 0; r < b; ++r) {
+    std::memcpy(ws.x.data() + r * in, x + rows[r] * in, sizeof(float) * in);
+    if (y.labels) ws.labels[r] = y.labels[rows[r]];
+    else std::memcpy(ws.targets.data() + r * out, y.values + rows[r] * out, sizeof(float) * out);
+  }
+}
+
+// Per layer: z = h W + b (bias in the GEMM epilogue), then y = activation(z).
+const float* Network::forward(const float* params, Workspace& ws, int64_t b) const {
+  const float* h = ws.x.data();
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const DenseSpec& l = layers_[i];
+    float* z = ws.z[i].data();
+    gemm<float>(z, l.out, h, l.in, 1, params + l.kernel_offset, l.out, 1, b, l.out, l.in, 0.0f,
+                l.bias_offset >= 0 ? params + l.bias_offset : nullptr);
+    if (l.activation == Activation::linear) {
+      h = z;
+    } else {
+      activation_forward<float>(ws.y[i].data(), z, b, l.out, l.activation, l.alpha);
+      h = ws.y[i].data();
+    }
+  }
+  return h;
+}
+
+double Network::loss_and_gradient(Workspace& ws, int64_t b) const {
+  const int64_t out = outputs();
+  const float scale = float(1.0 / double(b));
+  const size_t last = layers_.size() - 1;
+  const float* pred = loss_.fused_softmax ? ws.z[last].data()
+                      : layers_[last].activation == Activation::linear ? ws.z[last].data()
+                                                                       : ws.y[last].data();
+  const bool logits = loss_.from_logits || loss_.fused_softmax;
+  float* loss = ws.loss.data();
+  float* d = ws.dpred.data();
+  switch (loss_.kind) {
+    case LossKind::sparse_crossentropy:
+      sparse_categorical_crossentropy<float>(loss, d, pred, ws.labels.data(), nullptr, b, out, logits, scale);
+      break;
+    case LossKind::crossentropy:
+      categorical_crossentropy<float>(loss, d, pred, ws.targets.data(), nullptr, b, out, logits, scale);
+      break;
+    case LossKind::binary_crossentropy:
+      elementwise_loss<float>(loss, d, pred, ws.targets.data(), nullptr, b, out,
+                              ElementwiseLoss::binary_crossentropy, logits, loss_.delta, scale);
+      break;
+    case LossKind::mean_squared_error:
+      elementwise_loss<float>(loss, d, pred, ws.targets.data(), nullptr, b, out,
+                              ElementwiseLoss::mean_squared_error, false, loss_.delta, scale);
+      break;
+    case LossKind::mean_absolute_error:
+      elementwise_loss<float>(loss, d, pred, ws.targets.data(), nullptr, b, out,
+                              ElementwiseLoss::mean_absolute_error, false, loss_.delta, scale);
+      break;
+    case LossKind::huber:
+      elementwise_loss<float>(loss, d, pred, ws.targets.data(), nullptr, b, out,
+                              ElementwiseLoss::huber, false, loss_.delta, scale);
+      break;
+  }
+  double sum = 0;  // in order, in double: as the Python path sums the per-sample losses
+  for (int64_t i = 0; i < b; ++i) sum += loss[i];
+  return sum / double(b);
+}
+
+namespace {
+// numpy's argmax: the first maximum, or the first NaN.
+int64_t argmax(const float* v, int64_t n) {
+  int64_t best = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    if (std::isnan(v[j])) return j;
+    if (v[j] > v[best]) best = j;
+  }
+  return best;
+}
+}  // namespace
+
+double Network::correct(const Workspace& ws, int64_t b) const {
+  if (accuracy_ == AccuracyKind::none) return 0;
+  const int64_t out = outputs();
+  const size_t last = layers_.size() - 1;
+  const float* pred = layers_[last].activation == Activation::linear ? ws.z[last].data() : ws.y[last].data();
+  int64_t hits = 0;
+  for (int64_t r = 0; r < b; ++r) {
+    const float* p = pred + r * out;
+    switch (accuracy_) {
+      case AccuracyKind::sparse: hits += argmax(p, out) == ws.labels[r]; break;
+      case AccuracyKind::categorical: hits += argmax(p, out) == argmax(ws.targets.data() + r * out, out); break;
+      case AccuracyKind::binary: hits += (p[0] > 0.5f) == (ws.targets[r] > 0.5f); break;  // one output
+      case AccuracyKind::none: break;
+    }
+  }
+  return double(hits);
+}
+
+// Per layer, last to first: dz = activation'(dy) (skipped when fused with the loss),
+// dW = h^T dz, db = column sums of dz, dh = dz W^T (not for the first layer).
+void Network::backward(const float* params, float* grads, Workspace& ws, int64_t b) const {
+  const float* dy = ws.dpred.data();
+  for (size_t i = layers_.size(); i-- > 0;) {
+    const DenseSpec& l = layers_[i];
+    const bool fused = i + 1 == layers_.size() && loss_.fused_softmax;
+    const float* dz = dy;
+    if (l.activation != Activation::linear && !fused) {
+      activation_backward<float>(ws.dz[i].data(), dy, ws.z[i].data(), ws.y[i].data(), b, l.out,
+                                 l.activation, l.alpha);
+      dz = ws.dz[i].data();
+    }
+    const float* h = i == 0 ? ws.x.data()
+                     : layers_[i - 1].activation == Activation::linear ? ws.z[i - 1].data()
+                                                                       : ws.y[i - 1].data();
+    gemm<float>(grads + l.kernel_offset, l.out, h, 1, l.in, dz, l.out, 1, l.in, l.out, b, 0.0f, nullptr);
+    if (l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, b, l.out, 0.0f);
+    if (i == 0) break;
+    gemm<float>(ws.dx[i].data(), l.in, dz, l.out, 1, params + l.kernel_offset, 1, l.out, b, l.in,
+                l.out, 0.0f, nullptr);
+    dy = ws.dx[i].data();
+  }
+}
+
+void Network::update(float* params, float* grads, int64_t n, OptimizerSpec& opt) const {
+  const int64_t t = ++opt.step;
+  if (opt.kind == OptimizerSpec::adam) {
+    // the same double-precision expression as the Python path
+    const double alpha = opt.learning_rate * std::sqrt(1.0 - std::pow(opt.beta_2, double(t))) /
+                         (1.0 - std::pow(opt.beta_1, double(t)));
+    adam_step<float>(params, opt.m, opt.v, opt.vhat, grads, n, float(alpha), float(opt.beta_1),
+                     float(opt.beta_2), float(opt.epsilon), float(opt.learning_rate * opt.weight_decay));
+  } else {
+    sgd_step<float>(params, opt.m, grads, n, float(opt.learning_rate), float(opt.momentum), opt.nesterov);
+  }
+}
+
+void Network::train_batches(float* params, float* grads, int64_t n_params, OptimizerSpec& opt,
+                            const float* x, Targets y, const int64_t* order, int64_t count,
+                            int64_t batch_size, double* batch_loss, double* batch_correct) {
+  for (int64_t start = 0, k = 0; start < count; start += batch_size, ++k) {
+    const int64_t b = std::min(batch_size, count - start);
+    Workspace& ws = workspace(b);
+    gather(ws, x, y, order + start, b);
+    forward(params, ws, b);
+    batch_loss[k] = loss_and_gradient(ws, b);
+    batch_correct[k] = correct(ws, b);
+    backward(params, grads, ws, b);
+    update(params, grads, n_params, opt);
+  }
+}
+
+}  // namespace brisknet

@@ -1,0 +1,86 @@
+// The training engine: a chain of Dense layers trained one step, or one run of steps, per call.
+// It calls the same kernels in the same order as the Python reference path
+// (python/brisknet/models/trainer.py), so both give bit-identical weights. Parameters, gradients
+// and optimizer state live in buffers owned by the caller; the engine owns only its workspaces,
+// allocated once per batch size, so a steady-state step allocates nothing.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "brisknet/kernels.h"
+
+namespace brisknet {
+
+struct DenseSpec {
+  int64_t in, out;
+  int64_t kernel_offset, bias_offset;  // into the flat parameter/gradient buffers; bias < 0: none
+  Activation activation;
+  float alpha;
+};
+
+enum class LossKind : int { sparse_crossentropy, crossentropy, binary_crossentropy, mean_squared_error,
+                            mean_absolute_error, huber };
+
+struct LossSpec {
+  LossKind kind;
+  bool from_logits;
+  bool fused_softmax;  // the last layer's softmax is folded into the cross-entropy (on the logits)
+  float delta;         // Huber
+};
+
+enum class AccuracyKind : int { none, sparse, categorical, binary };
+
+// Keras Adam/AdamW or SGD over the whole flat buffer; `step` counts updates done so far.
+struct OptimizerSpec {
+  enum Kind : int { sgd, adam } kind;
+  float* m;       // Adam first moment, or SGD velocity (nullptr without momentum)
+  float* v;       // Adam second moment
+  float* vhat;    // AMSGrad maximum, or nullptr
+  double learning_rate, beta_1, beta_2, epsilon, weight_decay, momentum;
+  bool nesterov;
+  int64_t step;
+};
+
+// Targets of a run of batches: labels[n] for sparse cross-entropy, else targets[n, outputs].
+struct Targets {
+  const int64_t* labels;
+  const float* values;
+};
+
+class Network {
+ public:
+  Network(std::vector<DenseSpec> layers, LossSpec loss, AccuracyKind accuracy);
+
+  // Trains on the rows order[0 .. count) of x[., in] and the targets, batch_size rows per
+  // optimizer update (the last batch may be smaller). Writes each batch's mean loss and its
+  // number of correct predictions (for `accuracy`) to batch_loss[] / batch_correct[].
+  void train_batches(float* params, float* grads, int64_t n_params, OptimizerSpec& opt,
+                     const float* x, Targets y, const int64_t* order, int64_t count,
+                     int64_t batch_size, double* batch_loss, double* batch_correct);
+
+  const std::vector<DenseSpec>& layers() const { return layers_; }
+  int64_t inputs() const { return layers_.front().in; }
+  int64_t outputs() const { return layers_.back().out; }
+
+ private:
+  struct Workspace {
+    std::vector<float> x, targets, loss, dpred;
+    std::vector<int64_t> labels;
+    std::vector<std::vector<float>> z, y, dz, dx;  // per layer
+  };
+  Workspace& workspace(int64_t batch);
+  void gather(Workspace& ws, const float* x, Targets y, const int64_t* rows, int64_t b) const;
+  const float* forward(const float* params, Workspace& ws, int64_t b) const;
+  void backward(const float* params, float* grads, Workspace& ws, int64_t b) const;
+  double loss_and_gradient(Workspace& ws, int64_t b) const;  // mean loss; ws.dpred
+  double correct(const Workspace& ws, int64_t b) const;
+  void update(float* params, float* grads, int64_t n_params, OptimizerSpec& opt) const;
+
+  std::vector<DenseSpec> layers_;
+  LossSpec loss_;
+  AccuracyKind accuracy_;
+  std::map<int64_t, Workspace> workspaces_;
+};
+
+}  // namespace brisknet
