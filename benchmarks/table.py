@@ -12,12 +12,16 @@ import sys
 def main(path):
     data = json.load(open(path))
     runs = {b["name"]: b for b in data["benchmarks"]}
-    gemm, epochs, other = {}, {}, []
+    gemm, epochs, predict, other = {}, {}, {}, []
     for name, b in runs.items():
         median = b["stats"]["median"]
         m = re.match(r"test_matmul\[(.+)-(brisknet|numpy)\]", name)
         if m:
             gemm.setdefault(m.group(1), {})[m.group(2)] = (median, b["extra_info"].get("gflop"))
+            continue
+        m = re.match(r"test_predict\[(\w+)-(\d+)\]", name)
+        if m:
+            predict.setdefault(int(m.group(2)), {})[m.group(1)] = median
             continue
         m = re.match(r"test_epoch_(brisknet|torch_eager)\[(\d+)\]", name)
         if m:
@@ -40,6 +44,15 @@ def main(path):
             ours, theirs = r.get("brisknet"), r.get("torch_eager")
             ratio = f"{ours / theirs:.2f}" if ours and theirs else "-"
             print(f"| batch {batch} | {ours or 0:,.0f} | {theirs or 0:,.0f} | {ratio} |")
+        print()
+    if predict:
+        impls = ["brisknet", "numpy", "torch_eager"]
+        print("| predict, reference model | " + " | ".join(impls) + " |\n|---|" + "---:|" * len(impls))
+        for batch in sorted(predict):
+            r = predict[batch]
+            cells = [(f"{r[i] * 1e6:.0f} us" if batch == 1 else f"{batch / r[i]:,.0f} samples/s") if i in r else "-"
+                     for i in impls]
+            print(f"| batch {batch} | " + " | ".join(cells) + " |")
         print()
     for name, median in other:
         print(f"- {name}: median {median * 1e3:.3f} ms")
