@@ -12,8 +12,8 @@ from brisknet import ops
 
 
 # 1, primes, and one less / one more than the register and cache blocks (MR 6/12, NR 8/16/32,
-# MC 72/96, KC 256/384).
-ODD_SIZES = [1, 2, 7, 11, 13, 31, 33, 95, 97, 255, 257, 385]
+# MC 72/96/144, KC 256/512).
+ODD_SIZES = [1, 2, 7, 11, 13, 31, 33, 71, 73, 95, 97, 143, 145, 255, 257, 511, 513]
 
 
 def reference(a, b, ta, tb, bias=None):
@@ -49,7 +49,7 @@ def test_transposes_and_bias(rng, ta, tb, dtype):
 
 @pytest.mark.parametrize("m", ODD_SIZES)
 def test_odd_shapes(rng, m):
-    for k in (1, 7, 257, 385):
+    for k in (1, 7, 257, 513):
         for n in (1, 15, 17, 33):
             a, b = operands(rng, m, k, n, False, False)
             assert_close(ops.matmul(a, b), reference(a, b, False, False), np.float32)
@@ -113,7 +113,7 @@ ISA_CHECK = """
 import numpy as np, brisknet
 from brisknet import ops
 rng = np.random.default_rng(0)
-for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 385, 33), (97, 257, 95), (32, 784, 1000)]:
+for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 513, 33), (145, 257, 95), (32, 784, 1000)]:
     for ta in (False, True):
         for tb in (False, True):
             for dt in (np.float32, np.float64):
