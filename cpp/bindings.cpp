@@ -483,6 +483,11 @@ PYBIND11_MODULE(_core, m) {
   }, arg("n"));
   m.def("get_num_threads", &get_num_threads);
   m.def("gemm_isa", &gemm_isa);
+  m.def("gemm_peak_gflops", [](double seconds) {
+    if (!(seconds > 0 && seconds <= 60)) fail_value("seconds must be in (0, 60]");
+    py::gil_scoped_release nogil;
+    return gemm_peak_gflops(seconds);
+  }, arg("seconds") = 0.3);
 
   py::enum_<Activation>(m, "Activation")
       .value("linear", Activation::linear).value("relu", Activation::relu)

@@ -143,3 +143,13 @@ def test_every_isa_path(isa):
     best = run_isa_subprocess("import brisknet; print(brisknet.cpu_info()['gemm_isa'])", "").stdout.strip()
     order = ["generic", "avx2", "avx512"]
     assert chosen == order[min(order.index(isa), order.index(best))]
+
+
+def test_peak_probe():
+    """The micro-kernel's L1-resident speed, which `python -m brisknet bench` reports as peak."""
+    from brisknet import _core
+    brisknet.set_num_threads(1)
+    one = _core.gemm_peak_gflops(0.05)
+    assert one > 1.0  # even the generic kernel on a slow machine does more than a GFLOP/s
+    with pytest.raises(ValueError, match="seconds"):
+        _core.gemm_peak_gflops(0.0)

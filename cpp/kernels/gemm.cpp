@@ -123,6 +123,25 @@ void scale_and_bias(T* C, int64_t ldc, int64_t m, int64_t n, T beta, const T* bi
 
 std::string gemm_isa() { return isa(); }
 
+double gemm_peak_gflops(double seconds) {
+  const MicroKernel<float>& uk = kernels<float>().wide;
+  constexpr int64_t kc = 256, kCalls = 64;  // panels of 256: a few KB, in L1
+  const int nt = get_num_threads();
+  double flops = 0;
+  const double start = omp_get_wtime();
+#pragma omp parallel num_threads(nt) reduction(+ : flops)
+  {
+    detail::ScopedFlushDenormals ftz;
+    std::vector<float> a(size_t(uk.mr) * kc, 0.5f), b(size_t(uk.nr) * kc, 0.25f), c(size_t(uk.mr) * uk.nr);
+    do {
+      for (int64_t i = 0; i < kCalls; ++i)
+        uk.run(kc, a.data(), b.data(), c.data(), uk.nr, uk.mr, uk.nr, 0.0f, nullptr);
+      flops += 2.0 * uk.mr * uk.nr * kc * kCalls;
+    } while (omp_get_wtime() - start < seconds);
+  }
+  return flops / (omp_get_wtime() - start) / 1e9;
+}
+
 template <typename T>
 void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
           int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias) {

@@ -53,9 +53,12 @@ def _bench(args) -> int:
 
     if args.threads:
         brisknet.set_num_threads(args.threads)
+    from brisknet import _core
+    peak = _core.gemm_peak_gflops(0.5)
     print(f"GEMM kernel {brisknet.cpu_info()['gemm_isa']}, {brisknet.get_num_threads()} threads; "
           f"median of {args.repeat} runs; numpy {np.__version__}")
-    print(f"{'shape (m x k x n)':<26}{'brisknet GFLOP/s':>18}{'numpy GFLOP/s':>15}{'ratio':>8}")
+    print(f"peak: {peak:.1f} GFLOP/s (the micro-kernel on L1-resident panels, all threads)")
+    print(f"{'shape (m x k x n)':<26}{'brisknet GFLOP/s':>18}{'% of peak':>11}{'numpy GFLOP/s':>15}{'ratio':>8}")
     shapes = [s for b in args.batch for s in reference.gemm_shapes(b)]
     shapes += [(f"square {s}", s, s, s, False, False) for s in args.square]
     for name, m, k, n, ta, tb in shapes:
@@ -65,7 +68,9 @@ def _bench(args) -> int:
         ours = _median_time(lambda: ops.matmul(a, b, ta, tb, out=out), args.repeat)
         theirs = _median_time(lambda: np.matmul(A, B, out=out), args.repeat)
         flops = 2.0 * m * n * k
-        print(f"{name:<26}{flops / ours / 1e9:>18.1f}{flops / theirs / 1e9:>15.1f}{theirs / ours:>8.2f}")
+        gflops = flops / ours / 1e9
+        print(f"{name:<26}{gflops:>18.1f}{100 * gflops / peak:>10.0f}%{flops / theirs / 1e9:>15.1f}"
+              f"{theirs / ours:>8.2f}")
     return 0
 
 

@@ -12,6 +12,9 @@ namespace brisknet {
 void set_num_threads(int n);  // n >= 1; every parallel kernel uses at most n threads
 int get_num_threads();
 std::string gemm_isa();  // micro-kernel chosen at first use: "avx512", "avx2" or "generic"
+// The float32 GEMM micro-kernel's own speed on L1-resident panels, on every thread for about
+// `seconds`: the practical FMA peak that "% of peak" figures refer to.
+double gemm_peak_gflops(double seconds);
 
 // ---------------------------------------------------------------- GEMM
 // C[m,n] := beta * C + op(A)[m,k] @ op(B)[k,n] (+ bias[n] when bias != nullptr).
