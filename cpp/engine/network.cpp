@@ -78,22 +78,15 @@ double Network::loss_and_gradient(Workspace& ws, int64_t b) const {
     case LossKind::crossentropy:
       categorical_crossentropy<float>(loss, d, pred, ws.targets.data(), nullptr, b, out, logits, scale);
       break;
-    case LossKind::binary_crossentropy:
-      elementwise_loss<float>(loss, d, pred, ws.targets.data(), nullptr, b, out,
-                              ElementwiseLoss::binary_crossentropy, logits, loss_.delta, scale);
-      break;
-    case LossKind::mean_squared_error:
-      elementwise_loss<float>(loss, d, pred, ws.targets.data(), nullptr, b, out,
-                              ElementwiseLoss::mean_squared_error, false, loss_.delta, scale);
-      break;
-    case LossKind::mean_absolute_error:
-      elementwise_loss<float>(loss, d, pred, ws.targets.data(), nullptr, b, out,
-                              ElementwiseLoss::mean_absolute_error, false, loss_.delta, scale);
-      break;
-    case LossKind::huber:
-      elementwise_loss<float>(loss, d, pred, ws.targets.data(), nullptr, b, out,
-                              ElementwiseLoss::huber, false, loss_.delta, scale);
-      break;
+    default: {  // the element-wise losses
+      const ElementwiseLoss kind =
+          loss_.kind == LossKind::binary_crossentropy ? ElementwiseLoss::binary_crossentropy
+          : loss_.kind == LossKind::mean_squared_error ? ElementwiseLoss::mean_squared_error
+          : loss_.kind == LossKind::mean_absolute_error ? ElementwiseLoss::mean_absolute_error
+                                                        : ElementwiseLoss::huber;
+      elementwise_loss<float>(loss, d, pred, ws.targets.data(), nullptr, b, out, kind, logits,
+                              loss_.delta, scale);
+    }
   }
   double sum = 0;  // in order, in double: as the Python path sums the per-sample losses
   for (int64_t i = 0; i < b; ++i) sum += loss[i];

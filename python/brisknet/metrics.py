@@ -25,12 +25,15 @@ class Metric:
     def _accumulate(self, values, sample_weight):
         values = np.asarray(values, np.float64).reshape(-1)
         if sample_weight is None:
-            self._total += float(values.sum())
-            self._count += values.size
+            self.add_sums(float(values.sum()), values.size)
         else:
             w = np.asarray(sample_weight, np.float64).reshape(-1)
-            self._total += float((values * w).sum())
-            self._count += float(w.sum())
+            self.add_sums(float((values * w).sum()), float(w.sum()))
+
+    def add_sums(self, total, count):
+        """Adds a batch already reduced to (sum of weighted values, sum of weights)."""
+        self._total += total
+        self._count += count
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         self._accumulate(self.values(np.asarray(y_true), np.asarray(y_pred)), sample_weight)

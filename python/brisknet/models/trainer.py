@@ -311,9 +311,8 @@ class Trainer:
             for loss, hits in zip(losses, correct):
                 size = min(batch_size, n - step * batch_size)
                 tracker.update_state(float(loss), size)
-                for m in metrics:  # the engine counts correct predictions: add them as update_state would
-                    m._total += float(hits)
-                    m._count += size
+                for m in metrics:  # the engine counts correct predictions, as update_state would
+                    m.add_sums(float(hits), size)
                 if notify:
                     cbl.on_train_batch_end(step, {**self._logs(tracker, metrics), "size": size})
                 step += 1
