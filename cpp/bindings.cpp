@@ -483,6 +483,7 @@ PYBIND11_MODULE(_core, m) {
   }, arg("n"));
   m.def("get_num_threads", &get_num_threads);
   m.def("gemm_isa", &gemm_isa);
+  m.def("workspace_allocations", &workspace_allocations);
   m.def("gemm_peak_gflops", [](double seconds) {
     if (!(seconds > 0 && seconds <= 60)) fail_value("seconds must be in (0, 60]");
     py::gil_scoped_release nogil;

@@ -133,3 +133,35 @@ def test_engine_rejects_bad_arrays():
         net.train_batches(params, grads, *args, np.zeros((4, 5), np.float32), np.zeros(4, np.int64), None, np.arange(4), 2)
     losses, correct = net.train_batches(params, grads, *args, x, np.zeros(4, np.int64), None, np.arange(4), 3)
     assert losses.shape == (2,) and correct.shape == (2,)
+
+
+def test_steady_state_training_allocates_no_workspace():
+    """After the first epoch has met every batch size, further epochs grow no kernel or engine
+    workspace (the GEMM packing buffers and the per-batch-size step buffers)."""
+    from brisknet import _core
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((300, 40)).astype(np.float32)
+    y = rng.integers(0, 4, 300)
+    model = keras.Sequential([layers.Dense(64, activation="relu"), layers.Dense(4, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    before = _core.workspace_allocations()
+    model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    assert _core.workspace_allocations() == before
+
+
+def test_engine_follows_model_changes():
+    """Adding a layer or recompiling after a fit gives a fresh engine, never stale offsets."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    model = keras.Sequential([layers.Dense(8, activation="relu")])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, np.eye(8, dtype=np.float32)[y], epochs=1, verbose=0)
+    first = model._engine
+    model.pop()
+    model.add(layers.Dense(5, activation="tanh"))
+    model.add(layers.Dense(3, activation="softmax"))
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    h = model.fit(x, y, epochs=2, verbose=0)
+    assert model._engine is not first and np.isfinite(h.history["loss"]).all()

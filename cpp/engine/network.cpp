@@ -19,6 +19,7 @@ Network::Workspace& Network::workspace(int64_t b) {
   auto it = workspaces_.find(b);
   if (it != workspaces_.end()) return it->second;
   Workspace& ws = workspaces_[b];  // allocated once per batch size
+  count_workspace_allocation();
   const int64_t out = outputs();
   ws.x.resize(b * inputs());
   ws.labels.resize(b);

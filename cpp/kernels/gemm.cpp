@@ -104,7 +104,10 @@ template <typename T>
 T* scratch(int which, size_t count) {
   thread_local std::vector<T> buffers[2];
   std::vector<T>& b = buffers[which];
-  if (b.size() < count) b.resize(count);
+  if (b.size() < count) {
+    b.resize(count);
+    count_workspace_allocation();
+  }
   return b.data();
 }
 

@@ -1,4 +1,5 @@
-// The thread count every kernel obeys: brisknet.set_num_threads(n), else OMP_NUM_THREADS.
+// The thread count every kernel obeys (brisknet.set_num_threads(n), else OMP_NUM_THREADS), and
+// the count of workspace allocations.
 #include <omp.h>
 #include <atomic>
 #include "brisknet/kernels.h"
@@ -6,7 +7,11 @@
 namespace brisknet {
 namespace {
 std::atomic<int> g_num_threads{0};  // 0: not set yet, use OpenMP's default
+std::atomic<int64_t> g_workspace_allocations{0};
 }
+
+int64_t workspace_allocations() { return g_workspace_allocations.load(); }
+void count_workspace_allocation() { g_workspace_allocations.fetch_add(1); }
 
 void set_num_threads(int n) { g_num_threads.store(n < 1 ? 1 : n); }
 

@@ -12,6 +12,11 @@ namespace brisknet {
 void set_num_threads(int n);  // n >= 1; every parallel kernel uses at most n threads
 int get_num_threads();
 std::string gemm_isa();  // micro-kernel chosen at first use: "avx512", "avx2" or "generic"
+// How many times a kernel or engine workspace has been (re)allocated since import. Steady-state
+// training must not move it (tests/test_engine.py checks).
+int64_t workspace_allocations();
+void count_workspace_allocation();
+
 // The float32 GEMM micro-kernel's own speed on L1-resident panels, on every thread for about
 // `seconds`: the practical FMA peak that "% of peak" figures refer to.
 double gemm_peak_gflops(double seconds);

@@ -252,9 +252,7 @@ class Trainer:
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger(verbose))
         cbl = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
-        engine = None
-        if engine_module.why_not(self, metrics, sw) is None:
-            engine = engine_module.Engine(self, metrics)
+        engine = self._engine_for(metrics) if engine_module.why_not(self, metrics, sw) is None else None
         self.stop_training = False
         rng = utils.global_rng()
         logs = {}
@@ -276,6 +274,16 @@ class Trainer:
         cbl.on_train_end(logs)
         self.history = history
         return history
+
+    def _engine_for(self, metrics):
+        """The engine of this model, kept across fits (its workspaces too) until the weights
+        buffer, loss, optimizer or metrics change."""
+        # the key holds the objects themselves, so none can be freed and its id reused
+        key = (self._params, self.loss, self.optimizer, tuple(type(m) for m in metrics), self._fused)
+        old = getattr(self, "_engine_key", None)
+        if old is None or not (all(a is b for a, b in zip(old[:3], key[:3])) and old[3:] == key[3:]):
+            self._engine, self._engine_key = engine_module.Engine(self, metrics), key
+        return self._engine
 
     def _epoch_python(self, engine, cbl, x, y, sw, order, batch_size, tracker, metrics):
         """The reference path: one Python-driven step per batch."""
@@ -302,7 +310,8 @@ class Trainer:
             for cb in cbl.callbacks if not isinstance(cb, (callbacks_module.History, callbacks_module.ProgbarLogger))
             for h in ("on_train_batch_begin", "on_train_batch_end"))
         notify = cbl.wants("on_train_batch_end")
-        chunk = batch_size * (1 if user_hooks else 64)
+        # about 4096 samples per call: few returns to Python, and a progress bar that still moves
+        chunk = batch_size * (1 if user_hooks else max(1, min(64, 4096 // batch_size)))
         n, step = x.shape[0], 0
         for start in range(0, n, chunk):
             if user_hooks:
