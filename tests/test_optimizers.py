@@ -3,7 +3,6 @@ trajectory, every variant; optimizer classes use Keras' defaults."""
 import numpy as np
 import pytest
 
-import brisknet
 from brisknet import ops, optimizers
 
 import reference as ref
