@@ -11,9 +11,9 @@ import brisknet
 from brisknet import ops
 
 
-# 1, primes, and one less / one more than the register and cache blocks (MR 6/12, NR 8/16/32,
+# 1, primes, and one less / one more than the register and cache blocks (MR 6/8, NR 8/16/24/48,
 # MC 72/96/144, KC 256/512).
-ODD_SIZES = [1, 2, 7, 11, 13, 31, 33, 71, 73, 95, 97, 143, 145, 255, 257, 511, 513]
+ODD_SIZES = [1, 2, 7, 9, 11, 13, 31, 33, 47, 49, 71, 73, 95, 97, 143, 145, 255, 257, 511, 513]
 
 
 def reference(a, b, ta, tb, bias=None):
@@ -50,7 +50,7 @@ def test_transposes_and_bias(rng, ta, tb, dtype):
 @pytest.mark.parametrize("m", ODD_SIZES)
 def test_odd_shapes(rng, m):
     for k in (1, 7, 257, 513):
-        for n in (1, 15, 17, 33):
+        for n in (1, 15, 17, 23, 25, 33, 47, 49):
             a, b = operands(rng, m, k, n, False, False)
             assert_close(ops.matmul(a, b), reference(a, b, False, False), np.float32)
 

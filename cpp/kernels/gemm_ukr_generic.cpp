@@ -3,9 +3,9 @@
 
 namespace brisknet::detail {
 template <> GemmKernels<float> gemm_kernels_generic<float>() {
-  return make_gemm_kernels<float, 16, 6>(256, 96, 4096);
+  return make_gemm_kernels<float, 16, 6, 2>(256, 96, 4096);
 }
 template <> GemmKernels<double> gemm_kernels_generic<double>() {
-  return make_gemm_kernels<double, 16, 6>(256, 96, 4096);
+  return make_gemm_kernels<double, 16, 6, 2>(256, 96, 4096);
 }
 }  // namespace brisknet::detail

@@ -124,10 +124,10 @@ void few_rows(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* 
   }
 }
 
-// wide: MR x (2 vectors); narrow: MR x (1 vector).
-template <typename T, int VB, int MR>
+// wide: MR x (NV vectors); narrow: MR x (1 vector).
+template <typename T, int VB, int MR, int NV>
 brisknet::detail::GemmKernels<T> make_gemm_kernels(int kc, int mc, int nc) {
-  return {make_micro_kernel<T, VB, MR, 2>(kc, mc, nc), make_micro_kernel<T, VB, MR, 1>(kc, mc, nc),
+  return {make_micro_kernel<T, VB, MR, NV>(kc, mc, nc), make_micro_kernel<T, VB, MR, 1>(kc, mc, nc),
           &few_rows<T>};
 }
 
