@@ -14,7 +14,7 @@ from .. import _core, metrics as metrics_module, ops
 from ..layers import Dense, Flatten
 from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, MeanAbsoluteError,
                       MeanSquaredError, SparseCategoricalCrossentropy)
-from ..optimizers import SGD, Adam
+from ..optimizers import SGD, Adam, AdamW
 
 _LOSS_KINDS = {
     SparseCategoricalCrossentropy: _core.LossKind.sparse_crossentropy,
@@ -50,7 +50,7 @@ def why_not(model, metrics, sample_weight) -> str | None:
     if type(model.loss) not in _LOSS_KINDS:
         return f"loss {type(model.loss).__name__}"
     opt = model.optimizer
-    if type(opt) not in (Adam, SGD) and type(opt).__name__ != "AdamW":
+    if type(opt) not in (Adam, AdamW, SGD):
         return f"optimizer {type(opt).__name__}"
     if opt.clipnorm is not None or opt.clipvalue is not None or opt.global_clipnorm is not None:
         return "gradient clipping"
