@@ -554,6 +554,27 @@ PYBIND11_MODULE(_core, m) {
              return Network(std::move(specs), LossSpec{loss, from_logits, fused_softmax, float(delta)}, accuracy);
            }),
            arg("layers"), arg("loss"), arg("from_logits"), arg("fused_softmax"), arg("delta"), arg("accuracy"))
+      .def("predict", [](Network& net, py::array params, py::array x, int64_t batch_size) {
+             if (batch_size <= 0) fail_value("batch_size must be > 0, got " + std::to_string(batch_size));
+             const py::ssize_t n_params = params.size();
+             const float* pp = flat_in<float>(params, "params", n_params);
+             for (const DenseSpec& l : net.layers())
+               if (l.kernel_offset + l.in * l.out > n_params || l.bias_offset + l.out > n_params)
+                 fail_value("params: " + std::to_string(n_params) + " values are fewer than the layers need");
+             require_ndim(x, "x", 2);
+             if (x.shape(1) != net.inputs())
+               fail_value("x has " + std::to_string(x.shape(1)) + " features, the network takes " +
+                          std::to_string(net.inputs()));
+             const int64_t n = x.shape(0);
+             const float* px = flat_in<float>(x, "x", n * net.inputs());
+             py::array_t<float> out({n, net.outputs()});
+             float* po = out.mutable_data();
+             {
+               py::gil_scoped_release nogil;
+               net.predict(pp, px, n, batch_size, po);
+             }
+             return out;
+           }, arg("params"), arg("x"), arg("batch_size"))
       .def("train_batches", &bind_train_batches, arg("params"), arg("grads"), arg("kind"), arg("m"),
            arg("v"), arg("vhat"), arg("learning_rate"), arg("beta_1"), arg("beta_2"), arg("epsilon"),
            arg("weight_decay"), arg("momentum"), arg("nesterov"), arg("step"), arg("x"), arg("labels"),

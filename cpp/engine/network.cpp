@@ -45,8 +45,8 @@ void Network::gather(Workspace& ws, const float* x, Targets y, const int64_t* ro
 }
 
 // Per layer: z = h W + b (bias in the GEMM epilogue), then y = activation(z).
-const float* Network::forward(const float* params, Workspace& ws, int64_t b) const {
-  const float* h = ws.x.data();
+const float* Network::forward(const float* params, const float* x, Workspace& ws, int64_t b) const {
+  const float* h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const DenseSpec& l = layers_[i];
     float* z = ws.z[i].data();
@@ -162,6 +162,15 @@ void Network::update(float* params, float* grads, int64_t n, OptimizerSpec& opt)
   }
 }
 
+void Network::predict(const float* params, const float* x, int64_t n, int64_t batch_size, float* out) {
+  const int64_t in = inputs(), outs = outputs();
+  for (int64_t start = 0; start < n; start += batch_size) {
+    const int64_t b = std::min(batch_size, n - start);
+    const float* y = forward(params, x + start * in, workspace(b), b);  // reads the rows in place
+    std::memcpy(out + start * outs, y, sizeof(float) * b * outs);
+  }
+}
+
 void Network::train_batches(float* params, float* grads, int64_t n_params, OptimizerSpec& opt,
                             const float* x, Targets y, const int64_t* order, int64_t count,
                             int64_t batch_size, double* batch_loss, double* batch_correct) {
@@ -169,7 +178,7 @@ void Network::train_batches(float* params, float* grads, int64_t n_params, Optim
     const int64_t b = std::min(batch_size, count - start);
     Workspace& ws = workspace(b);
     gather(ws, x, y, order + start, b);
-    forward(params, ws, b);
+    forward(params, ws.x.data(), ws, b);
     batch_loss[k] = loss_and_gradient(ws, b);
     batch_correct[k] = correct(ws, b);
     backward(params, grads, ws, b);

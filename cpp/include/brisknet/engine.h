@@ -59,6 +59,10 @@ class Network {
                      const float* x, Targets y, const int64_t* order, int64_t count,
                      int64_t batch_size, double* batch_loss, double* batch_correct);
 
+  // Inference: out[n, outputs] = the network applied to x[n, in], batch_size rows at a time
+  // (the same kernels as training's forward pass; the loss and accuracy settings are unused).
+  void predict(const float* params, const float* x, int64_t n, int64_t batch_size, float* out);
+
   const std::vector<DenseSpec>& layers() const { return layers_; }
   int64_t inputs() const { return layers_.front().in; }
   int64_t outputs() const { return layers_.back().out; }
@@ -71,7 +75,8 @@ class Network {
   };
   Workspace& workspace(int64_t batch);
   void gather(Workspace& ws, const float* x, Targets y, const int64_t* rows, int64_t b) const;
-  const float* forward(const float* params, Workspace& ws, int64_t b) const;
+  // Forward pass of b rows starting at x (ws.x for training); returns the last layer's output.
+  const float* forward(const float* params, const float* x, Workspace& ws, int64_t b) const;
   void backward(const float* params, float* grads, Workspace& ws, int64_t b) const;
   double loss_and_gradient(Workspace& ws, int64_t b) const;  // mean loss; ws.dpred
   double correct(const Workspace& ws, int64_t b) const;

@@ -1,5 +1,5 @@
-"""The C++ fast path of fit: a Sequential of Dense layers (after an optional leading Flatten)
-trained by brisknet._core.Network, one C++ call per run of batches with the GIL released.
+"""The C++ fast path of fit and predict: a Sequential of Dense layers (after an optional leading
+Flatten) run by brisknet._core.Network, one C++ call per run of batches with the GIL released.
 
 It calls the same kernels in the same order as the Python reference path in trainer.py, so both
 produce bit-identical weights and history; tests/test_engine.py holds them to that. Models the
@@ -65,15 +65,36 @@ def why_not(model, metrics, sample_weight) -> str | None:
     return None
 
 
+def _network_specs(model, layers):
+    """(in, out, kernel offset, bias offset or -1, activation, alpha) of each Dense layer."""
+    starts = iter(start for start, _ in model._slices)  # weights in order: kernel, bias
+    offsets = {id(w): next(starts) for l in model.layers for w in l.weights}
+    return [(layer.input_shape[0], layer.units, offsets[id(layer.kernel)],
+             offsets[id(layer.bias)] if layer.use_bias else -1, ops.ACTIVATIONS[layer.activation],
+             ops.DEFAULT_ALPHA.get(layer.activation, 0.0)) for layer in layers]
+
+
+class Inference:
+    """predict for a built chain of Dense layers (after an optional Flatten) in one C++ call."""
+
+    @staticmethod
+    def applies(model) -> bool:
+        return model.built and _dense_layers(model) is not None
+
+    def __init__(self, model):
+        self.model = model
+        # the loss and accuracy settings only matter to training: placeholders here
+        self.net = _core.Network(_network_specs(model, _dense_layers(model)), _core.LossKind.mean_squared_error,
+                                 False, False, 1.0, _core.AccuracyKind.none)
+
+    def predict(self, x, batch_size):
+        return self.net.predict(self.model._params, x.reshape(x.shape[0], -1), batch_size)
+
+
 class Engine:
     def __init__(self, model, metrics):
         self.model = model
-        layers = _dense_layers(model)
-        starts = iter(start for start, _ in model._slices)  # weights in order: kernel, bias
-        offsets = {id(w): next(starts) for l in model.layers for w in l.weights}
-        specs = [(layer.input_shape[0], layer.units, offsets[id(layer.kernel)],
-                  offsets[id(layer.bias)] if layer.use_bias else -1, ops.ACTIVATIONS[layer.activation],
-                  ops.DEFAULT_ALPHA.get(layer.activation, 0.0)) for layer in layers]
+        specs = _network_specs(model, _dense_layers(model))
         loss = model.loss
         accuracy = _ACCURACY_KINDS[type(metrics[0])] if metrics else _core.AccuracyKind.none
         self.sparse = isinstance(loss, SparseCategoricalCrossentropy)

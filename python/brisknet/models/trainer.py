@@ -367,11 +367,19 @@ class Trainer:
         batch_size = _check_batch_size(batch_size)
         _resolve_verbose(verbose)
         x = self._prepare_x(x)
+        if engine_module.Inference.applies(self):
+            return self._inference().predict(x, batch_size)
         out = np.empty((x.shape[0],) + tuple(self._layers[-1].output_shape), np.float32)
         for start in range(0, x.shape[0], batch_size):
             sl = slice(start, start + batch_size)
             out[sl] = self._forward(x[sl], training=False)
         return out
+
+    def _inference(self):
+        """The C++ inference network of this model, rebuilt when its weights buffer changes."""
+        if getattr(self, "_inference_params", None) is not self._params:
+            self._inference_net, self._inference_params = engine_module.Inference(self), self._params
+        return self._inference_net
 
     def __call__(self, x, training=False):
         x = self._prepare_x(x)
