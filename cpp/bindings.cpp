@@ -410,20 +410,34 @@ void bind_dropout_backward(py::array dx, py::array dy, py::array mask, double ra
 
 // ---------------------------------------------------------------- training engine
 // Checks every array against the network once per call; the engine itself trusts them.
+void check_params_cover(const Network& net, py::ssize_t n_params) {
+  for (const DenseSpec& l : net.layers())
+    if (l.kernel_offset + l.in * l.out > n_params || l.bias_offset + l.out > n_params)
+      fail_value("params: " + std::to_string(n_params) + " values are fewer than the layers need");
+}
+
+const float* network_input(const Network& net, const py::array& x) {
+  require_ndim(x, "x", 2);
+  if (x.shape(1) != net.inputs())
+    fail_value("x has " + std::to_string(x.shape(1)) + " features, the network takes " + std::to_string(net.inputs()));
+  return flat_in<float>(x, "x", x.shape(0) * net.inputs());
+}
+
+void check_batch_size(int64_t batch_size) {
+  if (batch_size <= 0) fail_value("batch_size must be > 0, got " + std::to_string(batch_size));
+}
 py::tuple bind_train_batches(Network& net, py::array params, py::array grads, const std::string& kind,
                              py::object m, py::object v, py::object vhat, double learning_rate,
                              double beta_1, double beta_2, double epsilon, double weight_decay,
                              double momentum, bool nesterov, int64_t step, py::array x,
                              py::object labels, py::object targets, py::array order,
                              int64_t batch_size) {
-  if (batch_size <= 0) fail_value("batch_size must be > 0, got " + std::to_string(batch_size));
+  check_batch_size(batch_size);
   const py::ssize_t n_params = params.size();
   float* pp = flat<float>(params, "params", n_params);
   float* pg = flat<float>(grads, "grads", n_params);
   require_no_partial_alias(grads, "grads", params, "params", false);
-  for (const DenseSpec& l : net.layers())
-    if (l.kernel_offset + l.in * l.out > n_params || l.bias_offset + l.out > n_params)
-      fail_value("params: " + std::to_string(n_params) + " values are fewer than the layers need");
+  check_params_cover(net, n_params);
   OptimizerSpec opt{};
   if (kind == "adam") opt.kind = OptimizerSpec::adam;
   else if (kind == "sgd") opt.kind = OptimizerSpec::sgd;
@@ -440,11 +454,8 @@ py::tuple bind_train_batches(Network& net, py::array params, py::array grads, co
   opt.momentum = momentum;
   opt.nesterov = nesterov;
   opt.step = step;
-  require_ndim(x, "x", 2);
-  if (x.shape(1) != net.inputs())
-    fail_value("x has " + std::to_string(x.shape(1)) + " features, the network takes " + std::to_string(net.inputs()));
+  const float* px = network_input(net, x);
   const int64_t n = x.shape(0);
-  const float* px = flat_in<float>(x, "x", n * net.inputs());
   Targets y{nullptr, nullptr};
   if (!labels.is_none()) {
     py::array a = labels;
@@ -555,18 +566,11 @@ PYBIND11_MODULE(_core, m) {
            }),
            arg("layers"), arg("loss"), arg("from_logits"), arg("fused_softmax"), arg("delta"), arg("accuracy"))
       .def("predict", [](Network& net, py::array params, py::array x, int64_t batch_size) {
-             if (batch_size <= 0) fail_value("batch_size must be > 0, got " + std::to_string(batch_size));
-             const py::ssize_t n_params = params.size();
-             const float* pp = flat_in<float>(params, "params", n_params);
-             for (const DenseSpec& l : net.layers())
-               if (l.kernel_offset + l.in * l.out > n_params || l.bias_offset + l.out > n_params)
-                 fail_value("params: " + std::to_string(n_params) + " values are fewer than the layers need");
-             require_ndim(x, "x", 2);
-             if (x.shape(1) != net.inputs())
-               fail_value("x has " + std::to_string(x.shape(1)) + " features, the network takes " +
-                          std::to_string(net.inputs()));
+             check_batch_size(batch_size);
+             const float* pp = flat_in<float>(params, "params", params.size());
+             check_params_cover(net, params.size());
+             const float* px = network_input(net, x);
              const int64_t n = x.shape(0);
-             const float* px = flat_in<float>(x, "x", n * net.inputs());
              py::array_t<float> out({n, net.outputs()});
              float* po = out.mutable_data();
              {

@@ -35,6 +35,10 @@ Network::Workspace& Network::workspace(int64_t b) {
   return ws;
 }
 
+const float* Network::output(const Workspace& ws, size_t i) const {
+  return layers_[i].activation == Activation::linear ? ws.z[i].data() : ws.y[i].data();
+}
+
 void Network::gather(Workspace& ws, const float* x, Targets y, const int64_t* rows, int64_t b) const {
   const int64_t in = inputs(), out = outputs();
   for (int64_t r = 0; r < b; ++r) {
@@ -52,12 +56,9 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
     float* z = ws.z[i].data();
     gemm<float>(z, l.out, h, l.in, 1, params + l.kernel_offset, l.out, 1, b, l.out, l.in, 0.0f,
                 l.bias_offset >= 0 ? params + l.bias_offset : nullptr);
-    if (l.activation == Activation::linear) {
-      h = z;
-    } else {
+    if (l.activation != Activation::linear)
       activation_forward<float>(ws.y[i].data(), z, b, l.out, l.activation, l.alpha);
-      h = ws.y[i].data();
-    }
+    h = output(ws, i);
   }
   return h;
 }
@@ -66,9 +67,7 @@ double Network::loss_and_gradient(Workspace& ws, int64_t b) const {
   const int64_t out = outputs();
   const float scale = float(1.0 / double(b));
   const size_t last = layers_.size() - 1;
-  const float* pred = loss_.fused_softmax ? ws.z[last].data()
-                      : layers_[last].activation == Activation::linear ? ws.z[last].data()
-                                                                       : ws.y[last].data();
+  const float* pred = loss_.fused_softmax ? ws.z[last].data() : output(ws, last);
   const bool logits = loss_.from_logits || loss_.fused_softmax;
   float* loss = ws.loss.data();
   float* d = ws.dpred.data();
@@ -109,8 +108,7 @@ int64_t argmax(const float* v, int64_t n) {
 double Network::correct(const Workspace& ws, int64_t b) const {
   if (accuracy_ == AccuracyKind::none) return 0;
   const int64_t out = outputs();
-  const size_t last = layers_.size() - 1;
-  const float* pred = layers_[last].activation == Activation::linear ? ws.z[last].data() : ws.y[last].data();
+  const float* pred = output(ws, layers_.size() - 1);
   int64_t hits = 0;
   for (int64_t r = 0; r < b; ++r) {
     const float* p = pred + r * out;
@@ -137,9 +135,7 @@ void Network::backward(const float* params, float* grads, Workspace& ws, int64_t
                                  l.activation, l.alpha);
       dz = ws.dz[i].data();
     }
-    const float* h = i == 0 ? ws.x.data()
-                     : layers_[i - 1].activation == Activation::linear ? ws.z[i - 1].data()
-                                                                       : ws.y[i - 1].data();
+    const float* h = i == 0 ? ws.x.data() : output(ws, i - 1);
     gemm<float>(grads + l.kernel_offset, l.out, h, 1, l.in, dz, l.out, 1, l.in, l.out, b, 0.0f, nullptr);
     if (l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, b, l.out, 0.0f);
     if (i == 0) break;

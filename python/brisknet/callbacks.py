@@ -48,11 +48,10 @@ class CallbackList(Callback):
             cb.set_model(model)
             cb.set_params(params)
 
-    def _overrides(self, hook):
-        return any(getattr(type(cb), hook) is not getattr(Callback, hook) for cb in self.callbacks)
-
-    def wants(self, hook) -> bool:
-        return self._overrides(hook)
+    def wants(self, hook, ignoring=()) -> bool:
+        """Whether a callback (other than those of the `ignoring` types) overrides `hook`."""
+        return any(getattr(type(cb), hook) is not getattr(Callback, hook)
+                   for cb in self.callbacks if not isinstance(cb, tuple(ignoring)))
 
     def __getattribute__(self, name):
         if name.startswith("on_"):

@@ -74,6 +74,8 @@ class Network {
     std::vector<std::vector<float>> z, y, dz, dx;  // per layer
   };
   Workspace& workspace(int64_t batch);
+  // Layer i's output in ws: its activation, or its pre-activation when the activation is linear.
+  const float* output(const Workspace& ws, size_t i) const;
   void gather(Workspace& ws, const float* x, Targets y, const int64_t* rows, int64_t b) const;
   // Forward pass of b rows starting at x (ws.x for training); returns the last layer's output.
   const float* forward(const float* params, const float* x, Workspace& ws, int64_t b) const;

@@ -263,8 +263,10 @@ class Trainer:
                 m.reset_state()
             cbl.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else np.arange(n)
-            run = self._epoch_engine if engine is not None else self._epoch_python
-            run(engine, cbl, x, y, sw, order, batch_size, tracker, metrics)
+            if engine is not None:
+                self._epoch_engine(engine, cbl, x, y, order, batch_size, tracker, metrics)
+            else:
+                self._epoch_python(cbl, x, y, sw, order, batch_size, tracker, metrics)
             logs = self._logs(tracker, metrics)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 logs.update(self._evaluate_arrays(*val, val_batch, prefix="val_"))
@@ -285,7 +287,7 @@ class Trainer:
             self._engine, self._engine_key = engine_module.Engine(self, metrics), key
         return self._engine
 
-    def _epoch_python(self, engine, cbl, x, y, sw, order, batch_size, tracker, metrics):
+    def _epoch_python(self, cbl, x, y, sw, order, batch_size, tracker, metrics):
         """The reference path: one Python-driven step per batch."""
         hooks = cbl.wants("on_train_batch_begin"), cbl.wants("on_train_batch_end")
         for step in range(-(-x.shape[0] // batch_size)):
@@ -302,13 +304,11 @@ class Trainer:
             if self.stop_training:
                 return
 
-    def _epoch_engine(self, engine, cbl, x, y, sw, order, batch_size, tracker, metrics):
+    def _epoch_engine(self, engine, cbl, x, y, order, batch_size, tracker, metrics):
         """The C++ path: runs of batches per call; a batch at a time when a user callback has
         per-batch hooks (the progress bar only needs to hear about batches afterwards)."""
-        user_hooks = any(
-            getattr(type(cb), h) is not getattr(callbacks_module.Callback, h)
-            for cb in cbl.callbacks if not isinstance(cb, (callbacks_module.History, callbacks_module.ProgbarLogger))
-            for h in ("on_train_batch_begin", "on_train_batch_end"))
+        ours = (callbacks_module.History, callbacks_module.ProgbarLogger)
+        user_hooks = cbl.wants("on_train_batch_begin", ours) or cbl.wants("on_train_batch_end", ours)
         notify = cbl.wants("on_train_batch_end")
         # about 4096 samples per call: few returns to Python, and a progress bar that still moves
         chunk = batch_size * (1 if user_hooks else max(1, min(64, 4096 // batch_size)))
