@@ -113,8 +113,26 @@ std::pair<int64_t, int64_t> element_strides(const py::array& a, const char* name
 }
 
 // ---------------------------------------------------------------- GEMM
+// An optional array fused into gemm: dtype T, C-contiguous, shape `shape`, not overlapping `out`.
+template <typename T>
+T* fused_array(const py::object& obj, const char* name, const py::array& out, int64_t rows,
+               int64_t cols, bool writable, py::array& keep) {
+  if (obj.is_none()) return nullptr;
+  keep = py::array(obj);
+  require_ndim(keep, name, cols < 0 ? 1 : 2);
+  const int64_t size = cols < 0 ? rows : rows * cols;
+  if (cols >= 0 && (keep.shape(0) != rows || keep.shape(1) != cols))
+    fail_value(std::string(name) + ": expected shape (" + std::to_string(rows) + ", " + std::to_string(cols) +
+               "), got " + shape_of(keep));
+  require_no_partial_alias(out, "out", keep, name, false);
+  if (writable) return flat<T>(keep, name, size);
+  return const_cast<T*>(flat_in<T>(keep, name, size));
+}
+
 void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool transpose_b,
-               double beta, py::object bias) {
+               double beta, py::object bias, Activation activation, double alpha,
+               py::object activation_out, py::object grad_x, py::object grad_y,
+               py::object b_column_sums) {
   require_ndim(a, "a", 2);
   require_ndim(b, "b", 2);
   require_ndim(out, "out", 2);
@@ -136,10 +154,10 @@ void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool t
     using T = decltype(tag);
     require_dtype<T>(b, "b");
     require_dtype<T>(out, "out");
-    if (m == 0 || n == 0) return;  // nothing to write (numpy gives empty arrays zero strides)
+    if (n == 0 || (m == 0 && b_column_sums.is_none())) return;  // nothing to write
     auto [rsa, csa] = element_strides(a, "a");
     auto [rsb, csb] = element_strides(b, "b");
-    auto [rsc, csc] = element_strides(out, "out");
+    auto [rsc, csc] = m == 0 ? std::pair<int64_t, int64_t>(n, 1) : element_strides(out, "out");
     if (n > 1 && csc != 1) fail_value("out: rows must be contiguous (column stride 1)");
     if (m > 1 && rsc < n) fail_value("out: row stride smaller than its width");
     if (transpose_a) std::swap(rsa, csa);
@@ -152,11 +170,33 @@ void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool t
       pbias = flat_in<T>(bias_arr, "bias", n);
       require_no_partial_alias(out, "out", bias_arr, "bias", false);
     }
+    GemmFusion<T> fused;
+    fused.activation = activation;
+    fused.alpha = T(alpha);
+    py::array keep[4];
+    fused.activation_out = fused_array<T>(activation_out, "activation_out", out, m, n, true, keep[0]);
+    fused.grad_x = fused_array<T>(grad_x, "grad_x", out, m, n, false, keep[1]);
+    fused.grad_y = fused_array<T>(grad_y, "grad_y", out, m, n, false, keep[2]);
+    fused.b_column_sums = fused_array<T>(b_column_sums, "b_column_sums", out, n, -1, true, keep[3]);
+    if (fused.activation_out || fused.grad_x || fused.grad_y) {
+      if (fused.activation_out && (fused.grad_x || fused.grad_y))
+        fail_value("matmul: activation_out (forward) and grad_x/grad_y (backward) exclude each other");
+      if (activation == Activation::softmax || activation == Activation::log_softmax)
+        fail_value("matmul: softmax and log_softmax work on whole rows and cannot be fused");
+      require_contiguous(out, "out");
+    }
+    for (int i : {0, 3})
+      if (keep[i]) {
+        require_no_partial_alias(keep[i], i ? "b_column_sums" : "activation_out", a, "a", false);
+        require_no_partial_alias(keep[i], i ? "b_column_sums" : "activation_out", b, "b", false);
+        if (bias_arr) require_no_partial_alias(keep[i], i ? "b_column_sums" : "activation_out", bias_arr, "bias", false);
+      }
+    if (keep[0] && keep[3]) require_no_partial_alias(keep[0], "activation_out", keep[3], "b_column_sums", false);
     T* c = static_cast<T*>(out.mutable_data());
     const T* pa = static_cast<const T*>(a.data());
     const T* pb = static_cast<const T*>(b.data());
     py::gil_scoped_release nogil;
-    gemm<T>(c, rsc, pa, rsa, csa, pb, rsb, csb, m, n, k, T(beta), pbias);
+    gemm<T>(c, rsc, pa, rsa, csa, pb, rsb, csb, m, n, k, T(beta), pbias, fused);
   });
 }
 
@@ -517,7 +557,9 @@ PYBIND11_MODULE(_core, m) {
       .value("huber", ElementwiseLoss::huber);
 
   m.def("gemm", &bind_gemm, arg("out"), arg("a"), arg("b"), arg("transpose_a"), arg("transpose_b"),
-        arg("beta"), arg("bias") = none);
+        arg("beta"), arg("bias") = none, arg("activation") = Activation::linear, arg("alpha") = 0.0,
+        arg("activation_out") = none, arg("grad_x") = none, arg("grad_y") = none,
+        arg("b_column_sums") = none);
   m.def("column_sums", &bind_column_sums, arg("out"), arg("dy"), arg("beta"));
   m.def("activation_forward", &bind_activation_forward, arg("out"), arg("x"), arg("activation"), arg("alpha"));
   m.def("activation_backward", &bind_activation_backward, arg("dx"), arg("dy"), arg("x"), arg("y"),

@@ -51,6 +51,10 @@ CASES = {
     "huber-mae": (
         lambda: [layers.Dense(8, activation="softplus"), layers.Dense(3)],
         lambda: dict(optimizer=keras.optimizers.SGD(0.01, momentum=0.5), loss="huber"), "regression"),
+    # a softmax below another layer (not fusable into the GEMM) and a linear hidden layer
+    "hidden-softmax-and-linear": (
+        lambda: [layers.Dense(12, activation="softmax"), layers.Dense(6), layers.Dense(3, activation="tanh")],
+        lambda: dict(optimizer="adam", loss="mse"), "regression"),
 }
 
 

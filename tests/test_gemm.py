@@ -124,6 +124,16 @@ for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 513, 3
                 got = ops.matmul(a, b, ta, tb, bias=bias)
                 tol = (1e-4 if dt == np.float32 else 1e-11) * max(1, np.abs(want).max())
                 assert np.abs(got - want).max() <= tol, (m, k, n, ta, tb, dt)
+    # the fused Dense passes equal the separate kernels on this path too
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    dz = rng.standard_normal((m, n)).astype(np.float32)
+    z, y = ops.dense_forward(x, w, None, "elu")
+    assert np.array_equal(y, ops.activation(ops.matmul(x, w), "elu"))
+    g = ops.dense_input_grad(dz, w, x, ops.activation(x, "tanh"), "tanh")
+    assert np.array_equal(g, ops.activation_grad(ops.matmul(dz, w, transpose_b=True), x, ops.activation(x, "tanh"), "tanh"))
+    dw, db = ops.dense_params_grad(x, dz)
+    assert np.array_equal(db, ops.column_sums(dz)) and np.array_equal(dw, ops.matmul(x, dz, transpose_a=True))
 print(brisknet.cpu_info()["gemm_isa"])
 """
 

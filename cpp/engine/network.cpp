@@ -54,10 +54,16 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
   for (size_t i = 0; i < layers_.size(); ++i) {
     const DenseSpec& l = layers_[i];
     float* z = ws.z[i].data();
+    GemmFusion<float> fused;  // an element-wise activation runs on each tile of z while it is in L1
+    const bool separate = !is_elementwise(l.activation);
+    if (l.activation != Activation::linear && !separate) {
+      fused.activation = l.activation;
+      fused.alpha = l.alpha;
+      fused.activation_out = ws.y[i].data();
+    }
     gemm<float>(z, l.out, h, l.in, 1, params + l.kernel_offset, l.out, 1, b, l.out, l.in, 0.0f,
-                l.bias_offset >= 0 ? params + l.bias_offset : nullptr);
-    if (l.activation != Activation::linear)
-      activation_forward<float>(ws.y[i].data(), z, b, l.out, l.activation, l.alpha);
+                l.bias_offset >= 0 ? params + l.bias_offset : nullptr, fused);
+    if (separate) activation_forward<float>(ws.y[i].data(), z, b, l.out, l.activation, l.alpha);
     h = output(ws, i);
   }
   return h;
@@ -122,26 +128,47 @@ double Network::correct(const Workspace& ws, int64_t b) const {
   return double(hits);
 }
 
-// Per layer, last to first: dz = activation'(dy) (skipped when fused with the loss),
-// dW = h^T dz, db = column sums of dz, dh = dz W^T (not for the first layer).
+// Per layer, last to first: dW = h^T dz with db = the column sums of dz (summed while dz is
+// packed), then dz of the layer below = (dz W^T) * activation'(its z), the activation gradient
+// applied to each tile of the product while it is in L1 (softmax in a hidden layer: a second pass).
+// The last layer's dz comes from the loss gradient through its activation, unless the loss
+// already folded a softmax in.
 void Network::backward(const float* params, float* grads, Workspace& ws, int64_t b) const {
-  const float* dy = ws.dpred.data();
-  for (size_t i = layers_.size(); i-- > 0;) {
+  const size_t last = layers_.size() - 1;
+  const DenseSpec& top = layers_[last];
+  const float* dz = ws.dpred.data();
+  if (top.activation != Activation::linear && !loss_.fused_softmax) {
+    activation_backward<float>(ws.dz[last].data(), dz, ws.z[last].data(), ws.y[last].data(), b, top.out,
+                               top.activation, top.alpha);
+    dz = ws.dz[last].data();
+  }
+  for (size_t i = last;; --i) {
     const DenseSpec& l = layers_[i];
-    const bool fused = i + 1 == layers_.size() && loss_.fused_softmax;
-    const float* dz = dy;
-    if (l.activation != Activation::linear && !fused) {
-      activation_backward<float>(ws.dz[i].data(), dy, ws.z[i].data(), ws.y[i].data(), b, l.out,
-                                 l.activation, l.alpha);
-      dz = ws.dz[i].data();
-    }
     const float* h = i == 0 ? ws.x.data() : output(ws, i - 1);
-    gemm<float>(grads + l.kernel_offset, l.out, h, 1, l.in, dz, l.out, 1, l.in, l.out, b, 0.0f, nullptr);
-    if (l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, b, l.out, 0.0f);
+    GemmFusion<float> bias_grad;
+    if (l.bias_offset >= 0) bias_grad.b_column_sums = grads + l.bias_offset;
+    gemm<float>(grads + l.kernel_offset, l.out, h, 1, l.in, dz, l.out, 1, l.in, l.out, b, 0.0f, nullptr,
+                bias_grad);
     if (i == 0) break;
-    gemm<float>(ws.dx[i].data(), l.in, dz, l.out, 1, params + l.kernel_offset, 1, l.out, b, l.in,
-                l.out, 0.0f, nullptr);
-    dy = ws.dx[i].data();
+
+    const DenseSpec& below = layers_[i - 1];
+    GemmFusion<float> through;
+    float* dh = ws.dx[i].data();
+    if (below.activation != Activation::linear && is_elementwise(below.activation)) {
+      through.activation = below.activation;
+      through.alpha = below.alpha;
+      through.grad_x = ws.z[i - 1].data();
+      through.grad_y = ws.y[i - 1].data();
+      dh = ws.dz[i - 1].data();
+    }
+    gemm<float>(dh, l.in, dz, l.out, 1, params + l.kernel_offset, 1, l.out, b, l.in, l.out, 0.0f, nullptr,
+                through);
+    dz = dh;
+    if (!is_elementwise(below.activation)) {
+      activation_backward<float>(ws.dz[i - 1].data(), dh, ws.z[i - 1].data(), ws.y[i - 1].data(), b,
+                                 below.out, below.activation, below.alpha);
+      dz = ws.dz[i - 1].data();
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include "brisknet/kernels.h"
+#include "activation_elementwise.h"
 #include "parallel.h"
 
 namespace brisknet {
@@ -20,11 +21,9 @@ template <typename T> T sigmoid(T x) {
   return e / (T(1) + e);
 }
 
-template <typename T, typename F>
-void parallel_map(int64_t n, F f) {
-  detail::parallel_chunks(n, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) f(i);
-  });
+template <typename F>
+void each(int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) f(i);
 }
 
 template <typename T>
@@ -52,124 +51,146 @@ void softmax_rows(T* y, const T* x, int64_t rows, int64_t cols, bool log) {
 
 }  // namespace
 
+namespace detail {
+
 template <typename T>
-void activation_forward(T* y, const T* x, int64_t rows, int64_t cols, Activation act, T alpha) {
-  const int64_t n = rows * cols;
+void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha) {
   switch (act) {
     case Activation::linear:
-      if (y != x) parallel_map<T>(n, [&](int64_t i) { y[i] = x[i]; });
+      if (y != x) each(n, [&](int64_t i) { y[i] = x[i]; });
       return;
     case Activation::relu:
-      return parallel_map<T>(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : T(0); });
+      return each(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : T(0); });
     case Activation::leaky_relu:
-      return parallel_map<T>(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : alpha * x[i]; });
+      return each(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : alpha * x[i]; });
     case Activation::elu:
-      return parallel_map<T>(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : alpha * std::expm1(x[i]); });
+      return each(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : alpha * std::expm1(x[i]); });
     case Activation::selu:
-      return parallel_map<T>(n, [&](int64_t i) {
+      return each(n, [&](int64_t i) {
         y[i] = kSeluScale<T> * (x[i] > T(0) ? x[i] : kSeluAlpha<T> * std::expm1(x[i]));
       });
     case Activation::gelu:
-      return parallel_map<T>(n, [&](int64_t i) {
+      return each(n, [&](int64_t i) {
         y[i] = T(0.5) * x[i] * (T(1) + std::erf(x[i] * kInvSqrt2<T>));
       });
     case Activation::gelu_tanh:
-      return parallel_map<T>(n, [&](int64_t i) {
+      return each(n, [&](int64_t i) {
         const T v = x[i];
         y[i] = T(0.5) * v * (T(1) + std::tanh(kSqrt2OverPi<T> * (v + T(0.044715) * v * v * v)));
       });
     case Activation::sigmoid:
-      return parallel_map<T>(n, [&](int64_t i) { y[i] = sigmoid(x[i]); });
+      return each(n, [&](int64_t i) { y[i] = sigmoid(x[i]); });
     case Activation::hard_sigmoid:  // Keras 3: relu6(x + 3) / 6
-      return parallel_map<T>(n, [&](int64_t i) {
+      return each(n, [&](int64_t i) {
         y[i] = std::min(std::max(x[i] + T(3), T(0)), T(6)) / T(6);
       });
     case Activation::tanh:
-      return parallel_map<T>(n, [&](int64_t i) { y[i] = std::tanh(x[i]); });
+      return each(n, [&](int64_t i) { y[i] = std::tanh(x[i]); });
     case Activation::softplus:  // log(1 + e^x) without overflow
-      return parallel_map<T>(n, [&](int64_t i) {
+      return each(n, [&](int64_t i) {
         y[i] = std::max(x[i], T(0)) + std::log1p(std::exp(-std::abs(x[i])));
       });
     case Activation::softsign:
-      return parallel_map<T>(n, [&](int64_t i) { y[i] = x[i] / (T(1) + std::abs(x[i])); });
+      return each(n, [&](int64_t i) { y[i] = x[i] / (T(1) + std::abs(x[i])); });
     case Activation::swish:
-      return parallel_map<T>(n, [&](int64_t i) { y[i] = x[i] * sigmoid(x[i]); });
+      return each(n, [&](int64_t i) { y[i] = x[i] * sigmoid(x[i]); });
     case Activation::softmax:
-      return softmax_rows(y, x, rows, cols, false);
     case Activation::log_softmax:
-      return softmax_rows(y, x, rows, cols, true);
+      return;  // row-wise: see activation_forward
   }
 }
 
 template <typename T>
-void activation_backward(T* dx, const T* dy, const T* x, const T* y, int64_t rows, int64_t cols,
-                         Activation act, T alpha) {
-  const int64_t n = rows * cols;
+void elementwise_activation_grad(T* dx, const T* dy, const T* x, const T* y, int64_t n, Activation act,
+                                 T alpha) {
   switch (act) {
     case Activation::linear:
-      if (dx != dy) parallel_map<T>(n, [&](int64_t i) { dx[i] = dy[i]; });
+      if (dx != dy) each(n, [&](int64_t i) { dx[i] = dy[i]; });
       return;
     case Activation::relu:
-      return parallel_map<T>(n, [&](int64_t i) { dx[i] = x[i] > T(0) ? dy[i] : T(0); });
+      return each(n, [&](int64_t i) { dx[i] = x[i] > T(0) ? dy[i] : T(0); });
     case Activation::leaky_relu:
-      return parallel_map<T>(n, [&](int64_t i) { dx[i] = x[i] > T(0) ? dy[i] : alpha * dy[i]; });
+      return each(n, [&](int64_t i) { dx[i] = x[i] > T(0) ? dy[i] : alpha * dy[i]; });
     case Activation::elu:  // d/dx alpha (e^x - 1) = y + alpha
-      return parallel_map<T>(n, [&](int64_t i) { dx[i] = x[i] > T(0) ? dy[i] : dy[i] * (y[i] + alpha); });
+      return each(n, [&](int64_t i) { dx[i] = x[i] > T(0) ? dy[i] : dy[i] * (y[i] + alpha); });
     case Activation::selu:
-      return parallel_map<T>(n, [&](int64_t i) {
+      return each(n, [&](int64_t i) {
         dx[i] = x[i] > T(0) ? kSeluScale<T> * dy[i] : dy[i] * (y[i] + kSeluScale<T> * kSeluAlpha<T>);
       });
     case Activation::gelu:  // Phi(x) + x phi(x)
-      return parallel_map<T>(n, [&](int64_t i) {
+      return each(n, [&](int64_t i) {
         const T v = x[i];
         const T cdf = T(0.5) * (T(1) + std::erf(v * kInvSqrt2<T>));
         dx[i] = dy[i] * (cdf + v * kInvSqrt2Pi<T> * std::exp(T(-0.5) * v * v));
       });
     case Activation::gelu_tanh:
-      return parallel_map<T>(n, [&](int64_t i) {
+      return each(n, [&](int64_t i) {
         const T v = x[i];
         const T t = std::tanh(kSqrt2OverPi<T> * (v + T(0.044715) * v * v * v));
         const T du = kSqrt2OverPi<T> * (T(1) + T(3 * 0.044715) * v * v);
         dx[i] = dy[i] * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * du);
       });
     case Activation::sigmoid:
-      return parallel_map<T>(n, [&](int64_t i) { dx[i] = dy[i] * y[i] * (T(1) - y[i]); });
+      return each(n, [&](int64_t i) { dx[i] = dy[i] * y[i] * (T(1) - y[i]); });
     case Activation::hard_sigmoid:
-      return parallel_map<T>(n, [&](int64_t i) {
+      return each(n, [&](int64_t i) {
         dx[i] = (x[i] > T(-3) && x[i] < T(3)) ? dy[i] / T(6) : T(0);
       });
     case Activation::tanh:
-      return parallel_map<T>(n, [&](int64_t i) { dx[i] = dy[i] * (T(1) - y[i] * y[i]); });
+      return each(n, [&](int64_t i) { dx[i] = dy[i] * (T(1) - y[i] * y[i]); });
     case Activation::softplus:
-      return parallel_map<T>(n, [&](int64_t i) { dx[i] = dy[i] * sigmoid(x[i]); });
+      return each(n, [&](int64_t i) { dx[i] = dy[i] * sigmoid(x[i]); });
     case Activation::softsign:
-      return parallel_map<T>(n, [&](int64_t i) {
+      return each(n, [&](int64_t i) {
         const T d = T(1) + std::abs(x[i]);
         dx[i] = dy[i] / (d * d);
       });
     case Activation::swish:
-      return parallel_map<T>(n, [&](int64_t i) {
+      return each(n, [&](int64_t i) {
         const T s = sigmoid(x[i]);
         dx[i] = dy[i] * (s + x[i] * s * (T(1) - s));
       });
     case Activation::softmax:
-    case Activation::log_softmax: {
-      const bool log = act == Activation::log_softmax;
-      const int nt = detail::threads_for(n, detail::kElementGrain);
-#pragma omp parallel for num_threads(nt) schedule(static)
-      for (int64_t r = 0; r < rows; ++r) {
-        const T* dyr = dy + r * cols;
-        const T* yr = y + r * cols;
-        T* dxr = dx + r * cols;
-        T dot = 0;  // softmax: sum(dy * y); log_softmax: sum(dy)
-        for (int64_t j = 0; j < cols; ++j) dot += log ? dyr[j] : dyr[j] * yr[j];
-        for (int64_t j = 0; j < cols; ++j)
-          dxr[j] = log ? dyr[j] - std::exp(yr[j]) * dot : yr[j] * (dyr[j] - dot);
-      }
-      return;
-    }
+    case Activation::log_softmax:
+      return;  // row-wise: see activation_backward
   }
 }
+
+}  // namespace detail
+
+template <typename T>
+void activation_forward(T* y, const T* x, int64_t rows, int64_t cols, Activation act, T alpha) {
+  if (!is_elementwise(act))
+    return softmax_rows(y, x, rows, cols, act == Activation::log_softmax);
+  detail::parallel_chunks(rows * cols, [&](int64_t begin, int64_t end) {
+    detail::elementwise_activation(y + begin, x + begin, end - begin, act, alpha);
+  });
+}
+
+template <typename T>
+void activation_backward(T* dx, const T* dy, const T* x, const T* y, int64_t rows, int64_t cols,
+                         Activation act, T alpha) {
+  const int64_t n = rows * cols;
+  if (!is_elementwise(act)) {
+    const bool log = act == Activation::log_softmax;
+    const int nt = detail::threads_for(n, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* dyr = dy + r * cols;
+      const T* yr = y + r * cols;
+      T* dxr = dx + r * cols;
+      T dot = 0;  // softmax: sum(dy * y); log_softmax: sum(dy)
+      for (int64_t j = 0; j < cols; ++j) dot += log ? dyr[j] : dyr[j] * yr[j];
+      for (int64_t j = 0; j < cols; ++j)
+        dxr[j] = log ? dyr[j] - std::exp(yr[j]) * dot : yr[j] * (dyr[j] - dot);
+    }
+    return;
+  }
+  detail::parallel_chunks(n, [&](int64_t begin, int64_t end) {
+    detail::elementwise_activation_grad(dx + begin, dy + begin, x + begin, y + begin, end - begin, act, alpha);
+  });
+}
+
 
 template void activation_forward<float>(float*, const float*, int64_t, int64_t, Activation, float);
 template void activation_forward<double>(double*, const double*, int64_t, int64_t, Activation, double);
@@ -179,3 +200,12 @@ template void activation_backward<double>(double*, const double*, const double*,
                                           int64_t, int64_t, Activation, double);
 
 }  // namespace brisknet
+
+namespace brisknet::detail {
+template void elementwise_activation<float>(float*, const float*, int64_t, Activation, float);
+template void elementwise_activation<double>(double*, const double*, int64_t, Activation, double);
+template void elementwise_activation_grad<float>(float*, const float*, const float*, const float*,
+                                                 int64_t, Activation, float);
+template void elementwise_activation_grad<double>(double*, const double*, const double*,
+                                                  const double*, int64_t, Activation, double);
+}  // namespace brisknet::detail

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 #include "brisknet/kernels.h"
+#include "activation_elementwise.h"
 #include "gemm_ukr.h"
 #include "parallel.h"
 
@@ -67,8 +68,9 @@ void pack_a_strip(T* Ap, const T* A, int64_t rsa, int64_t csa, int rows, int64_t
 }
 
 // Bp: ceil(nc/NR) strips, each kc rows of NR values, columns past nc zero-filled.
+// sums (when not null): sums[j] += B[p, j] over the packed rows, in order of p.
 template <typename T>
-void pack_b_strip(T* Bp, const T* B, int64_t rsb, int64_t csb, int cols, int64_t kc, int NR) {
+void pack_b_strip(T* Bp, const T* B, int64_t rsb, int64_t csb, int cols, int64_t kc, int NR, T* sums) {
   if (csb == 1) {  // rows of B are contiguous along n
     // One row every rsb elements defeats the hardware prefetcher (it stops at page boundaries):
     // ask for the rows a few iterations ahead, so a cold B streams instead of stalling per row.
@@ -82,6 +84,8 @@ void pack_b_strip(T* Bp, const T* B, int64_t rsb, int64_t csb, int cols, int64_t
       T* dst = Bp + p * NR;
       for (int j = 0; j < cols; ++j) dst[j] = b[j];
       for (int j = cols; j < NR; ++j) dst[j] = T(0);
+      if (sums)
+        for (int j = 0; j < cols; ++j) sums[j] += b[j];
     }
   } else {
     // A transpose: go through it in blocks of kBlock values of k, so the destination rows being
@@ -92,6 +96,8 @@ void pack_b_strip(T* Bp, const T* B, int64_t rsb, int64_t csb, int cols, int64_t
       for (int j = 0; j < cols; ++j) {
         const T* b = B + j * csb;
         for (int64_t p = p0; p < p1; ++p) Bp[p * NR + j] = b[p * rsb];
+        if (sums)
+          for (int64_t p = p0; p < p1; ++p) sums[j] += b[p * rsb];
       }
       for (int64_t p = p0; p < p1; ++p)
         for (int j = cols; j < NR; ++j) Bp[p * NR + j] = T(0);
@@ -109,6 +115,25 @@ T* scratch(int which, size_t count) {
     count_workspace_allocation();
   }
   return b.data();
+}
+
+// The fused activation (forward) or activation gradient (backward) on rows x cols of C at
+// (i0, j0), while that tile is still in L1.
+template <typename T>
+void finish_tile(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t j0, int64_t rows,
+                 int64_t cols) {
+  const bool grad = f.grad_x || f.grad_y;
+  if (!f.activation_out && !grad) return;
+  for (int64_t i = i0; i < i0 + rows; ++i) {
+    T* c = C + i * ldc + j0;
+    if (!grad) {
+      detail::elementwise_activation(f.activation_out + i * ldc + j0, c, cols, f.activation, f.alpha);
+      continue;
+    }
+    const T* x = f.grad_x ? f.grad_x + i * ldc + j0 : nullptr;
+    const T* y = f.grad_y ? f.grad_y + i * ldc + j0 : nullptr;
+    detail::elementwise_activation_grad(c, c, x, y, cols, f.activation, f.alpha);
+  }
 }
 
 constexpr int64_t kGemmFlopGrain = int64_t(1) << 21;  // per thread
@@ -147,9 +172,27 @@ double gemm_peak_gflops(double seconds) {
 
 template <typename T>
 void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
-          int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) return scale_and_bias(C, ldc, m, n, beta, bias);
+          int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias,
+          const GemmFusion<T>& fused) {
+  if (!is_elementwise(fused.activation))
+    throw std::invalid_argument("gemm: only element-wise activations can be fused");
+  if (n == 0) return;
+  if (m == 0 || k == 0 || (m <= detail::kFewRowsMax && csb == 1)) {
+    // No packed B on these paths: the bias gradient is a separate pass.
+    if (fused.b_column_sums) {
+      detail::ScopedFlushDenormals ftz;  // the same sums as column_sums and the packed path
+      for (int64_t j = 0; j < n; ++j) {
+        T sum = T(0);
+        for (int64_t p = 0; p < k; ++p) sum += B[p * rsb + j * csb];
+        fused.b_column_sums[j] = sum;
+      }
+    }
+    if (m == 0) return;
+  }
+  if (k == 0) {
+    scale_and_bias(C, ldc, m, n, beta, bias);
+    return finish_tile(fused, C, ldc, 0, 0, m, n);
+  }
 
   const GemmKernels<T>& ks = kernels<T>();
   if (m <= detail::kFewRowsMax && csb == 1) {  // matrix-vector shapes: stream B, no packing
@@ -161,7 +204,10 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
     for (int t = 0; t < nt; ++t) {
       detail::ScopedFlushDenormals ftz;
       const int64_t j0 = std::min(n, t * per), w = std::min(per, n - j0);
-      if (w > 0) ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr);
+      if (w > 0) {
+        ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr);
+        finish_tile(fused, C, ldc, 0, j0, m, w);
+      }
     }
     return;
   }
@@ -183,12 +229,16 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
       for (int64_t pc = 0; pc < k; pc += KC) {
         const int64_t kc = std::min(KC, k - pc);
         const T beta_p = pc == 0 ? beta : T(1);
-        const T* bias_p = (bias && pc + kc == k) ? bias + jc : nullptr;  // bias once, at the end
+        const bool last = pc + kc == k;
+        const T* bias_p = (bias && last) ? bias + jc : nullptr;  // bias once, at the end
 
 #pragma omp for schedule(static)
-        for (int64_t s = 0; s < nstrips; ++s)
-          pack_b_strip(Bp + s * NR * kc, B + pc * rsb + (jc + s * NR) * csb, rsb, csb,
-                       int(std::min<int64_t>(NR, nc - s * NR)), kc, NR);
+        for (int64_t s = 0; s < nstrips; ++s) {
+          const int cols = int(std::min<int64_t>(NR, nc - s * NR));
+          T* sums = fused.b_column_sums ? fused.b_column_sums + jc + s * NR : nullptr;
+          if (sums && pc == 0) std::fill(sums, sums + cols, T(0));
+          pack_b_strip(Bp + s * NR * kc, B + pc * rsb + (jc + s * NR) * csb, rsb, csb, cols, kc, NR, sums);
+        }
 
         for (int64_t ic = 0; ic < m; ic += MC) {
           const int64_t mc = std::min(MC, m - ic);
@@ -200,11 +250,13 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
 
 #pragma omp for collapse(2) schedule(static)
           for (int64_t js = 0; js < nstrips; ++js)
-            for (int64_t is = 0; is < mstrips; ++is)
+            for (int64_t is = 0; is < mstrips; ++is) {
+              const int rows = int(std::min<int64_t>(MR, mc - is * MR));
+              const int cols = int(std::min<int64_t>(NR, nc - js * NR));
               uk.run(kc, Ap + is * MR * kc, Bp + js * NR * kc, C + (ic + is * MR) * ldc + jc + js * NR,
-                     ldc, int(std::min<int64_t>(MR, mc - is * MR)),
-                     int(std::min<int64_t>(NR, nc - js * NR)), beta_p,
-                     bias_p ? bias_p + js * NR : nullptr);
+                     ldc, rows, cols, beta_p, bias_p ? bias_p + js * NR : nullptr);
+              if (last) finish_tile(fused, C, ldc, ic + is * MR, jc + js * NR, rows, cols);
+            }
         }
       }
     }
@@ -218,6 +270,7 @@ void column_sums(T* db, const T* dy, int64_t m, int64_t n, T beta) {
   const int nt = detail::threads_for(m * n, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t b = 0; b < nblocks; ++b) {
+    detail::ScopedFlushDenormals ftz;  // as inside gemm, whose packing can compute the same sums
     const int64_t j0 = b * kBlock, width = std::min(kBlock, n - j0);
     T acc[kBlock] = {};
     for (int64_t i = 0; i < m; ++i)  // rows in order: the same sum for any thread count
@@ -228,9 +281,11 @@ void column_sums(T* db, const T* dy, int64_t m, int64_t n, T beta) {
 }
 
 template void gemm<float>(float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t,
-                          int64_t, int64_t, int64_t, int64_t, float, const float*);
+                          int64_t, int64_t, int64_t, int64_t, float, const float*,
+                          const GemmFusion<float>&);
 template void gemm<double>(double*, int64_t, const double*, int64_t, int64_t, const double*,
-                           int64_t, int64_t, int64_t, int64_t, int64_t, double, const double*);
+                           int64_t, int64_t, int64_t, int64_t, int64_t, double, const double*,
+                           const GemmFusion<double>&);
 template void column_sums<float>(float*, const float*, int64_t, int64_t, float);
 template void column_sums<double>(double*, const double*, int64_t, int64_t, double);
 

@@ -14,7 +14,8 @@ import numpy as np
 from . import _core
 
 __all__ = [
-    "ACTIVATIONS", "matmul", "column_sums", "activation", "activation_grad", "softmax", "log_softmax",
+    "ACTIVATIONS", "matmul", "column_sums", "dense_forward", "dense_input_grad", "dense_params_grad",
+    "activation", "activation_grad", "softmax", "log_softmax",
     "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
     "mean_squared_error", "mean_absolute_error", "huber", "sgd_step", "adam_step", "rmsprop_step",
     "adagrad_step", "dropout", "dropout_grad",
@@ -109,6 +110,71 @@ def column_sums(dy, out=None, beta=0.0):
     out = _out(out, (dy.shape[1],), dy.dtype)
     _core.column_sums(out, dy, float(beta))
     return out
+
+
+# ------------------------------------------------------------- a Dense layer's passes, fused into GEMM
+def _elementwise_activation(name):
+    act = _activation_enum(name)
+    if name in ("softmax", "log_softmax"):
+        raise ValueError(f"{name} works on whole rows and cannot be fused into a GEMM; "
+                         "use matmul and then activation")
+    return act
+
+
+def _dense_operands(x, kernel):
+    x = as_array(x, "x")
+    kernel = as_array(kernel, "kernel")
+    for arr, name in ((x, "x"), (kernel, "kernel")):
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got shape {arr.shape}")
+    dtype = _float_dtype(x, kernel)
+    return x.astype(dtype, copy=False), kernel.astype(dtype, copy=False), dtype
+
+
+def dense_forward(x, kernel, bias=None, activation="linear", alpha=None):
+    """A Dense layer's forward pass in one GEMM: returns ``(z, y)`` with ``z = x @ kernel + bias``
+    and ``y = activation(z)``, the activation applied to each tile of z while it is in cache.
+    Bit-identical to ``matmul`` followed by ``activation``. Element-wise activations only."""
+    act = _elementwise_activation(activation)
+    x, kernel, dtype = _dense_operands(x, kernel)
+    z = np.empty((x.shape[0], kernel.shape[1]), dtype)
+    y = np.empty_like(z)
+    if bias is not None:
+        bias = as_float(bias, "bias", dtype)
+        if bias.shape != (z.shape[1],):
+            raise ValueError(f"dense_forward: bias has shape {bias.shape}, expected ({z.shape[1]},)")
+    _core.gemm(z, x, kernel, False, False, 0.0, bias, activation=act,
+               alpha=_alpha(activation, alpha), activation_out=y)
+    return z, y
+
+
+def dense_input_grad(dz, kernel, x_prev, y_prev, activation, alpha=None):
+    """The gradient reaching the previous layer's pre-activation:
+    ``(dz @ kernel.T) * activation'(x_prev)``, where ``y_prev = activation(x_prev)``, in one GEMM
+    (the activation gradient applied to each tile while it is in cache). Bit-identical to
+    ``matmul(dz, kernel, transpose_b=True)`` followed by ``activation_grad``."""
+    act = _elementwise_activation(activation)
+    dz, kernel, dtype = _dense_operands(dz, kernel)
+    shape = (dz.shape[0], kernel.shape[0])
+    x_prev = as_float(x_prev, "x_prev", dtype)
+    y_prev = as_float(y_prev, "y_prev", dtype)
+    for arr, name in ((x_prev, "x_prev"), (y_prev, "y_prev")):
+        if arr.shape != shape:
+            raise ValueError(f"dense_input_grad: {name} has shape {arr.shape}, expected {shape}")
+    out = np.empty(shape, dtype)
+    _core.gemm(out, dz, kernel, False, True, 0.0, None, activation=act,
+               alpha=_alpha(activation, alpha), grad_x=x_prev, grad_y=y_prev)
+    return out
+
+
+def dense_params_grad(h, dz):
+    """A Dense layer's parameter gradients in one GEMM: returns ``(h.T @ dz, dz.sum(axis=0))``, the
+    bias gradient summed while dz is packed. Bit-identical to ``matmul`` and ``column_sums``."""
+    h, dz, dtype = _dense_operands(h, dz)
+    dkernel = np.empty((h.shape[1], dz.shape[1]), dtype)
+    dbias = np.empty((dz.shape[1],), dtype)
+    _core.gemm(dkernel, h, dz, True, False, 0.0, None, b_column_sums=dbias)
+    return dkernel, dbias
 
 
 # ----------------------------------------------------------------------------------- activations

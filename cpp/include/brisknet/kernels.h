@@ -21,25 +21,49 @@ void count_workspace_allocation();
 // `seconds`: the practical FMA peak that "% of peak" figures refer to.
 double gemm_peak_gflops(double seconds);
 
+// ---------------------------------------------------------------- activation kinds
+enum class Activation : int {
+  linear, relu, leaky_relu, elu, selu, gelu, gelu_tanh, sigmoid, hard_sigmoid,
+  tanh, softplus, softsign, swish, softmax, log_softmax
+};
+// Every activation but softmax / log_softmax acts on each element alone (and can be fused into GEMM).
+inline bool is_elementwise(Activation act) {
+  return act != Activation::softmax && act != Activation::log_softmax;
+}
+
 // ---------------------------------------------------------------- GEMM
-// C[m,n] := beta * C + op(A)[m,k] @ op(B)[k,n] (+ bias[n] when bias != nullptr).
+// Work fused into one gemm call, so the data it touches is read while it is still in cache:
+// - activation_out[m,n] = activation(C) for each finished tile of C (the forward pass of a layer);
+// - or, when grad_x / grad_y are given, C := C * activation'(x) for each finished tile, with x and
+//   y = activation(x) the activation's input and output (the backward pass through an activation);
+// - b_column_sums[n] = the sums over k of op(B), accumulated while B is packed (a bias gradient).
+// activation_out, grad_x and grad_y have C's shape and leading dimension. Element-wise
+// activations only (not softmax / log_softmax). Each gives results bit-identical to the separate
+// activation_forward / activation_backward / column_sums calls.
+template <typename T>
+struct GemmFusion {
+  Activation activation = Activation::linear;
+  T alpha = T(0);
+  T* activation_out = nullptr;
+  const T* grad_x = nullptr;
+  const T* grad_y = nullptr;
+  T* b_column_sums = nullptr;
+};
+
+// C[m,n] := beta * C + op(A)[m,k] @ op(B)[k,n] (+ bias[n] when bias != nullptr), then `fused`.
 // op(A)[i,p] = A[i*rsa + p*csa] and op(B)[p,j] = B[p*rsb + j*csb]: any transpose, no copy.
 // C is row-major with leading dimension ldc. C is never read when beta == 0.
 // Results do not depend on the thread count (the k reduction is never split between threads).
 template <typename T>
 void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
-          int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias);
+          int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias,
+          const GemmFusion<T>& fused = GemmFusion<T>());
 
 // db[n] := beta * db + sum over rows of dy[m,n]  (the bias gradient)
 template <typename T>
 void column_sums(T* db, const T* dy, int64_t m, int64_t n, T beta);
 
 // ---------------------------------------------------------------- activations
-enum class Activation : int {
-  linear, relu, leaky_relu, elu, selu, gelu, gelu_tanh, sigmoid, hard_sigmoid,
-  tanh, softplus, softsign, swish, softmax, log_softmax
-};
-
 // y[rows,cols] = f(x[rows,cols]); softmax and log_softmax are taken along each row.
 // alpha: slope for leaky_relu, alpha for elu; ignored otherwise. y may alias x.
 template <typename T>
