@@ -12,12 +12,16 @@ import sys
 def main(path):
     data = json.load(open(path))
     runs = {b["name"]: b for b in data["benchmarks"]}
-    gemm, epochs, predict, other = {}, {}, {}, []
+    gemm, epochs, predict, threads, other = {}, {}, {}, {}, []
     for name, b in runs.items():
         median = b["stats"]["median"]
         m = re.match(r"test_matmul\[(.+)-(brisknet|numpy)\]", name)
         if m:
             gemm.setdefault(m.group(1), {})[m.group(2)] = (median, b["extra_info"].get("gflop"))
+            continue
+        m = re.match(r"test_threads\[(.+)-(\d+)\]", name)
+        if m:
+            threads.setdefault(m.group(1), {})[int(m.group(2))] = median
             continue
         m = re.match(r"test_predict\[(\w+)-(\d+)\]", name)
         if m:
@@ -53,6 +57,14 @@ def main(path):
             cells = [(f"{r[i] * 1e6:.0f} us" if batch == 1 else f"{batch / r[i]:,.0f} samples/s") if i in r else "-"
                      for i in impls]
             print(f"| batch {batch} | " + " | ".join(cells) + " |")
+        print()
+    if threads:
+        counts = sorted({t for r in threads.values() for t in r})
+        print("| GEMM, threads requested | " + " | ".join(str(t) for t in counts) +
+              " |\n|---|" + "---:|" * len(counts))
+        for shape, r in threads.items():
+            cells = [f"{r[t] * 1e6:.0f} us ({r[1] / r[t]:.2f}x)" if t in r and 1 in r else "-" for t in counts]
+            print(f"| {shape} | " + " | ".join(cells) + " |")
         print()
     for name, median in other:
         print(f"- {name}: median {median * 1e3:.3f} ms")

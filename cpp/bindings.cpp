@@ -450,10 +450,16 @@ void bind_dropout_backward(py::array dx, py::array dy, py::array mask, double ra
 
 // ---------------------------------------------------------------- training engine
 // Checks every array against the network once per call; the engine itself trusts them.
-void check_params_cover(const Network& net, py::ssize_t n_params) {
-  for (const DenseSpec& l : net.layers())
-    if (l.kernel_offset + l.in * l.out > n_params || l.bias_offset + l.out > n_params)
+// Training updates the layers' blocks only, so there they must cover the buffer exactly.
+void check_params_cover(const Network& net, py::ssize_t n_params, bool exactly) {
+  int64_t total = 0;
+  for (const DenseSpec& l : net.layers()) {
+    if (l.kernel_offset < 0 || l.kernel_offset + l.in * l.out > n_params || l.bias_offset + l.out > n_params)
       fail_value("params: " + std::to_string(n_params) + " values are fewer than the layers need");
+    total += l.in * l.out + (l.bias_offset >= 0 ? l.out : 0);
+  }
+  if (exactly && total != n_params)
+    fail_value("params: " + std::to_string(n_params) + " values, the layers hold " + std::to_string(total));
 }
 
 const float* network_input(const Network& net, const py::array& x) {
@@ -477,7 +483,7 @@ py::tuple bind_train_batches(Network& net, py::array params, py::array grads, co
   float* pp = flat<float>(params, "params", n_params);
   float* pg = flat<float>(grads, "grads", n_params);
   require_no_partial_alias(grads, "grads", params, "params", false);
-  check_params_cover(net, n_params);
+  check_params_cover(net, n_params, true);
   OptimizerSpec opt{};
   if (kind == "adam") opt.kind = OptimizerSpec::adam;
   else if (kind == "sgd") opt.kind = OptimizerSpec::sgd;
@@ -516,7 +522,7 @@ py::tuple bind_train_batches(Network& net, py::array params, py::array grads, co
   double* pc = corrects.mutable_data();
   {
     py::gil_scoped_release nogil;
-    net.train_batches(pp, pg, n_params, opt, px, y, po, count, batch_size, pl, pc);
+    net.train_batches(pp, pg, opt, px, y, po, count, batch_size, pl, pc);
   }
   return py::make_tuple(losses, corrects);
 }
@@ -610,7 +616,7 @@ PYBIND11_MODULE(_core, m) {
       .def("predict", [](Network& net, py::array params, py::array x, int64_t batch_size) {
              check_batch_size(batch_size);
              const float* pp = flat_in<float>(params, "params", params.size());
-             check_params_cover(net, params.size());
+             check_params_cover(net, params.size(), false);
              const float* px = network_input(net, x);
              const int64_t n = x.shape(0);
              py::array_t<float> out({n, net.outputs()});

@@ -80,6 +80,23 @@ def test_engine_is_bit_identical_to_reference_path(case, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("features", [1, 3, 700])
+def test_engine_updates_every_weight_whatever_the_gemm_path(features, monkeypatch):
+    """The optimizer update runs inside the weight-gradient GEMM (per finished block of rows): for
+    an input of <= 4 features that GEMM takes its few-rows path, for 700 it spans two k blocks
+    at batch 600 (> kc), and every weight must still be updated exactly once."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1300, features)).astype(np.float32)
+    y = rng.integers(0, 3, 1300)
+    build = compiled(lambda: [layers.Dense(9, activation="relu"), layers.Dense(3, activation="softmax")],
+                     lambda: dict(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]))
+    w_ref, h_ref = train(build, x, y, True, monkeypatch, epochs=2, batch_size=600)
+    w_fast, h_fast = train(build, x, y, False, monkeypatch, epochs=2, batch_size=600)
+    assert h_fast == h_ref
+    for a, b in zip(w_fast, w_ref):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_flatten_and_batch_callbacks_take_the_engine_a_batch_at_a_time(monkeypatch):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((70, 3, 4)).astype(np.float32)

@@ -128,12 +128,64 @@ double Network::correct(const Workspace& ws, int64_t b) const {
   return double(hits);
 }
 
-// Per layer, last to first: dW = h^T dz with db = the column sums of dz (summed while dz is
-// packed), then dz of the layer below = (dz W^T) * activation'(its z), the activation gradient
-// applied to each tile of the product while it is in L1 (softmax in a hidden layer: a second pass).
+namespace {
+
+// The optimizer update of one step, applied block by block: the scalars that depend only on the
+// step count are computed once, in double, with the same expressions as the Python path.
+struct StepUpdate {
+  const OptimizerSpec& opt;
+  float* params;
+  float alpha;  // Adam's bias-corrected learning rate
+
+  StepUpdate(OptimizerSpec& o, float* p) : opt(o), params(p), alpha(0) {
+    const int64_t t = ++o.step;
+    if (o.kind == OptimizerSpec::adam)
+      alpha = float(o.learning_rate * std::sqrt(1.0 - std::pow(o.beta_2, double(t))) /
+                    (1.0 - std::pow(o.beta_1, double(t))));
+  }
+  // Parameters [offset, offset + n) from their gradient g; `serial`: on this thread alone (the
+  // caller is a GEMM thread), else split over threads like the Python path's update.
+  void apply(int64_t offset, const float* g, int64_t n, bool serial) const {
+    float* p = params + offset;
+    float* m = opt.m ? opt.m + offset : nullptr;
+    if (opt.kind == OptimizerSpec::adam) {
+      float* vhat = opt.vhat ? opt.vhat + offset : nullptr;
+      const float decay = float(opt.learning_rate * opt.weight_decay);
+      (serial ? adam_step_serial<float> : adam_step<float>)(p, m, opt.v + offset, vhat, g, n, alpha,
+          float(opt.beta_1), float(opt.beta_2), float(opt.epsilon), decay);
+    } else {
+      (serial ? sgd_step_serial<float> : sgd_step<float>)(p, m, g, n, float(opt.learning_rate),
+                                                          float(opt.momentum), opt.nesterov);
+    }
+  }
+};
+
+// GemmFusion::tile_done for a weight-gradient GEMM: updates the kernel entries of a finished
+// block of rows while their gradient is in cache.
+struct KernelTiles {
+  const StepUpdate* step;
+  int64_t kernel_offset;
+};
+
+void update_kernel_rows(void* context, float* C, int64_t ldc, int64_t i0, int64_t j0, int64_t rows,
+                        int64_t cols) {
+  const KernelTiles& k = *static_cast<const KernelTiles*>(context);
+  for (int64_t i = i0; i < i0 + rows; ++i)
+    k.step->apply(k.kernel_offset + i * ldc + j0, C + i * ldc + j0, cols, true);
+}
+
+}  // namespace
+
+// Per layer, last to first: the gradient for the layer below, (dz W^T) * activation'(its z), with
+// the activation gradient applied to each tile of the product while it is in L1 (a softmax in a
+// hidden layer: a second pass); then dW = h^T dz, db = the column sums of dz (summed while dz is
+// packed), and the optimizer update of W applied to each tile of dW as it is finished, so the
+// gradient is consumed while in cache. dz W^T goes first: it needs W before its update.
 // The last layer's dz comes from the loss gradient through its activation, unless the loss
-// already folded a softmax in.
-void Network::backward(const float* params, float* grads, Workspace& ws, int64_t b) const {
+// already folded a softmax in. Element for element, the same arithmetic as the Python path.
+void Network::backward_and_update(float* params, float* grads, Workspace& ws, int64_t b,
+                                  OptimizerSpec& opt) const {
+  const StepUpdate step(opt, params);
   const size_t last = layers_.size() - 1;
   const DenseSpec& top = layers_[last];
   const float* dz = ws.dpred.data();
@@ -144,44 +196,39 @@ void Network::backward(const float* params, float* grads, Workspace& ws, int64_t
   }
   for (size_t i = last;; --i) {
     const DenseSpec& l = layers_[i];
+    const float* dz_below = nullptr;
+    if (i > 0) {
+      const DenseSpec& below = layers_[i - 1];
+      GemmFusion<float> through;
+      float* dh = ws.dx[i].data();
+      if (below.activation != Activation::linear && is_elementwise(below.activation)) {
+        through.activation = below.activation;
+        through.alpha = below.alpha;
+        through.grad_x = ws.z[i - 1].data();
+        through.grad_y = ws.y[i - 1].data();
+        dh = ws.dz[i - 1].data();
+      }
+      gemm<float>(dh, l.in, dz, l.out, 1, params + l.kernel_offset, 1, l.out, b, l.in, l.out, 0.0f,
+                  nullptr, through);
+      dz_below = dh;
+      if (!is_elementwise(below.activation)) {
+        activation_backward<float>(ws.dz[i - 1].data(), dh, ws.z[i - 1].data(), ws.y[i - 1].data(), b,
+                                   below.out, below.activation, below.alpha);
+        dz_below = ws.dz[i - 1].data();
+      }
+    }
+
     const float* h = i == 0 ? ws.x.data() : output(ws, i - 1);
-    GemmFusion<float> bias_grad;
-    if (l.bias_offset >= 0) bias_grad.b_column_sums = grads + l.bias_offset;
+    KernelTiles tiles{&step, l.kernel_offset};
+    GemmFusion<float> params_grad;
+    params_grad.tile_done = &update_kernel_rows;
+    params_grad.context = &tiles;
+    if (l.bias_offset >= 0) params_grad.b_column_sums = grads + l.bias_offset;
     gemm<float>(grads + l.kernel_offset, l.out, h, 1, l.in, dz, l.out, 1, l.in, l.out, b, 0.0f, nullptr,
-                bias_grad);
+                params_grad);
+    if (l.bias_offset >= 0) step.apply(l.bias_offset, grads + l.bias_offset, l.out, false);
     if (i == 0) break;
-
-    const DenseSpec& below = layers_[i - 1];
-    GemmFusion<float> through;
-    float* dh = ws.dx[i].data();
-    if (below.activation != Activation::linear && is_elementwise(below.activation)) {
-      through.activation = below.activation;
-      through.alpha = below.alpha;
-      through.grad_x = ws.z[i - 1].data();
-      through.grad_y = ws.y[i - 1].data();
-      dh = ws.dz[i - 1].data();
-    }
-    gemm<float>(dh, l.in, dz, l.out, 1, params + l.kernel_offset, 1, l.out, b, l.in, l.out, 0.0f, nullptr,
-                through);
-    dz = dh;
-    if (!is_elementwise(below.activation)) {
-      activation_backward<float>(ws.dz[i - 1].data(), dh, ws.z[i - 1].data(), ws.y[i - 1].data(), b,
-                                 below.out, below.activation, below.alpha);
-      dz = ws.dz[i - 1].data();
-    }
-  }
-}
-
-void Network::update(float* params, float* grads, int64_t n, OptimizerSpec& opt) const {
-  const int64_t t = ++opt.step;
-  if (opt.kind == OptimizerSpec::adam) {
-    // the same double-precision expression as the Python path
-    const double alpha = opt.learning_rate * std::sqrt(1.0 - std::pow(opt.beta_2, double(t))) /
-                         (1.0 - std::pow(opt.beta_1, double(t)));
-    adam_step<float>(params, opt.m, opt.v, opt.vhat, grads, n, float(alpha), float(opt.beta_1),
-                     float(opt.beta_2), float(opt.epsilon), float(opt.learning_rate * opt.weight_decay));
-  } else {
-    sgd_step<float>(params, opt.m, grads, n, float(opt.learning_rate), float(opt.momentum), opt.nesterov);
+    dz = dz_below;
   }
 }
 
@@ -194,7 +241,7 @@ void Network::predict(const float* params, const float* x, int64_t n, int64_t ba
   }
 }
 
-void Network::train_batches(float* params, float* grads, int64_t n_params, OptimizerSpec& opt,
+void Network::train_batches(float* params, float* grads, OptimizerSpec& opt,
                             const float* x, Targets y, const int64_t* order, int64_t count,
                             int64_t batch_size, double* batch_loss, double* batch_correct) {
   for (int64_t start = 0, k = 0; start < count; start += batch_size, ++k) {
@@ -204,8 +251,7 @@ void Network::train_batches(float* params, float* grads, int64_t n_params, Optim
     forward(params, ws.x.data(), ws, b);
     batch_loss[k] = loss_and_gradient(ws, b);
     batch_correct[k] = correct(ws, b);
-    backward(params, grads, ws, b);
-    update(params, grads, n_params, opt);
+    backward_and_update(params, grads, ws, b, opt);
   }
 }
 

@@ -123,8 +123,7 @@ template <typename T>
 void finish_tile(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t j0, int64_t rows,
                  int64_t cols) {
   const bool grad = f.grad_x || f.grad_y;
-  if (!f.activation_out && !grad) return;
-  for (int64_t i = i0; i < i0 + rows; ++i) {
+  for (int64_t i = i0; (f.activation_out || grad) && i < i0 + rows; ++i) {
     T* c = C + i * ldc + j0;
     if (!grad) {
       detail::elementwise_activation(f.activation_out + i * ldc + j0, c, cols, f.activation, f.alpha);
@@ -154,7 +153,7 @@ std::string gemm_isa() { return isa(); }
 double gemm_peak_gflops(double seconds) {
   const MicroKernel<float>& uk = kernels<float>().wide;
   constexpr int64_t kc = 256, kCalls = 64;  // panels of 256: a few KB, in L1
-  const int nt = get_num_threads();
+  const int nt = detail::usable_threads();
   double flops = 0;
   const double start = omp_get_wtime();
 #pragma omp parallel num_threads(nt) reduction(+ : flops)
@@ -191,7 +190,9 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   }
   if (k == 0) {
     scale_and_bias(C, ldc, m, n, beta, bias);
-    return finish_tile(fused, C, ldc, 0, 0, m, n);
+    finish_tile(fused, C, ldc, 0, 0, m, n);
+    if (fused.tile_done) fused.tile_done(fused.context, C, ldc, 0, 0, m, n);
+    return;
   }
 
   const GemmKernels<T>& ks = kernels<T>();
@@ -207,6 +208,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
       if (w > 0) {
         ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr);
         finish_tile(fused, C, ldc, 0, j0, m, w);
+        if (fused.tile_done) fused.tile_done(fused.context, C, ldc, 0, j0, m, w);
       }
     }
     return;
@@ -248,15 +250,27 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
             pack_a_strip(Ap + s * MR * kc, A + (ic + s * MR) * rsa + pc * csa, rsa, csa,
                          int(std::min<int64_t>(MR, mc - s * MR)), kc, MR);
 
+          auto tile = [&](int64_t is, int64_t js) {
+            const int rows = int(std::min<int64_t>(MR, mc - is * MR));
+            const int cols = int(std::min<int64_t>(NR, nc - js * NR));
+            uk.run(kc, Ap + is * MR * kc, Bp + js * NR * kc, C + (ic + is * MR) * ldc + jc + js * NR,
+                   ldc, rows, cols, beta_p, bias_p ? bias_p + js * NR : nullptr);
+            if (last) finish_tile(fused, C, ldc, ic + is * MR, jc + js * NR, rows, cols);
+          };
+          if (!fused.tile_done) {
 #pragma omp for collapse(2) schedule(static)
-          for (int64_t js = 0; js < nstrips; ++js)
+            for (int64_t js = 0; js < nstrips; ++js)
+              for (int64_t is = 0; is < mstrips; ++is) tile(is, js);
+          } else {
+            // One thread per row panel (MR rows x nc columns), handed to tile_done when finished:
+            // the caller's update then walks whole rows, which the prefetcher streams.
+#pragma omp for schedule(static)
             for (int64_t is = 0; is < mstrips; ++is) {
-              const int rows = int(std::min<int64_t>(MR, mc - is * MR));
-              const int cols = int(std::min<int64_t>(NR, nc - js * NR));
-              uk.run(kc, Ap + is * MR * kc, Bp + js * NR * kc, C + (ic + is * MR) * ldc + jc + js * NR,
-                     ldc, rows, cols, beta_p, bias_p ? bias_p + js * NR : nullptr);
-              if (last) finish_tile(fused, C, ldc, ic + is * MR, jc + js * NR, rows, cols);
+              for (int64_t js = 0; js < nstrips; ++js) tile(is, js);
+              if (last)
+                fused.tile_done(fused.context, C, ldc, ic + is * MR, jc, std::min<int64_t>(MR, mc - is * MR), nc);
             }
+          }
         }
       }
     }

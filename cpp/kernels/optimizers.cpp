@@ -34,33 +34,46 @@ void adam_chunk(T* __restrict p, T* __restrict m, T* __restrict v, T* __restrict
 }  // namespace
 
 template <typename T>
-void sgd_step(T* p, T* velocity, const T* g, int64_t n, T lr, T momentum, bool nesterov) {
-  parallel_chunks(n, [&](int64_t begin, int64_t end) {
-    if (!velocity) {
+void sgd_step_serial(T* p, T* velocity, const T* g, int64_t n, T lr, T momentum, bool nesterov) {
+  const int64_t begin = 0, end = n;
+  if (!velocity) {
 #pragma omp simd
-      for (int64_t i = begin; i < end; ++i) p[i] -= lr * g[i];
-    } else if (nesterov) {
+    for (int64_t i = begin; i < end; ++i) p[i] -= lr * g[i];
+  } else if (nesterov) {
 #pragma omp simd
-      for (int64_t i = begin; i < end; ++i) {
-        const T v = velocity[i] = momentum * velocity[i] - lr * g[i];
-        p[i] += momentum * v - lr * g[i];
-      }
-    } else {
-#pragma omp simd
-      for (int64_t i = begin; i < end; ++i) p[i] += (velocity[i] = momentum * velocity[i] - lr * g[i]);
+    for (int64_t i = begin; i < end; ++i) {
+      const T v = velocity[i] = momentum * velocity[i] - lr * g[i];
+      p[i] += momentum * v - lr * g[i];
     }
+  } else {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) p[i] += (velocity[i] = momentum * velocity[i] - lr * g[i]);
+  }
+}
+
+template <typename T>
+void sgd_step(T* p, T* velocity, const T* g, int64_t n, T lr, T momentum, bool nesterov) {
+  parallel_chunks(n, [&](int64_t b, int64_t e) {
+    sgd_step_serial(p + b, velocity ? velocity + b : nullptr, g + b, e - b, lr, momentum, nesterov);
   });
+}
+
+template <typename T>
+void adam_step_serial(T* p, T* m, T* v, T* vhat, const T* g, int64_t n, T alpha, T beta_1, T beta_2,
+                      T epsilon, T decay) {
+  const bool ams = vhat != nullptr, dec = decay != T(0);
+  if (!ams && !dec) adam_chunk<T, false, false>(p, m, v, vhat, g, 0, n, alpha, beta_1, beta_2, epsilon, decay);
+  else if (!ams) adam_chunk<T, false, true>(p, m, v, vhat, g, 0, n, alpha, beta_1, beta_2, epsilon, decay);
+  else if (!dec) adam_chunk<T, true, false>(p, m, v, vhat, g, 0, n, alpha, beta_1, beta_2, epsilon, decay);
+  else adam_chunk<T, true, true>(p, m, v, vhat, g, 0, n, alpha, beta_1, beta_2, epsilon, decay);
 }
 
 template <typename T>
 void adam_step(T* p, T* m, T* v, T* vhat, const T* g, int64_t n, T alpha, T beta_1, T beta_2,
                T epsilon, T decay) {
   parallel_chunks(n, [&](int64_t b, int64_t e) {
-    const bool ams = vhat != nullptr, dec = decay != T(0);
-    if (!ams && !dec) adam_chunk<T, false, false>(p, m, v, vhat, g, b, e, alpha, beta_1, beta_2, epsilon, decay);
-    else if (!ams) adam_chunk<T, false, true>(p, m, v, vhat, g, b, e, alpha, beta_1, beta_2, epsilon, decay);
-    else if (!dec) adam_chunk<T, true, false>(p, m, v, vhat, g, b, e, alpha, beta_1, beta_2, epsilon, decay);
-    else adam_chunk<T, true, true>(p, m, v, vhat, g, b, e, alpha, beta_1, beta_2, epsilon, decay);
+    adam_step_serial(p + b, m + b, v + b, vhat ? vhat + b : nullptr, g + b, e - b, alpha, beta_1, beta_2,
+                     epsilon, decay);
   });
 }
 
@@ -96,7 +109,9 @@ void adagrad_step(T* p, T* acc, const T* g, int64_t n, T lr, T epsilon) {
 
 #define BRISKNET_INSTANTIATE_OPTIMIZERS(T)                                                     \
   template void sgd_step<T>(T*, T*, const T*, int64_t, T, T, bool);                            \
+  template void sgd_step_serial<T>(T*, T*, const T*, int64_t, T, T, bool);                     \
   template void adam_step<T>(T*, T*, T*, T*, const T*, int64_t, T, T, T, T, T);                \
+  template void adam_step_serial<T>(T*, T*, T*, T*, const T*, int64_t, T, T, T, T, T);         \
   template void rmsprop_step<T>(T*, T*, T*, T*, const T*, int64_t, T, T, T, T);                \
   template void adagrad_step<T>(T*, T*, const T*, int64_t, T, T);
 BRISKNET_INSTANTIATE_OPTIMIZERS(float)

@@ -37,7 +37,11 @@ def draw_seed() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Threads used by every brisknet kernel (default: OMP_NUM_THREADS, else all cores)."""
+    """Threads used by every brisknet kernel (default: OMP_NUM_THREADS, else all cores).
+
+    Each kernel picks its own count per shape, up to n and never more than the cores this process
+    may run on: small shapes stay on one thread, and asking for more threads than cores never
+    makes a kernel slower. Results are bit-identical for any n."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
     _core.set_num_threads(int(n))
@@ -54,4 +58,5 @@ def cpu_info() -> dict:
         "forced_isa": os.environ.get("BRISKNET_ISA") or None,
         "num_threads": _core.get_num_threads(),
         "cpu_count": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
     }

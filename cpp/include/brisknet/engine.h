@@ -55,7 +55,7 @@ class Network {
   // Trains on the rows order[0 .. count) of x[., in] and the targets, batch_size rows per
   // optimizer update (the last batch may be smaller). Writes each batch's mean loss and its
   // number of correct predictions (for `accuracy`) to batch_loss[] / batch_correct[].
-  void train_batches(float* params, float* grads, int64_t n_params, OptimizerSpec& opt,
+  void train_batches(float* params, float* grads, OptimizerSpec& opt,
                      const float* x, Targets y, const int64_t* order, int64_t count,
                      int64_t batch_size, double* batch_loss, double* batch_correct);
 
@@ -79,10 +79,10 @@ class Network {
   void gather(Workspace& ws, const float* x, Targets y, const int64_t* rows, int64_t b) const;
   // Forward pass of b rows starting at x (ws.x for training); returns the last layer's output.
   const float* forward(const float* params, const float* x, Workspace& ws, int64_t b) const;
-  void backward(const float* params, float* grads, Workspace& ws, int64_t b) const;
+  // Backward pass and optimizer step (opt.step += 1) of every parameter.
+  void backward_and_update(float* params, float* grads, Workspace& ws, int64_t b, OptimizerSpec& opt) const;
   double loss_and_gradient(Workspace& ws, int64_t b) const;  // mean loss; ws.dpred
   double correct(const Workspace& ws, int64_t b) const;
-  void update(float* params, float* grads, int64_t n_params, OptimizerSpec& opt) const;
 
   std::vector<DenseSpec> layers_;
   LossSpec loss_;

@@ -48,6 +48,13 @@ struct GemmFusion {
   const T* grad_x = nullptr;
   const T* grad_y = nullptr;
   T* b_column_sums = nullptr;
+  // Called once per finished block of C (rows x cols at row i0, column j0: a panel of a few
+  // rows), on the thread that computed it, after the activation work, while the block is still in
+  // cache. The training engine applies the optimizer update there, so a weight gradient is
+  // consumed while it is hot. Every element of C is in exactly one block.
+  void (*tile_done)(void* context, T* C, int64_t ldc, int64_t i0, int64_t j0, int64_t rows,
+                    int64_t cols) = nullptr;
+  void* context = nullptr;
 };
 
 // C[m,n] := beta * C + op(A)[m,k] @ op(B)[k,n] (+ bias[n] when bias != nullptr), then `fused`.
@@ -122,6 +129,15 @@ void sgd_step(T* p, T* velocity, const T* g, int64_t n, T lr, T momentum, bool n
 template <typename T>
 void adam_step(T* p, T* m, T* v, T* vhat, const T* g, int64_t n, T alpha, T beta_1, T beta_2,
                T epsilon, T decay);
+
+// The two updates above on the calling thread alone, for callers already running in parallel
+// (the training engine applies them to each tile of a weight gradient as GEMM finishes it).
+// Element for element the same arithmetic as sgd_step / adam_step.
+template <typename T>
+void sgd_step_serial(T* p, T* velocity, const T* g, int64_t n, T lr, T momentum, bool nesterov);
+template <typename T>
+void adam_step_serial(T* p, T* m, T* v, T* vhat, const T* g, int64_t n, T alpha, T beta_1, T beta_2,
+                      T epsilon, T decay);
 
 // RMSprop: v = rho v + (1-rho) g^2; centered: mg = rho mg + (1-rho) g, denom = v - mg^2 + eps,
 // else denom = v + eps; inc = lr g / sqrt(denom); momentum > 0: mom = momentum*mom + inc, p -= mom;
