@@ -29,8 +29,7 @@ def test_import_styles():
 
 def test_input_and_build_and_weights_layout():
     model = keras.Sequential([keras.Input(shape=(5,)), layers.Dense(4), layers.Dense(2, use_bias=False)])
-    assert model.built is False
-    model.build()
+    assert model.built is True  # as in Keras: built as soon as the input shape is known
     shapes = [w.shape for w in model.get_weights()]
     assert shapes == [(5, 4), (4,), (4, 2)]  # Keras: kernel (in, units) then bias
     assert model.count_params() == 5 * 4 + 4 + 4 * 2

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from . import utils
+from .serialization import classes_of, deserialize
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
            "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunNormal", "LecunUniform",
@@ -182,9 +183,12 @@ _BY_NAME = {
 
 
 def get(identifier) -> Initializer:
-    """An initializer from a Keras name, an Initializer, or a callable(shape, dtype)."""
+    """An initializer from a Keras name, an Initializer, a callable(shape, dtype), or a config
+    ``{"class_name": ..., "config": ...}`` as get_config/serialize write it."""
     if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
         return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier, classes_of(globals(), Initializer), "initializer")
     if isinstance(identifier, str):
         key = identifier.lower()
         if key in _BY_NAME:

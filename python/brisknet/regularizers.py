@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .serialization import classes_of, deserialize
+
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get"]
 
 
@@ -36,10 +38,16 @@ class L1(Regularizer):
     def __init__(self, l1=0.01):
         super().__init__(l1=l1)
 
+    def get_config(self):
+        return {"l1": self.l1}
+
 
 class L2(Regularizer):
     def __init__(self, l2=0.01):
         super().__init__(l2=l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
 
 
 class L1L2(Regularizer):
@@ -60,8 +68,11 @@ def l1_l2(l1=0.01, l2=0.01):
 
 
 def get(identifier):
+    """A regularizer from None, a Regularizer, a Keras name or a serialized config."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier, classes_of(globals(), Regularizer), "regularizer")
     if isinstance(identifier, str):
         makers = {"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(0.01, 0.01), "l1l2": lambda: L1L2(0.01, 0.01)}
         if identifier.lower() in makers:

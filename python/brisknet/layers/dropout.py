@@ -43,3 +43,12 @@ class Dropout(Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+    def get_state(self):
+        """Where the mask sequence stands, so training resumed from a file draws the same masks."""
+        return {"base_seed": self._base_seed, "calls": self._calls}
+
+    def set_state(self, state):
+        if set(state) != {"base_seed", "calls"} or not all(isinstance(v, int) and v >= 0 for v in state.values()):
+            raise ValueError(f"Dropout {self.name!r}: invalid state {state!r}")
+        self._base_seed, self._calls = state["base_seed"], state["calls"]

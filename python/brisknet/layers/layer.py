@@ -89,6 +89,14 @@ class Layer:
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable}
 
+    def get_state(self) -> dict:
+        """State beyond the weights that training depends on (JSON-able; saved with the model)."""
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        if state:
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) has no state, got {sorted(state)}")
+
     @classmethod
     def from_config(cls, config):
         return cls(**config)

@@ -2,6 +2,7 @@
 buffer of the same layout), so the optimizer updates the whole model in one kernel call."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -38,8 +39,12 @@ class Sequential(Trainer):
         if not self._layers and self._input_shape is None and layer._declared_input_shape:
             self._input_shape = layer._declared_input_shape
         self._layers.append(layer)
-        if self.built:
-            self.build()
+        if self.built or self._input_shape is not None:  # Keras builds as soon as the input shape is known
+            try:
+                self.build()
+            except Exception:
+                self._layers.pop()
+                raise
 
     def pop(self):
         if not self._layers:
@@ -71,9 +76,11 @@ class Sequential(Trainer):
             raise AttributeError("the model is not built yet")
         return (None,) + tuple(self._layers[-1].output_shape)
 
-    def build(self, input_shape=None) -> None:
+    def build(self, input_shape=None, _restore_rng=False) -> None:
         """Infer every layer's shapes from the input shape (with batch dimension, as Keras),
-        lay the weights out in one flat float32 buffer and initialise them (kept on rebuild)."""
+        lay the weights out in one flat float32 buffer and initialise them (kept on rebuild).
+        _restore_rng: leave brisknet's global generator as it was (loading a saved model must not
+        change what training does next)."""
         if input_shape is not None:
             shape = tuple(input_shape)[1:]
             if not shape or any((not isinstance(d, (int, np.integer))) or d < 1 for d in shape):
@@ -84,6 +91,13 @@ class Sequential(Trainer):
                              "call model.build((None, features)), or call fit/predict on data first")
         if not self._layers:
             raise ValueError("the model has no layers")
+        if _restore_rng:
+            from .. import utils
+            saved_rng = utils.global_rng().bit_generator.state
+            try:
+                return self.build(input_shape)
+            finally:
+                utils.global_rng().bit_generator.state = saved_rng
         old = {id(l): l.get_weights() for l in self._layers if l.built and l.weights}
         shape = self._input_shape
         for layer in self._layers:
@@ -179,10 +193,57 @@ class Sequential(Trainer):
                   f" Non-trainable params: {total - trainable:,} ({_bytes((total - trainable) * 4)})"]
         print_fn("\n".join(lines))
 
+    # ------------------------------------------------------------------ configs and files
     def get_config(self) -> dict:
         return {"name": self.name,
                 "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._layers],
                 "input_shape": list(self._input_shape) if self._input_shape else None}
+
+    @classmethod
+    def from_config(cls, config, _source="config") -> "Sequential":
+        """The model a get_config() describes, built (with fresh weights, the global generator left
+        as it was) when it has an input shape."""
+        from .. import layers as layers_module
+        from ..serialization import classes_of, deserialize
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError(f"{_source}: a Sequential config needs a 'layers' list")
+        known = classes_of(vars(layers_module), layers_module.Layer)
+        model = cls(name=config.get("name"))
+        for spec in config["layers"]:
+            model.add(deserialize(spec, known, "layer"))
+        shape = config.get("input_shape")
+        if shape is not None:
+            if not isinstance(shape, list) or not all(isinstance(d, int) and d > 0 for d in shape):
+                raise ValueError(f"{_source}: input_shape must be a list of positive ints, got {shape!r}")
+            model.build((None, *shape), _restore_rng=True)
+        return model
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON (no weights), read back by models.model_from_json."""
+        return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
+
+    def save(self, filepath, overwrite=True) -> None:
+        """One '.brisk' file: architecture, weights and, when compiled, the optimizer state, loss
+        and metrics, so that models.load_model(filepath) resumes training bit-identically.
+        Written atomically (a temporary file renamed over the target)."""
+        import os
+        from .. import saving
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"save: {filepath!r} exists and overwrite=False")
+        saving.save_model(self, filepath)
+
+    def save_weights(self, filepath, overwrite=True) -> None:
+        """The weights alone (a safetensors file, written atomically)."""
+        import os
+        from .. import saving
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"save_weights: {filepath!r} exists and overwrite=False")
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath) -> None:
+        """Weights from save_weights (or save): names and shapes must match this model."""
+        from .. import saving
+        saving.load_weights(self, filepath)
 
     def __repr__(self):
         return f"<Sequential name={self.name} layers={len(self._layers)}>"

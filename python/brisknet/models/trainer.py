@@ -76,6 +76,24 @@ class Trainer:
             self.optimizer.build(self._params.size)
             self._configure_fusion()
 
+    def _compile_config(self) -> dict:
+        """compile()'s arguments as JSON-able data (saved in model files)."""
+        from ..serialization import serialize
+        metrics = [m if isinstance(m, str) else serialize(metrics_module.get(m)) for m in self._metric_ids]
+        return {"optimizer": serialize(self.optimizer), "loss": serialize(self.loss), "metrics": metrics}
+
+    def _compile_from_config(self, config, source="config"):
+        from ..serialization import classes_of, deserialize
+        if not isinstance(config, dict):
+            raise ValueError(f"{source}: the compile entry must be an object")
+        optimizer = deserialize(config.get("optimizer"), classes_of(vars(optimizers), optimizers.Optimizer),
+                                "optimizer")
+        loss = deserialize(config.get("loss"), classes_of(vars(losses), losses.Loss), "loss")
+        metric_classes = classes_of(vars(metrics_module), metrics_module.Metric)
+        metrics = [m if isinstance(m, str) else deserialize(m, metric_classes, "metric")
+                   for m in config.get("metrics") or []]
+        self.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+
     def _require_compiled(self, what):
         if not self.compiled:
             raise RuntimeError(f"{what}: you must compile the model before training/evaluating it "

@@ -9,6 +9,7 @@ from .optimizer import Optimizer
 class Adagrad(Optimizer):
     """Keras Adagrad: ``acc += g^2; p -= lr g / sqrt(acc + epsilon)``, acc starting at 0.1."""
     name = "adagrad"
+    _state_names = ('accumulator',)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)

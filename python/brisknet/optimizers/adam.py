@@ -10,6 +10,7 @@ class Adam(Optimizer):
     """Keras Adam: ``lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)``,
     ``p -= lr_t * m / (sqrt(v) + epsilon)``; AMSGrad keeps the running max of v."""
     name = "adam"
+    _state_names = ('m', 'v', 'vhat')
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  **kwargs):

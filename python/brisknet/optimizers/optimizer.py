@@ -49,6 +49,24 @@ class Optimizer:
     def _state(self, size):
         return np.zeros(size, np.float32)
 
+    _state_names = ()  # attributes holding per-parameter state (saved with the model)
+
+    def state_arrays(self) -> dict:
+        """name -> the per-parameter state arrays this optimizer holds (those in use)."""
+        return {n: getattr(self, n) for n in self._state_names if getattr(self, n, None) is not None}
+
+    def load_state_arrays(self, arrays: dict, source="state") -> None:
+        """Restores state_arrays() from saved copies: the same names and sizes, else ValueError."""
+        mine = self.state_arrays()
+        if set(arrays) != set(mine):
+            raise ValueError(f"{source}: optimizer state {sorted(arrays)} does not match "
+                             f"{type(self).__name__}'s {sorted(mine)}")
+        for name, arr in arrays.items():
+            if arr.shape != mine[name].shape:
+                raise ValueError(f"{source}: optimizer state {name!r} has shape {arr.shape}, "
+                                 f"expected {mine[name].shape}")
+            mine[name][...] = arr
+
     def apply(self, params: np.ndarray, grads: np.ndarray, slices=()) -> None:
         """One step: clip the gradient if asked, decay the weights if asked, then update.
 

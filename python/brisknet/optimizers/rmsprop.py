@@ -8,6 +8,7 @@ class RMSprop(Optimizer):
     """Keras RMSprop: ``v = rho v + (1 - rho) g^2; p -= lr g / sqrt(v + epsilon)`` (centered and
     momentum variants as Keras defines them)."""
     name = "rmsprop"
+    _state_names = ('velocity', 'average_gradient', 'momentum_buffer')
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  **kwargs):

@@ -7,6 +7,7 @@ from .optimizer import Optimizer
 class SGD(Optimizer):
     """Keras SGD: ``v = momentum * v - lr * g; p += v`` (Nesterov: ``p += momentum * v - lr * g``)."""
     name = "SGD"
+    _state_names = ('velocity',)
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
