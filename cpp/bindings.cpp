@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -473,7 +474,7 @@ void check_batch_size(int64_t batch_size) {
   if (batch_size <= 0) fail_value("batch_size must be > 0, got " + std::to_string(batch_size));
 }
 py::tuple bind_train_batches(Network& net, py::array params, py::array grads, const std::string& kind,
-                             py::object m, py::object v, py::object vhat, double learning_rate,
+                             py::object m, py::object v, py::object vhat, py::object learning_rate,
                              double beta_1, double beta_2, double epsilon, double weight_decay,
                              double momentum, bool nesterov, int64_t step, py::array x,
                              py::object labels, py::object targets, py::array order,
@@ -492,7 +493,9 @@ py::tuple bind_train_batches(Network& net, py::array params, py::array grads, co
   opt.v = state<float>(v, "v", params);
   opt.vhat = state<float>(vhat, "vhat", params);
   if (opt.kind == OptimizerSpec::adam && (!opt.m || !opt.v)) fail_value("adam needs m and v");
-  opt.learning_rate = learning_rate;
+  py::array rates;  // a float, or one learning rate per batch (a schedule evaluated in Python)
+  if (py::isinstance<py::array>(learning_rate)) rates = learning_rate;
+  else opt.learning_rate = learning_rate.cast<double>();
   opt.beta_1 = beta_1;
   opt.beta_2 = beta_2;
   opt.epsilon = epsilon;
@@ -517,6 +520,14 @@ py::tuple bind_train_batches(Network& net, py::array params, py::array grads, co
   for (int64_t i = 0; i < count; ++i)
     if (po[i] < 0 || po[i] >= n) fail_value("order: row " + std::to_string(po[i]) + " out of range");
   const int64_t batches = (count + batch_size - 1) / batch_size;
+  if (rates) {
+    require_ndim(rates, "learning_rate", 1);
+    opt.learning_rates = flat_in<double>(rates, "learning_rate", batches);
+    for (int64_t i = 0; i < batches; ++i)
+      if (!(opt.learning_rates[i] >= 0 && std::isfinite(opt.learning_rates[i])))
+        fail_value("learning_rate: the schedule gave " + std::to_string(opt.learning_rates[i]) + " at batch " +
+                   std::to_string(i) + " (must be finite and >= 0)");
+  }
   py::array_t<double> losses(batches), corrects(batches);
   double* pl = losses.mutable_data();
   double* pc = corrects.mutable_data();

@@ -246,6 +246,7 @@ void Network::train_batches(float* params, float* grads, OptimizerSpec& opt,
                             int64_t batch_size, double* batch_loss, double* batch_correct) {
   for (int64_t start = 0, k = 0; start < count; start += batch_size, ++k) {
     const int64_t b = std::min(batch_size, count - start);
+    if (opt.learning_rates) opt.learning_rate = opt.learning_rates[k];
     Workspace& ws = workspace(b);
     gather(ws, x, y, order + start, b);
     forward(params, ws.x.data(), ws, b);

@@ -38,6 +38,7 @@ struct OptimizerSpec {
   float* v;       // Adam second moment
   float* vhat;    // AMSGrad maximum, or nullptr
   double learning_rate, beta_1, beta_2, epsilon, weight_decay, momentum;
+  const double* learning_rates;  // one per batch of a run (a schedule), or nullptr: learning_rate
   bool nesterov;
   int64_t step;
 };

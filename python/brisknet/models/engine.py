@@ -107,12 +107,15 @@ class Engine:
         if opt._size != model._params.size:
             opt.build(model._params.size)
         x2 = x.reshape(x.shape[0], -1)
+        lr = opt.learning_rate
+        if opt.schedule is not None:  # the schedule's value at each step of this run
+            steps = -(-len(order) // batch_size)
+            lr = np.array([opt.learning_rate_at(opt.iterations + i) for i in range(steps)], np.float64)
         if isinstance(opt, Adam):
-            args = ("adam", opt.m, opt.v, opt.vhat, opt.learning_rate, opt.beta_1, opt.beta_2, opt.epsilon,
+            args = ("adam", opt.m, opt.v, opt.vhat, lr, opt.beta_1, opt.beta_2, opt.epsilon,
                     opt.weight_decay or 0.0, 0.0, False)
         else:
-            args = ("sgd", opt.velocity, None, None, opt.learning_rate, 0.0, 0.0, 0.0, 0.0, opt.momentum,
-                    opt.nesterov)
+            args = ("sgd", opt.velocity, None, None, lr, 0.0, 0.0, 0.0, 0.0, opt.momentum, opt.nesterov)
         labels, targets = (y, None) if self.sparse else (None, y)
         losses, correct = self.net.train_batches(model._params, model._grads, *args, opt.iterations, x2,
                                                  labels, targets, np.ascontiguousarray(order, np.int64),

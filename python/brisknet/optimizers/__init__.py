@@ -1,4 +1,5 @@
 """Optimizers with Keras names, defaults and update rules."""
+from . import schedules
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamw import AdamW
@@ -6,7 +7,7 @@ from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "get"]
+__all__ = ["schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "get"]
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import schedules
+
 
 class Optimizer:
     name = "optimizer"
@@ -16,6 +18,7 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(unknown)}")
         if sum(x is not None for x in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("only one of clipnorm, clipvalue and global_clipnorm can be set")
+        self._schedule = None
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
@@ -26,14 +29,37 @@ class Optimizer:
 
     @property
     def learning_rate(self) -> float:
-        return self._learning_rate
+        """The learning rate of the next step (a schedule's value at `iterations`)."""
+        return self.learning_rate_at(self.iterations)
 
     @learning_rate.setter
     def learning_rate(self, value):
+        if isinstance(value, dict):  # a serialized schedule, from a model file
+            from ..serialization import classes_of, deserialize
+            value = deserialize(value, classes_of(vars(schedules), schedules.LearningRateSchedule), "schedule")
+        if isinstance(value, schedules.LearningRateSchedule):
+            self._schedule = value
+            return
+        if getattr(self, "_schedule", None) is not None:
+            raise TypeError("this optimizer was created with a learning-rate schedule: its learning "
+                            "rate cannot be set to a number")
         value = float(value)
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"learning_rate must be a finite number >= 0, got {value}")
         self._learning_rate = value
+
+    @property
+    def schedule(self):
+        """The LearningRateSchedule given as learning_rate, or None."""
+        return getattr(self, "_schedule", None)
+
+    def learning_rate_at(self, step: int) -> float:
+        if self.schedule is None:
+            return self._learning_rate
+        lr = float(self.schedule(step))
+        if not np.isfinite(lr) or lr < 0:
+            raise ValueError(f"the learning-rate schedule gave {lr} at step {step} (must be finite and >= 0)")
+        return lr
 
     def build(self, size: int) -> None:
         """Allocate state for a flat parameter buffer of `size` floats (once per model)."""
@@ -101,7 +127,9 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self):
-        return {"name": self.name, "learning_rate": self.learning_rate, "weight_decay": self.weight_decay,
+        from ..serialization import serialize
+        lr = serialize(self.schedule) if self.schedule is not None else self._learning_rate
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
 
     @classmethod
