@@ -174,7 +174,7 @@ void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool t
     GemmFusion<T> fused;
     fused.activation = activation;
     fused.alpha = T(alpha);
-    py::array keep[4];
+    py::array keep[4];  // the fused arrays given (default-constructed: empty)
     fused.activation_out = fused_array<T>(activation_out, "activation_out", out, m, n, true, keep[0]);
     fused.grad_x = fused_array<T>(grad_x, "grad_x", out, m, n, false, keep[1]);
     fused.grad_y = fused_array<T>(grad_y, "grad_y", out, m, n, false, keep[2]);
@@ -186,13 +186,14 @@ void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool t
         fail_value("matmul: softmax and log_softmax work on whole rows and cannot be fused");
       require_contiguous(out, "out");
     }
-    for (int i : {0, 3})
-      if (keep[i]) {
-        require_no_partial_alias(keep[i], i ? "b_column_sums" : "activation_out", a, "a", false);
-        require_no_partial_alias(keep[i], i ? "b_column_sums" : "activation_out", b, "b", false);
-        if (bias_arr) require_no_partial_alias(keep[i], i ? "b_column_sums" : "activation_out", bias_arr, "bias", false);
-      }
-    if (keep[0] && keep[3]) require_no_partial_alias(keep[0], "activation_out", keep[3], "b_column_sums", false);
+    // outputs must not overlap the inputs (empty arrays overlap nothing, so unused slots pass)
+    for (int i : {0, 3}) {
+      const char* name = i ? "b_column_sums" : "activation_out";
+      require_no_partial_alias(keep[i], name, a, "a", false);
+      require_no_partial_alias(keep[i], name, b, "b", false);
+      if (pbias) require_no_partial_alias(keep[i], name, bias_arr, "bias", false);
+    }
+    require_no_partial_alias(keep[0], "activation_out", keep[3], "b_column_sums", false);
     T* c = static_cast<T*>(out.mutable_data());
     const T* pa = static_cast<const T*>(a.data());
     const T* pb = static_cast<const T*>(b.data());
@@ -493,9 +494,9 @@ py::tuple bind_train_batches(Network& net, py::array params, py::array grads, co
   opt.v = state<float>(v, "v", params);
   opt.vhat = state<float>(vhat, "vhat", params);
   if (opt.kind == OptimizerSpec::adam && (!opt.m || !opt.v)) fail_value("adam needs m and v");
-  py::array rates;  // a float, or one learning rate per batch (a schedule evaluated in Python)
-  if (py::isinstance<py::array>(learning_rate)) rates = learning_rate;
-  else opt.learning_rate = learning_rate.cast<double>();
+  // a float, or one learning rate per batch (a schedule evaluated in Python)
+  const bool per_batch = py::isinstance<py::array>(learning_rate);
+  if (!per_batch) opt.learning_rate = learning_rate.cast<double>();
   opt.beta_1 = beta_1;
   opt.beta_2 = beta_2;
   opt.epsilon = epsilon;
@@ -520,7 +521,9 @@ py::tuple bind_train_batches(Network& net, py::array params, py::array grads, co
   for (int64_t i = 0; i < count; ++i)
     if (po[i] < 0 || po[i] >= n) fail_value("order: row " + std::to_string(po[i]) + " out of range");
   const int64_t batches = (count + batch_size - 1) / batch_size;
-  if (rates) {
+  py::array rates;
+  if (per_batch) {
+    rates = learning_rate;
     require_ndim(rates, "learning_rate", 1);
     opt.learning_rates = flat_in<double>(rates, "learning_rate", batches);
     for (int64_t i = 0; i < batches; ++i)

@@ -1,13 +1,25 @@
-"""Keras-style callbacks: the base class with every hook, the History every fit returns, and the
-progress bar (tqdm) that verbose=1 shows."""
+"""Keras-style callbacks: the base class with every hook, the History every fit returns, the
+progress bar (tqdm) that verbose=1 shows, and Keras' stock callbacks with its semantics:
+EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, LearningRateScheduler, CSVLogger,
+TerminateOnNaN, LambdaCallback and TensorBoard (scalars through tensorboardX, an optional extra).
+
+A fit whose callbacks override no per-batch hook runs whole epochs in C++; one that does is called
+back after every batch."""
 from __future__ import annotations
 
+import csv
+import math
+import os
 import sys
 import time
+import warnings
 
+import numpy as np
 from tqdm.auto import tqdm
 
-__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger"]
+__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
+           "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "LambdaCallback",
+           "TensorBoard"]
 
 
 class Callback:
@@ -49,9 +61,12 @@ class CallbackList(Callback):
             cb.set_params(params)
 
     def wants(self, hook, ignoring=()) -> bool:
-        """Whether a callback (other than those of the `ignoring` types) overrides `hook`."""
-        return any(getattr(type(cb), hook) is not getattr(Callback, hook)
-                   for cb in self.callbacks if not isinstance(cb, tuple(ignoring)))
+        """Whether a callback (other than those of the `ignoring` types) overrides `hook`, in its
+        class or (LambdaCallback) on the instance."""
+        def overrides(cb):
+            fn = getattr(cb, hook)
+            return getattr(fn, "__func__", fn) is not getattr(Callback, hook)
+        return any(overrides(cb) for cb in self.callbacks if not isinstance(cb, tuple(ignoring)))
 
     def __getattribute__(self, name):
         if name.startswith("on_"):
@@ -65,7 +80,8 @@ class CallbackList(Callback):
 
 
 class History(Callback):
-    """Records the epoch logs: ``history.history['loss']`` etc., and ``history.epoch``."""
+    """Records the epoch logs: ``history.history['loss']`` etc., and ``history.epoch``;
+    ``plot()`` draws them (matplotlib, an optional extra)."""
 
     def __init__(self):
         super().__init__()
@@ -81,6 +97,30 @@ class History(Callback):
             self.history.setdefault(k, []).append(v)
         if self.model is not None:
             self.model.history = self
+
+    def plot(self, metrics=None, ax=None):
+        """Loss and metric curves per epoch, each with its 'val_' twin on the same axes; one axes
+        per quantity unless `ax` is given. Returns the matplotlib Figure."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("History.plot needs matplotlib: pip install 'brisknet[plot]'") from None
+        names = metrics or [k for k in self.history if not k.startswith("val_") and k != "learning_rate"]
+        if ax is None:
+            fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+            axes = list(axes[0])
+        else:
+            fig, axes = ax.figure, [ax] * len(names)
+        epochs = [e + 1 for e in self.epoch]
+        for a, name in zip(axes, names):
+            for key, style in ((name, "-"), ("val_" + name, "--")):
+                if key in self.history:
+                    a.plot(epochs[-len(self.history[key]):], self.history[key], style, label=key)
+            a.set_xlabel("epoch")
+            a.set_title(name)
+            a.legend()
+        fig.tight_layout()
+        return fig
 
 
 def format_logs(logs) -> str:
@@ -107,16 +147,16 @@ class ProgbarLogger(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        self._seen += logs.get("size", 0)
+        self._seen = min((batch + 1) * self.params.get("batch_size", 0), self.params.get("samples", 0))
         if self._bar is not None:
             self._bar.update(1)
             if batch % 25 == 0:
                 rate = self._seen / max(1e-9, time.perf_counter() - self._start)
-                shown = {k: v for k, v in logs.items() if k not in ("size", "batch")}
-                self._bar.set_postfix_str(f"{format_logs(shown)} - {rate:,.0f} samples/s", refresh=False)
+                self._bar.set_postfix_str(f"{format_logs(logs)} - {rate:,.0f} samples/s", refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self._start
+        self._seen = self.params.get("samples", self._seen)
         rate = self._seen / max(1e-9, elapsed)
         text = f"{format_logs(logs or {})} - {rate:,.0f} samples/s"
         if self._bar is not None:
@@ -131,3 +171,302 @@ class ProgbarLogger(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+# ------------------------------------------------------------------------------ Keras' callbacks
+def _monitor_mode(monitor, mode, who):
+    """'min' or 'max' for a monitored quantity; 'auto' picks 'max' for accuracy-like metrics."""
+    if mode not in ("auto", "min", "max"):
+        warnings.warn(f"{who}: mode {mode!r} is unknown, using 'auto'")
+        mode = "auto"
+    if mode != "auto":
+        return mode
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    if name.endswith("loss") or name.endswith("error"):
+        return "min"
+    if any(k in name for k in ("acc", "auc", "precision", "recall", "f1")):
+        return "max"
+    return "min"
+
+
+def _monitored(logs, monitor, who):
+    value = (logs or {}).get(monitor)
+    if value is None:
+        warnings.warn(f"{who}: {monitor!r} is not among the logs ({sorted(logs or {})}); skipping",
+                      stacklevel=3)
+    return value
+
+
+class EarlyStopping(Callback):
+    """Stop training when `monitor` has not improved by more than `min_delta` for `patience`
+    epochs (Keras semantics: the counting starts at `start_from_epoch`; with a `baseline`, the
+    wait only restarts once the baseline is beaten; `restore_best_weights` puts the best epoch's
+    weights back when it stops)."""
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
+                 restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        self.monitor, self.patience, self.verbose = monitor, int(patience), verbose
+        self.baseline, self.restore_best_weights = baseline, bool(restore_best_weights)
+        self.start_from_epoch = int(start_from_epoch)
+        self.mode = _monitor_mode(monitor, mode, "EarlyStopping")
+        self.min_delta = abs(min_delta) if self.mode == "max" else -abs(min_delta)
+
+    def _is_improvement(self, value, reference):
+        if reference is None:
+            return True
+        shifted = value - self.min_delta
+        return shifted > reference if self.mode == "max" else shifted < reference
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best, self.best_weights, self.best_epoch = 0, 0, None, None, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = _monitored(logs, self.monitor, "EarlyStopping")
+        if current is None:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()  # if nothing ever improves, these come back
+        if epoch < self.start_from_epoch:
+            return
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.restore_best_weights and self.best_weights is not None:
+                if self.verbose:
+                    print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+                self.model.set_weights(self.best_weights)
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (model.save: a '.brisk' file) or its weights after every epoch, or every
+    `save_freq` batches; `filepath` may hold ``{epoch}`` (1-based) and any log key, e.g.
+    ``"ckpt-{epoch:02d}-{val_loss:.3f}.brisk"``. With save_best_only, only when `monitor`
+    improves on the best so far (and on initial_value_threshold). Every save is atomic."""
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
+                 mode="auto", save_freq="epoch", initial_value_threshold=None):
+        super().__init__()
+        self.filepath, self.monitor, self.verbose = os.fspath(filepath), monitor, verbose
+        self.save_best_only, self.save_weights_only = bool(save_best_only), bool(save_weights_only)
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+            raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive int, got {save_freq!r}")
+        if not self.save_weights_only and not self.filepath.endswith(".brisk"):
+            raise ValueError("ModelCheckpoint: filepath must end in '.brisk' (or pass save_weights_only=True), "
+                             f"got {self.filepath!r}")
+        self.save_freq = save_freq
+        if save_freq == "epoch":  # no per-batch hook: a checkpoint per epoch leaves the epoch loop in C++
+            self.on_train_batch_end = Callback.on_train_batch_end.__get__(self)
+        self.mode = _monitor_mode(monitor, mode, "ModelCheckpoint")
+        worst = -math.inf if self.mode == "max" else math.inf
+        self.best = worst if initial_value_threshold is None else float(initial_value_threshold)
+        self._batches = 0
+
+    def _save(self, epoch, logs, batch=None):
+        logs = dict(logs or {})
+        if self.save_best_only:
+            current = _monitored(logs, self.monitor, "ModelCheckpoint")
+            if current is None:
+                return
+            better = current > self.best if self.mode == "max" else current < self.best
+            if not better:
+                if self.verbose:
+                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                return
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}")
+            self.best = current
+        fields = {k: v for k, v in logs.items() if k not in ("epoch", "batch")}
+        path = self.filepath.format(epoch=epoch + 1, batch=batch, **fields)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved to {path}")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
+        if self._batches % self.save_freq == 0:
+            self._save(self._epoch, logs, batch)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by `factor` when `monitor` has not improved by `min_delta` for
+    `patience` epochs, then wait `cooldown` epochs; never below `min_lr`. Adds 'learning_rate'
+    to the epoch logs."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0, **kwargs):
+        super().__init__()
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0, got {factor}")
+        self.monitor, self.factor, self.patience, self.verbose = monitor, float(factor), int(patience), verbose
+        self.min_delta, self.cooldown, self.min_lr = float(min_delta), int(cooldown), float(min_lr)
+        self.mode = _monitor_mode(monitor, mode, "ReduceLROnPlateau")
+
+    def _improved(self, current):
+        if self.mode == "max":
+            return current > self.best + self.min_delta
+        return current < self.best - self.min_delta
+
+    def on_train_begin(self, logs=None):
+        self.best = -math.inf if self.mode == "max" else math.inf
+        self.wait, self.cooldown_counter = 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        current = _monitored(logs, self.monitor, "ReduceLROnPlateau")
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = float(optimizer.learning_rate)
+                if old > self.min_lr:
+                    new = max(old * self.factor, self.min_lr)
+                    optimizer.learning_rate = new
+                    if self.verbose:
+                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+                    self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class LearningRateScheduler(Callback):
+    """At the start of each epoch, set the learning rate to ``schedule(epoch, lr)`` (or
+    ``schedule(epoch)``); adds 'learning_rate' to the epoch logs."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        lr = float(optimizer.learning_rate)
+        try:
+            lr = self.schedule(epoch, lr)
+        except TypeError:  # a one-argument schedule
+            lr = self.schedule(epoch)
+        if not isinstance(lr, (int, float, np.floating, np.integer)) or isinstance(lr, bool):
+            raise ValueError(f"LearningRateScheduler: the schedule must return a float, got {lr!r}")
+        optimizer.learning_rate = float(lr)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+class CSVLogger(Callback):
+    """One CSV row per epoch: 'epoch' then the log keys in sorted order (a header first, unless
+    appending to a file that has one)."""
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename, self.sep, self.append = os.fspath(filename), separator, bool(append)
+        self._file = self._writer = None
+
+    def on_train_begin(self, logs=None):
+        has_header = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._writer, self._keys, self._header_written = None, None, has_header
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = sorted(logs)
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self._keys, delimiter=self.sep)
+            if not self._header_written:
+                self._writer.writeheader()
+        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self._keys}})
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``;
+    any hook name is accepted."""
+
+    def __init__(self, **hooks):
+        super().__init__()
+        for name, fn in hooks.items():
+            if not name.startswith("on_") or not hasattr(Callback, name):
+                raise ValueError(f"LambdaCallback: unknown hook {name!r}")
+            if fn is not None:
+                setattr(self, name, fn)
+
+
+class TensorBoard(Callback):
+    """Epoch scalars (loss, metrics, learning rate) as TensorBoard event files: log_dir/train for
+    the training logs and log_dir/validation for the 'val_' ones, tags 'epoch_<name>' as Keras
+    writes them. Needs tensorboardX (pip install 'brisknet[tensorboard]'), not TensorFlow."""
+
+    def __init__(self, log_dir="logs", update_freq="epoch", **kwargs):
+        super().__init__()
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise ImportError("TensorBoard needs tensorboardX: pip install 'brisknet[tensorboard]'") from None
+        self._writer_class = SummaryWriter
+        self.log_dir, self.update_freq = os.fspath(log_dir), update_freq
+        self._writers = {}
+
+    def _writer(self, which):
+        if which not in self._writers:
+            self._writers[which] = self._writer_class(os.path.join(self.log_dir, which))
+        return self._writers[which]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if "learning_rate" not in logs and self.model is not None and self.model.optimizer is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+        for key, value in logs.items():
+            which, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            self._writer(which).add_scalar(f"epoch_{name}", float(value), epoch)
+        for w in self._writers.values():
+            w.flush()
+
+    def on_train_end(self, logs=None):
+        for w in self._writers.values():
+            w.close()
+        self._writers = {}

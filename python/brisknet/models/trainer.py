@@ -266,10 +266,12 @@ class Trainer:
         n = x.shape[0]
         steps = -(-n // batch_size)
         history = callbacks_module.History()
-        cbs = [history] + list(callbacks or [])
-        if verbose:
+        cbs = list(callbacks or [])  # as Keras: the user's first, then the progress bar and History,
+        if verbose:                  # which so see what the user's added to the logs
             cbs.append(callbacks_module.ProgbarLogger(verbose))
-        cbl = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        cbs.append(history)
+        cbl = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
+                                                        "samples": n, "batch_size": batch_size})
         engine = self._engine_for(metrics) if engine_module.why_not(self, metrics, sw) is None else None
         self.stop_training = False
         rng = utils.global_rng()
@@ -287,7 +289,7 @@ class Trainer:
                 self._epoch_python(cbl, x, y, sw, order, batch_size, tracker, metrics)
             logs = self._logs(tracker, metrics)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                logs.update(self._evaluate_arrays(*val, val_batch, prefix="val_"))
+                logs.update(self._evaluate_arrays(*val, val_batch, prefix="val_", cbl=cbl))
             cbl.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
@@ -318,7 +320,7 @@ class Trainer:
             for m in metrics:
                 m.update_state(yb, pred, swb)
             if hooks[1]:
-                cbl.on_train_batch_end(step, {**self._logs(tracker, metrics), "size": idx.shape[0]})
+                cbl.on_train_batch_end(step, self._logs(tracker, metrics))
             if self.stop_training:
                 return
 
@@ -341,24 +343,36 @@ class Trainer:
                 for m in metrics:  # the engine counts correct predictions, as update_state would
                     m.add_sums(float(hits), size)
                 if notify:
-                    cbl.on_train_batch_end(step, {**self._logs(tracker, metrics), "size": size})
+                    cbl.on_train_batch_end(step, self._logs(tracker, metrics))
                 step += 1
             if self.stop_training:
                 return
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_arrays(self, x, y, sw, batch_size, prefix=""):
+    def _evaluate_arrays(self, x, y, sw, batch_size, prefix="", cbl=None):
+        """Loss and metrics over (x, y); calls the on_test_* hooks of `cbl` (the logs they see
+        have no prefix, as in Keras)."""
         metrics = [copy.deepcopy(m) for m in self._build_metrics(y)]
         for m in metrics:
             m.reset_state()
         tracker = metrics_module.Mean(name="loss")
-        for start in range(0, x.shape[0], batch_size):
+        hooks = (cbl is not None and cbl.wants("on_test_batch_begin"),
+                 cbl is not None and cbl.wants("on_test_batch_end"))
+        if cbl is not None:
+            cbl.on_test_begin()
+        for step, start in enumerate(range(0, x.shape[0], batch_size)):
             sl = slice(start, start + batch_size)
             yb, swb = y[sl], (sw[sl] if sw is not None else None)
+            if hooks[0]:
+                cbl.on_test_batch_begin(step)
             loss, pred = self._test_step(x[sl], yb, swb)
             tracker.update_state(loss, pred.shape[0])
             for m in metrics:
                 m.update_state(yb, pred, swb)
+            if hooks[1]:
+                cbl.on_test_batch_end(step, self._logs(tracker, metrics))
+        if cbl is not None:
+            cbl.on_test_end(self._logs(tracker, metrics))
         return self._logs(tracker, metrics, prefix)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
@@ -370,7 +384,11 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         x, y, sw = self._prepare_xy(x, y, sample_weight)
         start = time.perf_counter()
-        logs = self._evaluate_arrays(x, y, sw, batch_size)
+        cbl = None
+        if callbacks:
+            cbl = callbacks_module.CallbackList(callbacks, self, {"verbose": verbose,
+                                                                  "steps": -(-x.shape[0] // batch_size)})
+        logs = self._evaluate_arrays(x, y, sw, batch_size, cbl=cbl)
         if verbose:
             elapsed = time.perf_counter() - start
             print(f"evaluate: {x.shape[0]} samples - {elapsed:.2f}s - {callbacks_module.format_logs(logs)}",
@@ -383,14 +401,27 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for x, in batches (float32, shape (samples, outputs))."""
         batch_size = _check_batch_size(batch_size)
-        _resolve_verbose(verbose)
+        verbose = _resolve_verbose(verbose)
         x = self._prepare_x(x)
-        if engine_module.Inference.applies(self):
-            return self._inference().predict(x, batch_size)
-        out = np.empty((x.shape[0],) + tuple(self._layers[-1].output_shape), np.float32)
-        for start in range(0, x.shape[0], batch_size):
-            sl = slice(start, start + batch_size)
-            out[sl] = self._forward(x[sl], training=False)
+        cbl = None
+        if callbacks:
+            cbl = callbacks_module.CallbackList(callbacks, self, {"verbose": verbose,
+                                                                  "steps": -(-x.shape[0] // batch_size)})
+            cbl.on_predict_begin()
+        hooks = cbl is not None and (cbl.wants("on_predict_batch_begin") or cbl.wants("on_predict_batch_end"))
+        if engine_module.Inference.applies(self) and not hooks:
+            out = self._inference().predict(x, batch_size)
+        else:
+            out = np.empty((x.shape[0],) + tuple(self._layers[-1].output_shape), np.float32)
+            for step, start in enumerate(range(0, x.shape[0], batch_size)):
+                sl = slice(start, start + batch_size)
+                if hooks:
+                    cbl.on_predict_batch_begin(step)
+                out[sl] = self._forward(x[sl], training=False)
+                if hooks:
+                    cbl.on_predict_batch_end(step, {"outputs": out[sl]})
+        if cbl is not None:
+            cbl.on_predict_end()
         return out
 
     def _inference(self):
