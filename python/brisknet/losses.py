@@ -140,6 +140,52 @@ class Huber(Loss):
 
 
 # Keras' functional forms: per-sample losses.
+class LossFunctionWrapper(Loss):
+    """A function ``fn(y_true, y_pred) -> per-sample losses`` (numpy) as a Loss. The slow path:
+    fn runs in numpy on every batch, and the gradient with respect to the predictions is taken by
+    central differences in float64 (2 calls of fn per output column)."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None):
+        super().__init__(reduction, name or getattr(fn, "__name__", "loss"))
+        self.fn = fn
+
+    def prepare_targets(self, y, units: int) -> np.ndarray:
+        y = np.ascontiguousarray(ops.as_array(y, "y"), dtype=np.float32)
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or Inf")
+        return y
+
+    def _values(self, y_true, y_pred):
+        v = np.asarray(self.fn(y_true, y_pred), np.float64)
+        if v.shape != (y_pred.shape[0],):
+            raise ValueError(f"loss {self.name!r} returned shape {v.shape}; a loss function must return one "
+                             f"value per sample, shape ({y_pred.shape[0]},)")
+        return v
+
+    def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
+                   from_logits=None):
+        pred = np.asarray(y_pred, np.float64)
+        w = np.ones(pred.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(-1)
+        per = (self._values(y_true, pred) * w).astype(np.float32)
+        if not return_grad:
+            return per
+        flat = pred.reshape(pred.shape[0], -1)
+        grad = np.empty_like(flat)
+        for j in range(flat.shape[1]):
+            h = 1e-4 * (1.0 + np.abs(flat[:, j]))
+            plus, minus = flat.copy(), flat.copy()
+            plus[:, j] += h
+            minus[:, j] -= h
+            grad[:, j] = (self._values(y_true, plus.reshape(pred.shape)) -
+                          self._values(y_true, minus.reshape(pred.shape))) / (2 * h)
+        grad *= w[:, None] * grad_scale
+        return per, grad.reshape(pred.shape).astype(np.float32)
+
+    def get_config(self):
+        raise ValueError(f"loss {self.name!r} is a Python function and cannot be saved; pass compile=False "
+                         "to load_model and compile again")
+
+
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     return ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits)
 
@@ -178,13 +224,16 @@ _FUNCTIONS = {sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
 
 
 def get(identifier) -> Loss:
-    """A Loss from a Keras name, a Loss instance or class, or one of this module's functions."""
+    """A Loss from a Keras name, a Loss instance or class, one of this module's functions, or any
+    function fn(y_true, y_pred) -> per-sample losses (LossFunctionWrapper, the slow path)."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if identifier in _FUNCTIONS:
         return _FUNCTIONS[identifier]()
+    if callable(identifier) and not isinstance(identifier, type):
+        return LossFunctionWrapper(identifier)
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
     raise ValueError(f"unknown loss {identifier!r}; known: {sorted(_BY_NAME)}")

@@ -1,17 +1,23 @@
 """Stateful metrics with Keras names: update over batches, ``result()`` at the end of an epoch.
 
-Each update is a sample-weighted mean, computed with numpy on the (batch, outputs) predictions.
+Most are a (sample-weighted) mean of per-sample values; Precision, Recall and AUC keep confusion
+counts. All run with numpy on the (batch, outputs) predictions. A plain function
+``fn(y_true, y_pred) -> per-sample values`` works as a metric too (MeanMetricWrapper), named after
+the function. As in Keras 3, compile(metrics=...) ignores sample weights and
+compile(weighted_metrics=...) applies them.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Metric", "Mean", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
-           "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "get"]
+__all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
+           "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
+           "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError", "Precision", "Recall", "AUC", "get"]
 
 
 class Metric:
     name = "metric"
+    weighted = False  # whether the trainer passes sample weights (compile's weighted_metrics)
 
     def __init__(self, name=None):
         if name is not None:
@@ -43,6 +49,13 @@ class Metric:
 
     def result(self) -> float:
         return self._total / self._count if self._count else 0.0
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 class Mean(Metric):
@@ -78,6 +91,9 @@ class BinaryAccuracy(Metric):
         self.threshold = threshold
         super().__init__(name)
 
+    def get_config(self):
+        return {"name": self.name, "threshold": self.threshold}
+
     def values(self, y_true, y_pred):
         y_true = y_true.reshape(y_pred.shape)
         return ((y_pred > self.threshold) == (y_true > 0.5)).mean(axis=-1)
@@ -107,21 +123,196 @@ class MeanAbsoluteError(Metric):
         return np.abs(d).mean(axis=-1)
 
 
+class TopKCategoricalAccuracy(Metric):
+    """1 when the true class (argmax of one-hot y_true) is among the k highest predictions (ties
+    count in its favour, as tf.math.in_top_k)."""
+    name = "top_k_categorical_accuracy"
+
+    def __init__(self, k=5, name=None):
+        self.k = int(k)
+        super().__init__(name)
+
+    def _hits(self, labels, y_pred):
+        y_pred = y_pred.reshape(y_pred.shape[0], -1)
+        true_score = y_pred[np.arange(y_pred.shape[0]), labels]
+        return ((y_pred > true_score[:, None]).sum(axis=1) < self.k).astype(np.float64)
+
+    def values(self, y_true, y_pred):
+        return self._hits(y_true.reshape(y_true.shape[0], -1).argmax(axis=1), y_pred)
+
+    def get_config(self):
+        return {"name": self.name, "k": self.k}
+
+
+class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
+    name = "sparse_top_k_categorical_accuracy"
+
+    def values(self, y_true, y_pred):
+        return self._hits(y_true.reshape(-1).astype(np.int64), y_pred)
+
+
+class RootMeanSquaredError(Metric):
+    """sqrt of the mean squared error over every output of every sample."""
+    name = "root_mean_squared_error"
+
+    def values(self, y_true, y_pred):
+        d = y_pred.reshape(y_pred.shape[0], -1) - y_true.reshape(y_pred.shape[0], -1)
+        return (d * d).mean(axis=-1)
+
+    def result(self):
+        return float(np.sqrt(super().result()))
+
+
+def _binary_targets(y_true, y_pred):
+    """y_true as 0/1 of y_pred's shape: sparse labels of a multi-class output become one-hot."""
+    y_pred = y_pred.reshape(y_pred.shape[0], -1)
+    y_true = np.asarray(y_true)
+    if y_true.size == y_pred.shape[0] and y_pred.shape[1] > 1:
+        y_true = np.eye(y_pred.shape[1])[y_true.reshape(-1).astype(np.int64)]
+    return y_true.reshape(y_pred.shape) > 0.5, y_pred
+
+
+class _ConfusionMetric(Metric):
+    """Counts of true/false positives/negatives of `y_pred > threshold` over every output,
+    each sample counted with its weight."""
+
+    def __init__(self, thresholds=None, name=None):
+        self.thresholds = 0.5 if thresholds is None else float(thresholds)
+        super().__init__(name)
+
+    def reset_state(self):
+        self.tp = self.fp = self.fn = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        truth, y_pred = _binary_targets(y_true, np.asarray(y_pred))
+        pred = y_pred > self.thresholds
+        w = np.ones((y_pred.shape[0], 1)) if sample_weight is None else \
+            np.asarray(sample_weight, np.float64).reshape(-1, 1)
+        self.tp += float((w * (pred & truth)).sum())
+        self.fp += float((w * (pred & ~truth)).sum())
+        self.fn += float((w * (~pred & truth)).sum())
+
+    def add_sums(self, total, count):
+        raise TypeError(f"{type(self).__name__} keeps confusion counts, not sums")
+
+    def get_config(self):
+        return {"name": self.name, "thresholds": self.thresholds}
+
+
+class Precision(_ConfusionMetric):
+    name = "precision"
+
+    def result(self):
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+
+class Recall(_ConfusionMetric):
+    name = "recall"
+
+    def result(self):
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+
+class AUC(Metric):
+    """Area under the ROC (or precision-recall) curve from confusion counts at `num_thresholds`
+    thresholds spread over [0, 1], as Keras computes it: ROC by the trapezoid rule, PR with
+    Davis & Goadrich's interpolation. Predictions are taken as probabilities."""
+    name = "auc"
+
+    def __init__(self, num_thresholds=200, curve="ROC", name=None):
+        if num_thresholds < 2:
+            raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
+        if curve.upper() not in ("ROC", "PR"):
+            raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
+        self.num_thresholds, self.curve = int(num_thresholds), curve.upper()
+        eps = 1e-7
+        inner = [(i + 1) / (self.num_thresholds - 1) for i in range(self.num_thresholds - 2)]
+        self._thresholds = np.array([0.0 - eps] + inner + [1.0 + eps])
+        super().__init__(name)
+
+    def reset_state(self):
+        self.tp, self.fp, self.tn, self.fn = (np.zeros(self.num_thresholds) for _ in range(4))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        truth, y_pred = _binary_targets(y_true, np.asarray(y_pred, np.float64))
+        w = np.ones(y_pred.shape) if sample_weight is None else \
+            np.broadcast_to(np.asarray(sample_weight, np.float64).reshape(-1, 1), y_pred.shape)
+        above = y_pred.reshape(1, -1) > self._thresholds[:, None]  # thresholds x elements
+        t, wv = truth.reshape(1, -1), w.reshape(1, -1)
+        self.tp += (above & t).astype(np.float64) @ wv[0]
+        self.fp += (above & ~t).astype(np.float64) @ wv[0]
+        self.fn += (~above & t).astype(np.float64) @ wv[0]
+        self.tn += (~above & ~t).astype(np.float64) @ wv[0]
+
+    def add_sums(self, total, count):
+        raise TypeError("AUC keeps confusion counts, not sums")
+
+    def result(self):
+        def div(a, b):
+            return np.divide(a, b, out=np.zeros_like(a), where=b != 0)
+        if self.curve == "ROC":
+            recall = div(self.tp, self.tp + self.fn)
+            fp_rate = div(self.fp, self.fp + self.tn)
+            heights = (recall[:-1] + recall[1:]) / 2
+            return float(np.sum((fp_rate[:-1] - fp_rate[1:]) * heights))
+        tp, fp, fn = self.tp, self.fp, self.fn
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        slope = div(dtp, np.maximum(dp, 0))
+        intercept = tp[1:] - slope * p[1:]
+        ratio = np.where((p[:-1] > 0) & (p[1:] > 0), div(p[:-1], np.maximum(p[1:], 0)), 1.0)
+        increments = div(slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0))
+        return float(np.sum(increments))
+
+    def get_config(self):
+        return {"name": self.name, "num_thresholds": self.num_thresholds, "curve": self.curve}
+
+
+class MeanMetricWrapper(Metric):
+    """A function ``fn(y_true, y_pred)`` returning one value per sample (or one for the batch),
+    averaged over the epoch with the sample weights. The slow path: numpy on every batch."""
+
+    def __init__(self, fn, name=None):
+        self.fn = fn
+        super().__init__(name or getattr(fn, "__name__", "metric"))
+
+    def values(self, y_true, y_pred):
+        v = np.asarray(self.fn(y_true, y_pred), np.float64)
+        if v.ndim == 0:
+            v = np.full(y_pred.shape[0], float(v))
+        if v.shape != (y_pred.shape[0],):
+            raise ValueError(f"metric {self.name!r} returned shape {v.shape}; expected one value per sample "
+                             f"({y_pred.shape[0]},) or a scalar")
+        return v
+
+    def get_config(self):
+        raise ValueError(f"metric {self.name!r} is a Python function and cannot be saved; pass "
+                         "compile=False to load_model and compile again")
+
+
 _BY_NAME = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "root_mean_squared_error": RootMeanSquaredError, "rmse": RootMeanSquaredError,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "precision": Precision, "recall": Recall, "auc": AUC,
 }
 
 
 def get(identifier, loss=None, units=None, sparse_targets=False) -> Metric:
-    """A Metric from a name or instance. 'accuracy'/'acc' picks the variant Keras would pick for the
-    loss and target layout, and keeps the name the user wrote (so History has 'accuracy')."""
+    """A Metric from a name, class, instance or function fn(y_true, y_pred). 'accuracy'/'acc'
+    picks the variant Keras would pick for the loss and target layout, and keeps the name the user
+    wrote (so History has 'accuracy'), as do the other names ('mae' logs as 'mae')."""
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
+    if callable(identifier) and not isinstance(identifier, type):
+        return MeanMetricWrapper(identifier)
     if isinstance(identifier, str):
         key = identifier.lower()
         if key in ("accuracy", "acc"):

@@ -16,7 +16,7 @@ from .. import callbacks as callbacks_module
 from .. import losses, metrics as metrics_module, ops, optimizers, utils
 from . import engine as engine_module
 
-_KERAS_COMPILE_ARGS = {"loss_weights", "weighted_metrics", "run_eagerly", "steps_per_execution",
+_KERAS_COMPILE_ARGS = {"loss_weights", "run_eagerly", "steps_per_execution",
                        "jit_compile", "auto_scale_loss"}
 
 
@@ -57,18 +57,21 @@ class Trainer:
         self._gather = {}
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, **kwargs):
+        """As Keras: `metrics` are computed without sample weights, `weighted_metrics` with them.
+        loss: a name, a Loss, or a function fn(y_true, y_pred) -> per-sample losses (the slow
+        path: its gradient is taken by central differences on the predictions)."""
         unknown = set(kwargs) - _KERAS_COMPILE_ARGS
         if unknown:
             raise TypeError(f"compile: unexpected arguments {sorted(unknown)}")
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss) if loss is not None else None
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, (str, metrics_module.Metric)):
-            metrics = [metrics]
-        self._metric_ids = list(metrics)
-        for m in self._metric_ids:  # fail at compile time on unknown names, as Keras does
+        def as_list(ms):
+            if ms is None:
+                return []
+            return [ms] if isinstance(ms, (str, metrics_module.Metric)) or callable(ms) else list(ms)
+        self._metric_ids = [(m, False) for m in as_list(metrics)] + [(m, True) for m in as_list(weighted_metrics)]
+        for m, _ in self._metric_ids:  # fail at compile time on unknown names, as Keras does
             metrics_module.get(m, self.loss)
         self._metrics = None
         self.compiled = True
@@ -79,8 +82,10 @@ class Trainer:
     def _compile_config(self) -> dict:
         """compile()'s arguments as JSON-able data (saved in model files)."""
         from ..serialization import serialize
-        metrics = [m if isinstance(m, str) else serialize(metrics_module.get(m)) for m in self._metric_ids]
-        return {"optimizer": serialize(self.optimizer), "loss": serialize(self.loss), "metrics": metrics}
+        def ser(ids, weighted):
+            return [m if isinstance(m, str) else serialize(metrics_module.get(m)) for m, w in ids if w == weighted]
+        return {"optimizer": serialize(self.optimizer), "loss": serialize(self.loss),
+                "metrics": ser(self._metric_ids, False), "weighted_metrics": ser(self._metric_ids, True)}
 
     def _compile_from_config(self, config, source="config"):
         from ..serialization import classes_of, deserialize
@@ -90,9 +95,10 @@ class Trainer:
                                 "optimizer")
         loss = deserialize(config.get("loss"), classes_of(vars(losses), losses.Loss), "loss")
         metric_classes = classes_of(vars(metrics_module), metrics_module.Metric)
-        metrics = [m if isinstance(m, str) else deserialize(m, metric_classes, "metric")
-                   for m in config.get("metrics") or []]
-        self.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        def des(ms):
+            return [m if isinstance(m, str) else deserialize(m, metric_classes, "metric") for m in ms or []]
+        self.compile(optimizer=optimizer, loss=loss, metrics=des(config.get("metrics")),
+                     weighted_metrics=des(config.get("weighted_metrics")))
 
     def _require_compiled(self, what):
         if not self.compiled:
@@ -171,8 +177,15 @@ class Trainer:
     def _build_metrics(self, y):
         if self._metrics is None:
             units = self._layers[-1].output_shape[-1]
-            self._metrics = [metrics_module.get(m, self.loss, units, sparse_targets=(y.ndim == 1))
-                             for m in self._metric_ids]
+            self._metrics = []
+            names = set()
+            for ident, weighted in self._metric_ids:
+                m = metrics_module.get(ident, self.loss, units, sparse_targets=(y.ndim == 1))
+                if weighted and m.name in names:  # Keras: a weighted twin gets a prefix
+                    m.name = "weighted_" + m.name
+                m.weighted = weighted
+                names.add(m.name)
+                self._metrics.append(m)
         return self._metrics
 
     def _batch(self, x, y, sw, idx):
@@ -318,7 +331,7 @@ class Trainer:
             loss, pred = self._train_step(xb, yb, swb)
             tracker.update_state(loss, idx.shape[0])
             for m in metrics:
-                m.update_state(yb, pred, swb)
+                m.update_state(yb, pred, swb if m.weighted else None)
             if hooks[1]:
                 cbl.on_train_batch_end(step, self._logs(tracker, metrics))
             if self.stop_training:
@@ -368,7 +381,7 @@ class Trainer:
             loss, pred = self._test_step(x[sl], yb, swb)
             tracker.update_state(loss, pred.shape[0])
             for m in metrics:
-                m.update_state(yb, pred, swb)
+                m.update_state(yb, pred, swb if m.weighted else None)
             if hooks[1]:
                 cbl.on_test_batch_end(step, self._logs(tracker, metrics))
         if cbl is not None:
@@ -448,7 +461,7 @@ class Trainer:
             m.reset_state()
         loss, pred = self._train_step(x, y, sw)
         for m in metrics:
-            m.update_state(y, pred, sw)
+            m.update_state(y, pred, sw if m.weighted else None)
         return self._single_batch_result(loss, metrics, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -459,7 +472,7 @@ class Trainer:
             m.reset_state()
         loss, pred = self._test_step(x, y, sw)
         for m in metrics:
-            m.update_state(y, pred, sw)
+            m.update_state(y, pred, sw if m.weighted else None)
         return self._single_batch_result(loss, metrics, return_dict)
 
     def predict_on_batch(self, x):
