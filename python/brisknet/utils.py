@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["set_random_seed", "set_num_threads", "get_num_threads", "cpu_info"]
+__all__ = ["set_random_seed", "set_num_threads", "get_num_threads", "cpu_info", "estimate_fit"]
 
 _rng = np.random.default_rng()
 
@@ -60,3 +60,10 @@ def cpu_info() -> dict:
         "cpu_count": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
     }
+
+
+def estimate_fit(model, x_shape, epochs=1, batch_size=32, seconds=1.0) -> dict:
+    """Predicted wall time of model.fit on data of x_shape, from real steps timed here
+    (see brisknet.costs.estimate_fit)."""
+    from .costs import estimate_fit as _estimate
+    return _estimate(model, x_shape, epochs, batch_size, seconds)

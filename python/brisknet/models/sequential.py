@@ -168,8 +168,11 @@ class Sequential(Trainer):
         return int(self._params.size)
 
     # ------------------------------------------------------------------ summary
-    def summary(self, line_length=78, print_fn=None) -> None:
-        """A Keras-style table: layer (type), output shape, parameter count."""
+    def summary(self, line_length=78, print_fn=None, batch_size=32) -> None:
+        """A Keras-style table (layer, output shape, parameters), then what the model costs: FLOPs
+        per sample (inference and training) and memory at `batch_size` (parameters, gradients,
+        optimizer state, activations kept for the backward pass)."""
+        from ..costs import model_flops, model_memory
         print_fn = print_fn or print
         cols = (line_length - 4) // 3
         widths = (cols + 8, cols, line_length - 4 - 2 * cols - 8)
@@ -191,6 +194,14 @@ class Sequential(Trainer):
         lines += [f" Total params: {total:,} ({_bytes(total * 4)})",
                   f" Trainable params: {trainable:,} ({_bytes(trainable * 4)})",
                   f" Non-trainable params: {total - trainable:,} ({_bytes((total - trainable) * 4)})"]
+        if self.built:
+            flops = model_flops(self)
+            mem = model_memory(self, batch_size)
+            lines += [f" FLOPs per sample: {_count(flops['forward'])} forward, {_count(flops['training'])} "
+                      "training step",
+                      f" Memory at batch size {batch_size}: parameters {_bytes(mem['parameters'])}, gradients "
+                      f"{_bytes(mem['gradients'])}, optimizer state {_bytes(mem['optimizer_state'])}, "
+                      f"activations {_bytes(mem['activations'])}"]
         print_fn("\n".join(lines))
 
     # ------------------------------------------------------------------ configs and files
@@ -247,6 +258,13 @@ class Sequential(Trainer):
 
     def __repr__(self):
         return f"<Sequential name={self.name} layers={len(self._layers)}>"
+
+
+def _count(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return str(n)
 
 
 def _bytes(n: int) -> str:

@@ -1,0 +1,134 @@
+"""How much compute and memory a model needs and how long a fit will take: the FLOP and memory
+counts model.summary() prints, and utils.estimate_fit, which times real steps on this machine."""
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+
+# Element-wise work per output value, beside the matrix products (which dominate): bias add,
+# activation, its gradient. Counted as one FLOP each; a tanh is really ~20, but all of them
+# together are a few percent of a Dense layer's 2 * inputs FLOPs per output.
+
+
+def layer_flops(layer) -> tuple:
+    """(forward, backward) FLOPs per sample of a built layer: a Dense layer's matrix products
+    (2 x inputs x units forward; the same again for dW and, but in the first layer, for dX)."""
+    from .layers import Dense
+    if not isinstance(layer, Dense):
+        n = math.prod(layer.output_shape)
+        return (n, n) if type(layer).__name__ in ("Activation", "Dropout") else (0, 0)
+    mm = 2 * layer.input_shape[0] * layer.units
+    extra = layer.units * (int(layer.use_bias) + int(layer.activation != "linear"))
+    return mm + extra, 2 * mm + extra  # backward: dW and dX (the caller drops dX of the first layer)
+
+
+def model_flops(model) -> dict:
+    """FLOPs per sample: 'forward' (inference) and 'training' (forward + backward + update)."""
+    forward = backward = 0
+    first = True
+    for layer in model.layers:
+        f, b = layer_flops(layer)
+        if first and layer.count_params():  # no gradient is needed for the model's input
+            b -= 2 * layer.input_shape[0] * layer.units
+            first = False
+        forward, backward = forward + f, backward + b
+    return {"forward": forward, "training": forward + backward}
+
+
+def _state_arrays_per_param(optimizer) -> int:
+    if optimizer is None:
+        return 0
+    if optimizer._size is not None:
+        return len(optimizer.state_arrays())
+    # not built yet: what _build_state would allocate
+    return {"Adam": 2 + int(getattr(optimizer, "amsgrad", False)), "AdamW": 2 + int(getattr(optimizer, "amsgrad", False)),
+            "SGD": int(getattr(optimizer, "momentum", 0) > 0), "Adagrad": 1,
+            "RMSprop": 1 + int(getattr(optimizer, "centered", False)) + int(getattr(optimizer, "momentum", 0) > 0),
+            }.get(type(optimizer).__name__, 0)
+
+
+def model_memory(model, batch_size: int) -> dict:
+    """Bytes of float32 parameters, their gradients, the optimizer state and the activations
+    kept for the backward pass at `batch_size` (inputs, pre-activations and outputs)."""
+    params = 4 * model.count_params()
+    per_sample = math.prod(model.input_shape[1:])
+    for layer in model.layers:
+        n = math.prod(layer.output_shape)
+        nonlinear = getattr(layer, "activation", "linear") != "linear" or type(layer).__name__ == "Dropout"
+        per_sample += n * (2 if nonlinear else 1) * 2  # the values and their gradient
+    return {"parameters": params, "gradients": params,
+            "optimizer_state": params * _state_arrays_per_param(model.optimizer),
+            "activations": 4 * per_sample * batch_size}
+
+
+# ----------------------------------------------------------------------------------- estimate_fit
+def _synthetic_targets(model, n, rng):
+    from . import losses
+    units = model.layers[-1].output_shape[-1]
+    loss = model.loss
+    if isinstance(loss, losses.SparseCategoricalCrossentropy):
+        return rng.integers(0, units, n)
+    if isinstance(loss, losses.CategoricalCrossentropy):
+        return np.eye(units, dtype=np.float32)[rng.integers(0, units, n)]
+    if isinstance(loss, losses.BinaryCrossentropy):
+        return rng.integers(0, 2, (n, units)).astype(np.float32)
+    return rng.standard_normal((n, units)).astype(np.float32)
+
+
+def estimate_fit(model, x_shape, epochs=1, batch_size=32, seconds=1.0) -> dict:
+    """Predicts the wall time of ``model.fit(x, y, epochs=epochs, batch_size=batch_size)`` for x of
+    shape `x_shape` (samples first) by timing real training steps of a copy of the model (same
+    architecture, weights, optimizer and loss; the model itself is untouched) on random data,
+    for about `seconds`. Returns seconds (total), seconds_per_epoch, samples_per_second,
+    steps_timed and flops_per_second (training)."""
+    from . import utils
+    saved_rng = utils.global_rng().bit_generator.state  # the user's next fit shuffles as it would have
+    try:
+        return _estimate_fit(model, x_shape, epochs, batch_size, seconds)
+    finally:
+        utils.global_rng().bit_generator.state = saved_rng
+
+
+def _estimate_fit(model, x_shape, epochs, batch_size, seconds):
+    from .models import model_from_json
+    from .models.trainer import _check_batch_size
+    batch_size = _check_batch_size(batch_size)
+    model._require_compiled("estimate_fit")
+    x_shape = tuple(int(d) for d in x_shape)
+    if len(x_shape) < 2 or x_shape[0] < 1:
+        raise ValueError(f"estimate_fit: x_shape must be (samples, features...), got {x_shape}")
+    if not model.built:
+        model.build((None,) + x_shape[1:])
+    twin = model_from_json(model.to_json())
+    twin.set_weights(model.get_weights())
+    ids = copy.deepcopy(model._metric_ids)  # the user's metric objects keep their state
+    twin.compile(optimizer=copy.deepcopy(model.optimizer), loss=copy.deepcopy(model.loss),
+                 metrics=[m for m, w in ids if not w], weighted_metrics=[m for m, w in ids if w])
+    rng = np.random.default_rng(0)
+    n_total = x_shape[0]
+    # a sample of whole batches: enough to run ~`seconds`, never more than the real data
+    probe = min(n_total, batch_size * 8)
+    x = rng.standard_normal((probe,) + x_shape[1:]).astype(np.float32)
+    y = _synthetic_targets(twin, probe, rng)
+    twin.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)  # warm-up: workspaces, caches
+    start = time.perf_counter()
+    twin.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    per_sample = (time.perf_counter() - start) / probe
+    runs = max(1, min(50, int(seconds / max(1e-9, per_sample * probe))))
+    best = per_sample
+    if runs > 1:
+        reps = max(1, runs // 2)
+        xs = np.concatenate([x] * reps)
+        ys = np.concatenate([y] * reps)
+        for _ in range(2):  # best of two: this machine may be shared
+            start = time.perf_counter()
+            twin.fit(xs, ys, batch_size=batch_size, epochs=1, verbose=0)
+            best = min(best, (time.perf_counter() - start) / xs.shape[0])
+    per_epoch = best * n_total
+    flops = model_flops(twin)["training"]
+    return {"seconds": per_epoch * epochs, "seconds_per_epoch": per_epoch, "samples_per_second": 1.0 / best,
+            "steps_timed": (runs // 2 * 2 + 2) * math.ceil(probe / batch_size),
+            "flops_per_second": flops / best}
