@@ -251,6 +251,11 @@ class Sequential(Trainer):
             raise FileExistsError(f"save_weights: {filepath!r} exists and overwrite=False")
         saving.save_weights(self, filepath)
 
+    def export_onnx(self, filepath, opset=17) -> None:
+        """An ONNX graph of the model for inference (needs the onnx package; see interop.py)."""
+        from ..interop import export_onnx
+        export_onnx(self, filepath, opset)
+
     def load_weights(self, filepath) -> None:
         """Weights from save_weights (or save): names and shapes must match this model."""
         from .. import saving
