@@ -101,6 +101,21 @@ def test_bit_identical_for_any_thread_count(rng):
         np.testing.assert_array_equal(r, results[0])
 
 
+@pytest.mark.parametrize("k", [1, 7, 300, 513, 1300])  # one and several k blocks
+@pytest.mark.parametrize("ta", [False, True])
+def test_each_row_is_independent_of_its_batch(rng, k, ta):
+    """The few-rows path (<= 4 rows) performs the packed path's operations in the same order, so
+    a prediction is bit-identical whatever batch it is computed in."""
+    a, b = operands(rng, 23, k, 70, ta, False)
+    bias = rng.standard_normal(70).astype(np.float32)
+    whole = ops.matmul(a, b, ta, bias=bias)
+    for i in range(23):
+        row = a[:, i:i + 1] if ta else a[i:i + 1]
+        np.testing.assert_array_equal(ops.matmul(row, b, ta, bias=bias)[0], whole[i])
+    four = ops.matmul(a[:, 3:7] if ta else a[3:7], b, ta, bias=bias)
+    np.testing.assert_array_equal(four, whole[3:7])
+
+
 def test_column_sums(rng):
     dy = rng.standard_normal((37, 300)).astype(np.float32)
     np.testing.assert_allclose(ops.column_sums(dy), dy.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-5)
@@ -134,6 +149,9 @@ for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 513, 3
     assert np.array_equal(g, ops.activation_grad(ops.matmul(dz, w, transpose_b=True), x, ops.activation(x, "tanh"), "tanh"))
     dw, db = ops.dense_params_grad(x, dz)
     assert np.array_equal(db, ops.column_sums(dz)) and np.array_equal(dw, ops.matmul(x, dz, transpose_a=True))
+    # a row's result does not depend on the rows beside it (few-rows path == packed path)
+    whole = ops.matmul(x, w)
+    assert all(np.array_equal(ops.matmul(x[i:i + 1], w)[0], whole[i]) for i in range(m)), (m, k, n)
 print(brisknet.cpu_info()["gemm_isa"])
 """
 

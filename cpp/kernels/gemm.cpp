@@ -206,7 +206,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
       detail::ScopedFlushDenormals ftz;
       const int64_t j0 = std::min(n, t * per), w = std::min(per, n - j0);
       if (w > 0) {
-        ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr);
+        ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr, ks.wide.kc);
         finish_tile(fused, C, ldc, 0, j0, m, w);
         if (fused.tile_done) fused.tile_done(fused.context, C, ldc, 0, j0, m, w);
       }

@@ -20,12 +20,13 @@ struct MicroKernel {
 };
 
 // C[0:m, 0:n] := beta * C + A(m x k) @ B(k x n) (+ bias) for a few rows of A and a row-major B
-// read in place, row by row (no packing): the matrix-vector shapes of batch-1 inference.
+// read in place, row by row (no packing): the matrix-vector shapes of batch-1 inference. Bit-
+// identical to the packed path with blocks of kc values of k.
 constexpr int64_t kFewRowsMax = 4;  // A with at most this many rows takes few_rows
 
 template <typename T>
 using FewRowsFn = void (*)(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B,
-                           int64_t rsb, int64_t m, int64_t n, int64_t k, T beta, const T* bias);
+                           int64_t rsb, int64_t m, int64_t n, int64_t k, T beta, const T* bias, int64_t kc);
 
 template <typename T>
 struct GemmKernels {

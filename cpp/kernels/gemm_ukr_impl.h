@@ -78,47 +78,55 @@ brisknet::detail::MicroKernel<T> make_micro_kernel(int kc, int mc, int nc) {
   return {&micro_kernel<T, VB, MR, NV>, MR, NV * VB / int(sizeof(T)), kc, mc, nc};
 }
 
-// At most kFewRowsMax rows of A; the caller splits columns between threads. Each C element is a
-// sum over p in order, so the result does not depend on how columns are split.
+// At most kFewRowsMax rows of A; the caller splits columns between threads. Each C element is
+// computed with exactly the operations of the packed path (micro_kernel): per block of kc values
+// of k, a sum from zero of a*b in order of p (one multiply-add each), added to C; the bias last.
+// So a row of C is bit-identical whichever path its batch takes (a prediction does not depend on
+// the batch it is in), and does not depend on how columns are split.
 using brisknet::detail::kFewRowsMax;
 constexpr int64_t kFewRowsCols = 1024;  // accumulators for 4 x 1024 values stay in L1
 
 template <typename T>
 void few_rows(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
-              int64_t m, int64_t n, int64_t k, T beta, const T* bias) {
+              int64_t m, int64_t n, int64_t k, T beta, const T* bias, int64_t kc) {
   T acc[kFewRowsMax][kFewRowsCols];
   for (int64_t j0 = 0; j0 < n; j0 += kFewRowsCols) {
     const int64_t w = n - j0 < kFewRowsCols ? n - j0 : kFewRowsCols;
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < w; ++j) acc[i][j] = T(0);
-    int64_t p = 0;
-    for (; p + 4 <= k; p += 4) {  // four rows of B per pass: a quarter of the accumulator traffic
-      const T* __restrict b0 = B + p * rsb + j0;
-      const T* __restrict b1 = b0 + rsb;
-      const T* __restrict b2 = b1 + rsb;
-      const T* __restrict b3 = b2 + rsb;
-      for (int64_t i = 0; i < m; ++i) {
-        const T* a = A + i * rsa + p * csa;
-        const T a0 = a[0], a1 = a[csa], a2 = a[2 * csa], a3 = a[3 * csa];
-        T* __restrict c = acc[i];
-        for (int64_t j = 0; j < w; ++j) c[j] += (a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + a3 * b3[j]);
+    for (int64_t p0 = 0; p0 < k; p0 += kc) {
+      const int64_t p1 = p0 + kc < k ? p0 + kc : k;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < w; ++j) acc[i][j] = T(0);
+      int64_t p = p0;
+      for (; p + 4 <= p1; p += 4) {  // four rows of B per pass: a quarter of the accumulator traffic
+        const T* __restrict b0 = B + p * rsb + j0;
+        const T* __restrict b1 = b0 + rsb;
+        const T* __restrict b2 = b1 + rsb;
+        const T* __restrict b3 = b2 + rsb;
+        for (int64_t i = 0; i < m; ++i) {
+          const T* a = A + i * rsa + p * csa;
+          const T a0 = a[0], a1 = a[csa], a2 = a[2 * csa], a3 = a[3 * csa];
+          T* __restrict c = acc[i];
+          for (int64_t j = 0; j < w; ++j) c[j] = (((c[j] + a0 * b0[j]) + a1 * b1[j]) + a2 * b2[j]) + a3 * b3[j];
+        }
       }
-    }
-    for (; p < k; ++p) {
-      const T* __restrict b = B + p * rsb + j0;
-      for (int64_t i = 0; i < m; ++i) {
-        const T a = A[i * rsa + p * csa];
-        T* __restrict c = acc[i];
-        for (int64_t j = 0; j < w; ++j) c[j] += a * b[j];
+      for (; p < p1; ++p) {
+        const T* __restrict b = B + p * rsb + j0;
+        for (int64_t i = 0; i < m; ++i) {
+          const T a = A[i * rsa + p * csa];
+          T* __restrict c = acc[i];
+          for (int64_t j = 0; j < w; ++j) c[j] += a * b[j];
+        }
       }
-    }
-    for (int64_t i = 0; i < m; ++i) {
-      T* c = C + i * ldc + j0;
-      for (int64_t j = 0; j < w; ++j) {
-        T r = acc[i][j];
-        if (beta != T(0)) r = beta * c[j] + r;
-        if (bias) r += bias[j0 + j];
-        c[j] = r;
+      const T beta_p = p0 == 0 ? beta : T(1);  // later k blocks accumulate, as in the packed path
+      const bool last = p1 == k;
+      for (int64_t i = 0; i < m; ++i) {
+        T* c = C + i * ldc + j0;
+        for (int64_t j = 0; j < w; ++j) {
+          T r = acc[i][j];
+          if (beta_p != T(0)) r = beta_p * c[j] + r;
+          if (bias && last) r += bias[j0 + j];
+          c[j] = r;
+        }
       }
     }
   }

@@ -65,12 +65,17 @@ def _checksum(tensors: dict, metadata: dict) -> str:
     return h.hexdigest()
 
 
-def write_file(path, tensors: dict, metadata: dict) -> None:
-    """Save float32 tensors and string metadata, with a checksum, atomically."""
+def to_bytes(tensors: dict, metadata: dict) -> bytes:
+    """float32 tensors and string metadata, with a checksum, in the safetensors format."""
     tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
     metadata = {**metadata, "format": FORMAT, "format_version": FORMAT_VERSION}
     metadata["sha256"] = _checksum(tensors, metadata)
-    atomic_write(path, _st_save(tensors, metadata=metadata))
+    return _st_save(tensors, metadata=metadata)
+
+
+def write_file(path, tensors: dict, metadata: dict) -> None:
+    """to_bytes, written atomically."""
+    atomic_write(path, to_bytes(tensors, metadata))
 
 
 def read_file(path):
@@ -81,6 +86,11 @@ def read_file(path):
             data = f.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"no such model file: {path!r}") from None
+    return from_bytes(data, path)
+
+
+def from_bytes(data: bytes, path="<bytes>"):
+    """(tensors, metadata) of to_bytes output; ValueError (naming `path`) for anything else."""
     if len(data) < 8:
         raise ValueError(f"{path}: not a brisknet file (only {len(data)} bytes: truncated or empty)")
     (header_len,) = struct.unpack("<Q", data[:8])
@@ -149,6 +159,11 @@ def save_model(model, path) -> None:
     if not path.endswith(MODEL_SUFFIX):
         raise ValueError(f"model.save: the file name must end in {MODEL_SUFFIX!r}, got {path!r} "
                          "(use save_weights for weights only)")
+    atomic_write(path, model_to_bytes(model))
+
+
+def model_to_bytes(model) -> bytes:
+    """What model.save writes, as bytes."""
     model._require_built("save")
     tensors = weights_to_tensors(model)
     metadata = {"model": model.to_json(),
@@ -161,14 +176,22 @@ def save_model(model, path) -> None:
             for name, arr in opt.state_arrays().items():
                 tensors[f"optimizer/{name}"] = arr
             metadata["optimizer_iterations"] = str(int(opt.iterations))
-    write_file(path, tensors, metadata)
+    return to_bytes(tensors, metadata)
 
 
 def load_model(path, compile=True):
     """A model saved by model.save: same architecture and weights and, when compile, the same
     optimizer (state included), loss and metrics, so training resumes where it stopped."""
+    return _model_from(*read_file(path), os.fspath(path), compile)
+
+
+def model_from_bytes(data: bytes, compile=True):
+    """The model model_to_bytes wrote."""
+    return _model_from(*from_bytes(data), "<bytes>", compile)
+
+
+def _model_from(tensors, metadata, path, compile):
     from .models import model_from_json
-    tensors, metadata = read_file(path)
     model = model_from_json(metadata.get("model", "null"), _path=path)
     if not model.built:
         raise ValueError(f"{path}: the saved model has no input shape")
