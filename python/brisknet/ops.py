@@ -72,6 +72,16 @@ def _out(out, shape, dtype, name="out") -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------ GEMM
+def _matrices(a, b, name_a, name_b, who):
+    """Two 2-D numeric arrays in their common float dtype (read in place: strides are kept)."""
+    a, b = as_array(a, name_a), as_array(b, name_b)
+    for arr, name in ((a, name_a), (b, name_b)):
+        if arr.ndim != 2:
+            raise ValueError(f"{who}: {name} must be 2-D, got shape {arr.shape}")
+    dtype = _float_dtype(a, b)
+    return a.astype(dtype, copy=False), b.astype(dtype, copy=False), dtype
+
+
 def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, out=None, beta=0.0):
     """``out = beta * out + op(a) @ op(b) (+ bias)`` where op transposes when asked, without a copy.
 
@@ -79,16 +89,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, out=None, beta
     bias: optional 1-D array of length ``op(b).shape[1]``, added to every row.
     beta: 0 overwrites ``out`` (never reads it); 1 accumulates into ``out``.
     """
-    a = as_array(a, "a")
-    b = as_array(b, "b")
-    for arr, name in ((a, "a"), (b, "b")):
-        if arr.ndim != 2:
-            raise ValueError(f"matmul: {name} must be 2-D, got shape {arr.shape}")
-    dtype = _float_dtype(a, b)
-    if a.dtype != dtype:
-        a = a.astype(dtype)
-    if b.dtype != dtype:
-        b = b.astype(dtype)
+    a, b, dtype = _matrices(a, b, "a", "b", "matmul")
     m = a.shape[1] if transpose_a else a.shape[0]
     n = b.shape[0] if transpose_b else b.shape[1]
     if beta != 0.0 and out is None:
@@ -121,22 +122,12 @@ def _elementwise_activation(name):
     return act
 
 
-def _dense_operands(x, kernel):
-    x = as_array(x, "x")
-    kernel = as_array(kernel, "kernel")
-    for arr, name in ((x, "x"), (kernel, "kernel")):
-        if arr.ndim != 2:
-            raise ValueError(f"{name} must be 2-D, got shape {arr.shape}")
-    dtype = _float_dtype(x, kernel)
-    return x.astype(dtype, copy=False), kernel.astype(dtype, copy=False), dtype
-
-
 def dense_forward(x, kernel, bias=None, activation="linear", alpha=None):
     """A Dense layer's forward pass in one GEMM: returns ``(z, y)`` with ``z = x @ kernel + bias``
     and ``y = activation(z)``, the activation applied to each tile of z while it is in cache.
     Bit-identical to ``matmul`` followed by ``activation``. Element-wise activations only."""
     act = _elementwise_activation(activation)
-    x, kernel, dtype = _dense_operands(x, kernel)
+    x, kernel, dtype = _matrices(x, kernel, "x", "kernel", "dense_forward")
     z = np.empty((x.shape[0], kernel.shape[1]), dtype)
     y = np.empty_like(z)
     if bias is not None:
@@ -154,7 +145,7 @@ def dense_input_grad(dz, kernel, x_prev, y_prev, activation, alpha=None):
     (the activation gradient applied to each tile while it is in cache). Bit-identical to
     ``matmul(dz, kernel, transpose_b=True)`` followed by ``activation_grad``."""
     act = _elementwise_activation(activation)
-    dz, kernel, dtype = _dense_operands(dz, kernel)
+    dz, kernel, dtype = _matrices(dz, kernel, "dz", "kernel", "dense_input_grad")
     shape = (dz.shape[0], kernel.shape[0])
     x_prev = as_float(x_prev, "x_prev", dtype)
     y_prev = as_float(y_prev, "y_prev", dtype)
@@ -170,7 +161,7 @@ def dense_input_grad(dz, kernel, x_prev, y_prev, activation, alpha=None):
 def dense_params_grad(h, dz):
     """A Dense layer's parameter gradients in one GEMM: returns ``(h.T @ dz, dz.sum(axis=0))``, the
     bias gradient summed while dz is packed. Bit-identical to ``matmul`` and ``column_sums``."""
-    h, dz, dtype = _dense_operands(h, dz)
+    h, dz, dtype = _matrices(h, dz, "h", "dz", "dense_params_grad")
     dkernel = np.empty((h.shape[1], dz.shape[1]), dtype)
     dbias = np.empty((dz.shape[1],), dtype)
     _core.gemm(dkernel, h, dz, True, False, 0.0, None, b_column_sums=dbias)

@@ -54,7 +54,8 @@ class Network {
   Network(std::vector<DenseSpec> layers, LossSpec loss, AccuracyKind accuracy);
 
   // Trains on the rows order[0 .. count) of x[., in] and the targets, batch_size rows per
-  // optimizer update (the last batch may be smaller). Writes each batch's mean loss and its
+  // optimizer update (the last batch may be smaller). The update runs layer by layer inside the
+  // weight-gradient GEMMs, so the layers' kernel and bias blocks must cover params exactly. Writes each batch's mean loss and its
   // number of correct predictions (for `accuracy`) to batch_loss[] / batch_correct[].
   void train_batches(float* params, float* grads, OptimizerSpec& opt,
                      const float* x, Targets y, const int64_t* order, int64_t count,
