@@ -6,7 +6,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <cmath>
+#include <memory>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -479,7 +481,7 @@ py::tuple bind_train_batches(Network& net, py::array params, py::array grads, co
                              double beta_1, double beta_2, double epsilon, double weight_decay,
                              double momentum, bool nesterov, int64_t step, py::array x,
                              py::object labels, py::object targets, py::array order,
-                             int64_t batch_size) {
+                             int64_t batch_size, py::object progress) {
   check_batch_size(batch_size);
   const py::ssize_t n_params = params.size();
   float* pp = flat<float>(params, "params", n_params);
@@ -534,10 +536,32 @@ py::tuple bind_train_batches(Network& net, py::array params, py::array grads, co
   py::array_t<double> losses(batches), corrects(batches);
   double* pl = losses.mutable_data();
   double* pc = corrects.mutable_data();
+  int64_t* done = nullptr;  // progress[0]: batches trained, written even when interrupted
+  py::array progress_arr;
+  if (!progress.is_none()) {
+    progress_arr = progress;
+    done = flat<int64_t>(progress_arr, "progress", 1);
+  }
+  // Between batches, at most every 20 ms: take the GIL and run Python's signal handlers, so
+  // Ctrl-C stops a long run between two complete steps (the handler's exception is re-raised).
+  std::unique_ptr<py::error_already_set> pending;
+  auto last_check = std::chrono::steady_clock::now();
+  auto stop = [&]() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_check < std::chrono::milliseconds(20)) return false;
+    last_check = now;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() == 0) return false;
+    pending = std::make_unique<py::error_already_set>();
+    return true;
+  };
+  int64_t trained;
   {
     py::gil_scoped_release nogil;
-    net.train_batches(pp, pg, opt, px, y, po, count, batch_size, pl, pc);
+    trained = net.train_batches(pp, pg, opt, px, y, po, count, batch_size, pl, pc, stop);
   }
+  if (done) *done = trained;
+  if (pending) throw *pending;
   return py::make_tuple(losses, corrects);
 }
 
@@ -624,7 +648,8 @@ PYBIND11_MODULE(_core, m) {
              }
              for (size_t i = 1; i < specs.size(); ++i)
                if (specs[i].in != specs[i - 1].out) fail_value("Network: layer sizes do not chain");
-             return Network(std::move(specs), LossSpec{loss, from_logits, fused_softmax, float(delta)}, accuracy);
+             return std::make_unique<Network>(std::move(specs), LossSpec{loss, from_logits, fused_softmax, float(delta)},
+                                              accuracy);
            }),
            arg("layers"), arg("loss"), arg("from_logits"), arg("fused_softmax"), arg("delta"), arg("accuracy"))
       .def("predict", [](Network& net, py::array params, py::array x, int64_t batch_size) {
@@ -644,5 +669,5 @@ PYBIND11_MODULE(_core, m) {
       .def("train_batches", &bind_train_batches, arg("params"), arg("grads"), arg("kind"), arg("m"),
            arg("v"), arg("vhat"), arg("learning_rate"), arg("beta_1"), arg("beta_2"), arg("epsilon"),
            arg("weight_decay"), arg("momentum"), arg("nesterov"), arg("step"), arg("x"), arg("labels"),
-           arg("targets"), arg("order"), arg("batch_size"));
+           arg("targets"), arg("order"), arg("batch_size"), arg("progress") = py::none());
 }

@@ -233,6 +233,7 @@ void Network::backward_and_update(float* params, float* grads, Workspace& ws, in
 }
 
 void Network::predict(const float* params, const float* x, int64_t n, int64_t batch_size, float* out) {
+  std::lock_guard<std::mutex> lock(busy_);
   const int64_t in = inputs(), outs = outputs();
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t b = std::min(batch_size, n - start);
@@ -241,10 +242,14 @@ void Network::predict(const float* params, const float* x, int64_t n, int64_t ba
   }
 }
 
-void Network::train_batches(float* params, float* grads, OptimizerSpec& opt,
-                            const float* x, Targets y, const int64_t* order, int64_t count,
-                            int64_t batch_size, double* batch_loss, double* batch_correct) {
-  for (int64_t start = 0, k = 0; start < count; start += batch_size, ++k) {
+int64_t Network::train_batches(float* params, float* grads, OptimizerSpec& opt,
+                               const float* x, Targets y, const int64_t* order, int64_t count,
+                               int64_t batch_size, double* batch_loss, double* batch_correct,
+                               const std::function<bool()>& stop) {
+  std::lock_guard<std::mutex> lock(busy_);
+  int64_t k = 0;
+  for (int64_t start = 0; start < count; start += batch_size, ++k) {
+    if (k > 0 && stop && stop()) break;
     const int64_t b = std::min(batch_size, count - start);
     if (opt.learning_rates) opt.learning_rate = opt.learning_rates[k];
     Workspace& ws = workspace(b);
@@ -254,6 +259,7 @@ void Network::train_batches(float* params, float* grads, OptimizerSpec& opt,
     batch_correct[k] = correct(ws, b);
     backward_and_update(params, grads, ws, b, opt);
   }
+  return k;
 }
 
 }  // namespace brisknet

@@ -14,6 +14,7 @@ namespace brisknet::detail {
 // use (more threads than cores only time-slice them: 3x slower at batch-32 GEMM shapes here).
 inline int usable_threads() {
   static const int cores = omp_get_num_procs();  // honours the affinity mask (taskset, cgroups)
+  if (in_forked_child()) return 1;               // the OpenMP pool stayed in the parent
   return std::max(1, std::min(get_num_threads(), cores));
 }
 

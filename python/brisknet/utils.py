@@ -1,14 +1,18 @@
 """Seeding, threads and small helpers shared by the Python layer."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import signal
+import threading
 
 import numpy as np
 
 from . import _core
 
-__all__ = ["set_random_seed", "set_num_threads", "get_num_threads", "cpu_info", "estimate_fit"]
+__all__ = ["set_random_seed", "set_num_threads", "get_num_threads", "cpu_info", "estimate_fit",
+           "deferred_interrupt"]
 
 _rng = np.random.default_rng()
 
@@ -67,3 +71,22 @@ def estimate_fit(model, x_shape, epochs=1, batch_size=32, seconds=1.0) -> dict:
     (see brisknet.costs.estimate_fit)."""
     from .costs import estimate_fit as _estimate
     return _estimate(model, x_shape, epochs, batch_size, seconds)
+
+
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Holds Ctrl-C (SIGINT) back until the block ends, then raises KeyboardInterrupt: a training
+    step is never left half done (weights updated but not the optimizer's state). Only in the main
+    thread and only while Python's default SIGINT handler is installed; otherwise a no-op."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    received = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if received:
+            raise KeyboardInterrupt

@@ -5,7 +5,9 @@
 // allocated once per batch size, so a steady-state step allocates nothing.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include "brisknet/kernels.h"
@@ -55,11 +57,14 @@ class Network {
 
   // Trains on the rows order[0 .. count) of x[., in] and the targets, batch_size rows per
   // optimizer update (the last batch may be smaller). The update runs layer by layer inside the
-  // weight-gradient GEMMs, so the layers' kernel and bias blocks must cover params exactly. Writes each batch's mean loss and its
+  // weight-gradient GEMMs, so the layers' kernel and bias blocks must cover params exactly.
+  // `stop` (may be empty) is asked before every batch but the first; when it says true, the run
+  // ends there, between two complete steps. Returns the number of batches trained. Writes each batch's mean loss and its
   // number of correct predictions (for `accuracy`) to batch_loss[] / batch_correct[].
-  void train_batches(float* params, float* grads, OptimizerSpec& opt,
-                     const float* x, Targets y, const int64_t* order, int64_t count,
-                     int64_t batch_size, double* batch_loss, double* batch_correct);
+  int64_t train_batches(float* params, float* grads, OptimizerSpec& opt,
+                        const float* x, Targets y, const int64_t* order, int64_t count,
+                        int64_t batch_size, double* batch_loss, double* batch_correct,
+                        const std::function<bool()>& stop);
 
   // Inference: out[n, outputs] = the network applied to x[n, in], batch_size rows at a time
   // (the same kernels as training's forward pass; the loss and accuracy settings are unused).
@@ -90,6 +95,7 @@ class Network {
   LossSpec loss_;
   AccuracyKind accuracy_;
   std::map<int64_t, Workspace> workspaces_;
+  std::mutex busy_;  // one call at a time: calls share the workspaces
 };
 
 }  // namespace brisknet

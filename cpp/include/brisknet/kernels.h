@@ -11,6 +11,7 @@ namespace brisknet {
 // ---------------------------------------------------------------- threads
 void set_num_threads(int n);  // n >= 1; every parallel kernel uses at most n threads
 int get_num_threads();
+bool in_forked_child();  // true after fork(): kernels then run on the calling thread only
 std::string gemm_isa();  // micro-kernel chosen at first use: "avx512", "avx2" or "generic"
 // How many times a kernel or engine workspace has been (re)allocated since import. Steady-state
 // training must not move it (tests/test_engine.py checks).

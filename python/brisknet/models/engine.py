@@ -117,8 +117,11 @@ class Engine:
         else:
             args = ("sgd", opt.velocity, None, None, lr, 0.0, 0.0, 0.0, 0.0, opt.momentum, opt.nesterov)
         labels, targets = (y, None) if self.sparse else (None, y)
-        losses, correct = self.net.train_batches(model._params, model._grads, *args, opt.iterations, x2,
-                                                 labels, targets, np.ascontiguousarray(order, np.int64),
-                                                 batch_size)
-        opt.iterations += len(losses)
+        progress = np.zeros(1, np.int64)  # batches trained: written even when Ctrl-C stops the run
+        try:
+            losses, correct = self.net.train_batches(model._params, model._grads, *args, opt.iterations, x2,
+                                                     labels, targets, np.ascontiguousarray(order, np.int64),
+                                                     batch_size, progress)
+        finally:
+            opt.iterations += int(progress[0])  # the optimizer state matches the weights
         return losses, correct

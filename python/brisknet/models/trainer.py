@@ -8,6 +8,8 @@ flat parameter buffer. Results depend only on the seed, never on the thread coun
 from __future__ import annotations
 
 import copy
+import functools
+import threading
 import time
 
 import numpy as np
@@ -44,8 +46,19 @@ def _mean(per_sample) -> float:
     return float(np.cumsum(per_sample, dtype=np.float64)[-1]) / per_sample.shape[0]
 
 
+def _exclusive(method):
+    """One of fit/evaluate/predict/... at a time per model: they share the layers' buffers and the
+    engine's workspaces, so a second thread waits (re-entrant: callbacks may call predict)."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 class Trainer:
     def __init__(self):
+        self._lock = threading.RLock()
         self.optimizer = None
         self.loss = None
         self.compiled = False
@@ -242,6 +255,7 @@ class Trainer:
         return logs
 
     # ------------------------------------------------------------------ fit
+    @_exclusive
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -328,7 +342,8 @@ class Trainer:
             xb, yb, swb = self._batch(x, y, sw, idx)
             if hooks[0]:
                 cbl.on_train_batch_begin(step)
-            loss, pred = self._train_step(xb, yb, swb)
+            with utils.deferred_interrupt():  # Ctrl-C lands between steps, never inside one
+                loss, pred = self._train_step(xb, yb, swb)
             tracker.update_state(loss, idx.shape[0])
             for m in metrics:
                 m.update_state(yb, pred, swb if m.weighted else None)
@@ -388,6 +403,7 @@ class Trainer:
             cbl.on_test_end(self._logs(tracker, metrics))
         return self._logs(tracker, metrics, prefix)
 
+    @_exclusive
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
         """Loss (and metrics) over the data: a scalar without metrics, else [loss, *metrics];
@@ -411,6 +427,7 @@ class Trainer:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
+    @_exclusive
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for x, in batches (float32, shape (samples, outputs))."""
         batch_size = _check_batch_size(batch_size)
@@ -443,6 +460,7 @@ class Trainer:
             self._inference_net, self._inference_params = engine_module.Inference(self), self._params
         return self._inference_net
 
+    @_exclusive
     def __call__(self, x, training=False):
         x = self._prepare_x(x)
         return self._forward(x, training=bool(training)).copy()
@@ -452,6 +470,7 @@ class Trainer:
         for m in self._metrics or []:
             m.reset_state()
 
+    @_exclusive
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on exactly this batch; returns loss (and metrics)."""
         self._require_compiled("train_on_batch")
@@ -459,11 +478,13 @@ class Trainer:
         metrics = self._build_metrics(y)
         for m in metrics:
             m.reset_state()
-        loss, pred = self._train_step(x, y, sw)
+        with utils.deferred_interrupt():
+            loss, pred = self._train_step(x, y, sw)
         for m in metrics:
             m.update_state(y, pred, sw if m.weighted else None)
         return self._single_batch_result(loss, metrics, return_dict)
 
+    @_exclusive
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         x, y, sw = self._prepare_xy(x, y, sample_weight)
@@ -475,6 +496,7 @@ class Trainer:
             m.update_state(y, pred, sw if m.weighted else None)
         return self._single_batch_result(loss, metrics, return_dict)
 
+    @_exclusive
     def predict_on_batch(self, x):
         x = self._prepare_x(x)
         return self._forward(x, training=False).copy()
