@@ -82,8 +82,8 @@ def estimate_fit(model, x_shape, epochs=1, batch_size=32, seconds=1.0) -> dict:
     """Predicts the wall time of ``model.fit(x, y, epochs=epochs, batch_size=batch_size)`` for x of
     shape `x_shape` (samples first) by timing real training steps of a copy of the model (same
     architecture, weights, optimizer and loss; the model itself is untouched) on random data,
-    for about `seconds`. Returns seconds (total), seconds_per_epoch, samples_per_second,
-    steps_timed and flops_per_second (training)."""
+    for up to three epochs of at most 16,384 samples or about `seconds`. Returns seconds (total),
+    seconds_per_epoch, samples_per_second, steps_timed and flops_per_second (training)."""
     from . import utils
     saved_rng = utils.global_rng().bit_generator.state  # the user's next fit shuffles as it would have
     try:
@@ -109,26 +109,21 @@ def _estimate_fit(model, x_shape, epochs, batch_size, seconds):
                  metrics=[m for m, w in ids if not w], weighted_metrics=[m for m, w in ids if w])
     rng = np.random.default_rng(0)
     n_total = x_shape[0]
-    # a sample of whole batches: enough to run ~`seconds`, never more than the real data
-    probe = min(n_total, batch_size * 8)
+    # random data of the real size up to 16,384 samples, so that the gathers and the memory
+    # traffic are those of the real epoch (a small sample repeated would sit in cache)
+    probe = min(n_total, max(16 * batch_size, 16384))
     x = rng.standard_normal((probe,) + x_shape[1:]).astype(np.float32)
     y = _synthetic_targets(twin, probe, rng)
-    twin.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)  # warm-up: workspaces, caches
-    start = time.perf_counter()
-    twin.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-    per_sample = (time.perf_counter() - start) / probe
-    runs = max(1, min(50, int(seconds / max(1e-9, per_sample * probe))))
-    best = per_sample
-    if runs > 1:
-        reps = max(1, runs // 2)
-        xs = np.concatenate([x] * reps)
-        ys = np.concatenate([y] * reps)
-        for _ in range(2):  # best of two: this machine may be shared
-            start = time.perf_counter()
-            twin.fit(xs, ys, batch_size=batch_size, epochs=1, verbose=0)
-            best = min(best, (time.perf_counter() - start) / xs.shape[0])
+    warm = min(probe, 4 * batch_size)
+    twin.fit(x[:warm], y[:warm], batch_size=batch_size, epochs=1, verbose=0)  # workspaces, caches
+    best, runs = math.inf, 0
+    while runs < 3 and (runs == 0 or best * probe * (runs + 1) < seconds):  # best of up to three
+        start = time.perf_counter()
+        twin.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+        best = min(best, (time.perf_counter() - start) / probe)
+        runs += 1
     per_epoch = best * n_total
     flops = model_flops(twin)["training"]
     return {"seconds": per_epoch * epochs, "seconds_per_epoch": per_epoch, "samples_per_second": 1.0 / best,
-            "steps_timed": (runs // 2 * 2 + 2) * math.ceil(probe / batch_size),
+            "steps_timed": runs * math.ceil(probe / batch_size),
             "flops_per_second": flops / best}
