@@ -176,3 +176,63 @@ def test_castable_inputs_are_cast_like_keras():
     model.fit((X * 10).astype(np.int32), Y.astype(np.float64), epochs=1, verbose=0)
     model.fit(X.astype(np.float16), Y, epochs=1, verbose=0)
     assert model.predict(np.ones((2, 5), bool), verbose=0).shape == (2, 3)
+
+
+# ------------------------------------------------------------------ the rest of the reliability list
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_nan_or_inf_in_y(value):
+    model = keras.Sequential([layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    y = np.zeros((20, 2), np.float32)
+    y[3, 1] = value
+    with pytest.raises(ValueError, match="y contains NaN or Inf"):
+        model.fit(X, y, verbose=0)
+
+
+def test_negative_labels():
+    with pytest.raises(ValueError, match="label -1 is out of range"):
+        compiled().fit(X, np.where(Y == 0, -1, Y), verbose=0)
+
+
+@pytest.mark.parametrize("layout", ["strided", "negative-stride", "fortran", "read-only"])
+def test_odd_memory_layouts_give_the_same_results(layout):
+    model = compiled()
+    model.fit(X, Y, epochs=1, verbose=0)
+    big = np.random.default_rng(1).standard_normal((40, 10)).astype(np.float32)
+    base = np.ascontiguousarray(big[::2, ::2])
+    view = {"strided": big[::2, ::2], "negative-stride": np.ascontiguousarray(base[::-1])[::-1],
+            "fortran": np.asfortranarray(base), "read-only": base.copy()}[layout]
+    if layout == "read-only":
+        view.setflags(write=False)
+    assert not view.flags.c_contiguous or layout == "read-only"
+    np.testing.assert_array_equal(model.predict(view, verbose=0), model.predict(base, verbose=0))
+    model.fit(view, Y, epochs=1, verbose=0)  # trains without complaint
+
+
+def test_set_weights_count_and_shapes():
+    model = compiled()
+    model.build((None, 5))
+    weights = model.get_weights()
+    with pytest.raises(ValueError, match="has 4 weight arrays, got 3"):
+        model.set_weights(weights[:3])
+    with pytest.raises(ValueError, match=r"weight 0 has shape \(5, 8\), got \(8, 5\)"):
+        model.set_weights([weights[0].T] + weights[1:])
+
+
+def test_train_on_batch_mismatch():
+    with pytest.raises(ValueError, match="different numbers of samples"):
+        compiled().train_on_batch(X, Y[:5])
+
+
+def test_wrong_out_buffers():
+    a = np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"out: expected shape \(3, 3\)"):
+        ops.matmul(a, a.T, out=np.empty((3, 4), np.float32))
+    with pytest.raises(TypeError, match="out: expected dtype float32"):
+        ops.matmul(a, a.T, out=np.empty((3, 3), np.float64))
+    with pytest.raises(TypeError, match="out: expected a numpy array"):
+        ops.matmul(a, a.T, out=[[0.0] * 3] * 3)
+    with pytest.raises(ValueError, match="read-only"):
+        out = np.empty((3, 3), np.float32)
+        out.setflags(write=False)
+        ops.matmul(a, a.T, out=out)

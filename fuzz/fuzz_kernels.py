@@ -1,0 +1,74 @@
+"""Fuzz target: the kernel entry points (brisknet.ops) with shapes, dtypes, strides and values
+drawn from the fuzzer's bytes. Each call must match numpy or raise ValueError/TypeError; never a
+crash. Run: python fuzz/fuzz_kernels.py -max_total_time=60"""
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    import numpy as np
+
+    from brisknet import ops
+
+DTYPES = [np.float32, np.float64, np.float16, np.int32, np.bool_, np.uint8]
+ACTS = list(ops.ACTIVATIONS)
+
+
+def array(fdp, shape):
+    dtype = DTYPES[fdp.ConsumeIntInRange(0, len(DTYPES) - 1)]
+    n = int(np.prod(shape)) if shape else 1
+    values = np.array(fdp.ConsumeFloatListInRange(n, -1e3, 1e3) + [0.0] * n, np.float64)[:n]
+    a = values.reshape(shape).astype(dtype)
+    form = fdp.ConsumeIntInRange(0, 3)
+    if form == 1 and a.ndim == 2:
+        a = np.asfortranarray(a)
+    elif form == 2 and a.ndim >= 1 and a.shape[0] > 1:
+        a = a[::-1]
+    elif form == 3:
+        a.setflags(write=False)
+    return a
+
+
+def dims(fdp, k):
+    return tuple(fdp.ConsumeIntInRange(0, 9) for _ in range(k))
+
+
+def test_one_input(data: bytes) -> None:
+    fdp = atheris.FuzzedDataProvider(data)
+    which = fdp.ConsumeIntInRange(0, 5)
+    try:
+        if which == 0:
+            m, k, n = dims(fdp, 3)
+            ta, tb = fdp.ConsumeBool(), fdp.ConsumeBool()
+            a = array(fdp, (k, m) if ta else (m, k))
+            b = array(fdp, (n, k) if tb else (k, n))
+            got = ops.matmul(a, b, ta, tb)
+            want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+            scale = 1 + np.abs(want).max() if want.size else 1
+            assert np.allclose(got, want, rtol=1e-3, atol=1e-3 * scale), (got, want)
+        elif which == 1:
+            x = array(fdp, dims(fdp, fdp.ConsumeIntInRange(0, 3)))
+            ops.activation(x, ACTS[fdp.ConsumeIntInRange(0, len(ACTS) - 1)])
+        elif which == 2:
+            rows, cols = dims(fdp, 2)
+            labels = np.array([fdp.ConsumeIntInRange(-2, 12) for _ in range(rows)])
+            ops.sparse_categorical_crossentropy(labels, array(fdp, (rows, cols)), from_logits=fdp.ConsumeBool(),
+                                                return_grad=True)
+        elif which == 3:
+            n = fdp.ConsumeIntInRange(0, 40)
+            p, g = array(fdp, (n,)), array(fdp, (fdp.ConsumeIntInRange(0, 40),))
+            m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
+            ops.adam_step(p, g, m, v, fdp.ConsumeIntInRange(-1, 3))
+        elif which == 4:
+            h, dz = array(fdp, dims(fdp, 2)), array(fdp, dims(fdp, 2))
+            ops.dense_params_grad(h, dz)
+        else:
+            x, w = array(fdp, dims(fdp, 2)), array(fdp, dims(fdp, 2))
+            ops.dense_forward(x, w, None, ACTS[fdp.ConsumeIntInRange(0, len(ACTS) - 1)])
+    except (ValueError, TypeError):
+        pass
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
