@@ -35,7 +35,7 @@ def dims(fdp, k):
 
 def test_one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
-    which = fdp.ConsumeIntInRange(0, 5)
+    which = fdp.ConsumeIntInRange(0, 11)
     try:
         if which == 0:
             m, k, n = dims(fdp, 3)
@@ -62,9 +62,32 @@ def test_one_input(data: bytes) -> None:
         elif which == 4:
             h, dz = array(fdp, dims(fdp, 2)), array(fdp, dims(fdp, 2))
             ops.dense_params_grad(h, dz)
-        else:
+        elif which == 5:
             x, w = array(fdp, dims(fdp, 2)), array(fdp, dims(fdp, 2))
             ops.dense_forward(x, w, None, ACTS[fdp.ConsumeIntInRange(0, len(ACTS) - 1)])
+        elif which == 6:
+            shape = dims(fdp, 2)
+            ops.activation_grad(array(fdp, shape), array(fdp, shape), array(fdp, dims(fdp, 2) if fdp.ConsumeBool()
+                                else shape), ACTS[fdp.ConsumeIntInRange(0, len(ACTS) - 1)])
+        elif which == 7:
+            shape = dims(fdp, 2)
+            loss = [ops.categorical_crossentropy, ops.binary_crossentropy, ops.mean_squared_error,
+                    ops.mean_absolute_error, ops.huber][fdp.ConsumeIntInRange(0, 4)]
+            loss(array(fdp, shape), array(fdp, shape if fdp.ConsumeBool() else dims(fdp, 2)), return_grad=True)
+        elif which == 8:
+            n = fdp.ConsumeIntInRange(0, 40)
+            ops.sgd_step(array(fdp, (n,)), array(fdp, (n,)), np.zeros(n, np.float32) if fdp.ConsumeBool() else None,
+                         momentum=fdp.ConsumeFloatInRange(0.0, 1.0))
+        elif which == 9:
+            n = fdp.ConsumeIntInRange(0, 40)
+            ops.rmsprop_step(array(fdp, (n,)), array(fdp, (n,)), np.zeros(n, np.float32))
+            ops.adagrad_step(array(fdp, (n,)), array(fdp, (n,)), np.zeros(n, np.float32))
+        elif which == 10:
+            x = array(fdp, dims(fdp, 2))
+            y, mask = ops.dropout(x, fdp.ConsumeFloatInRange(-0.5, 1.5), fdp.ConsumeIntInRange(0, 2**40))
+            ops.dropout_grad(y, mask, 0.5)
+        else:
+            ops.column_sums(array(fdp, dims(fdp, 2)))
     except (ValueError, TypeError):
         pass
 

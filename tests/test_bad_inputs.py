@@ -236,3 +236,13 @@ def test_wrong_out_buffers():
         out = np.empty((3, 3), np.float32)
         out.setflags(write=False)
         ops.matmul(a, a.T, out=out)
+
+
+@pytest.mark.slow
+def test_more_than_2_31_elements_along_k():
+    """Index arithmetic is 64-bit: a reduction over 2^31 + 512 elements (zero-stride views, no
+    memory) gives the exact sum (blocks of kc = 256 or 512 ones add exactly in float32 here)."""
+    k = 2**31 + 512
+    a = np.broadcast_to(np.ones(1, np.float32), (1, k))
+    b = np.broadcast_to(np.ones((1, 1), np.float32), (k, 1))
+    assert ops.matmul(a, b)[0, 0] == np.float32(k)
