@@ -179,8 +179,8 @@ void update_kernel_rows(void* context, float* C, int64_t ldc, int64_t i0, int64_
 // Per layer, last to first: the gradient for the layer below, (dz W^T) * activation'(its z), with
 // the activation gradient applied to each tile of the product while it is in L1 (a softmax in a
 // hidden layer: a second pass); then dW = h^T dz, db = the column sums of dz (summed while dz is
-// packed), and the optimizer update of W applied to each tile of dW as it is finished, so the
-// gradient is consumed while in cache. dz W^T goes first: it needs W before its update.
+// packed), and the optimizer update of W applied to each row panel of dW as the GEMM finishes it,
+// so the gradient is consumed while in cache. dz W^T goes first: it needs W before its update.
 // The last layer's dz comes from the loss gradient through its activation, unless the loss
 // already folded a softmax in. Element for element, the same arithmetic as the Python path.
 void Network::backward_and_update(float* params, float* grads, Workspace& ws, int64_t b,
