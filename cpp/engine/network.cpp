@@ -49,7 +49,8 @@ void Network::gather(Workspace& ws, const float* x, Targets y, const int64_t* ro
 }
 
 // Per layer: z = h W + b (bias in the GEMM epilogue), then y = activation(z).
-const float* Network::forward(const float* params, const float* x, Workspace& ws, int64_t b) const {
+const float* Network::forward(const float* params, const float* x, Workspace& ws, int64_t b,
+                              bool in_place) const {
   const float* h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const DenseSpec& l = layers_[i];
@@ -59,12 +60,12 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
     if (l.activation != Activation::linear && !separate) {
       fused.activation = l.activation;
       fused.alpha = l.alpha;
-      fused.activation_out = ws.y[i].data();
+      fused.activation_out = in_place ? z : ws.y[i].data();
     }
     gemm<float>(z, l.out, h, l.in, 1, params + l.kernel_offset, l.out, 1, b, l.out, l.in, 0.0f,
                 l.bias_offset >= 0 ? params + l.bias_offset : nullptr, fused);
     if (separate) activation_forward<float>(ws.y[i].data(), z, b, l.out, l.activation, l.alpha);
-    h = output(ws, i);
+    h = in_place && !separate ? z : output(ws, i);
   }
   return h;
 }
@@ -237,7 +238,7 @@ void Network::predict(const float* params, const float* x, int64_t n, int64_t ba
   const int64_t in = inputs(), outs = outputs();
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t b = std::min(batch_size, n - start);
-    const float* y = forward(params, x + start * in, workspace(b), b);  // reads the rows in place
+    const float* y = forward(params, x + start * in, workspace(b), b, true);  // reads the rows in place
     std::memcpy(out + start * outs, y, sizeof(float) * b * outs);
   }
 }
@@ -254,7 +255,7 @@ int64_t Network::train_batches(float* params, float* grads, OptimizerSpec& opt,
     if (opt.learning_rates) opt.learning_rate = opt.learning_rates[k];
     Workspace& ws = workspace(b);
     gather(ws, x, y, order + start, b);
-    forward(params, ws.x.data(), ws, b);
+    forward(params, ws.x.data(), ws, b, false);
     batch_loss[k] = loss_and_gradient(ws, b);
     batch_correct[k] = correct(ws, b);
     backward_and_update(params, grads, ws, b, opt);

@@ -85,7 +85,8 @@ class Network {
   const float* output(const Workspace& ws, size_t i) const;
   void gather(Workspace& ws, const float* x, Targets y, const int64_t* rows, int64_t b) const;
   // Forward pass of b rows starting at x (ws.x for training); returns the last layer's output.
-  const float* forward(const float* params, const float* x, Workspace& ws, int64_t b) const;
+  // in_place (inference): element-wise activations overwrite z, which the backward pass would need.
+  const float* forward(const float* params, const float* x, Workspace& ws, int64_t b, bool in_place) const;
   // Backward pass and optimizer step (opt.step += 1) of every parameter.
   void backward_and_update(float* params, float* grads, Workspace& ws, int64_t b, OptimizerSpec& opt) const;
   double loss_and_gradient(Workspace& ws, int64_t b) const;  // mean loss; ws.dpred
