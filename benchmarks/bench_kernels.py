@@ -14,6 +14,12 @@ SHAPES = [s for b in (32, 128, 512) for s in reference.gemm_shapes(b)]
 SHAPES += [(f"square {n}", n, n, n, False, False) for n in (512, 1024, 2048)]
 
 
+def assert_matmul_result(out, a, b, ta, tb):
+    """Every timed product is also checked against numpy in float64."""
+    want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+    np.testing.assert_allclose(out, want, rtol=0, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
 @pytest.mark.parametrize("impl", ["brisknet", "numpy"])
 @pytest.mark.parametrize("shape", SHAPES, ids=[s[0] for s in SHAPES])
 def test_matmul(benchmark, shape, impl):
@@ -21,15 +27,13 @@ def test_matmul(benchmark, shape, impl):
     benchmark.group = f"matmul {name}"
     a, b = reference.gemm_operands(m, k, n, ta, tb)
     out = np.empty((m, n), np.float32)
-    A, B = (a.T if ta else a), (b.T if tb else b)
     if impl == "brisknet":
         benchmark(ops.matmul, a, b, ta, tb, None, out)
     else:
-        benchmark(np.matmul, A, B, out=out)
+        benchmark(np.matmul, a.T if ta else a, b.T if tb else b, out=out)
     benchmark.extra_info.update(gflop=2e-9 * m * n * k, isa=brisknet.cpu_info()["gemm_isa"],
                                 threads=brisknet.get_num_threads())
-    want = A.astype(np.float64) @ B.astype(np.float64)
-    np.testing.assert_allclose(out, want, rtol=0, atol=1e-4 * max(1.0, np.abs(want).max()))
+    assert_matmul_result(out, a, b, ta, tb)
 
 
 def test_adam_update_1_8m_params(benchmark):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import brisknet
+from bench_kernels import assert_matmul_result
 from brisknet import ops, reference
 
 SHAPES = [("fwd 32x784x1000", 32, 784, 1000, False, False),
@@ -33,5 +34,4 @@ def test_threads(benchmark, shape, threads):
     finally:
         brisknet.set_num_threads(before)
     benchmark.extra_info.update(threads=threads, cores=brisknet.utils.cpu_info()["usable_cores"])
-    want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
-    np.testing.assert_allclose(out, want, rtol=0, atol=1e-4 * max(1.0, np.abs(want).max()))
+    assert_matmul_result(out, a, b, ta, tb)

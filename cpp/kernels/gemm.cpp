@@ -123,7 +123,8 @@ template <typename T>
 void finish_tile(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t j0, int64_t rows,
                  int64_t cols) {
   const bool grad = f.grad_x || f.grad_y;
-  for (int64_t i = i0; (f.activation_out || grad) && i < i0 + rows; ++i) {
+  if (!f.activation_out && !grad) return;
+  for (int64_t i = i0; i < i0 + rows; ++i) {
     T* c = C + i * ldc + j0;
     if (!grad) {
       detail::elementwise_activation(f.activation_out + i * ldc + j0, c, cols, f.activation, f.alpha);
@@ -133,6 +134,14 @@ void finish_tile(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t 
     const T* y = f.grad_y ? f.grad_y + i * ldc + j0 : nullptr;
     detail::elementwise_activation_grad(c, c, x, y, cols, f.activation, f.alpha);
   }
+}
+
+// finish_tile, then the caller's tile_done, on a finished block of C (the paths without tiles).
+template <typename T>
+void finish_block(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t j0, int64_t rows,
+                  int64_t cols) {
+  finish_tile(f, C, ldc, i0, j0, rows, cols);
+  if (f.tile_done) f.tile_done(f.context, C, ldc, i0, j0, rows, cols);
 }
 
 constexpr int64_t kGemmFlopGrain = int64_t(1) << 21;  // per thread
@@ -190,9 +199,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   }
   if (k == 0) {
     scale_and_bias(C, ldc, m, n, beta, bias);
-    finish_tile(fused, C, ldc, 0, 0, m, n);
-    if (fused.tile_done) fused.tile_done(fused.context, C, ldc, 0, 0, m, n);
-    return;
+    return finish_block(fused, C, ldc, 0, 0, m, n);
   }
 
   const GemmKernels<T>& ks = kernels<T>();
@@ -207,8 +214,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
       const int64_t j0 = std::min(n, t * per), w = std::min(per, n - j0);
       if (w > 0) {
         ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr, ks.wide.kc);
-        finish_tile(fused, C, ldc, 0, j0, m, w);
-        if (fused.tile_done) fused.tile_done(fused.context, C, ldc, 0, j0, m, w);
+        finish_block(fused, C, ldc, 0, j0, m, w);
       }
     }
     return;

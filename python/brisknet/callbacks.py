@@ -189,6 +189,11 @@ def _monitor_mode(monitor, mode, who):
     return "min"
 
 
+def _improves(mode, value, reference, min_delta=0.0):
+    """Whether `value` beats `reference` by more than min_delta in the direction of `mode`."""
+    return value - abs(min_delta) > reference if mode == "max" else value + abs(min_delta) < reference
+
+
 def _monitored(logs, monitor, who):
     value = (logs or {}).get(monitor)
     if value is None:
@@ -210,13 +215,10 @@ class EarlyStopping(Callback):
         self.baseline, self.restore_best_weights = baseline, bool(restore_best_weights)
         self.start_from_epoch = int(start_from_epoch)
         self.mode = _monitor_mode(monitor, mode, "EarlyStopping")
-        self.min_delta = abs(min_delta) if self.mode == "max" else -abs(min_delta)
+        self.min_delta = min_delta
 
     def _is_improvement(self, value, reference):
-        if reference is None:
-            return True
-        shifted = value - self.min_delta
-        return shifted > reference if self.mode == "max" else shifted < reference
+        return reference is None or _improves(self.mode, value, reference, self.min_delta)
 
     def on_train_begin(self, logs=None):
         self.wait, self.stopped_epoch, self.best, self.best_weights, self.best_epoch = 0, 0, None, None, 0
@@ -280,8 +282,7 @@ class ModelCheckpoint(Callback):
             current = _monitored(logs, self.monitor, "ModelCheckpoint")
             if current is None:
                 return
-            better = current > self.best if self.mode == "max" else current < self.best
-            if not better:
+            if not _improves(self.mode, current, self.best):
                 if self.verbose:
                     print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
                 return
@@ -324,11 +325,6 @@ class ReduceLROnPlateau(Callback):
         self.min_delta, self.cooldown, self.min_lr = float(min_delta), int(cooldown), float(min_lr)
         self.mode = _monitor_mode(monitor, mode, "ReduceLROnPlateau")
 
-    def _improved(self, current):
-        if self.mode == "max":
-            return current > self.best + self.min_delta
-        return current < self.best - self.min_delta
-
     def on_train_begin(self, logs=None):
         self.best = -math.inf if self.mode == "max" else math.inf
         self.wait, self.cooldown_counter = 0, 0
@@ -343,7 +339,7 @@ class ReduceLROnPlateau(Callback):
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
-        if self._improved(current):
+        if _improves(self.mode, current, self.best, self.min_delta):
             self.best, self.wait = current, 0
         elif self.cooldown_counter == 0:
             self.wait += 1

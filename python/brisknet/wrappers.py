@@ -31,7 +31,7 @@ from .models import Sequential
 
 __all__ = ["KerasClassifier", "KerasRegressor"]
 
-_ROUTES = ("model", "fit", "predict", "compile", "optimizer")
+_ROUTES = ("model", "fit", "predict")  # the prefixes of routed parameters
 
 
 class _BaseWrapper(BaseEstimator):

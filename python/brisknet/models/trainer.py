@@ -46,6 +46,12 @@ def _mean(per_sample) -> float:
     return float(np.cumsum(per_sample, dtype=np.float64)[-1]) / per_sample.shape[0]
 
 
+def _update_metrics(metrics, y, pred, sample_weight):
+    """As Keras 3: compile's `metrics` ignore sample weights, `weighted_metrics` use them."""
+    for m in metrics:
+        m.update_state(y, pred, sample_weight if m.weighted else None)
+
+
 def _exclusive(method):
     """One of fit/evaluate/predict/... at a time per model: they share the layers' buffers and the
     engine's workspaces, so a second thread waits (re-entrant: callbacks may call predict)."""
@@ -345,8 +351,7 @@ class Trainer:
             with utils.deferred_interrupt():  # Ctrl-C lands between steps, never inside one
                 loss, pred = self._train_step(xb, yb, swb)
             tracker.update_state(loss, idx.shape[0])
-            for m in metrics:
-                m.update_state(yb, pred, swb if m.weighted else None)
+            _update_metrics(metrics, yb, pred, swb)
             if hooks[1]:
                 cbl.on_train_batch_end(step, self._logs(tracker, metrics))
             if self.stop_training:
@@ -395,8 +400,7 @@ class Trainer:
                 cbl.on_test_batch_begin(step)
             loss, pred = self._test_step(x[sl], yb, swb)
             tracker.update_state(loss, pred.shape[0])
-            for m in metrics:
-                m.update_state(yb, pred, swb if m.weighted else None)
+            _update_metrics(metrics, yb, pred, swb)
             if hooks[1]:
                 cbl.on_test_batch_end(step, self._logs(tracker, metrics))
         if cbl is not None:
@@ -413,10 +417,7 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         x, y, sw = self._prepare_xy(x, y, sample_weight)
         start = time.perf_counter()
-        cbl = None
-        if callbacks:
-            cbl = callbacks_module.CallbackList(callbacks, self, {"verbose": verbose,
-                                                                  "steps": -(-x.shape[0] // batch_size)})
+        cbl = self._callbacks_for(callbacks, verbose, x.shape[0], batch_size)
         logs = self._evaluate_arrays(x, y, sw, batch_size, cbl=cbl)
         if verbose:
             elapsed = time.perf_counter() - start
@@ -433,10 +434,8 @@ class Trainer:
         batch_size = _check_batch_size(batch_size)
         verbose = _resolve_verbose(verbose)
         x = self._prepare_x(x)
-        cbl = None
-        if callbacks:
-            cbl = callbacks_module.CallbackList(callbacks, self, {"verbose": verbose,
-                                                                  "steps": -(-x.shape[0] // batch_size)})
+        cbl = self._callbacks_for(callbacks, verbose, x.shape[0], batch_size)
+        if cbl is not None:
             cbl.on_predict_begin()
         hooks = cbl is not None and (cbl.wants("on_predict_batch_begin") or cbl.wants("on_predict_batch_end"))
         if engine_module.Inference.applies(self) and not hooks:
@@ -453,6 +452,13 @@ class Trainer:
         if cbl is not None:
             cbl.on_predict_end()
         return out
+
+    def _callbacks_for(self, callbacks, verbose, samples, batch_size):
+        """evaluate's and predict's CallbackList (None without callbacks)."""
+        if not callbacks:
+            return None
+        return callbacks_module.CallbackList(callbacks, self, {"verbose": verbose,
+                                                               "steps": -(-samples // batch_size)})
 
     def _inference(self):
         """The C++ inference network of this model, rebuilt when its weights buffer changes."""
@@ -480,8 +486,7 @@ class Trainer:
             m.reset_state()
         with utils.deferred_interrupt():
             loss, pred = self._train_step(x, y, sw)
-        for m in metrics:
-            m.update_state(y, pred, sw if m.weighted else None)
+        _update_metrics(metrics, y, pred, sw)
         return self._single_batch_result(loss, metrics, return_dict)
 
     @_exclusive
@@ -492,8 +497,7 @@ class Trainer:
         for m in metrics:
             m.reset_state()
         loss, pred = self._test_step(x, y, sw)
-        for m in metrics:
-            m.update_state(y, pred, sw if m.weighted else None)
+        _update_metrics(metrics, y, pred, sw)
         return self._single_batch_result(loss, metrics, return_dict)
 
     @_exclusive
