@@ -43,24 +43,28 @@ def test_summary_shows_costs():
     assert "FLOPs per sample: 407.06 K forward" in text and "Memory at batch size 128" in text
 
 
-def test_estimate_fit_predicts_a_real_fit_within_25_percent():
+def test_estimate_fit_predicts_a_real_fit():
     model = mlp()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((12000, 784)).astype(np.float32)
     y = rng.integers(0, 10, 12000)
     weights = model.get_weights()
     before = keras.utils.global_rng().bit_generator.state
-    keras.utils.estimate_fit(model, x.shape, epochs=2, batch_size=64)
+    est = keras.utils.estimate_fit(model, x.shape, epochs=2, batch_size=64)
     assert keras.utils.global_rng().bit_generator.state == before  # the user's shuffles are untouched
     for a, b in zip(model.get_weights(), weights):
         np.testing.assert_array_equal(a, b)
-    # This shared machine switches between a fast state and one about 2x slower for seconds at a
-    # time, so an estimate is compared with the fit right after it, three times: one pair taken in
-    # the same state must agree
+    # What the estimate is made of: timed whole steps, scaled to the real epochs and samples.
+    assert est["steps_timed"] >= 3 * 4 and est["steps_timed"] % 3 == 0
+    assert est["seconds"] == pytest.approx(2 * est["seconds_per_epoch"])
+    assert est["seconds_per_epoch"] * est["samples_per_second"] == pytest.approx(12000)
+    # Against the fit right after it, three times. This shared machine's speed changes by up to 2x
+    # for seconds at a time, so one pair taken at one speed must agree within a third; an estimate
+    # off by 2x (a cold run timed, epochs or samples miscounted) fails on every pair.
     pairs = []
     for _ in range(3):
         estimate = keras.utils.estimate_fit(model, x.shape, epochs=2, batch_size=64)["seconds"]
         start = time.perf_counter()
         model.fit(x, y, epochs=2, batch_size=64, verbose=0)
         pairs.append((estimate, time.perf_counter() - start))
-    assert any(abs(e / a - 1) <= 0.25 for e, a in pairs), pairs
+    assert any(0.67 <= e / a <= 1.5 for e, a in pairs), pairs

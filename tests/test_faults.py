@@ -39,6 +39,7 @@ def build():
 model = build()
 model.fit(x[:2 * bs], y[:2 * bs], batch_size=bs, epochs=1, verbose=0, shuffle=False)  # warm-up
 sent = []
+fit_start = time.perf_counter()
 def interrupt():
     time.sleep(0.6)
     sent.append(time.perf_counter())
@@ -51,6 +52,7 @@ except KeyboardInterrupt:
     latency = time.perf_counter() - sent[0]
 steps = model.optimizer.iterations - 2  # 2 warm-up steps
 assert steps > 0, steps
+step_seconds = (sent[0] - fit_start) / steps  # this machine's step time, measured in this run
 epochs_done = len(model.history.epoch) if model.history is not None else 0
 
 # replay exactly that many steps from the same seed: the weights and Adam's state must match
@@ -67,20 +69,24 @@ for a, b in zip(model.get_weights(), ref.get_weights()):
 for name, arr in model.optimizer.state_arrays().items():
     assert np.array_equal(arr, ref.optimizer.state_arrays()[name]), name
 model.fit(x[:64], y[:64], epochs=1, verbose=0)  # and the model trains again
-print(f"OK steps={steps} latency={latency:.3f}")
+print(f"OK steps={steps} step={step_seconds:.4f} latency={latency:.3f}")
 """
 
 
-# engine: 2048-wide layers at batch 512 make one C++ run of 8 batches last ~0.5 s, so only the
-# check between batches inside C++ answers within the bound; python: the step-level deferral
+# engine: 2048-wide layers at batch 512 make one C++ run of 8 batches last several steps, so only
+# the check between batches inside C++ answers within two steps; python: the step-level deferral
 @pytest.mark.parametrize("path,hidden,batch", [("engine", 2048, 512), ("python", 256, 32)])
 def test_ctrl_c_during_fit_stops_between_steps(path, hidden, batch):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     res = subprocess.run([sys.executable, "-c", INTERRUPT_SCRIPT, path, str(hidden), str(batch)],
                          capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stdout + res.stderr
+    step = float(res.stdout.split("step=")[1].split()[0])
     latency = float(res.stdout.split("latency=")[1])
-    assert latency < 0.25, res.stdout  # ~one step (~70 ms) here; slack for a loaded machine
+    # Bounded by the step time measured in the same run (the step being finished, plus one more on
+    # a machine whose speed changes mid-run) and a margin for the signal's delivery: a check only
+    # between C++ runs of 8 steps, or none inside the step, would take several steps.
+    assert latency < 2 * step + 0.15, res.stdout
 
 
 def test_a_raising_callback_reaches_the_user_and_the_next_fit_works():

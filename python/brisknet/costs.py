@@ -81,8 +81,9 @@ def _synthetic_targets(model, n, rng):
 def estimate_fit(model, x_shape, epochs=1, batch_size=32, seconds=1.0) -> dict:
     """Predicts the wall time of ``model.fit(x, y, epochs=epochs, batch_size=batch_size)`` for x of
     shape `x_shape` (samples first) by timing real training steps of a copy of the model (same
-    architecture, weights, optimizer and loss; the model itself is untouched) on random data,
-    for up to three epochs of at most 16,384 samples or about `seconds`. Returns seconds (total),
+    architecture, weights, optimizer and loss; the model itself is untouched) on random data:
+    three epochs of at most 16,384 samples, about `seconds` in all; their median counts. Returns
+    seconds (total),
     seconds_per_epoch, samples_per_second, steps_timed and flops_per_second (training)."""
     from . import utils
     saved_rng = utils.global_rng().bit_generator.state  # the user's next fit shuffles as it would have
@@ -109,21 +110,27 @@ def _estimate_fit(model, x_shape, epochs, batch_size, seconds):
                  metrics=[m for m, w in ids if not w], weighted_metrics=[m for m, w in ids if w])
     rng = np.random.default_rng(0)
     n_total = x_shape[0]
-    # random data of the real size up to 16,384 samples, so that the gathers and the memory
-    # traffic are those of the real epoch (a small sample repeated would sit in cache)
-    probe = min(n_total, max(16 * batch_size, 16384))
-    x = rng.standard_normal((probe,) + x_shape[1:]).astype(np.float32)
-    y = _synthetic_targets(twin, probe, rng)
-    warm = min(probe, 4 * batch_size)
-    twin.fit(x[:warm], y[:warm], batch_size=batch_size, epochs=1, verbose=0)  # workspaces, caches
-    best, runs = math.inf, 0
-    while runs < 3 and (runs == 0 or best * probe * (runs + 1) < seconds):  # best of up to three
+    # Random data of the real size up to 16,384 samples, so that the gathers and the memory
+    # traffic are those of the real epoch (a small sample repeated would sit in cache).
+    cap = min(n_total, max(16 * batch_size, 16384))
+    x = rng.standard_normal((cap,) + x_shape[1:]).astype(np.float32)
+    y = _synthetic_targets(twin, cap, rng)
+    # Warm-up: workspaces, caches, the thread pool; its time sizes the timed runs, so that a slow
+    # machine still times three runs (one cold run alone overestimated a fit 1.5-2x there).
+    warm = min(cap, 4 * batch_size)
+    start = time.perf_counter()
+    twin.fit(x[:warm], y[:warm], batch_size=batch_size, epochs=1, verbose=0)
+    per_sample = (time.perf_counter() - start) / warm
+    probe = int(min(cap, max(4 * batch_size, seconds / 3 / per_sample)))
+    times = []
+    for _ in range(3):
         start = time.perf_counter()
-        twin.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-        best = min(best, (time.perf_counter() - start) / probe)
-        runs += 1
-    per_epoch = best * n_total
+        twin.fit(x[:probe], y[:probe], batch_size=batch_size, epochs=1, verbose=0)
+        times.append((time.perf_counter() - start) / probe)
+    # The median, not the best: a fit meets the machine's typical speed, not its luckiest moment.
+    typical, runs = sorted(times)[1], len(times)
+    per_epoch = typical * n_total
     flops = model_flops(twin)["training"]
-    return {"seconds": per_epoch * epochs, "seconds_per_epoch": per_epoch, "samples_per_second": 1.0 / best,
+    return {"seconds": per_epoch * epochs, "seconds_per_epoch": per_epoch, "samples_per_second": 1.0 / typical,
             "steps_timed": runs * math.ceil(probe / batch_size),
-            "flops_per_second": flops / best}
+            "flops_per_second": flops / typical}
