@@ -55,7 +55,7 @@ def test_estimate_fit_predicts_a_real_fit():
     for a, b in zip(model.get_weights(), weights):
         np.testing.assert_array_equal(a, b)
     # What the estimate is made of: timed whole steps, scaled to the real epochs and samples.
-    assert est["steps_timed"] >= 3 * 4 and est["steps_timed"] % 3 == 0
+    assert est["steps_timed"] >= 3 * 16
     assert est["seconds"] == pytest.approx(2 * est["seconds_per_epoch"])
     assert est["seconds_per_epoch"] * est["samples_per_second"] == pytest.approx(12000)
     # Against the fit right after it, three times. This shared machine's speed changes by up to 2x

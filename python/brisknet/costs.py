@@ -115,22 +115,23 @@ def _estimate_fit(model, x_shape, epochs, batch_size, seconds):
     cap = min(n_total, max(16 * batch_size, 16384))
     x = rng.standard_normal((cap,) + x_shape[1:]).astype(np.float32)
     y = _synthetic_targets(twin, cap, rng)
-    # Warm-up: workspaces, caches, the thread pool; its time sizes the timed runs, so that a slow
-    # machine still times three runs (one cold run alone overestimated a fit 1.5-2x there).
-    warm = min(cap, 4 * batch_size)
-    start = time.perf_counter()
-    twin.fit(x[:warm], y[:warm], batch_size=batch_size, epochs=1, verbose=0)
-    per_sample = (time.perf_counter() - start) / warm
-    probe = int(min(cap, max(4 * batch_size, seconds / 3 / per_sample)))
-    times = []
+    twin.fit(x[:min(cap, 4 * batch_size)], y[:min(cap, 4 * batch_size)], batch_size=batch_size, epochs=1,
+             verbose=0)  # warm-up: workspaces, caches, the thread pool
+    # Three timed epochs, so that a slow machine's estimate is not one cold run (that overestimated
+    # a fit 1.5-2x). The first, of at least 16 batches (fit's own fixed cost stays small beside
+    # it), sizes the other two to about `seconds` in all.
+    probe = min(cap, max(16 * batch_size, 2048))
+    times, steps = [], 0
     for _ in range(3):
         start = time.perf_counter()
         twin.fit(x[:probe], y[:probe], batch_size=batch_size, epochs=1, verbose=0)
         times.append((time.perf_counter() - start) / probe)
+        steps += math.ceil(probe / batch_size)
+        probe = int(min(cap, max(probe, seconds / 3 / times[0])))
     # The median, not the best: a fit meets the machine's typical speed, not its luckiest moment.
-    typical, runs = sorted(times)[1], len(times)
+    typical = sorted(times)[1]
     per_epoch = typical * n_total
     flops = model_flops(twin)["training"]
     return {"seconds": per_epoch * epochs, "seconds_per_epoch": per_epoch, "samples_per_second": 1.0 / typical,
-            "steps_timed": runs * math.ceil(probe / batch_size),
+            "steps_timed": steps,
             "flops_per_second": flops / typical}
