@@ -578,6 +578,21 @@ PYBIND11_MODULE(_core, m) {
   }, arg("n"));
   m.def("get_num_threads", &get_num_threads);
   m.def("gemm_isa", &gemm_isa);
+  m.def("gemm_config", [] {
+    const GemmConfig c = gemm_config();
+    py::dict d;
+    d["isa"] = c.isa;
+    d["tile"] = py::make_tuple(c.mr, c.nr);
+    d["kc"] = c.kc;
+    d["mc"] = c.mc;
+    d["nc"] = c.nc;
+    d["why"] = c.why;
+    d["caches"] = py::dict(py::arg("source") = c.cache_source,
+                           py::arg("l1d") = py::make_tuple(c.l1d_bytes, c.l1d_ways),
+                           py::arg("l2") = py::make_tuple(c.l2_bytes, c.l2_ways, c.l2_shared_by),
+                           py::arg("l3") = py::make_tuple(c.l3_bytes, c.l3_ways, c.l3_shared_by));
+    return d;
+  });
   m.def("workspace_allocations", &workspace_allocations);
   m.def("gemm_peak_gflops", [](double seconds) {
     if (!(seconds > 0 && seconds <= 60)) fail_value("seconds must be in (0, 60]");

@@ -3,12 +3,14 @@
 // never the k reduction, so results are bit-identical for any thread count.
 #include <omp.h>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
 #include "brisknet/kernels.h"
 #include "activation_elementwise.h"
+#include "cache_model.h"
 #include "gemm_ukr.h"
 #include "parallel.h"
 
@@ -42,15 +44,49 @@ const std::string& isa() {
 }
 
 template <typename T>
+GemmKernels<T> kernels_for_isa() {
+#if defined(BRISKNET_X86)
+  if (isa() == "avx512") return detail::gemm_kernels_avx512<T>();
+  if (isa() == "avx2") return detail::gemm_kernels_avx2<T>();
+#endif
+  return detail::gemm_kernels_generic<T>();
+}
+
+// The ISA's tiles with block sizes from this CPU's caches. Every tile (and the few-rows path)
+// shares tiles[0]'s kc: a row's sums then never depend on the shape that computed them.
+template <typename T>
 const GemmKernels<T>& kernels() {
   static const GemmKernels<T> k = [] {
-#if defined(BRISKNET_X86)
-    if (isa() == "avx512") return detail::gemm_kernels_avx512<T>();
-    if (isa() == "avx2") return detail::gemm_kernels_avx2<T>();
-#endif
-    return detail::gemm_kernels_generic<T>();
+    GemmKernels<T> ks = kernels_for_isa<T>();
+    const detail::BlockSizes b = detail::block_sizes(detail::cache_hierarchy(), ks.tiles[0].mr, ks.tiles[0].nr, sizeof(T));
+    int kc = b.kc, mc = b.mc, nc = b.nc;
+    if (const char* env = std::getenv("BRISKNET_GEMM_BLOCKS")) std::sscanf(env, "%d,%d,%d", &kc, &mc, &nc);  // EXPERIMENT
+    for (int t = 0; t < ks.count; ++t) {
+      MicroKernel<T>& uk = ks.tiles[t];
+      uk.kc = kc;
+      uk.mc = std::max(uk.mr, mc / uk.mr * uk.mr);
+      uk.nc = std::max(uk.nr, nc / uk.nr * uk.nr);
+    }
+    if (const char* env = std::getenv("BRISKNET_GEMM_TILE")) {  // EXPERIMENT
+      int t = std::atoi(env);
+      if (t >= 0 && t < ks.count) { ks.tiles[0] = ks.tiles[t]; ks.count = 1; }
+    }
+    return ks;
   }();
   return k;
+}
+
+// The tile with the least time per padded tile area: ceil(m / MR) MR * ceil(n / NR) NR / rate.
+template <typename T>
+const MicroKernel<T>& pick_tile(const GemmKernels<T>& ks, int64_t m, int64_t n) {
+  int best = 0;
+  double best_cost = 0;
+  for (int t = 0; t < ks.count; ++t) {
+    const MicroKernel<T>& uk = ks.tiles[t];
+    const double cost = double((m + uk.mr - 1) / uk.mr * uk.mr) * double((n + uk.nr - 1) / uk.nr * uk.nr) / uk.rate;
+    if (t == 0 || cost < best_cost) best = t, best_cost = cost;
+  }
+  return ks.tiles[best];
 }
 
 // Ap: ceil(mc/MR) strips, each kc columns of MR values, rows past mc zero-filled.
@@ -136,6 +172,19 @@ void finish_tile(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t 
   }
 }
 
+// Asks for the lines finish_tile will read or write for this tile (the activation's input or
+// output, or where the activation goes), so that they arrive while the micro-kernel runs: they
+// were written long before (the forward pass) and are usually far from L1.
+template <typename T>
+void prefetch_tile_fusion(const GemmFusion<T>& f, int64_t ldc, int64_t i0, int64_t j0, int64_t rows, int64_t cols) {
+  const T* streams[3] = {f.grad_x, f.grad_y, f.activation_out};
+  for (const T* base : streams) {
+    if (!base) continue;
+    for (int64_t i = i0; i < i0 + rows; ++i)
+      for (int64_t j = 0; j < cols; j += 64 / int64_t(sizeof(T))) __builtin_prefetch(base + i * ldc + j0 + j, 1);
+  }
+}
+
 // finish_tile, then the caller's tile_done, on a finished block of C (the paths without tiles).
 template <typename T>
 void finish_block(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t j0, int64_t rows,
@@ -159,8 +208,16 @@ void scale_and_bias(T* C, int64_t ldc, int64_t m, int64_t n, T beta, const T* bi
 
 std::string gemm_isa() { return isa(); }
 
+GemmConfig gemm_config() {
+  const MicroKernel<float>& uk = kernels<float>().tiles[0];
+  const detail::CacheHierarchy& c = detail::cache_hierarchy();
+  return {isa(), c.source, detail::block_sizes(c, uk.mr, uk.nr, sizeof(float)).why, uk.mr, uk.nr, uk.kc, uk.mc,
+          uk.nc, c.l1d.bytes, c.l2.bytes, c.l3.bytes, c.l1d.ways, c.l2.ways, c.l3.ways, c.l2.shared_by,
+          c.l3.shared_by};
+}
+
 double gemm_peak_gflops(double seconds) {
-  const MicroKernel<float>& uk = kernels<float>().wide;
+  const MicroKernel<float>& uk = kernels<float>().tiles[0];
   constexpr int64_t kc = 256, kCalls = 64;  // panels of 256: a few KB, in L1
   const int nt = detail::usable_threads();
   double flops = 0;
@@ -213,14 +270,13 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
       detail::ScopedFlushDenormals ftz;
       const int64_t j0 = std::min(n, t * per), w = std::min(per, n - j0);
       if (w > 0) {
-        ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr, ks.wide.kc);
+        ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr, ks.tiles[0].kc);
         finish_block(fused, C, ldc, 0, j0, m, w);
       }
     }
     return;
   }
-  // Outputs narrower than half a tile (a 10-class layer) waste less with the narrow tile.
-  const MicroKernel<T>& uk = n <= ks.wide.nr / 2 ? ks.narrow : ks.wide;
+  const MicroKernel<T>& uk = pick_tile(ks, m, n);
   const int MR = uk.mr, NR = uk.nr;
   const int64_t KC = uk.kc, MC = uk.mc, NC = uk.nc;
   const int64_t kc_max = std::min(KC, k);
@@ -259,6 +315,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
           auto tile = [&](int64_t is, int64_t js) {
             const int rows = int(std::min<int64_t>(MR, mc - is * MR));
             const int cols = int(std::min<int64_t>(NR, nc - js * NR));
+            if (last) prefetch_tile_fusion(fused, ldc, ic + is * MR, jc + js * NR, rows, cols);
             uk.run(kc, Ap + is * MR * kc, Bp + js * NR * kc, C + (ic + is * MR) * ldc + jc + js * NR,
                    ldc, rows, cols, beta_p, bias_p ? bias_p + js * NR : nullptr);
             if (last) finish_tile(fused, C, ldc, ic + is * MR, jc + js * NR, rows, cols);

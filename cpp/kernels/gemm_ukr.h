@@ -16,7 +16,9 @@ template <typename T>
 struct MicroKernel {
   MicroKernelFn<T> run;
   int mr, nr;        // register tile
-  int kc, mc, nc;    // cache blocks: kc fixed per kernel, so results never depend on threads
+  float rate;        // its speed on L1-resident panels relative to the ISA's first tile (measured)
+  int kc, mc, nc;    // cache blocks (cache_model.h); kc is a pure function of the CPU, so results
+                     // never depend on threads
 };
 
 // C[0:m, 0:n] := beta * C + A(m x k) @ B(k x n) (+ bias) for a few rows of A and a row-major B
@@ -28,10 +30,14 @@ template <typename T>
 using FewRowsFn = void (*)(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B,
                            int64_t rsb, int64_t m, int64_t n, int64_t k, T beta, const T* bias, int64_t kc);
 
+// An ISA's register tiles. Every tile computes each element of C with the same operations (a
+// sum over each kc block of k, in order), so gemm may pick any tile per shape: the one that
+// wastes least on padded rows and columns for its speed (a narrow tile for a 10-class layer).
+constexpr int kMaxTiles = 3;
 template <typename T>
 struct GemmKernels {
-  MicroKernel<T> wide;    // the main tile
-  MicroKernel<T> narrow;  // half as many columns, for outputs narrower than half a wide tile
+  MicroKernel<T> tiles[kMaxTiles];  // tiles[0] sizes the cache blocks
+  int count;
   FewRowsFn<T> few_rows;
 };
 

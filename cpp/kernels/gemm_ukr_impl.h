@@ -4,6 +4,7 @@
 // an AVX-512 instantiation can never be picked by the linker for use on another path.
 #pragma once
 #include <cstring>
+#include <initializer_list>
 #include "gemm_ukr.h"
 
 namespace {
@@ -16,11 +17,19 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
   constexpr int W = VB / int(sizeof(T));
   constexpr int NR = NV * W;
 
+  // C's tile is read (beta != 0) or written only after the k loop: ask for its lines now, so
+  // that their misses (C is often bigger than L2) overlap the loop instead of following it.
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+    if (i < mr)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) __builtin_prefetch(C + i * ldc + v * W, 1);
+
   V acc[MR][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) acc[i][v] = V{} ;
+    for (int v = 0; v < NV; ++v) acc[i][v] = V{};
 
   for (int64_t p = 0; p < kc; ++p) {
     V b[NV];
@@ -74,8 +83,8 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
 }
 
 template <typename T, int VB, int MR, int NV>
-brisknet::detail::MicroKernel<T> make_micro_kernel(int kc, int mc, int nc) {
-  return {&micro_kernel<T, VB, MR, NV>, MR, NV * VB / int(sizeof(T)), kc, mc, nc};
+brisknet::detail::MicroKernel<T> tile(float rate) {
+  return {&micro_kernel<T, VB, MR, NV>, MR, NV * VB / int(sizeof(T)), rate, 0, 0, 0};  // blocks: gemm.cpp
 }
 
 // At most kFewRowsMax rows of A; the caller splits columns between threads. Each C element is
@@ -132,11 +141,12 @@ void few_rows(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* 
   }
 }
 
-// wide: MR x (NV vectors); narrow: MR x (1 vector).
-template <typename T, int VB, int MR, int NV>
-brisknet::detail::GemmKernels<T> make_gemm_kernels(int kc, int mc, int nc) {
-  return {make_micro_kernel<T, VB, MR, NV>(kc, mc, nc), make_micro_kernel<T, VB, MR, 1>(kc, mc, nc),
-          &few_rows<T>};
+template <typename T>
+brisknet::detail::GemmKernels<T> gemm_kernels(std::initializer_list<brisknet::detail::MicroKernel<T>> tiles) {
+  brisknet::detail::GemmKernels<T> ks{};
+  for (const auto& t : tiles) ks.tiles[ks.count++] = t;
+  ks.few_rows = &few_rows<T>;
+  return ks;
 }
 
 }  // namespace

@@ -56,9 +56,11 @@ def get_num_threads() -> int:
 
 
 def cpu_info() -> dict:
-    """Which GEMM micro-kernel runs here (chosen by CPUID, narrowed by BRISKNET_ISA) and threads."""
+    """Which GEMM micro-kernel runs here (chosen by CPUID, narrowed by BRISKNET_ISA), its register
+    tile and the cache blocks derived from this CPU's caches (bytes, ways, CPUs sharing), and threads."""
     return {
         "gemm_isa": _core.gemm_isa(),
+        "gemm": _core.gemm_config(),
         "forced_isa": os.environ.get("BRISKNET_ISA") or None,
         "num_threads": _core.get_num_threads(),
         "cpu_count": os.cpu_count(),

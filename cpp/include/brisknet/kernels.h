@@ -13,6 +13,14 @@ void set_num_threads(int n);  // n >= 1; every parallel kernel uses at most n th
 int get_num_threads();
 bool in_forked_child();  // true after fork(): kernels then run on the calling thread only
 std::string gemm_isa();  // micro-kernel chosen at first use: "avx512", "avx2" or "generic"
+// The float32 GEMM's register tile and cache blocks on this CPU, the caches they come from, and why.
+struct GemmConfig {
+  std::string isa, cache_source, why;
+  int mr, nr, kc, mc, nc;
+  int64_t l1d_bytes, l2_bytes, l3_bytes;
+  int l1d_ways, l2_ways, l3_ways, l2_shared_by, l3_shared_by;
+};
+GemmConfig gemm_config();
 // How many times a kernel or engine workspace has been (re)allocated since import. Steady-state
 // training must not move it (tests/test_engine.py checks).
 int64_t workspace_allocations();
