@@ -582,7 +582,9 @@ PYBIND11_MODULE(_core, m) {
     const GemmConfig c = gemm_config();
     py::dict d;
     d["isa"] = c.isa;
-    d["tile"] = py::make_tuple(c.mr, c.nr);
+    py::list tiles;
+    for (const GemmTile& t : c.tiles) tiles.append(py::make_tuple(t.mr, t.nr, std::round(t.rate * 100) / 100));
+    d["tiles"] = tiles;
     d["kc"] = c.kc;
     d["mc"] = c.mc;
     d["nc"] = c.nc;

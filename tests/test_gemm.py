@@ -11,8 +11,8 @@ import brisknet
 from brisknet import ops
 
 
-# 1, primes, and one less / one more than the register and cache blocks (MR 6/8, NR 8/16/24/48,
-# MC 72/96/144, KC 256/512).
+# 1, primes, and one less / one more than register tiles (MR 6/8/12/16, NR 8/16/32/48) and
+# typical cache blocks (kc 192-512 come from the CPU's caches; test_blocks_* use this CPU's own).
 ODD_SIZES = [1, 2, 7, 9, 11, 13, 31, 33, 47, 49, 71, 73, 95, 97, 143, 145, 255, 257, 511, 513]
 
 
@@ -152,6 +152,13 @@ for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 513, 3
     # a row's result does not depend on the rows beside it (few-rows path == packed path)
     whole = ops.matmul(x, w)
     assert all(np.array_equal(ops.matmul(x[i:i + 1], w)[0], whole[i]) for i in range(m)), (m, k, n)
+# batches of other sizes pick other register tiles (by padded area): the same bits in every row
+x = rng.standard_normal((48, 700)).astype(np.float32)
+for n in (10, 16, 40, 96, 1000):
+    w = rng.standard_normal((700, n)).astype(np.float32)
+    whole = ops.matmul(x, w)
+    for rows in (5, 8, 12, 16, 30, 36, 40):
+        assert np.array_equal(ops.matmul(x[:rows], w), whole[:rows]), (rows, n)
 print(brisknet.cpu_info()["gemm_isa"])
 """
 
@@ -171,6 +178,28 @@ def test_every_isa_path(isa):
     best = run_isa_subprocess("import brisknet; print(brisknet.cpu_info()['gemm_isa'])", "").stdout.strip()
     order = ["generic", "avx2", "avx512"]
     assert chosen == order[min(order.index(isa), order.index(best))]
+
+
+def test_blocks_come_from_this_cpus_caches():
+    g = brisknet.cpu_info()["gemm"]
+    l1_bytes, l1_ways = g["caches"]["l1d"]
+    assert l1_bytes >= 8 << 10 and l1_ways >= 1 and g["caches"]["source"] in ("cpuid", "sysfs", "defaults")
+    mr, nr, rate = g["tiles"][0]
+    assert rate == 1.0
+    # kc: a B strip and an A strip in all but one way of L1 (a multiple of 16 in [64, 1024])
+    assert g["kc"] % 16 == 0 and 64 <= g["kc"] <= 1024
+    assert g["kc"] == 64 or (nr + mr) * 4 * g["kc"] <= l1_bytes * (l1_ways - 1) // l1_ways
+    assert (nr + mr) * 4 * (g["kc"] + 16) > l1_bytes * (l1_ways - 1) // l1_ways or g["kc"] == 1024
+    assert g["mc"] % mr == 0 and g["nc"] % nr == 0 and str(g["kc"]) in g["why"]
+
+
+@pytest.mark.parametrize("blocks", [1, 2, 3])
+def test_k_block_edges_of_this_cpu(rng, blocks):
+    """One less, exactly and one more than whole k blocks of this CPU's kc."""
+    kc = brisknet.cpu_info()["gemm"]["kc"]
+    for k in (blocks * kc - 1, blocks * kc, blocks * kc + 1):
+        a, b = operands(rng, 37, k, 70, False, False)
+        assert_close(ops.matmul(a, b), reference(a, b, False, False), np.float32)
 
 
 def test_peak_probe():

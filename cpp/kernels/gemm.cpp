@@ -3,10 +3,10 @@
 // never the k reduction, so results are bit-identical for any thread count.
 #include <omp.h>
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 #include "brisknet/kernels.h"
 #include "activation_elementwise.h"
@@ -59,17 +59,11 @@ const GemmKernels<T>& kernels() {
   static const GemmKernels<T> k = [] {
     GemmKernels<T> ks = kernels_for_isa<T>();
     const detail::BlockSizes b = detail::block_sizes(detail::cache_hierarchy(), ks.tiles[0].mr, ks.tiles[0].nr, sizeof(T));
-    int kc = b.kc, mc = b.mc, nc = b.nc;
-    if (const char* env = std::getenv("BRISKNET_GEMM_BLOCKS")) std::sscanf(env, "%d,%d,%d", &kc, &mc, &nc);  // EXPERIMENT
     for (int t = 0; t < ks.count; ++t) {
       MicroKernel<T>& uk = ks.tiles[t];
-      uk.kc = kc;
-      uk.mc = std::max(uk.mr, mc / uk.mr * uk.mr);
-      uk.nc = std::max(uk.nr, nc / uk.nr * uk.nr);
-    }
-    if (const char* env = std::getenv("BRISKNET_GEMM_TILE")) {  // EXPERIMENT
-      int t = std::atoi(env);
-      if (t >= 0 && t < ks.count) { ks.tiles[0] = ks.tiles[t]; ks.count = 1; }
+      uk.kc = b.kc;
+      uk.mc = std::max(uk.mr, b.mc / uk.mr * uk.mr);
+      uk.nc = std::max(uk.nr, b.nc / uk.nr * uk.nr);
     }
     return ks;
   }();
@@ -89,15 +83,38 @@ const MicroKernel<T>& pick_tile(const GemmKernels<T>& ks, int64_t m, int64_t n) 
   return ks.tiles[best];
 }
 
+// Rows i0..i0+3 of a row-major A (contiguous along k) into Ap, a 4 x 4 block at a time
+// transposed in 16-byte vectors: the scalar transpose cost 7 % of a batch-1024 predict.
+inline void pack_a_rows4_f32(float* Ap, const float* A, int64_t rsa, int i0, int64_t kc, int MR) {
+  typedef float V4 __attribute__((vector_size(16)));
+  const float* a[4] = {A + i0 * rsa, A + (i0 + 1) * rsa, A + (i0 + 2) * rsa, A + (i0 + 3) * rsa};
+  int64_t p = 0;
+  for (; p + 4 <= kc; p += 4) {
+    V4 r[4];
+    for (int q = 0; q < 4; ++q) __builtin_memcpy(&r[q], a[q] + p, sizeof(V4));
+    const V4 t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5), t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
+    const V4 t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5), t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
+    const V4 c[4] = {__builtin_shufflevector(t0, t2, 0, 1, 4, 5), __builtin_shufflevector(t0, t2, 2, 3, 6, 7),
+                     __builtin_shufflevector(t1, t3, 0, 1, 4, 5), __builtin_shufflevector(t1, t3, 2, 3, 6, 7)};
+    for (int q = 0; q < 4; ++q) __builtin_memcpy(Ap + (p + q) * MR + i0, &c[q], sizeof(V4));
+  }
+  for (; p < kc; ++p)
+    for (int q = 0; q < 4; ++q) Ap[p * MR + i0 + q] = a[q][p];
+}
+
 // Ap: ceil(mc/MR) strips, each kc columns of MR values, rows past mc zero-filled.
 template <typename T>
 void pack_a_strip(T* Ap, const T* A, int64_t rsa, int64_t csa, int rows, int64_t kc, int MR) {
+  int i0 = 0;
+  if constexpr (std::is_same_v<T, float>)
+    if (csa == 1)
+      for (; i0 + 4 <= rows; i0 += 4) pack_a_rows4_f32(Ap, A, rsa, i0, kc, MR);
   if (csa == 1) {  // rows of A are contiguous along k
-    for (int i = 0; i < rows; ++i)
+    for (int i = i0; i < rows; ++i)
       for (int64_t p = 0; p < kc; ++p) Ap[p * MR + i] = A[i * rsa + p];
   } else {
     for (int64_t p = 0; p < kc; ++p)
-      for (int i = 0; i < rows; ++i) Ap[p * MR + i] = A[i * rsa + p * csa];
+      for (int i = i0; i < rows; ++i) Ap[p * MR + i] = A[i * rsa + p * csa];
   }
   for (int64_t p = 0; p < kc; ++p)
     for (int i = rows; i < MR; ++i) Ap[p * MR + i] = T(0);
@@ -209,11 +226,13 @@ void scale_and_bias(T* C, int64_t ldc, int64_t m, int64_t n, T beta, const T* bi
 std::string gemm_isa() { return isa(); }
 
 GemmConfig gemm_config() {
-  const MicroKernel<float>& uk = kernels<float>().tiles[0];
+  const GemmKernels<float>& ks = kernels<float>();
+  const MicroKernel<float>& uk = ks.tiles[0];
   const detail::CacheHierarchy& c = detail::cache_hierarchy();
-  return {isa(), c.source, detail::block_sizes(c, uk.mr, uk.nr, sizeof(float)).why, uk.mr, uk.nr, uk.kc, uk.mc,
-          uk.nc, c.l1d.bytes, c.l2.bytes, c.l3.bytes, c.l1d.ways, c.l2.ways, c.l3.ways, c.l2.shared_by,
-          c.l3.shared_by};
+  GemmConfig g{isa(), c.source, detail::block_sizes(c, uk.mr, uk.nr, sizeof(float)).why, {}, uk.kc, uk.mc, uk.nc,
+               c.l1d.bytes, c.l2.bytes, c.l3.bytes, c.l1d.ways, c.l2.ways, c.l3.ways, c.l2.shared_by, c.l3.shared_by};
+  for (int t = 0; t < ks.count; ++t) g.tiles.push_back({ks.tiles[t].mr, ks.tiles[t].nr, ks.tiles[t].rate});
+  return g;
 }
 
 double gemm_peak_gflops(double seconds) {
@@ -278,11 +297,20 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   }
   const MicroKernel<T>& uk = pick_tile(ks, m, n);
   const int MR = uk.mr, NR = uk.nr;
-  const int64_t KC = uk.kc, MC = uk.mc, NC = uk.nc;
-  const int64_t kc_max = std::min(KC, k);
-  T* Bp = scratch<T>(0, size_t((std::min(NC, n) + NR - 1) / NR * NR * kc_max));
-  T* Ap = scratch<T>(1, size_t((std::min(MC, m) + MR - 1) / MR * MR * kc_max));
+  const int64_t KC = uk.kc, kc_max = std::min(KC, k);
   const int nt = detail::threads_for(2 * m * n * k, kGemmFlopGrain);
+  // Loops: jc (a B panel of all k x NC, packed once, in L3) -> ic (an A block of MC rows) -> pc
+  // (k blocks: the A block's kc columns packed, in L2) -> tiles. With the k loop inside, each
+  // thread's C block (MC x NC / threads) stays in L2 across the k blocks instead of streaming
+  // from memory once per k block. Every element of C still sums its k blocks in order.
+  // NC: the B panel no bigger than the kc x nc the cache model sized; MC: the A block and the
+  // thread's C block together in the half of L2 the model gave the A block alone.
+  const int64_t NC = std::min(n, std::max<int64_t>(NR, uk.nc * KC / std::max(k, KC) / NR * NR));
+  const int64_t c_cols = (NC + nt - 1) / nt;
+  const int64_t MC = std::max<int64_t>(MR, uk.mc * KC / (KC + c_cols) / MR * MR);
+  const int64_t nstrips_max = (NC + NR - 1) / NR;
+  T* Bp = scratch<T>(0, size_t(nstrips_max * NR * k));
+  T* Ap = scratch<T>(1, size_t((std::min(MC, m) + MR - 1) / MR * MR * kc_max));
 
 #pragma omp parallel num_threads(nt)
   {
@@ -290,23 +318,30 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
     for (int64_t jc = 0; jc < n; jc += NC) {
       const int64_t nc = std::min(NC, n - jc);
       const int64_t nstrips = (nc + NR - 1) / NR;
+      // Block pc of the panel starts at Bp + pc * nstrips * NR; the same thread packs a strip
+      // for every pc (static schedule), so the fused column sums add up in order of k.
       for (int64_t pc = 0; pc < k; pc += KC) {
         const int64_t kc = std::min(KC, k - pc);
-        const T beta_p = pc == 0 ? beta : T(1);
-        const bool last = pc + kc == k;
-        const T* bias_p = (bias && last) ? bias + jc : nullptr;  // bias once, at the end
-
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t s = 0; s < nstrips; ++s) {
           const int cols = int(std::min<int64_t>(NR, nc - s * NR));
           T* sums = fused.b_column_sums ? fused.b_column_sums + jc + s * NR : nullptr;
           if (sums && pc == 0) std::fill(sums, sums + cols, T(0));
-          pack_b_strip(Bp + s * NR * kc, B + pc * rsb + (jc + s * NR) * csb, rsb, csb, cols, kc, NR, sums);
+          pack_b_strip(Bp + pc * nstrips * NR + s * NR * kc, B + pc * rsb + (jc + s * NR) * csb, rsb, csb, cols,
+                       kc, NR, sums);
         }
+      }
+#pragma omp barrier
 
-        for (int64_t ic = 0; ic < m; ic += MC) {
-          const int64_t mc = std::min(MC, m - ic);
-          const int64_t mstrips = (mc + MR - 1) / MR;
+      for (int64_t ic = 0; ic < m; ic += MC) {
+        const int64_t mc = std::min(MC, m - ic);
+        const int64_t mstrips = (mc + MR - 1) / MR;
+        for (int64_t pc = 0; pc < k; pc += KC) {
+          const int64_t kc = std::min(KC, k - pc);
+          const T beta_p = pc == 0 ? beta : T(1);
+          const bool last = pc + kc == k;
+          const T* bias_p = (bias && last) ? bias + jc : nullptr;  // bias once, at the end
+          const T* Bpc = Bp + pc * nstrips * NR;
 #pragma omp for schedule(static)
           for (int64_t s = 0; s < mstrips; ++s)
             pack_a_strip(Ap + s * MR * kc, A + (ic + s * MR) * rsa + pc * csa, rsa, csa,
@@ -316,7 +351,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
             const int rows = int(std::min<int64_t>(MR, mc - is * MR));
             const int cols = int(std::min<int64_t>(NR, nc - js * NR));
             if (last) prefetch_tile_fusion(fused, ldc, ic + is * MR, jc + js * NR, rows, cols);
-            uk.run(kc, Ap + is * MR * kc, Bp + js * NR * kc, C + (ic + is * MR) * ldc + jc + js * NR,
+            uk.run(kc, Ap + is * MR * kc, Bpc + js * NR * kc, C + (ic + is * MR) * ldc + jc + js * NR,
                    ldc, rows, cols, beta_p, bias_p ? bias_p + js * NR : nullptr);
             if (last) finish_tile(fused, C, ldc, ic + is * MR, jc + js * NR, rows, cols);
           };
@@ -336,6 +371,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
           }
         }
       }
+#pragma omp barrier
     }
   }
 }

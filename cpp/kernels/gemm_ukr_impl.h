@@ -32,6 +32,11 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T*
     for (int v = 0; v < NV; ++v) acc[i][v] = V{};
 
   for (int64_t p = 0; p < kc; ++p) {
+#if 1
+    __builtin_prefetch(Ap + (p + 16) * MR);
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v += 64 / (VB)) __builtin_prefetch(Bp + (p + 16) * NR + v * W);
+#endif
     V b[NV];
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) __builtin_memcpy(&b[v], Bp + p * NR + v * W, sizeof(V));

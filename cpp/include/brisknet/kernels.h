@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace brisknet {
 
@@ -14,9 +15,14 @@ int get_num_threads();
 bool in_forked_child();  // true after fork(): kernels then run on the calling thread only
 std::string gemm_isa();  // micro-kernel chosen at first use: "avx512", "avx2" or "generic"
 // The float32 GEMM's register tile and cache blocks on this CPU, the caches they come from, and why.
+struct GemmTile {
+  int mr, nr;
+  float rate;  // relative speed, by which gemm picks a tile per shape
+};
 struct GemmConfig {
   std::string isa, cache_source, why;
-  int mr, nr, kc, mc, nc;
+  std::vector<GemmTile> tiles;  // the first sizes the blocks
+  int kc, mc, nc;
   int64_t l1d_bytes, l2_bytes, l3_bytes;
   int l1d_ways, l2_ways, l3_ways, l2_shared_by, l3_shared_by;
 };
