@@ -1,5 +1,6 @@
 """Inference of the reference model: batch-1 latency and batch-1024 throughput, brisknet beside a
-numpy forward pass and PyTorch eager (skipped without torch), same weights, same threads."""
+numpy forward pass, PyTorch eager and ONNX Runtime on the model brisknet exports (CPU provider;
+each skipped where absent), same weights, same threads."""
 import numpy as np
 import pytest
 
@@ -37,9 +38,21 @@ def torch_net(weights):
     return torch, net
 
 
+def onnxruntime_session(model, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    path = str(tmp_path / "reference.onnx")
+    model.export_onnx(path)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = brisknet.get_num_threads()
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return session, session.get_inputs()[0].name
+
+
 @pytest.mark.parametrize("batch", [1, 1024])
-@pytest.mark.parametrize("impl", ["brisknet", "numpy", "torch_eager"])
-def test_predict(benchmark, model_and_weights, batch, impl):
+@pytest.mark.parametrize("impl", ["brisknet", "numpy", "torch_eager", "onnxruntime"])
+def test_predict(benchmark, model_and_weights, batch, impl, tmp_path):
     model, weights = model_and_weights
     benchmark.group = f"predict batch {batch}"
     x = np.random.default_rng(1).random((batch, reference.FEATURES), dtype=np.float32)
@@ -48,6 +61,9 @@ def test_predict(benchmark, model_and_weights, batch, impl):
         out = benchmark(model.predict, x, batch_size=batch, verbose=0)
     elif impl == "numpy":
         out = benchmark(numpy_forward, weights, x)
+    elif impl == "onnxruntime":
+        session, name = onnxruntime_session(model, tmp_path)
+        out = benchmark(session.run, None, {name: x})[0]
     else:
         torch, net = torch_net(weights)
         xt = torch.from_numpy(x)

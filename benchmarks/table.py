@@ -27,7 +27,7 @@ def main(path):
         if m:
             predict.setdefault(int(m.group(2)), {})[m.group(1)] = median
             continue
-        m = re.match(r"test_epoch_(brisknet|torch_eager)\[(\d+)\]", name)
+        m = re.match(r"test_epoch_(brisknet|numpy|torch_eager)\[(\d+)\]", name)
         if m:
             epochs.setdefault(int(m.group(2)), {})[m.group(1)] = b["extra_info"]["samples"] / median
             continue
@@ -35,28 +35,35 @@ def main(path):
     print(f"Machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
           f"{data['machine_info'].get('cpu', {}).get('count', '?')} cores; {data['datetime'][:10]}\n")
     if gemm:
-        print("| GEMM (m x k x n) | brisknet GFLOP/s | numpy GFLOP/s | ratio |\n|---|---:|---:|---:|")
+        isa = next((b["extra_info"].get("isa") for b in runs.values() if "isa" in b["extra_info"]), "?")
+        print(f"| GEMM (m x k x n), brisknet {isa} | brisknet GFLOP/s | numpy GFLOP/s | ratio |\n|---|---:|---:|---:|")
         for shape, r in gemm.items():
             if "brisknet" in r and "numpy" in r:
                 (tb, gf), (tn, _) = r["brisknet"], r["numpy"]
                 print(f"| {shape} | {gf / tb:.1f} | {gf / tn:.1f} | {tn / tb:.2f} |")
         print()
     if epochs:
-        print("| reference model, one epoch | brisknet samples/s | PyTorch eager samples/s | ratio |\n|---|---:|---:|---:|")
+        peers = ["numpy", "torch_eager"]
+        print("| reference model, one epoch, samples/s | brisknet | numpy script | PyTorch eager | "
+              "ratio to the best peer |\n|---|---:|---:|---:|---:|")
         for batch in sorted(epochs):
             r = epochs[batch]
-            ours, theirs = r.get("brisknet"), r.get("torch_eager")
-            ratio = f"{ours / theirs:.2f}" if ours and theirs else "-"
-            print(f"| batch {batch} | {ours or 0:,.0f} | {theirs or 0:,.0f} | {ratio} |")
+            best = max((r[p] for p in peers if p in r), default=None)
+            ratio = f"{r['brisknet'] / best:.2f}" if "brisknet" in r and best else "-"
+            cells = [f"{r[i]:,.0f}" if i in r else "-" for i in ["brisknet"] + peers]
+            print(f"| batch {batch} | " + " | ".join(cells) + f" | {ratio} |")
         print()
     if predict:
-        impls = ["brisknet", "numpy", "torch_eager"]
-        print("| predict, reference model | " + " | ".join(impls) + " |\n|---|" + "---:|" * len(impls))
+        impls = ["brisknet", "numpy", "torch_eager", "onnxruntime"]
+        print("| predict, reference model | " + " | ".join(impls) + " | ratio to the best peer |\n|---|" +
+              "---:|" * (len(impls) + 1))
         for batch in sorted(predict):
             r = predict[batch]
             cells = [(f"{r[i] * 1e6:.0f} us" if batch == 1 else f"{batch / r[i]:,.0f} samples/s") if i in r else "-"
                      for i in impls]
-            print(f"| batch {batch} | " + " | ".join(cells) + " |")
+            best = min((r[i] for i in impls[1:] if i in r), default=None)
+            ratio = f"{best / r['brisknet']:.2f}" if best and "brisknet" in r else "-"
+            print(f"| batch {batch} | " + " | ".join(cells) + f" | {ratio} |")
         print()
     if threads:
         counts = sorted({t for r in threads.values() for t in r})
