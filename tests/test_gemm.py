@@ -152,12 +152,13 @@ for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 513, 3
     # a row's result does not depend on the rows beside it (few-rows path == packed path)
     whole = ops.matmul(x, w)
     assert all(np.array_equal(ops.matmul(x[i:i + 1], w)[0], whole[i]) for i in range(m)), (m, k, n)
-# batches of other sizes pick other register tiles (by padded area): the same bits in every row
-x = rng.standard_normal((48, 700)).astype(np.float32)
+# batches of other sizes pick other register tiles (by padded area), and small ones read B in
+# place instead of packing it: the same bits in every row
+x = rng.standard_normal((150, 700)).astype(np.float32)
 for n in (10, 16, 40, 96, 1000):
     w = rng.standard_normal((700, n)).astype(np.float32)
     whole = ops.matmul(x, w)
-    for rows in (5, 8, 12, 16, 30, 36, 40):
+    for rows in (5, 8, 12, 16, 30, 36, 40, 64, 65, 100):
         assert np.array_equal(ops.matmul(x[:rows], w), whole[:rows]), (rows, n)
 print(brisknet.cpu_info()["gemm_isa"])
 """

@@ -211,6 +211,7 @@ void finish_block(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t
 }
 
 constexpr int64_t kGemmFlopGrain = int64_t(1) << 21;  // per thread
+constexpr int64_t kDirectBRowStrips = 8;  // at most this many row strips of A read B in place
 
 template <typename T>
 void scale_and_bias(T* C, int64_t ldc, int64_t m, int64_t n, T beta, const T* bias) {
@@ -247,7 +248,7 @@ double gemm_peak_gflops(double seconds) {
     std::vector<float> a(size_t(uk.mr) * kc, 0.5f), b(size_t(uk.nr) * kc, 0.25f), c(size_t(uk.mr) * uk.nr);
     do {
       for (int64_t i = 0; i < kCalls; ++i)
-        uk.run(kc, a.data(), b.data(), c.data(), uk.nr, uk.mr, uk.nr, 0.0f, nullptr);
+        uk.run(kc, a.data(), b.data(), uk.nr, c.data(), uk.nr, uk.mr, uk.nr, 0.0f, nullptr);
       flops += 2.0 * uk.mr * uk.nr * kc * kCalls;
     } while (omp_get_wtime() - start < seconds);
   }
@@ -309,6 +310,11 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   const int64_t c_cols = (NC + nt - 1) / nt;
   const int64_t MC = std::max<int64_t>(MR, uk.mc * KC / (KC + c_cols) / MR * MR);
   const int64_t nstrips_max = (NC + NR - 1) / NR;
+  // A few row strips of A (batch 32) use each value of B only a few times: packing B would move
+  // it three times (read, write, read) for so little use, so the micro-kernel reads whole strips
+  // of a row-major B in place and only a partial last strip is packed. The bias gradient is
+  // summed while packing, so a GEMM that asks for it packs.
+  const bool b_in_place = csb == 1 && !fused.b_column_sums && (m + MR - 1) / MR <= kDirectBRowStrips;
   T* Bp = scratch<T>(0, size_t(nstrips_max * NR * k));
   T* Ap = scratch<T>(1, size_t((std::min(MC, m) + MR - 1) / MR * MR * kc_max));
 
@@ -325,6 +331,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
 #pragma omp for schedule(static) nowait
         for (int64_t s = 0; s < nstrips; ++s) {
           const int cols = int(std::min<int64_t>(NR, nc - s * NR));
+          if (b_in_place && cols == NR) continue;
           T* sums = fused.b_column_sums ? fused.b_column_sums + jc + s * NR : nullptr;
           if (sums && pc == 0) std::fill(sums, sums + cols, T(0));
           pack_b_strip(Bp + pc * nstrips * NR + s * NR * kc, B + pc * rsb + (jc + s * NR) * csb, rsb, csb, cols,
@@ -351,7 +358,9 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
             const int rows = int(std::min<int64_t>(MR, mc - is * MR));
             const int cols = int(std::min<int64_t>(NR, nc - js * NR));
             if (last) prefetch_tile_fusion(fused, ldc, ic + is * MR, jc + js * NR, rows, cols);
-            uk.run(kc, Ap + is * MR * kc, Bpc + js * NR * kc, C + (ic + is * MR) * ldc + jc + js * NR,
+            const bool in_place = b_in_place && cols == NR;
+            const T* b = in_place ? B + pc * rsb + jc + js * NR : Bpc + js * NR * kc;
+            uk.run(kc, Ap + is * MR * kc, b, in_place ? rsb : NR, C + (ic + is * MR) * ldc + jc + js * NR,
                    ldc, rows, cols, beta_p, bias_p ? bias_p + js * NR : nullptr);
             if (last) finish_tile(fused, C, ldc, ic + is * MR, jc + js * NR, rows, cols);
           };

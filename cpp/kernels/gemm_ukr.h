@@ -4,13 +4,15 @@
 
 namespace brisknet::detail {
 
-// Computes one MR x NR tile of C from packed panels:
+// Computes one MR x NR tile of C from a packed A panel and a B panel:
 //   C[0:mr, 0:nr] := beta * C + Ap(MR x kc) @ Bp(kc x NR) (+ bias[0:nr] when bias != nullptr)
-// Ap holds kc columns of MR values (Ap[p*MR + i]); Bp holds kc rows of NR values (Bp[p*NR + j]).
-// mr <= MR and nr <= NR handle edge tiles; C is never read when beta == 0.
+// Ap holds kc columns of MR values (Ap[p*MR + i]); Bp holds kc rows of NR values, row p at
+// Bp + p*ldb: ldb = NR for a packed strip, or B's own row stride when B is read in place (then
+// all NR columns must exist). mr <= MR and nr <= NR handle edge tiles; C is never read when
+// beta == 0.
 template <typename T>
-using MicroKernelFn = void (*)(int64_t kc, const T* Ap, const T* Bp, T* C, int64_t ldc, int mr,
-                               int nr, T beta, const T* bias);
+using MicroKernelFn = void (*)(int64_t kc, const T* Ap, const T* Bp, int64_t ldb, T* C, int64_t ldc,
+                               int mr, int nr, T beta, const T* bias);
 
 template <typename T>
 struct MicroKernel {

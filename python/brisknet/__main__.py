@@ -32,19 +32,24 @@ def _train(args) -> int:
     return 0
 
 
-def _median_time(fn, repeat, min_time=0.05):
-    fn()  # warm up
-    times = []
+def _interleaved_medians(fns, repeat, min_time=0.05):
+    """Median seconds per call of each function, timed in alternating blocks of at least
+    `min_time`. Each block starts 0.15 s after the last: OpenBLAS's idle threads spin for about
+    0.1 s after a numpy call and would otherwise slow whatever runs next on the same cores."""
+    times = [[] for _ in fns]
     for _ in range(repeat):
-        n, start = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time:
-                break
-        times.append(elapsed / n)
-    return statistics.median(times)
+        for fn, out in zip(fns, times):
+            time.sleep(0.15)
+            fn()  # warm up
+            n, start = 0, time.perf_counter()
+            while True:
+                fn()
+                n += 1
+                elapsed = time.perf_counter() - start
+                if elapsed >= min_time:
+                    break
+            out.append(elapsed / n)
+    return [statistics.median(t) for t in times]
 
 
 def _bench(args) -> int:
@@ -56,7 +61,7 @@ def _bench(args) -> int:
     from brisknet import _core
     peak = _core.gemm_peak_gflops(0.5)
     print(f"GEMM kernel {brisknet.cpu_info()['gemm_isa']}, {brisknet.get_num_threads()} threads; "
-          f"median of {args.repeat} runs; numpy {np.__version__}")
+          f"median of {args.repeat} interleaved runs; numpy {np.__version__}")
     print(f"peak: {peak:.1f} GFLOP/s (the micro-kernel on L1-resident panels, all threads)")
     print(f"{'shape (m x k x n)':<26}{'brisknet GFLOP/s':>18}{'% of peak':>11}{'numpy GFLOP/s':>15}{'ratio':>8}")
     shapes = [s for b in args.batch for s in reference.gemm_shapes(b)]
@@ -65,8 +70,8 @@ def _bench(args) -> int:
         a, b = reference.gemm_operands(m, k, n, ta, tb)
         out = np.empty((m, n), np.float32)
         A, B = (a.T if ta else a), (b.T if tb else b)
-        ours = _median_time(lambda: ops.matmul(a, b, ta, tb, out=out), args.repeat)
-        theirs = _median_time(lambda: np.matmul(A, B, out=out), args.repeat)
+        ours, theirs = _interleaved_medians([lambda: ops.matmul(a, b, ta, tb, out=out),
+                                             lambda: np.matmul(A, B, out=out)], args.repeat)
         flops = 2.0 * m * n * k
         gflops = flops / ours / 1e9
         print(f"{name:<26}{gflops:>18.1f}{100 * gflops / peak:>10.0f}%{flops / theirs / 1e9:>15.1f}"
