@@ -135,8 +135,11 @@ void pack_b_strip(T* Bp, const T* B, int64_t rsb, int64_t csb, int cols, int64_t
         __builtin_prefetch(b + kAhead * rsb + cols - 1);
       }
       T* dst = Bp + p * NR;
-      for (int j = 0; j < cols; ++j) dst[j] = b[j];
-      for (int j = cols; j < NR; ++j) dst[j] = T(0);
+      if (cols == NR) {
+        for (int j = 0; j < NR; ++j) dst[j] = b[j];
+      } else {  // one select per value: two loops here became a memset call per row
+        for (int j = 0; j < NR; ++j) dst[j] = j < cols ? b[j] : T(0);
+      }
       if (sums)
         for (int j = 0; j < cols; ++j) sums[j] += b[j];
     }
@@ -262,7 +265,9 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   if (!is_elementwise(fused.activation))
     throw std::invalid_argument("gemm: only element-wise activations can be fused");
   if (n == 0) return;
-  if (m == 0 || k == 0 || (m <= detail::kFewRowsMax && csb == 1)) {
+  const GemmKernels<T>& ks = kernels<T>();
+  const bool narrow = csb == 1 && n <= ks.narrow_max && m > detail::kFewRowsMax;
+  if (m == 0 || k == 0 || (m <= detail::kFewRowsMax && csb == 1) || narrow) {
     // No packed B on these paths: the bias gradient is a separate pass.
     if (fused.b_column_sums) {
       detail::ScopedFlushDenormals ftz;  // the same sums as column_sums and the packed path
@@ -279,7 +284,20 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
     return finish_block(fused, C, ldc, 0, 0, m, n);
   }
 
-  const GemmKernels<T>& ks = kernels<T>();
+  if (narrow) {  // a 10-class layer: blocks of rows per thread, A and B read in place
+    constexpr int64_t kRowBlock = 64;  // a multiple of narrow_rows' 16 rows
+    const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
+    const int nt = int(std::min<int64_t>(blocks, detail::threads_for(2 * m * n * k, kGemmFlopGrain)));
+    const int64_t kc = ks.tiles[0].kc;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      detail::ScopedFlushDenormals ftz;
+      const int64_t i0 = b * kRowBlock, rows = std::min(kRowBlock, m - i0);
+      ks.narrow_rows(C, ldc, A, rsa, csa, B, rsb, i0, rows, n, k, beta, bias, kc);
+      finish_block(fused, C, ldc, i0, 0, rows, n);
+    }
+    return;
+  }
   if (m <= detail::kFewRowsMax && csb == 1) {  // matrix-vector shapes: stream B, no packing
     // One contiguous column range per thread (a multiple of 16 columns): each thread streams
     // long runs of every row of B, which the prefetcher follows.

@@ -36,11 +36,19 @@ using FewRowsFn = void (*)(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t c
 // sum over each kc block of k, in order), so gemm may pick any tile per shape: the one that
 // wastes least on padded rows and columns for its speed (a narrow tile for a 10-class layer).
 constexpr int kMaxTiles = 3;
+// C rows i0..i0+rows, n <= narrow_max columns, from A and a row-major B read in place (no
+// packing), bit-identical to the packed path with blocks of kc values of k.
+template <typename T>
+using NarrowRowsFn = void (*)(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
+                              int64_t i0, int64_t rows, int64_t n, int64_t k, T beta, const T* bias, int64_t kc);
+
 template <typename T>
 struct GemmKernels {
   MicroKernel<T> tiles[kMaxTiles];  // tiles[0] sizes the cache blocks
   int count;
   FewRowsFn<T> few_rows;
+  NarrowRowsFn<T> narrow_rows;
+  int narrow_max;  // one vector
 };
 
 // One getter per ISA file; each is compiled with its own flags.
