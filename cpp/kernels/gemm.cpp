@@ -287,7 +287,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   if (narrow) {  // a 10-class layer: blocks of rows per thread, A and B read in place
     constexpr int64_t kRowBlock = 64;  // a multiple of narrow_rows' 16 rows
     const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
-    const int nt = int(std::min<int64_t>(blocks, detail::threads_for(2 * m * n * k, kGemmFlopGrain)));
+    const int nt = int(std::min<int64_t>(blocks, detail::threads_for(2 * m * n * k, kGemmFlopGrain / 4)));
     const int64_t kc = ks.tiles[0].kc;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t b = 0; b < blocks; ++b) {

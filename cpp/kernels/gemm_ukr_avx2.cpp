@@ -5,9 +5,9 @@
 
 namespace brisknet::detail {
 template <> GemmKernels<float> gemm_kernels_avx2<float>() {
-  return gemm_kernels<float, 32>({tile<float, 32, 6, 2>(1.0f), tile<float, 32, 12, 1>(0.85f)});
+  return gemm_kernels<float, 32, 6, 2>({tile<float, 32, 6, 2>(1.0f), tile<float, 32, 12, 1>(0.85f)});
 }
 template <> GemmKernels<double> gemm_kernels_avx2<double>() {
-  return gemm_kernels<double, 32>({tile<double, 32, 6, 2>(1.0f), tile<double, 32, 12, 1>(0.85f)});
+  return gemm_kernels<double, 32, 6, 2>({tile<double, 32, 6, 2>(1.0f), tile<double, 32, 12, 1>(0.85f)});
 }
 }  // namespace brisknet::detail

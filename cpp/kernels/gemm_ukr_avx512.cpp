@@ -7,9 +7,9 @@
 
 namespace brisknet::detail {
 template <> GemmKernels<float> gemm_kernels_avx512<float>() {
-  return gemm_kernels<float, 64>({tile<float, 64, 8, 3>(1.0f), tile<float, 64, 12, 2>(0.95f), tile<float, 64, 16, 1>(0.9f)});
+  return gemm_kernels<float, 64, 16, 1>({tile<float, 64, 8, 3>(1.0f), tile<float, 64, 12, 2>(0.95f), tile<float, 64, 16, 1>(0.9f)});
 }
 template <> GemmKernels<double> gemm_kernels_avx512<double>() {
-  return gemm_kernels<double, 64>({tile<double, 64, 8, 3>(1.0f), tile<double, 64, 12, 2>(0.95f), tile<double, 64, 16, 1>(0.9f)});
+  return gemm_kernels<double, 64, 16, 1>({tile<double, 64, 8, 3>(1.0f), tile<double, 64, 12, 2>(0.95f), tile<double, 64, 16, 1>(0.9f)});
 }
 }  // namespace brisknet::detail

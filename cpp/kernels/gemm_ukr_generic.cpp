@@ -3,9 +3,9 @@
 
 namespace brisknet::detail {
 template <> GemmKernels<float> gemm_kernels_generic<float>() {
-  return gemm_kernels<float, 16>({tile<float, 16, 6, 2>(1.0f), tile<float, 16, 6, 1>(0.7f)});
+  return gemm_kernels<float, 16, 6, 2>({tile<float, 16, 6, 2>(1.0f), tile<float, 16, 6, 1>(0.7f)});
 }
 template <> GemmKernels<double> gemm_kernels_generic<double>() {
-  return gemm_kernels<double, 16>({tile<double, 16, 6, 2>(1.0f), tile<double, 16, 6, 1>(0.7f)});
+  return gemm_kernels<double, 16, 6, 2>({tile<double, 16, 6, 2>(1.0f), tile<double, 16, 6, 1>(0.7f)});
 }
 }  // namespace brisknet::detail

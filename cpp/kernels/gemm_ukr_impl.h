@@ -146,76 +146,83 @@ void few_rows(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* 
   }
 }
 
-// Outputs at most one vector wide (a 10-class layer): rows i0..i0+rows of C from A and a
-// row-major B read in place, R rows at a time (R accumulators of one vector each). No packing:
-// each value of A and B is used once per k block here, so packing would only move it. Each C
-// element gets the micro-kernel's operations in its order: per kc block a sum from zero, in order
-// of p, then beta * C (first block) or C added, the bias with the last block.
-template <typename T, int VB, int R>
+// Narrow outputs, at most NV vectors wide (a 10-class layer): rows i0..i0+rows of C from A and a
+// row-major B read in place, R rows at a time (R x NV accumulators). No packing: each value of A
+// and B is used once per k block here, so packing would only move it. Each C element gets the
+// micro-kernel's operations in its order: per kc block a sum from zero, in order of p, then
+// beta * C (first block) or C added, the bias with the last block.
+template <typename T, int VB, int R, int NV>
 void narrow_rows(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb, int64_t i0,
                  int64_t rows, int64_t n, int64_t k, T beta, const T* bias, int64_t kc) {
   typedef T V __attribute__((vector_size(VB)));
-  constexpr int W = VB / int(sizeof(T));
-  // A full-vector load of row p reads W - n values past its end (into the next row, never used);
-  // rows whose load would pass B's last value come from a zero-padded copy instead.
+  constexpr int W = VB / int(sizeof(T)), NR = NV * W;
+  // A full load of row p reads NR - n values past its end (into the next row, never used); rows
+  // whose load would pass B's last value come from a zero-padded copy instead.
   const int64_t end = (k - 1) * rsb + n;  // one past B's last value
-  auto load_b = [&](int64_t p) {
-    V b;
-    if (p * rsb + W <= end) {
-      __builtin_memcpy(&b, B + p * rsb, sizeof(V));
-    } else {
-      T row[W];
-      for (int j = 0; j < W; ++j) row[j] = j < n ? B[p * rsb + j] : T(0);
-      __builtin_memcpy(&b, row, sizeof(V));
+  auto load_b = [&](int64_t p, V* b) {
+    const T* src = B + p * rsb;
+    T row[NR];
+    if (p * rsb + NR > end) {
+      for (int j = 0; j < NR; ++j) row[j] = j < n ? src[j] : T(0);
+      src = row;
     }
-    return b;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) __builtin_memcpy(&b[v], src + v * W, sizeof(V));
   };
   for (int64_t r0 = i0; r0 < i0 + rows; r0 += R) {
     const int rr = int(std::min<int64_t>(R, i0 + rows - r0));
     for (int64_t p0 = 0; p0 < k; p0 += kc) {
       const int64_t p1 = std::min(k, p0 + kc);
-      V acc[R];
+      V acc[R][NV];
 #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) acc[r] = V{};
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = V{};
       if (rr == R) {
         for (int64_t p = p0; p < p1; ++p) {
-          const V b = load_b(p);
+          V b[NV];
+          load_b(p, b);
           const T* a = A + r0 * rsa + p * csa;
 #pragma GCC unroll 16
-          for (int r = 0; r < R; ++r) acc[r] += a[r * rsa] * b;
+          for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[r][v] += a[r * rsa] * b[v];
         }
       } else {  // the last rows of the block
         for (int64_t p = p0; p < p1; ++p) {
-          const V b = load_b(p);
+          V b[NV];
+          load_b(p, b);
           const T* a = A + r0 * rsa + p * csa;
-          for (int r = 0; r < rr; ++r) acc[r] += a[r * rsa] * b;
+          for (int r = 0; r < rr; ++r)
+            for (int v = 0; v < NV; ++v) acc[r][v] += a[r * rsa] * b[v];
         }
       }
       const T beta_p = p0 == 0 ? beta : T(1);
       const T* bias_p = p1 == k ? bias : nullptr;
       for (int r = 0; r < rr; ++r) {
-        T v[W];
-        __builtin_memcpy(v, &acc[r], sizeof(V));
+        T out[NR];
+        __builtin_memcpy(out, acc[r], sizeof(out));
         T* c = C + (r0 + r) * ldc;
         if (beta_p != T(0))
-          for (int64_t j = 0; j < n; ++j) v[j] = beta_p * c[j] + v[j];
+          for (int64_t j = 0; j < n; ++j) out[j] = beta_p * c[j] + out[j];
         if (bias_p)
-          for (int64_t j = 0; j < n; ++j) v[j] += bias_p[j];
+          for (int64_t j = 0; j < n; ++j) out[j] += bias_p[j];
 #pragma GCC unroll 16
-        for (int j = 0; j < W; ++j)
-          if (j < n) c[j] = v[j];
+        for (int j = 0; j < NR; ++j)
+          if (j < n) c[j] = out[j];
       }
     }
   }
 }
 
-template <typename T, int VB>
+// tiles: the ISA's register tiles; narrow outputs: R rows x NV vectors (R * NV accumulators).
+template <typename T, int VB, int R, int NV>
 brisknet::detail::GemmKernels<T> gemm_kernels(std::initializer_list<brisknet::detail::MicroKernel<T>> tiles) {
   brisknet::detail::GemmKernels<T> ks{};
   for (const auto& t : tiles) ks.tiles[ks.count++] = t;
   ks.few_rows = &few_rows<T>;
-  ks.narrow_rows = &narrow_rows<T, VB, 16>;
-  ks.narrow_max = VB / int(sizeof(T));
+  ks.narrow_rows = &narrow_rows<T, VB, R, NV>;
+  ks.narrow_max = NV * VB / int(sizeof(T));
   return ks;
 }
 
