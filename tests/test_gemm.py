@@ -160,6 +160,14 @@ for n in (10, 16, 40, 96, 1000):
     whole = ops.matmul(x, w)
     for rows in (5, 8, 12, 16, 30, 36, 40, 64, 65, 100):
         assert np.array_equal(ops.matmul(x[:rows], w), whole[:rows]), (rows, n)
+# narrow outputs read B in place: a column slice of a wider B (values past n belong to other
+# columns), a zero-stride B (every row the same) and a B whose last row ends the buffer
+big = rng.standard_normal((700, 40)).astype(np.float32)
+for b in (big[:, :10], np.broadcast_to(big[0, :7], (700, 7)), big[:, 33:]):
+    want = x.astype(np.float64) @ b.astype(np.float64)
+    got = ops.matmul(x, b)
+    assert np.abs(got - want).max() <= 1e-3 * np.abs(want).max(), b.strides
+    assert np.array_equal(got, ops.matmul(x, np.ascontiguousarray(b)))
 print(brisknet.cpu_info()["gemm_isa"])
 """
 
