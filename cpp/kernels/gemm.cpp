@@ -83,11 +83,13 @@ const MicroKernel<T>& pick_tile(const GemmKernels<T>& ks, int64_t m, int64_t n) 
   return ks.tiles[best];
 }
 
-// Rows i0..i0+3 of a row-major A (contiguous along k) into Ap, a 4 x 4 block at a time
-// transposed in 16-byte vectors: the scalar transpose cost 7 % of a batch-1024 predict.
-inline void pack_a_rows4_f32(float* Ap, const float* A, int64_t rsa, int i0, int64_t kc, int MR) {
+// Four vectors contiguous along k (rows i0..i0+3 of a row-major A, or columns of a transposed B:
+// `stride` apart) into a panel that is contiguous along the other index (dst[p*ld + i]), a 4 x 4
+// block at a time transposed in 16-byte vectors: the scalar transpose cost 7 % of a batch-1024
+// predict.
+inline void pack_rows4_f32(float* Ap, const float* A, int64_t stride, int i0, int64_t kc, int MR) {
   typedef float V4 __attribute__((vector_size(16)));
-  const float* a[4] = {A + i0 * rsa, A + (i0 + 1) * rsa, A + (i0 + 2) * rsa, A + (i0 + 3) * rsa};
+  const float* a[4] = {A + i0 * stride, A + (i0 + 1) * stride, A + (i0 + 2) * stride, A + (i0 + 3) * stride};
   int64_t p = 0;
   for (; p + 4 <= kc; p += 4) {
     V4 r[4];
@@ -108,7 +110,7 @@ void pack_a_strip(T* Ap, const T* A, int64_t rsa, int64_t csa, int rows, int64_t
   int i0 = 0;
   if constexpr (std::is_same_v<T, float>)
     if (csa == 1)
-      for (; i0 + 4 <= rows; i0 += 4) pack_a_rows4_f32(Ap, A, rsa, i0, kc, MR);
+      for (; i0 + 4 <= rows; i0 += 4) pack_rows4_f32(Ap, A, rsa, i0, kc, MR);
   if (csa == 1) {  // rows of A are contiguous along k
     for (int i = i0; i < rows; ++i)
       for (int64_t p = 0; p < kc; ++p) Ap[p * MR + i] = A[i * rsa + p];
@@ -146,10 +148,14 @@ void pack_b_strip(T* Bp, const T* B, int64_t rsb, int64_t csb, int cols, int64_t
   } else {
     // A transpose: go through it in blocks of kBlock values of k, so the destination rows being
     // written (kBlock x NR) stay in L1 instead of sweeping the whole kc x NR strip per column.
+    int j0 = 0;
+    if constexpr (std::is_same_v<T, float>)
+      if (rsb == 1 && !sums)  // B^T of a row-major matrix (dX = dZ W^T): 4 x 4 register transposes
+        for (; j0 + 4 <= cols; j0 += 4) pack_rows4_f32(Bp, B, csb, j0, kc, NR);
     constexpr int64_t kBlock = 16;
     for (int64_t p0 = 0; p0 < kc; p0 += kBlock) {
       const int64_t p1 = std::min(kc, p0 + kBlock);
-      for (int j = 0; j < cols; ++j) {
+      for (int j = j0; j < cols; ++j) {
         const T* b = B + j * csb;
         for (int64_t p = p0; p < p1; ++p) Bp[p * NR + j] = b[p * rsb];
         if (sums)
