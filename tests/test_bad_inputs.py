@@ -240,9 +240,15 @@ def test_wrong_out_buffers():
 
 @pytest.mark.slow
 def test_more_than_2_31_elements_along_k():
-    """Index arithmetic is 64-bit: a reduction over 2^31 + 512 elements (zero-stride views, no
-    memory) gives the exact sum (blocks of kc = 256 or 512 ones add exactly in float32 here)."""
+    """Index arithmetic is 64-bit: a reduction over 2^31 + 512 ones (zero-stride views, no memory)
+    gives what float32 gives summing them in this CPU's kc blocks (each block's sum is exact; the
+    running total rounds once it passes 2^24), and would be far off if an index wrapped."""
     k = 2**31 + 512
     a = np.broadcast_to(np.ones(1, np.float32), (1, k))
     b = np.broadcast_to(np.ones((1, 1), np.float32), (k, 1))
-    assert ops.matmul(a, b)[0, 0] == np.float32(k)
+    kc = keras.cpu_info()["gemm"]["kc"]
+    blocks = np.full(k // kc + (k % kc > 0), kc, np.float32)
+    blocks[-1] = k - kc * (len(blocks) - 1)
+    want = np.cumsum(blocks, dtype=np.float32)[-1]  # sequential float32 sums, in order
+    assert ops.matmul(a, b)[0, 0] == want
+    assert abs(float(want) / k - 1) < 0.25  # and near the exact sum

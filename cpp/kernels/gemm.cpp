@@ -324,13 +324,16 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   const int MR = uk.mr, NR = uk.nr;
   const int64_t KC = uk.kc, kc_max = std::min(KC, k);
   const int nt = detail::threads_for(2 * m * n * k, kGemmFlopGrain);
-  // Loops: jc (a B panel of all k x NC, packed once, in L3) -> ic (an A block of MC rows) -> pc
-  // (k blocks: the A block's kc columns packed, in L2) -> tiles. With the k loop inside, each
-  // thread's C block (MC x NC / threads) stays in L2 across the k blocks instead of streaming
-  // from memory once per k block. Every element of C still sums its k blocks in order.
-  // NC: the B panel no bigger than the kc x nc the cache model sized; MC: the A block and the
-  // thread's C block together in the half of L2 the model gave the A block alone.
-  const int64_t NC = std::min(n, std::max<int64_t>(NR, uk.nc * KC / std::max(k, KC) / NR * NR));
+  // Loops: jc (a B panel of KK x NC, KK all of k unless k is huge, packed once, in L3) -> ic (an
+  // A block of MC rows) -> pc (k blocks: the A block's kc columns packed, in L2) -> tiles. With
+  // the k loop inside, each thread's C block (MC x NC / threads) stays in L2 across the k blocks
+  // instead of streaming from memory once per k block. Every element of C still sums its k
+  // blocks in order. NC and KK: the B panel no bigger than the kc x nc the cache model sized;
+  // MC: the A block and the thread's C block together in the half of L2 the model gave the A
+  // block alone.
+  const int64_t panel = int64_t(uk.nc) * KC;  // values
+  const int64_t NC = std::min(n, std::max<int64_t>(NR, panel / std::max(k, KC) / NR * NR));
+  const int64_t KK = std::max(KC, panel / NC / KC * KC);
   const int64_t c_cols = (NC + nt - 1) / nt;
   const int64_t MC = std::max<int64_t>(MR, uk.mc * KC / (KC + c_cols) / MR * MR);
   const int64_t nstrips_max = (NC + NR - 1) / NR;
@@ -339,18 +342,19 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   // of a row-major B in place and only a partial last strip is packed. The bias gradient is
   // summed while packing, so a GEMM that asks for it packs.
   const bool b_in_place = csb == 1 && !fused.b_column_sums && (m + MR - 1) / MR <= kDirectBRowStrips;
-  T* Bp = scratch<T>(0, size_t(nstrips_max * NR * k));
+  T* Bp = scratch<T>(0, size_t(nstrips_max * NR * std::min(KK, k)));
   T* Ap = scratch<T>(1, size_t((std::min(MC, m) + MR - 1) / MR * MR * kc_max));
 
 #pragma omp parallel num_threads(nt)
   {
     detail::ScopedFlushDenormals ftz;
-    for (int64_t jc = 0; jc < n; jc += NC) {
-      const int64_t nc = std::min(NC, n - jc);
+    for (int64_t jc = 0; jc < n; jc += NC)
+    for (int64_t kk = 0; kk < k; kk += KK) {
+      const int64_t nc = std::min(NC, n - jc), k_end = std::min(k, kk + KK);
       const int64_t nstrips = (nc + NR - 1) / NR;
-      // Block pc of the panel starts at Bp + pc * nstrips * NR; the same thread packs a strip
-      // for every pc (static schedule), so the fused column sums add up in order of k.
-      for (int64_t pc = 0; pc < k; pc += KC) {
+      // Block pc of the panel starts at Bp + (pc - kk) * nstrips * NR; the same thread packs a
+      // strip for every pc (static schedule), so the fused column sums add up in order of k.
+      for (int64_t pc = kk; pc < k_end; pc += KC) {
         const int64_t kc = std::min(KC, k - pc);
 #pragma omp for schedule(static) nowait
         for (int64_t s = 0; s < nstrips; ++s) {
@@ -358,8 +362,8 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
           if (b_in_place && cols == NR) continue;
           T* sums = fused.b_column_sums ? fused.b_column_sums + jc + s * NR : nullptr;
           if (sums && pc == 0) std::fill(sums, sums + cols, T(0));
-          pack_b_strip(Bp + pc * nstrips * NR + s * NR * kc, B + pc * rsb + (jc + s * NR) * csb, rsb, csb, cols,
-                       kc, NR, sums);
+          pack_b_strip(Bp + (pc - kk) * nstrips * NR + s * NR * kc, B + pc * rsb + (jc + s * NR) * csb, rsb, csb,
+                       cols, kc, NR, sums);
         }
       }
 #pragma omp barrier
@@ -367,12 +371,12 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
       for (int64_t ic = 0; ic < m; ic += MC) {
         const int64_t mc = std::min(MC, m - ic);
         const int64_t mstrips = (mc + MR - 1) / MR;
-        for (int64_t pc = 0; pc < k; pc += KC) {
+        for (int64_t pc = kk; pc < k_end; pc += KC) {
           const int64_t kc = std::min(KC, k - pc);
           const T beta_p = pc == 0 ? beta : T(1);
           const bool last = pc + kc == k;
           const T* bias_p = (bias && last) ? bias + jc : nullptr;  // bias once, at the end
-          const T* Bpc = Bp + pc * nstrips * NR;
+          const T* Bpc = Bp + (pc - kk) * nstrips * NR;
 #pragma omp for schedule(static)
           for (int64_t s = 0; s < mstrips; ++s)
             pack_a_strip(Ap + s * MR * kc, A + (ic + s * MR) * rsa + pc * csa, rsa, csa,
