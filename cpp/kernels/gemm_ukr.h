@@ -18,7 +18,7 @@ template <typename T>
 struct MicroKernel {
   MicroKernelFn<T> run;
   int mr, nr;        // register tile
-  float rate;        // its speed on L1-resident panels relative to the ISA's first tile (measured)
+  float rate;        // its speed relative to the ISA's first tile, measured (see the ISA's file)
   int kc, mc, nc;    // cache blocks (cache_model.h); kc is a pure function of the CPU, so results
                      // never depend on threads
 };
@@ -48,7 +48,7 @@ struct GemmKernels {
   int count;
   FewRowsFn<T> few_rows;
   NarrowRowsFn<T> narrow_rows;
-  int narrow_max;  // one vector
+  int narrow_max;  // the widest output narrow_rows takes (its vectors per row)
 };
 
 // One getter per ISA file; each is compiled with its own flags.
