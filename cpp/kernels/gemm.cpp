@@ -408,7 +408,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
           }
         }
       }
-#pragma omp barrier
+      // (the tile loop's implicit barrier ends every ic block, so the next panel may be packed)
     }
   }
 }

@@ -1,6 +1,7 @@
 // AVX2 + FMA micro-kernels (compiled with -mavx2 -mfma): 6 x 16 (12 ymm accumulators, BLIS's
-// Haswell tile) and 12 x 8 for narrow outputs (1.25x the 6 x 8 tile's speed in L1, measured on
-// an Intel Xeon, Sapphire Rapids class, 2026-12-02).
+// Haswell tile) and 12 x 8 for narrow packed outputs, e.g. a transposed B (1.25x the 6 x 8 tile's
+// speed in L1, Intel Xeon, Sapphire Rapids class, 2026-12-02). Outputs of at most 16 columns from
+// a row-major B take narrow_rows, 6 rows x 2 vectors.
 #include "gemm_ukr_impl.h"
 
 namespace brisknet::detail {

@@ -2,7 +2,8 @@
 // an Intel Xeon (Sapphire Rapids class), 2 threads, 2026-12-02: on L1-resident panels 12 x 32
 // runs 335-355 GFLOP/s, 8 x 48 220-330, 16 x 16 305; inside whole GEMMs, where the panels stream
 // from L2, 8 x 48 matched 12 x 32 at batch 512 and beat it by 6 % training at batch 128 and by
-// 18 % in batch-1024 predict: hence these rates. 16 x 16 serves outputs of 16 or fewer columns.
+// 18 % in batch-1024 predict: hence these rates. 16 x 16 serves narrow packed outputs (a
+// transposed B); narrow outputs from a row-major B take narrow_rows, 16 rows x 1 vector.
 #include "gemm_ukr_impl.h"
 
 namespace brisknet::detail {

@@ -115,8 +115,8 @@ def _estimate_fit(model, x_shape, epochs, batch_size, seconds):
     cap = min(n_total, max(16 * batch_size, 16384))
     x = rng.standard_normal((cap,) + x_shape[1:]).astype(np.float32)
     y = _synthetic_targets(twin, cap, rng)
-    twin.fit(x[:min(cap, 4 * batch_size)], y[:min(cap, 4 * batch_size)], batch_size=batch_size, epochs=1,
-             verbose=0)  # warm-up: workspaces, caches, the thread pool
+    warm = min(cap, 4 * batch_size)
+    twin.fit(x[:warm], y[:warm], batch_size=batch_size, epochs=1, verbose=0)  # workspaces, caches, threads
     # Three timed epochs, so that a slow machine's estimate is not one cold run (that overestimated
     # a fit 1.5-2x). The first, of at least 16 batches (fit's own fixed cost stays small beside
     # it), sizes the other two to about `seconds` in all.
