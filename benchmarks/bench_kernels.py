@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import brisknet
-from brisknet import ops, reference
+from brisknet import kernels, reference
 
 SHAPES = [s for b in (32, 128, 512) for s in reference.gemm_shapes(b)]
 SHAPES += [(f"square {n}", n, n, n, False, False) for n in (512, 1024, 2048)]
@@ -28,7 +28,7 @@ def test_matmul(benchmark, shape, impl):
     a, b = reference.gemm_operands(m, k, n, ta, tb)
     out = np.empty((m, n), np.float32)
     if impl == "brisknet":
-        benchmark(ops.matmul, a, b, ta, tb, None, out)
+        benchmark(kernels.matmul, a, b, ta, tb, None, out)
     else:
         benchmark(np.matmul, a.T if ta else a, b.T if tb else b, out=out)
     benchmark.extra_info.update(gflop=2e-9 * m * n * k, isa=brisknet.cpu_info()["gemm_isa"],
@@ -44,5 +44,5 @@ def test_adam_update_1_8m_params(benchmark):
     p = rng.standard_normal(n, dtype=np.float32)
     g = rng.standard_normal(n, dtype=np.float32)
     m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
-    benchmark(ops.adam_step, p, g, m, v, 1)
+    benchmark(kernels.adam_step, p, g, m, v, 1)
     assert np.isfinite(p).all()

@@ -10,7 +10,7 @@ import pytest
 
 import brisknet
 from bench_kernels import assert_matmul_result
-from brisknet import ops, reference
+from brisknet import kernels, reference
 
 SHAPES = [("fwd 32x784x1000", 32, 784, 1000, False, False),
           ("dX 32x1000x784 (B^T)", 32, 1000, 784, False, True),
@@ -30,7 +30,7 @@ def test_threads(benchmark, shape, threads):
     before = brisknet.get_num_threads()
     brisknet.set_num_threads(threads)
     try:
-        benchmark(ops.matmul, a, b, ta, tb, None, out)
+        benchmark(kernels.matmul, a, b, ta, tb, None, out)
     finally:
         brisknet.set_num_threads(before)
     benchmark.extra_info.update(threads=threads, cores=brisknet.utils.cpu_info()["usable_cores"])

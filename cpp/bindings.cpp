@@ -610,7 +610,8 @@ PYBIND11_MODULE(_core, m) {
       .value("hard_sigmoid", Activation::hard_sigmoid).value("tanh", Activation::tanh)
       .value("softplus", Activation::softplus).value("softsign", Activation::softsign)
       .value("swish", Activation::swish).value("softmax", Activation::softmax)
-      .value("log_softmax", Activation::log_softmax);
+      .value("log_softmax", Activation::log_softmax)
+      .value("relu6", Activation::relu6);
   py::enum_<ElementwiseLoss>(m, "ElementwiseLoss")
       .value("binary_crossentropy", ElementwiseLoss::binary_crossentropy)
       .value("mean_squared_error", ElementwiseLoss::mean_squared_error)

@@ -1,4 +1,4 @@
-"""Fuzz target: the kernel entry points (brisknet.ops) with shapes, dtypes, strides and values
+"""Fuzz target: the kernel entry points (brisknet.kernels) with shapes, dtypes, strides and values
 drawn from the fuzzer's bytes. Each call must match numpy or raise ValueError/TypeError; never a
 crash. Run: python fuzz/fuzz_kernels.py -max_total_time=60"""
 import sys
@@ -8,10 +8,10 @@ import atheris
 with atheris.instrument_imports():
     import numpy as np
 
-    from brisknet import ops
+    from brisknet import kernels
 
 DTYPES = [np.float32, np.float64, np.float16, np.int32, np.bool_, np.uint8]
-ACTS = list(ops.ACTIVATIONS)
+ACTS = list(kernels.ACTIVATIONS)
 
 
 def array(fdp, shape):
@@ -42,7 +42,7 @@ def test_one_input(data: bytes) -> None:
             ta, tb = fdp.ConsumeBool(), fdp.ConsumeBool()
             a = array(fdp, (k, m) if ta else (m, k))
             b = array(fdp, (n, k) if tb else (k, n))
-            got = ops.matmul(a, b, ta, tb)
+            got = kernels.matmul(a, b, ta, tb)
             A, B = (a.T if ta else a).astype(np.float64), (b.T if tb else b).astype(np.float64)
             want = A @ B
             # float32 error bound: relative to the sum of |products| (cancellation is allowed to
@@ -51,46 +51,46 @@ def test_one_input(data: bytes) -> None:
             assert np.all(np.abs(got - want) <= bound), (got, want)
         elif which == 1:
             x = array(fdp, dims(fdp, fdp.ConsumeIntInRange(0, 3)))
-            ops.activation(x, ACTS[fdp.ConsumeIntInRange(0, len(ACTS) - 1)])
+            kernels.activation(x, ACTS[fdp.ConsumeIntInRange(0, len(ACTS) - 1)])
         elif which == 2:
             rows, cols = dims(fdp, 2)
             labels = np.array([fdp.ConsumeIntInRange(-2, 12) for _ in range(rows)])
-            ops.sparse_categorical_crossentropy(labels, array(fdp, (rows, cols)), from_logits=fdp.ConsumeBool(),
+            kernels.sparse_categorical_crossentropy(labels, array(fdp, (rows, cols)), from_logits=fdp.ConsumeBool(),
                                                 return_grad=True)
         elif which == 3:
             n = fdp.ConsumeIntInRange(0, 40)
             p, g = array(fdp, (n,)), array(fdp, (fdp.ConsumeIntInRange(0, 40),))
             m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
-            ops.adam_step(p, g, m, v, fdp.ConsumeIntInRange(-1, 3))
+            kernels.adam_step(p, g, m, v, fdp.ConsumeIntInRange(-1, 3))
         elif which == 4:
             h, dz = array(fdp, dims(fdp, 2)), array(fdp, dims(fdp, 2))
-            ops.dense_params_grad(h, dz)
+            kernels.dense_params_grad(h, dz)
         elif which == 5:
             x, w = array(fdp, dims(fdp, 2)), array(fdp, dims(fdp, 2))
-            ops.dense_forward(x, w, None, ACTS[fdp.ConsumeIntInRange(0, len(ACTS) - 1)])
+            kernels.dense_forward(x, w, None, ACTS[fdp.ConsumeIntInRange(0, len(ACTS) - 1)])
         elif which == 6:
             shape = dims(fdp, 2)
-            ops.activation_grad(array(fdp, shape), array(fdp, shape), array(fdp, dims(fdp, 2) if fdp.ConsumeBool()
+            kernels.activation_grad(array(fdp, shape), array(fdp, shape), array(fdp, dims(fdp, 2) if fdp.ConsumeBool()
                                 else shape), ACTS[fdp.ConsumeIntInRange(0, len(ACTS) - 1)])
         elif which == 7:
             shape = dims(fdp, 2)
-            loss = [ops.categorical_crossentropy, ops.binary_crossentropy, ops.mean_squared_error,
-                    ops.mean_absolute_error, ops.huber][fdp.ConsumeIntInRange(0, 4)]
+            loss = [kernels.categorical_crossentropy, kernels.binary_crossentropy, kernels.mean_squared_error,
+                    kernels.mean_absolute_error, kernels.huber][fdp.ConsumeIntInRange(0, 4)]
             loss(array(fdp, shape), array(fdp, shape if fdp.ConsumeBool() else dims(fdp, 2)), return_grad=True)
         elif which == 8:
             n = fdp.ConsumeIntInRange(0, 40)
-            ops.sgd_step(array(fdp, (n,)), array(fdp, (n,)), np.zeros(n, np.float32) if fdp.ConsumeBool() else None,
+            kernels.sgd_step(array(fdp, (n,)), array(fdp, (n,)), np.zeros(n, np.float32) if fdp.ConsumeBool() else None,
                          momentum=fdp.ConsumeFloatInRange(0.0, 1.0))
         elif which == 9:
             n = fdp.ConsumeIntInRange(0, 40)
-            ops.rmsprop_step(array(fdp, (n,)), array(fdp, (n,)), np.zeros(n, np.float32))
-            ops.adagrad_step(array(fdp, (n,)), array(fdp, (n,)), np.zeros(n, np.float32))
+            kernels.rmsprop_step(array(fdp, (n,)), array(fdp, (n,)), np.zeros(n, np.float32))
+            kernels.adagrad_step(array(fdp, (n,)), array(fdp, (n,)), np.zeros(n, np.float32))
         elif which == 10:
             x = array(fdp, dims(fdp, 2))
-            y, mask = ops.dropout(x, fdp.ConsumeFloatInRange(-0.5, 1.5), fdp.ConsumeIntInRange(0, 2**40))
-            ops.dropout_grad(y, mask, 0.5)
+            y, mask = kernels.dropout(x, fdp.ConsumeFloatInRange(-0.5, 1.5), fdp.ConsumeIntInRange(0, 2**40))
+            kernels.dropout_grad(y, mask, 0.5)
         else:
-            ops.column_sums(array(fdp, dims(fdp, 2)))
+            kernels.column_sums(array(fdp, dims(fdp, 2)))
     except (ValueError, TypeError):
         pass
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import brisknet as keras
-from brisknet import _core, layers, ops
+from brisknet import _core, layers, kernels
 
 
 def compiled(units=3):
@@ -19,23 +19,23 @@ Y = np.arange(20) % 3
 # ---------------------------------------------------------------- kernels
 def test_matmul_shape_errors():
     with pytest.raises(ValueError, match=r"inner dimensions differ.*\(2, 3\).*\(4, 5\)"):
-        ops.matmul(np.ones((2, 3)), np.ones((4, 5)))
+        kernels.matmul(np.ones((2, 3)), np.ones((4, 5)))
     with pytest.raises(ValueError, match="must be 2-D"):
-        ops.matmul(np.ones(3), np.ones((3, 2)))
+        kernels.matmul(np.ones(3), np.ones((3, 2)))
     with pytest.raises(ValueError, match=r"out: expected shape \(2, 2\)"):
-        ops.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), out=np.empty((3, 3), np.float32))
+        kernels.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), out=np.empty((3, 3), np.float32))
     with pytest.raises(TypeError, match="out: expected dtype float32"):
-        ops.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), out=np.empty((2, 2)))
+        kernels.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), out=np.empty((2, 2)))
     with pytest.raises(ValueError, match="bias has shape"):
-        ops.matmul(np.ones((2, 3)), np.ones((3, 2)), bias=np.ones(3))
+        kernels.matmul(np.ones((2, 3)), np.ones((3, 2)), bias=np.ones(3))
 
 
 @pytest.mark.parametrize("bad", [np.array([["a", "b"]]), np.array([[object(), 1]], dtype=object)])
 def test_non_numeric_dtypes_raise_type_error(bad):
     with pytest.raises(TypeError, match="numeric"):
-        ops.matmul(bad, np.ones((2, 2)))
+        kernels.matmul(bad, np.ones((2, 2)))
     with pytest.raises(TypeError, match="numeric"):
-        ops.activation(bad, "relu")
+        kernels.activation(bad, "relu")
 
 
 def test_core_rejects_what_ops_would_convert():
@@ -62,21 +62,21 @@ def test_core_rejects_what_ops_would_convert():
 def test_optimizer_state_must_not_be_silently_copied():
     p = np.ones(4, np.float64)[::2]  # a non-contiguous param would be updated on a copy
     with pytest.raises(ValueError, match="param: expected a C-contiguous"):
-        ops.sgd_step(p, np.ones(2))
+        kernels.sgd_step(p, np.ones(2))
 
 
 def test_labels_out_of_range_in_kernel():
     with pytest.raises(ValueError, match="label 3 at index 1 is out of range for 3 classes"):
-        ops.sparse_categorical_crossentropy([0, 3], np.full((2, 3), 1 / 3, np.float32))
+        kernels.sparse_categorical_crossentropy([0, 3], np.full((2, 3), 1 / 3, np.float32))
     with pytest.raises(ValueError, match="label -1"):
-        ops.sparse_categorical_crossentropy([-1, 0], np.full((2, 3), 1 / 3, np.float32))
+        kernels.sparse_categorical_crossentropy([-1, 0], np.full((2, 3), 1 / 3, np.float32))
     with pytest.raises(ValueError, match="integers"):
-        ops.sparse_categorical_crossentropy([0.5, 1], np.full((2, 3), 1 / 3, np.float32))
+        kernels.sparse_categorical_crossentropy([0.5, 1], np.full((2, 3), 1 / 3, np.float32))
 
 
 def test_unknown_names():
     with pytest.raises(ValueError, match="unknown activation 'relux'"):
-        ops.activation(np.ones(3), "relux")
+        kernels.activation(np.ones(3), "relux")
     with pytest.raises(ValueError, match="unknown activation"):
         layers.Dense(3, activation="relux")
     with pytest.raises(ValueError, match="unknown loss"):
@@ -227,15 +227,15 @@ def test_train_on_batch_mismatch():
 def test_wrong_out_buffers():
     a = np.ones((3, 4), np.float32)
     with pytest.raises(ValueError, match=r"out: expected shape \(3, 3\)"):
-        ops.matmul(a, a.T, out=np.empty((3, 4), np.float32))
+        kernels.matmul(a, a.T, out=np.empty((3, 4), np.float32))
     with pytest.raises(TypeError, match="out: expected dtype float32"):
-        ops.matmul(a, a.T, out=np.empty((3, 3), np.float64))
+        kernels.matmul(a, a.T, out=np.empty((3, 3), np.float64))
     with pytest.raises(TypeError, match="out: expected a numpy array"):
-        ops.matmul(a, a.T, out=[[0.0] * 3] * 3)
+        kernels.matmul(a, a.T, out=[[0.0] * 3] * 3)
     with pytest.raises(ValueError, match="read-only"):
         out = np.empty((3, 3), np.float32)
         out.setflags(write=False)
-        ops.matmul(a, a.T, out=out)
+        kernels.matmul(a, a.T, out=out)
 
 
 @pytest.mark.slow
@@ -250,5 +250,5 @@ def test_more_than_2_31_elements_along_k():
     blocks = np.full(k // kc + (k % kc > 0), kc, np.float32)
     blocks[-1] = k - kc * (len(blocks) - 1)
     want = np.cumsum(blocks, dtype=np.float32)[-1]  # sequential float32 sums, in order
-    assert ops.matmul(a, b)[0, 0] == want
+    assert kernels.matmul(a, b)[0, 0] == want
     assert abs(float(want) / k - 1) < 0.25  # and near the exact sum

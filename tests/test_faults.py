@@ -172,15 +172,15 @@ def test_fit_beside_predict():
 
 
 def _child_work(queue):
-    from brisknet import ops
+    from brisknet import kernels
     a = np.random.default_rng(0).standard_normal((300, 300)).astype(np.float32)
-    queue.put(float(np.abs(ops.matmul(a, a) - a @ a).max()))
+    queue.put(float(np.abs(kernels.matmul(a, a) - a @ a).max()))
 
 
 def test_kernels_work_in_a_forked_child():
-    from brisknet import ops
+    from brisknet import kernels
     a = np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32)
-    ops.matmul(a, a)  # the parent's OpenMP pool is up
+    kernels.matmul(a, a)  # the parent's OpenMP pool is up
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
     child = ctx.Process(target=_child_work, args=(queue,))

@@ -1,14 +1,12 @@
 """GEMM against numpy: every transpose case, edge tiles, bias, beta, strided views, both dtypes,
 every ISA path, and bit-identical results for any thread count."""
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import brisknet
-from brisknet import ops
+from brisknet import kernels
+
+from isa_paths import ISAS, run_isa_subprocess
 
 
 # 1, primes, and one less / one more than register tiles (MR 6/8/12/16, NR 8/16/32/48) and
@@ -42,7 +40,7 @@ def test_transposes_and_bias(rng, ta, tb, dtype):
     for m, k, n in [(32, 784, 1000), (13, 17, 29), (1, 1, 1), (97, 257, 33)]:
         a, b = operands(rng, m, k, n, ta, tb, dtype)
         bias = rng.standard_normal(n).astype(dtype)
-        out = ops.matmul(a, b, ta, tb, bias=bias)
+        out = kernels.matmul(a, b, ta, tb, bias=bias)
         assert out.dtype == dtype and out.shape == (m, n)
         assert_close(out, reference(a, b, ta, tb, bias), dtype)
 
@@ -52,17 +50,17 @@ def test_odd_shapes(rng, m):
     for k in (1, 7, 257, 513):
         for n in (1, 15, 17, 23, 25, 33, 47, 49):
             a, b = operands(rng, m, k, n, False, False)
-            assert_close(ops.matmul(a, b), reference(a, b, False, False), np.float32)
+            assert_close(kernels.matmul(a, b), reference(a, b, False, False), np.float32)
 
 
 def test_beta_accumulates_and_beta0_never_reads_out(rng):
     a, b = operands(rng, 40, 300, 50, False, False)
     c = rng.standard_normal((40, 50)).astype(np.float32)
     want = c + reference(a, b, False, False)
-    ops.matmul(a, b, out=c, beta=1.0)
+    kernels.matmul(a, b, out=c, beta=1.0)
     assert_close(c, want, np.float32)
     garbage = np.full((40, 50), np.nan, np.float32)  # beta = 0 must not propagate NaN from out
-    ops.matmul(a, b, out=garbage)
+    kernels.matmul(a, b, out=garbage)
     assert np.isfinite(garbage).all()
 
 
@@ -70,23 +68,23 @@ def test_strided_views_are_read_in_place(rng):
     big = rng.standard_normal((64, 90)).astype(np.float32)
     a = big[::2, 5:70]          # non-contiguous rows
     b = np.ascontiguousarray(rng.standard_normal((65, 20)).astype(np.float32))[::-1]  # negative stride
-    assert_close(ops.matmul(a, b), a.astype(np.float64) @ b.astype(np.float64), np.float32)
+    assert_close(kernels.matmul(a, b), a.astype(np.float64) @ b.astype(np.float64), np.float32)
     f = np.asfortranarray(rng.standard_normal((33, 65)).astype(np.float32))
-    assert_close(ops.matmul(f, b), f.astype(np.float64) @ b.astype(np.float64), np.float32)
+    assert_close(kernels.matmul(f, b), f.astype(np.float64) @ b.astype(np.float64), np.float32)
 
 
 def test_k_zero_gives_bias_or_zeros(rng):
     a = np.zeros((3, 0), np.float32)
     b = np.zeros((0, 4), np.float32)
-    np.testing.assert_array_equal(ops.matmul(a, b), np.zeros((3, 4)))
+    np.testing.assert_array_equal(kernels.matmul(a, b), np.zeros((3, 4)))
     bias = np.arange(4, dtype=np.float32)
-    np.testing.assert_array_equal(ops.matmul(a, b, bias=bias), np.tile(bias, (3, 1)))
+    np.testing.assert_array_equal(kernels.matmul(a, b, bias=bias), np.tile(bias, (3, 1)))
 
 
 def test_integer_inputs_are_cast_like_numpy():
     a = np.arange(6).reshape(2, 3)
     b = np.arange(12).reshape(3, 4)
-    out = ops.matmul(a, b)
+    out = kernels.matmul(a, b)
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, a @ b)
 
@@ -96,7 +94,7 @@ def test_bit_identical_for_any_thread_count(rng):
     results = []
     for threads in (1, 2, 3, 16):
         brisknet.set_num_threads(threads)
-        results.append(ops.matmul(a, b, transpose_b=True))
+        results.append(kernels.matmul(a, b, transpose_b=True))
     for r in results[1:]:
         np.testing.assert_array_equal(r, results[0])
 
@@ -108,25 +106,25 @@ def test_each_row_is_independent_of_its_batch(rng, k, ta):
     a prediction is bit-identical whatever batch it is computed in."""
     a, b = operands(rng, 23, k, 70, ta, False)
     bias = rng.standard_normal(70).astype(np.float32)
-    whole = ops.matmul(a, b, ta, bias=bias)
+    whole = kernels.matmul(a, b, ta, bias=bias)
     for i in range(23):
         row = a[:, i:i + 1] if ta else a[i:i + 1]
-        np.testing.assert_array_equal(ops.matmul(row, b, ta, bias=bias)[0], whole[i])
-    four = ops.matmul(a[:, 3:7] if ta else a[3:7], b, ta, bias=bias)
+        np.testing.assert_array_equal(kernels.matmul(row, b, ta, bias=bias)[0], whole[i])
+    four = kernels.matmul(a[:, 3:7] if ta else a[3:7], b, ta, bias=bias)
     np.testing.assert_array_equal(four, whole[3:7])
 
 
 def test_column_sums(rng):
     dy = rng.standard_normal((37, 300)).astype(np.float32)
-    np.testing.assert_allclose(ops.column_sums(dy), dy.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(kernels.column_sums(dy), dy.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-5)
     acc = np.ones(300, np.float32)
-    ops.column_sums(dy, out=acc, beta=1.0)
+    kernels.column_sums(dy, out=acc, beta=1.0)
     np.testing.assert_allclose(acc, 1 + dy.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-5)
 
 
 ISA_CHECK = """
 import numpy as np, brisknet
-from brisknet import ops
+from brisknet import kernels
 rng = np.random.default_rng(0)
 for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 513, 33), (145, 257, 95), (32, 784, 1000)]:
     for ta in (False, True):
@@ -136,49 +134,43 @@ for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 513, 3
                 b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
                 bias = rng.standard_normal(n).astype(dt)
                 want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64) + bias
-                got = ops.matmul(a, b, ta, tb, bias=bias)
+                got = kernels.matmul(a, b, ta, tb, bias=bias)
                 tol = (1e-4 if dt == np.float32 else 1e-11) * max(1, np.abs(want).max())
                 assert np.abs(got - want).max() <= tol, (m, k, n, ta, tb, dt)
     # the fused Dense passes equal the separate kernels on this path too
     x = rng.standard_normal((m, k)).astype(np.float32)
     w = rng.standard_normal((k, n)).astype(np.float32)
     dz = rng.standard_normal((m, n)).astype(np.float32)
-    z, y = ops.dense_forward(x, w, None, "elu")
-    assert np.array_equal(y, ops.activation(ops.matmul(x, w), "elu"))
-    g = ops.dense_input_grad(dz, w, x, ops.activation(x, "tanh"), "tanh")
-    assert np.array_equal(g, ops.activation_grad(ops.matmul(dz, w, transpose_b=True), x, ops.activation(x, "tanh"), "tanh"))
-    dw, db = ops.dense_params_grad(x, dz)
-    assert np.array_equal(db, ops.column_sums(dz)) and np.array_equal(dw, ops.matmul(x, dz, transpose_a=True))
+    z, y = kernels.dense_forward(x, w, None, "elu")
+    assert np.array_equal(y, kernels.activation(kernels.matmul(x, w), "elu"))
+    g = kernels.dense_input_grad(dz, w, x, kernels.activation(x, "tanh"), "tanh")
+    assert np.array_equal(g, kernels.activation_grad(kernels.matmul(dz, w, transpose_b=True), x, kernels.activation(x, "tanh"), "tanh"))
+    dw, db = kernels.dense_params_grad(x, dz)
+    assert np.array_equal(db, kernels.column_sums(dz)) and np.array_equal(dw, kernels.matmul(x, dz, transpose_a=True))
     # a row's result does not depend on the rows beside it (few-rows path == packed path)
-    whole = ops.matmul(x, w)
-    assert all(np.array_equal(ops.matmul(x[i:i + 1], w)[0], whole[i]) for i in range(m)), (m, k, n)
+    whole = kernels.matmul(x, w)
+    assert all(np.array_equal(kernels.matmul(x[i:i + 1], w)[0], whole[i]) for i in range(m)), (m, k, n)
 # batches of other sizes pick other register tiles (by padded area), and small ones read B in
 # place instead of packing it: the same bits in every row
 x = rng.standard_normal((150, 700)).astype(np.float32)
 for n in (10, 16, 40, 96, 1000):
     w = rng.standard_normal((700, n)).astype(np.float32)
-    whole = ops.matmul(x, w)
+    whole = kernels.matmul(x, w)
     for rows in (5, 8, 12, 16, 30, 36, 40, 64, 65, 100):
-        assert np.array_equal(ops.matmul(x[:rows], w), whole[:rows]), (rows, n)
+        assert np.array_equal(kernels.matmul(x[:rows], w), whole[:rows]), (rows, n)
 # narrow outputs read B in place: a column slice of a wider B (values past n belong to other
 # columns), a zero-stride B (every row the same) and a B whose last row ends the buffer
 big = rng.standard_normal((700, 40)).astype(np.float32)
 for b in (big[:, :10], np.broadcast_to(big[0, :7], (700, 7)), big[:, 33:]):
     want = x.astype(np.float64) @ b.astype(np.float64)
-    got = ops.matmul(x, b)
+    got = kernels.matmul(x, b)
     assert np.abs(got - want).max() <= 1e-3 * np.abs(want).max(), b.strides
-    assert np.array_equal(got, ops.matmul(x, np.ascontiguousarray(b)))
+    assert np.array_equal(got, kernels.matmul(x, np.ascontiguousarray(b)))
 print(brisknet.cpu_info()["gemm_isa"])
 """
 
 
-def run_isa_subprocess(code: str, isa: str):
-    """Run `code` in a fresh interpreter with BRISKNET_ISA=isa (the kernel is chosen once per process)."""
-    env = dict(os.environ, BRISKNET_ISA=isa)
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-
-
-@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+@pytest.mark.parametrize("isa", ISAS)
 def test_every_isa_path(isa):
     """BRISKNET_ISA narrows the kernel; each path is checked against numpy on this machine."""
     res = run_isa_subprocess(ISA_CHECK, isa)
@@ -208,7 +200,7 @@ def test_k_block_edges_of_this_cpu(rng, blocks):
     kc = brisknet.cpu_info()["gemm"]["kc"]
     for k in (blocks * kc - 1, blocks * kc, blocks * kc + 1):
         a, b = operands(rng, 37, k, 70, False, False)
-        assert_close(ops.matmul(a, b), reference(a, b, False, False), np.float32)
+        assert_close(kernels.matmul(a, b), reference(a, b, False, False), np.float32)
 
 
 def test_peak_probe():

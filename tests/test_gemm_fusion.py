@@ -1,14 +1,14 @@
-"""The work fused into GEMM (a Dense layer's three passes in ops): bit-identical to the separate
+"""The work fused into GEMM (a Dense layer's three passes in kernels): bit-identical to the separate
 kernels, close to numpy, on every path of the GEMM (packed tiles, edge tiles, several k blocks,
 the few-rows path, k = 0), and refusing what cannot be fused."""
 import numpy as np
 import pytest
 
-from brisknet import ops
+from brisknet import kernels
 
 import reference as ref
 
-ELEMENTWISE = [a for a in ops.ACTIVATIONS if a not in ("softmax", "log_softmax", "silu")]
+ELEMENTWISE = [a for a in kernels.ACTIVATIONS if a not in ("softmax", "log_softmax", "silu")]
 # (rows, inputs, outputs): packed tiles with edges, two k blocks (k > 512), the few-rows path
 SHAPES = [(32, 784, 1000), (9, 13, 50), (145, 600, 97), (3, 40, 70), (1, 5, 1), (20, 0, 7)]
 
@@ -24,10 +24,10 @@ def operands(rng, m, k, n, dtype=np.float32):
 @pytest.mark.parametrize("act", ELEMENTWISE)
 def test_dense_forward_is_matmul_then_activation(rng, shape, act):
     x, w, b = operands(rng, *shape)
-    z, y = ops.dense_forward(x, w, b, act)
-    z_sep = ops.matmul(x, w, bias=b)
+    z, y = kernels.dense_forward(x, w, b, act)
+    z_sep = kernels.matmul(x, w, bias=b)
     np.testing.assert_array_equal(z, z_sep)
-    np.testing.assert_array_equal(y, ops.activation(z_sep, act))
+    np.testing.assert_array_equal(y, kernels.activation(z_sep, act))
     want = ref.ACTIVATIONS[act](x.astype(np.float64) @ w + b)
     np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-5)
 
@@ -39,9 +39,9 @@ def test_dense_input_grad_is_matmul_then_activation_grad(rng, shape, act):
     dz = rng.standard_normal((m, n)).astype(np.float32)
     w = rng.standard_normal((k, n)).astype(np.float32)
     x_prev = rng.standard_normal((m, k)).astype(np.float32)
-    y_prev = ops.activation(x_prev, act)
-    got = ops.dense_input_grad(dz, w, x_prev, y_prev, act)
-    want = ops.activation_grad(ops.matmul(dz, w, transpose_b=True), x_prev, y_prev, act)
+    y_prev = kernels.activation(x_prev, act)
+    got = kernels.dense_input_grad(dz, w, x_prev, y_prev, act)
+    want = kernels.activation_grad(kernels.matmul(dz, w, transpose_b=True), x_prev, y_prev, act)
     np.testing.assert_array_equal(got, want)
 
 
@@ -50,9 +50,9 @@ def test_dense_params_grad_sums_bias_while_packing(rng, shape):
     m, k, n = shape  # h is (m, k), dz (m, n): the batch m is the GEMM's reduction
     h = rng.standard_normal((m, k)).astype(np.float32)
     dz = rng.standard_normal((m, n)).astype(np.float32)
-    dw, db = ops.dense_params_grad(h, dz)
-    np.testing.assert_array_equal(dw, ops.matmul(h, dz, transpose_a=True))
-    np.testing.assert_array_equal(db, ops.column_sums(dz))
+    dw, db = kernels.dense_params_grad(h, dz)
+    np.testing.assert_array_equal(dw, kernels.matmul(h, dz, transpose_a=True))
+    np.testing.assert_array_equal(db, kernels.column_sums(dz))
     np.testing.assert_allclose(db, dz.sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-4)
 
 
@@ -62,7 +62,7 @@ def test_float64_and_thread_counts_agree(rng):
     results = []
     for threads in (1, 2, 5):
         brisknet.set_num_threads(threads)
-        results.append(ops.dense_forward(x, w, b, "gelu")[1])
+        results.append(kernels.dense_forward(x, w, b, "gelu")[1])
     for r in results[1:]:
         np.testing.assert_array_equal(r, results[0])
     np.testing.assert_allclose(results[0], ref.ACTIVATIONS["gelu"](x @ w + b), rtol=1e-12, atol=1e-12)
@@ -72,9 +72,9 @@ def test_row_wise_activations_are_refused(rng):
     x, w, b = operands(rng, 4, 5, 6)
     for act in ("softmax", "log_softmax"):
         with pytest.raises(ValueError, match="cannot be fused"):
-            ops.dense_forward(x, w, b, act)
+            kernels.dense_forward(x, w, b, act)
         with pytest.raises(ValueError, match="cannot be fused"):
-            ops.dense_input_grad(np.ones((4, 6), np.float32), w, x, x, act)
+            kernels.dense_input_grad(np.ones((4, 6), np.float32), w, x, x, act)
 
 
 def test_bad_fused_buffers_raise(rng):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from brisknet import ops
+from brisknet import kernels
 
 import reference as ref
 
@@ -35,9 +35,9 @@ def test_activation_gradients(rng, name):
     x[np.abs(x) < 1e-3] = 0.5            # keep clear of kinks (relu at 0)
     x[np.abs(np.abs(x) - 3) < 1e-3] = 1  # and hard_sigmoid's corners
     r = rng.standard_normal(x.shape)     # a random projection makes every output matter
-    y = ops.activation(x, name)
-    analytic = ops.activation_grad(r, x, y, name)
-    numeric = numeric_grad(lambda v: ops.activation(v, name) * r, x)
+    y = kernels.activation(x, name)
+    analytic = kernels.activation_grad(r, x, y, name)
+    numeric = numeric_grad(lambda v: kernels.activation(v, name) * r, x)
     assert_grad_close(analytic, numeric)
 
 
@@ -51,8 +51,8 @@ def test_sparse_crossentropy_gradient(rng, from_logits):
     labels = rng.integers(0, 5, 6)
     w = rng.uniform(0.5, 2, 6)
     pred = rng.standard_normal((6, 5)) if from_logits else rng.uniform(0.05, 1, (6, 5))
-    f = lambda p: ops.sparse_categorical_crossentropy(labels, p, from_logits, sample_weight=w)
-    _, g = ops.sparse_categorical_crossentropy(labels, pred, from_logits, w, return_grad=True)
+    f = lambda p: kernels.sparse_categorical_crossentropy(labels, p, from_logits, sample_weight=w)
+    _, g = kernels.sparse_categorical_crossentropy(labels, pred, from_logits, w, return_grad=True)
     assert_grad_close(g, numeric_grad(f, pred))
 
 
@@ -60,8 +60,8 @@ def test_sparse_crossentropy_gradient(rng, from_logits):
 def test_categorical_crossentropy_gradient(rng, from_logits):
     target = rng.dirichlet(np.ones(4), 5)
     pred = rng.standard_normal((5, 4)) if from_logits else rng.uniform(0.05, 1, (5, 4))
-    f = lambda p: ops.categorical_crossentropy(target, p, from_logits)
-    _, g = ops.categorical_crossentropy(target, pred, from_logits, return_grad=True, grad_scale=0.5)
+    f = lambda p: kernels.categorical_crossentropy(target, p, from_logits)
+    _, g = kernels.categorical_crossentropy(target, pred, from_logits, return_grad=True, grad_scale=0.5)
     assert_grad_close(g, 0.5 * numeric_grad(f, pred))
 
 
@@ -70,20 +70,20 @@ def test_elementwise_loss_gradients(rng, loss):
     target = rng.uniform(0, 1, (5, 3))
     if loss == "bce":
         pred = rng.uniform(0.05, 0.95, (5, 3))
-        fn = lambda p, **kw: ops.binary_crossentropy(target, p, **kw)
+        fn = lambda p, **kw: kernels.binary_crossentropy(target, p, **kw)
     elif loss == "bce_logits":
         pred = rng.standard_normal((5, 3))
-        fn = lambda p, **kw: ops.binary_crossentropy(target, p, from_logits=True, **kw)
+        fn = lambda p, **kw: kernels.binary_crossentropy(target, p, from_logits=True, **kw)
     elif loss == "mse":
         pred = rng.standard_normal((5, 3))
-        fn = lambda p, **kw: ops.mean_squared_error(target, p, **kw)
+        fn = lambda p, **kw: kernels.mean_squared_error(target, p, **kw)
     elif loss == "mae":
         pred = target + rng.choice([-1, 1], (5, 3)) * rng.uniform(0.1, 1, (5, 3))
-        fn = lambda p, **kw: ops.mean_absolute_error(target, p, **kw)
+        fn = lambda p, **kw: kernels.mean_absolute_error(target, p, **kw)
     else:
         pred = target + rng.standard_normal((5, 3)) * 1.5
         pred[np.abs(np.abs(pred - target) - 1) < 1e-3] += 0.1
-        fn = lambda p, **kw: ops.huber(target, p, **kw)
+        fn = lambda p, **kw: kernels.huber(target, p, **kw)
     _, g = fn(pred, return_grad=True)
     assert_grad_close(g, numeric_grad(lambda p: fn(p), pred))
 
@@ -97,14 +97,14 @@ def test_dense_layer_backward(rng, activation):
     r = rng.standard_normal((5, 3))
 
     def forward(x_, W_, b_):
-        return ops.activation(ops.matmul(x_, W_, bias=b_), activation) * r
+        return kernels.activation(kernels.matmul(x_, W_, bias=b_), activation) * r
 
-    z = ops.matmul(x, W, bias=b)
-    y = ops.activation(z, activation)
-    dz = ops.activation_grad(r, z, y, activation)
-    dW = ops.matmul(x, dz, transpose_a=True)
-    db = ops.column_sums(dz)
-    dx = ops.matmul(dz, W, transpose_b=True)
+    z = kernels.matmul(x, W, bias=b)
+    y = kernels.activation(z, activation)
+    dz = kernels.activation_grad(r, z, y, activation)
+    dW = kernels.matmul(x, dz, transpose_a=True)
+    db = kernels.column_sums(dz)
+    dx = kernels.matmul(dz, W, transpose_b=True)
     assert_grad_close(dW, numeric_grad(lambda v: forward(x, v, b), W))
     assert_grad_close(db, numeric_grad(lambda v: forward(x, W, v), b))
     assert_grad_close(dx, numeric_grad(lambda v: forward(v, W, b), x))
@@ -114,6 +114,6 @@ def test_fused_softmax_crossentropy_gradient(rng):
     """The training step's fused path: d(mean CE(softmax(z)))/dz = (softmax(z) - onehot) / batch."""
     z = rng.standard_normal((6, 4))
     labels = rng.integers(0, 4, 6)
-    _, g = ops.sparse_categorical_crossentropy(labels, z, from_logits=True, return_grad=True, grad_scale=1 / 6)
-    numeric = numeric_grad(lambda v: ops.sparse_categorical_crossentropy(labels, ops.softmax(v)) / 6, z)
+    _, g = kernels.sparse_categorical_crossentropy(labels, z, from_logits=True, return_grad=True, grad_scale=1 / 6)
+    numeric = numeric_grad(lambda v: kernels.sparse_categorical_crossentropy(labels, kernels.softmax(v)) / 6, z)
     assert_grad_close(g, numeric)

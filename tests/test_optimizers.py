@@ -3,7 +3,7 @@ trajectory, every variant; optimizer classes use Keras' defaults."""
 import numpy as np
 import pytest
 
-from brisknet import ops, optimizers
+from brisknet import kernels, optimizers
 
 import reference as ref
 
@@ -22,7 +22,7 @@ def test_sgd(rng, momentum, nesterov):
     p, v = p0.copy(), np.zeros_like(p0)
     want, wv = p0.copy(), np.zeros_like(p0)
     for g in grads:
-        ops.sgd_step(p, g, v, 0.05, momentum, nesterov)
+        kernels.sgd_step(p, g, v, 0.05, momentum, nesterov)
         want, wv = ref.sgd(want, g, wv, 0.05, momentum, nesterov)
     np.testing.assert_allclose(p, want, rtol=1e-12, atol=1e-14)
 
@@ -36,7 +36,7 @@ def test_adam_and_adamw(rng, amsgrad, weight_decay):
     want, wm, wv = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
     wvhat = np.zeros_like(p0) if amsgrad else None
     for t, g in enumerate(grads, start=1):
-        ops.adam_step(p, g, m, v, t, 0.01, vhat=vhat, weight_decay=weight_decay)
+        kernels.adam_step(p, g, m, v, t, 0.01, vhat=vhat, weight_decay=weight_decay)
         want, wm, wv, wvhat = ref.adam(want, g, wm, wv, t, 0.01, vhat=wvhat, weight_decay=weight_decay)
     np.testing.assert_allclose(p, want, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(m, wm, rtol=1e-12, atol=1e-14)
@@ -47,7 +47,7 @@ def test_adam_one_step_closed_form():
     p = np.array([1.0, -2.0, 3.0], np.float32)
     g = np.array([0.5, -0.25, 2.0], np.float32)
     m, v = np.zeros(3, np.float32), np.zeros(3, np.float32)
-    ops.adam_step(p, g, m, v, 1, learning_rate=0.1)
+    kernels.adam_step(p, g, m, v, 1, learning_rate=0.1)
     eps_hat = 1e-7 * np.sqrt(1 - 0.999)  # epsilon seen through the bias correction
     np.testing.assert_allclose(p, [1.0, -2.0, 3.0] - 0.1 * g / (np.abs(g) + eps_hat), rtol=1e-6)
 
@@ -63,7 +63,7 @@ def test_rmsprop(rng, centered, momentum):
     wavg = np.zeros_like(p0) if centered else None
     wmom = np.zeros_like(p0) if momentum else None
     for g in grads:
-        ops.rmsprop_step(p, g, vel, 0.01, 0.9, momentum, 1e-7, avg, mom)
+        kernels.rmsprop_step(p, g, vel, 0.01, 0.9, momentum, 1e-7, avg, mom)
         want, wvel, wavg, wmom = ref.rmsprop(want, g, wvel, 0.01, 0.9, momentum, 1e-7, wavg, wmom)
     np.testing.assert_allclose(p, want, rtol=1e-12, atol=1e-14)
 
@@ -73,7 +73,7 @@ def test_adagrad(rng):
     p, acc = p0.copy(), np.full_like(p0, 0.1)
     want, wacc = p0.copy(), np.full_like(p0, 0.1)
     for g in grads:
-        ops.adagrad_step(p, g, acc, 0.01)
+        kernels.adagrad_step(p, g, acc, 0.01)
         want, wacc = ref.adagrad(want, g, wacc, 0.01)
     np.testing.assert_allclose(p, want, rtol=1e-12, atol=1e-14)
 
@@ -84,7 +84,7 @@ def test_float32_kernels_match_float64_reference(rng):
     m, v = np.zeros_like(p), np.zeros_like(p)
     want, wm, wv = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
     for t, g in enumerate(grads, start=1):
-        ops.adam_step(p, g.astype(np.float32), m, v, t)
+        kernels.adam_step(p, g.astype(np.float32), m, v, t)
         want, wm, wv, _ = ref.adam(want, g, wm, wv, t)
     np.testing.assert_allclose(p, want, rtol=1e-5, atol=1e-6)
 

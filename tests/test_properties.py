@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 import reference as ref
-from brisknet import ops
+from brisknet import kernels
 
 DTYPES = st.sampled_from([np.float32, np.float64, np.int32, np.float16, np.bool_])
 
@@ -30,7 +30,7 @@ def test_matmul_matches_numpy_or_raises(m, k, n, kb, ta, tb, da, db, data):
     b = data.draw(strided(n, kb, db) if tb else strided(kb, n, db))
     A, B = (a.T if ta else a), (b.T if tb else b)
     try:
-        got = ops.matmul(a, b, ta, tb)
+        got = kernels.matmul(a, b, ta, tb)
     except (ValueError, TypeError):
         assert k != kb  # the only invalid case here: mismatched inner dimensions
         return
@@ -42,18 +42,18 @@ def test_matmul_matches_numpy_or_raises(m, k, n, kb, ta, tb, da, db, data):
 
 @settings(max_examples=100, deadline=None)
 @given(rows=st.integers(0, 20), cols=st.integers(0, 20), dtype=DTYPES,
-       name=st.sampled_from(sorted(ops.ACTIVATIONS)), data=st.data())
+       name=st.sampled_from(sorted(kernels.ACTIVATIONS)), data=st.data())
 def test_activations_on_any_layout(rows, cols, dtype, name, data):
     x = data.draw(strided(rows, cols, dtype))
-    y = ops.activation(x, name)
+    y = kernels.activation(x, name)
     assert y.shape == x.shape
-    again = ops.activation(np.ascontiguousarray(x, dtype=y.dtype), name)
+    again = kernels.activation(np.ascontiguousarray(x, dtype=y.dtype), name)
     np.testing.assert_array_equal(y, again)
 
-LOSSES = {"mse": (ops.mean_squared_error, ref.mse), "mae": (ops.mean_absolute_error, ref.mae),
-          "huber": (ops.huber, ref.huber), "bce-logits": (lambda t, p: ops.binary_crossentropy(t, p, True),
+LOSSES = {"mse": (kernels.mean_squared_error, ref.mse), "mae": (kernels.mean_absolute_error, ref.mae),
+          "huber": (kernels.huber, ref.huber), "bce-logits": (lambda t, p: kernels.binary_crossentropy(t, p, True),
                                                         lambda t, p: ref.bce(t, p, True)),
-          "cce-logits": (lambda t, p: ops.categorical_crossentropy(t, p, True), lambda t, p: ref.cce(t, p, True))}
+          "cce-logits": (lambda t, p: kernels.categorical_crossentropy(t, p, True), lambda t, p: ref.cce(t, p, True))}
 
 
 def close(got, want, dtype):
@@ -90,13 +90,13 @@ def test_optimizer_steps_match_numpy_or_raise(n, n_grad, dtype, kind, data):
     p = p0.copy()
     try:
         if kind in ("sgd", "momentum"):
-            ops.sgd_step(p, g, state if kind == "momentum" else None, 0.1, 0.9 if kind == "momentum" else 0.0)
+            kernels.sgd_step(p, g, state if kind == "momentum" else None, 0.1, 0.9 if kind == "momentum" else 0.0)
         elif kind == "adam":
-            ops.adam_step(p, g, state, np.zeros(n, dtype), 1)
+            kernels.adam_step(p, g, state, np.zeros(n, dtype), 1)
         elif kind == "rmsprop":
-            ops.rmsprop_step(p, g, state)
+            kernels.rmsprop_step(p, g, state)
         else:
-            ops.adagrad_step(p, g, state)
+            kernels.adagrad_step(p, g, state)
     except (ValueError, TypeError):
         np.testing.assert_array_equal(p, p0)  # a refused step changes nothing
         return
@@ -115,11 +115,11 @@ def test_optimizer_steps_match_numpy_or_raise(n, n_grad, dtype, kind, data):
 def test_column_sums_and_dropout_match_numpy_or_raise(rows, cols, dtype, data):
     x = data.draw(strided(rows, cols, dtype))
     x64 = np.asarray(x, np.float64)
-    got = ops.column_sums(x)
+    got = kernels.column_sums(x)
     close(got, x64.sum(axis=0), got.dtype)
     rate = data.draw(st.floats(-0.5, 1.5))
     try:
-        y, mask = ops.dropout(x, rate, 7)
+        y, mask = kernels.dropout(x, rate, 7)
     except ValueError:
         assert not 0 <= rate < 1
         return

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 import brisknet
-from brisknet import ops
+from brisknet import kernels
 
 
 def test_omp_num_threads_is_the_default():
@@ -42,7 +42,7 @@ def test_gil_is_released_during_a_kernel():
     t.start()
     time.sleep(0.02)
     begin = time.perf_counter()
-    ops.matmul(a, a)
+    kernels.matmul(a, a)
     end = time.perf_counter()
     stop.set()
     t.join()
@@ -55,14 +55,14 @@ def test_denormals_flushed_inside_kernels_only():
     """Kernels run with flush-to-zero / denormals-are-zero (subnormal Adam moments cost ~3x),
     and the caller's floating-point mode is untouched afterwards."""
     tiny = np.array([1e-40, -1e-40, 1.0], np.float32)  # two subnormals and a normal number
-    np.testing.assert_array_equal(ops.activation(tiny, "relu"), [0.0, 0.0, 1.0])  # DAZ: read as 0
+    np.testing.assert_array_equal(kernels.activation(tiny, "relu"), [0.0, 0.0, 1.0])  # DAZ: read as 0
     p, g = np.zeros(3, np.float32), tiny.copy()
-    ops.sgd_step(p, g, learning_rate=1.0)
+    kernels.sgd_step(p, g, learning_rate=1.0)
     np.testing.assert_array_equal(p, [0.0, 0.0, -1.0])
     for threads in (1, 2):
         brisknet.set_num_threads(threads)
-        ops.matmul(np.ones((300, 300), np.float32), np.ones((300, 300), np.float32))
-        ops.adam_step(np.ones(100_000, np.float32), np.ones(100_000, np.float32), np.zeros(100_000, np.float32),
+        kernels.matmul(np.ones((300, 300), np.float32), np.ones((300, 300), np.float32))
+        kernels.adam_step(np.ones(100_000, np.float32), np.ones(100_000, np.float32), np.zeros(100_000, np.float32),
                       np.zeros(100_000, np.float32), 1)
     # numpy in this thread still computes with subnormals: the mode was restored
     assert (tiny * np.float32(1.0))[0] == np.float32(1e-40)

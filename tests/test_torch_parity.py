@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import brisknet as keras
-from brisknet import layers, ops
+from brisknet import layers, kernels
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -21,28 +21,28 @@ TORCH_ACTIVATIONS = {
 def test_activations_match_torch(rng, name):
     x = (rng.standard_normal((16, 9)) * 4).astype(np.float32)
     want = TORCH_ACTIVATIONS[name](torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(ops.activation(x, name), want, rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(kernels.activation(x, name), want, rtol=2e-6, atol=2e-6)
 
 
 def test_losses_match_torch(rng):
     logits = rng.standard_normal((32, 5)).astype(np.float32)
     labels = rng.integers(0, 5, 32)
     t_logits, t_labels = torch.from_numpy(logits), torch.from_numpy(labels)
-    np.testing.assert_allclose(ops.sparse_categorical_crossentropy(labels, logits, from_logits=True),
+    np.testing.assert_allclose(kernels.sparse_categorical_crossentropy(labels, logits, from_logits=True),
                                F.cross_entropy(t_logits, t_labels, reduction="none").numpy(), rtol=1e-5)
     onehot = np.eye(5, dtype=np.float32)[labels]
-    np.testing.assert_allclose(ops.categorical_crossentropy(onehot, logits, from_logits=True),
+    np.testing.assert_allclose(kernels.categorical_crossentropy(onehot, logits, from_logits=True),
                                F.cross_entropy(t_logits, torch.from_numpy(onehot), reduction="none").numpy(), rtol=1e-5)
     target = rng.uniform(0, 1, (32, 5)).astype(np.float32)
     tt = torch.from_numpy(target)
-    np.testing.assert_allclose(ops.binary_crossentropy(target, logits, from_logits=True),
+    np.testing.assert_allclose(kernels.binary_crossentropy(target, logits, from_logits=True),
                                F.binary_cross_entropy_with_logits(t_logits, tt, reduction="none").mean(-1).numpy(), rtol=1e-5)
     probs = 1 / (1 + np.exp(-logits))
-    np.testing.assert_allclose(ops.binary_crossentropy(target, probs),
+    np.testing.assert_allclose(kernels.binary_crossentropy(target, probs),
                                F.binary_cross_entropy(torch.from_numpy(probs), tt, reduction="none").mean(-1).numpy(), rtol=1e-4)
-    np.testing.assert_allclose(ops.mean_squared_error(target, logits), F.mse_loss(t_logits, tt, reduction="none").mean(-1).numpy(), rtol=1e-5)
-    np.testing.assert_allclose(ops.mean_absolute_error(target, logits), F.l1_loss(t_logits, tt, reduction="none").mean(-1).numpy(), rtol=1e-5)
-    np.testing.assert_allclose(ops.huber(target, logits, delta=0.5),
+    np.testing.assert_allclose(kernels.mean_squared_error(target, logits), F.mse_loss(t_logits, tt, reduction="none").mean(-1).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(kernels.mean_absolute_error(target, logits), F.l1_loss(t_logits, tt, reduction="none").mean(-1).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(kernels.huber(target, logits, delta=0.5),
                                F.huber_loss(t_logits, tt, reduction="none", delta=0.5).mean(-1).numpy(), rtol=1e-5)
 
 

@@ -63,7 +63,10 @@ void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha
       if (y != x) each(n, [&](int64_t i) { y[i] = x[i]; });
       return;
     case Activation::relu:
-      return each(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : T(0); });
+      // x < 0 (not x > 0) so that NaN passes through, as in Keras, PyTorch and np.maximum
+      return each(n, [&](int64_t i) { y[i] = x[i] < T(0) ? T(0) : x[i]; });
+    case Activation::relu6:
+      return each(n, [&](int64_t i) { y[i] = x[i] < T(0) ? T(0) : (x[i] > T(6) ? T(6) : x[i]); });
     case Activation::leaky_relu:
       return each(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : alpha * x[i]; });
     case Activation::elu:
@@ -85,7 +88,8 @@ void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha
       return each(n, [&](int64_t i) { y[i] = sigmoid(x[i]); });
     case Activation::hard_sigmoid:  // Keras 3: relu6(x + 3) / 6
       return each(n, [&](int64_t i) {
-        y[i] = std::min(std::max(x[i] + T(3), T(0)), T(6)) / T(6);
+        const T u = x[i] + T(3);
+        y[i] = (u < T(0) ? T(0) : (u > T(6) ? T(6) : u)) / T(6);
       });
     case Activation::tanh:
       return each(n, [&](int64_t i) { y[i] = std::tanh(x[i]); });
@@ -110,16 +114,23 @@ void elementwise_activation_grad(T* dx, const T* dy, const T* x, const T* y, int
     case Activation::linear:
       if (dx != dy) each(n, [&](int64_t i) { dx[i] = dy[i]; });
       return;
+    // The piecewise-linear ones: dy times the slope, a select on loaded values (no branch on the
+    // sign, which is random in real data). The slope of a NaN input is NaN, and a NaN dy times a
+    // zero slope stays NaN, so NaN propagates backwards as it does forwards.
     case Activation::relu:
-      // Both values loaded first: a select, not a branch on the sign (random in real data).
       return each(n, [&](int64_t i) {
         const T g = dy[i], v = x[i];
-        dx[i] = v > T(0) ? g : T(0);
+        dx[i] = v > T(0) ? g : g * (v <= T(0) ? T(0) : v);
+      });
+    case Activation::relu6:
+      return each(n, [&](int64_t i) {
+        const T g = dy[i], v = x[i];
+        dx[i] = (v > T(0) && v < T(6)) ? g : g * ((v <= T(0) || v >= T(6)) ? T(0) : v);
       });
     case Activation::leaky_relu:
       return each(n, [&](int64_t i) {
         const T g = dy[i], v = x[i];
-        dx[i] = v > T(0) ? g : alpha * g;
+        dx[i] = v > T(0) ? g : g * (v <= T(0) ? alpha : v);
       });
     case Activation::elu:  // d/dx alpha (e^x - 1) = y + alpha
       return each(n, [&](int64_t i) {
@@ -148,7 +159,7 @@ void elementwise_activation_grad(T* dx, const T* dy, const T* x, const T* y, int
     case Activation::hard_sigmoid:
       return each(n, [&](int64_t i) {
         const T g = dy[i], v = x[i];
-        dx[i] = (v > T(-3) && v < T(3)) ? g / T(6) : T(0);
+        dx[i] = (v > T(-3) && v < T(3)) ? g / T(6) : g * ((v <= T(-3) || v >= T(3)) ? T(0) : v);
       });
     case Activation::tanh:
       return each(n, [&](int64_t i) { dx[i] = dy[i] * (T(1) - y[i] * y[i]); });

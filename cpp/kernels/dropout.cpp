@@ -24,7 +24,7 @@ void dropout_forward(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_
   for (int64_t i = 0; i < n; ++i) {
     const uint8_t keep = (mix(key ^ (uint64_t(i) * 0x9e3779b97f4a7c15ULL)) >> 11) >= threshold;
     mask[i] = keep;
-    y[i] = keep ? x[i] * scale : T(0);
+    y[i] = x[i] * (keep ? scale : T(0));  // a product, so a dropped NaN stays NaN (as Keras, PyTorch)
   }
 }
 
@@ -33,7 +33,7 @@ void dropout_backward(T* dx, const T* dy, const uint8_t* mask, int64_t n, T rate
   const T scale = rate < T(1) ? T(1) / (T(1) - rate) : T(0);
   const int nt = detail::threads_for(n, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? dy[i] * scale : T(0);
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (mask[i] ? scale : T(0));
 }
 
 template void dropout_forward<float>(float*, uint8_t*, const float*, int64_t, float, uint64_t);

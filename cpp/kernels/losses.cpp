@@ -11,6 +11,8 @@ namespace {
 template <typename T> constexpr T kEps = T(1e-7);  // keras.backend.epsilon()
 
 template <typename T> T weight_of(const T* weights, int64_t i) { return weights ? weights[i] : T(1); }
+// 0, or NaN when v is NaN: the gradient where a clip or a sign would otherwise turn NaN into 0.
+template <typename T> T nan_or_zero(T v) { return v != v ? v : T(0); }
 
 template <typename T> T sigmoid(T x) {
   if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
@@ -50,7 +52,7 @@ void crossentropy_from_probs(T* loss, T* dpred, const T* pred, const int64_t* la
     for (int64_t j = 0; j < cols; ++j) {
       const T q = p[j] / S;
       const T tj = labels ? T(labels[r] == j) : t[j];
-      const T g = (q > kEps<T> && q < T(1) - kEps<T>) ? -tj / q : T(0);
+      const T g = (q > kEps<T> && q < T(1) - kEps<T>) ? -tj / q : nan_or_zero(q);
       d[j] = s * (g - gq);
     }
   }
@@ -139,7 +141,7 @@ void elementwise_loss(T* loss, T* dpred, const T* pred, const T* target, const T
           } else {
             const T c = std::min(std::max(x, kEps<T>), T(1) - kEps<T>);
             term = -(y * std::log(c) + (T(1) - y) * std::log(T(1) - c));
-            grad = (x > kEps<T> && x < T(1) - kEps<T>) ? (T(1) - y) / (T(1) - c) - y / c : T(0);
+            grad = (x > kEps<T> && x < T(1) - kEps<T>) ? (T(1) - y) / (T(1) - c) - y / c : nan_or_zero(x);
           }
           break;
         case ElementwiseLoss::mean_squared_error:
@@ -148,12 +150,12 @@ void elementwise_loss(T* loss, T* dpred, const T* pred, const T* target, const T
           break;
         case ElementwiseLoss::mean_absolute_error:
           term = std::abs(x - y);
-          grad = T((x > y) - (x < y));
+          grad = T((x > y) - (x < y)) + nan_or_zero(x - y);
           break;
         case ElementwiseLoss::huber: {
           const T e = x - y, a = std::abs(e);
           term = a <= delta ? T(0.5) * e * e : delta * (a - T(0.5) * delta);
-          grad = a <= delta ? e : delta * T((e > 0) - (e < 0));
+          grad = a <= delta ? e : delta * T((e > 0) - (e < 0)) + nan_or_zero(e);
           break;
         }
       }

@@ -54,7 +54,7 @@ def _interleaved_medians(fns, repeat, min_time=0.05):
 
 def _bench(args) -> int:
     import brisknet
-    from brisknet import ops, reference
+    from brisknet import kernels, reference
 
     if args.threads:
         brisknet.set_num_threads(args.threads)
@@ -70,7 +70,7 @@ def _bench(args) -> int:
         a, b = reference.gemm_operands(m, k, n, ta, tb)
         out = np.empty((m, n), np.float32)
         A, B = (a.T if ta else a), (b.T if tb else b)
-        ours, theirs = _interleaved_medians([lambda: ops.matmul(a, b, ta, tb, out=out),
+        ours, theirs = _interleaved_medians([lambda: kernels.matmul(a, b, ta, tb, out=out),
                                              lambda: np.matmul(A, B, out=out)], args.repeat)
         flops = 2.0 * m * n * k
         gflops = flops / ours / 1e9

@@ -1,38 +1,58 @@
 """Activation functions by Keras name, computed by the C++ kernels (float32/float64 numpy arrays)."""
 from __future__ import annotations
 
-from . import ops
+import numpy as np
 
-__all__ = ["get", "serialize", "linear", "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
+from . import kernels
+
+__all__ = ["get", "serialize", "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
            "hard_sigmoid", "tanh", "softplus", "softsign", "swish", "silu", "softmax", "log_softmax"]
 
 
 def _make(name):
     def f(x, **kwargs):
-        return ops.activation(x, name, **kwargs)
+        return kernels.activation(x, name, **kwargs)
     f.__name__ = name
     f.__doc__ = f"Keras' {name} activation on a numpy array."
     return f
 
 
 def linear(x):
-    return ops.activation(x, "linear")
+    return kernels.activation(x, "linear")
 
 
-def relu(x):
-    return ops.activation(x, "relu")
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras 3's relu: max(x, 0) on the kernel; with its options, x above `threshold` (else 0),
+    clipped at `max_value`, plus `negative_slope` times the part below the threshold."""
+    if negative_slope == 0 and threshold == 0 and max_value is None:
+        return kernels.activation(x, "relu")
+    if negative_slope == 0 and threshold == 0 and max_value == 6:
+        return kernels.activation(x, "relu6")
+    if threshold == 0 and max_value is None:
+        return kernels.activation(x, "leaky_relu", alpha=negative_slope)
+    x = kernels.as_float(x, "x")
+    y = x * (x > threshold) if threshold != 0 else np.maximum(x, 0)
+    if max_value is not None:
+        y = np.clip(y, 0, max_value)
+    if negative_slope != 0:
+        y = y - negative_slope * np.maximum(threshold - x, 0)
+    return y.astype(x.dtype, copy=False)
+
+
+def relu6(x):
+    return kernels.activation(x, "relu6")
 
 
 def leaky_relu(x, negative_slope=0.2):
-    return ops.activation(x, "leaky_relu", alpha=negative_slope)
+    return kernels.activation(x, "leaky_relu", alpha=negative_slope)
 
 
 def elu(x, alpha=1.0):
-    return ops.activation(x, "elu", alpha=alpha)
+    return kernels.activation(x, "elu", alpha=alpha)
 
 
 def gelu(x, approximate=False):
-    return ops.activation(x, "gelu_tanh" if approximate else "gelu")
+    return kernels.activation(x, "gelu_tanh" if approximate else "gelu")
 
 
 selu = _make("selu")
@@ -57,9 +77,9 @@ def get(identifier) -> str:
         name = identifier.lower()
         if name == "silu":
             return "swish"
-        if name in ops.ACTIVATIONS:
+        if name in kernels.ACTIVATIONS:
             return name
-    raise ValueError(f"unknown activation {identifier!r}; known: {sorted(ops.ACTIVATIONS)}")
+    raise ValueError(f"unknown activation {identifier!r}; known: {sorted(kernels.ACTIVATIONS)}")
 
 
 def serialize(name: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ops
+from . import kernels
 
 __all__ = ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
            "MeanSquaredError", "MeanAbsoluteError", "Huber", "sparse_categorical_crossentropy",
@@ -40,7 +40,7 @@ class Loss:
 
     def prepare_targets(self, y, units: int) -> np.ndarray:
         """y checked against an output of `units` columns and converted once, before training."""
-        y = ops.as_array(y, "y")
+        y = kernels.as_array(y, "y")
         if y.ndim == 1:
             y = y[:, None]
         if y.ndim != 2 or y.shape[1] != units:
@@ -71,11 +71,11 @@ class SparseCategoricalCrossentropy(_Crossentropy):
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
                    from_logits=None):
         fl = self.from_logits if from_logits is None else from_logits
-        return ops.sparse_categorical_crossentropy(y_true, y_pred, fl, sample_weight, return_grad, grad_scale)
+        return kernels.sparse_categorical_crossentropy(y_true, y_pred, fl, sample_weight, return_grad, grad_scale)
 
     def prepare_targets(self, y, units: int) -> np.ndarray:
-        y = ops.as_array(y, "y")
-        labels = ops.sparse_labels(y, y.shape[0] if y.ndim else 0)
+        y = kernels.as_array(y, "y")
+        labels = kernels.sparse_labels(y, y.shape[0] if y.ndim else 0)
         if labels.size and (labels.min() < 0 or labels.max() >= units):
             bad = labels[(labels < 0) | (labels >= units)][0]
             raise ValueError(f"y: label {bad} is out of range for a model with {units} outputs "
@@ -89,7 +89,7 @@ class CategoricalCrossentropy(_Crossentropy):
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
                    from_logits=None):
         fl = self.from_logits if from_logits is None else from_logits
-        return ops.categorical_crossentropy(y_true, y_pred, fl, sample_weight, return_grad, grad_scale)
+        return kernels.categorical_crossentropy(y_true, y_pred, fl, sample_weight, return_grad, grad_scale)
 
 
 class BinaryCrossentropy(Loss):
@@ -102,7 +102,7 @@ class BinaryCrossentropy(Loss):
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
                    from_logits=None):
         fl = self.from_logits if from_logits is None else from_logits
-        return ops.binary_crossentropy(y_true, y_pred, fl, sample_weight, return_grad, grad_scale)
+        return kernels.binary_crossentropy(y_true, y_pred, fl, sample_weight, return_grad, grad_scale)
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits}
@@ -113,7 +113,7 @@ class MeanSquaredError(Loss):
 
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
                    from_logits=None):
-        return ops.mean_squared_error(y_true, y_pred, sample_weight, return_grad, grad_scale)
+        return kernels.mean_squared_error(y_true, y_pred, sample_weight, return_grad, grad_scale)
 
 
 class MeanAbsoluteError(Loss):
@@ -121,7 +121,7 @@ class MeanAbsoluteError(Loss):
 
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
                    from_logits=None):
-        return ops.mean_absolute_error(y_true, y_pred, sample_weight, return_grad, grad_scale)
+        return kernels.mean_absolute_error(y_true, y_pred, sample_weight, return_grad, grad_scale)
 
 
 class Huber(Loss):
@@ -133,7 +133,7 @@ class Huber(Loss):
 
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
                    from_logits=None):
-        return ops.huber(y_true, y_pred, self.delta, sample_weight, return_grad, grad_scale)
+        return kernels.huber(y_true, y_pred, self.delta, sample_weight, return_grad, grad_scale)
 
     def get_config(self):
         return {**super().get_config(), "delta": self.delta}
@@ -150,7 +150,7 @@ class LossFunctionWrapper(Loss):
         self.fn = fn
 
     def prepare_targets(self, y, units: int) -> np.ndarray:
-        y = np.ascontiguousarray(ops.as_array(y, "y"), dtype=np.float32)
+        y = np.ascontiguousarray(kernels.as_array(y, "y"), dtype=np.float32)
         if not np.all(np.isfinite(y)):
             raise ValueError("y contains NaN or Inf")
         return y
@@ -187,27 +187,27 @@ class LossFunctionWrapper(Loss):
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
-    return ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits)
+    return kernels.sparse_categorical_crossentropy(y_true, y_pred, from_logits)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False):
-    return ops.categorical_crossentropy(y_true, y_pred, from_logits)
+    return kernels.categorical_crossentropy(y_true, y_pred, from_logits)
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False):
-    return ops.binary_crossentropy(y_true, y_pred, from_logits)
+    return kernels.binary_crossentropy(y_true, y_pred, from_logits)
 
 
 def mean_squared_error(y_true, y_pred):
-    return ops.mean_squared_error(y_true, y_pred)
+    return kernels.mean_squared_error(y_true, y_pred)
 
 
 def mean_absolute_error(y_true, y_pred):
-    return ops.mean_absolute_error(y_true, y_pred)
+    return kernels.mean_absolute_error(y_true, y_pred)
 
 
 def huber(y_true, y_pred, delta=1.0):
-    return ops.huber(y_true, y_pred, delta)
+    return kernels.huber(y_true, y_pred, delta)
 
 
 _BY_NAME = {

@@ -1,362 +1,619 @@
-"""The raw C++ kernels on numpy arrays.
+"""``keras.ops`` on numpy arrays: Keras 3's op names and signatures (the common subset), for custom
+losses, metrics, schedules and callbacks written as ``from keras import ops``.
 
-Every function accepts float32 or float64 arrays and computes in that dtype (float32 is the working
-dtype; float64 exists for gradient checks). Inputs that are already C-contiguous arrays of the right
-dtype are used without a copy; other numeric inputs (ints, bools, float16, strided views) are
-converted, as numpy would; object and string arrays raise TypeError. ``out=`` buffers are written in
-place and must match exactly (shape, dtype, contiguity), else ValueError/TypeError. The GIL is
-released while a kernel runs, and every kernel obeys :func:`brisknet.set_num_threads`.
+Arrays in, numpy arrays out. As Keras: Python floats become float32 (Keras' floatx), Python ints
+int32, and math that needs floats (``exp``, ``mean``, ``sqrt``, ...) turns integer inputs into
+float32; numpy arrays keep their float dtype. The neural-network ops (``relu``, ``sigmoid``,
+``softmax``, ...) run on brisknet's C++ kernels. The raw kernels themselves are ``brisknet.kernels``.
 """
 from __future__ import annotations
 
+import builtins
+import math as _math
+
 import numpy as np
 
-from . import _core
+from . import kernels
 
-__all__ = [
-    "ACTIVATIONS", "matmul", "column_sums", "dense_forward", "dense_input_grad", "dense_params_grad",
-    "activation", "activation_grad", "softmax", "log_softmax",
-    "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
-    "mean_squared_error", "mean_absolute_error", "huber", "sgd_step", "adam_step", "rmsprop_step",
-    "adagrad_step", "dropout", "dropout_grad",
-]
-
-# Activation names as Keras spells them, with aliases, mapped to the kernel's enum.
-ACTIVATIONS = {
-    "linear": _core.Activation.linear, "relu": _core.Activation.relu,
-    "leaky_relu": _core.Activation.leaky_relu, "elu": _core.Activation.elu,
-    "selu": _core.Activation.selu, "gelu": _core.Activation.gelu,
-    "gelu_tanh": _core.Activation.gelu_tanh, "sigmoid": _core.Activation.sigmoid,
-    "hard_sigmoid": _core.Activation.hard_sigmoid, "tanh": _core.Activation.tanh,
-    "softplus": _core.Activation.softplus, "softsign": _core.Activation.softsign,
-    "swish": _core.Activation.swish, "silu": _core.Activation.swish,
-    "softmax": _core.Activation.softmax, "log_softmax": _core.Activation.log_softmax,
-}
-# Keras defaults of the one-parameter activations.
-DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+FLOATX = np.float32
 
 
-def _float_dtype(*arrays) -> np.dtype:
-    """float64 if any input is float64, else float32 (the working dtype)."""
-    return np.dtype(np.float64) if any(a.dtype == np.float64 for a in arrays) else np.dtype(np.float32)
-
-
-def as_array(x, name: str, dtype=None) -> np.ndarray:
-    """x as a numeric ndarray (no copy when possible); TypeError for non-numeric data."""
-    a = x if isinstance(x, np.ndarray) else np.asarray(x)
+# ------------------------------------------------------------------------------------ conversion
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
+    """x as an array: Python floats -> float32, Python ints -> int32, arrays keep their dtype."""
+    if dtype is not None:
+        return np.asarray(x, dtype=_dtype(dtype))
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, np.generic):
+        return np.asarray(x)
+    a = np.asarray(x)
+    if a.dtype == np.float64:
+        return a.astype(FLOATX)
+    if a.dtype == np.int64:
+        return a.astype(np.int32)
     if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
-    if dtype is not None and a.dtype != dtype:
-        a = a.astype(dtype)
+        raise TypeError(f"convert_to_tensor: expected numbers, got dtype {a.dtype}")
     return a
 
 
-def as_float(x, name: str, dtype=None) -> np.ndarray:
-    """x as a C-contiguous float32/float64 array (float64 stays float64 unless dtype says otherwise)."""
-    a = as_array(x, name)
+def convert_to_numpy(x):
+    return np.asarray(x)
+
+
+def _dtype(dtype):
+    return np.dtype("float32" if dtype is None else dtype)
+
+
+def _float(x):
+    """x as a float array (integers and bools become float32)."""
+    a = convert_to_tensor(x)
+    return a if a.dtype.kind == "f" else a.astype(FLOATX)
+
+
+def cast(x, dtype):
+    return np.asarray(convert_to_tensor(x), dtype=_dtype(dtype))
+
+
+def shape(x):
+    return tuple(np.shape(x))
+
+
+def ndim(x):
+    return np.ndim(x)
+
+
+def size(x):
+    return int(np.size(x))
+
+
+def dtype(x):
+    return convert_to_tensor(x).dtype.name
+
+
+def stop_gradient(variable):
+    return variable
+
+
+def is_tensor(x):
+    return isinstance(x, np.ndarray)
+
+
+# -------------------------------------------------------------------------------------- creation
+def ones(shape, dtype=None):
+    return np.ones(shape, _dtype(dtype))
+
+
+def zeros(shape, dtype=None):
+    return np.zeros(shape, _dtype(dtype))
+
+
+def full(shape, fill_value, dtype=None):
+    return np.full(shape, fill_value, _dtype(dtype))
+
+
+def empty(shape, dtype=None):
+    return np.empty(shape, _dtype(dtype))
+
+
+def ones_like(x, dtype=None):
+    return np.ones_like(convert_to_tensor(x), dtype=dtype)
+
+
+def zeros_like(x, dtype=None):
+    return np.zeros_like(convert_to_tensor(x), dtype=dtype)
+
+
+def full_like(x, fill_value, dtype=None):
+    return np.full_like(convert_to_tensor(x), fill_value, dtype=dtype)
+
+
+def eye(N, M=None, k=0, dtype=None):
+    return np.eye(N, M, k, dtype=_dtype(dtype))
+
+
+def identity(n, dtype=None):
+    return np.identity(n, dtype=_dtype(dtype))
+
+
+def arange(start, stop=None, step=1, dtype=None):
     if dtype is None:
-        dtype = _float_dtype(a)
-    return np.ascontiguousarray(a, dtype=dtype)
-
-
-def _out(out, shape, dtype, name="out") -> np.ndarray:
-    if out is None:
-        return np.empty(shape, dtype)
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{name}: expected a numpy array, got {type(out).__name__}")
-    if out.dtype != dtype:
-        raise TypeError(f"{name}: expected dtype {dtype}, got {out.dtype}")
-    if out.shape != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {out.shape}")
-    return out
-
-
-# ------------------------------------------------------------------------------------------ GEMM
-def _matrices(a, b, name_a, name_b, who):
-    """Two 2-D numeric arrays in their common float dtype (read in place: strides are kept)."""
-    a, b = as_array(a, name_a), as_array(b, name_b)
-    for arr, name in ((a, name_a), (b, name_b)):
-        if arr.ndim != 2:
-            raise ValueError(f"{who}: {name} must be 2-D, got shape {arr.shape}")
-    dtype = _float_dtype(a, b)
-    return a.astype(dtype, copy=False), b.astype(dtype, copy=False), dtype
-
-
-def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, out=None, beta=0.0):
-    """``out = beta * out + op(a) @ op(b) (+ bias)`` where op transposes when asked, without a copy.
-
-    a, b: 2-D arrays, read in place through their strides (views such as ``x.T`` are not copied).
-    bias: optional 1-D array of length ``op(b).shape[1]``, added to every row.
-    beta: 0 overwrites ``out`` (never reads it); 1 accumulates into ``out``.
-    """
-    a, b, dtype = _matrices(a, b, "a", "b", "matmul")
-    m = a.shape[1] if transpose_a else a.shape[0]
-    n = b.shape[0] if transpose_b else b.shape[1]
-    if beta != 0.0 and out is None:
-        raise ValueError("matmul: beta != 0 needs an out= array to accumulate into")
-    out = _out(out, (m, n), dtype)
-    if bias is not None:
-        bias = as_float(bias, "bias", dtype)
-        if bias.shape != (n,):
-            raise ValueError(f"matmul: bias has shape {bias.shape}, expected ({n},)")
-    _core.gemm(out, a, b, bool(transpose_a), bool(transpose_b), float(beta), bias)
-    return out
-
-
-def column_sums(dy, out=None, beta=0.0):
-    """Sum over rows of a 2-D array (the bias gradient): ``out = beta * out + dy.sum(axis=0)``."""
-    dy = as_float(dy, "dy")
-    if dy.ndim != 2:
-        raise ValueError(f"column_sums: dy must be 2-D, got shape {dy.shape}")
-    out = _out(out, (dy.shape[1],), dy.dtype)
-    _core.column_sums(out, dy, float(beta))
-    return out
-
-
-# ------------------------------------------------------------- a Dense layer's passes, fused into GEMM
-def _elementwise_activation(name):
-    act = _activation_enum(name)
-    if name in ("softmax", "log_softmax"):
-        raise ValueError(f"{name} works on whole rows and cannot be fused into a GEMM; "
-                         "use matmul and then activation")
-    return act
-
-
-def dense_forward(x, kernel, bias=None, activation="linear", alpha=None):
-    """A Dense layer's forward pass in one GEMM: returns ``(z, y)`` with ``z = x @ kernel + bias``
-    and ``y = activation(z)``, the activation applied to each tile of z while it is in cache.
-    Bit-identical to ``matmul`` followed by ``activation``. Element-wise activations only."""
-    act = _elementwise_activation(activation)
-    x, kernel, dtype = _matrices(x, kernel, "x", "kernel", "dense_forward")
-    z = np.empty((x.shape[0], kernel.shape[1]), dtype)
-    y = np.empty_like(z)
-    if bias is not None:
-        bias = as_float(bias, "bias", dtype)
-        if bias.shape != (z.shape[1],):
-            raise ValueError(f"dense_forward: bias has shape {bias.shape}, expected ({z.shape[1]},)")
-    _core.gemm(z, x, kernel, False, False, 0.0, bias, activation=act,
-               alpha=_alpha(activation, alpha), activation_out=y)
-    return z, y
-
-
-def dense_input_grad(dz, kernel, x_prev, y_prev, activation, alpha=None):
-    """The gradient reaching the previous layer's pre-activation:
-    ``(dz @ kernel.T) * activation'(x_prev)``, where ``y_prev = activation(x_prev)``, in one GEMM
-    (the activation gradient applied to each tile while it is in cache). Bit-identical to
-    ``matmul(dz, kernel, transpose_b=True)`` followed by ``activation_grad``."""
-    act = _elementwise_activation(activation)
-    dz, kernel, dtype = _matrices(dz, kernel, "dz", "kernel", "dense_input_grad")
-    shape = (dz.shape[0], kernel.shape[0])
-    x_prev = as_float(x_prev, "x_prev", dtype)
-    y_prev = as_float(y_prev, "y_prev", dtype)
-    for arr, name in ((x_prev, "x_prev"), (y_prev, "y_prev")):
-        if arr.shape != shape:
-            raise ValueError(f"dense_input_grad: {name} has shape {arr.shape}, expected {shape}")
-    out = np.empty(shape, dtype)
-    _core.gemm(out, dz, kernel, False, True, 0.0, None, activation=act,
-               alpha=_alpha(activation, alpha), grad_x=x_prev, grad_y=y_prev)
-    return out
-
-
-def dense_params_grad(h, dz):
-    """A Dense layer's parameter gradients in one GEMM: returns ``(h.T @ dz, dz.sum(axis=0))``, the
-    bias gradient summed while dz is packed. Bit-identical to ``matmul`` and ``column_sums``."""
-    h, dz, dtype = _matrices(h, dz, "h", "dz", "dense_params_grad")
-    dkernel = np.empty((h.shape[1], dz.shape[1]), dtype)
-    dbias = np.empty((dz.shape[1],), dtype)
-    _core.gemm(dkernel, h, dz, True, False, 0.0, None, b_column_sums=dbias)
-    return dkernel, dbias
-
+        ints = builtins.all(isinstance(v, (int, np.integer)) for v in (start, stop, step) if v is not None)
+        dtype = "int32" if ints else "float32"
+    return np.arange(start, stop, step, dtype=np.dtype(dtype))
 
-# ----------------------------------------------------------------------------------- activations
-def _activation_enum(name: str):
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown activation {name!r}; known: {sorted(ACTIVATIONS)}") from None
-
-
-def _alpha(name, alpha):
-    return float(DEFAULT_ALPHA.get(name, 0.0) if alpha is None else alpha)
-
-
-def activation(x, name: str, alpha=None, out=None):
-    """``f(x)`` for a Keras activation name; softmax and log_softmax act along the last axis."""
-    act = _activation_enum(name)
-    x = as_float(x, "x")
-    out = _out(out, x.shape, x.dtype)
-    _core.activation_forward(out, x, act, _alpha(name, alpha))
-    return out
-
-
-def activation_grad(dy, x, y, name: str, alpha=None, out=None):
-    """``dy * f'(x)`` given the input x and the output y = f(x) of the forward pass."""
-    act = _activation_enum(name)
-    dy = as_float(dy, "dy")
-    x = as_float(x, "x", dy.dtype)
-    y = as_float(y, "y", dy.dtype)
-    if x.shape != dy.shape or y.shape != dy.shape:
-        raise ValueError(f"activation_grad: dy {dy.shape}, x {x.shape} and y {y.shape} must match")
-    out = _out(out, dy.shape, dy.dtype)
-    _core.activation_backward(out, dy, x, y, act, _alpha(name, alpha))
-    return out
-
 
-def softmax(x, out=None):
-    return activation(x, "softmax", out=out)
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    return np.linspace(start, stop, num, endpoint, retstep, _dtype(dtype), axis)
 
 
-def log_softmax(x, out=None):
-    return activation(x, "log_softmax", out=out)
-
-
-# ---------------------------------------------------------------------------------------- losses
-def _loss_common(y_pred, sample_weight):
-    y_pred = as_float(y_pred, "y_pred")
-    if y_pred.ndim == 1:
-        y_pred = y_pred[:, None]
-    if y_pred.ndim != 2:
-        raise ValueError(f"y_pred must be 1-D or 2-D, got shape {y_pred.shape}")
-    rows = y_pred.shape[0]
-    w = None
-    if sample_weight is not None:
-        w = as_float(sample_weight, "sample_weight", y_pred.dtype).reshape(-1)
-        if w.shape != (rows,):
-            raise ValueError(f"sample_weight has {w.size} values for {rows} samples")
-    loss = np.empty(rows, y_pred.dtype)
-    return y_pred, w, loss
+def tri(N, M=None, k=0, dtype=None):
+    return np.tri(N, M, k, dtype=_dtype(dtype))
 
 
-def _grad_buffer(return_grad, y_pred):
-    return np.empty_like(y_pred) if return_grad else None
-
-
-def _result(loss, grad):
-    return (loss, grad) if grad is not None else loss
+# ------------------------------------------------------------------------------------ elementwise
+def _unary_float(np_fn, name):
+    def f(x):
+        return np_fn(_float(x))
+    f.__name__ = name
+    f.__doc__ = f"Element-wise {name} (integers become float32), as keras.ops.{name}."
+    return f
 
 
-def sparse_labels(y_true, rows: int) -> np.ndarray:
-    """Integer class labels (N,) or (N, 1) as int64; non-integer values raise ValueError."""
-    y = as_array(y_true, "y_true")
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or y.shape[0] != rows:
-        raise ValueError(f"y_true: expected {rows} integer labels, got shape {y.shape}")
-    if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            raise ValueError("y_true: sparse labels must be integers")
-    return np.ascontiguousarray(y, dtype=np.int64)
+exp, expm1, log, log1p, log2, log10 = (_unary_float(fn, fn.__name__) for fn in
+                                       (np.exp, np.expm1, np.log, np.log1p, np.log2, np.log10))
+sqrt, sin, cos, tan, arcsin, arccos, arctan = (_unary_float(fn, fn.__name__) for fn in
+                                               (np.sqrt, np.sin, np.cos, np.tan, np.arcsin, np.arccos,
+                                                np.arctan))
+sinh, cosh, arcsinh, arccosh, arctanh, reciprocal = (_unary_float(fn, fn.__name__) for fn in
+                                                     (np.sinh, np.cosh, np.arcsinh, np.arccosh,
+                                                      np.arctanh, np.reciprocal))
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, sample_weight=None,
-                                    return_grad=False, grad_scale=1.0):
-    """Per-sample ``-log p[label]`` (times sample_weight); with return_grad also d(sum)/dy_pred."""
-    y_pred, w, loss = _loss_common(y_pred, sample_weight)
-    labels = sparse_labels(y_true, y_pred.shape[0])
-    grad = _grad_buffer(return_grad, y_pred)
-    _core.sparse_categorical_crossentropy(loss, grad, y_pred, labels, w, bool(from_logits), float(grad_scale))
-    return _result(loss, grad)
+def rsqrt(x):
+    return 1 / np.sqrt(_float(x))
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits=False, sample_weight=None,
-                             return_grad=False, grad_scale=1.0):
-    y_pred, w, loss = _loss_common(y_pred, sample_weight)
-    target = as_float(y_true, "y_true", y_pred.dtype)
-    grad = _grad_buffer(return_grad, y_pred)
-    _core.categorical_crossentropy(loss, grad, y_pred, target, w, bool(from_logits), float(grad_scale))
-    return _result(loss, grad)
-
-
-def _elementwise(kind, y_true, y_pred, sample_weight, return_grad, grad_scale, from_logits=False,
-                 delta=1.0):
-    y_pred, w, loss = _loss_common(y_pred, sample_weight)
-    target = as_float(y_true, "y_true", y_pred.dtype)
-    if target.ndim == 1:
-        target = target[:, None]
-    grad = _grad_buffer(return_grad, y_pred)
-    _core.elementwise_loss(loss, grad, y_pred, target, w, kind, bool(from_logits), float(delta),
-                           float(grad_scale))
-    return _result(loss, grad)
-
-
-def binary_crossentropy(y_true, y_pred, from_logits=False, sample_weight=None, return_grad=False,
-                        grad_scale=1.0):
-    return _elementwise(_core.ElementwiseLoss.binary_crossentropy, y_true, y_pred, sample_weight,
-                        return_grad, grad_scale, from_logits=from_logits)
-
-
-def mean_squared_error(y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0):
-    return _elementwise(_core.ElementwiseLoss.mean_squared_error, y_true, y_pred, sample_weight,
-                        return_grad, grad_scale)
-
-
-def mean_absolute_error(y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0):
-    return _elementwise(_core.ElementwiseLoss.mean_absolute_error, y_true, y_pred, sample_weight,
-                        return_grad, grad_scale)
-
-
-def huber(y_true, y_pred, delta=1.0, sample_weight=None, return_grad=False, grad_scale=1.0):
-    if not delta > 0:
-        raise ValueError(f"huber: delta must be > 0, got {delta}")
-    return _elementwise(_core.ElementwiseLoss.huber, y_true, y_pred, sample_weight, return_grad,
-                        grad_scale, delta=delta)
-
-
-# ------------------------------------------------------------------------------------ optimizers
-# Parameters and state are updated in place: they must already be C-contiguous float arrays of one
-# dtype (a silent copy would lose the update). The gradient is converted if needed.
-def _grad(grad, param):
-    if not isinstance(param, np.ndarray):
-        raise TypeError("param must be a numpy array (it is updated in place)")
-    return as_float(grad, "grad", param.dtype)
-
-
-def sgd_step(param, grad, velocity=None, learning_rate=0.01, momentum=0.0, nesterov=False):
-    """Keras SGD: plain, momentum or Nesterov (velocity needed when momentum > 0)."""
-    if momentum > 0 and velocity is None:
-        raise ValueError("sgd_step: momentum > 0 needs a velocity array")
-    _core.sgd_step(param, velocity if momentum > 0 else None, _grad(grad, param), float(learning_rate),
-                   float(momentum), bool(nesterov))
-
-
-def adam_step(param, grad, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-              vhat=None, weight_decay=0.0):
-    """Keras Adam (AMSGrad when vhat is given; AdamW's decoupled decay when weight_decay > 0).
-
-    step: the 1-based step number t used in the bias correction.
-    """
-    if step < 1:
-        raise ValueError(f"adam_step: step must be >= 1, got {step}")
-    alpha = learning_rate * np.sqrt(1.0 - beta_2 ** step) / (1.0 - beta_1 ** step)
-    _core.adam_step(param, m, v, vhat, _grad(grad, param), float(alpha), float(beta_1), float(beta_2),
-                    float(epsilon), float(learning_rate * weight_decay))
-
-
-def rmsprop_step(param, grad, velocity, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-                 average_gradient=None, momentum_buffer=None):
-    """Keras RMSprop; centered when average_gradient is given; momentum needs momentum_buffer."""
-    if momentum > 0 and momentum_buffer is None:
-        raise ValueError("rmsprop_step: momentum > 0 needs a momentum_buffer array")
-    _core.rmsprop_step(param, velocity, average_gradient, momentum_buffer if momentum > 0 else None,
-                       _grad(grad, param), float(learning_rate), float(rho), float(momentum), float(epsilon))
-
-
-def adagrad_step(param, grad, accumulator, learning_rate=0.001, epsilon=1e-7):
-    _core.adagrad_step(param, accumulator, _grad(grad, param), float(learning_rate), float(epsilon))
-
-
-# --------------------------------------------------------------------------------------- dropout
-def dropout(x, rate, seed, out=None):
-    """Inverted dropout: returns (y, mask). The mask depends only on (seed, element index)."""
-    x = as_float(x, "x")
-    out = _out(out, x.shape, x.dtype)
-    mask = np.empty(x.shape, np.uint8)
-    _core.dropout_forward(out, mask, x, float(rate), int(seed) & 0xFFFFFFFFFFFFFFFF)
-    return out, mask
-
-
-def dropout_grad(dy, mask, rate, out=None):
-    dy = as_float(dy, "dy")
-    out = _out(out, dy.shape, dy.dtype)
-    _core.dropout_backward(out, dy, np.ascontiguousarray(mask, dtype=np.uint8), float(rate))
-    return out
+def erf(x):
+    x = _float(x)
+    return np.vectorize(_math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
+
+
+def _unary(np_fn, name):
+    def f(x):
+        return np_fn(convert_to_tensor(x))
+    f.__name__ = name
+    f.__doc__ = f"Element-wise {name}, as keras.ops.{name}."
+    return f
+
+
+abs, negative, sign, square, floor, ceil = (_unary(fn, n) for fn, n in
+                                            ((np.abs, "abs"), (np.negative, "negative"), (np.sign, "sign"),
+                                             (np.square, "square"), (np.floor, "floor"), (np.ceil, "ceil")))
+absolute = abs
+isnan, isinf, isfinite, logical_not, conj = (_unary(fn, fn.__name__) for fn in
+                                             (np.isnan, np.isinf, np.isfinite, np.logical_not, np.conj))
+conjugate = conj
+
+
+def round(x, decimals=0):
+    return np.round(convert_to_tensor(x), decimals)
+
+
+def _binary(np_fn, name):
+    def f(x1, x2):
+        return np_fn(convert_to_tensor(x1), convert_to_tensor(x2))
+    f.__name__ = name
+    f.__doc__ = f"Element-wise {name} with broadcasting, as keras.ops.{name}."
+    return f
+
+
+add, subtract, multiply, maximum, minimum, power, mod, floor_divide = (
+    _binary(fn, n) for fn, n in ((np.add, "add"), (np.subtract, "subtract"), (np.multiply, "multiply"),
+                                 (np.maximum, "maximum"), (np.minimum, "minimum"), (np.power, "power"),
+                                 (np.mod, "mod"), (np.floor_divide, "floor_divide")))
+equal, not_equal, greater, greater_equal, less, less_equal = (
+    _binary(fn, fn.__name__) for fn in (np.equal, np.not_equal, np.greater, np.greater_equal, np.less,
+                                        np.less_equal))
+logical_and, logical_or, logical_xor, arctan2, logaddexp = (
+    _binary(fn, fn.__name__) for fn in (np.logical_and, np.logical_or, np.logical_xor, np.arctan2,
+                                        np.logaddexp))
+
+
+def divide(x1, x2):
+    return np.true_divide(_float(x1), _float(x2))
+
+
+true_divide = divide
+
+
+def divide_no_nan(x1, x2):
+    """x1 / x2, and 0 where x2 is 0."""
+    x1, x2 = _float(x1), _float(x2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x2 == 0, np.zeros((), np.result_type(x1, x2)), x1 / x2)
+
+
+def clip(x, x_min, x_max):
+    return np.clip(convert_to_tensor(x), x_min, x_max)
+
+
+def where(condition, x1=None, x2=None):
+    if x1 is None and x2 is None:
+        return np.nonzero(condition)
+    if x1 is None or x2 is None:
+        raise ValueError("where: give both x1 and x2, or neither")
+    return np.where(condition, convert_to_tensor(x1), convert_to_tensor(x2))
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    return np.nan_to_num(convert_to_tensor(x), nan=nan, posinf=posinf, neginf=neginf)
+
+
+def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return np.isclose(x1, x2, rtol, atol, equal_nan)
+
+
+# ------------------------------------------------------------------------------------ reductions
+def _reduction(np_fn, name, to_float):
+    def f(x, axis=None, keepdims=False):
+        x = _float(x) if to_float else convert_to_tensor(x)
+        return np.asarray(np_fn(x, axis=_axis(axis), keepdims=keepdims))
+    f.__name__ = name
+    f.__doc__ = f"{name} over `axis` (all axes when None), as keras.ops.{name}."
+    return f
+
+
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+sum, prod, all, any = (_reduction(fn, n, False) for fn, n in
+                       ((np.sum, "sum"), (np.prod, "prod"), (np.all, "all"), (np.any, "any")))
+mean, var, std, median = (_reduction(fn, n, True) for fn, n in
+                          ((np.mean, "mean"), (np.var, "var"), (np.std, "std"), (np.median, "median")))
+
+
+def max(x, axis=None, keepdims=False, initial=None):
+    kw = {} if initial is None else {"initial": initial}
+    return np.asarray(np.max(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims, **kw))
+
+
+def min(x, axis=None, keepdims=False, initial=None):
+    kw = {} if initial is None else {"initial": initial}
+    return np.asarray(np.min(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims, **kw))
+
+
+amax, amin = max, min
+
+
+def argmax(x, axis=None, keepdims=False):
+    return np.asarray(np.argmax(convert_to_tensor(x), axis=axis, keepdims=keepdims), np.int32)
+
+
+def argmin(x, axis=None, keepdims=False):
+    return np.asarray(np.argmin(convert_to_tensor(x), axis=axis, keepdims=keepdims), np.int32)
+
+
+def argsort(x, axis=-1):
+    return np.argsort(convert_to_tensor(x), axis=axis, kind="stable").astype(np.int32)
+
+
+def sort(x, axis=-1):
+    return np.sort(convert_to_tensor(x), axis=axis)
+
+
+def cumsum(x, axis=None, dtype=None):
+    return np.cumsum(convert_to_tensor(x), axis=axis, dtype=dtype)
+
+
+def cumprod(x, axis=None, dtype=None):
+    return np.cumprod(convert_to_tensor(x), axis=axis, dtype=dtype)
+
+
+def count_nonzero(x, axis=None):
+    return np.asarray(np.count_nonzero(convert_to_tensor(x), axis=_axis(axis)), np.int32)
+
+
+def average(x, axis=None, weights=None):
+    return np.asarray(np.average(_float(x), axis=axis, weights=weights))
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    x = _float(x)
+    m = np.max(x, axis=_axis(axis), keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=_axis(axis), keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=_axis(axis))
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    return np.asarray(np.linalg.norm(_float(x), ord=ord, axis=_axis(axis), keepdims=keepdims))
+
+
+def moments(x, axes, keepdims=False, synchronized=False):
+    """(mean, variance) over `axes`."""
+    x = _float(x)
+    return mean(x, axes, keepdims), var(x, axes, keepdims)
+
+
+def quantile(x, q, axis=None, method="linear", keepdims=False):
+    return np.quantile(_float(x), q, axis=_axis(axis), method=method, keepdims=keepdims)
+
+
+# ---------------------------------------------------------------------------------- linear algebra
+def matmul(x1, x2):
+    """x1 @ x2; 2-D float32 operands run on brisknet's GEMM."""
+    a, b = convert_to_tensor(x1), convert_to_tensor(x2)
+    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in (np.float32, np.float64) \
+            and a.shape[1] == b.shape[0] and a.size and b.size:
+        return kernels.matmul(a, b)
+    return np.matmul(a, b)
+
+
+def dot(x1, x2):
+    return np.dot(convert_to_tensor(x1), convert_to_tensor(x2))
+
+
+def tensordot(x1, x2, axes=2):
+    return np.tensordot(x1, x2, axes)
+
+
+def einsum(subscripts, *operands):
+    return np.einsum(subscripts, *operands)
+
+
+def outer(x1, x2):
+    return np.outer(x1, x2)
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    return np.trace(x, offset, axis1, axis2)
+
+
+def diag(x, k=0):
+    return np.diag(x, k)
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    return np.diagonal(x, offset, axis1, axis2)
+
+
+def tril(x, k=0):
+    return np.tril(x, k)
+
+
+def triu(x, k=0):
+    return np.triu(x, k)
+
+
+# ---------------------------------------------------------------------------------------- shapes
+def reshape(x, newshape):
+    return np.reshape(convert_to_tensor(x), newshape)
+
+
+def transpose(x, axes=None):
+    return np.transpose(convert_to_tensor(x), axes)
+
+
+def expand_dims(x, axis):
+    return np.expand_dims(convert_to_tensor(x), axis)
+
+
+def squeeze(x, axis=None):
+    return np.squeeze(convert_to_tensor(x), axis)
+
+
+def ravel(x):
+    return np.ravel(convert_to_tensor(x))
+
+
+def flip(x, axis=None):
+    return np.flip(convert_to_tensor(x), axis)
+
+
+def moveaxis(x, source, destination):
+    return np.moveaxis(convert_to_tensor(x), source, destination)
+
+
+def swapaxes(x, axis1, axis2):
+    return np.swapaxes(convert_to_tensor(x), axis1, axis2)
+
+
+def broadcast_to(x, shape):
+    return np.broadcast_to(convert_to_tensor(x), shape)
+
+
+def concatenate(xs, axis=0):
+    return np.concatenate([convert_to_tensor(x) for x in xs], axis=axis)
+
+
+def stack(x, axis=0):
+    return np.stack([convert_to_tensor(t) for t in x], axis=axis)
+
+
+def hstack(xs):
+    return np.hstack([convert_to_tensor(x) for x in xs])
+
+
+def vstack(xs):
+    return np.vstack([convert_to_tensor(x) for x in xs])
+
+
+def split(x, indices_or_sections, axis=0):
+    return np.split(convert_to_tensor(x), indices_or_sections, axis)
+
+
+def tile(x, repeats):
+    return np.tile(convert_to_tensor(x), repeats)
+
+
+def repeat(x, repeats, axis=None):
+    return np.repeat(convert_to_tensor(x), repeats, axis)
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    kw = {} if constant_values is None or mode != "constant" else {"constant_values": constant_values}
+    return np.pad(convert_to_tensor(x), pad_width, mode=mode, **kw)
+
+
+def take(x, indices, axis=None):
+    return np.take(convert_to_tensor(x), np.asarray(indices), axis=axis)
+
+
+def take_along_axis(x, indices, axis=None):
+    return np.take_along_axis(convert_to_tensor(x), np.asarray(indices), axis=axis)
+
+
+def slice(inputs, start_indices, shape):
+    """inputs[start : start + shape] along every axis."""
+    return convert_to_tensor(inputs)[tuple(builtins.slice(s, s + n) for s, n in zip(start_indices, shape))]
+
+
+def copy(x):
+    return np.array(x, copy=True)
+
+
+def array(x, dtype=None):
+    return convert_to_tensor(x, dtype)
+
+
+def meshgrid(*x, indexing="xy"):
+    return np.meshgrid(*x, indexing=indexing)
+
+
+# ------------------------------------------------------------------------------------ nn ops
+def _activation(name, x, axis=-1, **kw):
+    """A brisknet activation kernel along `axis` (the kernels act on the last axis)."""
+    x = _float(x)
+    if x.size == 0:
+        return x.copy()
+    if axis in (-1, x.ndim - 1) or x.ndim == 0:
+        return kernels.activation(x, name, **kw)
+    return np.moveaxis(kernels.activation(np.moveaxis(x, axis, -1), name, **kw), -1, axis)
+
+
+def relu(x):
+    return _activation("relu", x)
+
+
+def relu6(x):
+    return np.minimum(_activation("relu", x), 6)
+
+
+def sigmoid(x):
+    return _activation("sigmoid", x)
+
+
+def hard_sigmoid(x):
+    return _activation("hard_sigmoid", x)
+
+
+def hard_silu(x):
+    x = _float(x)
+    return x * hard_sigmoid(x)
+
+
+hard_swish = hard_silu
+
+
+def tanh(x):
+    return _activation("tanh", x)
+
+
+def softplus(x):
+    return _activation("softplus", x)
+
+
+def softsign(x):
+    return _activation("softsign", x)
+
+
+def silu(x):
+    return _activation("swish", x)
+
+
+swish = silu
+
+
+def log_sigmoid(x):
+    return -softplus(-_float(x))
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return _activation("leaky_relu", x, alpha=negative_slope)
+
+
+def elu(x, alpha=1.0):
+    return _activation("elu", x, alpha=alpha)
+
+
+def selu(x):
+    return _activation("selu", x)
+
+
+def gelu(x, approximate=True):
+    """As keras.ops.gelu, the tanh approximation by default (the activation's default is exact)."""
+    return _activation("gelu_tanh" if approximate else "gelu", x)
+
+
+def softmax(x, axis=-1):
+    return _activation("softmax", x, axis)
+
+
+def log_softmax(x, axis=-1):
+    return _activation("log_softmax", x, axis)
+
+
+def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
+    """One-hot rows of integer labels x (a label outside [0, num_classes) gives a zero row)."""
+    labels = np.asarray(x)
+    if labels.dtype.kind not in "iu":
+        if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)
+        else:
+            raise TypeError(f"one_hot: expected integer labels, got dtype {labels.dtype}")
+    out = (labels[..., None] == np.arange(int(num_classes))).astype(_dtype(dtype))
+    return out if axis == -1 else np.moveaxis(out, -1, axis)
+
+
+def _clip_probabilities(p):
+    eps = 1e-7  # Keras' epsilon
+    return np.clip(p, eps, 1 - eps)
+
+
+def binary_crossentropy(target, output, from_logits=False):
+    """Element-wise binary cross-entropy (no reduction), as keras.ops.binary_crossentropy."""
+    t, o = _float(target), _float(output)
+    if t.shape != o.shape:
+        raise ValueError(f"binary_crossentropy: target {t.shape} and output {o.shape} must have the same shape")
+    if from_logits:
+        return np.maximum(o, 0) - o * t + np.log1p(np.exp(-np.abs(o)))
+    o = _clip_probabilities(o)
+    return -(t * np.log(o) + (1 - t) * np.log(1 - o))
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """Cross-entropy along `axis` of one-hot (or soft) targets, as keras.ops.categorical_crossentropy."""
+    t, o = _float(target), _float(output)
+    if t.shape != o.shape:
+        raise ValueError(f"categorical_crossentropy: target {t.shape} and output {o.shape} must have the "
+                         "same shape")
+    if from_logits:
+        return -np.sum(t * log_softmax(o, axis), axis=axis)
+    o = o / np.sum(o, axis=axis, keepdims=True)
+    return -np.sum(t * np.log(_clip_probabilities(o)), axis=axis)
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """Cross-entropy of integer labels against the classes on `axis`."""
+    o = _float(output)
+    labels = np.asarray(target)
+    if labels.ndim == o.ndim and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    classes = o.shape[axis]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {classes}), got "
+                         f"{labels.min()}..{labels.max()}")
+    return categorical_crossentropy(one_hot(labels, classes, axis, o.dtype), o, from_logits, axis)
+
+
+def top_k(x, k, sorted=True):
+    """(values, indices) of the k largest entries along the last axis (ties: lower index first)."""
+    x = convert_to_tensor(x)
+    idx = np.argsort(-x, axis=-1, kind="stable")[..., :k].astype(np.int32)
+    return np.take_along_axis(x, idx, -1), idx
+
+
+def in_top_k(targets, predictions, k):
+    """Whether each target's prediction is among the k largest of its row."""
+    p = convert_to_tensor(predictions)
+    t = np.asarray(targets).astype(np.int64)
+    own = np.take_along_axis(p, t[:, None], 1)
+    return np.sum(p > own, axis=1) < k
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    x = _float(x)
+    n = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
+    return x / np.maximum(n, 1e-12 if epsilon is None else epsilon)

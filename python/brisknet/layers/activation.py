@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .. import _core, activations, ops
+from .. import _core, activations, kernels
 from .layer import Layer
 
 
@@ -10,8 +10,8 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
-        self._act = ops.ACTIVATIONS[self.activation]
-        self._alpha = ops.DEFAULT_ALPHA.get(self.activation, 0.0)
+        self._act = kernels.ACTIVATIONS[self.activation]
+        self._alpha = kernels.DEFAULT_ALPHA.get(self.activation, 0.0)
         self.fused_logits = False
 
     def forward(self, x, training):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core, activations, initializers, ops, regularizers
+from .. import _core, activations, initializers, kernels, regularizers
 from .layer import Layer
 
 
@@ -24,8 +24,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self._act = ops.ACTIVATIONS[self.activation]
-        self._alpha = ops.DEFAULT_ALPHA.get(self.activation, 0.0)
+        self._act = kernels.ACTIVATIONS[self.activation]
+        self._alpha = kernels.DEFAULT_ALPHA.get(self.activation, 0.0)
         self.fused_logits = False  # set by the model when the loss takes the pre-activation
 
     def compute_output_shape(self, input_shape):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core, metrics as metrics_module, ops
+from .. import _core, metrics as metrics_module, kernels
 from ..layers import Dense, Flatten
 from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, MeanAbsoluteError,
                       MeanSquaredError, SparseCategoricalCrossentropy)
@@ -70,8 +70,8 @@ def _network_specs(model, layers):
     starts = iter(start for start, _ in model._slices)  # weights in order: kernel, bias
     offsets = {id(w): next(starts) for l in model.layers for w in l.weights}
     return [(layer.input_shape[0], layer.units, offsets[id(layer.kernel)],
-             offsets[id(layer.bias)] if layer.use_bias else -1, ops.ACTIVATIONS[layer.activation],
-             ops.DEFAULT_ALPHA.get(layer.activation, 0.0)) for layer in layers]
+             offsets[id(layer.bias)] if layer.use_bias else -1, kernels.ACTIVATIONS[layer.activation],
+             kernels.DEFAULT_ALPHA.get(layer.activation, 0.0)) for layer in layers]
 
 
 class Inference:

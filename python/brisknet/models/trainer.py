@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from .. import callbacks as callbacks_module
-from .. import losses, metrics as metrics_module, ops, optimizers, utils
+from .. import losses, metrics as metrics_module, kernels, optimizers, utils
 from . import engine as engine_module
 
 _KERAS_COMPILE_ARGS = {"loss_weights", "run_eagerly", "steps_per_execution",
@@ -143,7 +143,7 @@ class Trainer:
     def _prepare_x(self, x, what="x") -> np.ndarray:
         if x is None:
             raise ValueError(f"{what} is required")
-        x = ops.as_array(x, what)
+        x = kernels.as_array(x, what)
         if x.ndim < 2:
             raise ValueError(f"{what} must have a batch dimension: expected (samples, features...), got shape {x.shape}")
         if x.shape[0] == 0:
@@ -162,7 +162,7 @@ class Trainer:
         x = self._prepare_x(x, what + "x")
         if y is None:
             raise ValueError(f"{what}y is required")
-        y_arr = ops.as_array(y, what + "y")
+        y_arr = kernels.as_array(y, what + "y")
         if y_arr.ndim == 0 or y_arr.shape[0] != x.shape[0]:
             raise ValueError(f"{what}x and {what}y have different numbers of samples: x has {x.shape[0]}, "
                              f"y has shape {y_arr.shape}")
@@ -176,7 +176,7 @@ class Trainer:
         if sample_weight is not None and class_weight is not None:
             raise ValueError("You cannot use class_weight and sample_weight at the same time")
         if sample_weight is not None:
-            sw = ops.as_array(sample_weight, "sample_weight").astype(np.float32).reshape(-1)
+            sw = kernels.as_array(sample_weight, "sample_weight").astype(np.float32).reshape(-1)
             if sw.shape[0] != n:
                 raise ValueError(f"sample_weight has {sw.shape[0]} values for {n} samples")
             if not np.isfinite(sw).all() or (sw < 0).any():
