@@ -103,8 +103,8 @@ def test_model_checkpoint_save_best_only_and_weights_only(tmp_path):
 
 def test_model_checkpoint_every_n_batches(tmp_path):
     ck = callbacks.ModelCheckpoint(str(tmp_path / "b-{epoch}-{batch}.brisk"), save_freq=3)
-    run([ck], 2)  # 64 samples / 16 = 4 batches per epoch: batches 3, 6 -> (epoch 1, batch 2), (2, 1)
-    assert sorted(os.listdir(tmp_path)) == ["b-1-2.brisk", "b-2-1.brisk"]
+    run([ck], 2)  # 64 samples / 16 = 4 batches per epoch: batches 3, 6 -> (epoch 1, batch 3), (2, 2), 1-based as Keras
+    assert sorted(os.listdir(tmp_path)) == ["b-1-3.brisk", "b-2-2.brisk"]
 
 
 def test_reduce_lr_on_plateau_sequence():

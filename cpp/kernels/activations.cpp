@@ -63,10 +63,17 @@ void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha
       if (y != x) each(n, [&](int64_t i) { y[i] = x[i]; });
       return;
     case Activation::relu:
-      // x < 0 (not x > 0) so that NaN passes through, as in Keras, PyTorch and np.maximum
-      return each(n, [&](int64_t i) { y[i] = x[i] < T(0) ? T(0) : x[i]; });
+      // Two comparisons so that NaN passes through (as in Keras, PyTorch and np.maximum) while
+      // subnormals, which compare as 0 under DAZ, still give 0.
+      return each(n, [&](int64_t i) {
+        const T v = x[i];
+        y[i] = v > T(0) ? v : (v <= T(0) ? T(0) : v);
+      });
     case Activation::relu6:
-      return each(n, [&](int64_t i) { y[i] = x[i] < T(0) ? T(0) : (x[i] > T(6) ? T(6) : x[i]); });
+      return each(n, [&](int64_t i) {
+        const T v = x[i];
+        y[i] = v > T(0) ? (v > T(6) ? T(6) : v) : (v <= T(0) ? T(0) : v);
+      });
     case Activation::leaky_relu:
       return each(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : alpha * x[i]; });
     case Activation::elu:

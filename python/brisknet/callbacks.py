@@ -23,9 +23,12 @@ __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStoppin
 
 
 class Callback:
+    """Keras' callback: every hook gets a logs dict (empty where there is nothing to report);
+    `self.model` and `self.params` ({'verbose', 'epochs', 'steps'}) are set before training."""
+
     def __init__(self):
         self.model = None
-        self.params = {}
+        self.params = None
 
     def set_model(self, model):
         self.model = model
@@ -37,8 +40,16 @@ class Callback:
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
+
+    # The training batch hooks call the legacy names by default, as in Keras.
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
     def on_test_begin(self, logs=None): pass
     def on_test_end(self, logs=None): pass
     def on_test_batch_begin(self, batch, logs=None): pass
@@ -49,32 +60,51 @@ class Callback:
     def on_predict_batch_end(self, batch, logs=None): pass
 
 
+# the legacy hook each training batch hook calls by default
+_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
 class CallbackList(Callback):
-    """Calls every callback's hook in order; `wants_batch_hooks` tells the loop whether any
-    callback overrides a per-batch hook (so a fit without them skips building batch logs)."""
+    """Calls every callback's hook in order, as Keras does: a logs dict (never None) positionally
+    to the epoch and begin/end hooks, by keyword to the batch hooks. `wants(hook)` tells the loop
+    whether any callback overrides a hook (so a fit without batch hooks skips building batch logs)."""
 
     def __init__(self, callbacks, model, params):
         super().__init__()
         self.callbacks = list(callbacks)
+        self.params = params
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
 
     def wants(self, hook, ignoring=()) -> bool:
-        """Whether a callback (other than those of the `ignoring` types) overrides `hook`, in its
-        class or (LambdaCallback) on the instance."""
-        def overrides(cb):
-            fn = getattr(cb, hook)
-            return getattr(fn, "__func__", fn) is not getattr(Callback, hook)
-        return any(overrides(cb) for cb in self.callbacks if not isinstance(cb, tuple(ignoring)))
+        """Whether a callback (other than those of the `ignoring` types) overrides `hook` (or the
+        legacy name it calls), in its class or (LambdaCallback) on the instance."""
+        def overrides(cb, name):
+            fn = getattr(cb, name)
+            return getattr(fn, "__func__", fn) is not getattr(Callback, name)
+        names = [hook] + ([_ALIASES[hook]] if hook in _ALIASES else [])
+        return any(overrides(cb, name) for cb in self.callbacks if not isinstance(cb, tuple(ignoring))
+                   for name in names)
 
     def __getattribute__(self, name):
         if name.startswith("on_"):
             cbs = object.__getattribute__(self, "callbacks")
-
-            def call(*args, **kwargs):
-                for cb in cbs:
-                    getattr(cb, name)(*args, **kwargs)
+            if "batch" in name:
+                def call(batch, logs=None):
+                    logs = {} if logs is None else logs
+                    for cb in cbs:
+                        getattr(cb, name)(batch, logs=logs)
+            elif "epoch" in name:
+                def call(epoch, logs=None):
+                    logs = {} if logs is None else logs
+                    for cb in cbs:
+                        getattr(cb, name)(epoch, logs)
+            else:
+                def call(logs=None):
+                    logs = {} if logs is None else logs
+                    for cb in cbs:
+                        getattr(cb, name)(logs)
             return call
         return object.__getattribute__(self, name)
 
@@ -131,10 +161,11 @@ class ProgbarLogger(Callback):
     """verbose=1: a live bar per epoch with running loss/metrics and samples/s;
     verbose=2: one line per epoch."""
 
-    def __init__(self, verbose=1, file=None):
+    def __init__(self, verbose=1, file=None, samples=None, batch_size=None):
         super().__init__()
         self.verbose = verbose
         self.file = file or sys.stdout
+        self.samples, self.batch_size = samples, batch_size
         self._bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -147,7 +178,7 @@ class ProgbarLogger(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        self._seen = min((batch + 1) * self.params.get("batch_size", 0), self.params.get("samples", 0))
+        self._seen = min((batch + 1) * (self.batch_size or 0), self.samples or 0)
         if self._bar is not None:
             self._bar.update(1)
             if batch % 25 == 0:
@@ -156,7 +187,7 @@ class ProgbarLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self._start
-        self._seen = self.params.get("samples", self._seen)
+        self._seen = self.samples or self._seen
         rate = self._seen / max(1e-9, elapsed)
         text = f"{format_logs(logs or {})} - {rate:,.0f} samples/s"
         if self._bar is not None:
@@ -253,10 +284,13 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model (model.save: a '.brisk' file) or its weights after every epoch, or every
-    `save_freq` batches; `filepath` may hold ``{epoch}`` (1-based) and any log key, e.g.
-    ``"ckpt-{epoch:02d}-{val_loss:.3f}.brisk"``. With save_best_only, only when `monitor`
-    improves on the best so far (and on initial_value_threshold). Every save is atomic."""
+    """Save the model (model.save: '.keras' or '.brisk') or its weights (save_weights:
+    '.weights.h5', or any other name for brisknet's own format) after every epoch, or every
+    `save_freq` batches; `filepath` may hold ``{epoch}`` (1-based), ``{batch}`` (1-based) and any
+    log key, e.g. ``"ckpt/{epoch:02d}-{val_loss:.3f}.keras"``; missing folders are created. With
+    save_best_only, only when `monitor` improves on the best so far (and on
+    initial_value_threshold); when `monitor` is not in the logs it warns and saves, as Keras.
+    Every save is atomic."""
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
@@ -265,9 +299,9 @@ class ModelCheckpoint(Callback):
         self.save_best_only, self.save_weights_only = bool(save_best_only), bool(save_weights_only)
         if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
             raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive int, got {save_freq!r}")
-        if not self.save_weights_only and not self.filepath.endswith(".brisk"):
-            raise ValueError("ModelCheckpoint: filepath must end in '.brisk' (or pass save_weights_only=True), "
-                             f"got {self.filepath!r}")
+        if not self.save_weights_only and not self.filepath.endswith((".keras", ".brisk")):
+            raise ValueError("ModelCheckpoint: the filepath must end in '.keras' or '.brisk' (or pass "
+                             f"save_weights_only=True), got {self.filepath!r}")
         self.save_freq = save_freq
         if save_freq == "epoch":  # no per-batch hook: a checkpoint per epoch leaves the epoch loop in C++
             self.on_train_batch_end = Callback.on_train_batch_end.__get__(self)
@@ -278,10 +312,11 @@ class ModelCheckpoint(Callback):
 
     def _save(self, epoch, logs, batch=None):
         logs = dict(logs or {})
-        if self.save_best_only:
-            current = _monitored(logs, self.monitor, "ModelCheckpoint")
-            if current is None:
-                return
+        current = logs.get(self.monitor)
+        if self.save_best_only and current is None:
+            warnings.warn(f"ModelCheckpoint: can save the best model only with {self.monitor!r} available "
+                          f"(logs: {sorted(logs)}); saving", stacklevel=3)
+        elif self.save_best_only:
             if not _improves(self.mode, current, self.best):
                 if self.verbose:
                     print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
@@ -290,7 +325,16 @@ class ModelCheckpoint(Callback):
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}")
             self.best = current
         fields = {k: v for k, v in logs.items() if k not in ("epoch", "batch")}
-        path = self.filepath.format(epoch=epoch + 1, batch=batch, **fields)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, batch=None if batch is None else batch + 1, **fields)
+        except (KeyError, IndexError, ValueError) as e:
+            raise KeyError(f"ModelCheckpoint: cannot format the filepath {self.filepath!r} with the logs "
+                           f"{sorted(fields)}: {e!r}") from None
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"ModelCheckpoint: the filepath {path!r} is an existing directory")
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
@@ -380,8 +424,9 @@ class LearningRateScheduler(Callback):
 
 
 class CSVLogger(Callback):
-    """One CSV row per epoch: 'epoch' then the log keys in sorted order (a header first, unless
-    appending to a file that has one)."""
+    """One CSV row per epoch: 'epoch' then the log keys in sorted order, and (as Keras) 'val_'
+    columns holding 'NA' when the first epoch had no validation; a header first, unless appending
+    to a file that has one."""
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
@@ -389,7 +434,12 @@ class CSVLogger(Callback):
         self._file = self._writer = None
 
     def on_train_begin(self, logs=None):
-        has_header = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        has_header = False
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename) as f:
+                has_header = bool(f.readline())
+        if self._file is not None:
+            self._file.close()
         self._file = open(self.filename, "a" if self.append else "w", newline="")
         self._writer, self._keys, self._header_written = None, None, has_header
 
@@ -397,6 +447,8 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self._keys is None:
             self._keys = sorted(logs)
+            if self._keys and not any(k.startswith("val_") for k in self._keys):
+                self._keys += [f"val_{k}" for k in self._keys]  # as Keras: columns for a later validation
             self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self._keys, delimiter=self.sep)
             if not self._header_written:
                 self._writer.writeheader()
@@ -410,21 +462,34 @@ class CSVLogger(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch's loss is NaN or infinite."""
+    """Stop training as soon as a batch's loss is NaN or infinite: gracefully (the other callbacks'
+    on_train_end still runs), or with raise_error=True by raising RuntimeError at once."""
 
-    def on_train_batch_end(self, batch, logs=None):
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = bool(raise_error)
+
+    def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
+            if self.raise_error:
+                raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                                   "Terminating training immediately.")
             print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``;
-    any hook name is accepted."""
+    """A callback from plain functions, called as the hooks are: ``on_epoch_end=lambda epoch,
+    logs: ...``, ``on_train_begin=lambda logs: ...``, ``on_train_batch_end=lambda batch, logs: ...``;
+    every hook name is accepted (a misspelt one raises ValueError)."""
 
-    def __init__(self, **hooks):
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
+                 on_train_batch_begin=None, on_train_batch_end=None, **hooks):
         super().__init__()
+        hooks.update(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end, on_train_begin=on_train_begin,
+                     on_train_end=on_train_end, on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end)
         for name, fn in hooks.items():
             if not name.startswith("on_") or not hasattr(Callback, name):
                 raise ValueError(f"LambdaCallback: unknown hook {name!r}")

@@ -29,7 +29,7 @@ def model_flops(model) -> dict:
     """FLOPs per sample: 'forward' (inference) and 'training' (forward + backward + update)."""
     forward = backward = 0
     first = True
-    for layer in model.layers:
+    for layer in model._layers:
         f, b = layer_flops(layer)
         if first and layer.count_params():  # no gradient is needed for the model's input
             b -= 2 * layer.input_shape[0] * layer.units
@@ -55,7 +55,7 @@ def model_memory(model, batch_size: int) -> dict:
     kept for the backward pass at `batch_size` (inputs, pre-activations and outputs)."""
     params = 4 * model.count_params()
     per_sample = math.prod(model.input_shape[1:])
-    for layer in model.layers:
+    for layer in model._layers:
         n = math.prod(layer.output_shape)
         nonlinear = getattr(layer, "activation", "linear") != "linear" or type(layer).__name__ == "Dropout"
         per_sample += n * (2 if nonlinear else 1) * 2  # the values and their gradient
@@ -67,7 +67,7 @@ def model_memory(model, batch_size: int) -> dict:
 # ----------------------------------------------------------------------------------- estimate_fit
 def _synthetic_targets(model, n, rng):
     from . import losses
-    units = model.layers[-1].output_shape[-1]
+    units = model._layers[-1].output_shape[-1]
     loss = model.loss
     if isinstance(loss, losses.SparseCategoricalCrossentropy):
         return rng.integers(0, units, n)

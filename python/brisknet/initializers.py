@@ -6,11 +6,11 @@ import math
 import numpy as np
 
 from . import utils
-from .serialization import classes_of, deserialize
+from .serialization import classes_of, deserialize as _deserialize
 
-__all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
-           "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunNormal", "LecunUniform",
-           "get"]
+__all__ = ["Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal", "RandomUniform",
+           "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
+           "LecunNormal", "LecunUniform", "Orthogonal", "get", "serialize", "deserialize"]
 
 
 def _fans(shape):
@@ -86,14 +86,66 @@ class RandomUniform(Initializer):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
-def _truncated_normal(rng, stddev, shape):
-    """Normal(0, stddev) redrawn outside two standard deviations, as Keras' truncated_normal."""
-    out = rng.normal(0.0, stddev, shape)
-    bad = np.abs(out) > 2 * stddev
+def _truncated_normal(rng, stddev, shape, mean=0.0):
+    """Normal(mean, stddev) redrawn outside two standard deviations, as Keras' truncated_normal."""
+    out = rng.normal(mean, stddev, shape)
+    bad = np.abs(out - mean) > 2 * stddev
     while bad.any():
-        out[bad] = rng.normal(0.0, stddev, int(bad.sum()))
-        bad = np.abs(out) > 2 * stddev
+        out[bad] = rng.normal(mean, stddev, int(bad.sum()))
+        bad = np.abs(out - mean) > 2 * stddev
     return out
+
+
+class TruncatedNormal(Initializer):
+    """Normal(mean, stddev), values beyond two standard deviations redrawn."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype=np.float32):
+        return _truncated_normal(self._rng(), self.stddev, shape, self.mean).astype(dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class Orthogonal(Initializer):
+    """An orthogonal matrix (the Q of a normal matrix's QR, signs fixed by R's diagonal) times gain,
+    as Keras: rows = product of all dimensions but the last."""
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape, dtype=np.float32):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: the shape must have at least 2 dimensions, got {tuple(shape)}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = self._rng().normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q.reshape(shape)).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+class Identity(Initializer):
+    """gain times the identity matrix (2-D shapes only)."""
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype=np.float32):
+        if len(shape) != 2:
+            raise ValueError(f"Identity: only 2-D shapes, got {tuple(shape)}")
+        return (self.gain * np.eye(*shape)).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
 
 
 class VarianceScaling(Initializer):
@@ -178,8 +230,24 @@ _BY_NAME = {
     "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
     "random_uniform": RandomUniform, "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_uniform": HeUniform, "he_normal": HeNormal, "lecun_normal": LecunNormal,
-    "lecun_uniform": LecunUniform, "variance_scaling": VarianceScaling,
+    "lecun_uniform": LecunUniform, "variance_scaling": VarianceScaling, "truncated_normal": TruncatedNormal,
+    "orthogonal": Orthogonal, "identity": Identity,
 }
+# Keras' lower-case aliases of the classes (keras.initializers.glorot_uniform is GlorotUniform)
+zeros, ones, constant, identity = Zeros, Ones, Constant, Identity
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling, orthogonal = VarianceScaling, Orthogonal
+glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal
+lecun_normal, lecun_uniform = LecunNormal, LecunUniform
+IdentityInitializer = Identity
+
+
+def serialize(initializer) -> dict:
+    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+def deserialize(config) -> Initializer:
+    return get(config)
 
 
 def get(identifier) -> Initializer:
@@ -188,7 +256,7 @@ def get(identifier) -> Initializer:
     if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
         return identifier
     if isinstance(identifier, dict):
-        return deserialize(identifier, classes_of(globals(), Initializer), "initializer")
+        return _deserialize(identifier, classes_of(globals(), Initializer), "initializer")
     if isinstance(identifier, str):
         key = identifier.lower()
         if key in _BY_NAME:

@@ -107,7 +107,7 @@ def to_torch(model):
     nn = torch.nn
     model._require_built("to_torch")
     modules = []
-    for layer in model.layers:
+    for layer in model._layers:
         if isinstance(layer, Dense):
             linear = nn.Linear(layer.input_shape[0], layer.units, bias=layer.use_bias)
             with torch.no_grad():
@@ -184,7 +184,7 @@ def export_onnx(model, path, opset=17):
         return name
 
     current = "input"
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(model._layers):
         out = f"layer{i}_{layer.name}"
         if isinstance(layer, Dense):
             initializers.append(numpy_helper.from_array(np.array(layer.kernel, np.float32), out + "_kernel"))

@@ -129,7 +129,7 @@ def json_field(path, metadata, key):
 def _weight_names(model):
     """'layers/<position>/<weight>': by position, as Keras 3 matches weights, so that weights saved
     from one model load into any model of the same architecture whatever its layer names."""
-    return [f"layers/{i}/{wname}" for i, layer in enumerate(model.layers)
+    return [f"layers/{i}/{wname}" for i, layer in enumerate(model._layers)
             for wname, _, _ in (layer.weight_specs() if layer.built else [])]
 
 
@@ -147,7 +147,7 @@ def tensors_to_weights(path, model, tensors: dict, prefix_ok=("optimizer/",)):
     extra = [n for n in tensors if n not in names and not n.startswith(prefix_ok)]
     if extra:
         raise ValueError(f"{path}: unexpected tensor(s) {extra[:5]}: the file does not match this architecture")
-    for name, w in zip(names, model.weights):
+    for name, w in zip(names, [w for l in model._layers for w in l._weights]):
         if tensors[name].shape != w.shape:
             raise ValueError(f"{path}: tensor {name!r} has shape {tensors[name].shape}, the model's weight "
                              f"has shape {w.shape}")
@@ -167,7 +167,7 @@ def model_to_bytes(model) -> bytes:
     model._require_built("save")
     tensors = weights_to_tensors(model)
     metadata = {"model": model.to_json(),
-                "layer_state": json.dumps({str(i): l.get_state() for i, l in enumerate(model.layers)
+                "layer_state": json.dumps({str(i): l.get_state() for i, l in enumerate(model._layers)
                                            if l.get_state()})}
     if model.compiled:
         metadata["compile"] = json.dumps(model._compile_config())
@@ -201,7 +201,7 @@ def _model_from(tensors, metadata, path, compile):
         raise ValueError(f"{path}: layer_state must be an object")
     for index, state in states.items():
         try:
-            model.layers[int(index)].set_state(state)
+            model._layers[int(index)].set_state(state)
         except (ValueError, IndexError) as e:
             raise ValueError(f"{path}: layer_state of layer {index}: {e}") from None
     if compile and "compile" in metadata:

@@ -28,7 +28,7 @@ class Dense(Layer):
         self._alpha = kernels.DEFAULT_ALPHA.get(self.activation, 0.0)
         self.fused_logits = False  # set by the model when the loss takes the pre-activation
 
-    def compute_output_shape(self, input_shape):
+    def sample_output_shape(self, input_shape):
         if len(input_shape) != 1:
             raise ValueError(f"Dense {self.name!r} expects flat inputs (features,), got {input_shape}; "
                              "add layers.Flatten() first")

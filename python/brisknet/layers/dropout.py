@@ -19,8 +19,8 @@ class Dropout(Layer):
         self._calls = 0
         self._base_seed = None
 
-    def build(self, input_shape):
-        super().build(input_shape)
+    def build_sample(self, sample_shape):
+        super().build_sample(sample_shape)
         self._base_seed = self.seed if self.seed is not None else utils.draw_seed()
 
     def forward(self, x, training):

@@ -8,7 +8,7 @@ from .layer import Layer
 class Flatten(Layer):
     """Flattens each sample to one dimension (a view, no copy)."""
 
-    def compute_output_shape(self, input_shape):
+    def sample_output_shape(self, input_shape):
         return (math.prod(input_shape),)
 
     def forward(self, x, training):

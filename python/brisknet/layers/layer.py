@@ -1,12 +1,16 @@
 """Layer base class. A layer describes itself (config, weight shapes) and runs its forward and
 backward pass through the C++ kernels on buffers it keeps per batch size, so the steady-state
-training step allocates nothing. Weights are views of the model's one flat parameter buffer."""
+training step allocates nothing. In a model, weights are views of the model's one flat parameter
+buffer; a layer used on its own (``Dense(4)(x)``, ``layer.build((None, 3))``) owns its weights
+until a model takes it in (keeping their values)."""
 from __future__ import annotations
 
 import re
 from collections import defaultdict
 
 import numpy as np
+
+from .variable import Variable
 
 _name_counts: dict = defaultdict(int)
 
@@ -40,16 +44,45 @@ class Layer:
 
     # ---------------------------------------------------------------- structure
     def build(self, input_shape) -> None:
-        self.input_shape = tuple(input_shape)
-        self.output_shape = self.compute_output_shape(self.input_shape)
+        """Keras' build: `input_shape` with the batch dimension first, e.g. (None, 4); a layer
+        built on its own creates (and initialises) its own weights."""
+        shape = tuple(input_shape) if input_shape is not None else ()
+        if len(shape) < 2 or any(not isinstance(d, (int, np.integer)) or d < 1 for d in shape[1:]):
+            raise ValueError(f"{type(self).__name__} {self.name!r}: build expects a shape with the batch "
+                             f"dimension first, e.g. (None, 4), got {input_shape!r}")
+        self.build_sample(tuple(int(d) for d in shape[1:]))
+        self.create_own_weights()
+
+    def build_sample(self, sample_shape) -> None:
+        """Shapes from one sample's shape (no batch dimension): what a model calls."""
+        self.input_shape = tuple(sample_shape)
+        self.output_shape = self.sample_output_shape(self.input_shape)
         self.built = True
 
+    def sample_output_shape(self, sample_shape):
+        """The shape of one output sample, given one input sample's shape."""
+        return tuple(sample_shape)
+
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
+        """Keras' form: batch dimension first."""
+        shape = tuple(input_shape)
+        return shape[:1] + tuple(self.sample_output_shape(shape[1:]))
 
     def weight_specs(self) -> list:
         """[(name, shape, initializer)] of this layer's weights, in Keras' order."""
         return []
+
+    def create_own_weights(self) -> None:
+        """Weights (and gradient buffers) of this layer alone, initialised, for use outside a model."""
+        specs = self.weight_specs()
+        kept = [w for w in self._weights]
+        weights = []
+        for i, (_, shape, init) in enumerate(specs):
+            if i < len(kept) and kept[i].shape == tuple(shape):
+                weights.append(np.array(kept[i], np.float32))
+            else:
+                weights.append(np.ascontiguousarray(init(shape, np.float32), dtype=np.float32))
+        self.bind(weights, [np.zeros_like(w) for w in weights])
 
     def bind(self, weights: list, grads: list) -> None:
         self._weights, self._grads = list(weights), list(grads)
@@ -57,11 +90,21 @@ class Layer:
 
     @property
     def weights(self) -> list:
-        return list(self._weights)
+        """Keras-like variables (.numpy(), .shape, .name, .path, .assign) over this layer's weights."""
+        return [Variable(self, i, name) for i, (name, _, _) in enumerate(self.weight_specs())
+                if i < len(self._weights)]
 
     @property
     def trainable_weights(self) -> list:
-        return list(self._weights) if self.trainable else []
+        return self.weights if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [] if self.trainable else self.weights
+
+    @property
+    def variables(self) -> list:
+        return self.weights
 
     def get_weights(self) -> list:
         return [w.copy() for w in self._weights]
@@ -117,12 +160,20 @@ class Layer:
         """Gradients of this layer's weights (into the flat gradient buffer) and, if asked, dx."""
         raise NotImplementedError
 
-    def __call__(self, x):
-        """Eager inference on a numpy batch (builds the layer's shapes on first use)."""
+    def __call__(self, x, training=False):
+        """Eager forward pass on a numpy batch, as Keras: the first call builds the layer (and its
+        own weights) from x's shape; later calls need samples of that shape."""
+        x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"{self.name}: expected a numeric array, got dtype {x.dtype}")
+        if x.ndim < 2:
+            raise ValueError(f"{self.name}: expected a batch (samples, features...), got shape {x.shape}")
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if not self.built:
-            raise RuntimeError(f"layer {self.name!r} must belong to a built model before it is called")
-        return self.forward(x, training=False).copy()
+        if not self.built or (self.weight_specs() and not self._weights):
+            self.build(x.shape)
+        elif tuple(x.shape[1:]) != tuple(self.input_shape):
+            raise ValueError(f"{self.name}: built for samples of shape {self.input_shape}, got {x.shape[1:]}")
+        return self.forward(x, training=bool(training)).copy()
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"

@@ -32,7 +32,7 @@ _ACCURACY_KINDS = {
 
 
 def _dense_layers(model):
-    layers = model.layers
+    layers = model._layers
     if layers and isinstance(layers[0], Flatten):
         layers = layers[1:]
     if not layers or not all(type(l) is Dense for l in layers):
@@ -68,7 +68,7 @@ def why_not(model, metrics, sample_weight) -> str | None:
 def _network_specs(model, layers):
     """(in, out, kernel offset, bias offset or -1, activation, alpha) of each Dense layer."""
     starts = iter(start for start, _ in model._slices)  # weights in order: kernel, bias
-    offsets = {id(w): next(starts) for l in model.layers for w in l.weights}
+    offsets = {id(w): next(starts) for l in model._layers for w in l._weights}
     return [(layer.input_shape[0], layer.units, offsets[id(layer.kernel)],
              offsets[id(layer.bias)] if layer.use_bias else -1, kernels.ACTIVATIONS[layer.activation],
              kernels.DEFAULT_ALPHA.get(layer.activation, 0.0)) for layer in layers]

@@ -1,5 +1,9 @@
 """Sequential: an ordered stack of layers sharing one flat parameter buffer (and one gradient
-buffer of the same layout), so the optimizer updates the whole model in one kernel call."""
+buffer of the same layout), so the optimizer updates the whole model in one kernel call.
+
+A Sequential may hold other Sequentials, as in Keras: `model.layers` lists them as entries, while
+training runs the flat list of their leaf layers (`_layers`); a nested model's parameters are a
+slice of its outer model's buffer, so both see the same weights."""
 from __future__ import annotations
 
 import json
@@ -13,58 +17,83 @@ from .trainer import Trainer
 
 
 class Sequential(Trainer):
-    def __init__(self, layers=None, name=None, trainable=True):
+    def __init__(self, layers=None, trainable=True, name=None):
         super().__init__()
         self.name = name if name is not None else unique_name("sequential")
-        self.trainable = trainable
-        self._layers: list = []
+        self._entries: list = []  # what model.layers lists: layers and nested Sequentials
+        self._layers: list = []   # the leaf layers in order, nested models flattened: what runs
         self._input_shape = None  # per-sample shape, no batch dimension
         self.built = False
+        self.trainable = trainable
         for layer in layers or []:
             self.add(layer)
 
     # ------------------------------------------------------------------ structure
     def add(self, layer) -> None:
         if isinstance(layer, InputSpec):
-            if self._layers:
+            if self._entries:
                 raise ValueError("Input(...) must be the first entry of a Sequential model")
             self._input_shape = layer.shape
             return
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add expects a Layer, got {type(layer).__name__}")
-        if any(layer is l for l in self._layers):
+        if not isinstance(layer, (Layer, Sequential)):
+            raise TypeError(f"Sequential.add expects a Layer or a Sequential, got {type(layer).__name__}")
+        if layer is self:
+            raise ValueError("a model cannot contain itself")
+        leaves = layer._layers if isinstance(layer, Sequential) else [layer]
+        if isinstance(layer, Sequential) and not leaves:
+            raise ValueError(f"the model {layer.name!r} has no layers")
+        if any(new is old for new in leaves for old in self._layers):
             raise ValueError(f"layer {layer.name!r} is already in this model")
-        if any(layer.name == l.name for l in self._layers):
+        if any(layer.name == e.name for e in self._entries):
             raise ValueError(f"all layers must have unique names; {layer.name!r} is used twice")
-        if not self._layers and self._input_shape is None and layer._declared_input_shape:
-            self._input_shape = layer._declared_input_shape
-        self._layers.append(layer)
+        if not self._entries and self._input_shape is None:
+            first = layer._input_shape if isinstance(layer, Sequential) else layer._declared_input_shape
+            if first:
+                self._input_shape = tuple(first)
+        self._entries.append(layer)
+        self._layers = self._leaves()
         if self.built or self._input_shape is not None:  # Keras builds as soon as the input shape is known
             try:
                 self.build()
             except Exception:
-                self._layers.pop()
+                self._entries.pop()
+                self._layers = self._leaves()
                 raise
 
+    def _leaves(self) -> list:
+        return [leaf for e in self._entries for leaf in (e._layers if isinstance(e, Sequential) else [e])]
+
     def pop(self):
-        if not self._layers:
+        if not self._entries:
             raise ValueError("pop: the model has no layers")
-        layer = self._layers.pop()
+        layer = self._entries.pop()
+        self._layers = self._leaves()
         if self.built and self._layers:
             self.build()
         return layer
 
     @property
     def layers(self) -> list:
-        return list(self._layers)
+        return list(self._entries)
 
-    def get_layer(self, name=None, index=None) -> Layer:
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        """As Keras: setting it sets every layer's (nested models' too)."""
+        self._trainable = bool(value)
+        for e in self._entries:
+            e.trainable = self._trainable
+
+    def get_layer(self, name=None, index=None):
         if index is not None:
-            return self._layers[index]
-        for layer in self._layers:
+            return self._entries[index]
+        for layer in self._entries:
             if layer.name == name:
                 return layer
-        raise ValueError(f"no layer named {name!r}; layers: {[l.name for l in self._layers]}")
+        raise ValueError(f"no layer named {name!r}; layers: {[l.name for l in self._entries]}")
 
     @property
     def input_shape(self):
@@ -98,10 +127,10 @@ class Sequential(Trainer):
                 return self.build(input_shape)
             finally:
                 utils.global_rng().bit_generator.state = saved_rng
-        old = {id(l): l.get_weights() for l in self._layers if l.built and l.weights}
+        old = {id(l): l.get_weights() for l in self._layers if l.built and l._weights}
         shape = self._input_shape
         for layer in self._layers:
-            layer.build(shape)
+            layer.build_sample(shape)
             shape = layer.output_shape
         specs = [layer.weight_specs() for layer in self._layers]
         total = sum(math.prod(s) for layer_specs in specs for _, s, _ in layer_specs)
@@ -128,6 +157,32 @@ class Sequential(Trainer):
         if self.optimizer is not None:
             self.optimizer.build(total)
         self._configure_fusion()
+        self._share_with_nested(0)
+
+    def _share_with_nested(self, start) -> int:
+        """Point each nested model at its slice of this model's buffers (its leaves are contiguous
+        there), so that it predicts, saves and reports with the same weights. Returns the end."""
+        offset = start
+        for e in self._entries:
+            if isinstance(e, Sequential):
+                end = e._share_with_nested_from(self, offset)
+            else:
+                end = offset + sum(math.prod(s) for _, s, _ in e.weight_specs())
+            offset = end
+        return offset
+
+    def _share_with_nested_from(self, outer, start) -> int:
+        size = sum(math.prod(s) for l in self._layers for _, s, _ in l.weight_specs())
+        self._params = outer._params[start:start + size]
+        self._grads = outer._grads[start:start + size]
+        self._slices = [(a - start, b - start) for a, b in outer._slices if start <= a < start + size]
+        self._input_shape = self._layers[0].input_shape
+        self.built = True
+        if self.optimizer is not None:
+            self.optimizer.build(size)
+        self._configure_fusion()
+        self._share_with_nested(start)
+        return start + size
 
     # ------------------------------------------------------------------ weights
     def _require_built(self, what):
@@ -136,11 +191,20 @@ class Sequential(Trainer):
 
     @property
     def weights(self) -> list:
+        """Keras-like variables over every weight, in Keras' order."""
         return [w for layer in self._layers for w in layer.weights]
 
     @property
     def trainable_weights(self) -> list:
         return [w for layer in self._layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
+
+    @property
+    def variables(self) -> list:
+        return self.weights
 
     def get_weights(self) -> list:
         self._require_built("get_weights")
@@ -150,7 +214,7 @@ class Sequential(Trainer):
         """Weights in Keras' order and shapes (each Dense: kernel (in, units), then bias)."""
         self._require_built("set_weights")
         weights = list(weights)
-        mine = self.weights
+        mine = [w for layer in self._layers for w in layer._weights]
         if len(weights) != len(mine):
             raise ValueError(f"set_weights: the model has {len(mine)} weight arrays, got {len(weights)}")
         for i, (dst, src) in enumerate(zip(mine, weights)):
@@ -184,8 +248,9 @@ class Sequential(Trainer):
                  "┏" + "┳".join("━" * w for w in widths) + "┓",
                  row("Layer (type)", "Output Shape", "Param #", "┃"),
                  "┡" + "╇".join("━" * w for w in widths) + "┩"]
-        for layer in self._layers:
-            shape = str((None,) + tuple(layer.output_shape)) if layer.built else "?"
+        for layer in self._entries:
+            shape = str(layer.output_shape if isinstance(layer, Sequential) else (None,) + tuple(layer.output_shape)) \
+                if layer.built else "?"
             params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
             lines.append(row(f"{layer.name} ({type(layer).__name__})", shape, params))
         lines.append("└" + "┴".join("─" * w for w in widths) + "┘")
@@ -206,8 +271,8 @@ class Sequential(Trainer):
 
     # ------------------------------------------------------------------ configs and files
     def get_config(self) -> dict:
-        return {"name": self.name,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._layers],
+        return {"name": self.name, "trainable": self.trainable,
+                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._entries],
                 "input_shape": list(self._input_shape) if self._input_shape else None}
 
     @classmethod
@@ -218,10 +283,15 @@ class Sequential(Trainer):
         from ..serialization import classes_of, deserialize
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError(f"{_source}: a Sequential config needs a 'layers' list")
-        known = classes_of(vars(layers_module), layers_module.Layer)
+        known = {**classes_of(vars(layers_module), layers_module.Layer), "Sequential": Sequential}
         model = cls(name=config.get("name"))
         for spec in config["layers"]:
-            model.add(deserialize(spec, known, "layer"))
+            if isinstance(spec, dict) and spec.get("class_name") == "Sequential":
+                model.add(Sequential.from_config(spec.get("config"), _source))
+            else:
+                model.add(deserialize(spec, known, "layer"))
+        if config.get("trainable") is False:
+            model.trainable = False
         shape = config.get("input_shape")
         if shape is not None:
             if not isinstance(shape, list) or not all(isinstance(d, int) and d > 0 for d in shape):

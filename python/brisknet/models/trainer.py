@@ -243,7 +243,7 @@ class Trainer:
             dh = self._layers[i].backward(dh, need_dx=i > 0)
         for layer in self._layers:
             layer.add_regularization_gradient()
-        frozen = [(w, w.copy()) for l in self._layers if not l.trainable for w in l.weights]
+        frozen = [(w, w.copy()) for l in self._layers if not l.trainable for w in l._weights]
         self.optimizer.apply(self._params, self._grads, self._slices)
         for w, saved in frozen:
             w[...] = saved
@@ -301,10 +301,9 @@ class Trainer:
         history = callbacks_module.History()
         cbs = list(callbacks or [])  # as Keras: the user's first, then the progress bar and History,
         if verbose:                  # which so see what the user's added to the logs
-            cbs.append(callbacks_module.ProgbarLogger(verbose))
+            cbs.append(callbacks_module.ProgbarLogger(verbose, samples=n, batch_size=batch_size))
         cbs.append(history)
-        cbl = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose,
-                                                        "samples": n, "batch_size": batch_size})
+        cbl = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": epochs, "steps": steps})
         engine = self._engine_for(metrics) if engine_module.why_not(self, metrics, sw) is None else None
         self.stop_training = False
         rng = utils.global_rng()
@@ -457,7 +456,7 @@ class Trainer:
         """evaluate's and predict's CallbackList (None without callbacks)."""
         if not callbacks:
             return None
-        return callbacks_module.CallbackList(callbacks, self, {"verbose": verbose,
+        return callbacks_module.CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1,
                                                                "steps": -(-samples // batch_size)})
 
     def _inference(self):

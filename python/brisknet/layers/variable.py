@@ -1,0 +1,89 @@
+"""Keras-like variables: what ``layer.weights`` and ``model.weights`` hold. A Variable names one
+weight of a layer and reads it where it lives now (a view of the model's flat parameter buffer,
+which moves when the model is rebuilt), so it never goes stale."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Variable:
+    def __init__(self, layer, index: int, name: str):
+        self._layer, self._index, self.name = layer, index, name
+
+    @property
+    def value(self) -> np.ndarray:
+        """The weight itself (a live view: writing to it changes the model)."""
+        return self._layer._weights[self._index]
+
+    @property
+    def path(self) -> str:
+        return f"{self._layer.name}/{self.name}"
+
+    @property
+    def shape(self) -> tuple:
+        return self.value.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.value.dtype.name
+
+    @property
+    def ndim(self) -> int:
+        return self.value.ndim
+
+    @property
+    def trainable(self) -> bool:
+        return self._layer.trainable
+
+    def numpy(self) -> np.ndarray:
+        return self.value.copy()
+
+    def assign(self, value):
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{self.path}.assign: expected numbers, got dtype {arr.dtype}")
+        if arr.shape != self.shape:
+            raise ValueError(f"{self.path}.assign: expected shape {self.shape}, got {arr.shape}")
+        self.value[...] = arr
+        return self
+
+    def assign_add(self, delta):
+        return self.assign(self.value + np.asarray(delta))
+
+    def assign_sub(self, delta):
+        return self.assign(self.value - np.asarray(delta))
+
+    # numpy interoperation: np.asarray(v), v + 1, v @ w, v[0], ... act on the current value
+    def __array__(self, dtype=None, copy=None):
+        a = self.value
+        return a.astype(dtype) if dtype is not None else (a.copy() if copy else a)
+
+    def __getitem__(self, key):
+        return self.value[key]
+
+    def __len__(self):
+        return len(self.value)
+
+    def __repr__(self):
+        return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, value={self.value}>"
+
+    def _binary(op):
+        def f(self, other):
+            return op(self.value, np.asarray(other))
+        return f
+
+    def _reflected(op):
+        def f(self, other):
+            return op(np.asarray(other), self.value)
+        return f
+
+    import operator as _op
+    __add__, __sub__, __mul__ = _binary(_op.add), _binary(_op.sub), _binary(_op.mul)
+    __truediv__, __matmul__, __pow__ = _binary(_op.truediv), _binary(_op.matmul), _binary(_op.pow)
+    __radd__, __rsub__, __rmul__ = _reflected(_op.add), _reflected(_op.sub), _reflected(_op.mul)
+    __rtruediv__, __rmatmul__ = _reflected(_op.truediv), _reflected(_op.matmul)
+    __lt__, __le__, __gt__, __ge__ = _binary(_op.lt), _binary(_op.le), _binary(_op.gt), _binary(_op.ge)
+    del _binary, _reflected, _op
+
+    def __neg__(self):
+        return -self.value
