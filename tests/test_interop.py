@@ -1,11 +1,13 @@
 """Round trips with PyTorch and ONNX: the same predictions to 1e-5."""
+import importlib.util
+
 import numpy as np
 import pytest
 
 import brisknet as keras
 from brisknet import interop, layers
 
-ACTS = ["relu", "tanh", "sigmoid", "selu", "swish", "softsign", "hard_sigmoid", "gelu", "gelu_tanh", "elu",
+ACTS = ["relu", "relu6", "tanh", "sigmoid", "selu", "swish", "softsign", "hard_sigmoid", "gelu", "gelu_tanh", "elu",
         "leaky_relu", "softplus", "linear"]
 
 
@@ -59,10 +61,33 @@ def test_from_torch_refuses_what_it_cannot_translate():
     nn = torch.nn
     with pytest.raises(ValueError, match="Conv1d"):
         interop.from_torch(nn.Sequential(nn.Linear(4, 4), nn.Conv1d(1, 1, 1)))
-    with pytest.raises(ValueError, match="differs from Keras"):
-        interop.from_torch(nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(0.01)))
     with pytest.raises(TypeError, match="Sequential"):
         interop.from_torch(nn.Linear(4, 4))
+
+
+def test_activation_parameters_survive_torch_and_onnx_round_trips(tmp_path):
+    """A LeakyReLU / ELU with its own parameter becomes a layer keeping it (Keras' LeakyReLU and ELU
+    layers), and comes back out of to_torch and export_onnx with it."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 6), nn.LeakyReLU(0.01), nn.Linear(6, 5), nn.ELU(0.5), nn.Linear(5, 3),
+                           nn.ReLU6())
+    model = interop.from_torch(module)
+    assert [type(l).__name__ for l in model.layers] == ["Dense", "LeakyReLU", "Dense", "ELU", "Dense"]
+    assert model.layers[-1].activation == "relu6"
+    x = np.random.default_rng(0).standard_normal((40, 4)).astype(np.float32) * 4
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        back = interop.to_torch(model)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(back, want, rtol=1e-5, atol=1e-6)
+    if importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime
+        model.export_onnx(tmp_path / "m.onnx")
+        got = onnxruntime.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input": x})[0]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("head", ["softmax", "log_softmax", "linear"])

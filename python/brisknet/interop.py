@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from . import layers as layers_module
-from .layers import Activation, Dense, Dropout, Flatten
+from .layers import ELU, Activation, Dense, Dropout, Flatten, LeakyReLU
 
 _ALPHA_DEFAULT = {"leaky_relu": 0.2, "elu": 1.0}  # Keras' defaults, which the layers use
 
@@ -24,7 +24,7 @@ def _require(module, extra):
 def _torch_activation(module):
     """(Keras activation name, alpha) of a torch activation module, or None if it is not one."""
     nn = _require("torch", "torch").nn
-    simple = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.SELU: "selu", nn.SiLU: "swish",
+    simple = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.SELU: "selu", nn.SiLU: "swish",
               nn.Softsign: "softsign", nn.Hardsigmoid: "hard_sigmoid", nn.Identity: "linear"}
     for cls, name in simple.items():
         if type(module) is cls:
@@ -66,11 +66,10 @@ def from_torch(module, input_shape=None):
                 input_shape = (m.in_features,)
         elif act is not None:
             name, alpha = act
-            if alpha is not None and alpha != _ALPHA_DEFAULT[name]:
-                raise ValueError(f"from_torch: {type(m).__name__} with parameter {alpha} differs from Keras' "
-                                 f"'{name}' ({_ALPHA_DEFAULT[name]}), which brisknet layers use")
             last = stack[-1] if stack else None
-            if isinstance(last, Dense) and last.activation == "linear" and name != "linear":
+            if alpha is not None and alpha != _ALPHA_DEFAULT[name]:  # a layer of its own keeps the parameter
+                stack.append(LeakyReLU(alpha) if name == "leaky_relu" else ELU(alpha))
+            elif isinstance(last, Dense) and last.activation == "linear" and name != "linear":
                 stack[-1] = Dense(last.units, activation=name, use_bias=last.use_bias)
             elif name != "linear":
                 stack.append(Activation(name))
@@ -91,12 +90,13 @@ def from_torch(module, input_shape=None):
     return model
 
 
-def _torch_modules_for(name):
+def _torch_modules_for(name, alpha):
+    """alpha: the layer's slope (leaky_relu) or alpha (elu)."""
     nn = _require("torch", "torch").nn
-    return {"linear": [], "relu": [nn.ReLU()], "tanh": [nn.Tanh()], "sigmoid": [nn.Sigmoid()],
+    return {"linear": [], "relu": [nn.ReLU()], "relu6": [nn.ReLU6()], "tanh": [nn.Tanh()], "sigmoid": [nn.Sigmoid()],
             "selu": [nn.SELU()], "swish": [nn.SiLU()], "softsign": [nn.Softsign()],
             "hard_sigmoid": [nn.Hardsigmoid()], "gelu": [nn.GELU()], "gelu_tanh": [nn.GELU(approximate="tanh")],
-            "elu": [nn.ELU(1.0)], "leaky_relu": [nn.LeakyReLU(0.2)], "softplus": [nn.Softplus()],
+            "elu": [nn.ELU(alpha)], "leaky_relu": [nn.LeakyReLU(alpha)], "softplus": [nn.Softplus()],
             "softmax": [nn.Softmax(dim=-1)], "log_softmax": [nn.LogSoftmax(dim=-1)]}[name]
 
 
@@ -114,9 +114,9 @@ def to_torch(model):
                 linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.kernel.T)))
                 if layer.use_bias:
                     linear.bias.copy_(torch.from_numpy(np.array(layer.bias)))
-            modules += [linear, *_torch_modules_for(layer.activation)]
+            modules += [linear, *_torch_modules_for(layer.activation, layer._alpha)]
         elif isinstance(layer, Activation):
-            modules += _torch_modules_for(layer.activation)
+            modules += _torch_modules_for(layer.activation, layer._alpha)
         elif isinstance(layer, Dropout):
             modules.append(nn.Dropout(layer.rate))
         elif isinstance(layer, Flatten):
@@ -127,8 +127,9 @@ def to_torch(model):
 
 
 # ---------------------------------------------------------------------------------------- ONNX
-def _onnx_activation(name, x, out, make):
-    """Nodes computing out = activation(x): ONNX operators, or compositions of them (opset 17)."""
+def _onnx_activation(name, x, out, make, alpha):
+    """Nodes computing out = activation(x): ONNX operators, or compositions of them (opset 17);
+    alpha: the layer's slope (leaky_relu) or alpha (elu)."""
     node, const = make
     if name == "linear":
         return [node("Identity", [x], [out])]
@@ -136,9 +137,11 @@ def _onnx_activation(name, x, out, make):
     if name in direct:
         return [node(direct[name], [x], [out])]
     if name == "elu":
-        return [node("Elu", [x], [out], alpha=1.0)]
+        return [node("Elu", [x], [out], alpha=float(alpha))]
     if name == "leaky_relu":
-        return [node("LeakyRelu", [x], [out], alpha=0.2)]
+        return [node("LeakyRelu", [x], [out], alpha=float(alpha))]
+    if name == "relu6":
+        return [node("Clip", [x, const(out + "_lo", 0.0), const(out + "_hi", 6.0)], [out])]
     if name == "selu":
         return [node("Selu", [x], [out], alpha=1.6732632423543772, gamma=1.0507009873554805)]
     if name == "hard_sigmoid":  # Keras 3: relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1)
@@ -195,9 +198,9 @@ def export_onnx(model, path, opset=17):
                 nodes.append(node("Gemm", inputs, [out + "_z"]))
             else:
                 nodes.append(node("MatMul", inputs, [out + "_z"]))
-            nodes += _onnx_activation(layer.activation, out + "_z", out, (node, const))
+            nodes += _onnx_activation(layer.activation, out + "_z", out, (node, const), layer._alpha)
         elif isinstance(layer, Activation):
-            nodes += _onnx_activation(layer.activation, current, out, (node, const))
+            nodes += _onnx_activation(layer.activation, current, out, (node, const), layer._alpha)
         elif isinstance(layer, Dropout):
             continue
         elif isinstance(layer, Flatten):

@@ -108,7 +108,18 @@ class BinaryCrossentropy(Loss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
-class MeanSquaredError(Loss):
+class _Regression(Loss):
+    """As Keras, a regression target of shape (n, 1) is broadcast against every output of the model
+    (a target of shape (n,) only matches one output, as in Keras)."""
+
+    def prepare_targets(self, y, units: int) -> np.ndarray:
+        y = kernels.as_array(y, "y")
+        if units > 1 and y.ndim == 2 and y.shape[1] == 1:
+            y = np.broadcast_to(y, (y.shape[0], units))
+        return super().prepare_targets(y, units)
+
+
+class MeanSquaredError(_Regression):
     name = "mean_squared_error"
 
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
@@ -116,7 +127,7 @@ class MeanSquaredError(Loss):
         return kernels.mean_squared_error(y_true, y_pred, sample_weight, return_grad, grad_scale)
 
 
-class MeanAbsoluteError(Loss):
+class MeanAbsoluteError(_Regression):
     name = "mean_absolute_error"
 
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
@@ -124,7 +135,7 @@ class MeanAbsoluteError(Loss):
         return kernels.mean_absolute_error(y_true, y_pred, sample_weight, return_grad, grad_scale)
 
 
-class Huber(Loss):
+class Huber(_Regression):
     name = "huber_loss"
 
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name=None):

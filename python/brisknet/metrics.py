@@ -5,28 +5,65 @@ counts. All run with numpy on the (batch, outputs) predictions. A plain function
 ``fn(y_true, y_pred) -> per-sample values`` works as a metric too (MeanMetricWrapper), named after
 the function. As in Keras 3, compile(metrics=...) ignores sample weights and
 compile(weighted_metrics=...) applies them.
+
+A Metric subclass written as in the Keras guide works too: variables from ``self.add_variable``
+(or ``add_weight``) in ``__init__``, then ``update_state``, ``result`` and ``reset_state``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
+from . import initializers
+from .layers.variable import Variable
+
+__all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
-           "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError", "Precision", "Recall", "AUC", "get"]
+           "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError", "Precision", "Recall", "AUC",
+           "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "get"]
 
 
 class Metric:
     name = "metric"
     weighted = False  # whether the trainer passes sample weights (compile's weighted_metrics)
 
-    def __init__(self, name=None):
+    def __init__(self, name=None, dtype=None):
         if name is not None:
             self.name = name
-        self.reset_state()
+        self._variables = []
+        self._init_state()
 
-    def reset_state(self):
+    def _init_state(self):
+        """The built-in metrics' running sums (a user's subclass keeps its state in variables)."""
         self._total = 0.0
         self._count = 0.0
+
+    def reset_state(self):
+        self._init_state()
+        for v in self._variables:
+            v.assign(v.initial_value)
+
+    # ---------------------------------------------------------------- Keras' variable API
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """A state variable, reset to its initial value by reset_state()."""
+        init = initializers.get(initializer if initializer is not None else "zeros")
+        value = np.asarray(init(tuple(shape), np.dtype(dtype or "float32")))
+        v = Variable.holding(np.array(value, copy=True), name or f"variable_{len(self._variables)}",
+                             owner=self.name)
+        v.initial_value = value
+        self._variables.append(v)
+        return v
+
+    def add_weight(self, name=None, shape=(), initializer="zeros", dtype=None, aggregation="sum"):
+        return self.add_variable(shape, initializer, dtype, aggregation, name)
+
+    @property
+    def variables(self) -> list:
+        return list(self._variables)
+
+    def __call__(self, *args, **kwargs):
+        """update_state, then result (as Keras' metric.__call__)."""
+        self.update_state(*args, **kwargs)
+        return self.result()
 
     def _accumulate(self, values, sample_weight):
         values = np.asarray(values, np.float64).reshape(-1)
@@ -65,6 +102,16 @@ class Mean(Metric):
         self._accumulate(values, sample_weight)
 
 
+class Sum(Metric):
+    name = "sum"
+
+    def update_state(self, values, sample_weight=None):
+        self._accumulate(values, sample_weight)
+
+    def result(self):
+        return self._total
+
+
 def _labels(y_true):
     y = y_true.reshape(y_true.shape[0], -1)
     return y[:, 0] if y.shape[1] == 1 else y.argmax(axis=1)
@@ -87,9 +134,9 @@ class CategoricalAccuracy(Metric):
 class BinaryAccuracy(Metric):
     name = "binary_accuracy"
 
-    def __init__(self, name=None, threshold=0.5):
+    def __init__(self, name=None, dtype=None, threshold=0.5):
         self.threshold = threshold
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     def get_config(self):
         return {"name": self.name, "threshold": self.threshold}
@@ -128,9 +175,9 @@ class TopKCategoricalAccuracy(Metric):
     count in its favour, as tf.math.in_top_k)."""
     name = "top_k_categorical_accuracy"
 
-    def __init__(self, k=5, name=None):
+    def __init__(self, k=5, name=None, dtype=None):
         self.k = int(k)
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     def _hits(self, labels, y_pred):
         y_pred = y_pred.reshape(y_pred.shape[0], -1)
@@ -173,24 +220,35 @@ def _binary_targets(y_true, y_pred):
 
 
 class _ConfusionMetric(Metric):
-    """Counts of true/false positives/negatives of `y_pred > threshold` over every output,
-    each sample counted with its weight."""
+    """Counts of true/false positives/negatives of `y_pred > threshold` over every output, each
+    sample counted with its weight; `thresholds` one value (results are floats) or a list (results
+    are arrays, one per threshold), as Keras."""
 
-    def __init__(self, thresholds=None, name=None):
-        self.thresholds = 0.5 if thresholds is None else float(thresholds)
-        super().__init__(name)
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        self._many = isinstance(thresholds, (list, tuple, np.ndarray))
+        self.thresholds = (list(map(float, thresholds)) if self._many else
+                           0.5 if thresholds is None else float(thresholds))
+        if any(not 0 <= t <= 1 for t in np.atleast_1d(self.thresholds)):
+            raise ValueError(f"{type(self).__name__}: thresholds must be in [0, 1], got {thresholds!r}")
+        super().__init__(name, dtype)
 
-    def reset_state(self):
-        self.tp = self.fp = self.fn = 0.0
+    def _init_state(self):
+        n = len(self.thresholds) if self._many else 1
+        self.tp, self.fp, self.tn, self.fn = (np.zeros(n) for _ in range(4))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         truth, y_pred = _binary_targets(y_true, np.asarray(y_pred))
-        pred = y_pred > self.thresholds
-        w = np.ones((y_pred.shape[0], 1)) if sample_weight is None else \
-            np.asarray(sample_weight, np.float64).reshape(-1, 1)
-        self.tp += float((w * (pred & truth)).sum())
-        self.fp += float((w * (pred & ~truth)).sum())
-        self.fn += float((w * (~pred & truth)).sum())
+        w = np.ones(y_pred.shape) if sample_weight is None else \
+            np.broadcast_to(np.asarray(sample_weight, np.float64).reshape(-1, 1), y_pred.shape)
+        for i, t in enumerate(np.atleast_1d(self.thresholds)):
+            pred = y_pred > t
+            self.tp[i] += float(w[pred & truth].sum())
+            self.fp[i] += float(w[pred & ~truth].sum())
+            self.tn[i] += float(w[~pred & ~truth].sum())
+            self.fn[i] += float(w[~pred & truth].sum())
+
+    def _out(self, values):
+        return values.copy() if self._many else float(values[0])
 
     def add_sums(self, total, count):
         raise TypeError(f"{type(self).__name__} keeps confusion counts, not sums")
@@ -199,27 +257,65 @@ class _ConfusionMetric(Metric):
         return {"name": self.name, "thresholds": self.thresholds}
 
 
+def _ratio(a, b):
+    return np.divide(a, b, out=np.zeros_like(a), where=b != 0)
+
+
 class Precision(_ConfusionMetric):
     name = "precision"
 
     def result(self):
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        return self._out(_ratio(self.tp, self.tp + self.fp))
 
 
 class Recall(_ConfusionMetric):
     name = "recall"
 
     def result(self):
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        return self._out(_ratio(self.tp, self.tp + self.fn))
+
+
+class TruePositives(_ConfusionMetric):
+    name = "true_positives"
+
+    def result(self):
+        return self._out(self.tp)
+
+
+class FalsePositives(_ConfusionMetric):
+    name = "false_positives"
+
+    def result(self):
+        return self._out(self.fp)
+
+
+class TrueNegatives(_ConfusionMetric):
+    name = "true_negatives"
+
+    def result(self):
+        return self._out(self.tn)
+
+
+class FalseNegatives(_ConfusionMetric):
+    name = "false_negatives"
+
+    def result(self):
+        return self._out(self.fn)
 
 
 class AUC(Metric):
     """Area under the ROC (or precision-recall) curve from confusion counts at `num_thresholds`
     thresholds spread over [0, 1], as Keras computes it: ROC by the trapezoid rule, PR with
-    Davis & Goadrich's interpolation. Predictions are taken as probabilities."""
+    Davis & Goadrich's interpolation. Predictions are probabilities, or logits with from_logits=True
+    (a sigmoid is applied first)."""
     name = "auc"
 
-    def __init__(self, num_thresholds=200, curve="ROC", name=None):
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None,
+                 thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):
+        if summation_method != "interpolation" or thresholds is not None or multi_label or label_weights is not None:
+            raise NotImplementedError("AUC: only summation_method='interpolation', evenly spaced thresholds and "
+                                      "multi_label=False are supported")
+        self.from_logits = bool(from_logits)
         if num_thresholds < 2:
             raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
         if curve.upper() not in ("ROC", "PR"):
@@ -228,13 +324,16 @@ class AUC(Metric):
         eps = 1e-7
         inner = [(i + 1) / (self.num_thresholds - 1) for i in range(self.num_thresholds - 2)]
         self._thresholds = np.array([0.0 - eps] + inner + [1.0 + eps])
-        super().__init__(name)
+        super().__init__(name, dtype)
 
-    def reset_state(self):
+    def _init_state(self):
         self.tp, self.fp, self.tn, self.fn = (np.zeros(self.num_thresholds) for _ in range(4))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        truth, y_pred = _binary_targets(y_true, np.asarray(y_pred, np.float64))
+        y_pred = np.asarray(y_pred, np.float64)
+        if self.from_logits:
+            y_pred = 0.5 * (1 + np.tanh(0.5 * y_pred))  # the sigmoid, without overflow
+        truth, y_pred = _binary_targets(y_true, y_pred)
         w = np.ones(y_pred.shape) if sample_weight is None else \
             np.broadcast_to(np.asarray(sample_weight, np.float64).reshape(-1, 1), y_pred.shape)
         above = y_pred.reshape(1, -1) > self._thresholds[:, None]  # thresholds x elements
@@ -266,7 +365,8 @@ class AUC(Metric):
         return float(np.sum(increments))
 
     def get_config(self):
-        return {"name": self.name, "num_thresholds": self.num_thresholds, "curve": self.curve}
+        return {"name": self.name, "num_thresholds": self.num_thresholds, "curve": self.curve,
+                "from_logits": self.from_logits}
 
 
 class MeanMetricWrapper(Metric):
@@ -299,7 +399,8 @@ _BY_NAME = {
     "root_mean_squared_error": RootMeanSquaredError, "rmse": RootMeanSquaredError,
     "top_k_categorical_accuracy": TopKCategoricalAccuracy,
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-    "precision": Precision, "recall": Recall, "auc": AUC,
+    "precision": Precision, "recall": Recall, "auc": AUC, "true_positives": TruePositives,
+    "false_positives": FalsePositives, "true_negatives": TrueNegatives, "false_negatives": FalseNegatives,
 }
 
 

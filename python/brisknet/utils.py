@@ -12,7 +12,7 @@ import numpy as np
 from . import _core
 
 __all__ = ["set_random_seed", "set_num_threads", "get_num_threads", "cpu_info", "estimate_fit",
-           "deferred_interrupt"]
+           "deferred_interrupt", "to_categorical", "normalize"]
 
 _rng = np.random.default_rng()
 
@@ -92,3 +92,36 @@ def deferred_interrupt():
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if received:
             raise KeyboardInterrupt
+
+
+def to_categorical(x, num_classes=None):
+    """One-hot rows (float64, as Keras) of integer class labels: shape x.shape + (num_classes,),
+    a trailing axis of 1 dropped; num_classes defaults to max(x) + 1."""
+    labels = np.asarray(x)
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError("to_categorical: labels must be integers")
+    elif labels.dtype.kind not in "biu":
+        raise TypeError(f"to_categorical: expected integer labels, got dtype {labels.dtype}")
+    labels = labels.astype(np.int64)
+    shape = labels.shape[:-1] if labels.ndim > 1 and labels.shape[-1] == 1 else labels.shape
+    flat = labels.reshape(-1)
+    if num_classes is None:
+        if flat.size == 0:
+            raise ValueError("to_categorical: num_classes is needed for an empty array")
+        num_classes = int(flat.max()) + 1
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"to_categorical: num_classes must be a positive int, got {num_classes!r}")
+    if flat.size and (flat.min() < 0 or flat.max() >= num_classes):
+        raise ValueError(f"to_categorical: labels must be in [0, {num_classes}), got {flat.min()}..{flat.max()}")
+    out = np.zeros((flat.size, int(num_classes)))
+    out[np.arange(flat.size), flat] = 1
+    return out.reshape(shape + (int(num_classes),))
+
+
+def normalize(x, axis=-1, order=2):
+    """x divided by its `order`-norm along `axis` (zero vectors stay zero), as keras.utils.normalize."""
+    x = np.asarray(x, dtype=np.float64 if np.asarray(x).dtype == np.float64 else np.float32)
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, axis)

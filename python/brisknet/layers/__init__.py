@@ -1,9 +1,10 @@
 """Layers with Keras names and arguments."""
-from .activation import Activation
+from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax
 from .dense import Dense
 from .dropout import Dropout
 from .flatten import Flatten
 from .input_layer import Input, InputLayer, InputSpec
 from .layer import Layer
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "InputSpec", "Layer"]
+__all__ = ["Activation", "Dense", "Dropout", "ELU", "Flatten", "Input", "InputLayer", "InputSpec", "Layer", "LeakyReLU",
+           "ReLU", "Softmax"]

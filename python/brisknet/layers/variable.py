@@ -1,6 +1,7 @@
-"""Keras-like variables: what ``layer.weights`` and ``model.weights`` hold. A Variable names one
-weight of a layer and reads it where it lives now (a view of the model's flat parameter buffer,
-which moves when the model is rebuilt), so it never goes stale."""
+"""Keras-like variables: what ``layer.weights`` and ``model.weights`` hold, and a metric's state
+(``Metric.add_variable``). A layer's Variable names one weight and reads it where it lives now (a
+view of the model's flat parameter buffer, which moves when the model is rebuilt), so it never goes
+stale; a metric's Variable holds its own array."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,15 +10,23 @@ import numpy as np
 class Variable:
     def __init__(self, layer, index: int, name: str):
         self._layer, self._index, self.name = layer, index, name
+        self._array, self._owner = None, None
+
+    @classmethod
+    def holding(cls, array: np.ndarray, name: str, owner: str = "") -> "Variable":
+        """A variable with its own storage (a metric's state)."""
+        v = cls(None, -1, name)
+        v._array, v._owner = array, owner
+        return v
 
     @property
     def value(self) -> np.ndarray:
         """The weight itself (a live view: writing to it changes the model)."""
-        return self._layer._weights[self._index]
+        return self._array if self._layer is None else self._layer._weights[self._index]
 
     @property
     def path(self) -> str:
-        return f"{self._layer.name}/{self.name}"
+        return f"{self._owner if self._layer is None else self._layer.name}/{self.name}"
 
     @property
     def shape(self) -> tuple:
@@ -33,7 +42,7 @@ class Variable:
 
     @property
     def trainable(self) -> bool:
-        return self._layer.trainable
+        return self._layer is not None and self._layer.trainable
 
     def numpy(self) -> np.ndarray:
         return self.value.copy()
@@ -42,9 +51,9 @@ class Variable:
         arr = np.asarray(value)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{self.path}.assign: expected numbers, got dtype {arr.dtype}")
-        if arr.shape != self.shape:
+        if arr.shape != self.shape and not (arr.size == 1 and self.value.size == 1):
             raise ValueError(f"{self.path}.assign: expected shape {self.shape}, got {arr.shape}")
-        self.value[...] = arr
+        self.value[...] = arr.reshape(self.shape)
         return self
 
     def assign_add(self, delta):
@@ -87,3 +96,9 @@ class Variable:
 
     def __neg__(self):
         return -self.value
+
+    def __float__(self):
+        return float(self.value)
+
+    def __int__(self):
+        return int(self.value)

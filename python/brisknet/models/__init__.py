@@ -1,9 +1,10 @@
 """Models: Sequential (and its compile/fit/evaluate/predict), and reading them back from files."""
 import json as _json
 
+from .cloning import clone_model
 from .sequential import Sequential
 
-__all__ = ["Sequential", "load_model", "model_from_json"]
+__all__ = ["Sequential", "clone_model", "load_model", "model_from_json"]
 
 
 def model_from_json(json_string, _path="json"):

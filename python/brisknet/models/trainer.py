@@ -46,6 +46,13 @@ def _mean(per_sample) -> float:
     return float(np.cumsum(per_sample, dtype=np.float64)[-1]) / per_sample.shape[0]
 
 
+def _python_value(result):
+    """A metric's result as a Python float (a user's metric may return a 0-d array or a
+    Variable); per-threshold results stay arrays."""
+    a = np.asarray(result)
+    return float(a) if a.size == 1 else a
+
+
 def _update_metrics(metrics, y, pred, sample_weight):
     """As Keras 3: compile's `metrics` ignore sample weights, `weighted_metrics` use them."""
     for m in metrics:
@@ -257,7 +264,7 @@ class Trainer:
     def _logs(self, tracker, metrics, prefix=""):
         logs = {prefix + "loss": tracker.result()}
         for m in metrics:
-            logs[prefix + m.name] = m.result()
+            logs[prefix + m.name] = _python_value(m.result())
         return logs
 
     # ------------------------------------------------------------------ fit
@@ -508,7 +515,7 @@ class Trainer:
     def _single_batch_result(loss, metrics, return_dict):
         logs = {"loss": loss}
         for m in metrics:
-            logs[m.name] = m.result()
+            logs[m.name] = _python_value(m.result())
         if return_dict:
             return logs
         values = list(logs.values())
