@@ -13,7 +13,7 @@ with atheris.instrument_imports():
     import safetensors.numpy
 
     import brisknet as keras
-    from brisknet import saving
+    from brisknet import brisk_format
 
 
 def seed() -> bytes:
@@ -21,7 +21,7 @@ def seed() -> bytes:
                               keras.layers.Dropout(0.5), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(np.ones((8, 3), np.float32), np.zeros(8, int), verbose=0)
-    return saving.model_to_bytes(model)
+    return brisk_format.model_to_bytes(model)
 
 
 def resigned(data: bytes):
@@ -34,14 +34,14 @@ def resigned(data: bytes):
         if not isinstance(metadata, dict):
             return None
         metadata = {k: v for k, v in metadata.items() if k not in ("sha256", "format", "format_version")}
-        return saving.to_bytes(tensors, metadata)
+        return brisk_format.to_bytes(tensors, metadata)
     except Exception:
         return None
 
 
 def load_and_use(data: bytes) -> None:
     try:
-        model = saving.model_from_bytes(data)
+        model = brisk_format.model_from_bytes(data)
     except ValueError:
         return
     model.predict(np.ones((2,) + tuple(model.input_shape[1:]), np.float32), verbose=0)

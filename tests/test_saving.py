@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import brisknet as keras
-from brisknet import layers, saving
+from brisknet import brisk_format, layers
 
 
 def data(n=120, features=6, classes=3, seed=0):
@@ -121,7 +121,7 @@ def test_flipped_bytes_are_caught_by_the_checksum(saved):
 
 
 def test_tampered_metadata_is_caught(saved):
-    tensors, metadata = saving.read_file(saved)
+    tensors, metadata = brisk_format.read_file(saved)
     metadata["model"] = metadata["model"].replace('"units": 16', '"units": 17')
     from safetensors.numpy import save
     saved.write_bytes(save(tensors, metadata=metadata))  # valid safetensors, stale checksum
@@ -130,22 +130,22 @@ def test_tampered_metadata_is_caught(saved):
 
 
 def test_missing_extra_and_misshapen_tensors(saved):
-    tensors, metadata = saving.read_file(saved)
+    tensors, metadata = brisk_format.read_file(saved)
     meta = {k: v for k, v in metadata.items() if k not in ("sha256", "format", "format_version")}
     missing = dict(tensors)
     del missing["layers/0/bias"]
-    saving.write_file(saved, missing, meta)
+    brisk_format.write_file(saved, missing, meta)
     with pytest.raises(ValueError, match="missing tensor"):
         keras.models.load_model(saved)
-    saving.write_file(saved, {**tensors, "layers/7/kernel": np.zeros(3, np.float32)}, meta)
+    brisk_format.write_file(saved, {**tensors, "layers/7/kernel": np.zeros(3, np.float32)}, meta)
     with pytest.raises(ValueError, match="unexpected tensor"):
         keras.models.load_model(saved)
     name = next(n for n in tensors if n.endswith("/kernel"))
-    saving.write_file(saved, {**tensors, name: np.zeros((2, 2), np.float32)}, meta)
+    brisk_format.write_file(saved, {**tensors, name: np.zeros((2, 2), np.float32)}, meta)
     with pytest.raises(ValueError, match="has shape"):
         keras.models.load_model(saved)
     state = {k: v for k, v in tensors.items() if k != "optimizer/m"}
-    saving.write_file(saved, state, meta)
+    brisk_format.write_file(saved, state, meta)
     with pytest.raises(ValueError, match="optimizer state"):
         keras.models.load_model(saved)
 
@@ -162,7 +162,7 @@ def test_other_files_are_refused(tmp_path):
         keras.models.load_model(plain)
     with pytest.raises(FileNotFoundError, match="no such model file"):
         keras.models.load_model(tmp_path / "absent.brisk")
-    with pytest.raises(ValueError, match="must end in '.brisk'"):
+    with pytest.raises(ValueError, match="must end in '.keras'"):
         make_model().save(tmp_path / "model.h5")
 
 

@@ -4,7 +4,7 @@
 """
 from . import _core  # noqa: F401  (the compiled kernels; import errors surface here)
 from . import activations, callbacks, datasets, initializers, interop, kernels, layers, losses, metrics, models, ops
-from . import optimizers, reference, regularizers, utils
+from . import optimizers, reference, regularizers, saving, utils
 from .layers import Input
 from .models import Sequential
 from .utils import cpu_info, get_num_threads, set_num_threads
@@ -14,5 +14,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Input", "Sequential", "activations", "callbacks", "cpu_info", "datasets", "get_num_threads",
     "initializers", "interop", "layers", "losses", "metrics", "models", "kernels", "optimizers", "reference", "regularizers",
-    "set_num_threads", "utils",
+    "saving", "set_num_threads", "utils",
 ]

@@ -216,5 +216,5 @@ def export_onnx(model, path, opset=17):
         initializers)
     proto = helper.make_model(graph, producer_name="brisknet", opset_imports=[helper.make_opsetid("", opset)])
     onnx.checker.check_model(proto)
-    from .saving import atomic_write
+    from .brisk_format import atomic_write
     atomic_write(path, proto.SerializeToString())

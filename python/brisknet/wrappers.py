@@ -26,7 +26,7 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
     raise ImportError("brisknet.wrappers needs scikit-learn >= 1.6: pip install 'brisknet[sklearn]'") from e
 
 from . import losses as losses_module
-from . import saving, utils
+from . import brisk_format, utils
 from .models import Sequential
 
 __all__ = ["KerasClassifier", "KerasRegressor"]
@@ -76,7 +76,7 @@ class _BaseWrapper(BaseEstimator):
         if self.model is None:
             raise ValueError(f"{type(self).__name__}: pass model=, a function returning a Sequential")
         if isinstance(self.model, Sequential):
-            model = saving.model_from_bytes(saving.model_to_bytes(self.model), compile=False) \
+            model = brisk_format.model_from_bytes(brisk_format.model_to_bytes(self.model), compile=False) \
                 if self.model.built else Sequential.from_config(self.model.get_config())
         else:
             signature = inspect.signature(self.model).parameters
@@ -134,12 +134,12 @@ class _BaseWrapper(BaseEstimator):
     def __getstate__(self):
         state = dict(self.__dict__)
         if "model_" in state:  # brisknet's own file format, read back without executing anything
-            state["model_"] = saving.model_to_bytes(state["model_"])
+            state["model_"] = brisk_format.model_to_bytes(state["model_"])
         return state
 
     def __setstate__(self, state):
         if isinstance(state.get("model_"), bytes):
-            state["model_"] = saving.model_from_bytes(state["model_"])
+            state["model_"] = brisk_format.model_from_bytes(state["model_"])
         self.__dict__.update(state)
 
 

@@ -18,7 +18,24 @@ def model_from_json(json_string, _path="json"):
     return Sequential.from_config(spec.get("config"), _source=_path)
 
 
-def load_model(filepath, compile=True):
-    """A model saved with model.save(filepath) ('.brisk'); never executes code from the file."""
-    from ..saving import load_model as _load
-    return _load(filepath, compile=compile)
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model saved with model.save(filepath): a Keras 3 '.keras' archive (brisknet's or Keras'
+    own, for the layers brisknet has) or a '.brisk' file. Never executes code from the file:
+    custom_objects are refused and safe_mode is always on."""
+    import os
+    import zipfile
+
+    from .. import brisk_format, keras_archive
+    if custom_objects:
+        raise ValueError("load_model: custom_objects are not supported (loading never runs code from a file)")
+    path = os.fspath(filepath)
+    if path.endswith(".keras") or (os.path.isfile(path) and zipfile.is_zipfile(path)):
+        config, weights = keras_archive.read_archive(path)
+        model = keras_archive.build_model(config, Sequential, path)
+        if not model.built:
+            raise ValueError(f"{path}: the saved model has no input shape")
+        if compile and config.get("compile_config") is not None:
+            keras_archive.compile_from(model, config["compile_config"], path)
+        keras_archive.load_h5(model, weights, path)
+        return model
+    return brisk_format.load_model(path, compile=compile)

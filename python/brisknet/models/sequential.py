@@ -304,22 +304,35 @@ class Sequential(Trainer):
         return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
 
     def save(self, filepath, overwrite=True) -> None:
-        """One '.brisk' file: architecture, weights and, when compiled, the optimizer state, loss
-        and metrics, so that models.load_model(filepath) resumes training bit-identically.
-        Written atomically (a temporary file renamed over the target)."""
+        """Architecture, weights and, when compiled, the optimizer state, loss and metrics, written
+        atomically (a temporary file renamed over the target). '.keras': a Keras 3 archive that
+        keras.saving.load_model reads (h5py needed); '.brisk': brisknet's own file (safetensors),
+        from which training resumes bit-identically."""
         import os
-        from .. import saving
-        if not overwrite and os.path.exists(filepath):
-            raise FileExistsError(f"save: {filepath!r} exists and overwrite=False")
-        saving.save_model(self, filepath)
+        from .. import brisk_format, keras_archive
+        path = os.fspath(filepath)
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"save: {path!r} exists and overwrite=False")
+        if path.endswith(".keras"):
+            keras_archive.save_model(self, path)
+        elif path.endswith(brisk_format.MODEL_SUFFIX):
+            brisk_format.save_model(self, path)
+        else:
+            raise ValueError(f"save: the file name must end in '.keras' (Keras 3's format) or "
+                             f"'{brisk_format.MODEL_SUFFIX}' (brisknet's own), got {path!r}")
 
     def save_weights(self, filepath, overwrite=True) -> None:
-        """The weights alone (a safetensors file, written atomically)."""
+        """The weights alone, written atomically: '.weights.h5' as Keras writes it (layers, then the
+        optimizer's variables; h5py needed), any other name brisknet's safetensors file."""
         import os
-        from .. import saving
-        if not overwrite and os.path.exists(filepath):
-            raise FileExistsError(f"save_weights: {filepath!r} exists and overwrite=False")
-        saving.save_weights(self, filepath)
+        from .. import brisk_format, keras_archive
+        path = os.fspath(filepath)
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"save_weights: {path!r} exists and overwrite=False")
+        if path.endswith(".weights.h5"):
+            keras_archive.save_weights(self, path)
+        else:
+            brisk_format.save_weights(self, path)
 
     def export_onnx(self, filepath, opset=17) -> None:
         """An ONNX graph of the model for inference (needs the onnx package; see interop.py)."""
@@ -327,9 +340,15 @@ class Sequential(Trainer):
         export_onnx(self, filepath, opset)
 
     def load_weights(self, filepath) -> None:
-        """Weights from save_weights (or save): names and shapes must match this model."""
-        from .. import saving
-        saving.load_weights(self, filepath)
+        """Weights from save_weights or save (a '.weights.h5', '.keras', '.brisk' or brisknet weights
+        file): every weight of this architecture must be there, with its shape."""
+        import os
+        from .. import brisk_format, keras_archive
+        path = os.fspath(filepath)
+        if path.endswith((".h5", ".keras")):
+            keras_archive.load_weights(self, path)
+        else:
+            brisk_format.load_weights(self, path)
 
     def __repr__(self):
         return f"<Sequential name={self.name} layers={len(self._layers)}>"

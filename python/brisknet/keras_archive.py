@@ -1,0 +1,560 @@
+"""Keras 3's own files: ``.keras`` archives and ``.weights.h5`` weight files.
+
+A ``.keras`` file is a zip holding ``config.json`` (the model and compile configs in Keras'
+serialization format), ``metadata.json`` and ``model.weights.h5``: each layer's variables under
+``layers/<key>/vars/<index>`` (key: the layer's class in snake case, numbered per container:
+dense, dense_1, ...; a nested model's under its own ``layers/``), the optimizer's under
+``optimizer/vars/<index>`` in Keras' order (iteration, learning rate when it is a number, then the
+slot variables per trainable weight). brisknet writes what Keras 3 loads with
+``keras.saving.load_model`` and reads what Keras 3 writes for the layers brisknet has.
+
+Loading never executes code: JSON is parsed with ``json``, classes are looked up by name in fixed
+tables of brisknet's classes (a Lambda layer or any other class is refused with ValueError), the
+archive's entries are size-checked before they are read, and h5py (an optional extra, imported only
+here) reads only float datasets of the shapes the architecture expects. Writes are atomic.
+This module takes models as arguments and imports nothing of brisknet.models.
+"""
+from __future__ import annotations
+
+import datetime
+import inspect
+import io
+import json
+import math
+import re
+import zipfile
+
+import numpy as np
+
+from . import initializers, layers as layers_module, losses, metrics as metrics_module, optimizers, regularizers
+from .optimizers import schedules
+from .brisk_format import atomic_write
+
+KERAS_FORMAT_VERSION = "3.15.1"  # the Keras release whose files this module was checked against
+MAX_JSON_BYTES = 64 << 20
+_CONFIG, _METADATA, _WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+
+# Each optimizer's per-weight state in Keras' order: groups of brisknet state arrays; the arrays of
+# a group alternate per weight (Adam: m, v of the first weight, then of the second, ...).
+_OPTIMIZER_SLOTS = {"Adam": (("m", "v"), ("vhat",)), "AdamW": (("m", "v"), ("vhat",)), "SGD": (("velocity",),),
+                    "RMSprop": (("velocity",), ("momentum_buffer",), ("average_gradient",)),
+                    "Adagrad": (("accumulator",),)}
+# activation names Keras does not have
+_NOT_IN_KERAS = {"gelu_tanh"}
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("reading and writing Keras files (.keras, .weights.h5) needs h5py: "
+                          "pip install 'brisknet[keras-files]'") from None
+    return h5py
+
+
+def _snake(name: str) -> str:
+    """Keras' to_snake_case (the key of a layer in model.weights.h5)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _keys(entries) -> list:
+    """The h5 keys of a container's entries: dense, dense_1, ... as Keras numbers them."""
+    used, keys = {}, []
+    for e in entries:
+        key = _snake(type(e).__name__)
+        if key in used:
+            used[key] += 1
+            key = f"{key}_{used[key]}"
+        else:
+            used[key] = 0
+        keys.append(key)
+    return keys
+
+
+def _is_model(entry) -> bool:
+    return hasattr(entry, "_entries")
+
+
+def _weights_by_path(model, prefix="layers") -> list:
+    """[(h5 group path, [weight arrays])] of every layer, in Keras' order."""
+    out = []
+    for key, e in zip(_keys(model.layers), model.layers):
+        path = f"{prefix}/{key}"
+        if _is_model(e):
+            out.append((path, []))
+            out += _weights_by_path(e, path + "/layers")
+        else:
+            out.append((path, list(e._weights)))
+    return out
+
+
+# --------------------------------------------------------------------------------- configs: out
+def _ser(obj, module):
+    if obj is None:
+        return None
+    return {"module": module, "class_name": type(obj).__name__, "config": obj.get_config(), "registered_name": None}
+
+
+def _layer_config(layer) -> dict:
+    config = dict(layer.get_config())
+    if getattr(layer, "activation", None) in _NOT_IN_KERAS:
+        raise ValueError(f"save: layer {layer.name!r} uses activation {layer.activation!r}, which Keras does "
+                         "not have; save as '.brisk' instead")
+    for key in ("kernel_initializer", "bias_initializer"):
+        if key in config:
+            config[key] = _ser(getattr(layer, key), "keras.initializers")
+    for key in ("kernel_regularizer", "bias_regularizer"):
+        if key in config:
+            config[key] = _ser(getattr(layer, key), "keras.regularizers")
+    return {"module": "keras.layers", "class_name": type(layer).__name__, "config": config, "registered_name": None,
+            **({"build_config": {"input_shape": [None, *layer.input_shape]}} if layer.built else {})}
+
+
+def model_config(model) -> dict:
+    """A Sequential's config as Keras 3 writes it."""
+    entries = []
+    if model._input_shape is not None:
+        entries.append({"module": "keras.layers", "class_name": "InputLayer",
+                        "config": {"batch_shape": [None, *model._input_shape], "dtype": "float32", "sparse": False,
+                                   "name": f"{model.name}_input"}, "registered_name": None})
+    for e in model.layers:
+        entries.append(model_config(e) if _is_model(e) else _layer_config(e))
+    config = {"name": model.name, "trainable": model.trainable, "layers": entries}
+    built = {}
+    if model._input_shape is not None:
+        config["build_input_shape"] = [None, *model._input_shape]
+        built = {"build_config": {"input_shape": [None, *model._input_shape]}}
+    return {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None, **built}
+
+
+def _compile_config(model) -> dict:
+    opt = model.optimizer
+    opt_config = dict(opt.get_config())
+    if opt.schedule is not None:
+        opt_config["learning_rate"] = _ser(opt.schedule, "keras.optimizers.schedules")
+
+    def metric(ident):
+        if isinstance(ident, str):
+            return ident
+        m = metrics_module.get(ident)
+        return _ser(m, "keras.metrics")
+    ids = model._metric_ids
+    return {"optimizer": {"module": "keras.optimizers", "class_name": type(opt).__name__, "config": opt_config,
+                          "registered_name": None},
+            "loss": _ser(model.loss, "keras.losses"),
+            "loss_weights": None,
+            "metrics": [metric(m) for m, w in ids if not w] or None,
+            "weighted_metrics": [metric(m) for m, w in ids if w] or None,
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+
+# --------------------------------------------------------------------------------- weights: out
+def _optimizer_arrays(model) -> list:
+    """The optimizer's variables in Keras' order (none before its first step)."""
+    opt = model.optimizer
+    if opt is None or opt._size != model._params.size:
+        return []
+    slots = _OPTIMIZER_SLOTS.get(type(opt).__name__)
+    if slots is None:
+        return []
+    out = [np.array(opt.iterations, np.int64)]
+    if opt.schedule is None:
+        out.append(np.array(opt.learning_rate, np.float32))
+    offsets = dict(zip((id(w) for l in model._layers for w in l._weights), model._slices))
+    trainable = [w for l in model._layers if l.trainable for w in l._weights]
+    state = opt.state_arrays()
+    for group in slots:
+        if not all(name in state for name in group):
+            continue
+        for w in trainable:
+            a, b = offsets[id(w)]
+            out += [state[name][a:b].reshape(w.shape) for name in group]
+    return out
+
+
+def _write_h5(model, f, include_optimizer=True) -> None:
+    for path, weights in _weights_by_path(model):
+        group = f.create_group(path + "/vars") if path + "/vars" not in f else f[path + "/vars"]
+        layer_name = path.rsplit("/", 1)[-1]
+        group.attrs["name"] = layer_name
+        for i, w in enumerate(weights):
+            group.create_dataset(str(i), data=np.asarray(w, np.float32))
+    if include_optimizer and model.compiled:
+        group = f.create_group("optimizer/vars")
+        group.attrs["name"] = model.optimizer.name
+        for i, arr in enumerate(_optimizer_arrays(model)):
+            group.create_dataset(str(i), data=arr)
+    f.create_group("vars").attrs["name"] = model.name
+
+
+def _h5_bytes(model, include_optimizer=True) -> bytes:
+    h5py = _h5py()
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        _write_h5(model, f, include_optimizer)
+    return buf.getvalue()
+
+
+def save_model(model, path) -> None:
+    """model.save('x.keras'): a Keras 3 archive, written atomically."""
+    model._require_built("save")
+    config = model_config(model)
+    if model.compiled:
+        config["compile_config"] = _compile_config(model)
+    metadata = {"keras_version": KERAS_FORMAT_VERSION, "date_saved": datetime.datetime.now().strftime(
+        "%Y-%m-%d@%H:%M:%S"), "saved_by": "brisknet"}
+    weights = _h5_bytes(model)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(_METADATA, json.dumps(metadata))
+        zf.writestr(_CONFIG, json.dumps(config))
+        zf.writestr(_WEIGHTS, weights)
+    atomic_write(path, buf.getvalue())
+
+
+def save_weights(model, path) -> None:
+    """model.save_weights('x.weights.h5'): Keras' weights file (layers, then the optimizer)."""
+    model._require_built("save_weights")
+    atomic_write(path, _h5_bytes(model))
+
+
+# --------------------------------------------------------------------------------- reading
+def _read_entry(zf, name, limit, path) -> bytes:
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise ValueError(f"{path}: not a Keras archive (no {name})") from None
+    if info.file_size > limit:
+        raise ValueError(f"{path}: {name} claims {info.file_size} bytes, more than the {limit} allowed")
+    with zf.open(info) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path}: {name} is larger than the {limit} bytes allowed")
+    return data
+
+
+def read_archive(path):
+    """(config dict, model.weights.h5 bytes) of a .keras file; ValueError for anything else."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such model file: {path!r}") from None
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a valid .keras archive (corrupted or truncated: {e})") from None
+    with zf:
+        try:
+            raw = _read_entry(zf, _CONFIG, MAX_JSON_BYTES, path)
+            config = json.loads(raw)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib_error()) as e:
+            raise ValueError(f"{path}: damaged archive ({e})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{path}: config.json is not valid JSON ({e})") from None
+        if not isinstance(config, dict):
+            raise ValueError(f"{path}: config.json must hold an object")
+        limit = _expected_weight_bytes(config, path)
+        try:
+            weights = _read_entry(zf, _WEIGHTS, limit, path)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib_error()) as e:
+            raise ValueError(f"{path}: damaged archive ({e})") from None
+    return config, weights
+
+
+def zlib_error():
+    import zlib
+    return zlib.error
+
+
+def _expected_weight_bytes(config, path) -> int:
+    """A bound on model.weights.h5's size for this architecture (weights and optimizer slots,
+    with room for HDF5's own structures), so that a small archive cannot inflate without bound."""
+    units = [c.get("units") for c in _walk_layer_configs(config)]
+    widths = [int(u) for u in units if isinstance(u, int) and 0 < u < 1 << 31]
+    total = sum(widths) * 4 + 1
+    shape = config.get("config", {}).get("build_input_shape") if isinstance(config.get("config"), dict) else None
+    first = math.prod(d for d in (shape or [])[1:] if isinstance(d, int) and d > 0) if shape else 1
+    prev, params = first, 0
+    for u in widths:
+        params += prev * u + u
+        prev = u
+    return 8 * 4 * (params + total) + (64 << 20)
+
+
+def _walk_layer_configs(spec):
+    config = spec.get("config") if isinstance(spec, dict) else None
+    if not isinstance(config, dict):
+        return
+    for e in config.get("layers", []) if isinstance(config.get("layers"), list) else []:
+        if isinstance(e, dict) and e.get("class_name") == "Sequential":
+            yield from _walk_layer_configs(e)
+        elif isinstance(e, dict) and isinstance(e.get("config"), dict):
+            yield e["config"]
+
+
+# --------------------------------------------------------------------------------- configs: in
+_LAYERS = {name: getattr(layers_module, name) for name in
+           ("Dense", "Dropout", "Activation", "Flatten", "Softmax", "ReLU", "LeakyReLU", "ELU")}
+# config keys brisknet ignores when they hold Keras' defaults
+_IGNORED = {"dtype": None, "registered_name": None, "module": None, "seed": None, "noise_shape": None,
+            "kernel_constraint": None, "bias_constraint": None, "activity_regularizer": None, "lora_rank": None,
+            "lora_alpha": None, "quantization_config": None, "data_format": None, "input_axes": None,
+            "output_axes": None, "ignore_class": None, "label_smoothing": 0.0, "axis": -1, "use_ema": False,
+            "ema_momentum": None, "ema_overwrite_frequency": None, "loss_scale_factor": None,
+            "gradient_accumulation_steps": None, "summation_method": "interpolation", "multi_label": False,
+            "num_labels": None, "label_weights": None, "thresholds": None, "top_k": None, "class_id": None,
+            "sparse_y_true": True, "sparse_y_pred": False}
+
+
+def _accepted(cls) -> set:
+    names = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        names |= {p for p, v in params.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)} - {"self"}
+        if not any(v.kind == v.VAR_KEYWORD for v in params.values()):
+            break
+    return names
+
+
+def _kwargs(cls, config, what, source) -> dict:
+    """The config entries `cls` takes; others must hold Keras' defaults (else ValueError)."""
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise ValueError(f"{source}: the config of {what} must be an object with string keys")
+    accepted, out = _accepted(cls), {}
+    for key, value in config.items():
+        if key in accepted:
+            out[key] = value
+        elif key in _IGNORED and (value is None or value == _IGNORED[key] or key in ("dtype", "data_format",
+                                                                                   "ema_momentum")):
+            continue
+        else:
+            raise ValueError(f"{source}: {what} option {key}={value!r} is not supported by brisknet")
+    return out
+
+
+def _object(spec, table, what, source):
+    """A brisknet object from a Keras ``{"class_name", "config"}`` (or a plain name)."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return spec
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+        raise ValueError(f"{source}: invalid {what} entry {str(spec)[:100]!r}")
+    name = spec["class_name"]
+    cls = table.get(name)
+    if cls is None:
+        raise ValueError(f"{source}: {what} class {name!r} is not supported by brisknet (known: {sorted(table)}); "
+                         "loading never runs code from a file")
+    try:
+        return cls(**_kwargs(cls, spec.get("config", {}), f"{what} {name}", source))
+    except (TypeError, ValueError, NotImplementedError) as e:
+        raise ValueError(f"{source}: {what} {name}: {e}") from None
+
+
+def _table(module, base):
+    return {n: c for n, c in vars(module).items() if isinstance(c, type) and issubclass(c, base) and n[0].isupper()}
+
+
+def _layer_from(spec, source):
+    name = spec.get("class_name")
+    config = spec.get("config")
+    if not isinstance(config, dict):
+        raise ValueError(f"{source}: layer {name!r} has no config object")
+    cls = _LAYERS.get(name)
+    if cls is None:
+        raise ValueError(f"{source}: layer class {name!r} is not supported by brisknet (supported: "
+                         f"{sorted(_LAYERS) + ['InputLayer', 'Sequential']}); loading never runs code from a file")
+    config = dict(config)
+    dtype = config.get("dtype")
+    if isinstance(dtype, dict):  # Keras' DTypePolicy
+        config["dtype"] = (dtype.get("config") or {}).get("name") if isinstance(dtype.get("config"), dict) else None
+    if isinstance(config.get("activation"), (dict, list)):
+        raise ValueError(f"{source}: layer {config.get('name')!r} has a custom activation object; only "
+                         "activation names are supported")
+    for key in ("kernel_initializer", "bias_initializer"):
+        if isinstance(config.get(key), dict):
+            config[key] = _object(config[key], _table(initializers, initializers.Initializer), "initializer", source)
+    for key in ("kernel_regularizer", "bias_regularizer"):
+        if isinstance(config.get(key), dict):
+            config[key] = _object(config[key], _table(regularizers, regularizers.Regularizer), "regularizer",
+                                  source)
+    try:
+        return cls(**_kwargs(cls, config, f"layer {name}", source))
+    except (TypeError, ValueError, NotImplementedError) as e:
+        raise ValueError(f"{source}: layer {name} {config.get('name')!r}: {e}") from None
+
+
+def build_model(spec, sequential_class, source="config"):
+    """A brisknet Sequential from Keras' model config (weights freshly initialised, the global
+    generator left as it was). sequential_class: brisknet's Sequential (passed in, so that this
+    module stays below models)."""
+    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
+        kind = spec.get("class_name") if isinstance(spec, dict) else type(spec).__name__
+        raise ValueError(f"{source}: only Sequential models are supported, got {kind!r}")
+    config = spec.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise ValueError(f"{source}: a Sequential config needs a 'layers' list")
+    entries, input_shape = [], None
+    for i, layer_spec in enumerate(config["layers"]):
+        if not isinstance(layer_spec, dict):
+            raise ValueError(f"{source}: layer {i} is not an object")
+        if layer_spec.get("class_name") == "InputLayer":
+            c = layer_spec.get("config") or {}
+            shape = c.get("batch_shape") or c.get("batch_input_shape")
+            input_shape = _shape(shape, source)
+        elif layer_spec.get("class_name") == "Sequential":
+            entries.append(build_model(layer_spec, sequential_class, source))
+        else:
+            entries.append(_layer_from(layer_spec, source))
+    if input_shape is None:
+        shape = config.get("build_input_shape") or (spec.get("build_config") or {}).get("input_shape")
+        input_shape = _shape(shape, source) if shape is not None else None
+    model = sequential_class(name=config.get("name") if isinstance(config.get("name"), str) else None)
+    from . import utils
+    saved_rng = utils.global_rng().bit_generator.state  # loading must not change what training does next
+    try:
+        if input_shape is not None:
+            model.add(layers_module.Input(input_shape))
+        for e in entries:
+            model.add(e)
+    finally:
+        utils.global_rng().bit_generator.state = saved_rng
+    if config.get("trainable") is False:
+        model.trainable = False
+    return model
+
+
+def _shape(shape, source):
+    if not isinstance(shape, list) or len(shape) < 2 or \
+            not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape[1:]):
+        raise ValueError(f"{source}: input shape must be [batch, positive ints...], got {shape!r}")
+    return tuple(shape[1:])
+
+
+def compile_from(model, compile_config, source) -> None:
+    """compile() the model as Keras' compile_config says (optimizer, loss, metrics)."""
+    if not isinstance(compile_config, dict):
+        raise ValueError(f"{source}: compile_config must be an object")
+    extra = {k: v for k, v in compile_config.items() if k not in ("optimizer", "loss", "metrics", "weighted_metrics")}
+    if extra.get("loss_weights") is not None:
+        raise ValueError(f"{source}: loss_weights are not supported (brisknet models have one output)")
+    opt_spec = compile_config.get("optimizer")
+    if isinstance(opt_spec, dict) and isinstance(opt_spec.get("config"), dict):
+        opt_spec = {**opt_spec, "config": dict(opt_spec["config"])}
+        lr = opt_spec["config"].get("learning_rate")
+        if isinstance(lr, dict):
+            opt_spec["config"]["learning_rate"] = _object(lr, _table(schedules, schedules.LearningRateSchedule),
+                                                          "learning-rate schedule", source)
+    optimizer = _object(opt_spec, _table(optimizers, optimizers.Optimizer), "optimizer", source)
+    loss = _object(compile_config.get("loss"), _table(losses, losses.Loss), "loss", source)
+
+    def metric_list(ms):
+        if ms is None:
+            return None
+        if not isinstance(ms, list):
+            ms = [ms]
+        return [_object(m, _table(metrics_module, metrics_module.Metric), "metric", source) for m in ms]
+    try:
+        model.compile(optimizer=optimizer if optimizer is not None else "rmsprop", loss=loss,
+                      metrics=metric_list(compile_config.get("metrics")),
+                      weighted_metrics=metric_list(compile_config.get("weighted_metrics")))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{source}: cannot compile as saved: {e}") from None
+
+
+def load_h5(model, data, source, optimizer=True) -> None:
+    """Set the model's weights (and, when it has been compiled and the file has it, its optimizer
+    state) from model.weights.h5 bytes; every weight must be there with its shape."""
+    h5py = _h5py()
+    try:
+        f = h5py.File(io.BytesIO(data), "r")
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{source}: the weights are not a valid HDF5 file ({e})") from None
+    with f:
+        values = []
+        for path, weights in _weights_by_path(model):
+            group = _group(f, path + "/vars", source, required=bool(weights))
+            names = sorted(group.keys(), key=_index) if group is not None else []
+            if len(names) != len(weights):
+                raise ValueError(f"{source}: {path} holds {len(names)} variables, the model's layer has "
+                                 f"{len(weights)}: the file does not match this architecture")
+            for name, w in zip(names, weights):
+                values.append(_dataset(group, name, w.shape, f"{path}/vars/{name}", source))
+        model.set_weights(values)
+        if optimizer and model.compiled and "optimizer" in f:
+            _load_optimizer(model, _group(f, "optimizer/vars", source, required=False), source)
+
+
+def _index(name):
+    return int(name) if name.isdigit() else -1
+
+
+def _group(f, path, source, required):
+    h5py = _h5py()
+    try:
+        g = f[path]
+    except (KeyError, ValueError):
+        if required:
+            raise ValueError(f"{source}: missing {path!r}: the file does not match this architecture") from None
+        return None
+    if not isinstance(g, h5py.Group):
+        raise ValueError(f"{source}: {path!r} is not a group")
+    return g
+
+
+def _dataset(group, name, shape, where, source, kinds="f"):
+    h5py = _h5py()
+    ds = group.get(name)
+    if not isinstance(ds, h5py.Dataset):
+        raise ValueError(f"{source}: {where} is not a dataset")
+    if ds.dtype.kind not in kinds or ds.dtype.itemsize > 8:
+        raise ValueError(f"{source}: {where} has dtype {ds.dtype}, expected a float array")
+    if tuple(ds.shape) != tuple(shape):
+        raise ValueError(f"{source}: {where} has shape {tuple(ds.shape)}, the model expects {tuple(shape)}")
+    try:
+        value = np.asarray(ds[()])
+    except (OSError, ValueError, TypeError) as e:
+        raise ValueError(f"{source}: cannot read {where} ({e})") from None
+    if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+        raise ValueError(f"{source}: {where} holds NaN or Inf")
+    return value
+
+
+def _load_optimizer(model, group, source) -> None:
+    """Optimizer state in Keras' layout; a layout that does not match (another optimizer, other
+    settings) is skipped with a warning, as Keras does."""
+    import warnings
+    opt = model.optimizer
+    opt.build(model._params.size)
+    expected = _optimizer_arrays(model)
+    names = sorted(group.keys(), key=_index) if group is not None else []
+    if len(names) != len(expected) or len(expected) == 0:
+        warnings.warn(f"{source}: skipping the optimizer state: the file has {len(names)} optimizer variables, "
+                      f"{type(opt).__name__} here has {len(expected)}", stacklevel=3)
+        return
+    values = [_dataset(group, n, e.shape, f"optimizer/vars/{n}", source, kinds="fiu") for n, e in zip(names, expected)]
+    iterations = int(values[0])
+    if iterations < 0:
+        raise ValueError(f"{source}: the optimizer's iteration count is negative")
+    for dst, src in zip(expected[1 + (opt.schedule is None):], values[1 + (opt.schedule is None):]):
+        dst[...] = src  # views into the optimizer's flat state arrays
+    opt.iterations = iterations
+    if opt.schedule is None:
+        opt.learning_rate = float(values[1])
+
+
+def load_weights(model, path) -> None:
+    """model.load_weights('x.weights.h5') (or a .keras archive's weights)."""
+    model._require_built("load_weights")
+    if zipfile.is_zipfile(path):
+        _, data = read_archive(path)
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no such weights file: {path!r}") from None
+    load_h5(model, data, str(path))
