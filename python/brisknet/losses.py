@@ -15,12 +15,16 @@ __all__ = ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "
 
 
 class Loss:
-    """Base class. Subclasses implement ``per_sample``; calling the loss reduces it like Keras."""
+    """Base class, as Keras': calling the loss reduces its per-sample values (sum_over_batch_size:
+    sum(w * loss) / batch size). Built-in losses compute per-sample values and their gradient in
+    C++ (``per_sample``). A subclass written as in the Keras guide overrides ``call(y_true,
+    y_pred)`` (numpy in, one value per sample out) and trains on the slow path: its gradient with
+    respect to the predictions is taken by central differences."""
 
     name = "loss"
     is_crossentropy = False  # softmax + this loss can be fused on logits
 
-    def __init__(self, reduction="sum_over_batch_size", name=None):
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         if reduction not in ("sum_over_batch_size", "sum", "none", None):
             raise ValueError(f"unknown reduction {reduction!r}")
         self.reduction = reduction
@@ -34,12 +38,52 @@ class Loss:
         total = float(np.sum(per, dtype=np.float64))
         return total if self.reduction == "sum" else total / max(1, per.shape[0])
 
+    def call(self, y_true, y_pred):
+        """Per-sample losses (no weights, no reduction)."""
+        return self.per_sample(y_true, y_pred)
+
+    def _is_custom(self) -> bool:
+        return type(self).call is not Loss.call
+
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
                    from_logits=None):
-        raise NotImplementedError
+        """Per-sample losses times the sample weights (and, with return_grad, their gradient with
+        respect to y_pred times grad_scale). Here: from ``call``, the gradient by central
+        differences in float64 (2 calls per output column); built-in losses override this."""
+        if not self._is_custom():
+            raise NotImplementedError(f"{type(self).__name__} must override call(y_true, y_pred)")
+        pred = np.asarray(y_pred, np.float64)
+        w = np.ones(pred.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(-1)
+        per = (self._values(y_true, pred) * w).astype(np.float32)
+        if not return_grad:
+            return per
+        flat = pred.reshape(pred.shape[0], -1)
+        grad = np.empty_like(flat)
+        for j in range(flat.shape[1]):
+            h = 1e-4 * (1.0 + np.abs(flat[:, j]))
+            plus, minus = flat.copy(), flat.copy()
+            plus[:, j] += h
+            minus[:, j] -= h
+            grad[:, j] = (self._values(y_true, plus.reshape(pred.shape)) -
+                          self._values(y_true, minus.reshape(pred.shape))) / (2 * h)
+        grad *= w[:, None] * grad_scale
+        return per, grad.reshape(pred.shape).astype(np.float32)
+
+    def _values(self, y_true, y_pred):
+        v = np.asarray(self.call(y_true, y_pred), np.float64)
+        if v.shape != (y_pred.shape[0],):
+            raise ValueError(f"loss {self.name!r} returned shape {v.shape}; a loss must return one value per "
+                             f"sample, shape ({y_pred.shape[0]},)")
+        return v
 
     def prepare_targets(self, y, units: int) -> np.ndarray:
-        """y checked against an output of `units` columns and converted once, before training."""
+        """y checked against an output of `units` columns and converted once, before training
+        (a custom loss gets y as given, in float32)."""
+        if self._is_custom():
+            y = np.ascontiguousarray(kernels.as_array(y, "y"), dtype=np.float32)
+            if not np.all(np.isfinite(y)):
+                raise ValueError("y contains NaN or Inf")
+            return y
         y = kernels.as_array(y, "y")
         if y.ndim == 1:
             y = y[:, None]
@@ -54,11 +98,20 @@ class Loss:
         return {"name": self.name, "reduction": self.reduction}
 
 
+def _no_label_smoothing(label_smoothing, who):
+    if label_smoothing:
+        raise NotImplementedError(f"{who}: label_smoothing is not supported")
+
+
 class _Crossentropy(Loss):
     is_crossentropy = True
 
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
-        super().__init__(reduction, name)
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name=None,
+                 dtype=None):
+        super().__init__(name=name, reduction=reduction)
+        _no_label_smoothing(label_smoothing, type(self).__name__)
+        if axis != -1:
+            raise NotImplementedError(f"{type(self).__name__}: only axis=-1 is supported")
         self.from_logits = bool(from_logits)
 
     def get_config(self):
@@ -67,6 +120,12 @@ class _Crossentropy(Loss):
 
 class SparseCategoricalCrossentropy(_Crossentropy):
     name = "sparse_categorical_crossentropy"
+
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", name=None,
+                 dtype=None):
+        if ignore_class is not None:
+            raise NotImplementedError("SparseCategoricalCrossentropy: ignore_class is not supported")
+        super().__init__(from_logits, reduction=reduction, name=name)
 
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
                    from_logits=None):
@@ -95,8 +154,12 @@ class CategoricalCrossentropy(_Crossentropy):
 class BinaryCrossentropy(Loss):
     name = "binary_crossentropy"
 
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
-        super().__init__(reduction, name)
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name=None,
+                 dtype=None):
+        super().__init__(name=name, reduction=reduction)
+        _no_label_smoothing(label_smoothing, "BinaryCrossentropy")
+        if axis != -1:
+            raise NotImplementedError("BinaryCrossentropy: only axis=-1 is supported")
         self.from_logits = bool(from_logits)
 
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
@@ -138,8 +201,8 @@ class MeanAbsoluteError(_Regression):
 class Huber(_Regression):
     name = "huber_loss"
 
-    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name=None):
-        super().__init__(reduction, name)
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(name=name, reduction=reduction)
         self.delta = float(delta)
 
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
@@ -152,45 +215,15 @@ class Huber(_Regression):
 
 # Keras' functional forms: per-sample losses.
 class LossFunctionWrapper(Loss):
-    """A function ``fn(y_true, y_pred) -> per-sample losses`` (numpy) as a Loss. The slow path:
-    fn runs in numpy on every batch, and the gradient with respect to the predictions is taken by
-    central differences in float64 (2 calls of fn per output column)."""
+    """A function ``fn(y_true, y_pred) -> per-sample losses`` (numpy) as a Loss: the slow path of
+    a custom loss (see Loss)."""
 
     def __init__(self, fn, reduction="sum_over_batch_size", name=None):
-        super().__init__(reduction, name or getattr(fn, "__name__", "loss"))
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction)
         self.fn = fn
 
-    def prepare_targets(self, y, units: int) -> np.ndarray:
-        y = np.ascontiguousarray(kernels.as_array(y, "y"), dtype=np.float32)
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or Inf")
-        return y
-
-    def _values(self, y_true, y_pred):
-        v = np.asarray(self.fn(y_true, y_pred), np.float64)
-        if v.shape != (y_pred.shape[0],):
-            raise ValueError(f"loss {self.name!r} returned shape {v.shape}; a loss function must return one "
-                             f"value per sample, shape ({y_pred.shape[0]},)")
-        return v
-
-    def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
-                   from_logits=None):
-        pred = np.asarray(y_pred, np.float64)
-        w = np.ones(pred.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(-1)
-        per = (self._values(y_true, pred) * w).astype(np.float32)
-        if not return_grad:
-            return per
-        flat = pred.reshape(pred.shape[0], -1)
-        grad = np.empty_like(flat)
-        for j in range(flat.shape[1]):
-            h = 1e-4 * (1.0 + np.abs(flat[:, j]))
-            plus, minus = flat.copy(), flat.copy()
-            plus[:, j] += h
-            minus[:, j] -= h
-            grad[:, j] = (self._values(y_true, plus.reshape(pred.shape)) -
-                          self._values(y_true, minus.reshape(pred.shape))) / (2 * h)
-        grad *= w[:, None] * grad_scale
-        return per, grad.reshape(pred.shape).astype(np.float32)
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
 
     def get_config(self):
         raise ValueError(f"loss {self.name!r} is a Python function and cannot be saved; pass compile=False "
