@@ -542,8 +542,8 @@ def _load_optimizer(model, group, source) -> None:
     for dst, src in zip(expected[1 + (opt.schedule is None):], values[1 + (opt.schedule is None):]):
         dst[...] = src  # views into the optimizer's flat state arrays
     opt.iterations = iterations
-    if opt.schedule is None:
-        opt.learning_rate = float(values[1])
+    if opt.schedule is None and np.float32(opt.learning_rate) != np.float32(values[1]):
+        opt.learning_rate = float(values[1])  # the variable is float32: keep the config's exact value if it agrees
 
 
 def load_weights(model, path) -> None:

@@ -91,6 +91,8 @@ class Layer:
     @property
     def weights(self) -> list:
         """Keras-like variables (.numpy(), .shape, .name, .path, .assign) over this layer's weights."""
+        if not self.built:
+            return []
         return [Variable(self, i, name) for i, (name, _, _) in enumerate(self.weight_specs())
                 if i < len(self._weights)]
 

@@ -1,0 +1,28 @@
+"""Keras 3 itself, for tests that compare with it. It lives in a virtualenv of its own (its
+dependencies pin their own versions): .ci/run makes .venv-keras (Keras with the PyTorch backend);
+elsewhere point $BRISKNET_KERAS_PYTHON at a Python that imports keras. Tests skip without it."""
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def keras_python():
+    path = os.environ.get("BRISKNET_KERAS_PYTHON") or str(ROOT / ".venv-keras" / "bin" / "python")
+    return path if os.path.exists(path) else None
+
+
+def run_keras(args, cwd, timeout=600):
+    """Run `python args...` in Keras' virtualenv; returns the JSON on the last line of stdout."""
+    python = keras_python()
+    if python is None:
+        pytest.skip("Keras 3 is not installed (.ci/run makes .venv-keras; or set BRISKNET_KERAS_PYTHON)")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.setdefault("KERAS_BACKEND", "torch")
+    res = subprocess.run([python, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, res.stderr[-4000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])

@@ -1,0 +1,101 @@
+"""Models for the .keras / .weights.h5 round trips with Keras 3 (test_keras_files.py): each case
+builds the same model in either library (`keras` is Keras 3 or brisknet), compiles it and trains
+it one epoch on fixed data. Run by Keras itself as
+    python keras_file_cases.py make|check DIR
+(make: train, save each case as DIR/<case>.keras and .weights.h5, then train one more epoch and
+write the weights; check: load brisknet's files from DIR and do the same)."""
+import json
+import os
+import sys
+
+import numpy as np
+
+
+def data(case):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((40, 2, 4) if case == "rmsprop_centered" else (40, 8)).astype("float32")
+    labels = rng.integers(0, 3, 40)
+    y = {"adam": labels, "adamw_amsgrad": np.eye(3, dtype="float32")[labels],
+         "sgd_nesterov": rng.standard_normal((40, 1)).astype("float32"),
+         "rmsprop_centered": rng.standard_normal((40, 2)).astype("float32"),
+         "adagrad_dropout": (labels > 0).astype("float32"), "schedule": labels}[case]
+    return x, y
+
+
+def build(keras, case):
+    L = keras.layers
+    if case in ("adam", "schedule"):
+        model = keras.Sequential([keras.Input((8,)), L.Dense(6, activation="relu",
+                                                             kernel_regularizer=keras.regularizers.L2(0.01)),
+                                  L.Dense(4, activation="elu"), L.Dense(3, activation="softmax")])
+        lr = 0.01 if case == "adam" else keras.optimizers.schedules.ExponentialDecay(0.02, 3, 0.5)
+        model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    elif case == "adamw_amsgrad":
+        model = keras.Sequential([keras.Input((8,)), L.Dense(6, activation="tanh"), L.LeakyReLU(0.1), L.Dense(3),
+                                  L.Softmax()])
+        model.compile(keras.optimizers.AdamW(0.01, amsgrad=True), "categorical_crossentropy")
+    elif case == "sgd_nesterov":
+        inner = keras.Sequential([L.Dense(5, activation="sigmoid"), L.Dense(4)], name="inner")
+        model = keras.Sequential([keras.Input((8,)), inner, L.ReLU(), L.Dense(1)])
+        model.compile(keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True), "mse", metrics=["mae"])
+    elif case == "rmsprop_centered":
+        model = keras.Sequential([keras.Input((2, 4)), L.Flatten(), L.Dense(5, activation="selu"), L.ELU(0.5),
+                                  L.Dense(2, activation="softplus")])
+        model.compile(keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True), "mae")
+    elif case == "adagrad_dropout":
+        model = keras.Sequential([keras.Input((8,)), L.Dense(4, activation="silu"), L.Dropout(0.3),
+                                  L.Activation("relu6"), L.Dense(1, activation="sigmoid")])
+        model.compile(keras.optimizers.Adagrad(0.1), "binary_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(1)
+    model.set_weights([(rng.standard_normal(np.shape(w)) * 0.4).astype("float32") for w in model.get_weights()])
+    return model
+
+
+CASES = ["adam", "adamw_amsgrad", "sgd_nesterov", "rmsprop_centered", "adagrad_dropout", "schedule"]
+DROPOUT = {"adagrad_dropout"}  # training draws different masks in each library: compare inference only
+
+
+def train(model, case):
+    x, y = data(case)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+
+
+def predict(model, case):
+    return np.asarray(model.predict(data(case)[0], verbose=0), "float64")
+
+
+def after_one_more_epoch(model, case):
+    train(model, case)
+    return [np.asarray(w, "float64").tolist() for w in model.get_weights()]
+
+
+def make(keras, directory):
+    """Each case trained one epoch, saved, then trained one more epoch."""
+    out = {}
+    for case in CASES:
+        model = build(keras, case)
+        train(model, case)
+        model.save(os.path.join(directory, case + ".keras"))
+        model.save_weights(os.path.join(directory, case + ".weights.h5"))
+        out[case] = {"predict": predict(model, case).tolist(),
+                     "continued": None if case in DROPOUT else after_one_more_epoch(model, case)}
+    return out
+
+
+def check(keras, directory):
+    """Each case loaded from the other library's files, then trained one more epoch."""
+    out = {}
+    for case in CASES:
+        model = keras.models.load_model(os.path.join(directory, case + ".keras"))
+        fresh = build(keras, case)
+        fresh.load_weights(os.path.join(directory, case + ".weights.h5"))
+        out[case] = {"predict": predict(model, case).tolist(), "weights_h5_predict": predict(fresh, case).tolist(),
+                     "iterations": int(np.asarray(model.optimizer.iterations)),
+                     "continued": None if case in DROPOUT else after_one_more_epoch(model, case)}
+    return out
+
+
+if __name__ == "__main__":
+    import keras
+    result = (make if sys.argv[1] == "make" else check)(keras, sys.argv[2])
+    print(json.dumps(result))

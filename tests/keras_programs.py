@@ -1,0 +1,516 @@
+"""Keras programs as people write them, taken from the Keras 3 guides ("The Sequential model",
+"Training & evaluation with the built-in methods", "Writing your own callbacks", "Save, serialize,
+and export models") and the docstring examples of Keras' callbacks, metrics, losses and schedules.
+
+Each program is a function of the `keras` module (Keras 3 itself, or brisknet imported as keras)
+returning JSON-able results; test_keras_programs.py runs every program on brisknet and compares
+with Keras 3 run live (a virtualenv of its own, see keras3.py) and with the values Keras recorded
+in keras_programs_expected.json. Weights are set from a seeded numpy generator and fits do not
+shuffle, so both libraries train on the same numbers in the same order.
+
+Record Keras' values again (with Keras 3 installed in that Python):
+    KERAS_BACKEND=torch python tests/keras_programs.py --record
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+
+def _data(n=96, features=8, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, features)).astype("float32")
+    y = rng.integers(0, classes, n)
+    return x, y
+
+
+def _set_weights(model, seed=1):
+    rng = np.random.default_rng(seed)
+    model.set_weights([(rng.standard_normal(np.shape(w)) * 0.3).astype("float32") for w in model.get_weights()])
+
+
+def _floats(values):
+    return [float(v) for v in values]
+
+
+# ------------------------------------------------------------------------------ The Sequential model
+def sequential_guide(keras, workdir):
+    layers, ops = keras.layers, keras.ops
+    out = {}
+    model = keras.Sequential([layers.Dense(2, activation="relu", name="layer1"),
+                              layers.Dense(3, activation="relu", name="layer2"),
+                              layers.Dense(4, name="layer3")])
+    x = ops.ones((3, 3))
+    y = model(x)
+    out["call_shape"] = list(ops.shape(y))
+    out["layer_names"] = [layer.name for layer in model.layers]
+    model.pop()
+    out["after_pop"] = len(model.layers)
+    layer = layers.Dense(3)
+    out["weights_before_call"] = len(layer.weights)
+    layer(ops.ones((1, 4)))
+    out["weights_after_call"] = [list(w.shape) for w in layer.weights]
+    out["weight_names"] = [w.name for w in layer.weights]
+    model = keras.Sequential()
+    model.add(keras.Input(shape=(4,)))
+    model.add(layers.Dense(2, activation="relu"))
+    out["input_not_a_layer"] = len(model.layers)
+    out["count_params"] = model.count_params()
+    # transfer learning: freeze all but the last layer
+    model = keras.Sequential([keras.Input(shape=(784,)), layers.Dense(32, activation="relu"),
+                              layers.Dense(32, activation="relu"), layers.Dense(32, activation="relu"),
+                              layers.Dense(10)])
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    out["trainable_weights"] = len(model.trainable_weights)
+    out["non_trainable_weights"] = len(model.non_trainable_weights)
+    # a Sequential inside a Sequential, and a layer built with batch-first shapes
+    inner = keras.Sequential([layers.Dense(5, activation="relu"), layers.Dense(3)])
+    model = keras.Sequential([keras.Input((4,)), inner, layers.Dense(2)])
+    _set_weights(model)
+    xs = np.random.default_rng(2).standard_normal((6, 4)).astype("float32")
+    out["nested_predict"] = np.asarray(model.predict(xs, verbose=0)).round(5).tolist()
+    out["nested_weights"] = len(model.weights)
+    inner.trainable = False
+    out["nested_frozen_trainable"] = len(model.trainable_weights)
+    dense = layers.Dense(3)
+    dense.build((None, 4))
+    out["built_kernel_shape"] = list(dense.kernel.shape)
+    out["compute_output_shape"] = list(dense.compute_output_shape((None, 4)))
+    out["activation_layer"] = ops.convert_to_numpy(layers.Activation("relu")(np.array([[-1.0, 2.0]], "float32"))).tolist()
+    out["softmax_layer"] = ops.convert_to_numpy(layers.Softmax()(np.array([[1.0, 2.0, 3.0]], "float32"))).round(6).tolist()
+    v = dense.kernel if hasattr(dense.kernel, "assign") else dense.weights[0]
+    v.assign(np.ones((4, 3), "float32"))
+    out["assign"] = float(ops.convert_to_numpy(dense(np.ones((1, 4), "float32"))).sum())
+    return out
+
+
+# ------------------------------------------------------------------------------ Writing your own callbacks
+def callbacks_guide(keras, workdir):
+    events = []
+
+    class CustomCallback(keras.callbacks.Callback):
+        def _log(self, hook, logs):
+            events.append([hook, sorted(logs.keys())])
+
+        def on_train_begin(self, logs=None): self._log("train_begin", logs)
+        def on_train_end(self, logs=None): self._log("train_end", logs)
+        def on_epoch_begin(self, epoch, logs=None): self._log(f"epoch_begin {epoch}", logs)
+        def on_epoch_end(self, epoch, logs=None): self._log(f"epoch_end {epoch}", logs)
+        def on_test_begin(self, logs=None): self._log("test_begin", logs)
+        def on_test_end(self, logs=None): self._log("test_end", logs)
+        def on_predict_begin(self, logs=None): self._log("predict_begin", logs)
+        def on_predict_end(self, logs=None): self._log("predict_end", logs)
+        def on_train_batch_begin(self, batch, logs=None): self._log(f"train_batch_begin {batch}", logs)
+        def on_train_batch_end(self, batch, logs=None): self._log(f"train_batch_end {batch}", logs)
+        def on_test_batch_begin(self, batch, logs=None): self._log(f"test_batch_begin {batch}", logs)
+        def on_test_batch_end(self, batch, logs=None): self._log(f"test_batch_end {batch}", logs)
+        def on_predict_batch_begin(self, batch, logs=None): self._log(f"predict_batch_begin {batch}", logs)
+        def on_predict_batch_end(self, batch, logs=None): self._log(f"predict_batch_end {batch}", logs)
+
+    class LossHistory(keras.callbacks.Callback):  # the legacy batch hooks
+        def on_train_begin(self, logs):
+            self.per_batch_losses = []
+
+        def on_batch_end(self, batch, logs):
+            self.per_batch_losses.append(logs.get("loss"))
+
+    def get_model():
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.1), loss="mean_squared_error",
+                      metrics=["mean_absolute_error"])
+        _set_weights(model)
+        return model
+
+    x, y = _data(40)
+    y = y.astype("float32")
+    model = get_model()
+    lam = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: events.append(["lambda train_begin", sorted(logs)]),
+        on_epoch_end=lambda epoch, logs: events.append(["lambda epoch_end", epoch, sorted(logs)]))
+    history = LossHistory()
+    h = model.fit(x, y, batch_size=16, epochs=2, verbose=0, validation_split=0.5, shuffle=False,
+                  callbacks=[CustomCallback(), history, lam])
+    model.evaluate(x, y, batch_size=16, verbose=0, callbacks=[CustomCallback()])
+    model.predict(x, batch_size=16, verbose=0, callbacks=[CustomCallback()])
+    out = {"events": events, "params": h.params, "history_keys": sorted(h.history),
+           "per_batch_losses": _floats(history.per_batch_losses), "epochs": h.epoch}
+
+    class EarlyStoppingAtMinLoss(keras.callbacks.Callback):
+        def __init__(self, patience=0):
+            super().__init__()
+            self.patience = patience
+            self.best_weights = None
+
+        def on_train_begin(self, logs=None):
+            self.wait, self.stopped_epoch, self.best = 0, 0, np.inf
+
+        def on_epoch_end(self, epoch, logs=None):
+            current = logs.get("loss")
+            if np.less(current, self.best):
+                self.best, self.wait = current, 0
+                self.best_weights = self.model.get_weights()
+            else:
+                self.wait += 1
+                if self.wait >= self.patience:
+                    self.stopped_epoch = epoch
+                    self.model.stop_training = True
+                    self.model.set_weights(self.best_weights)
+
+    class CustomLearningRateScheduler(keras.callbacks.Callback):
+        def __init__(self, schedule):
+            super().__init__()
+            self.schedule = schedule
+
+        def on_epoch_begin(self, epoch, logs=None):
+            lr = self.model.optimizer.learning_rate
+            self.model.optimizer.learning_rate = self.schedule(epoch, float(np.asarray(lr)))
+
+    table = [(3, 0.05), (6, 0.01), (9, 0.005), (12, 0.001)]
+
+    def lr_schedule(epoch, lr):
+        if epoch < table[0][0] or epoch > table[-1][0]:
+            return lr
+        for i in range(len(table)):
+            if epoch == table[i][0]:
+                return table[i][1]
+        return lr
+
+    model = get_model()
+    stopper = EarlyStoppingAtMinLoss(patience=2)
+    h = model.fit(x, y, batch_size=8, epochs=15, verbose=0, shuffle=False,
+                  callbacks=[stopper, CustomLearningRateScheduler(lr_schedule)])
+    out["early_stopping_epochs"] = len(h.history["loss"])
+    out["early_stopping_losses"] = _floats(h.history["loss"])
+    # the stock callbacks
+    model = get_model()
+    logger = keras.callbacks.CSVLogger(os.path.join(workdir, "log.csv"))
+    ck = keras.callbacks.ModelCheckpoint(os.path.join(workdir, "ckpt", "m_{epoch}.keras"), save_best_only=True,
+                                         monitor="loss")
+    ckw = keras.callbacks.ModelCheckpoint(os.path.join(workdir, "w", "{epoch:02d}.weights.h5"),
+                                          save_weights_only=True)
+    es = keras.callbacks.EarlyStopping(monitor="loss", min_delta=1e-2, patience=1)
+    rl = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=10.0)
+    h = model.fit(x, y, batch_size=8, epochs=4, verbose=0, shuffle=False, callbacks=[logger, ck, ckw, es, rl])
+    with open(os.path.join(workdir, "log.csv")) as f:
+        out["csv_header"] = f.readline().strip()
+    out["checkpoints"] = sorted(os.listdir(os.path.join(workdir, "ckpt")))
+    out["weight_checkpoints"] = sorted(os.listdir(os.path.join(workdir, "w")))
+    out["reduce_lr"] = _floats(h.history["learning_rate"])
+    nan_model = get_model()
+    w = nan_model.get_weights()
+    w[0][0, 0] = np.nan
+    nan_model.set_weights(w)
+    h = nan_model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[keras.callbacks.TerminateOnNaN()])
+    out["terminate_on_nan_epochs"] = len(h.history["loss"])
+    return out
+
+
+# ------------------------------------------------------------------------------ Training & evaluation
+def training_guide(keras, workdir):
+    layers, ops = keras.layers, keras.ops
+    x, y = _data(96, 8, 4)
+    x_val, y_val = _data(32, 8, 4, seed=5)
+
+    def get_uncompiled_model():
+        model = keras.Sequential([keras.Input(shape=(8,), name="digits"),
+                                  layers.Dense(16, activation="relu", name="dense_1"),
+                                  layers.Dense(16, activation="relu", name="dense_2"),
+                                  layers.Dense(4, activation="softmax", name="predictions")])
+        _set_weights(model)
+        return model
+
+    out = {}
+    model = get_uncompiled_model()
+    model.compile(optimizer=keras.optimizers.RMSprop(), loss=keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy()])
+    history = model.fit(x, y, batch_size=16, epochs=2, validation_data=(x_val, y_val), shuffle=False, verbose=0)
+    out["history"] = {k: _floats(v) for k, v in history.history.items()}
+    out["evaluate"] = _floats(model.evaluate(x_val, y_val, batch_size=8, verbose=0))
+    out["predict_shape"] = list(model.predict(x_val[:3], verbose=0).shape)
+    # strings
+    model = get_uncompiled_model()
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
+    out["strings"] = _floats(model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0).history["loss"])
+
+    # a custom loss function and a Loss subclass
+    def custom_mean_squared_error(y_true, y_pred):
+        return ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+    y_one_hot = ops.one_hot(y, num_classes=4)
+    model = get_uncompiled_model()
+    model.compile(optimizer=keras.optimizers.Adam(), loss=custom_mean_squared_error)
+    out["custom_loss_fn"] = _floats(model.fit(x, y_one_hot, batch_size=32, epochs=2, shuffle=False,
+                                              verbose=0).history["loss"])
+
+    class CustomMSE(keras.losses.Loss):
+        def __init__(self, regularization_factor=0.1, name="custom_mse"):
+            super().__init__(name=name)
+            self.regularization_factor = regularization_factor
+
+        def call(self, y_true, y_pred):
+            mse = ops.mean(ops.square(y_true - y_pred), axis=-1)
+            reg = ops.mean(ops.square(0.5 - y_pred), axis=-1)
+            return mse + reg * self.regularization_factor
+
+    model = get_uncompiled_model()
+    model.compile(optimizer=keras.optimizers.Adam(), loss=CustomMSE())
+    out["custom_loss_class"] = _floats(model.fit(x, y_one_hot, batch_size=32, epochs=2, shuffle=False,
+                                                 verbose=0).history["loss"])
+
+    # a custom metric with state variables
+    class CategoricalTruePositives(keras.metrics.Metric):
+        def __init__(self, name="categorical_true_positives", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.true_positives = self.add_variable(shape=(), name="ctp", initializer="zeros")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y_pred = ops.reshape(ops.argmax(y_pred, axis=1), (-1, 1))
+            values = ops.cast(ops.reshape(y_true, (-1, 1)), "int32") == ops.cast(y_pred, "int32")
+            values = ops.cast(values, "float32")
+            if sample_weight is not None:
+                values = ops.multiply(values, ops.cast(ops.reshape(sample_weight, (-1, 1)), "float32"))
+            self.true_positives.assign_add(ops.sum(values))
+
+        def result(self):
+            return self.true_positives.value
+
+        def reset_state(self):
+            self.true_positives.assign(0.0)
+
+    model = get_uncompiled_model()
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=[CategoricalTruePositives()])
+    h = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    out["custom_metric"] = _floats(h.history["categorical_true_positives"])
+    # class and sample weights
+    class_weight = {0: 1.0, 1: 1.0, 2: 2.0, 3: 0.5}
+    model = get_uncompiled_model()
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    out["class_weight"] = _floats(model.fit(x, y, class_weight=class_weight, batch_size=16, epochs=1, shuffle=False,
+                                            verbose=0).history["loss"])
+    sample_weight = np.ones(shape=(len(y),))
+    sample_weight[y == 2] = 2.0
+    model = get_uncompiled_model()
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    out["sample_weight"] = _floats(model.fit(x, y, sample_weight=sample_weight, batch_size=16, epochs=1,
+                                             shuffle=False, verbose=0).history["loss"])
+    # a learning-rate schedule
+    lr_schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=4, decay_rate=0.5, staircase=True)
+    model = get_uncompiled_model()
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=lr_schedule),
+                  loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
+    out["schedule"] = _floats(model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history["loss"])
+    out["validation_split"] = sorted(model.fit(x, y, batch_size=16, epochs=1, validation_split=0.25, verbose=0,
+                                               shuffle=False).history)
+    return out
+
+
+# ------------------------------------------------------------------------------ Save, serialize, export
+def saving_guide(keras, workdir):
+    x, y = _data(32, 8, 3)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(6, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    _set_weights(model)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    path = os.path.join(workdir, "my_model.keras")
+    model.save(path)
+    reconstructed = keras.models.load_model(path)
+    out = {"reload_equal": bool(np.allclose(model.predict(x, verbose=0), reconstructed.predict(x, verbose=0),
+                                            atol=1e-6)),
+           "reload_iterations": int(np.asarray(reconstructed.optimizer.iterations))}
+    # training goes on from the saved optimizer state in both
+    h1 = model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    h2 = reconstructed.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    out["resumed_equal"] = bool(np.allclose(h1, h2, rtol=1e-5))
+    config = model.get_config()
+    out["from_config_layers"] = len(keras.Sequential.from_config(config).layers)
+    json_config = model.to_json()
+    out["from_json_layers"] = len(keras.models.model_from_json(json_config).layers)
+    clone = keras.models.clone_model(model)
+    out["clone_layers"] = [type(layer).__name__ for layer in clone.layers]
+    out["clone_fresh_weights"] = not np.allclose(clone.get_weights()[0], model.get_weights()[0])
+    wpath = os.path.join(workdir, "ckpt.weights.h5")
+    model.save_weights(wpath)
+    clone.load_weights(wpath)
+    out["weights_h5_equal"] = bool(np.allclose(model.predict(x, verbose=0), clone.predict(x, verbose=0), atol=1e-6))
+    # weights moved layer by layer
+    other = keras.Sequential([keras.Input((8,)), keras.layers.Dense(6, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    for a, b in zip(other.layers, model.layers):
+        a.set_weights(b.get_weights())
+    out["set_weights_equal"] = bool(np.allclose(model.predict(x, verbose=0), other.predict(x, verbose=0)))
+    keras.saving.save_model(model, os.path.join(workdir, "again.keras"))
+    out["saving_module"] = len(keras.saving.load_model(os.path.join(workdir, "again.keras")).layers)
+    return out
+
+
+# ------------------------------------------------------------------------------ docstring examples
+def metric_docstrings(keras, workdir):
+    m = keras.metrics
+    out = {}
+    for name, cls, y_true, y_pred, w in [
+            ("FalsePositives", m.FalsePositives, [0, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 0]),
+            ("FalseNegatives", m.FalseNegatives, [0, 1, 1, 1], [0, 1, 0, 0], [0, 0, 1, 0]),
+            ("TrueNegatives", m.TrueNegatives, [0, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0]),
+            ("TruePositives", m.TruePositives, [0, 1, 1, 1], [1, 0, 1, 1], [0, 0, 1, 0]),
+            ("Precision", m.Precision, [0, 1, 1, 1], [1, 0, 1, 1], [0, 0, 1, 0]),
+            ("Recall", m.Recall, [0, 1, 1, 1], [1, 0, 1, 1], [0, 0, 1, 0])]:
+        metric = cls()
+        metric.update_state(y_true, y_pred)
+        first = float(np.asarray(metric.result()))
+        metric.reset_state()
+        metric.update_state(y_true, y_pred, sample_weight=w)
+        out[name] = [first, float(np.asarray(metric.result()))]
+    metric = m.AUC(num_thresholds=3)
+    metric.update_state([0, 0, 1, 1], [0, 0.5, 0.3, 0.9])
+    out["AUC"] = float(np.asarray(metric.result()))
+    metric = m.AUC(num_thresholds=3, from_logits=True)
+    metric.update_state([0, 0, 1, 1], [-4.0, 0.0, -0.8, 2.2])
+    out["AUC_logits"] = float(np.asarray(metric.result()))
+    metric = m.BinaryAccuracy()
+    metric.update_state([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]])
+    out["BinaryAccuracy"] = float(np.asarray(metric.result()))
+    metric = m.CategoricalAccuracy()
+    metric.update_state([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]])
+    out["CategoricalAccuracy"] = float(np.asarray(metric.result()))
+    metric = m.SparseCategoricalAccuracy()
+    metric.update_state([[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]])
+    out["SparseCategoricalAccuracy"] = float(np.asarray(metric.result()))
+    metric = m.TopKCategoricalAccuracy(k=1)
+    metric.update_state([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]])
+    out["TopK"] = float(np.asarray(metric.result()))
+    metric = m.MeanSquaredError()
+    metric.update_state([[0, 1], [0, 0]], [[1, 1], [0, 0]])
+    out["MeanSquaredError"] = float(np.asarray(metric.result()))
+    metric = m.RootMeanSquaredError()
+    metric.update_state([[0, 1], [0, 0]], [[1, 1], [0, 0]])
+    out["RootMeanSquaredError"] = float(np.asarray(metric.result()))
+    metric = m.Mean()
+    metric.update_state([1, 3, 5, 7])
+    out["Mean"] = float(np.asarray(metric.result()))
+    out["call"] = float(np.asarray(m.BinaryAccuracy()([[1], [0]], [[0.7], [0.6]])))
+    return out
+
+
+def loss_docstrings(keras, workdir):
+    L = keras.losses
+    y_true = np.array([[0.0, 1.0], [0.0, 0.0]], "float32")
+    y_pred = np.array([[1.0, 1.0], [1.0, 0.0]], "float32")
+    out = {"mse": float(L.MeanSquaredError()(y_true, y_pred)),
+           "mse_weighted": float(L.MeanSquaredError()(y_true, y_pred, sample_weight=np.array([0.7, 0.3]))),
+           "mse_sum": float(L.MeanSquaredError(reduction="sum")(y_true, y_pred)),
+           "mse_none": np.asarray(L.MeanSquaredError(reduction="none")(y_true, y_pred)).tolist(),
+           "mae": float(L.MeanAbsoluteError()(y_true, y_pred)),
+           "huber": float(L.Huber()(np.array([[0, 1], [0, 0]], "float32"), np.array([[0.6, 0.4], [0.4, 0.6]], "float32")))}
+    bt = np.array([[0, 1], [0, 0]], "float32")
+    bp = np.array([[-18.6, 0.51], [2.94, -12.8]], "float32")
+    out["bce_logits"] = float(L.BinaryCrossentropy(from_logits=True)(bt, bp))
+    ct = np.array([[0, 1, 0], [0, 0, 1]], "float32")
+    cp = np.array([[0.05, 0.95, 0], [0.1, 0.8, 0.1]], "float32")
+    out["cce"] = float(L.CategoricalCrossentropy()(ct, cp))
+    out["scce"] = float(L.SparseCategoricalCrossentropy()(np.array([1, 2]), cp))
+    out["scce_fn"] = np.asarray(L.sparse_categorical_crossentropy(np.array([1, 2]), cp)).round(6).tolist()
+    return out
+
+
+def schedule_docstrings(keras, workdir):
+    s = keras.optimizers.schedules
+    out = {}
+    for name, sched in [("exponential", s.ExponentialDecay(0.1, 10, 0.96)),
+                        ("exponential_staircase", s.ExponentialDecay(0.1, 10, 0.96, staircase=True)),
+                        ("piecewise", s.PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.1])),
+                        ("polynomial", s.PolynomialDecay(0.1, 100, 0.01, power=0.5)),
+                        ("inverse_time", s.InverseTimeDecay(0.1, 10, 0.5)),
+                        ("cosine", s.CosineDecay(0.1, 100)),
+                        ("cosine_warmup", s.CosineDecay(0.0, 100, warmup_target=0.1, warmup_steps=10))]:
+        out[name] = [round(float(np.asarray(sched(step))), 7) for step in (0, 5, 10, 15, 25, 60, 100, 150)]
+    return out
+
+
+def ops_examples(keras, workdir):
+    ops = keras.ops
+    x = np.array([[1.0, -2.0, 3.0], [0.5, 0.0, -1.5]], "float32")
+    results = {
+        "ones": ops.ones((2, 3)), "zeros_like": ops.zeros_like(x), "full": ops.full((2,), 3.0),
+        "exp": ops.exp(x), "log1p": ops.log1p(ops.abs(x)), "square": ops.square(x), "sqrt": ops.sqrt(ops.abs(x)),
+        "mean": ops.mean(x), "mean_axis": ops.mean(x, axis=0), "sum_keep": ops.sum(x, axis=1, keepdims=True),
+        "max": ops.max(x, axis=-1), "argmax": ops.argmax(x, axis=1), "std": ops.std(x), "var": ops.var(x, axis=0),
+        "matmul": ops.matmul(x, ops.transpose(x)), "clip": ops.clip(x, -1.0, 1.0), "where": ops.where(x > 0, x, 0.0),
+        "one_hot": ops.one_hot(np.array([0, 2, 1]), 3), "maximum": ops.maximum(x, 0.5), "relu": ops.relu(x),
+        "relu6": ops.relu6(x * 3), "sigmoid": ops.sigmoid(x), "softmax": ops.softmax(x), "softmax0": ops.softmax(x, axis=0),
+        "log_softmax": ops.log_softmax(x), "logsumexp": ops.logsumexp(x, axis=1), "tanh": ops.tanh(x),
+        "softplus": ops.softplus(x), "leaky_relu": ops.leaky_relu(x), "elu": ops.elu(x), "gelu": ops.gelu(x),
+        "silu": ops.silu(x), "reshape": ops.reshape(x, (3, 2)), "expand_dims": ops.expand_dims(x, 0),
+        "concatenate": ops.concatenate([x, x], axis=1), "stack": ops.stack([x, x]), "arange": ops.arange(5),
+        "linspace": ops.linspace(0.0, 1.0, 5), "cast": ops.cast(x, "int32"), "divide_no_nan": ops.divide_no_nan(x, x),
+        "norm": ops.norm(x), "top_k_values": ops.top_k(x[0], 2)[0],
+        "binary_crossentropy": ops.binary_crossentropy(np.array([0.0, 1.0]), np.array([0.3, 0.8])),
+        "categorical_crossentropy": ops.categorical_crossentropy(np.eye(3)[[0, 2]], ops.softmax(np.array([[1.0, 2, 3], [3, 1, 2]]))),
+        "sparse_categorical_crossentropy": ops.sparse_categorical_crossentropy(np.array([0, 2]), np.array([[1.0, 2, 3], [3, 1, 2]]), from_logits=True),
+        "erf": ops.erf(x), "take": ops.take(x, np.array([0, 2]), axis=1), "square_int": ops.square(np.array([2, 3])),
+        "mean_int": ops.mean(np.array([1, 2])), "sign": ops.sign(x), "round": ops.round(x), "floor": ops.floor(x),
+    }
+    out = {}
+    for name, value in results.items():
+        arr = np.asarray(ops.convert_to_numpy(value))
+        out[name] = {"value": np.round(arr.astype("float64"), 5).tolist(), "shape": list(arr.shape),
+                     "dtype": arr.dtype.name}
+    out["shape"] = list(ops.shape(x))
+    out["top_k_indices"] = np.asarray(ops.convert_to_numpy(ops.top_k(x[0], 2)[1])).tolist()  # int32 or int64 by backend
+    return out
+
+
+def loss_shapes(keras, workdir):
+    """Targets of other shapes than the model's output, as Keras accepts (or refuses) them."""
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 5)).astype("float32")
+    out = {}
+    cases = [("mse", 1, (32,)), ("mse", 1, (32, 1)), ("mse", 3, (32, 1)), ("mae", 3, (32, 1)), ("huber", 3, (32, 1)),
+             ("binary_crossentropy", 1, (32,)), ("binary_crossentropy", 3, (32,)), ("binary_crossentropy", 3, (32, 1)),
+             ("sparse_categorical_crossentropy", 3, (32,)), ("sparse_categorical_crossentropy", 3, (32, 1)),
+             ("categorical_crossentropy", 3, (32,))]
+    for loss, units, yshape in cases:
+        y = rng.integers(0, units, yshape) if "sparse" in loss else (rng.random(yshape) > 0.5).astype("float32")
+        activation = "sigmoid" if "binary" in loss else "softmax" if "categorical" in loss else None
+        m = keras.Sequential([keras.Input((5,)), keras.layers.Dense(units, activation=activation,
+                                                                     kernel_initializer="ones")])
+        m.compile("sgd", loss)
+        try:
+            out[f"{loss} {units} {yshape}"] = round(float(m.evaluate(x, y, verbose=0)), 5)
+        except ValueError:
+            out[f"{loss} {units} {yshape}"] = "ValueError"
+    return out
+
+
+PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, saving_guide,
+                                    metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples,
+                                    loss_shapes)}
+EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
+
+
+def run_all(keras, workdir, names=None) -> dict:
+    results = {}
+    for name in names or PROGRAMS:
+        sub = os.path.join(workdir, name)
+        os.makedirs(sub, exist_ok=True)
+        try:
+            results[name] = PROGRAMS[name](keras, sub)
+        except Exception as e:  # reported per program, so one failure does not hide the others
+            results[name] = {"error": f"{type(e).__name__}: {e}"}
+    return results
+
+
+if __name__ == "__main__":  # run by Keras 3 itself (keras3.py), or --record to refresh the expectations
+    import tempfile
+    import keras
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run_all(keras, tmp, sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "--only" else None)
+    results["keras_version"] = keras.__version__
+    if sys.argv[1:2] == ["--record"]:
+        with open(EXPECTED, "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+    else:
+        print(json.dumps(results))
