@@ -21,7 +21,9 @@ def run_keras(args, cwd, timeout=600):
     python = keras_python()
     if python is None:
         pytest.skip("Keras 3 is not installed (.ci/run makes .venv-keras; or set BRISKNET_KERAS_PYTHON)")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # Keras runs none of brisknet's code: no sanitizer preloads (.ci/sanitize), no paths of ours
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
     env.setdefault("KERAS_BACKEND", "torch")
     res = subprocess.run([python, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert res.returncode == 0, res.stderr[-4000:]
