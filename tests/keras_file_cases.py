@@ -18,7 +18,7 @@ def data(case):
     y = {"adam": labels, "adamw_amsgrad": np.eye(3, dtype="float32")[labels],
          "sgd_nesterov": rng.standard_normal((40, 1)).astype("float32"),
          "rmsprop_centered": rng.standard_normal((40, 2)).astype("float32"),
-         "adagrad_dropout": (labels > 0).astype("float32"), "schedule": labels}[case]
+         "adagrad_dropout": (labels > 0).astype("float32"), "schedule": labels}.get(case, labels)
     return x, y
 
 
@@ -42,6 +42,11 @@ def build(keras, case):
         model = keras.Sequential([keras.Input((2, 4)), L.Flatten(), L.Dense(5, activation="selu"), L.ELU(0.5),
                                   L.Dense(2, activation="softplus")])
         model.compile(keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True), "mae")
+    elif case in ("adamax", "nadam", "adadelta", "lion"):
+        model = keras.Sequential([keras.Input((8,)), L.Dense(5, activation="tanh"), L.Dense(3, activation="softmax")])
+        optimizer = {"adamax": keras.optimizers.Adamax(0.02), "nadam": keras.optimizers.Nadam(0.02),
+                     "adadelta": keras.optimizers.Adadelta(1.0), "lion": keras.optimizers.Lion(0.01)}[case]
+        model.compile(optimizer, "sparse_categorical_crossentropy")
     elif case == "adagrad_dropout":
         model = keras.Sequential([keras.Input((8,)), L.Dense(4, activation="silu"), L.Dropout(0.3),
                                   L.Activation("relu6"), L.Dense(1, activation="sigmoid")])
@@ -51,7 +56,8 @@ def build(keras, case):
     return model
 
 
-CASES = ["adam", "adamw_amsgrad", "sgd_nesterov", "rmsprop_centered", "adagrad_dropout", "schedule"]
+CASES = ["adam", "adamw_amsgrad", "sgd_nesterov", "rmsprop_centered", "adagrad_dropout", "schedule", "adamax", "nadam",
+         "adadelta", "lion"]
 DROPOUT = {"adagrad_dropout"}  # training draws different masks in each library: compare inference only
 
 

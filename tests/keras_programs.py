@@ -485,9 +485,61 @@ def loss_shapes(keras, workdir):
     return out
 
 
+def more_losses_metrics_optimizers(keras, workdir):
+    """Keras' other losses, metrics and optimizers: values on fixed inputs, and short trainings."""
+    rng = np.random.default_rng(4)
+    y01 = (rng.random((6, 3)) > 0.5).astype("float32")
+    pos = rng.random((6, 3)).astype("float32") + 0.05
+    signed = rng.standard_normal((6, 3)).astype("float32")
+    out = {}
+    for name, cls in (("hinge", "Hinge"), ("squared_hinge", "SquaredHinge"), ("categorical_hinge", "CategoricalHinge"),
+                      ("log_cosh", "LogCosh"), ("kl_divergence", "KLDivergence"), ("poisson", "Poisson"),
+                      ("mean_absolute_percentage_error", "MeanAbsolutePercentageError"),
+                      ("mean_squared_logarithmic_error", "MeanSquaredLogarithmicError"),
+                      ("cosine_similarity", "CosineSimilarity")):
+        y_true = y01 if "hinge" in name else pos[::-1].copy()
+        y_pred = signed if "hinge" in name or name in ("log_cosh", "cosine_similarity") else pos
+        out["loss " + name] = round(float(getattr(keras.losses, cls)()(y_true, y_pred)), 5)
+        out["fn " + name] = np.round(np.asarray(getattr(keras.losses, name)(y_true, y_pred), "float64"), 5).tolist()
+    m = keras.metrics
+    for cls in ("Hinge", "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "LogCoshError",
+                "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "CosineSimilarity", "BinaryCrossentropy",
+                "CategoricalCrossentropy"):
+        metric = getattr(m, cls)()
+        metric.update_state(y01 if "Hinge" in cls or "Binary" in cls else pos[::-1].copy(),
+                            pos / pos.sum(axis=1, keepdims=True) if cls == "CategoricalCrossentropy" else
+                            (np.clip(pos, 0, 0.99) if "Binary" in cls else signed if "Hinge" in cls or "Cos" in cls
+                             or "LogCosh" in cls else pos))
+        out["metric " + cls] = round(float(np.asarray(metric.result())), 5)
+    metric = m.SparseCategoricalCrossentropy()
+    metric.update_state(np.array([1, 2]), np.array([[0.05, 0.95, 0], [0.1, 0.8, 0.1]], "float32"))
+    out["metric SparseCategoricalCrossentropy"] = round(float(np.asarray(metric.result())), 5)
+    for fn in ("binary_accuracy", "categorical_accuracy"):
+        out["metric fn " + fn] = np.asarray(getattr(m, fn)(y01, pos), "float64").tolist()
+    out["metric fn top_k"] = np.asarray(m.top_k_categorical_accuracy(y01, pos, k=2), "float64").tolist()
+    out["metric fn sparse_categorical_accuracy"] = np.asarray(m.sparse_categorical_accuracy(
+        np.array([[0], [2]]), pos[:2]), "float64").tolist()
+    x = rng.standard_normal((64, 5)).astype("float32")
+    y = rng.standard_normal((64, 2)).astype("float32")
+    for name in ("Adamax", "Nadam", "Adadelta", "Lion"):
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(2)])
+        _set_weights(model)
+        model.compile(getattr(keras.optimizers, name)(learning_rate=1.0 if name == "Adadelta" else 0.05), "mse")
+        out["optimizer " + name] = _floats(model.fit(x, y, batch_size=8, epochs=3, shuffle=False,
+                                                     verbose=0).history["loss"])
+    for loss in ("hinge", "log_cosh", "poisson", "kld", "msle", "cosine_similarity"):
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2, activation="softplus")])
+        _set_weights(model)
+        model.compile("adam", loss)
+        target = np.abs(y) if loss in ("poisson", "kld", "msle") else y
+        out["train " + loss] = _floats(model.fit(x, target, batch_size=16, epochs=2, shuffle=False,
+                                                 verbose=0).history["loss"])
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples,
-                                    loss_shapes)}
+                                    loss_shapes, more_losses_metrics_optimizers)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

@@ -38,7 +38,10 @@ _CONFIG, _METADATA, _WEIGHTS = "config.json", "metadata.json", "model.weights.h5
 # a group alternate per weight (Adam: m, v of the first weight, then of the second, ...).
 _OPTIMIZER_SLOTS = {"Adam": (("m", "v"), ("vhat",)), "AdamW": (("m", "v"), ("vhat",)), "SGD": (("velocity",),),
                     "RMSprop": (("velocity",), ("momentum_buffer",), ("average_gradient",)),
-                    "Adagrad": (("accumulator",),)}
+                    "Adagrad": (("accumulator",),), "Adamax": (("m", "u"),), "Nadam": (("m", "v"),),
+                    "Adadelta": (("accumulated_grad", "accumulated_delta_var"),), "Lion": (("m",),)}
+# scalar optimizer attributes Keras keeps as variables after the slots
+_OPTIMIZER_SCALARS = {"Nadam": ("u_product",)}
 # activation names Keras does not have
 _NOT_IN_KERAS = {"gelu_tanh"}
 
@@ -171,6 +174,7 @@ def _optimizer_arrays(model) -> list:
         for w in trainable:
             a, b = offsets[id(w)]
             out += [state[name][a:b].reshape(w.shape) for name in group]
+    out += [np.array(getattr(opt, name), np.float32) for name in _OPTIMIZER_SCALARS.get(type(opt).__name__, ())]
     return out
 
 
@@ -539,8 +543,12 @@ def _load_optimizer(model, group, source) -> None:
     iterations = int(values[0])
     if iterations < 0:
         raise ValueError(f"{source}: the optimizer's iteration count is negative")
-    for dst, src in zip(expected[1 + (opt.schedule is None):], values[1 + (opt.schedule is None):]):
+    scalars = _OPTIMIZER_SCALARS.get(type(opt).__name__, ())
+    slots = slice(1 + (opt.schedule is None), len(values) - len(scalars))
+    for dst, src in zip(expected[slots], values[slots]):
         dst[...] = src  # views into the optimizer's flat state arrays
+    for name, value in zip(scalars, values[len(values) - len(scalars):]):
+        setattr(opt, name, float(value))
     opt.iterations = iterations
     if opt.schedule is None and np.float32(opt.learning_rate) != np.float32(values[1]):
         opt.learning_rate = float(values[1])  # the variable is float32: keep the config's exact value if it agrees

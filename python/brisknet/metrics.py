@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import initializers
+from . import initializers, kernels
 from .layers.variable import Variable
+from .losses import numpy_losses
 
 __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
            "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError", "Precision", "Recall", "AUC",
-           "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "get"]
+           "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "BinaryCrossentropy",
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge", "SquaredHinge", "CategoricalHinge",
+           "KLDivergence", "Poisson", "LogCoshError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
+           "CosineSimilarity", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+           "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "get"]
 
 
 class Metric:
@@ -391,6 +396,102 @@ class MeanMetricWrapper(Metric):
                          "compile=False to load_model and compile again")
 
 
+# ------------------------------------------------------------------ losses as metrics, and functions
+class _LossMetric(Metric):
+    """The mean over the epoch of a per-sample loss function."""
+
+    def values(self, y_true, y_pred):
+        return np.asarray(type(self)._fn(y_true, y_pred), np.float64)
+
+
+def _loss_metric(class_name, name, fn):
+    return type(class_name, (_LossMetric,), {"name": name, "_fn": staticmethod(fn),
+                                             "__doc__": f"Keras' {class_name} metric: the mean of {name}."})
+
+
+Hinge = _loss_metric("Hinge", "hinge", numpy_losses.hinge)
+SquaredHinge = _loss_metric("SquaredHinge", "squared_hinge", numpy_losses.squared_hinge)
+CategoricalHinge = _loss_metric("CategoricalHinge", "categorical_hinge", numpy_losses.categorical_hinge)
+KLDivergence = _loss_metric("KLDivergence", "kl_divergence", numpy_losses.kl_divergence)
+Poisson = _loss_metric("Poisson", "poisson", numpy_losses.poisson)
+LogCoshError = _loss_metric("LogCoshError", "logcosh", numpy_losses.log_cosh)
+MeanAbsolutePercentageError = _loss_metric("MeanAbsolutePercentageError", "mean_absolute_percentage_error",
+                                           numpy_losses.mean_absolute_percentage_error)
+MeanSquaredLogarithmicError = _loss_metric("MeanSquaredLogarithmicError", "mean_squared_logarithmic_error",
+                                           numpy_losses.mean_squared_logarithmic_error)
+
+
+class CosineSimilarity(_LossMetric):
+    """The mean cosine similarity of y_true and y_pred (positive, unlike the loss)."""
+    name = "cosine_similarity"
+
+    def __init__(self, name=None, dtype=None, axis=-1):
+        if axis != -1:
+            raise NotImplementedError("CosineSimilarity: only axis=-1 is supported")
+        super().__init__(name, dtype)
+
+    @staticmethod
+    def _fn(y_true, y_pred):
+        return -numpy_losses.cosine_similarity(y_true, y_pred)
+
+
+class _CrossentropyMetric(Metric):
+    def __init__(self, name=None, dtype=None, from_logits=False, label_smoothing=0, axis=-1):
+        if label_smoothing or axis != -1:
+            raise NotImplementedError(f"{type(self).__name__}: label_smoothing and axis are not supported")
+        self.from_logits = bool(from_logits)
+        super().__init__(name, dtype)
+
+    def values(self, y_true, y_pred):
+        return np.asarray(type(self)._fn(y_true, y_pred, self.from_logits), np.float64)
+
+    def get_config(self):
+        return {"name": self.name, "from_logits": self.from_logits}
+
+
+class BinaryCrossentropy(_CrossentropyMetric):
+    name = "binary_crossentropy"
+
+    @staticmethod
+    def _fn(y_true, y_pred, from_logits):
+        y_pred = np.asarray(y_pred, np.float32)
+        y_pred = y_pred.reshape(y_pred.shape[0], -1) if y_pred.ndim != 2 else y_pred
+        return kernels.binary_crossentropy(np.asarray(y_true, np.float32).reshape(y_pred.shape), y_pred, from_logits)
+
+
+class CategoricalCrossentropy(_CrossentropyMetric):
+    name = "categorical_crossentropy"
+    _fn = staticmethod(kernels.categorical_crossentropy)
+
+
+class SparseCategoricalCrossentropy(_CrossentropyMetric):
+    name = "sparse_categorical_crossentropy"
+    _fn = staticmethod(kernels.sparse_categorical_crossentropy)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """Element-wise 1.0 where y_pred > threshold equals y_true (as keras.metrics.binary_accuracy)."""
+    y_pred = np.asarray(y_pred)
+    y_true = np.asarray(y_true).reshape(y_pred.shape)
+    return (y_true == (y_pred > threshold)).astype(np.float32)
+
+
+def categorical_accuracy(y_true, y_pred):
+    return CategoricalAccuracy().values(np.asarray(y_true), np.asarray(y_pred))
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    return SparseCategoricalAccuracy().values(np.asarray(y_true), np.asarray(y_pred))
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    return TopKCategoricalAccuracy(k=k).values(np.asarray(y_true), np.asarray(y_pred))
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    return SparseTopKCategoricalAccuracy(k=k).values(np.asarray(y_true), np.asarray(y_pred))
+
+
 _BY_NAME = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
@@ -401,6 +502,12 @@ _BY_NAME = {
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
     "precision": Precision, "recall": Recall, "auc": AUC, "true_positives": TruePositives,
     "false_positives": FalsePositives, "true_negatives": TrueNegatives, "false_negatives": FalseNegatives,
+    "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy, "hinge": Hinge, "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge, "kl_divergence": KLDivergence, "kld": KLDivergence, "poisson": Poisson,
+    "logcosh": LogCoshError, "log_cosh": LogCoshError, "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError, "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError, "cosine_similarity": CosineSimilarity,
 }
 
 

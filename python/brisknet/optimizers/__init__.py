@@ -3,13 +3,16 @@ from . import schedules
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamw import AdamW
+from .numpy_optimizers import Adadelta, Adamax, Lion, Nadam
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "get"]
+__all__ = ["schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam", "Adadelta",
+           "Lion", "get"]
 
-_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
+_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad, "adamax": Adamax,
+            "nadam": Nadam, "adadelta": Adadelta, "lion": Lion}
 
 
 def get(identifier) -> Optimizer:
