@@ -14,7 +14,7 @@ pytest.importorskip("atheris")
 FUZZ = pathlib.Path(__file__).resolve().parent.parent / "fuzz"
 
 
-@pytest.mark.parametrize("target", ["fuzz_model_file.py", "fuzz_kernels.py"])
+@pytest.mark.parametrize("target", ["fuzz_model_file.py", "fuzz_keras_file.py", "fuzz_kernels.py"])
 def test_fuzz_target_runs_clean(target, tmp_path):
     seconds = int(os.environ.get("BRISKNET_FUZZ_SECONDS", "15"))
     (tmp_path / "corpus").mkdir()

@@ -240,7 +240,10 @@ def _read_entry(zf, name, limit, path) -> bytes:
 
 
 def read_archive(path):
-    """(config dict, model.weights.h5 bytes) of a .keras file; ValueError for anything else."""
+    """(config dict, model.weights.h5 bytes) of a .keras file (a path or a binary file object);
+    ValueError for anything else."""
+    if not isinstance(path, (str, bytes)) and not hasattr(path, "read"):
+        path = str(path)
     try:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
@@ -469,27 +472,49 @@ def compile_from(model, compile_config, source) -> None:
         raise ValueError(f"{source}: cannot compile as saved: {e}") from None
 
 
+def load_archive(file, sequential_class, compile=True, source="archive"):
+    """The model a .keras archive (a path or a binary file object) holds: built from its config,
+    compiled as saved when `compile`, weights and optimizer state loaded. ValueError for anything
+    wrong with the file."""
+    config, weights = read_archive(file)
+    model = build_model(config, sequential_class, source)
+    if not model.built:
+        raise ValueError(f"{source}: the saved model has no input shape")
+    if compile and config.get("compile_config") is not None:
+        compile_from(model, config["compile_config"], source)
+    load_h5(model, weights, source)
+    return model
+
+
 def load_h5(model, data, source, optimizer=True) -> None:
     """Set the model's weights (and, when it has been compiled and the file has it, its optimizer
-    state) from model.weights.h5 bytes; every weight must be there with its shape."""
+    state) from model.weights.h5 bytes; every weight must be there with its shape. Whatever h5py
+    raises on a damaged file becomes ValueError; nothing changes unless everything was read."""
     h5py = _h5py()
     try:
         f = h5py.File(io.BytesIO(data), "r")
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RuntimeError, OverflowError) as e:
         raise ValueError(f"{source}: the weights are not a valid HDF5 file ({e})") from None
-    with f:
-        values = []
-        for path, weights in _weights_by_path(model):
-            group = _group(f, path + "/vars", source, required=bool(weights))
-            names = sorted(group.keys(), key=_index) if group is not None else []
-            if len(names) != len(weights):
-                raise ValueError(f"{source}: {path} holds {len(names)} variables, the model's layer has "
-                                 f"{len(weights)}: the file does not match this architecture")
-            for name, w in zip(names, weights):
-                values.append(_dataset(group, name, w.shape, f"{path}/vars/{name}", source))
-        model.set_weights(values)
-        if optimizer and model.compiled and "optimizer" in f:
-            _load_optimizer(model, _group(f, "optimizer/vars", source, required=False), source)
+    try:
+        with f:
+            _load_h5(model, f, source, optimizer)
+    except (OSError, RuntimeError, OverflowError, KeyError, TypeError, IndexError, AttributeError) as e:
+        raise ValueError(f"{source}: damaged weights file ({type(e).__name__}: {e})") from None
+
+
+def _load_h5(model, f, source, optimizer) -> None:
+    values = []
+    for path, weights in _weights_by_path(model):
+        group = _group(f, path + "/vars", source, required=bool(weights))
+        names = sorted(group.keys(), key=_index) if group is not None else []
+        if len(names) != len(weights):
+            raise ValueError(f"{source}: {path} holds {len(names)} variables, the model's layer has "
+                             f"{len(weights)}: the file does not match this architecture")
+        for name, w in zip(names, weights):
+            values.append(_dataset(group, name, w.shape, f"{path}/vars/{name}", source))
+    model.set_weights(values)
+    if optimizer and model.compiled and "optimizer" in f:
+        _load_optimizer(model, _group(f, "optimizer/vars", source, required=False), source)
 
 
 def _index(name):

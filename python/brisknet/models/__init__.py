@@ -30,12 +30,5 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         raise ValueError("load_model: custom_objects are not supported (loading never runs code from a file)")
     path = os.fspath(filepath)
     if path.endswith(".keras") or (os.path.isfile(path) and zipfile.is_zipfile(path)):
-        config, weights = keras_archive.read_archive(path)
-        model = keras_archive.build_model(config, Sequential, path)
-        if not model.built:
-            raise ValueError(f"{path}: the saved model has no input shape")
-        if compile and config.get("compile_config") is not None:
-            keras_archive.compile_from(model, config["compile_config"], path)
-        keras_archive.load_h5(model, weights, path)
-        return model
+        return keras_archive.load_archive(path, Sequential, compile, path)
     return brisk_format.load_model(path, compile=compile)
