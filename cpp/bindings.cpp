@@ -611,7 +611,9 @@ PYBIND11_MODULE(_core, m) {
       .value("softplus", Activation::softplus).value("softsign", Activation::softsign)
       .value("swish", Activation::swish).value("softmax", Activation::softmax)
       .value("log_softmax", Activation::log_softmax)
-      .value("relu6", Activation::relu6);
+      .value("relu6", Activation::relu6).value("exponential", Activation::exponential)
+      .value("mish", Activation::mish).value("hard_silu", Activation::hard_silu)
+      .value("log_sigmoid", Activation::log_sigmoid).value("hard_tanh", Activation::hard_tanh);
   py::enum_<ElementwiseLoss>(m, "ElementwiseLoss")
       .value("binary_crossentropy", ElementwiseLoss::binary_crossentropy)
       .value("mean_squared_error", ElementwiseLoss::mean_squared_error)

@@ -537,9 +537,29 @@ def more_losses_metrics_optimizers(keras, workdir):
     return out
 
 
+def activation_functions(keras, workdir):
+    """keras.activations on values around each function's kinks, NaN and +-Inf, and each as a
+    Dense layer's activation."""
+    x = np.array([[-np.inf, -7.0, -3.0, -1.2, -0.4, 0.0, 0.3, 1.0, 2.5, 6.5, np.inf, np.nan]], "float32")
+    out = {}
+    names = ["relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid", "tanh", "softplus",
+             "softsign", "silu", "exponential", "mish", "hard_silu", "log_sigmoid", "hard_tanh"]
+    for name in names:
+        y = np.asarray(keras.ops.convert_to_numpy(getattr(keras.activations, name)(x)), "float64")
+        finite = np.isfinite(x[0]) | np.isnan(x[0])  # +-Inf: the libraries differ (inf * 0); NaN must stay NaN
+        out[name] = [None if np.isnan(v) else round(float(v), 5) for v in y[0][finite]]
+    rng = np.random.default_rng(3)
+    xs = rng.standard_normal((5, 4)).astype("float32") * 3
+    for name in names:
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation=name)])
+        _set_weights(model)
+        out["dense " + name] = np.round(np.asarray(model.predict(xs, verbose=0), "float64"), 5).tolist()
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples,
-                                    loss_shapes, more_losses_metrics_optimizers)}
+                                    loss_shapes, more_losses_metrics_optimizers, activation_functions)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

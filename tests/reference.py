@@ -46,6 +46,11 @@ ACTIVATIONS = {
     "swish": lambda x: x * sigmoid(x),
     "softmax": softmax,
     "log_softmax": log_softmax,
+    "exponential": np.exp,
+    "mish": lambda x: x * np.tanh(np.logaddexp(0, x)),
+    "hard_silu": lambda x: x * np.clip(x + 3, 0, 6) / 6,
+    "log_sigmoid": lambda x: -np.logaddexp(0, -x),
+    "hard_tanh": lambda x: np.clip(x, -1, 1),
 }
 
 

@@ -7,7 +7,7 @@ import pytest
 import brisknet as keras
 from brisknet import interop, layers
 
-ACTS = ["relu", "relu6", "tanh", "sigmoid", "selu", "swish", "softsign", "hard_sigmoid", "gelu", "gelu_tanh", "elu",
+ACTS = ["relu", "relu6", "mish", "hard_silu", "log_sigmoid", "hard_tanh", "tanh", "sigmoid", "selu", "swish", "softsign", "hard_sigmoid", "gelu", "gelu_tanh", "elu",
         "leaky_relu", "softplus", "linear"]
 
 

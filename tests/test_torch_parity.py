@@ -14,6 +14,8 @@ TORCH_ACTIVATIONS = {
     "gelu": F.gelu, "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"), "sigmoid": torch.sigmoid,
     "hard_sigmoid": F.hardsigmoid, "tanh": torch.tanh, "softplus": F.softplus, "softsign": F.softsign,
     "swish": F.silu, "softmax": lambda x: F.softmax(x, -1), "log_softmax": lambda x: F.log_softmax(x, -1),
+    "relu6": F.relu6, "exponential": torch.exp, "mish": F.mish, "hard_silu": F.hardswish,
+    "log_sigmoid": F.logsigmoid, "hard_tanh": F.hardtanh,
 }
 
 

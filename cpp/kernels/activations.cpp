@@ -108,6 +108,28 @@ void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha
       return each(n, [&](int64_t i) { y[i] = x[i] / (T(1) + std::abs(x[i])); });
     case Activation::swish:
       return each(n, [&](int64_t i) { y[i] = x[i] * sigmoid(x[i]); });
+    case Activation::exponential:
+      return each(n, [&](int64_t i) { y[i] = std::exp(x[i]); });
+    case Activation::mish:  // x tanh(softplus(x))
+      return each(n, [&](int64_t i) {
+        const T v = x[i];
+        y[i] = v * std::tanh(std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))));
+      });
+    case Activation::hard_silu:  // x relu6(x + 3) / 6
+      return each(n, [&](int64_t i) {
+        const T v = x[i], u = v + T(3);
+        y[i] = v * (u < T(0) ? T(0) : (u > T(6) ? T(6) : u)) / T(6);
+      });
+    case Activation::log_sigmoid:  // -softplus(-x) = min(x, 0) - log(1 + e^-|x|)
+      return each(n, [&](int64_t i) {
+        const T v = x[i];
+        y[i] = std::min(v, T(0)) - std::log1p(std::exp(-std::abs(v)));
+      });
+    case Activation::hard_tanh:  // clip(x, -1, 1), NaN passing through
+      return each(n, [&](int64_t i) {
+        const T v = x[i];
+        y[i] = v > T(-1) ? (v < T(1) ? v : T(1)) : (v <= T(-1) ? T(-1) : v);
+      });
     case Activation::softmax:
     case Activation::log_softmax:
       return;  // row-wise: see activation_forward
@@ -181,6 +203,27 @@ void elementwise_activation_grad(T* dx, const T* dy, const T* x, const T* y, int
       return each(n, [&](int64_t i) {
         const T s = sigmoid(x[i]);
         dx[i] = dy[i] * (s + x[i] * s * (T(1) - s));
+      });
+    case Activation::exponential:
+      return each(n, [&](int64_t i) { dx[i] = dy[i] * y[i]; });
+    case Activation::mish:  // tanh(sp) + x sech^2(sp) sigmoid(x), sp = softplus(x)
+      return each(n, [&](int64_t i) {
+        const T v = x[i];
+        const T t = std::tanh(std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))));
+        dx[i] = dy[i] * (t + v * (T(1) - t * t) * sigmoid(v));
+      });
+    case Activation::hard_silu:  // (2x + 3) / 6 inside (-3, 3), 0 below, 1 above
+      return each(n, [&](int64_t i) {
+        const T g = dy[i], v = x[i];
+        dx[i] = (v > T(-3) && v < T(3)) ? g * (T(2) * v + T(3)) / T(6)
+                                        : g * (v >= T(3) ? T(1) : (v <= T(-3) ? T(0) : v));
+      });
+    case Activation::log_sigmoid:
+      return each(n, [&](int64_t i) { dx[i] = dy[i] * sigmoid(-x[i]); });
+    case Activation::hard_tanh:
+      return each(n, [&](int64_t i) {
+        const T g = dy[i], v = x[i];
+        dx[i] = (v > T(-1) && v < T(1)) ? g : g * ((v <= T(-1) || v >= T(1)) ? T(0) : v);
       });
     case Activation::softmax:
     case Activation::log_softmax:

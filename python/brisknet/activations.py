@@ -6,7 +6,8 @@ import numpy as np
 from . import kernels
 
 __all__ = ["get", "serialize", "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
-           "hard_sigmoid", "tanh", "softplus", "softsign", "swish", "silu", "softmax", "log_softmax"]
+           "hard_sigmoid", "tanh", "softplus", "softsign", "swish", "silu", "softmax", "log_softmax", "exponential",
+           "mish", "hard_silu", "hard_swish", "log_sigmoid", "hard_tanh"]
 
 
 def _make(name):
@@ -63,8 +64,28 @@ softplus = _make("softplus")
 softsign = _make("softsign")
 swish = _make("swish")
 silu = swish
-softmax = _make("softmax")
-log_softmax = _make("log_softmax")
+exponential = _make("exponential")
+mish = _make("mish")
+hard_silu = _make("hard_silu")
+hard_swish = hard_silu
+log_sigmoid = _make("log_sigmoid")
+hard_tanh = _make("hard_tanh")
+
+
+def softmax(x, axis=-1):
+    """Keras' softmax along `axis` (the kernel acts on the last axis)."""
+    return _along(x, "softmax", axis)
+
+
+def log_softmax(x, axis=-1):
+    return _along(x, "log_softmax", axis)
+
+
+def _along(x, name, axis):
+    x = kernels.as_float(x, "x")
+    if axis in (-1, x.ndim - 1):
+        return kernels.activation(x, name)
+    return np.moveaxis(kernels.activation(np.ascontiguousarray(np.moveaxis(x, axis, -1)), name), -1, axis)
 
 
 def get(identifier) -> str:
@@ -75,8 +96,7 @@ def get(identifier) -> str:
         identifier = identifier.__name__
     if isinstance(identifier, str):
         name = identifier.lower()
-        if name == "silu":
-            return "swish"
+        name = {"silu": "swish", "hard_swish": "hard_silu"}.get(name, name)
         if name in kernels.ACTIVATIONS:
             return name
     raise ValueError(f"unknown activation {identifier!r}; known: {sorted(kernels.ACTIVATIONS)}")

@@ -24,11 +24,14 @@ def _require(module, extra):
 def _torch_activation(module):
     """(Keras activation name, alpha) of a torch activation module, or None if it is not one."""
     nn = _require("torch", "torch").nn
-    simple = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.SELU: "selu", nn.SiLU: "swish",
+    simple = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Mish: "mish", nn.Hardswish: "hard_silu",
+              nn.LogSigmoid: "log_sigmoid", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.SELU: "selu", nn.SiLU: "swish",
               nn.Softsign: "softsign", nn.Hardsigmoid: "hard_sigmoid", nn.Identity: "linear"}
     for cls, name in simple.items():
         if type(module) is cls:
             return name, None
+    if type(module) is nn.Hardtanh and module.min_val == -1 and module.max_val == 1:
+        return "hard_tanh", None
     if type(module) is nn.GELU:
         return ("gelu_tanh" if module.approximate == "tanh" else "gelu"), None
     if type(module) is nn.ELU:
@@ -93,11 +96,15 @@ def from_torch(module, input_shape=None):
 def _torch_modules_for(name, alpha):
     """alpha: the layer's slope (leaky_relu) or alpha (elu)."""
     nn = _require("torch", "torch").nn
-    return {"linear": [], "relu": [nn.ReLU()], "relu6": [nn.ReLU6()], "tanh": [nn.Tanh()], "sigmoid": [nn.Sigmoid()],
+    modules = {"linear": [], "relu": [nn.ReLU()], "relu6": [nn.ReLU6()], "tanh": [nn.Tanh()], "sigmoid": [nn.Sigmoid()],
             "selu": [nn.SELU()], "swish": [nn.SiLU()], "softsign": [nn.Softsign()],
             "hard_sigmoid": [nn.Hardsigmoid()], "gelu": [nn.GELU()], "gelu_tanh": [nn.GELU(approximate="tanh")],
             "elu": [nn.ELU(alpha)], "leaky_relu": [nn.LeakyReLU(alpha)], "softplus": [nn.Softplus()],
-            "softmax": [nn.Softmax(dim=-1)], "log_softmax": [nn.LogSoftmax(dim=-1)]}[name]
+            "softmax": [nn.Softmax(dim=-1)], "log_softmax": [nn.LogSoftmax(dim=-1)], "mish": [nn.Mish()],
+            "hard_silu": [nn.Hardswish()], "log_sigmoid": [nn.LogSigmoid()], "hard_tanh": [nn.Hardtanh()]}.get(name)
+    if modules is None:
+        raise ValueError(f"to_torch: activation {name!r} has no torch module")
+    return modules
 
 
 def to_torch(model):
@@ -142,6 +149,18 @@ def _onnx_activation(name, x, out, make, alpha):
         return [node("LeakyRelu", [x], [out], alpha=float(alpha))]
     if name == "relu6":
         return [node("Clip", [x, const(out + "_lo", 0.0), const(out + "_hi", 6.0)], [out])]
+    if name == "hard_tanh":
+        return [node("Clip", [x, const(out + "_lo1", -1.0), const(out + "_hi1", 1.0)], [out])]
+    if name == "exponential":
+        return [node("Exp", [x], [out])]
+    if name == "hard_silu":
+        return [node("HardSwish", [x], [out])]
+    if name == "mish":  # x tanh(softplus(x))
+        return [node("Softplus", [x], [out + "_sp"]), node("Tanh", [out + "_sp"], [out + "_t"]),
+                node("Mul", [x, out + "_t"], [out])]
+    if name == "log_sigmoid":  # -softplus(-x)
+        return [node("Neg", [x], [out + "_n"]), node("Softplus", [out + "_n"], [out + "_sp"]),
+                node("Neg", [out + "_sp"], [out])]
     if name == "selu":
         return [node("Selu", [x], [out], alpha=1.6732632423543772, gamma=1.0507009873554805)]
     if name == "hard_sigmoid":  # Keras 3: relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1)

@@ -31,6 +31,9 @@ ACTIVATIONS = {
     "softplus": _core.Activation.softplus, "softsign": _core.Activation.softsign,
     "swish": _core.Activation.swish, "silu": _core.Activation.swish,
     "softmax": _core.Activation.softmax, "log_softmax": _core.Activation.log_softmax,
+    "exponential": _core.Activation.exponential, "mish": _core.Activation.mish,
+    "hard_silu": _core.Activation.hard_silu,
+    "log_sigmoid": _core.Activation.log_sigmoid, "hard_tanh": _core.Activation.hard_tanh,
 }
 # Keras defaults of the one-parameter activations.
 DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}

@@ -490,8 +490,7 @@ def hard_sigmoid(x):
 
 
 def hard_silu(x):
-    x = _float(x)
-    return x * hard_sigmoid(x)
+    return _activation("hard_silu", x)
 
 
 hard_swish = hard_silu
@@ -517,7 +516,15 @@ swish = silu
 
 
 def log_sigmoid(x):
-    return -softplus(-_float(x))
+    return _activation("log_sigmoid", x)
+
+
+def hard_tanh(x):
+    return _activation("hard_tanh", x)
+
+
+def mish(x):
+    return _activation("mish", x)
 
 
 def leaky_relu(x, negative_slope=0.2):

@@ -39,7 +39,8 @@ double gemm_peak_gflops(double seconds);
 // ---------------------------------------------------------------- activation kinds
 enum class Activation : int {
   linear, relu, leaky_relu, elu, selu, gelu, gelu_tanh, sigmoid, hard_sigmoid,
-  tanh, softplus, softsign, swish, softmax, log_softmax, relu6
+  tanh, softplus, softsign, swish, softmax, log_softmax, relu6, exponential, mish, hard_silu, log_sigmoid,
+  hard_tanh
 };
 // Every activation but softmax / log_softmax acts on each element alone (and can be fused into GEMM).
 inline bool is_elementwise(Activation act) {
