@@ -80,8 +80,8 @@ def sequential_guide(keras, workdir):
     out["compute_output_shape"] = list(dense.compute_output_shape((None, 4)))
     out["activation_layer"] = ops.convert_to_numpy(layers.Activation("relu")(np.array([[-1.0, 2.0]], "float32"))).tolist()
     out["softmax_layer"] = ops.convert_to_numpy(layers.Softmax()(np.array([[1.0, 2.0, 3.0]], "float32"))).round(6).tolist()
-    v = dense.kernel if hasattr(dense.kernel, "assign") else dense.weights[0]
-    v.assign(np.ones((4, 3), "float32"))
+    dense.kernel.assign(np.ones((4, 3), "float32"))
+    out["kernel_numpy"] = ops.convert_to_numpy(dense.kernel).shape == (4, 3) and dense.kernel.numpy().shape == (4, 3)
     out["assign"] = float(ops.convert_to_numpy(dense(np.ones((1, 4), "float32"))).sum())
     return out
 

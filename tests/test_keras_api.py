@@ -18,7 +18,7 @@ def test_a_layer_builds_and_runs_on_its_own():
     x = np.random.default_rng(0).standard_normal((2, 3))
     y = dense(x)
     assert y.shape == (2, 4) and dense.built and dense.kernel.shape == (3, 4)
-    np.testing.assert_allclose(y, np.maximum(x.astype(np.float32) @ dense.kernel + dense.bias, 0), rtol=1e-6)
+    np.testing.assert_allclose(y, np.maximum(x.astype(np.float32) @ dense.kernel.numpy() + dense.bias.numpy(), 0), rtol=1e-6)
     with pytest.raises(ValueError, match="built for samples of shape"):
         dense(np.ones((2, 5)))
     with pytest.raises(TypeError, match="numeric"):
@@ -36,7 +36,7 @@ def test_a_layer_builds_and_runs_on_its_own():
 def test_a_standalone_layer_keeps_its_weights_when_a_model_takes_it():
     dense = layers.Dense(3)
     dense(np.ones((1, 4)))
-    kernel = dense.kernel.copy()
+    kernel = dense.kernel.numpy()
     model = keras.Sequential([keras.Input((4,)), dense])
     np.testing.assert_array_equal(model.get_weights()[0], kernel)
     np.testing.assert_array_equal(dense(np.ones((1, 4))), model.predict(np.ones((1, 4)), verbose=0))
@@ -200,7 +200,8 @@ def test_initializers():
     assert I.get("truncated_normal").__class__ is I.TruncatedNormal and I.glorot_uniform is I.GlorotUniform
     layer = layers.Dense(4, kernel_initializer=I.Orthogonal(seed=0))
     layer.build((None, 4))
-    np.testing.assert_allclose(layer.kernel.T @ layer.kernel, np.eye(4), atol=1e-5)
+    k = layer.kernel.numpy()
+    np.testing.assert_allclose(k.T @ k, np.eye(4), atol=1e-5)
     with pytest.raises(ValueError, match="2 dimensions"):
         I.Orthogonal()((3,))
 

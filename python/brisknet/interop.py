@@ -118,9 +118,9 @@ def to_torch(model):
         if isinstance(layer, Dense):
             linear = nn.Linear(layer.input_shape[0], layer.units, bias=layer.use_bias)
             with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.kernel.T)))
+                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.kernel.numpy().T)))
                 if layer.use_bias:
-                    linear.bias.copy_(torch.from_numpy(np.array(layer.bias)))
+                    linear.bias.copy_(torch.from_numpy(layer.bias.numpy()))
             modules += [linear, *_torch_modules_for(layer.activation, layer._alpha)]
         elif isinstance(layer, Activation):
             modules += _torch_modules_for(layer.activation, layer._alpha)

@@ -42,16 +42,17 @@ class Dense(Layer):
 
     @property
     def kernel(self):
-        return self._weights[0]
+        """Keras' kernel variable (np.asarray(layer.kernel) or .numpy() for the array)."""
+        return self.weights[0]
 
     @property
     def bias(self):
-        return self._weights[1] if self.use_bias else None
+        return self.weights[1] if self.use_bias else None
 
     def forward(self, x, training):
         b = x.shape[0]
         z = self.buffer("z", (b, self.units))
-        _core.gemm(z, x, self.kernel, False, False, 0.0, self.bias)
+        _core.gemm(z, x, self._weights[0], False, False, 0.0, self._weights[1] if self.use_bias else None)
         self._x, self._z = x, z
         if self.activation == "linear":
             self._y = z
@@ -78,22 +79,22 @@ class Dense(Layer):
         if not need_dx:
             return None
         dx = self.buffer("dx", (b, self.input_shape[0]))
-        _core.gemm(dx, dz, self.kernel, False, True, 0.0)
+        _core.gemm(dx, dz, self._weights[0], False, True, 0.0)
         return dx
 
     def regularization_loss(self):
         total = 0.0
         if self.kernel_regularizer is not None:
-            total += self.kernel_regularizer(self.kernel)
+            total += self.kernel_regularizer(self._weights[0])
         if self.bias_regularizer is not None and self.use_bias:
-            total += self.bias_regularizer(self.bias)
+            total += self.bias_regularizer(self._weights[1])
         return total
 
     def add_regularization_gradient(self):
         if self.kernel_regularizer is not None:
-            self.kernel_regularizer.add_gradient(self._grads[0], self.kernel)
+            self.kernel_regularizer.add_gradient(self._grads[0], self._weights[0])
         if self.bias_regularizer is not None and self.use_bias:
-            self.bias_regularizer.add_gradient(self._grads[1], self.bias)
+            self.bias_regularizer.add_gradient(self._grads[1], self._weights[1])
 
     def get_config(self):
         def ser(obj):

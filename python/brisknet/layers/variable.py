@@ -70,6 +70,17 @@ class Variable:
     def __getitem__(self, key):
         return self.value[key]
 
+    def __setitem__(self, key, value):
+        self.value[key] = value
+
+    def __eq__(self, other):
+        return self.value == np.asarray(other)
+
+    def __ne__(self, other):
+        return self.value != np.asarray(other)
+
+    __hash__ = object.__hash__  # a variable is one object, whatever its values
+
     def __len__(self):
         return len(self.value)
 

@@ -69,8 +69,8 @@ def _network_specs(model, layers):
     """(in, out, kernel offset, bias offset or -1, activation, alpha) of each Dense layer."""
     starts = iter(start for start, _ in model._slices)  # weights in order: kernel, bias
     offsets = {id(w): next(starts) for l in model._layers for w in l._weights}
-    return [(layer.input_shape[0], layer.units, offsets[id(layer.kernel)],
-             offsets[id(layer.bias)] if layer.use_bias else -1, kernels.ACTIVATIONS[layer.activation],
+    return [(layer.input_shape[0], layer.units, offsets[id(layer._weights[0])],
+             offsets[id(layer._weights[1])] if layer.use_bias else -1, kernels.ACTIVATIONS[layer.activation],
              kernels.DEFAULT_ALPHA.get(layer.activation, 0.0)) for layer in layers]
 
 
