@@ -239,3 +239,40 @@ def test_history_plot():
     fig = h.plot()
     assert [a.get_title() for a in fig.axes] == ["loss", "accuracy"]
     assert [line.get_label() for line in fig.axes[0].lines] == ["loss", "val_loss"]
+
+
+def test_backup_and_restore_resumes_an_interrupted_fit_bit_identically(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+
+    def make():
+        keras.utils.set_random_seed(7)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"),
+                                  keras.layers.Dropout(0.3), keras.layers.Dense(3, activation="softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    whole = make()
+    full = whole.fit(x, y, epochs=4, batch_size=16, verbose=0).history
+
+    class Crash(callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("the machine went down")
+
+    backup = tmp_path / "backup"
+    model = make()
+    with pytest.raises(RuntimeError, match="went down"):
+        model.fit(x, y, epochs=4, batch_size=16, verbose=0,
+                  callbacks=[callbacks.BackupAndRestore(backup), Crash()])
+    assert sorted(os.listdir(backup)) == ["latest.brisk", "training_metadata.json"]
+    resumed = make()  # a new process would start from scratch like this
+    history = resumed.fit(x, y, epochs=4, batch_size=16, verbose=0, callbacks=[callbacks.BackupAndRestore(backup)])
+    assert history.epoch == [2, 3]
+    assert history.history["loss"] == full["loss"][2:]
+    for a, b in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert os.listdir(backup) == []  # deleted once the fit completed
+    with pytest.raises(ValueError, match="save_freq"):
+        callbacks.BackupAndRestore(backup, save_freq=0)

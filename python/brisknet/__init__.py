@@ -3,7 +3,7 @@
 ``import brisknet as keras`` runs a Keras Sequential/Dense program unchanged.
 """
 from . import _core  # noqa: F401  (the compiled kernels; import errors surface here)
-from . import activations, callbacks, datasets, initializers, interop, kernels, layers, losses, metrics, models, ops
+from . import activations, backend, callbacks, datasets, initializers, interop, kernels, layers, losses, metrics, models, ops
 from . import optimizers, reference, regularizers, saving, utils
 from .layers import Input
 from .models import Sequential
@@ -12,7 +12,7 @@ from .utils import cpu_info, get_num_threads, set_num_threads
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Sequential", "activations", "callbacks", "cpu_info", "datasets", "get_num_threads",
+    "Input", "Sequential", "activations", "backend", "callbacks", "cpu_info", "datasets", "get_num_threads",
     "initializers", "interop", "layers", "losses", "metrics", "models", "kernels", "optimizers", "reference", "regularizers",
     "saving", "set_num_threads", "utils",
 ]

@@ -196,6 +196,21 @@ def _model_from(tensors, metadata, path, compile):
     model = model_from_json(metadata.get("model", "null"), _path=path)
     if not model.built:
         raise ValueError(f"{path}: the saved model has no input shape")
+    if compile and "compile" in metadata:
+        model._compile_from_config(json_field(path, metadata, "compile"), path)
+    _restore(model, tensors, metadata, path, optimizer=compile)
+    return model
+
+
+def restore_into(model, path) -> None:
+    """Weights, layer state and (when the model is compiled with the same optimizer) optimizer
+    state from a .brisk file into `model`, which must have the file's architecture: how
+    BackupAndRestore resumes a run."""
+    tensors, metadata = read_file(path)
+    _restore(model, tensors, metadata, os.fspath(path), optimizer=model.compiled)
+
+
+def _restore(model, tensors, metadata, path, optimizer):
     tensors_to_weights(path, model, tensors)
     states = json_field(path, metadata, "layer_state") if "layer_state" in metadata else {}
     if not isinstance(states, dict):
@@ -205,18 +220,15 @@ def _model_from(tensors, metadata, path, compile):
             model._layers[int(index)].set_state(state)
         except (ValueError, IndexError) as e:
             raise ValueError(f"{path}: layer_state of layer {index}: {e}") from None
-    if compile and "compile" in metadata:
-        model._compile_from_config(json_field(path, metadata, "compile"), path)
-        if "optimizer_iterations" in metadata:
-            opt = model.optimizer
-            opt.build(model._params.size)
-            state = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
-            opt.load_state_arrays(state, path)
-            try:
-                opt.iterations = int(metadata["optimizer_iterations"])
-            except ValueError:
-                raise ValueError(f"{path}: optimizer_iterations is not an integer") from None
-    return model
+    if optimizer and model.optimizer is not None and "optimizer_iterations" in metadata:
+        opt = model.optimizer
+        opt.build(model._params.size)
+        state = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
+        opt.load_state_arrays(state, path)
+        try:
+            opt.iterations = int(metadata["optimizer_iterations"])
+        except ValueError:
+            raise ValueError(f"{path}: optimizer_iterations is not an integer") from None
 
 
 def save_weights(model, path) -> None:

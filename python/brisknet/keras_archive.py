@@ -21,7 +21,6 @@ import inspect
 import io
 import json
 import math
-import re
 import zipfile
 
 import numpy as np
@@ -29,6 +28,7 @@ import numpy as np
 from . import initializers, layers as layers_module, losses, metrics as metrics_module, optimizers, regularizers
 from .optimizers import schedules
 from .brisk_format import atomic_write
+from .naming import to_snake_case
 
 KERAS_FORMAT_VERSION = "3.15.1"  # the Keras release whose files this module was checked against
 MAX_JSON_BYTES = 64 << 20
@@ -55,18 +55,11 @@ def _h5py():
     return h5py
 
 
-def _snake(name: str) -> str:
-    """Keras' to_snake_case (the key of a layer in model.weights.h5)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def _keys(entries) -> list:
     """The h5 keys of a container's entries: dense, dense_1, ... as Keras numbers them."""
     used, keys = {}, []
     for e in entries:
-        key = _snake(type(e).__name__)
+        key = to_snake_case(type(e).__name__)
         if key in used:
             used[key] += 1
             key = f"{key}_{used[key]}"

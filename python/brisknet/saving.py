@@ -1,16 +1,9 @@
 """keras.saving: saving and loading models and weights, whichever the format ('.keras' Keras 3
 archives, '.brisk' brisknet files, '.weights.h5' weight files). A face: it only forwards to the
 models and the format modules (keras_archive, brisk_format), as Keras' keras/api/saving does."""
-from .models import load_model
+from .models import load_model, save_model
 
 __all__ = ["load_model", "save_model", "load_weights", "save_weights"]
-
-
-def save_model(model, filepath, overwrite=True, **kwargs):
-    """model.save(filepath, overwrite)."""
-    if kwargs:
-        raise TypeError(f"save_model: unexpected arguments {sorted(kwargs)}")
-    model.save(filepath, overwrite=overwrite)
 
 
 def save_weights(model, filepath, overwrite=True, **kwargs):

@@ -10,9 +10,10 @@ import threading
 import numpy as np
 
 from . import _core
+from .naming import reset_names
 
 __all__ = ["set_random_seed", "set_num_threads", "get_num_threads", "cpu_info", "estimate_fit",
-           "deferred_interrupt", "to_categorical", "normalize"]
+           "deferred_interrupt", "to_categorical", "normalize", "clear_session"]
 
 _rng = np.random.default_rng()
 
@@ -125,3 +126,8 @@ def normalize(x, axis=-1, order=2):
     norm = np.atleast_1d(np.linalg.norm(x, order, axis))
     norm[norm == 0] = 1
     return x / np.expand_dims(norm, axis)
+
+
+def clear_session(free_memory=True) -> None:
+    """keras.utils.clear_session: forget the automatic layer and model names."""
+    reset_names()

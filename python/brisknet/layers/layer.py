@@ -5,25 +5,10 @@ buffer; a layer used on its own (``Dense(4)(x)``, ``layer.build((None, 3))``) ow
 until a model takes it in (keeping their values)."""
 from __future__ import annotations
 
-import re
-from collections import defaultdict
-
 import numpy as np
 
+from ..naming import to_snake_case, unique_name
 from .variable import Variable
-
-_name_counts: dict = defaultdict(int)
-
-
-def unique_name(base: str) -> str:
-    """Keras-style automatic names: dense, dense_1, dense_2, ..."""
-    n = _name_counts[base]
-    _name_counts[base] += 1
-    return base if n == 0 else f"{base}_{n}"
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class Layer:
@@ -32,7 +17,7 @@ class Layer:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
         if dtype not in (None, "float32", np.float32):
             raise ValueError(f"{type(self).__name__}: only float32 layers are supported, got dtype={dtype!r}")
-        self.name = name if name is not None else unique_name(_snake(type(self).__name__))
+        self.name = name if name is not None else unique_name(to_snake_case(type(self).__name__))
         self.trainable = trainable
         self.built = False
         self.input_shape = None   # without the batch dimension

@@ -4,7 +4,14 @@ import json as _json
 from .cloning import clone_model
 from .sequential import Sequential
 
-__all__ = ["Sequential", "clone_model", "load_model", "model_from_json"]
+__all__ = ["Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
+
+
+def save_model(model, filepath, overwrite=True, **kwargs):
+    """keras.models.save_model: model.save(filepath, overwrite)."""
+    if kwargs:
+        raise TypeError(f"save_model: unexpected arguments {sorted(kwargs)}")
+    model.save(filepath, overwrite=overwrite)
 
 
 def model_from_json(json_string, _path="json"):

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..layers import InputSpec, Layer
-from ..layers.layer import unique_name
+from ..naming import unique_name
 from .trainer import Trainer
 
 

@@ -313,10 +313,12 @@ class Trainer:
         cbl = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": epochs, "steps": steps})
         engine = self._engine_for(metrics) if engine_module.why_not(self, metrics, sw) is None else None
         self.stop_training = False
-        rng = utils.global_rng()
+        self._initial_epoch = None  # BackupAndRestore sets it when it resumes a run
         logs = {}
         cbl.on_train_begin()
-        for epoch in range(int(initial_epoch), int(epochs)):
+        rng = utils.global_rng()
+        start = self._initial_epoch if self._initial_epoch is not None else int(initial_epoch)
+        for epoch in range(start, int(epochs)):
             tracker.reset_state()
             for m in metrics:
                 m.reset_state()

@@ -7,6 +7,22 @@ import numpy as np
 from . import schedules
 
 
+class LearningRate(float):
+    """The learning rate an optimizer reports: a float that, like Keras' variable, also has
+    .assign(value) (setting the optimizer's rate) and .numpy()."""
+
+    def __new__(cls, value, optimizer):
+        self = super().__new__(cls, value)
+        self._optimizer = optimizer
+        return self
+
+    def assign(self, value):
+        self._optimizer.learning_rate = value
+
+    def numpy(self):
+        return float(self)
+
+
 class Optimizer:
     name = "optimizer"
 
@@ -30,7 +46,7 @@ class Optimizer:
     @property
     def learning_rate(self) -> float:
         """The learning rate of the next step (a schedule's value at `iterations`)."""
-        return self.learning_rate_at(self.iterations)
+        return LearningRate(self.learning_rate_at(self.iterations), self)
 
     @learning_rate.setter
     def learning_rate(self, value):
