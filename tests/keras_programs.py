@@ -537,6 +537,51 @@ def more_losses_metrics_optimizers(keras, workdir):
     return out
 
 
+def callback_docstrings(keras, workdir):
+    """The examples in the docstrings of Keras' callbacks."""
+    out = {}
+    callback = keras.callbacks.EarlyStopping(monitor="loss", patience=3)
+    model = keras.models.Sequential([keras.Input((20,)), keras.layers.Dense(10)])
+    _set_weights(model)
+    model.compile(keras.optimizers.SGD(), loss="mse")
+    history = model.fit(np.arange(100).reshape(5, 20).astype("float32"), np.zeros((5, 10), "float32"), epochs=10,
+                        batch_size=1, callbacks=[callback], verbose=0, shuffle=False)
+    out["early_stopping_epochs"] = len(history.history["loss"])
+
+    def scheduler(epoch, lr):
+        return lr if epoch < 10 else float(lr * np.exp(-0.1))
+
+    model = keras.models.Sequential([keras.Input((20,)), keras.layers.Dense(10)])
+    model.compile(keras.optimizers.SGD(), loss="mse")
+    out["lr_before"] = round(float(np.asarray(model.optimizer.learning_rate)), 6)
+    callback = keras.callbacks.LearningRateScheduler(scheduler)
+    history = model.fit(np.arange(100).reshape(5, 20).astype("float32"), np.zeros((5, 10), "float32"), epochs=15,
+                        callbacks=[callback], verbose=0)
+    out["lr_after"] = round(float(np.asarray(model.optimizer.learning_rate)), 6)
+    out["lr_history"] = [round(v, 6) for v in _floats(history.history["learning_rate"])]
+    x, y = _data(32, 8, 3)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax")])
+    _set_weights(model)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    checkpoint_filepath = os.path.join(workdir, "ckpt", "checkpoint.model.keras")
+    ck = keras.callbacks.ModelCheckpoint(filepath=checkpoint_filepath, monitor="val_accuracy", mode="max",
+                                         save_best_only=True)
+    model.fit(x, y, epochs=3, validation_data=(x, y), callbacks=[ck], verbose=0, shuffle=False)
+    best = keras.models.load_model(checkpoint_filepath)
+    out["checkpoint_loads"] = list(np.asarray(best.predict(x[:2], verbose=0)).shape)
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.2, patience=1, min_lr=0.0001,
+                                                  min_delta=1.0)
+    h = model.fit(x, y, epochs=4, callbacks=[reduce_lr], verbose=0, shuffle=False)
+    out["reduce_lr"] = [round(v, 7) for v in _floats(h.history["learning_rate"])]
+    csv_logger = keras.callbacks.CSVLogger(os.path.join(workdir, "training.log"))
+    model.fit(x, y, epochs=2, callbacks=[csv_logger], verbose=0, validation_split=0.25, shuffle=False)
+    with open(os.path.join(workdir, "training.log")) as f:
+        rows = [line.strip().split(",") for line in f]
+    out["csv_header"] = rows[0]
+    out["csv_rows"] = len(rows)
+    return out
+
+
 def activation_functions(keras, workdir):
     """keras.activations on values around each function's kinks, NaN and +-Inf, and each as a
     Dense layer's activation."""
@@ -559,7 +604,8 @@ def activation_functions(keras, workdir):
 
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples,
-                                    loss_shapes, more_losses_metrics_optimizers, activation_functions)}
+                                    loss_shapes, more_losses_metrics_optimizers, activation_functions,
+                                    callback_docstrings)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 
