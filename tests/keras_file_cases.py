@@ -18,7 +18,8 @@ def data(case):
     y = {"adam": labels, "adamw_amsgrad": np.eye(3, dtype="float32")[labels],
          "sgd_nesterov": rng.standard_normal((40, 1)).astype("float32"),
          "rmsprop_centered": rng.standard_normal((40, 2)).astype("float32"),
-         "adagrad_dropout": (labels > 0).astype("float32"), "schedule": labels}.get(case, labels)
+         "adagrad_dropout": (labels > 0).astype("float32"), "schedule": labels,
+         "normalization": rng.standard_normal((40, 1)).astype("float32")}.get(case, labels)
     return x, y
 
 
@@ -47,17 +48,23 @@ def build(keras, case):
         optimizer = {"adamax": keras.optimizers.Adamax(0.02), "nadam": keras.optimizers.Nadam(0.02),
                      "adadelta": keras.optimizers.Adadelta(1.0), "lion": keras.optimizers.Lion(0.01)}[case]
         model.compile(optimizer, "sparse_categorical_crossentropy")
+    elif case == "normalization":  # the regression tutorial's preprocessing
+        model = keras.Sequential([keras.Input((8,)), L.Normalization(), L.Rescaling(0.5, offset=0.1),
+                                  L.Dense(4, activation="relu"), L.Dense(1)])
+        model.compile(keras.optimizers.Adam(0.01), "mean_absolute_error")
     elif case == "adagrad_dropout":
         model = keras.Sequential([keras.Input((8,)), L.Dense(4, activation="silu"), L.Dropout(0.3),
                                   L.Activation("relu6"), L.Dense(1, activation="sigmoid")])
         model.compile(keras.optimizers.Adagrad(0.1), "binary_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(1)
     model.set_weights([(rng.standard_normal(np.shape(w)) * 0.4).astype("float32") for w in model.get_weights()])
+    if case == "normalization":
+        model.layers[0].adapt(data(case)[0] * 3 + 1)
     return model
 
 
 CASES = ["adam", "adamw_amsgrad", "sgd_nesterov", "rmsprop_centered", "adagrad_dropout", "schedule", "adamax", "nadam",
-         "adadelta", "lion"]
+         "adadelta", "lion", "normalization"]
 DROPOUT = {"adagrad_dropout"}  # training draws different masks in each library: compare inference only
 
 

@@ -537,6 +537,33 @@ def more_losses_metrics_optimizers(keras, workdir):
     return out
 
 
+def regression_tutorial(keras, workdir):
+    """The regression tutorial's model: a Normalization adapted to the features, Dense layers, MAE."""
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal((120, 5)) * [1, 10, 100, 0.1, 3] + [0, 5, -50, 1, 2]).astype("float32")
+    y = (x @ np.array([1.0, -0.2, 0.01, 4.0, 0.5], "float32") + rng.standard_normal(120).astype("float32") * 0.1)
+    normalizer = keras.layers.Normalization(axis=-1)
+    normalizer.adapt(x)
+    out = {"mean": np.round(np.asarray(keras.ops.convert_to_numpy(normalizer.mean), "float64"), 4).tolist(),
+           "variance": np.round(np.asarray(keras.ops.convert_to_numpy(normalizer.variance), "float64"), 3).tolist(),
+           "first_normalized": np.round(np.asarray(keras.ops.convert_to_numpy(normalizer(x[:1])), "float64"), 5).tolist()}
+    model = keras.Sequential([keras.Input((5,)), normalizer, keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
+    rng2 = np.random.default_rng(1)
+    weights = model.get_weights()
+    model.set_weights(weights[:3] + [(rng2.standard_normal(np.shape(w)) * 0.3).astype("float32") for w in weights[3:]])
+    model.compile(loss="mean_absolute_error", optimizer=keras.optimizers.Adam(0.01))
+    history = model.fit(x, y, validation_split=0.2, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    out["history"] = {k: _floats(v) for k, v in history.history.items()}
+    out["weights"] = [len(model.weights), len(model.trainable_weights), len(model.non_trainable_weights)]
+    out["rescaling"] = np.asarray(keras.ops.convert_to_numpy(keras.layers.Rescaling(1.0 / 255)(
+        np.array([[0.0, 127.5, 255.0]], "float32"))), "float64").round(6).tolist()
+    inverse = keras.layers.Normalization(mean=[2.0], variance=[4.0], invert=True)
+    out["invert"] = np.asarray(keras.ops.convert_to_numpy(inverse(np.array([[1.0], [-0.5]], "float32"))),
+                               "float64").tolist()
+    return out
+
+
 def callback_docstrings(keras, workdir):
     """The examples in the docstrings of Keras' callbacks."""
     out = {}
@@ -605,7 +632,7 @@ def activation_functions(keras, workdir):
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
-                                    callback_docstrings)}
+                                    callback_docstrings, regression_tutorial)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

@@ -238,3 +238,41 @@ def test_keras_ops_namespace_on_numpy():
     with pytest.raises(ValueError, match="labels must be in"):
         ops.sparse_categorical_crossentropy(np.array([3]), np.ones((1, 3)))
     assert keras.kernels.matmul is not ops.matmul  # the raw kernels live in brisknet.kernels
+
+
+def test_normalization_and_rescaling():
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((50, 3)) * [1, 10, 100] + [0, 5, -50]).astype(np.float32)
+    norm = layers.Normalization()
+    norm.adapt(x)
+    np.testing.assert_allclose(norm.mean, x.astype(np.float64).mean(axis=0, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(norm(x).std(axis=0), 1, rtol=1e-4)
+    assert [w.name for w in norm.weights] == ["mean", "variance", "count"] and norm.weights[2].shape == ()
+    assert norm.trainable_weights == [] and len(norm.non_trainable_weights) == 3
+    # backward: dy / std (what the trainer chains), against central differences
+    norm.forward(x, True)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    np.testing.assert_allclose(norm.backward(dy, True), dy / np.sqrt(x.astype(np.float64).var(axis=0)), rtol=1e-4)
+    given = layers.Normalization(mean=[1.0, 2.0], variance=[4.0, 0.0])
+    np.testing.assert_allclose(given(np.array([[3.0, 2.5]])), [[1.0, 0.5 / 1e-7]], rtol=1e-5)  # std floored at 1e-7
+    with pytest.raises(ValueError, match="mean and variance"):
+        layers.Normalization(mean=[1.0])
+    with pytest.raises(ValueError, match="variance >= 0"):
+        layers.Normalization(mean=[1.0], variance=[-1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        layers.Normalization().adapt(np.array([[np.nan, 1.0]]))
+    with pytest.raises(ValueError, match="shape"):
+        norm.adapt(np.ones((4, 5)))
+    with pytest.raises(NotImplementedError):
+        layers.Normalization(axis=0)
+    np.testing.assert_allclose(layers.Rescaling(1 / 255)(np.array([[0.0, 255.0]])), [[0.0, 1.0]])
+    np.testing.assert_allclose(layers.Rescaling([2.0, 3.0], offset=1.0)(np.ones((1, 2))), [[3.0, 4.0]])
+    with pytest.raises(ValueError, match="finite"):
+        layers.Rescaling(np.nan)
+    # in a model: the statistics stay put while the Dense layers train, also with weight decay
+    model = keras.Sequential([keras.Input((3,)), norm, layers.Rescaling(0.5), layers.Dense(1)])
+    model.compile(keras.optimizers.AdamW(0.1, weight_decay=0.5), "mse")
+    stats = [w.numpy() for w in norm.weights]
+    model.fit(x, x[:, :1], epochs=2, verbose=0)
+    for before, w in zip(stats, norm.weights):
+        np.testing.assert_array_equal(before, w.numpy())

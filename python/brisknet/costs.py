@@ -19,7 +19,8 @@ def layer_flops(layer) -> tuple:
     from .layers import Dense
     if not isinstance(layer, Dense):
         n = math.prod(layer.output_shape)
-        return (n, n) if type(layer).__name__ in ("Activation", "Dropout") else (0, 0)
+        elementwise = ("Activation", "Dropout", "Softmax", "ReLU", "LeakyReLU", "ELU", "Normalization", "Rescaling")
+        return (n, n) if type(layer).__name__ in elementwise else (0, 0)
     mm = 2 * layer.input_shape[0] * layer.units
     extra = layer.units * (int(layer.use_bias) + int(layer.activation != "linear"))
     return mm + extra, 2 * mm + extra  # backward: dW and dX (the caller drops dX of the first layer)
@@ -31,7 +32,7 @@ def model_flops(model) -> dict:
     first = True
     for layer in model._layers:
         f, b = layer_flops(layer)
-        if first and layer.count_params():  # no gradient is needed for the model's input
+        if first and hasattr(layer, "units"):  # no gradient is needed for the model's input
             b -= 2 * layer.input_shape[0] * layer.units
             first = False
         forward, backward = forward + f, backward + b
@@ -47,7 +48,7 @@ def _state_arrays_per_param(optimizer) -> int:
     return {"Adam": 2 + int(getattr(optimizer, "amsgrad", False)), "AdamW": 2 + int(getattr(optimizer, "amsgrad", False)),
             "SGD": int(getattr(optimizer, "momentum", 0) > 0), "Adagrad": 1,
             "RMSprop": 1 + int(getattr(optimizer, "centered", False)) + int(getattr(optimizer, "momentum", 0) > 0),
-            }.get(type(optimizer).__name__, 0)
+            "Adamax": 2, "Nadam": 2, "Adadelta": 2, "Lion": 1}.get(type(optimizer).__name__, 0)
 
 
 def model_memory(model, batch_size: int) -> dict:

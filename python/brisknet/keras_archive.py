@@ -74,15 +74,15 @@ def _is_model(entry) -> bool:
 
 
 def _weights_by_path(model, prefix="layers") -> list:
-    """[(h5 group path, [weight arrays])] of every layer, in Keras' order."""
+    """[(h5 group path, layer or model, [weight arrays])] of every layer, in Keras' order."""
     out = []
     for key, e in zip(_keys(model.layers), model.layers):
         path = f"{prefix}/{key}"
         if _is_model(e):
-            out.append((path, []))
+            out.append((path, e, []))
             out += _weights_by_path(e, path + "/layers")
         else:
-            out.append((path, list(e._weights)))
+            out.append((path, e, list(e._weights)))
     return out
 
 
@@ -159,7 +159,7 @@ def _optimizer_arrays(model) -> list:
     if opt.schedule is None:
         out.append(np.array(opt.learning_rate, np.float32))
     offsets = dict(zip((id(w) for l in model._layers for w in l._weights), model._slices))
-    trainable = [w for l in model._layers if l.trainable for w in l._weights]
+    trainable = [w for l in model._layers if l.trains for w in l._weights]
     state = opt.state_arrays()
     for group in slots:
         if not all(name in state for name in group):
@@ -172,12 +172,12 @@ def _optimizer_arrays(model) -> list:
 
 
 def _write_h5(model, f, include_optimizer=True) -> None:
-    for path, weights in _weights_by_path(model):
+    for path, layer, weights in _weights_by_path(model):
         group = f.create_group(path + "/vars") if path + "/vars" not in f else f[path + "/vars"]
-        layer_name = path.rsplit("/", 1)[-1]
-        group.attrs["name"] = layer_name
+        group.attrs["name"] = layer.name
         for i, w in enumerate(weights):
-            group.create_dataset(str(i), data=np.asarray(w, np.float32))
+            count = isinstance(layer, layers_module.Normalization) and i == 2  # Keras keeps the count as int32
+            group.create_dataset(str(i), data=np.asarray(w).astype(np.int32 if count else np.float32))
     if include_optimizer and model.compiled:
         group = f.create_group("optimizer/vars")
         group.attrs["name"] = model.optimizer.name
@@ -294,7 +294,8 @@ def _walk_layer_configs(spec):
 
 # --------------------------------------------------------------------------------- configs: in
 _LAYERS = {name: getattr(layers_module, name) for name in
-           ("Dense", "Dropout", "Activation", "Flatten", "Softmax", "ReLU", "LeakyReLU", "ELU")}
+           ("Dense", "Dropout", "Activation", "Flatten", "Softmax", "ReLU", "LeakyReLU", "ELU", "Normalization",
+            "Rescaling")}
 # config keys brisknet ignores when they hold Keras' defaults
 _IGNORED = {"dtype": None, "registered_name": None, "module": None, "seed": None, "noise_shape": None,
             "kernel_constraint": None, "bias_constraint": None, "activity_regularizer": None, "lora_rank": None,
@@ -497,14 +498,14 @@ def load_h5(model, data, source, optimizer=True) -> None:
 
 def _load_h5(model, f, source, optimizer) -> None:
     values = []
-    for path, weights in _weights_by_path(model):
+    for path, _, weights in _weights_by_path(model):
         group = _group(f, path + "/vars", source, required=bool(weights))
         names = sorted(group.keys(), key=_index) if group is not None else []
         if len(names) != len(weights):
             raise ValueError(f"{source}: {path} holds {len(names)} variables, the model's layer has "
                              f"{len(weights)}: the file does not match this architecture")
         for name, w in zip(names, weights):
-            values.append(_dataset(group, name, w.shape, f"{path}/vars/{name}", source))
+            values.append(_dataset(group, name, w.shape, f"{path}/vars/{name}", source, kinds="fiu"))
     model.set_weights(values)
     if optimizer and model.compiled and "optimizer" in f:
         _load_optimizer(model, _group(f, "optimizer/vars", source, required=False), source)

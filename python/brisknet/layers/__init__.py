@@ -5,6 +5,7 @@ from .dropout import Dropout
 from .flatten import Flatten
 from .input_layer import Input, InputLayer, InputSpec
 from .layer import Layer
+from .normalization import Normalization, Rescaling
 
 __all__ = ["Activation", "Dense", "Dropout", "ELU", "Flatten", "Input", "InputLayer", "InputSpec", "Layer", "LeakyReLU",
-           "ReLU", "Softmax"]
+           "Normalization", "ReLU", "Rescaling", "Softmax"]

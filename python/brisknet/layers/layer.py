@@ -12,6 +12,8 @@ from .variable import Variable
 
 
 class Layer:
+    weights_trainable = True  # False: the layer's weights are never trained (Normalization's statistics)
+
     def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
@@ -66,7 +68,7 @@ class Layer:
             if i < len(kept) and kept[i].shape == tuple(shape):
                 weights.append(np.array(kept[i], np.float32))
             else:
-                weights.append(np.ascontiguousarray(init(shape, np.float32), dtype=np.float32))
+                weights.append(np.array(init(shape, np.float32), dtype=np.float32).reshape(shape))
         self.bind(weights, [np.zeros_like(w) for w in weights])
 
     def bind(self, weights: list, grads: list) -> None:
@@ -82,12 +84,17 @@ class Layer:
                 if i < len(self._weights)]
 
     @property
+    def trains(self) -> bool:
+        """Whether the optimizer updates this layer's weights."""
+        return self.trainable and self.weights_trainable
+
+    @property
     def trainable_weights(self) -> list:
-        return self.weights if self.trainable else []
+        return self.weights if self.trains else []
 
     @property
     def non_trainable_weights(self) -> list:
-        return [] if self.trainable else self.weights
+        return [] if self.trains else self.weights
 
     @property
     def variables(self) -> list:

@@ -255,7 +255,7 @@ class Sequential(Trainer):
             lines.append(row(f"{layer.name} ({type(layer).__name__})", shape, params))
         lines.append("└" + "┴".join("─" * w for w in widths) + "┘")
         total = self._params.size if self.built else 0
-        trainable = sum(l.count_params() for l in self._layers if l.built and l.trainable)
+        trainable = sum(l.count_params() for l in self._layers if l.built and l.trains)
         lines += [f" Total params: {total:,} ({_bytes(total * 4)})",
                   f" Trainable params: {trainable:,} ({_bytes(trainable * 4)})",
                   f" Non-trainable params: {total - trainable:,} ({_bytes((total - trainable) * 4)})"]

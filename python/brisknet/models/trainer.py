@@ -250,7 +250,7 @@ class Trainer:
             dh = self._layers[i].backward(dh, need_dx=i > 0)
         for layer in self._layers:
             layer.add_regularization_gradient()
-        frozen = [(w, w.copy()) for l in self._layers if not l.trainable for w in l._weights]
+        frozen = [(w, w.copy()) for l in self._layers if not l.trains for w in l._weights]
         self.optimizer.apply(self._params, self._grads, self._slices)
         for w, saved in frozen:
             w[...] = saved
