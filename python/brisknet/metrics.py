@@ -280,32 +280,28 @@ class Recall(_ConfusionMetric):
         return self._out(_ratio(self.tp, self.tp + self.fn))
 
 
-class TruePositives(_ConfusionMetric):
-    name = "true_positives"
+class _Count(_ConfusionMetric):
+    """One of the four counts (`_count`: tp, fp, tn or fn)."""
+    _count = "tp"
 
     def result(self):
-        return self._out(self.tp)
+        return self._out(getattr(self, self._count))
 
 
-class FalsePositives(_ConfusionMetric):
-    name = "false_positives"
-
-    def result(self):
-        return self._out(self.fp)
+class TruePositives(_Count):
+    name, _count = "true_positives", "tp"
 
 
-class TrueNegatives(_ConfusionMetric):
-    name = "true_negatives"
-
-    def result(self):
-        return self._out(self.tn)
+class FalsePositives(_Count):
+    name, _count = "false_positives", "fp"
 
 
-class FalseNegatives(_ConfusionMetric):
-    name = "false_negatives"
+class TrueNegatives(_Count):
+    name, _count = "true_negatives", "tn"
 
-    def result(self):
-        return self._out(self.fn)
+
+class FalseNegatives(_Count):
+    name, _count = "false_negatives", "fn"
 
 
 class AUC(Metric):

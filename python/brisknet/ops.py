@@ -13,7 +13,7 @@ import math as _math
 
 import numpy as np
 
-from . import kernels
+from . import activations, kernels
 
 FLOATX = np.float32
 
@@ -463,68 +463,26 @@ def meshgrid(*x, indexing="xy"):
 
 
 # ------------------------------------------------------------------------------------ nn ops
-def _activation(name, x, axis=-1, **kw):
-    """A brisknet activation kernel along `axis` (the kernels act on the last axis)."""
+def _activation(name, x, **kw):
+    """An element-wise brisknet activation kernel."""
     x = _float(x)
-    if x.size == 0:
-        return x.copy()
-    if axis in (-1, x.ndim - 1) or x.ndim == 0:
-        return kernels.activation(x, name, **kw)
-    return np.moveaxis(kernels.activation(np.moveaxis(x, axis, -1), name, **kw), -1, axis)
+    return x.copy() if x.size == 0 else kernels.activation(x, name, **kw)
 
 
-def relu(x):
-    return _activation("relu", x)
+def _nn_op(kernel_name, name):
+    def f(x):
+        return _activation(kernel_name, x)
+    f.__name__ = name
+    f.__doc__ = f"keras.ops.{name} on brisknet's {kernel_name} kernel."
+    return f
 
 
-def relu6(x):
-    return np.minimum(_activation("relu", x), 6)
-
-
-def sigmoid(x):
-    return _activation("sigmoid", x)
-
-
-def hard_sigmoid(x):
-    return _activation("hard_sigmoid", x)
-
-
-def hard_silu(x):
-    return _activation("hard_silu", x)
-
-
-hard_swish = hard_silu
-
-
-def tanh(x):
-    return _activation("tanh", x)
-
-
-def softplus(x):
-    return _activation("softplus", x)
-
-
-def softsign(x):
-    return _activation("softsign", x)
-
-
-def silu(x):
-    return _activation("swish", x)
-
-
-swish = silu
-
-
-def log_sigmoid(x):
-    return _activation("log_sigmoid", x)
-
-
-def hard_tanh(x):
-    return _activation("hard_tanh", x)
-
-
-def mish(x):
-    return _activation("mish", x)
+relu, relu6, sigmoid, hard_sigmoid, hard_silu, tanh, softplus, softsign, silu, log_sigmoid, hard_tanh, mish = (
+    _nn_op(kernel, name) for kernel, name in (
+        ("relu", "relu"), ("relu6", "relu6"), ("sigmoid", "sigmoid"), ("hard_sigmoid", "hard_sigmoid"),
+        ("hard_silu", "hard_silu"), ("tanh", "tanh"), ("softplus", "softplus"), ("softsign", "softsign"),
+        ("swish", "silu"), ("log_sigmoid", "log_sigmoid"), ("hard_tanh", "hard_tanh"), ("mish", "mish")))
+hard_swish, swish = hard_silu, silu
 
 
 def leaky_relu(x, negative_slope=0.2):
@@ -545,11 +503,13 @@ def gelu(x, approximate=True):
 
 
 def softmax(x, axis=-1):
-    return _activation("softmax", x, axis)
+    x = _float(x)
+    return x.copy() if x.size == 0 else activations.softmax(x, axis)
 
 
 def log_softmax(x, axis=-1):
-    return _activation("log_softmax", x, axis)
+    x = _float(x)
+    return x.copy() if x.size == 0 else activations.log_softmax(x, axis)
 
 
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
