@@ -63,19 +63,22 @@ void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha
       if (y != x) each(n, [&](int64_t i) { y[i] = x[i]; });
       return;
     case Activation::relu:
-      // Two comparisons so that NaN passes through (as in Keras, PyTorch and np.maximum) while
-      // subnormals, which compare as 0 under DAZ, still give 0.
+      // Clamps as selects (vector blends, see -fno-trapping-math in CMakeLists.txt): a NaN fails
+      // every comparison and passes through (as in Keras, PyTorch and np.maximum), and a
+      // subnormal, which compares as 0 under DAZ, gives 0.
       return each(n, [&](int64_t i) {
         const T v = x[i];
-        y[i] = v > T(0) ? v : (v <= T(0) ? T(0) : v);
+        y[i] = v <= T(0) ? T(0) : v;
       });
     case Activation::relu6:
       return each(n, [&](int64_t i) {
         const T v = x[i];
-        y[i] = v > T(0) ? (v > T(6) ? T(6) : v) : (v <= T(0) ? T(0) : v);
+        T r = v <= T(0) ? T(0) : v;
+        r = v > T(6) ? T(6) : r;
+        y[i] = r;
       });
     case Activation::leaky_relu:
-      return each(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : alpha * x[i]; });
+      return each(n, [&](int64_t i) { y[i] = x[i] * (x[i] > T(0) ? T(1) : alpha); });  // NaN stays NaN
     case Activation::elu:
       return each(n, [&](int64_t i) { y[i] = x[i] > T(0) ? x[i] : alpha * std::expm1(x[i]); });
     case Activation::selu:
@@ -96,7 +99,9 @@ void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha
     case Activation::hard_sigmoid:  // Keras 3: relu6(x + 3) / 6
       return each(n, [&](int64_t i) {
         const T u = x[i] + T(3);
-        y[i] = (u < T(0) ? T(0) : (u > T(6) ? T(6) : u)) / T(6);
+        T r = u < T(0) ? T(0) : u;
+        r = u > T(6) ? T(6) : r;
+        y[i] = r / T(6);
       });
     case Activation::tanh:
       return each(n, [&](int64_t i) { y[i] = std::tanh(x[i]); });
@@ -118,7 +123,9 @@ void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha
     case Activation::hard_silu:  // x relu6(x + 3) / 6
       return each(n, [&](int64_t i) {
         const T v = x[i], u = v + T(3);
-        y[i] = v * (u < T(0) ? T(0) : (u > T(6) ? T(6) : u)) / T(6);
+        T r = u < T(0) ? T(0) : u;
+        r = u > T(6) ? T(6) : r;
+        y[i] = v * r / T(6);
       });
     case Activation::log_sigmoid:  // -softplus(-x) = min(x, 0) - log(1 + e^-|x|)
       return each(n, [&](int64_t i) {
@@ -128,7 +135,9 @@ void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha
     case Activation::hard_tanh:  // clip(x, -1, 1), NaN passing through
       return each(n, [&](int64_t i) {
         const T v = x[i];
-        y[i] = v > T(-1) ? (v < T(1) ? v : T(1)) : (v <= T(-1) ? T(-1) : v);
+        T r = v < T(-1) ? T(-1) : v;
+        r = v > T(1) ? T(1) : r;
+        y[i] = r;
       });
     case Activation::softmax:
     case Activation::log_softmax:
@@ -143,23 +152,29 @@ void elementwise_activation_grad(T* dx, const T* dy, const T* x, const T* y, int
     case Activation::linear:
       if (dx != dy) each(n, [&](int64_t i) { dx[i] = dy[i]; });
       return;
-    // The piecewise-linear ones: dy times the slope, a select on loaded values (no branch on the
-    // sign, which is random in real data). The slope of a NaN input is NaN, and a NaN dy times a
-    // zero slope stays NaN, so NaN propagates backwards as it does forwards.
+    // The piecewise-linear ones: dy times the slope, the slope built by selects (no branch on the
+    // sign, which is random in real data). The slope of a NaN input is NaN (the last select), and
+    // a NaN dy times a zero slope stays NaN, so NaN propagates backwards as it does forwards.
     case Activation::relu:
       return each(n, [&](int64_t i) {
-        const T g = dy[i], v = x[i];
-        dx[i] = v > T(0) ? g : g * (v <= T(0) ? T(0) : v);
+        const T v = x[i];
+        T s = v > T(0) ? T(1) : T(0);
+        s = v != v ? v : s;
+        dx[i] = dy[i] * s;
       });
     case Activation::relu6:
       return each(n, [&](int64_t i) {
-        const T g = dy[i], v = x[i];
-        dx[i] = (v > T(0) && v < T(6)) ? g : g * ((v <= T(0) || v >= T(6)) ? T(0) : v);
+        const T v = x[i];
+        T s = (v > T(0)) & (v < T(6)) ? T(1) : T(0);
+        s = v != v ? v : s;
+        dx[i] = dy[i] * s;
       });
     case Activation::leaky_relu:
       return each(n, [&](int64_t i) {
-        const T g = dy[i], v = x[i];
-        dx[i] = v > T(0) ? g : g * (v <= T(0) ? alpha : v);
+        const T v = x[i];
+        T s = v > T(0) ? T(1) : alpha;
+        s = v != v ? v : s;
+        dx[i] = dy[i] * s;
       });
     case Activation::elu:  // d/dx alpha (e^x - 1) = y + alpha
       return each(n, [&](int64_t i) {
@@ -187,8 +202,10 @@ void elementwise_activation_grad(T* dx, const T* dy, const T* x, const T* y, int
       return each(n, [&](int64_t i) { dx[i] = dy[i] * y[i] * (T(1) - y[i]); });
     case Activation::hard_sigmoid:
       return each(n, [&](int64_t i) {
-        const T g = dy[i], v = x[i];
-        dx[i] = (v > T(-3) && v < T(3)) ? g / T(6) : g * ((v <= T(-3) || v >= T(3)) ? T(0) : v);
+        const T v = x[i];
+        T s = (v > T(-3)) & (v < T(3)) ? T(1) : T(0);
+        s = v != v ? v : s;
+        dx[i] = dy[i] * s / T(6);
       });
     case Activation::tanh:
       return each(n, [&](int64_t i) { dx[i] = dy[i] * (T(1) - y[i] * y[i]); });
@@ -214,16 +231,20 @@ void elementwise_activation_grad(T* dx, const T* dy, const T* x, const T* y, int
       });
     case Activation::hard_silu:  // (2x + 3) / 6 inside (-3, 3), 0 below, 1 above
       return each(n, [&](int64_t i) {
-        const T g = dy[i], v = x[i];
-        dx[i] = (v > T(-3) && v < T(3)) ? g * (T(2) * v + T(3)) / T(6)
-                                        : g * (v >= T(3) ? T(1) : (v <= T(-3) ? T(0) : v));
+        const T v = x[i], inside = (T(2) * v + T(3)) / T(6);
+        T s = v >= T(3) ? T(1) : T(0);
+        s = (v > T(-3)) & (v < T(3)) ? inside : s;
+        s = v != v ? v : s;
+        dx[i] = dy[i] * s;
       });
     case Activation::log_sigmoid:
       return each(n, [&](int64_t i) { dx[i] = dy[i] * sigmoid(-x[i]); });
     case Activation::hard_tanh:
       return each(n, [&](int64_t i) {
-        const T g = dy[i], v = x[i];
-        dx[i] = (v > T(-1) && v < T(1)) ? g : g * ((v <= T(-1) || v >= T(1)) ? T(0) : v);
+        const T v = x[i];
+        T s = (v > T(-1)) & (v < T(1)) ? T(1) : T(0);
+        s = v != v ? v : s;
+        dx[i] = dy[i] * s;
       });
     case Activation::softmax:
     case Activation::log_softmax:
