@@ -46,3 +46,29 @@ def test_adam_update_1_8m_params(benchmark):
     m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
     benchmark(kernels.adam_step, p, g, m, v, 1)
     assert np.isfinite(p).all()
+
+
+# numpy forms of the activation gradients timed beside the kernels (a scalar fallback in the
+# compiled kernel, as a lost vectorisation once caused, shows as a ratio far above numpy's)
+NUMPY_GRADS = {
+    "relu": lambda dy, x, y: dy * (x > 0),
+    "leaky_relu": lambda dy, x, y: dy * np.where(x > 0, np.float32(1), np.float32(0.2)),
+    "elu": lambda dy, x, y: dy * np.where(x > 0, np.float32(1), y + np.float32(1)),
+    "hard_sigmoid": lambda dy, x, y: dy * ((x > -3) & (x < 3)) / np.float32(6),
+}
+
+
+@pytest.mark.parametrize("impl", ["brisknet", "numpy"])
+@pytest.mark.parametrize("name", sorted(NUMPY_GRADS))
+def test_activation_grad_128x1000(benchmark, name, impl):
+    """One activation gradient over a batch-128 layer of 1000 units."""
+    benchmark.group = f"activation_grad {name}"
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 1000)).astype(np.float32) * 4
+    dy = rng.standard_normal((128, 1000)).astype(np.float32)
+    y = kernels.activation(x, name)
+    if impl == "brisknet":
+        out = benchmark(kernels.activation_grad, dy, x, y, name)
+    else:
+        out = benchmark(NUMPY_GRADS[name], dy, x, y)
+    np.testing.assert_allclose(out, NUMPY_GRADS[name](dy, x, y), rtol=1e-6, atol=1e-6)
