@@ -463,6 +463,44 @@ def ops_examples(keras, workdir):
     return out
 
 
+def more_ops(keras, workdir):
+    """A sample of keras.ops beyond the common ones."""
+    ops = keras.ops
+    x = np.array([[1.0, -2.0, 3.0, 0.5], [0.25, 4.0, -1.5, 2.0]], "float32")
+    sq = np.array([[4.0, 1.0], [1.0, 3.0]], "float32")
+    calls = {
+        "cbrt": lambda: ops.cbrt(x), "diff": lambda: ops.diff(x), "roll": lambda: ops.roll(x, 1, axis=1),
+        "percentile": lambda: ops.percentile(x, 30.0), "nanmean": lambda: ops.nanmean(np.array([1.0, np.nan, 3.0])),
+        "logspace": lambda: ops.logspace(0.0, 2.0, 3), "kron": lambda: ops.kron(sq, sq),
+        "searchsorted": lambda: ops.searchsorted(np.array([1.0, 2.0, 4.0]), np.array([0.5, 2.0, 3.0])),
+        "cross": lambda: ops.cross(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])),
+        "segment_sum": lambda: ops.segment_sum(x, np.array([1, 1]), num_segments=3),
+        "scatter": lambda: ops.scatter(np.array([[0, 1], [1, 0]]), np.array([5.0, 7.0]), (2, 2)),
+        "multi_hot": lambda: ops.multi_hot(np.array([[0, 2], [1, 1]]), 3),
+        "celu": lambda: ops.celu(x), "glu": lambda: ops.glu(x), "hard_shrink": lambda: ops.hard_shrink(x),
+        "soft_shrink": lambda: ops.soft_shrink(x), "squareplus": lambda: ops.squareplus(x),
+        "sparse_plus": lambda: ops.sparse_plus(x / 3), "threshold": lambda: ops.threshold(x, 0.7, -1.0),
+        "tanh_shrink": lambda: ops.tanh_shrink(x), "hard_tanh": lambda: ops.hard_tanh(x),
+        "batch_normalization": lambda: ops.batch_normalization(x, np.ones(4, "float32"), np.full(4, 2.0, "float32"),
+                                                                 axis=1, offset=np.zeros(4, "float32"),
+                                                                 scale=np.ones(4, "float32")),
+        "rms_normalization": lambda: ops.rms_normalization(x, epsilon=1e-6),
+        "logdet": lambda: ops.logdet(sq), "inv": lambda: ops.inv(sq), "solve": lambda: ops.solve(sq, np.eye(2, dtype="float32")),
+        "trapezoid": lambda: ops.trapezoid(x), "ptp": lambda: ops.ptp(x, axis=1), "trunc": lambda: ops.trunc(x),
+        "select": lambda: ops.select([x > 1, x < 0], [x, -x], 9.0), "isin": lambda: ops.isin(x, [3.0, 4.0]),
+        "slice_update": lambda: ops.slice_update(x, (0, 1), np.zeros((1, 2), "float32")),
+        "scatter_update": lambda: ops.scatter_update(x, np.array([[0, 0]]), np.array([9.0], "float32")),
+        "fori_loop": lambda: ops.fori_loop(0, 4, lambda i, v: v + i, 0),
+    }
+    out = {}
+    for name, call in calls.items():
+        try:
+            out[name] = np.round(np.asarray(ops.convert_to_numpy(call()), "float64"), 4).tolist()
+        except Exception as e:  # reported per op: one unsupported op must not hide the others
+            out[name] = f"error {type(e).__name__}"
+    return out
+
+
 def loss_shapes(keras, workdir):
     """Targets of other shapes than the model's output, as Keras accepts (or refuses) them."""
     rng = np.random.default_rng(0)
@@ -630,7 +668,7 @@ def activation_functions(keras, workdir):
 
 
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, saving_guide,
-                                    metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples,
+                                    metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
                                     callback_docstrings, regression_tutorial)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")

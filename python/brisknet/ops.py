@@ -584,3 +584,397 @@ def normalize(x, axis=-1, order=2, epsilon=None):
     x = _float(x)
     n = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
     return x / np.maximum(n, 1e-12 if epsilon is None else epsilon)
+
+
+# ------------------------------------------------------------------------------ more of keras.ops
+cbrt, deg2rad, rad2deg, exp2, fabs, trunc, sinc, i0 = (_unary_float(fn, n) for fn, n in (
+    (np.cbrt, "cbrt"), (np.deg2rad, "deg2rad"), (np.rad2deg, "rad2deg"), (np.exp2, "exp2"), (np.fabs, "fabs"),
+    (np.trunc, "trunc"), (np.sinc, "sinc"), (np.i0, "i0")))
+signbit, isneginf, isposinf, real, imag, angle, bitwise_not = (_unary(fn, n) for fn, n in (
+    (np.signbit, "signbit"), (np.isneginf, "isneginf"), (np.isposinf, "isposinf"), (np.real, "real"),
+    (np.imag, "imag"), (np.angle, "angle"), (np.invert, "bitwise_not")))
+bitwise_invert = bitwise_not
+fmod, hypot, logaddexp2, heaviside, ldexp, nextafter, lcm, gcd = (_binary(fn, n) for fn, n in (
+    (np.fmod, "fmod"), (np.hypot, "hypot"), (np.logaddexp2, "logaddexp2"), (np.heaviside, "heaviside"),
+    (np.ldexp, "ldexp"), (np.nextafter, "nextafter"), (np.lcm, "lcm"), (np.gcd, "gcd")))
+bitwise_and, bitwise_or, bitwise_xor, left_shift, right_shift, inner, kron, vdot = (_binary(fn, n) for fn, n in (
+    (np.bitwise_and, "bitwise_and"), (np.bitwise_or, "bitwise_or"), (np.bitwise_xor, "bitwise_xor"),
+    (np.left_shift, "left_shift"), (np.right_shift, "right_shift"), (np.inner, "inner"), (np.kron, "kron"),
+    (np.vdot, "vdot")))
+nanmax, nanmin, nansum, nanprod, ptp = (_reduction(fn, n, False) for fn, n in (
+    (np.nanmax, "nanmax"), (np.nanmin, "nanmin"), (np.nansum, "nansum"), (np.nanprod, "nanprod"), (np.ptp, "ptp")))
+nanmean, nanstd, nanvar, nanmedian = (_reduction(fn, n, True) for fn, n in (
+    (np.nanmean, "nanmean"), (np.nanstd, "nanstd"), (np.nanvar, "nanvar"), (np.nanmedian, "nanmedian")))
+
+
+def nanargmax(x, axis=None, keepdims=False):
+    return np.asarray(np.nanargmax(convert_to_tensor(x), axis=axis, keepdims=keepdims), np.int32)
+
+
+def nanargmin(x, axis=None, keepdims=False):
+    return np.asarray(np.nanargmin(convert_to_tensor(x), axis=axis, keepdims=keepdims), np.int32)
+
+
+def nancumsum(x, axis=None, dtype=None):
+    return np.nancumsum(convert_to_tensor(x), axis=axis, dtype=dtype)
+
+
+def percentile(x, q, axis=None, method="linear", keepdims=False):
+    return np.percentile(_float(x), q, axis=_axis(axis), method=method, keepdims=keepdims)
+
+
+def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
+    return np.nanpercentile(_float(x), q, axis=_axis(axis), method=method, keepdims=keepdims)
+
+
+def nanquantile(x, q, axis=None, method="linear", keepdims=False):
+    return np.nanquantile(_float(x), q, axis=_axis(axis), method=method, keepdims=keepdims)
+
+
+def append(x1, x2, axis=None):
+    return np.append(convert_to_tensor(x1), convert_to_tensor(x2), axis=axis)
+
+
+def diff(a, n=1, axis=-1):
+    return np.diff(convert_to_tensor(a), n=n, axis=axis)
+
+
+def dstack(xs):
+    return np.dstack([convert_to_tensor(x) for x in xs])
+
+
+def empty_like(x, dtype=None):
+    return np.empty_like(convert_to_tensor(x), dtype=dtype)
+
+
+def flipud(x):
+    return np.flipud(convert_to_tensor(x))
+
+
+def fliplr(x):
+    return np.fliplr(convert_to_tensor(x))
+
+
+def isin(x1, x2, assume_unique=False, invert=False):
+    return np.isin(x1, x2, assume_unique=assume_unique, invert=invert)
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
+    return np.logspace(start, stop, num, endpoint, base, _dtype(dtype), axis)
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    return np.geomspace(start, stop, num, endpoint, _dtype(dtype), axis)
+
+
+def nonzero(x):
+    return tuple(i.astype(np.int32) for i in np.nonzero(convert_to_tensor(x)))
+
+
+def roll(x, shift, axis=None):
+    return np.roll(convert_to_tensor(x), shift, axis)
+
+
+def rot90(array, k=1, axes=(0, 1)):
+    return np.rot90(convert_to_tensor(array), k, axes)
+
+
+def searchsorted(sorted_sequence, values, side="left"):
+    return np.searchsorted(sorted_sequence, values, side=side).astype(np.int32)
+
+
+def digitize(x, bins):
+    return np.digitize(x, bins).astype(np.int32)
+
+
+def bincount(x, weights=None, minlength=0, sparse=False):
+    return np.bincount(np.asarray(x), weights=weights, minlength=minlength)
+
+
+def allclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return bool(np.allclose(x1, x2, rtol, atol, equal_nan))
+
+
+def array_split(x, indices_or_sections, axis=0):
+    return np.array_split(convert_to_tensor(x), indices_or_sections, axis)
+
+
+def argpartition(x, kth, axis=-1):
+    return np.argpartition(convert_to_tensor(x), kth, axis).astype(np.int32)
+
+
+def corrcoef(x):
+    return np.corrcoef(_float(x))
+
+
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    return np.cross(x1, x2, axisa, axisb, axisc, axis)
+
+
+def diagflat(x, k=0):
+    return np.diagflat(x, k)
+
+
+def histogram(x, bins=10, range=None):
+    return np.histogram(x, bins, range)
+
+
+def hsplit(x, indices_or_sections):
+    return np.hsplit(convert_to_tensor(x), indices_or_sections)
+
+
+def vsplit(x, indices_or_sections):
+    return np.vsplit(convert_to_tensor(x), indices_or_sections)
+
+
+def dsplit(x, indices_or_sections):
+    return np.dsplit(convert_to_tensor(x), indices_or_sections)
+
+
+def select(condlist, choicelist, default=0):
+    return np.select(condlist, choicelist, default)
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    return np.trapezoid(y, x, dx, axis)
+
+
+def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    """1 for each class present in a row of integer labels (batched 2-D input, or one 1-D row)."""
+    labels = np.asarray(inputs)
+    rows = labels if labels.ndim > 1 else labels[None]
+    out = one_hot(rows, num_classes, dtype=dtype).max(axis=-2)
+    return out if labels.ndim > 1 else out[0]
+
+
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):
+    data, ids = convert_to_tensor(data), np.asarray(segment_ids)
+    n = int(ids.max()) + 1 if num_segments is None else int(num_segments)
+    out = np.zeros((n,) + data.shape[1:], data.dtype)
+    np.add.at(out, ids, data)
+    return out
+
+
+def segment_max(data, segment_ids, num_segments=None, sorted=False):
+    data, ids = convert_to_tensor(data), np.asarray(segment_ids)
+    n = int(ids.max()) + 1 if num_segments is None else int(num_segments)
+    low = np.finfo(data.dtype).min if data.dtype.kind == "f" else np.iinfo(data.dtype).min
+    out = np.full((n,) + data.shape[1:], low, data.dtype)
+    np.maximum.at(out, ids, data)
+    return out
+
+
+def scatter(indices, values, shape):
+    """A zero array of `shape` with `values` added at `indices` (rows of coordinates)."""
+    values = convert_to_tensor(values)
+    out = np.zeros(shape, values.dtype)
+    np.add.at(out, tuple(np.asarray(indices).T), values)
+    return out
+
+
+def scatter_update(inputs, indices, updates, reduction=None):
+    out = np.array(convert_to_tensor(inputs), copy=True)
+    out[tuple(np.asarray(indices).T)] = updates
+    return out
+
+
+def slice_update(inputs, start_indices, updates):
+    out = np.array(convert_to_tensor(inputs), copy=True)
+    updates = np.asarray(updates)
+    out[tuple(builtins.slice(s, s + n) for s, n in zip(start_indices, updates.shape))] = updates
+    return out
+
+
+def saturate_cast(x, dtype):
+    dtype = np.dtype(dtype)
+    info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
+    return np.clip(convert_to_tensor(x), info.min, info.max).astype(dtype)
+
+
+# control flow runs eagerly on numpy
+def cond(pred, true_fn, false_fn):
+    return true_fn() if pred else false_fn()
+
+
+def switch(index, branches, *operands):
+    return branches[builtins.max(0, builtins.min(int(index), len(branches) - 1))](*operands)
+
+
+def fori_loop(lower, upper, body_fun, init_val):
+    val = init_val
+    for i in range(lower, upper):
+        val = body_fun(i, val)
+    return val
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    is_tuple = isinstance(loop_vars, (tuple, list))
+    state, steps = (tuple(loop_vars) if is_tuple else (loop_vars,)), 0
+    while cond(*state) and (maximum_iterations is None or steps < maximum_iterations):
+        state = body(*state)
+        state = tuple(state) if isinstance(state, (tuple, list)) else (state,)
+        steps += 1
+    return state if is_tuple else state[0]
+
+
+def map(f, xs):
+    return np.stack([f(x) for x in xs])
+
+
+# linear algebra
+def qr(x, mode="reduced"):
+    return np.linalg.qr(_float(x), mode=mode)
+
+
+def svd(x, full_matrices=True, compute_uv=True):
+    return np.linalg.svd(_float(x), full_matrices=full_matrices, compute_uv=compute_uv)
+
+
+def inv(x):
+    return np.linalg.inv(_float(x))
+
+
+def det(x):
+    return np.linalg.det(_float(x))
+
+
+def solve(a, b):
+    return np.linalg.solve(_float(a), _float(b))
+
+
+def cholesky(x, upper=False):
+    lower = np.linalg.cholesky(_float(x))
+    return np.swapaxes(lower, -1, -2).conj() if upper else lower
+
+
+def eig(x):
+    return np.linalg.eig(_float(x))
+
+
+def eigh(x):
+    return np.linalg.eigh(_float(x))
+
+
+def lstsq(a, b, rcond=None):
+    return np.linalg.lstsq(_float(a), _float(b), rcond=rcond)[0]
+
+
+def slogdet(x):
+    return np.linalg.slogdet(_float(x))
+
+
+def logdet(x):
+    return np.linalg.slogdet(_float(x))[1]
+
+
+def pinv(x, rcond=None):
+    return np.linalg.pinv(_float(x)) if rcond is None else np.linalg.pinv(_float(x), rcond)
+
+
+def matrix_rank(x, tol=None):
+    return np.asarray(np.linalg.matrix_rank(_float(x), tol), np.int32)
+
+
+# more nn ops, from their Keras definitions
+def threshold(x, threshold, default_value):
+    x = convert_to_tensor(x)
+    return np.where(x > threshold, x, np.asarray(default_value, x.dtype))
+
+
+def celu(x, alpha=1.0):
+    x = _float(x)
+    return np.maximum(x, 0) + alpha * np.expm1(np.minimum(x, 0) / alpha)
+
+
+def glu(x, axis=-1):
+    a, b = np.split(_float(x), 2, axis=axis)
+    return a * sigmoid(b)
+
+
+def hard_shrink(x, threshold=0.5):
+    x = _float(x)
+    return np.where(np.abs(x) > threshold, x, 0).astype(x.dtype)
+
+
+def soft_shrink(x, threshold=0.5):
+    x = _float(x)
+    return np.where(x > threshold, x - threshold, np.where(x < -threshold, x + threshold, 0)).astype(x.dtype)
+
+
+def tanh_shrink(x):
+    x = _float(x)
+    return x - np.tanh(x)
+
+
+def sparse_plus(x):
+    x = _float(x)
+    return np.where(x <= -1, 0, np.where(x >= 1, x, (x + 1) ** 2 / 4)).astype(x.dtype)
+
+
+def sparse_sigmoid(x):
+    x = _float(x)
+    return np.where(x <= -1, 0, np.where(x >= 1, 1, (x + 1) / 2)).astype(x.dtype)
+
+
+def squareplus(x, b=4):
+    x = _float(x)
+    return ((x + np.sqrt(x * x + b)) / 2).astype(x.dtype)
+
+
+def psnr(x1, x2, max_val):
+    mse = np.mean(np.square(_float(x1) - _float(x2)))
+    return np.asarray(20 * np.log10(max_val) - 10 * np.log10(mse), np.float32)
+
+
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    x = _float(x)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+
+    def b(v):
+        return np.reshape(np.asarray(v, x.dtype), shape)
+    out = (x - b(mean)) / np.sqrt(b(variance) + epsilon)
+    if scale is not None:
+        out = out * b(scale)
+    if offset is not None:
+        out = out + b(offset)
+    return out
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    x = _float(x)
+    m, v = x.mean(axis=axis, keepdims=True), x.var(axis=axis, keepdims=True)
+    out = (x - m) / np.sqrt(v + (1e-3 if epsilon is None else epsilon))
+    if gamma is not None:
+        out = out * np.asarray(gamma, x.dtype)
+    if beta is not None:
+        out = out + np.asarray(beta, x.dtype)
+    return out
+
+
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    x = _float(x)
+    eps = np.finfo(x.dtype).eps if epsilon is None else epsilon
+    out = x / np.sqrt(np.mean(x * x, axis=axis, keepdims=True) + eps)
+    return out if scale is None else out * np.asarray(scale, x.dtype)
+
+
+# window functions
+def hamming(x):
+    return np.hamming(int(x)).astype(FLOATX)
+
+
+def hanning(x):
+    return np.hanning(int(x)).astype(FLOATX)
+
+
+def blackman(x):
+    return np.blackman(int(x)).astype(FLOATX)
+
+
+def bartlett(x):
+    return np.bartlett(int(x)).astype(FLOATX)
+
+
+def kaiser(x, beta):
+    return np.kaiser(int(x), beta).astype(FLOATX)
