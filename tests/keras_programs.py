@@ -392,6 +392,25 @@ def metric_docstrings(keras, workdir):
     metric.update_state([1, 3, 5, 7])
     out["Mean"] = float(np.asarray(metric.result()))
     out["call"] = float(np.asarray(m.BinaryAccuracy()([[1], [0]], [[0.7], [0.6]])))
+    f_true = np.array([[1, 1, 1], [1, 0, 0], [1, 1, 0]], np.int32)
+    f_pred = np.array([[0.2, 0.6, 0.7], [0.2, 0.6, 0.6], [0.6, 0.8, 0.0]], np.float32)
+    for average in (None, "micro", "macro", "weighted"):
+        for threshold in (None, 0.5):
+            metric = m.F1Score(average=average, threshold=threshold)
+            metric.update_state(f_true, f_pred)
+            out[f"F1Score {average} {threshold}"] = np.round(np.asarray(metric.result(), "float64"), 5).tolist()
+    metric = m.FBetaScore(beta=2.0, threshold=0.5)
+    metric.update_state(f_true, f_pred, sample_weight=np.array([1.0, 2.0, 0.5], "float32"))
+    out["FBetaScore"] = np.round(np.asarray(metric.result(), "float64"), 5).tolist()
+    r_true = np.array([[1, 4, 3], [2, 8, 1]], np.float32)
+    r_pred = np.array([[2, 4, 4], [1, 7, 3]], np.float32)
+    for aggregation in (None, "uniform_average", "variance_weighted_average"):
+        metric = m.R2Score(class_aggregation=aggregation)
+        metric.update_state(r_true, r_pred)
+        out[f"R2Score {aggregation}"] = np.round(np.asarray(metric.result(), "float64"), 5).tolist()
+    metric = m.R2Score()
+    metric.update_state(np.array([[1.0], [4.0], [3.0]], "float32"), np.array([[2.0], [4.0], [4.0]], "float32"))
+    out["R2Score docstring"] = round(float(np.asarray(metric.result())), 5)
     return out
 
 
@@ -425,7 +444,9 @@ def schedule_docstrings(keras, workdir):
                         ("polynomial", s.PolynomialDecay(0.1, 100, 0.01, power=0.5)),
                         ("inverse_time", s.InverseTimeDecay(0.1, 10, 0.5)),
                         ("cosine", s.CosineDecay(0.1, 100)),
-                        ("cosine_warmup", s.CosineDecay(0.0, 100, warmup_target=0.1, warmup_steps=10))]:
+                        ("cosine_warmup", s.CosineDecay(0.0, 100, warmup_target=0.1, warmup_steps=10)),
+                        ("cosine_restarts", s.CosineDecayRestarts(0.1, 20)),
+                        ("cosine_restarts_flat", s.CosineDecayRestarts(0.1, 20, t_mul=1.0, m_mul=0.5, alpha=0.1))]:
         out[name] = [round(float(np.asarray(sched(step))), 7) for step in (0, 5, 10, 15, 25, 60, 100, 150)]
     return out
 

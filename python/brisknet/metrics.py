@@ -23,7 +23,7 @@ __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccu
            "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge", "SquaredHinge", "CategoricalHinge",
            "KLDivergence", "Poisson", "LogCoshError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
-           "CosineSimilarity", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+           "CosineSimilarity", "FBetaScore", "F1Score", "R2Score", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
            "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "get"]
 
 
@@ -392,6 +392,129 @@ class MeanMetricWrapper(Metric):
                          "compile=False to load_model and compile again")
 
 
+class FBetaScore(Metric):
+    """Keras' F-beta score over classes (y_true one-hot or multi-label, y_pred scores): the row's top
+    score counts as the prediction when threshold is None, else every score above it; per-class
+    counts, then average None (one score per class), 'micro', 'macro' or 'weighted' (by support)."""
+    name = "fbeta_score"
+
+    def __init__(self, average=None, beta=1.0, threshold=None, name=None, dtype=None):
+        if average not in (None, "micro", "macro", "weighted"):
+            raise ValueError(f"{type(self).__name__}: average must be None, 'micro', 'macro' or 'weighted', "
+                             f"got {average!r}")
+        if not isinstance(beta, float) or beta <= 0:
+            raise ValueError(f"{type(self).__name__}: beta must be a float > 0, got {beta!r}")
+        if threshold is not None and (not isinstance(threshold, float) or not 0 < threshold <= 1):
+            raise ValueError(f"{type(self).__name__}: threshold must be a float in (0, 1], got {threshold!r}")
+        self.average, self.beta, self.threshold = average, beta, threshold
+        super().__init__(name, dtype)
+
+    def _init_state(self):
+        self.tp = self.fp = self.fn = self.support = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+        if y_true.ndim != 2 or y_pred.ndim != 2 or y_true.shape != y_pred.shape:
+            raise ValueError(f"{type(self).__name__} expects 2-D y_true and y_pred of one shape (batch, classes), "
+                             f"got {y_true.shape} and {y_pred.shape}")
+        if self.threshold is None:
+            pred = (y_pred >= y_pred.max(axis=-1, keepdims=True)) & (np.abs(y_pred) > 1e-9)
+        else:
+            pred = y_pred > self.threshold
+        pred = pred.astype(np.float64)
+        w = np.ones((y_true.shape[0], 1)) if sample_weight is None else \
+            np.asarray(sample_weight, np.float64).reshape(-1, 1)
+        axis = None if self.average == "micro" else 0
+        self.tp = self.tp + np.sum(pred * y_true * w, axis=axis)
+        self.fp = self.fp + np.sum(pred * (1 - y_true) * w, axis=axis)
+        self.fn = self.fn + np.sum((1 - pred) * y_true * w, axis=axis)
+        self.support = self.support + np.sum(y_true * w, axis=axis)
+
+    def result(self):
+        eps = 1e-7  # Keras' epsilon, in the same places
+        precision = self.tp / (self.tp + self.fp + eps)
+        recall = self.tp / (self.tp + self.fn + eps)
+        b2 = self.beta ** 2
+        score = (1 + b2) * precision * recall / (b2 * precision + recall + eps)
+        if self.average == "weighted":
+            return float(np.sum(score * self.support / (np.sum(self.support) + eps)))
+        if self.average is not None:
+            return float(np.mean(score))
+        return np.asarray(score, np.float64)
+
+    def add_sums(self, total, count):
+        raise TypeError(f"{type(self).__name__} keeps per-class counts, not sums")
+
+    def get_config(self):
+        return {"name": self.name, "average": self.average, "beta": self.beta, "threshold": self.threshold}
+
+
+class F1Score(FBetaScore):
+    name = "f1_score"
+
+    def __init__(self, average=None, threshold=None, name=None, dtype=None):
+        super().__init__(average, 1.0, threshold, name, dtype)
+
+    def get_config(self):
+        return {"name": self.name, "average": self.average, "threshold": self.threshold}
+
+
+class R2Score(Metric):
+    """The coefficient of determination of each output, over everything seen: 1 - residual sum of
+    squares / total sum of squares, averaged as `class_aggregation` says (None: one per output),
+    adjusted for `num_regressors` predictors when given (as Keras)."""
+    name = "r2_score"
+
+    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name=None, dtype=None):
+        if class_aggregation not in (None, "uniform_average", "variance_weighted_average"):
+            raise ValueError(f"R2Score: class_aggregation must be None, 'uniform_average' or "
+                             f"'variance_weighted_average', got {class_aggregation!r}")
+        if num_regressors < 0:
+            raise ValueError(f"R2Score: num_regressors must be >= 0, got {num_regressors}")
+        self.class_aggregation, self.num_regressors = class_aggregation, int(num_regressors)
+        super().__init__(name, dtype)
+
+    def _init_state(self):
+        self.sum = self.squared_sum = self.residual = self.count = 0.0
+        self.num_samples = 0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = np.asarray(y_pred, np.float64)
+        y_pred = y_pred.reshape(y_pred.shape[0], -1) if y_pred.ndim != 2 else y_pred
+        y_true = np.asarray(y_true, np.float64).reshape(y_pred.shape)
+        w = np.ones_like(y_true) if sample_weight is None else \
+            np.broadcast_to(np.asarray(sample_weight, np.float64).reshape(-1, 1), y_true.shape)
+        self.sum = self.sum + np.sum(y_true * w, axis=0)
+        self.squared_sum = self.squared_sum + np.sum(y_true * y_true * w, axis=0)
+        self.residual = self.residual + np.sum((y_true - y_pred) ** 2 * w, axis=0)
+        self.count = self.count + np.sum(w, axis=0)
+        self.num_samples += y_true.size
+
+    def result(self):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = self.sum / self.count
+            total = self.squared_sum - self.sum * mean
+            raw = 1 - self.residual / total
+        raw = np.where(np.isinf(raw), 0.0, raw)
+        if self.class_aggregation == "uniform_average":
+            r2 = np.mean(raw)
+        elif self.class_aggregation == "variance_weighted_average":
+            r2 = np.sum(total * raw) / np.sum(total)
+        else:
+            r2 = raw
+        n, p = self.num_samples, self.num_regressors
+        if p and p < n - 1:
+            r2 = 1 - (1 - r2) * (n - 1) / (n - p - 1)
+        return float(r2) if np.ndim(r2) == 0 else np.asarray(r2)
+
+    def add_sums(self, total, count):
+        raise TypeError("R2Score keeps sums of squares, not sums")
+
+    def get_config(self):
+        return {"name": self.name, "class_aggregation": self.class_aggregation,
+                "num_regressors": self.num_regressors}
+
+
 # ------------------------------------------------------------------ losses as metrics, and functions
 class _LossMetric(Metric):
     """The mean over the epoch of a per-sample loss function."""
@@ -503,7 +626,8 @@ _BY_NAME = {
     "categorical_hinge": CategoricalHinge, "kl_divergence": KLDivergence, "kld": KLDivergence, "poisson": Poisson,
     "logcosh": LogCoshError, "log_cosh": LogCoshError, "mean_absolute_percentage_error": MeanAbsolutePercentageError,
     "mape": MeanAbsolutePercentageError, "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
-    "msle": MeanSquaredLogarithmicError, "cosine_similarity": CosineSimilarity,
+    "msle": MeanSquaredLogarithmicError, "cosine_similarity": CosineSimilarity, "f1_score": F1Score,
+    "fbeta_score": FBetaScore, "r2_score": R2Score,
 }
 
 
