@@ -307,6 +307,51 @@ def training_guide(keras, workdir):
     return out
 
 
+def pydataset_guide(keras, workdir):
+    """The training guide's PyDataset, and a generator with steps_per_epoch."""
+    import math
+
+    class ExamplePyDataset(keras.utils.PyDataset):
+        def __init__(self, x, y, batch_size, **kwargs):
+            super().__init__(**kwargs)
+            self.x, self.y, self.batch_size = x, y, batch_size
+
+        def __len__(self):
+            return math.ceil(len(self.x) / self.batch_size)
+
+        def __getitem__(self, idx):
+            low = idx * self.batch_size
+            high = min(low + self.batch_size, len(self.x))
+            return self.x[low:high], self.y[low:high]
+
+    x, y = _data(100, 8, 3)
+    train_py_dataset = ExamplePyDataset(x[:80], y[:80], batch_size=32)
+    val_py_dataset = ExamplePyDataset(x[80:], y[80:], batch_size=32)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(6, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    _set_weights(model)
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-2), loss="sparse_categorical_crossentropy",
+                  metrics=["sparse_categorical_accuracy"])
+    seen = []
+    cb = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
+    history = model.fit(train_py_dataset, validation_data=val_py_dataset, epochs=2, verbose=0, callbacks=[cb],
+                        shuffle=False)
+    out = {"history": {k: _floats(v) for k, v in history.history.items()}, "batches": seen,
+           "params_steps": history.params["steps"],
+           "evaluate": _floats(model.evaluate(val_py_dataset, verbose=0)),
+           "predict_shape": list(np.shape(model.predict(val_py_dataset, verbose=0)))}
+
+    def gen():
+        while True:
+            for i in range(0, 80, 20):
+                yield x[i:i + 20], y[i:i + 20]
+
+    history = model.fit(gen(), steps_per_epoch=3, epochs=2, verbose=0)
+    out["generator"] = _floats(history.history["loss"])
+    model.fit(train_py_dataset, epochs=2, verbose=0)  # batches in a random order: it runs, values not compared
+    return out
+
+
 # ------------------------------------------------------------------------------ Save, serialize, export
 def saving_guide(keras, workdir):
     x, y = _data(32, 8, 3)
@@ -688,7 +733,7 @@ def activation_functions(keras, workdir):
     return out
 
 
-PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, saving_guide,
+PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
                                     callback_docstrings, regression_tutorial)}

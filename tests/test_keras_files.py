@@ -130,6 +130,26 @@ def test_damaged_archives_raise_value_error(tmp_path):
         keras.models.load_model(tmp_path / "absent.keras")
 
 
+def test_unsupported_zip_features_raise_value_error(tmp_path):
+    """Found by fuzz_keras_file.py: zipfile raised NotImplementedError for an unknown zip version."""
+    _, path = _saved(tmp_path)
+    data = bytearray(path.read_bytes())
+    central = data.rfind(b"PK\x01\x02")  # the last central-directory entry: 'version needed' at +6
+    data[central + 6:central + 8] = (110).to_bytes(2, "little")
+    (tmp_path / "v11.keras").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="zip file version|damaged|not a valid"):
+        keras.models.load_model(tmp_path / "v11.keras")
+    data = bytearray(path.read_bytes())
+    for signature, flags in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # every entry 'encrypted'
+        at = data.find(signature)
+        while at >= 0:
+            data[at + flags] |= 1
+            at = data.find(signature, at + 4)
+    (tmp_path / "encrypted.keras").write_bytes(bytes(data))
+    with pytest.raises(ValueError):
+        keras.models.load_model(tmp_path / "encrypted.keras")
+
+
 def test_code_and_unknown_classes_are_refused(tmp_path):
     _, path = _saved(tmp_path)
     config = _config(path)

@@ -158,8 +158,8 @@ def format_logs(logs) -> str:
 
 
 class ProgbarLogger(Callback):
-    """verbose=1: a live bar per epoch with running loss/metrics and samples/s;
-    verbose=2: one line per epoch."""
+    """verbose=1: a live bar per epoch with running loss/metrics and samples/s (steps/s when the
+    data is a dataset of unknown size); verbose=2: one line per epoch."""
 
     def __init__(self, verbose=1, file=None, samples=None, batch_size=None):
         super().__init__()
@@ -176,20 +176,26 @@ class ProgbarLogger(Callback):
             self._bar = tqdm(total=self.params.get("steps"), desc=f"Epoch {epoch + 1}/{self.params.get('epochs')}",
                              unit="step", file=self.file, dynamic_ncols=True, leave=True, mininterval=0.2)
 
+    def _unit(self):
+        return "steps/s" if self.samples is None else "samples/s"
+
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        self._seen = min((batch + 1) * (self.batch_size or 0), self.samples or 0)
+        if self.samples is None:
+            self._seen = batch + 1
+        else:
+            self._seen = min((batch + 1) * (self.batch_size or 0), self.samples)
         if self._bar is not None:
             self._bar.update(1)
             if batch % 25 == 0:
                 rate = self._seen / max(1e-9, time.perf_counter() - self._start)
-                self._bar.set_postfix_str(f"{format_logs(logs)} - {rate:,.0f} samples/s", refresh=False)
+                self._bar.set_postfix_str(f"{format_logs(logs)} - {rate:,.0f} {self._unit()}", refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self._start
         self._seen = self.samples or self._seen
         rate = self._seen / max(1e-9, elapsed)
-        text = f"{format_logs(logs or {})} - {rate:,.0f} samples/s"
+        text = f"{format_logs(logs or {})} - {rate:,.0f} {self._unit()}"
         if self._bar is not None:
             self._bar.set_postfix_str(text, refresh=True)
             self._bar.close()

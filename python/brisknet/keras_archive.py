@@ -22,6 +22,7 @@ import io
 import json
 import math
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -241,14 +242,15 @@ def read_archive(path):
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"no such model file: {path!r}") from None
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+    except _ZIP_ERRORS as e:
         raise ValueError(f"{path}: not a valid .keras archive (corrupted or truncated: {e})") from None
     with zf:
         try:
             raw = _read_entry(zf, _CONFIG, MAX_JSON_BYTES, path)
-            config = json.loads(raw)
-        except (zipfile.BadZipFile, OSError, EOFError, zlib_error()) as e:
+        except _ZIP_ERRORS as e:
             raise ValueError(f"{path}: damaged archive ({e})") from None
+        try:
+            config = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ValueError(f"{path}: config.json is not valid JSON ({e})") from None
         if not isinstance(config, dict):
@@ -256,14 +258,14 @@ def read_archive(path):
         limit = _expected_weight_bytes(config, path)
         try:
             weights = _read_entry(zf, _WEIGHTS, limit, path)
-        except (zipfile.BadZipFile, OSError, EOFError, zlib_error()) as e:
+        except _ZIP_ERRORS as e:
             raise ValueError(f"{path}: damaged archive ({e})") from None
     return config, weights
 
 
-def zlib_error():
-    import zlib
-    return zlib.error
+# what zipfile raises on damaged or unsupported archives (NotImplementedError: an unknown zip version
+# or compression, found by fuzz_keras_file.py; RuntimeError: an encrypted entry)
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError, zlib.error)
 
 
 def _expected_weight_bytes(config, path) -> int:

@@ -10,10 +10,11 @@ import threading
 import numpy as np
 
 from . import _core
+from .data import PyDataset
 from .naming import reset_names
 
 __all__ = ["set_random_seed", "set_num_threads", "get_num_threads", "cpu_info", "estimate_fit",
-           "deferred_interrupt", "to_categorical", "normalize", "clear_session"]
+           "deferred_interrupt", "to_categorical", "normalize", "clear_session", "PyDataset"]
 
 _rng = np.random.default_rng()
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import callbacks as callbacks_module
 from .. import losses, metrics as metrics_module, kernels, optimizers, utils
+from . import batches as batches_module
 from . import engine as engine_module
 
 _KERAS_COMPILE_ARGS = {"loss_weights", "run_eagerly", "steps_per_execution",
@@ -274,12 +275,19 @@ class Trainer:
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
         """Train for `epochs` epochs; returns a History whose .history has 'loss', metric names and
-        their 'val_' versions. validation_split takes the last fraction of the data, before shuffling."""
+        their 'val_' versions. validation_split takes the last fraction of the data, before shuffling.
+        x may also be a keras.utils.PyDataset or a generator of batches (then y is None)."""
         self._require_compiled("fit")
         batch_size = _check_batch_size(batch_size)
         verbose = _resolve_verbose(verbose)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
+        if batches_module.is_batches(x):
+            if y is not None or sample_weight is not None or validation_split:
+                raise ValueError("fit: when x is a dataset or generator its batches hold the targets and weights: "
+                                 "pass no y, sample_weight or validation_split")
+            return self._fit_batches(x, epochs, verbose, callbacks, validation_data, class_weight, initial_epoch,
+                                     steps_per_epoch, validation_steps, validation_freq, shuffle)
         if steps_per_epoch is not None or validation_steps is not None:
             raise NotImplementedError("steps_per_epoch/validation_steps apply to datasets; pass arrays")
         if not 0.0 <= float(validation_split) < 1.0:
@@ -305,12 +313,7 @@ class Trainer:
         tracker = metrics_module.Mean(name="loss")
         n = x.shape[0]
         steps = -(-n // batch_size)
-        history = callbacks_module.History()
-        cbs = list(callbacks or [])  # as Keras: the user's first, then the progress bar and History,
-        if verbose:                  # which so see what the user's added to the logs
-            cbs.append(callbacks_module.ProgbarLogger(verbose, samples=n, batch_size=batch_size))
-        cbs.append(history)
-        cbl = callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": epochs, "steps": steps})
+        history, cbl = self._fit_callbacks(callbacks, verbose, epochs, steps, n, batch_size)
         engine = self._engine_for(metrics) if engine_module.why_not(self, metrics, sw) is None else None
         self.stop_training = False
         self._initial_epoch = None  # BackupAndRestore sets it when it resumes a run
@@ -337,6 +340,104 @@ class Trainer:
         cbl.on_train_end(logs)
         self.history = history
         return history
+
+    def _fit_callbacks(self, callbacks, verbose, epochs, steps, samples, batch_size):
+        """(History, CallbackList) of a fit: as Keras, the user's callbacks first, then the progress
+        bar and History, which so see what the user's added to the logs."""
+        history = callbacks_module.History()
+        cbs = list(callbacks or [])
+        if verbose:
+            cbs.append(callbacks_module.ProgbarLogger(verbose, samples=samples, batch_size=batch_size))
+        cbs.append(history)
+        return history, callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": epochs,
+                                                                  "steps": steps})
+
+    # ------------------------------------------------------------------ datasets and generators
+    def _prepare_batch(self, batch, class_weight=None, what="batch", need_y=True):
+        x, y, sw = batches_module.unpack(batch, what)
+        if not need_y:
+            return self._prepare_x(x, what + " x"), None, None
+        if y is None:
+            raise ValueError(f"{what}: the batch has no targets (expected (x, y) or (x, y, sample_weight))")
+        return self._prepare_xy(x, y, sw, class_weight, what=what + " ")
+
+    def _fit_batches(self, data, epochs, verbose, callbacks, validation_data, class_weight, initial_epoch,
+                     steps_per_epoch, validation_steps, validation_freq, shuffle):
+        """fit on a PyDataset or generator: one Python-driven step per batch; a dataset's batches
+        in a new random order each epoch when shuffle (as Keras)."""
+        source = batches_module.Source(data, steps_per_epoch, "x")
+        history, cbl = self._fit_callbacks(callbacks, verbose, epochs, len(source) or None, None, None)
+        tracker = metrics_module.Mean(name="loss")
+        metrics = None
+        self.stop_training = False
+        self._initial_epoch = None
+        logs = {}
+        cbl.on_train_begin()
+        start = self._initial_epoch if self._initial_epoch is not None else int(initial_epoch)
+        hooks = cbl.wants("on_train_batch_begin"), cbl.wants("on_train_batch_end")
+        for epoch in range(start, int(epochs)):
+            tracker.reset_state()
+            for m in metrics or []:
+                m.reset_state()
+            cbl.on_epoch_begin(epoch)
+            for step, batch in enumerate(source.epoch(utils.global_rng() if shuffle else None)):
+                xb, yb, swb = self._prepare_batch(batch, class_weight, f"x[{step}]")
+                if metrics is None:
+                    metrics = self._build_metrics(yb)
+                if hooks[0]:
+                    cbl.on_train_batch_begin(step)
+                with utils.deferred_interrupt():
+                    loss, pred = self._train_step(xb, yb, swb)
+                tracker.update_state(loss, xb.shape[0])
+                _update_metrics(metrics, yb, pred, swb)
+                if hooks[1]:
+                    cbl.on_train_batch_end(step, self._logs(tracker, metrics))
+                if self.stop_training:
+                    break
+            if source.exhausted:
+                break
+            logs = self._logs(tracker, metrics or [])
+            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                logs.update(self._evaluate_any(validation_data, validation_steps, prefix="val_", cbl=cbl))
+            cbl.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbl.on_train_end(logs)
+        self.history = history
+        return history
+
+    def _evaluate_any(self, data, steps, prefix="", cbl=None, batch_size=32):
+        """Loss and metrics over arrays (x, y[, sample_weight]) or a dataset / generator."""
+        if batches_module.is_batches(data):
+            return self._evaluate_batches(batches_module.Source(data, steps, "validation_data"), prefix, cbl)
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
+                             "or a dataset")
+        val = self._prepare_xy(data[0], data[1], data[2] if len(data) == 3 else None, None, what="validation ")
+        return self._evaluate_arrays(*val, batch_size, prefix=prefix, cbl=cbl)
+
+    def _evaluate_batches(self, source, prefix="", cbl=None):
+        tracker, metrics = metrics_module.Mean(name="loss"), None
+        if cbl is not None:
+            cbl.on_test_begin()
+        for step, batch in enumerate(source.epoch()):
+            xb, yb, swb = self._prepare_batch(batch, None, f"batch {step}")
+            if metrics is None:
+                metrics = [copy.deepcopy(m) for m in self._build_metrics(yb)]
+                for m in metrics:
+                    m.reset_state()
+            if cbl is not None:
+                cbl.on_test_batch_begin(step)
+            loss, pred = self._test_step(xb, yb, swb)
+            tracker.update_state(loss, pred.shape[0])
+            _update_metrics(metrics, yb, pred, swb)
+            if cbl is not None:
+                cbl.on_test_batch_end(step, self._logs(tracker, metrics))
+        if metrics is None:
+            raise ValueError("evaluate: the dataset gave no batches")
+        if cbl is not None:
+            cbl.on_test_end(self._logs(tracker, metrics))
+        return self._logs(tracker, metrics, prefix)
 
     def _engine_for(self, metrics):
         """The engine of this model, kept across fits (its workspaces too) until the weights
@@ -423,13 +524,22 @@ class Trainer:
         self._require_compiled("evaluate")
         batch_size = _check_batch_size(batch_size)
         verbose = _resolve_verbose(verbose)
-        x, y, sw = self._prepare_xy(x, y, sample_weight)
         start = time.perf_counter()
-        cbl = self._callbacks_for(callbacks, verbose, x.shape[0], batch_size)
-        logs = self._evaluate_arrays(x, y, sw, batch_size, cbl=cbl)
+        if batches_module.is_batches(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError("evaluate: when x is a dataset or generator its batches hold the targets: pass no y")
+            source = batches_module.Source(x, steps, "x")
+            cbl = self._callbacks_for(callbacks, verbose, None, None, steps=len(source) or None)
+            logs = self._evaluate_batches(source, cbl=cbl)
+            samples = "all"
+        else:
+            x, y, sw = self._prepare_xy(x, y, sample_weight)
+            cbl = self._callbacks_for(callbacks, verbose, x.shape[0], batch_size)
+            logs = self._evaluate_arrays(x, y, sw, batch_size, cbl=cbl)
+            samples = x.shape[0]
         if verbose:
             elapsed = time.perf_counter() - start
-            print(f"evaluate: {x.shape[0]} samples - {elapsed:.2f}s - {callbacks_module.format_logs(logs)}",
+            print(f"evaluate: {samples} samples - {elapsed:.2f}s - {callbacks_module.format_logs(logs)}",
                   flush=True)
         if return_dict:
             return logs
@@ -438,9 +548,28 @@ class Trainer:
 
     @_exclusive
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Model outputs for x, in batches (float32, shape (samples, outputs))."""
+        """Model outputs for x, in batches (float32, shape (samples, outputs)); x may be a dataset or a
+        generator of batches (their x parts are used)."""
         batch_size = _check_batch_size(batch_size)
         verbose = _resolve_verbose(verbose)
+        if batches_module.is_batches(x):
+            source = batches_module.Source(x, steps, "x")
+            cbl = self._callbacks_for(callbacks, verbose, None, None, steps=len(source) or None)
+            if cbl is not None:
+                cbl.on_predict_begin()
+            outs = []
+            for step, batch in enumerate(source.epoch()):
+                xb = self._prepare_batch(batch, what=f"x[{step}]", need_y=False)[0]
+                if cbl is not None:
+                    cbl.on_predict_batch_begin(step)
+                outs.append(self._forward(xb, training=False).copy())
+                if cbl is not None:
+                    cbl.on_predict_batch_end(step, {"outputs": outs[-1]})
+            if cbl is not None:
+                cbl.on_predict_end()
+            if not outs:
+                raise ValueError("predict: the dataset gave no batches")
+            return np.concatenate(outs)
         x = self._prepare_x(x)
         cbl = self._callbacks_for(callbacks, verbose, x.shape[0], batch_size)
         if cbl is not None:
@@ -461,12 +590,13 @@ class Trainer:
             cbl.on_predict_end()
         return out
 
-    def _callbacks_for(self, callbacks, verbose, samples, batch_size):
+    def _callbacks_for(self, callbacks, verbose, samples, batch_size, steps=None):
         """evaluate's and predict's CallbackList (None without callbacks)."""
         if not callbacks:
             return None
-        return callbacks_module.CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1,
-                                                               "steps": -(-samples // batch_size)})
+        if samples is not None:
+            steps = -(-samples // batch_size)
+        return callbacks_module.CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": steps})
 
     def _inference(self):
         """The C++ inference network of this model, rebuilt when its weights buffer changes."""
