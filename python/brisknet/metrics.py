@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import initializers, kernels
-from .layers.variable import Variable
+from .variables import Variable
 from .losses import numpy_losses
 
 __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..naming import to_snake_case, unique_name
-from .variable import Variable
+from ..variables import Variable
 
 
 class Layer:

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from .. import callbacks as callbacks_module
-from .. import losses, metrics as metrics_module, kernels, optimizers, utils
+from .. import kernels, losses, metrics as metrics_module, optimizers, utils
 from . import batches as batches_module
 from . import engine as engine_module
 
