@@ -132,12 +132,17 @@ def tri(N, M=None, k=0, dtype=None):
 
 
 # ------------------------------------------------------------------------------------ elementwise
-def _unary_float(np_fn, name):
+def _unary(np_fn, name, to_float=False):
+    """keras.ops.<name> as numpy's element-wise np_fn (to_float: integers become float32 first)."""
     def f(x):
-        return np_fn(_float(x))
+        return np_fn(_float(x) if to_float else convert_to_tensor(x))
     f.__name__ = name
-    f.__doc__ = f"Element-wise {name} (integers become float32), as keras.ops.{name}."
+    f.__doc__ = f"Element-wise {name}, as keras.ops.{name}."
     return f
+
+
+def _unary_float(np_fn, name):
+    return _unary(np_fn, name, to_float=True)
 
 
 exp, expm1, log, log1p, log2, log10 = (_unary_float(fn, fn.__name__) for fn in
@@ -157,14 +162,6 @@ def rsqrt(x):
 def erf(x):
     x = _float(x)
     return np.vectorize(_math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
-
-
-def _unary(np_fn, name):
-    def f(x):
-        return np_fn(convert_to_tensor(x))
-    f.__name__ = name
-    f.__doc__ = f"Element-wise {name}, as keras.ops.{name}."
-    return f
 
 
 abs, negative, sign, square, floor, ceil = (_unary(fn, n) for fn, n in

@@ -384,14 +384,7 @@ class Trainer:
                 xb, yb, swb = self._prepare_batch(batch, class_weight, f"x[{step}]")
                 if metrics is None:
                     metrics = self._build_metrics(yb)
-                if hooks[0]:
-                    cbl.on_train_batch_begin(step)
-                with utils.deferred_interrupt():
-                    loss, pred = self._train_step(xb, yb, swb)
-                tracker.update_state(loss, xb.shape[0])
-                _update_metrics(metrics, yb, pred, swb)
-                if hooks[1]:
-                    cbl.on_train_batch_end(step, self._logs(tracker, metrics))
+                self._python_step(cbl, hooks, step, xb, yb, swb, tracker, metrics)
                 if self.stop_training:
                     break
             if source.exhausted:
@@ -454,17 +447,20 @@ class Trainer:
         hooks = cbl.wants("on_train_batch_begin"), cbl.wants("on_train_batch_end")
         for step in range(-(-x.shape[0] // batch_size)):
             idx = order[step * batch_size:(step + 1) * batch_size]
-            xb, yb, swb = self._batch(x, y, sw, idx)
-            if hooks[0]:
-                cbl.on_train_batch_begin(step)
-            with utils.deferred_interrupt():  # Ctrl-C lands between steps, never inside one
-                loss, pred = self._train_step(xb, yb, swb)
-            tracker.update_state(loss, idx.shape[0])
-            _update_metrics(metrics, yb, pred, swb)
-            if hooks[1]:
-                cbl.on_train_batch_end(step, self._logs(tracker, metrics))
+            self._python_step(cbl, hooks, step, *self._batch(x, y, sw, idx), tracker, metrics)
             if self.stop_training:
                 return
+
+    def _python_step(self, cbl, hooks, step, xb, yb, swb, tracker, metrics):
+        """One training step on a batch, its loss and metrics tracked, the batch hooks called."""
+        if hooks[0]:
+            cbl.on_train_batch_begin(step)
+        with utils.deferred_interrupt():  # Ctrl-C lands between steps, never inside one
+            loss, pred = self._train_step(xb, yb, swb)
+        tracker.update_state(loss, xb.shape[0])
+        _update_metrics(metrics, yb, pred, swb)
+        if hooks[1]:
+            cbl.on_train_batch_end(step, self._logs(tracker, metrics))
 
     def _epoch_engine(self, engine, cbl, x, y, order, batch_size, tracker, metrics):
         """The C++ path: runs of batches per call; a batch at a time when a user callback has
