@@ -41,7 +41,7 @@ def resigned(data: bytes):
 
 def load_and_use(data: bytes) -> None:
     try:
-        model = brisk_format.model_from_bytes(data)
+        model = brisk_format.model_from_bytes(data, keras.Sequential)
     except ValueError:
         return
     model.predict(np.ones((2,) + tuple(model.input_shape[1:]), np.float32), verbose=0)

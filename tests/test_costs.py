@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import brisknet as keras
-from brisknet import costs, layers
+from brisknet import costs, layers, runtime
 
 
 def mlp(optimizer="adam"):
@@ -49,9 +49,9 @@ def test_estimate_fit_predicts_a_real_fit():
     x = rng.standard_normal((12000, 784)).astype(np.float32)
     y = rng.integers(0, 10, 12000)
     weights = model.get_weights()
-    before = keras.utils.global_rng().bit_generator.state
+    before = runtime.global_rng().bit_generator.state
     est = keras.utils.estimate_fit(model, x.shape, epochs=2, batch_size=64)
-    assert keras.utils.global_rng().bit_generator.state == before  # the user's shuffles are untouched
+    assert runtime.global_rng().bit_generator.state == before  # the user's shuffles are untouched
     for a, b in zip(model.get_weights(), weights):
         np.testing.assert_array_equal(a, b)
     # What the estimate is made of: timed whole steps, scaled to the real epochs and samples.

@@ -2,14 +2,9 @@
 brisknet computes on numpy arrays (float32), so it reports itself as the 'numpy' backend."""
 from __future__ import annotations
 
-from .naming import reset_names
+from .naming import clear_session
 
 __all__ = ["backend", "clear_session", "epsilon", "floatx", "image_data_format"]
-
-
-def clear_session(free_memory=True) -> None:
-    """As Keras: forget the automatic layer and model names (the next Dense is 'dense' again)."""
-    reset_names()
 
 
 def floatx() -> str:

@@ -180,20 +180,23 @@ def model_to_bytes(model) -> bytes:
     return to_bytes(tensors, metadata)
 
 
-def load_model(path, compile=True):
+def load_model(path, sequential_class, compile=True):
     """A model saved by model.save: same architecture and weights and, when compile, the same
     optimizer (state included), loss and metrics, so training resumes where it stopped."""
-    return _model_from(*read_file(path), os.fspath(path), compile)
+    return _model_from(*read_file(path), os.fspath(path), compile, sequential_class)
 
 
-def model_from_bytes(data: bytes, compile=True):
+def model_from_bytes(data: bytes, sequential_class, compile=True):
     """The model model_to_bytes wrote."""
-    return _model_from(*from_bytes(data), "<bytes>", compile)
+    return _model_from(*from_bytes(data), "<bytes>", compile, sequential_class)
 
 
-def _model_from(tensors, metadata, path, compile):
-    from .models import model_from_json
-    model = model_from_json(metadata.get("model", "null"), _path=path)
+def _model_from(tensors, metadata, path, compile, sequential_class):
+    """sequential_class: brisknet's Sequential, passed in so that this module stays below models."""
+    spec = json_field(path, metadata, "model")
+    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
+        raise ValueError(f"{path}: expected a Sequential model, got {str(spec)[:80]!r}")
+    model = sequential_class.from_config(spec.get("config"), _source=path)
     if not model.built:
         raise ValueError(f"{path}: the saved model has no input shape")
     if compile and "compile" in metadata:

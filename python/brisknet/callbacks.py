@@ -572,17 +572,17 @@ class BackupAndRestore(Callback):
         if not isinstance(meta, dict) or not isinstance(meta.get("epoch"), int) or meta["epoch"] < -1:
             raise ValueError(f"BackupAndRestore: {self._meta_path} is not a backup's metadata")
         brisk_format.restore_into(self.model, self._model_path)
-        from . import utils
+        from . import runtime
         if isinstance(meta.get("rng"), dict):
-            utils.global_rng().bit_generator.state = meta["rng"]  # the same shuffles as the first run
+            runtime.global_rng().bit_generator.state = meta["rng"]  # the same shuffles as the first run
         self.model._initial_epoch = meta["epoch"] + 1
 
     def _backup(self, epoch):
         import json
-        from . import brisk_format, utils
+        from . import brisk_format, runtime
         os.makedirs(self.backup_dir, exist_ok=True)
         brisk_format.save_model(self.model, self._model_path)
-        meta = {"epoch": epoch, "rng": utils.global_rng().bit_generator.state}
+        meta = {"epoch": epoch, "rng": runtime.global_rng().bit_generator.state}
         brisk_format.atomic_write(self._meta_path, json.dumps(meta).encode())
 
     def on_epoch_begin(self, epoch, logs=None):

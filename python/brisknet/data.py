@@ -1,9 +1,11 @@
-"""keras.utils.PyDataset: a dataset that hands out batches by index, for data that does not fit
-in memory or is made on the fly. Subclass it with __len__ (batches per epoch) and __getitem__(i)
--> (x, y) or (x, y, sample_weight) or x; fit, evaluate and predict take it in place of arrays.
-brisknet reads its batches in order in the calling thread (workers/use_multiprocessing are
-accepted and ignored)."""
+"""Keras' data utilities: to_categorical, normalize, and PyDataset, a dataset that hands out
+batches by index, for data that does not fit in memory or is made on the fly. Subclass it with
+__len__ (batches per epoch) and __getitem__(i) -> (x, y) or (x, y, sample_weight) or x; fit,
+evaluate and predict take it in place of arrays. brisknet reads its batches in order in the
+calling thread (workers/use_multiprocessing are accepted and ignored)."""
 from __future__ import annotations
+
+import numpy as np
 
 
 class PyDataset:
@@ -25,3 +27,36 @@ class PyDataset:
 
     def on_epoch_end(self):
         pass
+
+
+def to_categorical(x, num_classes=None):
+    """One-hot rows (float64, as Keras) of integer class labels: shape x.shape + (num_classes,),
+    a trailing axis of 1 dropped; num_classes defaults to max(x) + 1."""
+    labels = np.asarray(x)
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError("to_categorical: labels must be integers")
+    elif labels.dtype.kind not in "biu":
+        raise TypeError(f"to_categorical: expected integer labels, got dtype {labels.dtype}")
+    labels = labels.astype(np.int64)
+    shape = labels.shape[:-1] if labels.ndim > 1 and labels.shape[-1] == 1 else labels.shape
+    flat = labels.reshape(-1)
+    if num_classes is None:
+        if flat.size == 0:
+            raise ValueError("to_categorical: num_classes is needed for an empty array")
+        num_classes = int(flat.max()) + 1
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"to_categorical: num_classes must be a positive int, got {num_classes!r}")
+    if flat.size and (flat.min() < 0 or flat.max() >= num_classes):
+        raise ValueError(f"to_categorical: labels must be in [0, {num_classes}), got {flat.min()}..{flat.max()}")
+    out = np.zeros((flat.size, int(num_classes)))
+    out[np.arange(flat.size), flat] = 1
+    return out.reshape(shape + (int(num_classes),))
+
+
+def normalize(x, axis=-1, order=2):
+    """x divided by its `order`-norm along `axis` (zero vectors stay zero), as keras.utils.normalize."""
+    x = np.asarray(x, dtype=np.float64 if np.asarray(x).dtype == np.float64 else np.float32)
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, axis)

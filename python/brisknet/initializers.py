@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from . import utils
+from . import runtime
 from .serialization import classes_of, deserialize as _deserialize
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal", "RandomUniform",
@@ -26,7 +26,7 @@ class Initializer:
         self.seed = seed
 
     def _rng(self):
-        return np.random.default_rng(self.seed) if self.seed is not None else utils.global_rng()
+        return np.random.default_rng(self.seed) if self.seed is not None else runtime.global_rng()
 
     def __call__(self, shape, dtype=np.float32):
         raise NotImplementedError

@@ -416,15 +416,15 @@ def build_model(spec, sequential_class, source="config"):
         shape = config.get("build_input_shape") or (spec.get("build_config") or {}).get("input_shape")
         input_shape = _shape(shape, source) if shape is not None else None
     model = sequential_class(name=config.get("name") if isinstance(config.get("name"), str) else None)
-    from . import utils
-    saved_rng = utils.global_rng().bit_generator.state  # loading must not change what training does next
+    from . import runtime
+    saved_rng = runtime.global_rng().bit_generator.state  # loading must not change what training does next
     try:
         if input_shape is not None:
             model.add(layers_module.Input(input_shape))
         for e in entries:
             model.add(e)
     finally:
-        utils.global_rng().bit_generator.state = saved_rng
+        runtime.global_rng().bit_generator.state = saved_rng
     if config.get("trainable") is False:
         model.trainable = False
     return model

@@ -24,3 +24,8 @@ def unique_name(base: str) -> str:
 def reset_names() -> None:
     """Start the automatic names afresh."""
     _name_counts.clear()
+
+
+def clear_session(free_memory=True) -> None:
+    """keras.backend / keras.utils clear_session: the automatic names start afresh."""
+    reset_names()

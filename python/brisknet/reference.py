@@ -9,7 +9,8 @@ FEATURES = 784
 
 
 def build_model():
-    from . import Sequential, layers
+    from . import layers
+    from .models import Sequential
     model = Sequential([
         layers.Dense(HIDDEN[0], activation="relu"),
         layers.Dense(HIDDEN[1], activation="relu"),

@@ -26,7 +26,7 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
     raise ImportError("brisknet.wrappers needs scikit-learn >= 1.6: pip install 'brisknet[sklearn]'") from e
 
 from . import losses as losses_module
-from . import brisk_format, utils
+from . import brisk_format, runtime
 from .models import Sequential
 
 __all__ = ["KerasClassifier", "KerasRegressor"]
@@ -76,7 +76,7 @@ class _BaseWrapper(BaseEstimator):
         if self.model is None:
             raise ValueError(f"{type(self).__name__}: pass model=, a function returning a Sequential")
         if isinstance(self.model, Sequential):
-            model = brisk_format.model_from_bytes(brisk_format.model_to_bytes(self.model), compile=False) \
+            model = brisk_format.model_from_bytes(brisk_format.model_to_bytes(self.model), Sequential, compile=False) \
                 if self.model.built else Sequential.from_config(self.model.get_config())
         else:
             signature = inspect.signature(self.model).parameters
@@ -110,7 +110,7 @@ class _BaseWrapper(BaseEstimator):
                 raise ValueError("sample_weight must have one value per sample and a positive sum "
                                  "(all-zero weights leave nothing to fit)")
         if self.random_state is not None:
-            utils.set_random_seed(int(self.random_state) if not hasattr(self.random_state, "randint")
+            runtime.set_random_seed(int(self.random_state) if not hasattr(self.random_state, "randint")
                                   else int(self.random_state.randint(2**31)))
         y_encoded = self._encode_targets(y)
         if not (self.warm_start and hasattr(self, "model_")):
@@ -139,7 +139,7 @@ class _BaseWrapper(BaseEstimator):
 
     def __setstate__(self, state):
         if isinstance(state.get("model_"), bytes):
-            state["model_"] = brisk_format.model_from_bytes(state["model_"])
+            state["model_"] = brisk_format.model_from_bytes(state["model_"], Sequential)
         self.__dict__.update(state)
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .. import _core, utils
+from .. import _core, runtime
 from .layer import Layer
 
 
@@ -21,7 +21,7 @@ class Dropout(Layer):
 
     def build_sample(self, sample_shape):
         super().build_sample(sample_shape)
-        self._base_seed = self.seed if self.seed is not None else utils.draw_seed()
+        self._base_seed = self.seed if self.seed is not None else runtime.draw_seed()
 
     def forward(self, x, training):
         self._active = training and self.rate > 0

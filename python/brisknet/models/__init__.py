@@ -38,4 +38,4 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     path = os.fspath(filepath)
     if path.endswith(".keras") or (os.path.isfile(path) and zipfile.is_zipfile(path)):
         return keras_archive.load_archive(path, Sequential, compile, path)
-    return brisk_format.load_model(path, compile=compile)
+    return brisk_format.load_model(path, Sequential, compile=compile)

@@ -121,12 +121,12 @@ class Sequential(Trainer):
         if not self._layers:
             raise ValueError("the model has no layers")
         if _restore_rng:
-            from .. import utils
-            saved_rng = utils.global_rng().bit_generator.state
+            from .. import runtime
+            saved_rng = runtime.global_rng().bit_generator.state
             try:
                 return self.build(input_shape)
             finally:
-                utils.global_rng().bit_generator.state = saved_rng
+                runtime.global_rng().bit_generator.state = saved_rng
         old = {id(l): l.get_weights() for l in self._layers if l.built and l._weights}
         shape = self._input_shape
         for layer in self._layers:
@@ -335,8 +335,8 @@ class Sequential(Trainer):
             brisk_format.save_weights(self, path)
 
     def export_onnx(self, filepath, opset=17) -> None:
-        """An ONNX graph of the model for inference (needs the onnx package; see interop.py)."""
-        from ..interop import export_onnx
+        """An ONNX graph of the model for inference (needs the onnx package; see onnx_export.py)."""
+        from ..onnx_export import export_onnx
         export_onnx(self, filepath, opset)
 
     def load_weights(self, filepath) -> None:

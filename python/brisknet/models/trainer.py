@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from .. import callbacks as callbacks_module
-from .. import kernels, losses, metrics as metrics_module, optimizers, utils
+from .. import kernels, losses, metrics as metrics_module, optimizers, runtime
 from . import batches as batches_module
 from . import engine as engine_module
 
@@ -319,7 +319,7 @@ class Trainer:
         self._initial_epoch = None  # BackupAndRestore sets it when it resumes a run
         logs = {}
         cbl.on_train_begin()
-        rng = utils.global_rng()
+        rng = runtime.global_rng()
         start = self._initial_epoch if self._initial_epoch is not None else int(initial_epoch)
         for epoch in range(start, int(epochs)):
             tracker.reset_state()
@@ -380,7 +380,7 @@ class Trainer:
             for m in metrics or []:
                 m.reset_state()
             cbl.on_epoch_begin(epoch)
-            for step, batch in enumerate(source.epoch(utils.global_rng() if shuffle else None)):
+            for step, batch in enumerate(source.epoch(runtime.global_rng() if shuffle else None)):
                 xb, yb, swb = self._prepare_batch(batch, class_weight, f"x[{step}]")
                 if metrics is None:
                     metrics = self._build_metrics(yb)
@@ -455,7 +455,7 @@ class Trainer:
         """One training step on a batch, its loss and metrics tracked, the batch hooks called."""
         if hooks[0]:
             cbl.on_train_batch_begin(step)
-        with utils.deferred_interrupt():  # Ctrl-C lands between steps, never inside one
+        with runtime.deferred_interrupt():  # Ctrl-C lands between steps, never inside one
             loss, pred = self._train_step(xb, yb, swb)
         tracker.update_state(loss, xb.shape[0])
         _update_metrics(metrics, yb, pred, swb)
@@ -618,7 +618,7 @@ class Trainer:
         metrics = self._build_metrics(y)
         for m in metrics:
             m.reset_state()
-        with utils.deferred_interrupt():
+        with runtime.deferred_interrupt():
             loss, pred = self._train_step(x, y, sw)
         _update_metrics(metrics, y, pred, sw)
         return self._single_batch_result(loss, metrics, return_dict)
