@@ -176,9 +176,9 @@ def _write_h5(model, f, include_optimizer=True) -> None:
     for path, layer, weights in _weights_by_path(model):
         group = f.create_group(path + "/vars") if path + "/vars" not in f else f[path + "/vars"]
         group.attrs["name"] = layer.name
-        for i, w in enumerate(weights):
-            count = isinstance(layer, layers_module.Normalization) and i == 2  # Keras keeps the count as int32
-            group.create_dataset(str(i), data=np.asarray(w).astype(np.int32 if count else np.float32))
+        integer = getattr(layer, "integer_weights", ())  # weights Keras keeps as int32 (Normalization's count)
+        for (name, _, _), w in zip(layer.weight_specs() if weights else (), weights):
+            group.create_dataset(str(len(group)), data=np.asarray(w).astype(np.int32 if name in integer else np.float32))
     if include_optimizer and model.compiled:
         group = f.create_group("optimizer/vars")
         group.attrs["name"] = model.optimizer.name
@@ -298,12 +298,14 @@ def _walk_layer_configs(spec):
 _LAYERS = {name: getattr(layers_module, name) for name in
            ("Dense", "Dropout", "Activation", "Flatten", "Softmax", "ReLU", "LeakyReLU", "ELU", "Normalization",
             "Rescaling")}
+# config keys brisknet ignores whatever they hold (float32 is checked by the layer itself)
+_ANY_VALUE = {"dtype", "data_format", "ema_momentum"}
 # config keys brisknet ignores when they hold Keras' defaults
-_IGNORED = {"dtype": None, "registered_name": None, "module": None, "seed": None, "noise_shape": None,
+_IGNORED = {"registered_name": None, "module": None, "seed": None, "noise_shape": None,
             "kernel_constraint": None, "bias_constraint": None, "activity_regularizer": None, "lora_rank": None,
-            "lora_alpha": None, "quantization_config": None, "data_format": None, "input_axes": None,
+            "lora_alpha": None, "quantization_config": None, "input_axes": None,
             "output_axes": None, "ignore_class": None, "label_smoothing": 0.0, "axis": -1, "use_ema": False,
-            "ema_momentum": None, "ema_overwrite_frequency": None, "loss_scale_factor": None,
+            "ema_overwrite_frequency": None, "loss_scale_factor": None,
             "gradient_accumulation_steps": None, "summation_method": "interpolation", "multi_label": False,
             "num_labels": None, "label_weights": None, "thresholds": None, "top_k": None, "class_id": None,
             "sparse_y_true": True, "sparse_y_pred": False}
@@ -330,8 +332,7 @@ def _kwargs(cls, config, what, source) -> dict:
     for key, value in config.items():
         if key in accepted:
             out[key] = value
-        elif key in _IGNORED and (value is None or value == _IGNORED[key] or key in ("dtype", "data_format",
-                                                                                   "ema_momentum")):
+        elif key in _ANY_VALUE or (key in _IGNORED and (value is None or value == _IGNORED[key])):
             continue
         else:
             raise ValueError(f"{source}: {what} option {key}={value!r} is not supported by brisknet")

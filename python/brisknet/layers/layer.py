@@ -62,7 +62,7 @@ class Layer:
     def create_own_weights(self) -> None:
         """Weights (and gradient buffers) of this layer alone, initialised, for use outside a model."""
         specs = self.weight_specs()
-        kept = [w for w in self._weights]
+        kept = self._weights
         weights = []
         for i, (_, shape, init) in enumerate(specs):
             if i < len(kept) and kept[i].shape == tuple(shape):

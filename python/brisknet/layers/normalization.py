@@ -16,6 +16,7 @@ class Normalization(Layer):
     mean and variance given, or learned by ``adapt(data)`` (then they are the layer's non-trainable
     weights mean, variance and count). invert=True undoes the normalisation."""
     weights_trainable = False
+    integer_weights = ("count",)  # an int32 in Keras' files
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)

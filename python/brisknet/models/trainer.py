@@ -295,11 +295,7 @@ class Trainer:
         x, y, sw = self._prepare_xy(x, y, sample_weight, class_weight)
         val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-            vx, vy = validation_data[0], validation_data[1]
-            vsw = validation_data[2] if len(validation_data) == 3 else None
-            val = self._prepare_xy(vx, vy, vsw, None, what="validation ")
+            val = self._validation_arrays(validation_data)
         elif validation_split:
             split = int(np.floor(x.shape[0] * (1.0 - validation_split)))
             if split == 0 or split == x.shape[0]:
@@ -331,10 +327,8 @@ class Trainer:
                 self._epoch_engine(engine, cbl, x, y, order, batch_size, tracker, metrics)
             else:
                 self._epoch_python(cbl, x, y, sw, order, batch_size, tracker, metrics)
-            logs = self._logs(tracker, metrics)
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                logs.update(self._evaluate_arrays(*val, val_batch, prefix="val_", cbl=cbl))
-            cbl.on_epoch_end(epoch, logs)
+            logs = self._end_epoch(cbl, epoch, tracker, metrics, val is not None and (epoch + 1) % validation_freq == 0,
+                                   lambda: self._evaluate_arrays(*val, val_batch, prefix="val_", cbl=cbl))
             if self.stop_training:
                 break
         cbl.on_train_end(logs)
@@ -366,6 +360,16 @@ class Trainer:
         """fit on a PyDataset or generator: one Python-driven step per batch; a dataset's batches
         in a new random order each epoch when shuffle (as Keras)."""
         source = batches_module.Source(data, steps_per_epoch, "x")
+        if validation_data is None or batches_module.is_batches(validation_data):
+            val_arrays = None
+        else:
+            val_arrays = self._validation_arrays(validation_data)  # checked and converted once
+
+        def validate():
+            if val_arrays is not None:
+                return self._evaluate_arrays(*val_arrays, 32, prefix="val_", cbl=cbl)
+            return self._evaluate_batches(batches_module.Source(validation_data, validation_steps, "validation_data"),
+                                          "val_", cbl)
         history, cbl = self._fit_callbacks(callbacks, verbose, epochs, len(source) or None, None, None)
         tracker = metrics_module.Mean(name="loss")
         metrics = None
@@ -389,25 +393,28 @@ class Trainer:
                     break
             if source.exhausted:
                 break
-            logs = self._logs(tracker, metrics or [])
-            if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                logs.update(self._evaluate_any(validation_data, validation_steps, prefix="val_", cbl=cbl))
-            cbl.on_epoch_end(epoch, logs)
+            logs = self._end_epoch(cbl, epoch, tracker, metrics or [],
+                                   validation_data is not None and (epoch + 1) % validation_freq == 0, validate)
             if self.stop_training:
                 break
         cbl.on_train_end(logs)
         self.history = history
         return history
 
-    def _evaluate_any(self, data, steps, prefix="", cbl=None, batch_size=32):
-        """Loss and metrics over arrays (x, y[, sample_weight]) or a dataset / generator."""
-        if batches_module.is_batches(data):
-            return self._evaluate_batches(batches_module.Source(data, steps, "validation_data"), prefix, cbl)
+    def _validation_arrays(self, data):
+        """validation_data given as arrays, checked and converted once per fit."""
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
             raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
                              "or a dataset")
-        val = self._prepare_xy(data[0], data[1], data[2] if len(data) == 3 else None, None, what="validation ")
-        return self._evaluate_arrays(*val, batch_size, prefix=prefix, cbl=cbl)
+        return self._prepare_xy(data[0], data[1], data[2] if len(data) == 3 else None, None, what="validation ")
+
+    def _end_epoch(self, cbl, epoch, tracker, metrics, validating, validate):
+        """The epoch's logs, with validate()'s 'val_' entries when validating, sent to on_epoch_end."""
+        logs = self._logs(tracker, metrics)
+        if validating:
+            logs.update(validate())
+        cbl.on_epoch_end(epoch, logs)
+        return logs
 
     def _evaluate_batches(self, source, prefix="", cbl=None):
         tracker, metrics = metrics_module.Mean(name="loss"), None

@@ -8,14 +8,21 @@ import numpy as np
 from .optimizer import Optimizer
 
 
-class Adamax(Optimizer):
-    """``m = b1 m + (1 - b1) g; u = max(b2 u, |g|); p -= lr m / ((1 - b1^t) (u + eps))``."""
-    name = "adamax"
-    _state_names = ("m", "u")
+class _Moments(Optimizer):
+    """An optimizer with Adam's hyper-parameters beta_1, beta_2 and epsilon."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Adamax(_Moments):
+    """``m = b1 m + (1 - b1) g; u = max(b2 u, |g|); p -= lr m / ((1 - b1^t) (u + eps))``."""
+    name = "adamax"
+    _state_names = ("m", "u")
 
     def _build_state(self, size):
         self.m, self.u = self._state(size), self._state(size)
@@ -25,19 +32,12 @@ class Adamax(Optimizer):
         np.maximum(self.u * np.float32(self.beta_2), np.abs(grads), out=self.u)
         params -= np.float32(lr / (1 - self.beta_1 ** step)) * self.m / (self.u + np.float32(self.epsilon))
 
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
-
-class Nadam(Optimizer):
+class Nadam(_Moments):
     """Adam with Nesterov momentum, Keras' schedule of momentum decay (0.96 per step)."""
     name = "nadam"
     _state_names = ("m", "v")
-
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
-        super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
-        self.u_product = 1.0
+    u_product = 1.0  # the running product of the momentum schedule (a Keras variable)
 
     def _build_state(self, size):
         self.m, self.v = self._state(size), self._state(size)
@@ -55,9 +55,6 @@ class Nadam(Optimizer):
         v_hat = self.v / np.float32(1 - b2 ** step)
         params -= np.float32(lr) * m_hat / (np.sqrt(v_hat) + np.float32(self.epsilon))
         self.u_product = u_product_t
-
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
 class Adadelta(Optimizer):
