@@ -187,8 +187,9 @@ def test_callbacks_see_the_model_and_can_stop_it():
 
 def test_epoch_only_callbacks_keep_whole_epochs_in_cpp(tmp_path, monkeypatch):
     calls = []
-    orig = engine_module.Engine.train
-    monkeypatch.setattr(engine_module.Engine, "train", lambda self, *a: calls.append(1) or orig(self, *a))
+    from brisknet.models.cpu_engine import CpuEngine
+    orig = CpuEngine.train
+    monkeypatch.setattr(CpuEngine, "train", lambda self, *a: calls.append(1) or orig(self, *a))
     cbs = [callbacks.EarlyStopping(monitor="loss", patience=5), callbacks.CSVLogger(tmp_path / "l.csv"),
            callbacks.ModelCheckpoint(str(tmp_path / "m.brisk")), callbacks.ReduceLROnPlateau(monitor="loss"),
            callbacks.LambdaCallback(on_epoch_end=lambda e, logs: None)]

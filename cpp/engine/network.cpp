@@ -1,18 +1,32 @@
-// The training engine: one call runs forward, loss, backward and the optimizer update for a run
-// of batches, with the same kernels, in the same order and with the same arguments as the Python
-// reference path, so the weights are bit-identical to it.
+// The training engine (see engine.h): the phases of a step, with the same kernels, in the same
+// order and with the same arguments as the Python reference path, so the weights are
+// bit-identical to it.
 #include "brisknet/engine.h"
 
-#include <cmath>
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
+#include "../kernels/optimizer_rules.h"
+
 namespace brisknet {
 
-Network::Network(std::vector<DenseSpec> layers, LossSpec loss, AccuracyKind accuracy)
-    : layers_(std::move(layers)), loss_(loss), accuracy_(accuracy) {
+namespace {
+bool has_activation(const LayerSpec& l) { return l.activation != Activation::linear; }
+// A dense layer whose activation gradient can be fused into the GEMM that produces its output's gradient.
+bool fusable_below(const LayerSpec& l) {
+  return l.kind == LayerKind::dense && has_activation(l) && is_elementwise(l.activation);
+}
+}  // namespace
+
+Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::move(layers)), loss_(loss) {
   if (layers_.empty()) throw std::invalid_argument("Network: no layers");
+  for (const LayerSpec& l : layers_) {
+    if (l.kind == LayerKind::dropout) ++dropouts_;
+    if (l.kind != LayerKind::dense || !l.trainable) continue;
+    trainable_.push_back({l.kernel_offset, l.in * l.out});
+    if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, l.out});
+  }
 }
 
 Network::Workspace& Network::workspace(int64_t b) {
@@ -24,147 +38,152 @@ Network::Workspace& Network::workspace(int64_t b) {
   ws.x.resize(b * inputs());
   ws.labels.resize(b);
   ws.targets.resize(b * out);
+  ws.weights.resize(b);
   ws.loss.resize(b);
   ws.dpred.resize(b * out);
-  for (const DenseSpec& l : layers_) {
-    ws.z.emplace_back(b * l.out);
-    ws.y.emplace_back(l.activation == Activation::linear ? 0 : b * l.out);
-    ws.dz.emplace_back(l.activation == Activation::linear ? 0 : b * l.out);
-    ws.dx.emplace_back(b * l.in);
+  for (const LayerSpec& l : layers_) {
+    const bool dense = l.kind == LayerKind::dense;
+    const int64_t size = b * l.out;
+    ws.z.emplace_back(dense ? size : 0);
+    ws.y.emplace_back(dense && !has_activation(l) ? 0 : size);
+    ws.dy.emplace_back(size);
+    ws.dz.emplace_back(dense && has_activation(l) ? size : 0);
+    ws.mask.emplace_back(l.kind == LayerKind::dropout ? size : 0);
   }
   return ws;
 }
 
+// Layer i's output in training: a dense layer's activation (or pre-activation when linear), an
+// activation or dropout layer's y.
 const float* Network::output(const Workspace& ws, size_t i) const {
-  return layers_[i].activation == Activation::linear ? ws.z[i].data() : ws.y[i].data();
+  const LayerSpec& l = layers_[i];
+  return l.kind == LayerKind::dense && !has_activation(l) ? ws.z[i].data() : ws.y[i].data();
 }
 
-void Network::gather(Workspace& ws, const float* x, Targets y, const int64_t* rows, int64_t b) const {
+void Network::gather(Workspace& ws, const TrainRun& run, const int64_t* rows, int64_t b) const {
   const int64_t in = inputs(), out = outputs();
   for (int64_t r = 0; r < b; ++r) {
-    std::memcpy(ws.x.data() + r * in, x + rows[r] * in, sizeof(float) * in);
-    if (y.labels) ws.labels[r] = y.labels[rows[r]];
-    else std::memcpy(ws.targets.data() + r * out, y.values + rows[r] * out, sizeof(float) * out);
+    std::memcpy(ws.x.data() + r * in, run.x + rows[r] * in, sizeof(float) * in);
+    if (run.labels) ws.labels[r] = run.labels[rows[r]];
+    else std::memcpy(ws.targets.data() + r * out, run.targets + rows[r] * out, sizeof(float) * out);
+    if (run.sample_weight) ws.weights[r] = run.sample_weight[rows[r]];
   }
 }
 
-// Per layer: z = h W + b (bias in the GEMM epilogue), then y = activation(z).
-const float* Network::forward(const float* params, const float* x, Workspace& ws, int64_t b,
-                              bool in_place) const {
+// Forward phase. Dense: z = h W + b with an element-wise activation run on each tile of z in the
+// GEMM epilogue (at inference straight into z, which training keeps for the backward pass).
+const float* Network::forward(const float* params, const float* x, Workspace& ws, int64_t b, bool training,
+                              int64_t* dropout_calls) const {
   const float* h = x;
+  int dropout = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    const DenseSpec& l = layers_[i];
-    float* z = ws.z[i].data();
-    GemmFusion<float> fused;  // an element-wise activation runs on each tile of z while it is in L1
-    const bool separate = !is_elementwise(l.activation);
-    if (l.activation != Activation::linear && !separate) {
-      fused.activation = l.activation;
-      fused.alpha = l.alpha;
-      fused.activation_out = in_place ? z : ws.y[i].data();
+    const LayerSpec& l = layers_[i];
+    switch (l.kind) {
+      case LayerKind::dense: {
+        float* z = ws.z[i].data();
+        GemmFusion<float> fused;
+        const bool separate = !is_elementwise(l.activation);
+        float* y = training ? ws.y[i].data() : z;
+        if (has_activation(l) && !separate) {
+          fused.activation = l.activation;
+          fused.alpha = l.alpha;
+          fused.activation_out = y;
+        }
+        gemm<float>(row_major(z, b, l.out), row_major(h, b, l.in), row_major(params + l.kernel_offset, l.in, l.out),
+                    0.0f, l.bias_offset >= 0 ? params + l.bias_offset : nullptr, fused);
+        if (separate) activation_forward<float>(ws.y[i].data(), z, b, l.out, l.activation, l.alpha);
+        h = has_activation(l) && !separate ? y : output(ws, i);
+        break;
+      }
+      case LayerKind::activation:
+        activation_forward<float>(ws.y[i].data(), h, b, l.out, l.activation, l.alpha);
+        h = ws.y[i].data();
+        break;
+      case LayerKind::dropout:
+        if (training) {  // the Python layer's seed sequence: base * 1000003 + masks drawn so far
+          const uint64_t seed = l.seed * 1000003ULL + uint64_t(dropout_calls[dropout]++);
+          dropout_forward<float>(ws.y[i].data(), ws.mask[i].data(), h, b * l.out, l.rate, seed);
+          h = ws.y[i].data();
+        }
+        ++dropout;
+        break;
     }
-    gemm<float>(z, l.out, h, l.in, 1, params + l.kernel_offset, l.out, 1, b, l.out, l.in, 0.0f,
-                l.bias_offset >= 0 ? params + l.bias_offset : nullptr, fused);
-    if (separate) activation_forward<float>(ws.y[i].data(), z, b, l.out, l.activation, l.alpha);
-    h = in_place && !separate ? z : output(ws, i);
   }
   return h;
 }
 
-double Network::loss_and_gradient(Workspace& ws, int64_t b) const {
+// Loss phase: per-sample losses (times the sample weights) and d(mean loss)/d(prediction); the
+// prediction is the last layer's logits when a softmax is folded into the cross-entropy.
+double Network::loss(Workspace& ws, int64_t b, bool weighted) const {
   const int64_t out = outputs();
   const float scale = float(1.0 / double(b));
   const size_t last = layers_.size() - 1;
-  const float* pred = loss_.fused_softmax ? ws.z[last].data() : output(ws, last);
+  const LayerSpec& top = layers_[last];
+  const float* pred;
+  if (!loss_.fused_softmax) pred = output(ws, last);
+  else if (top.kind == LayerKind::dense) pred = ws.z[last].data();
+  else pred = last == 0 ? ws.x.data() : output(ws, last - 1);  // an Activation('softmax') layer's input
   const bool logits = loss_.from_logits || loss_.fused_softmax;
+  const float* w = weighted ? ws.weights.data() : nullptr;
   float* loss = ws.loss.data();
   float* d = ws.dpred.data();
   switch (loss_.kind) {
-    case LossKind::sparse_crossentropy:
-      sparse_categorical_crossentropy<float>(loss, d, pred, ws.labels.data(), nullptr, b, out, logits, scale);
+    case LossKind::sparse_categorical_crossentropy:
+      sparse_categorical_crossentropy<float>(loss, d, pred, ws.labels.data(), w, b, out, logits, scale);
       break;
-    case LossKind::crossentropy:
-      categorical_crossentropy<float>(loss, d, pred, ws.targets.data(), nullptr, b, out, logits, scale);
+    case LossKind::categorical_crossentropy:
+      categorical_crossentropy<float>(loss, d, pred, ws.targets.data(), w, b, out, logits, scale);
       break;
-    default: {  // the element-wise losses
-      const ElementwiseLoss kind =
-          loss_.kind == LossKind::binary_crossentropy ? ElementwiseLoss::binary_crossentropy
-          : loss_.kind == LossKind::mean_squared_error ? ElementwiseLoss::mean_squared_error
-          : loss_.kind == LossKind::mean_absolute_error ? ElementwiseLoss::mean_absolute_error
-                                                        : ElementwiseLoss::huber;
-      elementwise_loss<float>(loss, d, pred, ws.targets.data(), nullptr, b, out, kind, logits,
-                              loss_.delta, scale);
-    }
+    default:
+      elementwise_loss<float>(loss, d, pred, ws.targets.data(), w, b, out, loss_.kind, logits, loss_.delta, scale);
   }
   double sum = 0;  // in order, in double: as the Python path sums the per-sample losses
   for (int64_t i = 0; i < b; ++i) sum += loss[i];
   return sum / double(b);
 }
 
-namespace {
-// numpy's argmax: the first maximum, or the first NaN.
-int64_t argmax(const float* v, int64_t n) {
-  int64_t best = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    if (std::isnan(v[j])) return j;
-    if (v[j] > v[best]) best = j;
+double Network::penalties(const float* params) const {
+  double total = 0;  // per layer, kernel then bias, as the Python layers add them up
+  for (const LayerSpec& l : layers_) {
+    if (l.kind != LayerKind::dense) continue;
+    double layer = 0.0;
+    if (l.kernel_penalty.any())
+      layer += weight_penalty(params + l.kernel_offset, l.in * l.out, l.kernel_penalty.l1, l.kernel_penalty.l2);
+    if (l.bias_offset >= 0 && l.bias_penalty.any())
+      layer += weight_penalty(params + l.bias_offset, l.out, l.bias_penalty.l1, l.bias_penalty.l2);
+    total += layer;
   }
-  return best;
+  return total;
 }
-}  // namespace
 
-double Network::correct(const Workspace& ws, int64_t b) const {
-  if (accuracy_ == AccuracyKind::none) return 0;
-  const int64_t out = outputs();
-  const float* pred = output(ws, layers_.size() - 1);
-  int64_t hits = 0;
-  for (int64_t r = 0; r < b; ++r) {
-    const float* p = pred + r * out;
-    switch (accuracy_) {
-      case AccuracyKind::sparse: hits += argmax(p, out) == ws.labels[r]; break;
-      case AccuracyKind::categorical: hits += argmax(p, out) == argmax(ws.targets.data() + r * out, out); break;
-      case AccuracyKind::binary: hits += (p[0] > 0.5f) == (ws.targets[r] > 0.5f); break;  // one output
-      case AccuracyKind::none: break;
-    }
+void Network::add_penalty_gradients(const float* params, float* grads) const {
+  for (const LayerSpec& l : layers_) {
+    if (l.kind != LayerKind::dense || !l.trainable) continue;
+    if (l.kernel_penalty.any())
+      add_penalty_gradient(grads + l.kernel_offset, params + l.kernel_offset, l.in * l.out, l.kernel_penalty.l1,
+                           l.kernel_penalty.l2);
+    if (l.bias_offset >= 0 && l.bias_penalty.any())
+      add_penalty_gradient(grads + l.bias_offset, params + l.bias_offset, l.out, l.bias_penalty.l1, l.bias_penalty.l2);
   }
-  return double(hits);
 }
 
 namespace {
 
-// The optimizer update of one step, applied block by block: the scalars that depend only on the
-// step count are computed once, in double, with the same expressions as the Python path.
-struct StepUpdate {
-  const OptimizerSpec& opt;
-  float* params;
-  float alpha;  // Adam's bias-corrected learning rate
+// The fused update of one variable's block [offset, offset + n): the penalty's gradient, clipping
+// by value, then the rule; per element exactly what add_penalty_gradients + optimizer_step do.
+void update_block(const UpdateStep& u, const Penalty& penalty, float* params, float* g, int64_t offset, int64_t n) {
+  if (penalty.any())
+    detail::add_penalty_gradient_range(g, params + offset, n, float(penalty.l1), float(2.0 * penalty.l2));
+  if (u.spec->clip == ClipKind::value) detail::clip_by_value_range(g, n, float(u.spec->clip_threshold));
+  apply_update_serial(u, params, g, offset, n);
+}
 
-  StepUpdate(OptimizerSpec& o, float* p) : opt(o), params(p), alpha(0) {
-    const int64_t t = ++o.step;
-    if (o.kind == OptimizerSpec::adam)
-      alpha = float(o.learning_rate * std::sqrt(1.0 - std::pow(o.beta_2, double(t))) /
-                    (1.0 - std::pow(o.beta_1, double(t))));
-  }
-  // Parameters [offset, offset + n) from their gradient g; `serial`: on this thread alone (the
-  // caller is a GEMM thread), else split over threads like the Python path's update.
-  void apply(int64_t offset, const float* g, int64_t n, bool serial) const {
-    float* p = params + offset;
-    float* m = opt.m ? opt.m + offset : nullptr;
-    if (opt.kind == OptimizerSpec::adam) {
-      float* vhat = opt.vhat ? opt.vhat + offset : nullptr;
-      const float decay = float(opt.learning_rate * opt.weight_decay);
-      (serial ? adam_step_serial<float> : adam_step<float>)(p, m, opt.v + offset, vhat, g, n, alpha,
-          float(opt.beta_1), float(opt.beta_2), float(opt.epsilon), decay);
-    } else {
-      (serial ? sgd_step_serial<float> : sgd_step<float>)(p, m, g, n, float(opt.learning_rate),
-                                                          float(opt.momentum), opt.nesterov);
-    }
-  }
-};
-
-// GemmFusion::tile_done for a weight-gradient GEMM: updates the kernel entries of a finished
-// block of rows while their gradient is in cache.
+// GemmFusion::tile_done of a weight-gradient GEMM: updates the kernel entries of a finished block
+// of rows while their gradient is in cache.
 struct KernelTiles {
-  const StepUpdate* step;
+  const UpdateStep* update;
+  const Penalty* penalty;
+  float* params;
   int64_t kernel_offset;
 };
 
@@ -172,64 +191,84 @@ void update_kernel_rows(void* context, float* C, int64_t ldc, int64_t i0, int64_
                         int64_t cols) {
   const KernelTiles& k = *static_cast<const KernelTiles*>(context);
   for (int64_t i = i0; i < i0 + rows; ++i)
-    k.step->apply(k.kernel_offset + i * ldc + j0, C + i * ldc + j0, cols, true);
+    update_block(*k.update, *k.penalty, k.params, C + i * ldc + j0, k.kernel_offset + i * ldc + j0, cols);
 }
 
 }  // namespace
 
-// Per layer, last to first: the gradient for the layer below, (dz W^T) * activation'(its z), with
-// the activation gradient applied to each tile of the product while it is in L1 (a softmax in a
-// hidden layer: a second pass); then dW = h^T dz, db = the column sums of dz (summed while dz is
-// packed), and the optimizer update of W applied to each row panel of dW as the GEMM finishes it,
-// so the gradient is consumed while in cache. dz W^T goes first: it needs W before its update.
-// The last layer's dz comes from the loss gradient through its activation, unless the loss
-// already folded a softmax in. Element for element, the same arithmetic as the Python path.
-void Network::backward_and_update(float* params, float* grads, Workspace& ws, int64_t b,
-                                  OptimizerSpec& opt) const {
-  const StepUpdate step(opt, params);
+// Backward phase, last layer to first; `d` is the gradient w.r.t. the current layer's output.
+// Dense: dz = d * activation'(z) (already done when the layer above fused it into its GEMM);
+// the gradient for the layer below, dz W^T, first (it needs W before the update), with the
+// activation gradient of a dense layer below applied to each tile while it is in L1; then
+// dW = h^T dz and db = the column sums of dz (summed while dz is packed), with `update` applied
+// to each row panel of dW as the GEMM finishes it. A frozen layer gets no weight gradient.
+void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, const UpdateStep* update) const {
   const size_t last = layers_.size() - 1;
-  const DenseSpec& top = layers_[last];
-  const float* dz = ws.dpred.data();
-  if (top.activation != Activation::linear && !loss_.fused_softmax) {
-    activation_backward<float>(ws.dz[last].data(), dz, ws.z[last].data(), ws.y[last].data(), b, top.out,
-                               top.activation, top.alpha);
-    dz = ws.dz[last].data();
-  }
+  const float* d = ws.dpred.data();
+  bool d_is_dz = false;  // d is already the gradient w.r.t. this dense layer's pre-activation
   for (size_t i = last;; --i) {
-    const DenseSpec& l = layers_[i];
-    const float* dz_below = nullptr;
-    if (i > 0) {
-      const DenseSpec& below = layers_[i - 1];
-      GemmFusion<float> through;
-      float* dh = ws.dx[i].data();
-      if (below.activation != Activation::linear && is_elementwise(below.activation)) {
-        through.activation = below.activation;
-        through.alpha = below.alpha;
-        through.grad_x = ws.z[i - 1].data();
-        through.grad_y = ws.y[i - 1].data();
-        dh = ws.dz[i - 1].data();
+    const LayerSpec& l = layers_[i];
+    const bool folded = i == last && loss_.fused_softmax;  // the loss gave the logits' gradient
+    const float* input = i == 0 ? ws.x.data() : output(ws, i - 1);
+    const float* below = nullptr;  // the gradient w.r.t. the input, for layer i - 1
+    bool below_is_dz = false;
+    switch (l.kind) {
+      case LayerKind::dense: {
+        const float* dz = d;
+        if (has_activation(l) && !folded && !d_is_dz) {
+          activation_backward<float>(ws.dz[i].data(), d, ws.z[i].data(), ws.y[i].data(), b, l.out, l.activation,
+                                     l.alpha);
+          dz = ws.dz[i].data();
+        }
+        if (i > 0) {
+          const LayerSpec& down = layers_[i - 1];
+          GemmFusion<float> through;
+          float* dh = ws.dy[i - 1].data();
+          if (fusable_below(down)) {
+            through.activation = down.activation;
+            through.alpha = down.alpha;
+            through.grad_x = ws.z[i - 1].data();
+            through.grad_y = ws.y[i - 1].data();
+            dh = ws.dz[i - 1].data();
+            below_is_dz = true;
+          }
+          gemm<float>(row_major(dh, b, l.in), row_major(dz, b, l.out),
+                      row_major(static_cast<const float*>(params + l.kernel_offset), l.in, l.out).transposed(), 0.0f,
+                      nullptr, through);
+          below = dh;
+        }
+        if (!l.trainable) break;
+        KernelTiles tiles{update, &l.kernel_penalty, params, l.kernel_offset};
+        GemmFusion<float> params_grad;
+        if (update) {
+          params_grad.tile_done = &update_kernel_rows;
+          params_grad.context = &tiles;
+        }
+        if (l.bias_offset >= 0) params_grad.b_column_sums = grads + l.bias_offset;
+        gemm<float>(row_major(grads + l.kernel_offset, l.in, l.out), row_major(input, b, l.in).transposed(),
+                    row_major(dz, b, l.out), 0.0f, nullptr, params_grad);
+        if (update && l.bias_offset >= 0)
+          update_block(*update, l.bias_penalty, params, grads + l.bias_offset, l.bias_offset, l.out);
+        break;
       }
-      gemm<float>(dh, l.in, dz, l.out, 1, params + l.kernel_offset, 1, l.out, b, l.in, l.out, 0.0f,
-                  nullptr, through);
-      dz_below = dh;
-      if (!is_elementwise(below.activation)) {
-        activation_backward<float>(ws.dz[i - 1].data(), dh, ws.z[i - 1].data(), ws.y[i - 1].data(), b,
-                                   below.out, below.activation, below.alpha);
-        dz_below = ws.dz[i - 1].data();
-      }
+      case LayerKind::activation:
+        if (folded || !has_activation(l)) {
+          below = d;  // the loss already took the softmax's gradient; linear passes d through
+        } else if (i > 0) {
+          activation_backward<float>(ws.dy[i - 1].data(), d, input, ws.y[i].data(), b, l.out, l.activation, l.alpha);
+          below = ws.dy[i - 1].data();
+        }
+        break;
+      case LayerKind::dropout:
+        if (i > 0) {
+          dropout_backward<float>(ws.dy[i - 1].data(), d, ws.mask[i].data(), b * l.out, l.rate);
+          below = ws.dy[i - 1].data();
+        }
+        break;
     }
-
-    const float* h = i == 0 ? ws.x.data() : output(ws, i - 1);
-    KernelTiles tiles{&step, l.kernel_offset};
-    GemmFusion<float> params_grad;
-    params_grad.tile_done = &update_kernel_rows;
-    params_grad.context = &tiles;
-    if (l.bias_offset >= 0) params_grad.b_column_sums = grads + l.bias_offset;
-    gemm<float>(grads + l.kernel_offset, l.out, h, 1, l.in, dz, l.out, 1, l.in, l.out, b, 0.0f, nullptr,
-                params_grad);
-    if (l.bias_offset >= 0) step.apply(l.bias_offset, grads + l.bias_offset, l.out, false);
     if (i == 0) break;
-    dz = dz_below;
+    d = below;
+    d_is_dz = below_is_dz;
   }
 }
 
@@ -238,27 +277,34 @@ void Network::predict(const float* params, const float* x, int64_t n, int64_t ba
   const int64_t in = inputs(), outs = outputs();
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t b = std::min(batch_size, n - start);
-    const float* y = forward(params, x + start * in, workspace(b), b, true);  // reads the rows in place
+    const float* y = forward(params, x + start * in, workspace(b), b, false, nullptr);  // reads the rows in place
     std::memcpy(out + start * outs, y, sizeof(float) * b * outs);
   }
 }
 
-int64_t Network::train_batches(float* params, float* grads, OptimizerSpec& opt,
-                               const float* x, Targets y, const int64_t* order, int64_t count,
-                               int64_t batch_size, double* batch_loss, double* batch_correct,
-                               const std::function<bool()>& stop) {
+int64_t Network::train(float* params, float* grads, int64_t n_params, OptimizerSpec& opt, TrainRun& run) {
   std::lock_guard<std::mutex> lock(busy_);
+  // Backward and update fuse unless something needs the whole gradient first.
+  const bool fuse = !run.reduce && opt.clip != ClipKind::norm && opt.clip != ClipKind::global_norm;
   int64_t k = 0;
-  for (int64_t start = 0; start < count; start += batch_size, ++k) {
-    if (k > 0 && stop && stop()) break;
-    const int64_t b = std::min(batch_size, count - start);
-    if (opt.learning_rates) opt.learning_rate = opt.learning_rates[k];
+  for (int64_t start = 0; start < run.count; start += run.batch_size, ++k) {
+    if (k > 0 && run.stop && run.stop()) break;
+    const int64_t b = std::min(run.batch_size, run.count - start);
+    const double lr = run.learning_rates ? run.learning_rates[k] : opt.learning_rate;
     Workspace& ws = workspace(b);
-    gather(ws, x, y, order + start, b);
-    forward(params, ws.x.data(), ws, b, false);
-    batch_loss[k] = loss_and_gradient(ws, b);
-    batch_correct[k] = correct(ws, b);
-    backward_and_update(params, grads, ws, b, opt);
+    gather(ws, run, run.order + start, b);
+    const float* pred = forward(params, ws.x.data(), ws, b, true, run.dropout_calls);
+    run.batch_loss[k] = loss(ws, b, run.sample_weight != nullptr) + penalties(params);  // the penalties of the weights this step saw
+    if (run.predictions) std::memcpy(run.predictions + start * outputs(), pred, sizeof(float) * b * outputs());
+    if (fuse) {
+      const UpdateStep u = begin_update(opt, lr);
+      backward(params, grads, ws, b, &u);
+    } else {
+      backward(params, grads, ws, b, nullptr);
+      if (run.reduce) run.reduce(grads, n_params);
+      add_penalty_gradients(params, grads);
+      optimizer_step(opt, lr, params, grads, trainable_);
+    }
   }
   return k;
 }

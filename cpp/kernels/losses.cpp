@@ -119,7 +119,7 @@ void categorical_crossentropy(T* loss, T* dpred, const T* pred, const T* target,
 
 template <typename T>
 void elementwise_loss(T* loss, T* dpred, const T* pred, const T* target, const T* weights,
-                      int64_t rows, int64_t cols, ElementwiseLoss kind, bool from_logits, T delta,
+                      int64_t rows, int64_t cols, LossKind kind, bool from_logits, T delta,
                       T grad_scale) {
   const int nt = detail::threads_for(rows * cols, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -134,7 +134,7 @@ void elementwise_loss(T* loss, T* dpred, const T* pred, const T* target, const T
       T term = 0, grad = 0;
       const T x = p[j], y = t[j];
       switch (kind) {
-        case ElementwiseLoss::binary_crossentropy:
+        case LossKind::binary_crossentropy:
           if (from_logits) {  // max(x, 0) - x y + log(1 + e^-|x|)
             term = std::max(x, T(0)) - x * y + std::log1p(std::exp(-std::abs(x)));
             grad = sigmoid(x) - y;
@@ -144,20 +144,22 @@ void elementwise_loss(T* loss, T* dpred, const T* pred, const T* target, const T
             grad = (x > kEps<T> && x < T(1) - kEps<T>) ? (T(1) - y) / (T(1) - c) - y / c : nan_or_zero(x);
           }
           break;
-        case ElementwiseLoss::mean_squared_error:
+        case LossKind::mean_squared_error:
           term = (x - y) * (x - y);
           grad = T(2) * (x - y);
           break;
-        case ElementwiseLoss::mean_absolute_error:
+        case LossKind::mean_absolute_error:
           term = std::abs(x - y);
           grad = T((x > y) - (x < y)) + nan_or_zero(x - y);
           break;
-        case ElementwiseLoss::huber: {
+        case LossKind::huber: {
           const T e = x - y, a = std::abs(e);
           term = a <= delta ? T(0.5) * e * e : delta * (a - T(0.5) * delta);
           grad = a <= delta ? e : delta * T((e > 0) - (e < 0)) + nan_or_zero(e);
           break;
         }
+        default:  // the cross-entropies have kernels of their own (the bindings check)
+          break;
       }
       L += term;
       if (d) d[j] = s * grad;
@@ -174,7 +176,7 @@ void elementwise_loss(T* loss, T* dpred, const T* pred, const T* target, const T
   template void softmax_crossentropy<T>(T*, T*, const T*, const int64_t*, const T*, const T*,   \
                                         int64_t, int64_t, T);                                   \
   template void elementwise_loss<T>(T*, T*, const T*, const T*, const T*, int64_t, int64_t,     \
-                                    ElementwiseLoss, bool, T, T);
+                                    LossKind, bool, T, T);
 BRISKNET_INSTANTIATE_LOSSES(float)
 BRISKNET_INSTANTIATE_LOSSES(double)
 

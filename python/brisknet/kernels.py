@@ -284,24 +284,24 @@ def _elementwise(kind, y_true, y_pred, sample_weight, return_grad, grad_scale, f
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, sample_weight=None, return_grad=False,
                         grad_scale=1.0):
-    return _elementwise(_core.ElementwiseLoss.binary_crossentropy, y_true, y_pred, sample_weight,
+    return _elementwise(_core.LossKind.binary_crossentropy, y_true, y_pred, sample_weight,
                         return_grad, grad_scale, from_logits=from_logits)
 
 
 def mean_squared_error(y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0):
-    return _elementwise(_core.ElementwiseLoss.mean_squared_error, y_true, y_pred, sample_weight,
+    return _elementwise(_core.LossKind.mean_squared_error, y_true, y_pred, sample_weight,
                         return_grad, grad_scale)
 
 
 def mean_absolute_error(y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0):
-    return _elementwise(_core.ElementwiseLoss.mean_absolute_error, y_true, y_pred, sample_weight,
+    return _elementwise(_core.LossKind.mean_absolute_error, y_true, y_pred, sample_weight,
                         return_grad, grad_scale)
 
 
 def huber(y_true, y_pred, delta=1.0, sample_weight=None, return_grad=False, grad_scale=1.0):
     if not delta > 0:
         raise ValueError(f"huber: delta must be > 0, got {delta}")
-    return _elementwise(_core.ElementwiseLoss.huber, y_true, y_pred, sample_weight, return_grad,
+    return _elementwise(_core.LossKind.huber, y_true, y_pred, sample_weight, return_grad,
                         grad_scale, delta=delta)
 
 

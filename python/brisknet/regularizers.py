@@ -1,8 +1,11 @@
-"""Weight regularizers (Keras names and defaults): penalty added to the loss, gradient to dW."""
+"""Weight regularizers (Keras names and defaults): penalty added to the loss, gradient to dW. The
+built-in L1/L2 penalty and its gradient are C++ kernels, shared with the engine; a subclass that
+overrides __call__ or add_gradient trains on the Python path."""
 from __future__ import annotations
 
 import numpy as np
 
+from . import _core
 from .serialization import classes_of, deserialize
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get"]
@@ -16,19 +19,18 @@ class Regularizer:
         self.l1, self.l2 = float(l1), float(l2)
 
     def __call__(self, w: np.ndarray) -> float:
-        total = 0.0
-        if self.l1:
-            total += self.l1 * float(np.abs(w, dtype=np.float64).sum())
-        if self.l2:
-            total += self.l2 * float(np.square(w, dtype=np.float64).sum())
-        return total
+        """l1 * sum |w| + l2 * sum w^2, each sum in float64."""
+        return _core.weight_penalty(np.ascontiguousarray(w, np.float32).reshape(-1), self.l1, self.l2)
 
     def add_gradient(self, grad: np.ndarray, w: np.ndarray) -> None:
-        """grad += d penalty / dw, in place."""
-        if self.l1:
-            grad += np.float32(self.l1) * np.sign(w)
-        if self.l2:
-            grad += np.float32(2.0 * self.l2) * w
+        """grad += l1 * sign(w) + 2 l2 * w, in place."""
+        _core.add_penalty_gradient(grad.reshape(-1), w.reshape(-1), self.l1, self.l2)
+
+    def engine_penalty(self):
+        """The penalty as the engine computes it, or None for a subclass with its own formula."""
+        if type(self).__call__ is not Regularizer.__call__ or type(self).add_gradient is not Regularizer.add_gradient:
+            return None
+        return _core.Penalty(self.l1, self.l2)
 
     def get_config(self):
         return {"l1": self.l1, "l2": self.l2}

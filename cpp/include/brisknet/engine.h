@@ -1,8 +1,18 @@
-// The training engine: a chain of Dense layers trained one step, or one run of steps, per call.
-// It calls the same kernels in the same order as the Python reference path
-// (python/brisknet/models/trainer.py), so both give bit-identical weights. Parameters, gradients
-// and optimizer state live in buffers owned by the caller; the engine owns only its workspaces,
-// allocated once per batch size, so a steady-state step allocates nothing.
+// The training engine: a chain of layers (Dense, element-wise Activation, Dropout) trained for a
+// run of steps per call, with the GIL released. Each step has explicit phases:
+//
+//   gather -> forward -> loss (+ weight penalties) -> backward -> reduce -> update
+//
+// `backward` writes the complete gradient into the flat gradient buffer, `reduce` (a hook, e.g.
+// an allreduce across processes) may change it, `update` clips it and runs the optimizer
+// (optimizer_step: the very code the Python reference path runs). Where nothing needs the whole
+// gradient (no reduce hook, no norm clipping), backward and update are fused instead: the update
+// of each block of a weight matrix runs inside the weight-gradient GEMM as soon as the block is
+// done, while it is in cache. Both give bit-identical weights, and bit-identical to the Python
+// reference path (python/brisknet/models/trainer.py, tests/test_engine.py).
+//
+// Parameters, gradients and optimizer state live in buffers owned by the caller; the engine owns
+// only its workspaces, allocated once per batch size, so a steady-state step allocates nothing.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -14,87 +24,97 @@
 
 namespace brisknet {
 
-struct DenseSpec {
-  int64_t in, out;
-  int64_t kernel_offset, bias_offset;  // into the flat parameter/gradient buffers; bias < 0: none
-  Activation activation;
-  float alpha;
+enum class LayerKind : int { dense, activation, dropout };
+
+struct Penalty {  // Keras' L1L2 regularizer
+  double l1 = 0, l2 = 0;
+  bool any() const { return l1 != 0 || l2 != 0; }
 };
 
-enum class LossKind : int { sparse_crossentropy, crossentropy, binary_crossentropy, mean_squared_error,
-                            mean_absolute_error, huber };
+// One layer of the chain; `in` and `out` count the features of one sample.
+struct LayerSpec {
+  LayerKind kind = LayerKind::dense;
+  int64_t in = 0, out = 0;
+  int64_t kernel_offset = -1, bias_offset = -1;  // dense: into the flat buffers (bias < 0: none)
+  Activation activation = Activation::linear;    // dense, activation
+  float alpha = 0;
+  bool trainable = true;                         // dense: false, frozen (never updated)
+  Penalty kernel_penalty, bias_penalty;          // dense
+  float rate = 0;                                // dropout
+  uint64_t seed = 0;                             // dropout: the layer's base seed
+};
 
 struct LossSpec {
-  LossKind kind;
-  bool from_logits;
-  bool fused_softmax;  // the last layer's softmax is folded into the cross-entropy (on the logits)
-  float delta;         // Huber
+  LossKind kind = LossKind::mean_squared_error;
+  bool from_logits = false;
+  bool fused_softmax = false;  // the last layer's softmax is folded into the cross-entropy (its logits)
+  float delta = 1;             // Huber
 };
 
-enum class AccuracyKind : int { none, sparse, categorical, binary };
-
-// Keras Adam/AdamW or SGD over the whole flat buffer; `step` counts updates done so far.
-struct OptimizerSpec {
-  enum Kind : int { sgd, adam } kind;
-  float* m;       // Adam first moment, or SGD velocity (nullptr without momentum)
-  float* v;       // Adam second moment
-  float* vhat;    // AMSGrad maximum, or nullptr
-  double learning_rate, beta_1, beta_2, epsilon, weight_decay, momentum;
-  const double* learning_rates;  // one per batch of a run (a schedule), or nullptr: learning_rate
-  bool nesterov;
-  int64_t step;
-};
-
-// Targets of a run of batches: labels[n] for sparse cross-entropy, else targets[n, outputs].
-struct Targets {
-  const int64_t* labels;
-  const float* values;
+// What one run of steps reads and writes, besides the parameters.
+struct TrainRun {
+  const float* x;           // [n, inputs]
+  const int64_t* labels;    // [n] for sparse cross-entropy, else nullptr
+  const float* targets;     // [n, outputs] otherwise
+  const float* sample_weight;  // [n] or nullptr
+  const int64_t* order;     // rows of x to train on, in order
+  int64_t count, batch_size;
+  const double* learning_rates;  // one per batch (a schedule), or nullptr: opt.learning_rate
+  int64_t* dropout_calls;   // one counter per dropout layer: masks drawn so far (advanced)
+  double* batch_loss;       // [batches] out: each batch's mean loss plus weight penalties
+  float* predictions;       // [count, outputs] out: the outputs each batch's forward pass made
+  // Asked before every batch but the first; true ends the run between two complete steps.
+  std::function<bool()> stop;
+  // The reduce phase: called with the complete gradient of a step; none: backward and update fuse.
+  std::function<void(float* grads, int64_t n)> reduce;
 };
 
 class Network {
  public:
-  Network(std::vector<DenseSpec> layers, LossSpec loss, AccuracyKind accuracy);
+  Network(std::vector<LayerSpec> layers, LossSpec loss);
 
-  // Trains on the rows order[0 .. count) of x[., in] and the targets, batch_size rows per
-  // optimizer update (the last batch may be smaller). The update runs layer by layer inside the
-  // weight-gradient GEMMs, so the layers' kernel and bias blocks must cover params exactly.
-  // `stop` (may be empty) is asked before every batch but the first; when it says true, the run
-  // ends there, between two complete steps. Returns the number of batches trained. Writes each batch's mean loss and its
-  // number of correct predictions (for `accuracy`) to batch_loss[] / batch_correct[].
-  int64_t train_batches(float* params, float* grads, OptimizerSpec& opt,
-                        const float* x, Targets y, const int64_t* order, int64_t count,
-                        int64_t batch_size, double* batch_loss, double* batch_correct,
-                        const std::function<bool()>& stop);
+  // Trains on the rows run.order[0 .. count), batch_size rows per optimizer update (the last
+  // batch may be smaller). Returns the number of batches trained.
+  int64_t train(float* params, float* grads, int64_t n_params, OptimizerSpec& opt, TrainRun& run);
 
   // Inference: out[n, outputs] = the network applied to x[n, in], batch_size rows at a time
-  // (the same kernels as training's forward pass; the loss and accuracy settings are unused).
+  // (the same kernels as training's forward pass, dropout off; the loss settings are unused).
   void predict(const float* params, const float* x, int64_t n, int64_t batch_size, float* out);
 
-  const std::vector<DenseSpec>& layers() const { return layers_; }
+  const std::vector<LayerSpec>& layers() const { return layers_; }
   int64_t inputs() const { return layers_.front().in; }
   int64_t outputs() const { return layers_.back().out; }
+  int dropout_layers() const { return dropouts_; }
+  // The trainable variables' places in the flat buffers, in order (kernel, then bias, per layer).
+  const std::vector<Span>& trainable() const { return trainable_; }
 
  private:
   struct Workspace {
-    std::vector<float> x, targets, loss, dpred;
+    std::vector<float> x, targets, weights, loss, dpred;
     std::vector<int64_t> labels;
-    std::vector<std::vector<float>> z, y, dz, dx;  // per layer
+    // per layer: dense pre-activation z; activation output y; the gradient w.r.t. the layer's
+    // output (dy) and w.r.t. a dense layer's pre-activation (dz); dropout masks
+    std::vector<std::vector<float>> z, y, dy, dz;
+    std::vector<std::vector<uint8_t>> mask;
   };
   Workspace& workspace(int64_t batch);
-  // Layer i's output in ws: its activation, or its pre-activation when the activation is linear.
-  const float* output(const Workspace& ws, size_t i) const;
-  void gather(Workspace& ws, const float* x, Targets y, const int64_t* rows, int64_t b) const;
-  // Forward pass of b rows starting at x (ws.x for training); returns the last layer's output.
-  // in_place (inference): element-wise activations overwrite z, which the backward pass would need.
-  const float* forward(const float* params, const float* x, Workspace& ws, int64_t b, bool in_place) const;
-  // Backward pass and optimizer step (opt.step += 1) of every parameter.
-  void backward_and_update(float* params, float* grads, Workspace& ws, int64_t b, OptimizerSpec& opt) const;
-  double loss_and_gradient(Workspace& ws, int64_t b) const;  // mean loss; ws.dpred
-  double correct(const Workspace& ws, int64_t b) const;
+  const float* output(const Workspace& ws, size_t i) const;  // in training
+  void gather(Workspace& ws, const TrainRun& run, const int64_t* rows, int64_t b) const;
 
-  std::vector<DenseSpec> layers_;
+  // The phases of one step.
+  const float* forward(const float* params, const float* x, Workspace& ws, int64_t b, bool training,
+                       int64_t* dropout_calls) const;
+  double loss(Workspace& ws, int64_t b, bool weighted) const;  // mean loss; its gradient into ws.dpred
+  double penalties(const float* params) const;            // the weight penalties' sum
+  // The gradient of every trainable variable into grads; with `update`, each variable's update
+  // runs as soon as its gradient is complete (inside the weight-gradient GEMM for kernels).
+  void backward(float* params, float* grads, Workspace& ws, int64_t b, const UpdateStep* update) const;
+  void add_penalty_gradients(const float* params, float* grads) const;
+
+  std::vector<LayerSpec> layers_;
   LossSpec loss_;
-  AccuracyKind accuracy_;
+  int dropouts_ = 0;
+  std::vector<Span> trainable_;
   std::map<int64_t, Workspace> workspaces_;
   std::mutex busy_;  // one call at a time: calls share the workspaces
 };

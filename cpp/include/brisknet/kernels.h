@@ -82,6 +82,25 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
           int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias,
           const GemmFusion<T>& fused = GemmFusion<T>());
 
+// A matrix operand by name instead of by five positional numbers: element (i, j) at
+// data[i * row_stride + j * col_stride], so a transpose is a view (transposed()), never a copy.
+template <typename T>
+struct MatrixView {
+  T* data;
+  int64_t rows, cols, row_stride, col_stride;
+  MatrixView transposed() const { return {data, cols, rows, col_stride, row_stride}; }
+};
+template <typename T>
+MatrixView<T> row_major(T* data, int64_t rows, int64_t cols) { return {data, rows, cols, cols, 1}; }
+
+// C := beta * C + A @ B (+ bias[n]), then `fused`; C row-major (col_stride 1).
+template <typename T>
+inline void gemm(MatrixView<T> C, MatrixView<const T> A, MatrixView<const T> B, T beta,
+                 const T* bias = nullptr, const GemmFusion<T>& fused = GemmFusion<T>()) {
+  gemm<T>(C.data, C.row_stride, A.data, A.row_stride, A.col_stride, B.data, B.row_stride, B.col_stride,
+          C.rows, C.cols, A.cols, beta, bias, fused);
+}
+
 // db[n] := beta * db + sum over rows of dy[m,n]  (the bias gradient)
 template <typename T>
 void column_sums(T* db, const T* dy, int64_t m, int64_t n, T beta);
@@ -99,6 +118,15 @@ void activation_backward(T* dx, const T* dy, const T* x, const T* y, int64_t row
                          Activation act, T alpha);
 
 // ---------------------------------------------------------------- losses
+// The one list of built-in losses, used by the kernels, the engine and the bindings.
+enum class LossKind : int {
+  sparse_categorical_crossentropy, categorical_crossentropy, binary_crossentropy,
+  mean_squared_error, mean_absolute_error, huber
+};
+// The losses that elementwise_loss computes (a mean over the last axis of an element-wise term).
+inline bool is_elementwise(LossKind kind) {
+  return kind != LossKind::sparse_categorical_crossentropy && kind != LossKind::categorical_crossentropy;
+}
 // Each loss writes the per-sample loss[rows] (times weight[i] when weights != nullptr) and, when
 // dpred != nullptr, dpred[rows,cols] = grad_scale * d(sum_i weight_i * loss_i) / dpred.
 // from_logits: pred holds logits (softmax / sigmoid applied inside, exactly and stably);
@@ -122,14 +150,13 @@ void softmax_crossentropy(T* loss, T* dlogits, const T* logits, const int64_t* l
                           const T* target, const T* weights, int64_t rows, int64_t cols,
                           T grad_scale);
 
-enum class ElementwiseLoss : int { binary_crossentropy, mean_squared_error, mean_absolute_error, huber };
 
 // Losses that are a mean over the last axis of an element-wise term:
 // loss[i] = weight_i * mean_j term(pred[i,j], target[i,j]).
 // delta: the Huber threshold. from_logits: only for binary_crossentropy.
 template <typename T>
 void elementwise_loss(T* loss, T* dpred, const T* pred, const T* target, const T* weights,
-                      int64_t rows, int64_t cols, ElementwiseLoss kind, bool from_logits, T delta,
+                      int64_t rows, int64_t cols, LossKind kind, bool from_logits, T delta,
                       T grad_scale);
 
 // ---------------------------------------------------------------- optimizers (in place, n elements)
@@ -146,15 +173,6 @@ template <typename T>
 void adam_step(T* p, T* m, T* v, T* vhat, const T* g, int64_t n, T alpha, T beta_1, T beta_2,
                T epsilon, T decay);
 
-// The two updates above on the calling thread alone, for callers already running in parallel
-// (the training engine applies them to each tile of a weight gradient as GEMM finishes it).
-// Element for element the same arithmetic as sgd_step / adam_step.
-template <typename T>
-void sgd_step_serial(T* p, T* velocity, const T* g, int64_t n, T lr, T momentum, bool nesterov);
-template <typename T>
-void adam_step_serial(T* p, T* m, T* v, T* vhat, const T* g, int64_t n, T alpha, T beta_1, T beta_2,
-                      T epsilon, T decay);
-
 // RMSprop: v = rho v + (1-rho) g^2; centered: mg = rho mg + (1-rho) g, denom = v - mg^2 + eps,
 // else denom = v + eps; inc = lr g / sqrt(denom); momentum > 0: mom = momentum*mom + inc, p -= mom;
 // else p -= inc. mg is nullptr unless centered, mom nullptr unless momentum > 0.
@@ -165,6 +183,81 @@ void rmsprop_step(T* p, T* v, T* mg, T* mom, const T* g, int64_t n, T lr, T rho,
 // Adagrad: acc += g^2; p -= lr g / sqrt(acc + epsilon)
 template <typename T>
 void adagrad_step(T* p, T* acc, const T* g, int64_t n, T lr, T epsilon);
+
+// Adamax: m += (g - m)(1 - beta_1); u = max(beta_2 u, |g|); p -= lr_t m / (u + epsilon),
+// lr_t = lr / (1 - beta_1^t).
+template <typename T>
+void adamax_step(T* p, T* m, T* u, const T* g, int64_t n, T lr_t, T beta_1, T beta_2, T epsilon);
+
+// Nadam (Keras' momentum schedule): m += (g - m)(1 - beta_1); v += (g^2 - v)(1 - beta_2);
+// p -= lr (c_m m + c_g g) / (sqrt(v / v_scale) + epsilon), with c_m, c_g and v_scale = 1 - beta_2^t
+// from the step's schedule (nadam_scalars).
+template <typename T>
+void nadam_step(T* p, T* m, T* v, const T* g, int64_t n, T lr, T c_m, T c_g, T v_scale, T beta_1,
+                T beta_2, T epsilon);
+
+// Adadelta: ag = rho ag + (1 - rho) g^2; d = -sqrt(ad + eps) g / sqrt(ag + eps);
+// ad = rho ad + (1 - rho) d^2; p += lr d.
+template <typename T>
+void adadelta_step(T* p, T* ag, T* ad, const T* g, int64_t n, T lr, T rho, T epsilon);
+
+// Lion: p -= lr sign(beta_1 m + (1 - beta_1) g); m = beta_2 m + (1 - beta_2) g.
+template <typename T>
+void lion_step(T* p, T* m, const T* g, int64_t n, T lr, T beta_1, T beta_2);
+
+// ---------------------------------------------------------------- one optimizer step, described
+// What an optimizer is to the engine (and to the Python path, which runs the same code): its
+// rule, hyper-parameters, clipping and state. Each state array spans the flat parameter buffer;
+// nullptr where the option is off. The rules are the kernels above; weight_decay is Keras'
+// decoupled p -= lr * weight_decay * p, applied first.
+enum class OptimizerKind : int { sgd, adam, rmsprop, adagrad, adamax, nadam, adadelta, lion };
+enum class ClipKind : int { none, value, norm, global_norm };
+constexpr int kOptimizerSlots = 3;
+
+struct OptimizerSpec {
+  OptimizerKind kind = OptimizerKind::sgd;
+  double learning_rate = 0.01, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, rho = 0.9,
+         momentum = 0, weight_decay = 0;
+  bool nesterov = false;
+  ClipKind clip = ClipKind::none;  // value: each element to [-c, c]; norm: each variable's L2 norm
+  double clip_threshold = 0;       // to <= c; global_norm: all variables' together
+  // sgd {velocity}; adam {m, v, vhat (AMSGrad)}; rmsprop {velocity, average_gradient (centered),
+  // momentum}; adagrad {accumulator}; adamax {m, u}; nadam {m, v}; adadelta {accumulated_grad,
+  // accumulated_delta_var}; lion {m}
+  float* state[kOptimizerSlots] = {nullptr, nullptr, nullptr};
+  double u_product = 1;     // Nadam's running product of its momentum schedule
+  int64_t iterations = 0;   // updates done so far
+};
+
+// A variable's place in the flat buffers.
+struct Span {
+  int64_t offset, size;
+};
+
+// The scalars of one update, computed once in double from the step count with Keras' expressions.
+struct UpdateStep {
+  const OptimizerSpec* spec;
+  float lr, decay, lr_t, c_m, c_g, v_scale;  // lr_t: Adam's / Adamax's corrected rate; c_*: Nadam
+};
+// Starts update number iterations + 1 at this learning rate: advances spec.iterations (and Nadam's
+// u_product) and returns the step's scalars.
+UpdateStep begin_update(OptimizerSpec& spec, double learning_rate);
+// The weight decay and update rule on params[offset, offset + n) from its (clipped) gradient g[n],
+// on the calling thread alone (the engine calls it on GEMM threads, per finished tile).
+void apply_update_serial(const UpdateStep& step, float* params, const float* g, int64_t offset, int64_t n);
+// Clipping, then begin_update and the rule over every trainable variable (grads clipped in place).
+void optimizer_step(OptimizerSpec& spec, double learning_rate, float* params, float* grads,
+                    const std::vector<Span>& trainable);
+
+// ---------------------------------------------------------------- clipping and penalties
+// sum of g^2 in double, in a fixed order whatever the thread count
+double sum_of_squares(const float* g, int64_t n);
+void clip_by_value(float* g, int64_t n, float limit);  // g = min(max(g, -limit), limit); NaN stays
+void scale_by(float* g, int64_t n, float factor);
+// Keras' L1/L2 weight penalty: l1 * sum |w| + l2 * sum w^2 (each sum in double, in a fixed order).
+double weight_penalty(const float* w, int64_t n, double l1, double l2);
+// Its gradient, added: g += l1 * sign(w), then g += 2 l2 * w (each term skipped when 0).
+void add_penalty_gradient(float* g, const float* w, int64_t n, double l1, double l2);
 
 // ---------------------------------------------------------------- dropout
 // mask[i] = 1 with probability 1 - rate, from a counter-based hash of (seed, i): the same mask for

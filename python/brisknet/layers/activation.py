@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 from .. import _core, activations, kernels
 from .layer import Layer
 
@@ -30,6 +32,14 @@ class Activation(Layer):
         dx = self.buffer("dx", dy.shape)
         _core.activation_backward(dx, dy, self._x, self._y, self._act, self._alpha)
         return dx
+
+    def engine_spec(self, offset_of):
+        if len(self.input_shape) != 1 and self.activation in ("softmax", "log_softmax"):
+            return None  # along the last axis of a sample with several: the Python path
+        s = _core.LayerSpec()
+        s.kind, s.activation, s.alpha = _core.LayerKind.activation, self._act, self._alpha
+        s.inputs = s.outputs = math.prod(self.input_shape)
+        return [s]
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation}

@@ -96,6 +96,20 @@ class Dense(Layer):
         if self.bias_regularizer is not None and self.use_bias:
             self.bias_regularizer.add_gradient(self._grads[1], self._weights[1])
 
+    def engine_spec(self, offset_of):
+        no_penalty = _core.Penalty()
+        penalties = [no_penalty if r is None else r.engine_penalty()
+                     for r in (self.kernel_regularizer, self.bias_regularizer)]
+        if any(p is None for p in penalties):
+            return None  # a custom regularizer: the Python path
+        s = _core.LayerSpec()
+        s.kind, s.inputs, s.outputs = _core.LayerKind.dense, self.input_shape[0], self.units
+        s.kernel_offset = offset_of(self._weights[0])
+        s.bias_offset = offset_of(self._weights[1]) if self.use_bias else -1
+        s.activation, s.alpha, s.trainable = self._act, self._alpha, self.trains
+        s.kernel_penalty, s.bias_penalty = penalties
+        return [s]
+
     def get_config(self):
         def ser(obj):
             return None if obj is None else {"class_name": type(obj).__name__, "config": obj.get_config()}

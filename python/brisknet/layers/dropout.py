@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 from .. import _core, runtime
 from .layer import Layer
 
@@ -40,6 +42,14 @@ class Dropout(Layer):
         dx = self.buffer("dx", dy.shape)
         _core.dropout_backward(dx, dy, self._mask, self.rate)
         return dx
+
+    def engine_spec(self, offset_of):
+        if self.rate == 0:
+            return []
+        s = _core.LayerSpec()
+        s.kind, s.rate, s.seed = _core.LayerKind.dropout, self.rate, self._base_seed
+        s.inputs = s.outputs = math.prod(self.input_shape)
+        return [s]
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -120,6 +120,13 @@ class Layer:
     def regularization_loss(self) -> float:
         return 0.0
 
+    def engine_spec(self, offset_of):
+        """This layer as the training engine runs it: a list of _core.LayerSpec (empty when it has
+        nothing to do there, as Flatten), or None when the engine has no such layer (the model
+        then trains on the Python path). offset_of(weight) is the weight's offset in the model's
+        flat parameter buffer."""
+        return None
+
     def add_regularization_gradient(self) -> None:
         pass
 

@@ -18,6 +18,8 @@ from .. import callbacks as callbacks_module
 from .. import kernels, losses, metrics as metrics_module, optimizers, runtime
 from . import batches as batches_module
 from . import engine as engine_module
+from . import engines
+from .cpu_engine import signature as engine_signature
 
 _KERAS_COMPILE_ARGS = {"loss_weights", "run_eagerly", "steps_per_execution",
                        "jit_compile", "auto_scale_loss"}
@@ -60,6 +62,18 @@ def _update_metrics(metrics, y, pred, sample_weight):
         m.update_state(y, pred, sample_weight if m.weighted else None)
 
 
+def _update_metrics_from_run(metrics, y, pred, sample_weight, batch_size):
+    """After an engine run: brisknet's metrics keep sums, so one update over the run's rows is
+    one per batch; a user's Metric subclass may count calls, so it hears of every batch."""
+    for m in metrics:
+        sw = sample_weight if m.weighted else None
+        if type(m).__module__ == metrics_module.__name__:
+            m.update_state(y, pred, sw)
+            continue
+        for s in range(0, pred.shape[0], batch_size):
+            m.update_state(y[s:s + batch_size], pred[s:s + batch_size], None if sw is None else sw[s:s + batch_size])
+
+
 def _exclusive(method):
     """One of fit/evaluate/predict/... at a time per model: they share the layers' buffers and the
     engine's workspaces, so a second thread waits (re-entrant: callbacks may call predict)."""
@@ -82,6 +96,7 @@ class Trainer:
         self._metrics = None
         self._fused = False
         self._gather = {}
+        self.run_eagerly = False  # True: the Python per-layer reference path trains (as Keras' eager mode)
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, **kwargs):
@@ -101,6 +116,7 @@ class Trainer:
         for m, _ in self._metric_ids:  # fail at compile time on unknown names, as Keras does
             metrics_module.get(m, self.loss)
         self._metrics = None
+        self.run_eagerly = bool(kwargs.get("run_eagerly") or False)
         self.compiled = True
         if self.built:
             self.optimizer.build(self._params.size)
@@ -242,20 +258,25 @@ class Trainer:
             return self.loss.per_sample(y, self._layers[-1].logits, sw, need_grad, 1.0 / b, from_logits=True)
         return self.loss.per_sample(y, pred, sw, need_grad, 1.0 / b)
 
+    def _trainable_spans(self):
+        """(offset, size) in the flat buffers of each weight the optimizer updates, in order."""
+        slices = iter(self._slices)
+        return [(a, b - a) for layer in self._layers for (a, b) in (next(slices) for _ in layer._weights)
+                if layer.trains]
+
     def _train_step(self, x, y, sw):
+        """The reference path: one step layer by layer, the phases the engine runs in C++."""
         pred = self._forward(x, training=True)
         per_sample, dpred = self._batch_loss(y, pred, sw, True)
-        loss = _mean(per_sample)
+        loss = _mean(per_sample) + self._regularization_loss()  # the penalties of the weights this step saw
         dh = dpred
         for i in range(len(self._layers) - 1, -1, -1):
             dh = self._layers[i].backward(dh, need_dx=i > 0)
         for layer in self._layers:
-            layer.add_regularization_gradient()
-        frozen = [(w, w.copy()) for l in self._layers if not l.trains for w in l._weights]
-        self.optimizer.apply(self._params, self._grads, self._slices)
-        for w, saved in frozen:
-            w[...] = saved
-        return loss + self._regularization_loss(), pred
+            if layer.trains:
+                layer.add_regularization_gradient()
+        self.optimizer.apply(self._params, self._grads, self._trainable_spans())
+        return loss, pred
 
     def _test_step(self, x, y, sw):
         pred = self._forward(x, training=False)
@@ -310,7 +331,7 @@ class Trainer:
         n = x.shape[0]
         steps = -(-n // batch_size)
         history, cbl = self._fit_callbacks(callbacks, verbose, epochs, steps, n, batch_size)
-        engine = self._engine_for(metrics) if engine_module.why_not(self, metrics, sw) is None else None
+        engine = self._engine() if engine_module.why_not(self) is None else None
         self.stop_training = False
         self._initial_epoch = None  # BackupAndRestore sets it when it resumes a run
         logs = {}
@@ -324,7 +345,7 @@ class Trainer:
             cbl.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else np.arange(n)
             if engine is not None:
-                self._epoch_engine(engine, cbl, x, y, order, batch_size, tracker, metrics)
+                self._epoch_engine(engine, cbl, x, y, sw, order, batch_size, tracker, metrics)
             else:
                 self._epoch_python(cbl, x, y, sw, order, batch_size, tracker, metrics)
             logs = self._end_epoch(cbl, epoch, tracker, metrics, val is not None and (epoch + 1) % validation_freq == 0,
@@ -439,15 +460,17 @@ class Trainer:
             cbl.on_test_end(self._logs(tracker, metrics))
         return self._logs(tracker, metrics, prefix)
 
-    def _engine_for(self, metrics):
-        """The engine of this model, kept across fits (its workspaces too) until the weights
-        buffer, loss, optimizer or metrics change."""
-        # the key holds the objects themselves, so none can be freed and its id reused
-        key = (self._params, self.loss, self.optimizer, tuple(type(m) for m in metrics), self._fused)
-        old = getattr(self, "_engine_key", None)
-        if old is None or not (all(a is b for a, b in zip(old[:3], key[:3])) and old[3:] == key[3:]):
-            self._engine, self._engine_key = engine_module.Engine(self, metrics), key
-        return self._engine
+    def _engine(self, training=True):
+        """The engine of this model, kept across fits (its workspaces too) until what it was built
+        from changes (layers, their offsets and settings, the loss)."""
+        attr = "_training_engine" if training else "_inference_engine"
+        engine = getattr(self, attr, None)
+        # the engine holds the buffer it was built on, so its id cannot be reused while it lives
+        if engine is None or engine.parameters.params is not self._params or \
+                engine.signature != engine_signature(self, training):
+            engine = engines.engine_for(self, training)
+            setattr(self, attr, engine)
+        return engine
 
     def _epoch_python(self, cbl, x, y, sw, order, batch_size, tracker, metrics):
         """The reference path: one Python-driven step per batch."""
@@ -469,9 +492,10 @@ class Trainer:
         if hooks[1]:
             cbl.on_train_batch_end(step, self._logs(tracker, metrics))
 
-    def _epoch_engine(self, engine, cbl, x, y, order, batch_size, tracker, metrics):
-        """The C++ path: runs of batches per call; a batch at a time when a user callback has
-        per-batch hooks (the progress bar only needs to hear about batches afterwards)."""
+    def _epoch_engine(self, engine, cbl, x, y, sw, order, batch_size, tracker, metrics):
+        """The engine's path: runs of batches per call; a batch at a time when a user callback has
+        per-batch hooks (the progress bar only needs to hear about batches afterwards). The
+        metrics are updated once per run, from the predictions the engine made."""
         ours = (callbacks_module.History, callbacks_module.ProgbarLogger)
         user_hooks = cbl.wants("on_train_batch_begin", ours) or cbl.wants("on_train_batch_end", ours)
         notify = cbl.wants("on_train_batch_end")
@@ -481,12 +505,13 @@ class Trainer:
         for start in range(0, n, chunk):
             if user_hooks:
                 cbl.on_train_batch_begin(step)
-            losses, correct = engine.train(x, y, order[start:start + chunk], batch_size)
-            for loss, hits in zip(losses, correct):
+            rows = order[start:start + chunk]
+            losses, pred = engine.train(x, y, sw, rows, batch_size)
+            if metrics:
+                _update_metrics_from_run(metrics, y[rows], pred, sw[rows] if sw is not None else None, batch_size)
+            for loss in losses:
                 size = min(batch_size, n - step * batch_size)
                 tracker.update_state(float(loss), size)
-                for m in metrics:  # the engine counts correct predictions, as update_state would
-                    m.add_sums(float(hits), size)
                 if notify:
                     cbl.on_train_batch_end(step, self._logs(tracker, metrics))
                 step += 1
@@ -578,8 +603,8 @@ class Trainer:
         if cbl is not None:
             cbl.on_predict_begin()
         hooks = cbl is not None and (cbl.wants("on_predict_batch_begin") or cbl.wants("on_predict_batch_end"))
-        if engine_module.Inference.applies(self) and not hooks:
-            out = self._inference().predict(x, batch_size)
+        if not hooks and engine_module.layer_specs(self)[1] is None:
+            out = self._engine(training=False).predict(x, batch_size)
         else:
             out = np.empty((x.shape[0],) + tuple(self._layers[-1].output_shape), np.float32)
             for step, start in enumerate(range(0, x.shape[0], batch_size)):
@@ -600,12 +625,6 @@ class Trainer:
         if samples is not None:
             steps = -(-samples // batch_size)
         return callbacks_module.CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": steps})
-
-    def _inference(self):
-        """The C++ inference network of this model, rebuilt when its weights buffer changes."""
-        if getattr(self, "_inference_params", None) is not self._params:
-            self._inference_net, self._inference_params = engine_module.Inference(self), self._params
-        return self._inference_net
 
     @_exclusive
     def __call__(self, x, training=False):

@@ -3,7 +3,7 @@ from . import schedules
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamw import AdamW
-from .numpy_optimizers import Adadelta, Adamax, Lion, Nadam
+from .more_optimizers import Adadelta, Adamax, Lion, Nadam
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD

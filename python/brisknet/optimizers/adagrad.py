@@ -10,6 +10,7 @@ class Adagrad(Optimizer):
     """Keras Adagrad: ``acc += g^2; p -= lr g / sqrt(acc + epsilon)``, acc starting at 0.1."""
     name = "adagrad"
     _state_names = ('accumulator',)
+    _kind = _core.OptimizerKind.adagrad
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
@@ -18,8 +19,8 @@ class Adagrad(Optimizer):
     def _build_state(self, size):
         self.accumulator = np.full(size, self.initial_accumulator_value, np.float32)
 
-    def _update(self, params, grads, lr, step):
-        _core.adagrad_step(params, self.accumulator, grads, lr, self.epsilon)
+    def _describe(self, spec):
+        spec.epsilon = self.epsilon
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,

@@ -1,9 +1,13 @@
 """Optimizer base: Keras' arguments (learning_rate, weight_decay, clipping), one update over the
-model's flat parameter buffer per step (a single multi-tensor kernel call for the whole model)."""
+model's flat parameter buffer per step. Each built-in optimizer describes itself to the engine
+(engine_spec: its rule, hyper-parameters, clipping and state arrays); the Python path runs the very
+same C++ step (_core.optimizer_step) as the engine, so both give bit-identical weights. A
+subclass that writes its rule in numpy (_update) instead trains on the Python path."""
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _core
 from . import schedules
 
 
@@ -109,33 +113,70 @@ class Optimizer:
                                  f"expected {mine[name].shape}")
             mine[name][...] = arr
 
-    def apply(self, params: np.ndarray, grads: np.ndarray, slices=()) -> None:
-        """One step: clip the gradient if asked, decay the weights if asked, then update.
+    _kind = None  # the engine's OptimizerKind of this rule; None: a numpy rule (_update)
 
-        slices: (start, stop) of each variable in the flat buffers (for per-variable clipnorm).
-        """
+    def engine_spec(self):
+        """(OptimizerSpec, state arrays) of this optimizer as the engine runs it, or None for a rule
+        written in numpy. The learning rate is set per step by the caller."""
+        if self._kind is None:
+            return None
+        spec = _core.OptimizerSpec()
+        spec.kind = self._kind
+        spec.weight_decay = float(self.weight_decay or 0.0)
+        spec.iterations = self.iterations
+        for kind, threshold in ((_core.ClipKind.value, self.clipvalue), (_core.ClipKind.norm, self.clipnorm),
+                                (_core.ClipKind.global_norm, self.global_clipnorm)):
+            if threshold is not None:
+                spec.clip, spec.clip_threshold = kind, float(threshold)
+        self._describe(spec)
+        return spec, [getattr(self, n, None) for n in self._state_names]
+
+    def _describe(self, spec) -> None:
+        """Sets this rule's hyper-parameters on an OptimizerSpec."""
+
+    def finish_steps(self, spec) -> None:
+        """Takes the step count (and any scalar state) back from a spec the C++ step advanced."""
+        self.iterations = spec.iterations
+
+    def apply(self, params: np.ndarray, grads: np.ndarray, trainable=None) -> None:
+        """One step: clip the gradient if asked, decay the weights if asked, then update, over the
+        trainable variables only: (offset, size) of each in the flat buffers (default: all one)."""
         if self._size != params.size:
             self.build(params.size)
-        self._clip(grads, slices)
+        trainable = [(0, params.size)] if trainable is None else list(trainable)
+        described = self.engine_spec()
+        if described is None:
+            return self._apply_numpy(params, grads, trainable)
+        spec, state = described
+        _core.optimizer_step(spec, state, self.learning_rate_at(self.iterations), params, grads, trainable)
+        self.finish_steps(spec)
+
+    def _apply_numpy(self, params, grads, trainable):
+        """A subclass's numpy rule over the whole buffer; frozen weights are put back afterwards."""
+        frozen = np.ones(params.size, bool)
+        for a, n in trainable:
+            frozen[a:a + n] = False
+        saved = params[frozen].copy()
+        self._clip(grads, trainable)
         lr = self.learning_rate
-        if self.weight_decay and not self._decays_in_kernel:
+        if self.weight_decay:
             params -= params * np.float32(lr * self.weight_decay)
         self._update(params, grads, lr, self.iterations + 1)
+        params[frozen] = saved
         self.iterations += 1
 
-    _decays_in_kernel = False
-
-    def _clip(self, grads, slices):
+    def _clip(self, grads, trainable):
         if self.clipvalue is not None:
-            np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+            for a, n in trainable:
+                np.clip(grads[a:a + n], -self.clipvalue, self.clipvalue, out=grads[a:a + n])
         elif self.global_clipnorm is not None:
-            norm = float(np.sqrt(np.dot(grads.astype(np.float64), grads)))
+            norm = float(np.sqrt(sum(_sum_of_squares(grads[a:a + n]) for a, n in trainable)))
             if norm > self.global_clipnorm:
                 grads *= np.float32(self.global_clipnorm / norm)
         elif self.clipnorm is not None:
-            for a, b in slices:
-                g = grads[a:b]
-                norm = float(np.sqrt(np.dot(g.astype(np.float64), g)))
+            for a, n in trainable:
+                g = grads[a:a + n]
+                norm = float(np.sqrt(_sum_of_squares(g)))
                 if norm > self.clipnorm:
                     g *= np.float32(self.clipnorm / norm)
 
@@ -151,3 +192,7 @@ class Optimizer:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _sum_of_squares(g):
+    return float(np.dot(g.astype(np.float64), g.astype(np.float64)))

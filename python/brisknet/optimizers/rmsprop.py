@@ -9,6 +9,7 @@ class RMSprop(Optimizer):
     momentum variants as Keras defines them)."""
     name = "rmsprop"
     _state_names = ('velocity', 'average_gradient', 'momentum_buffer')
+    _kind = _core.OptimizerKind.rmsprop
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  **kwargs):
@@ -21,9 +22,8 @@ class RMSprop(Optimizer):
         self.average_gradient = self._state(size) if self.centered else None
         self.momentum_buffer = self._state(size) if self.momentum > 0 else None
 
-    def _update(self, params, grads, lr, step):
-        _core.rmsprop_step(params, self.velocity, self.average_gradient, self.momentum_buffer, grads,
-                           lr, self.rho, self.momentum, self.epsilon)
+    def _describe(self, spec):
+        spec.rho, spec.momentum, spec.epsilon = self.rho, self.momentum, self.epsilon
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,

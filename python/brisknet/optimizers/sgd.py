@@ -8,6 +8,7 @@ class SGD(Optimizer):
     """Keras SGD: ``v = momentum * v - lr * g; p += v`` (Nesterov: ``p += momentum * v - lr * g``)."""
     name = "SGD"
     _state_names = ('velocity',)
+    _kind = _core.OptimizerKind.sgd
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
@@ -18,8 +19,8 @@ class SGD(Optimizer):
     def _build_state(self, size):
         self.velocity = self._state(size) if self.momentum > 0 else None
 
-    def _update(self, params, grads, lr, step):
-        _core.sgd_step(params, self.velocity, grads, lr, self.momentum, self.nesterov)
+    def _describe(self, spec):
+        spec.momentum, spec.nesterov = self.momentum, self.nesterov
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

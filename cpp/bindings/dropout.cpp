@@ -1,0 +1,50 @@
+// Dropout forward and backward.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "brisknet/kernels.h"
+#include "checks.h"
+
+namespace brisknet::bindings {
+namespace {
+
+void check_rate(double rate) {
+  if (!(rate >= 0.0 && rate < 1.0)) fail_value("rate must be in [0, 1), got " + std::to_string(rate));
+}
+
+void bind_dropout_forward(py::array out, py::array mask, py::array x, double rate, uint64_t seed) {
+  check_rate(rate);
+  by_dtype(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = flat_in<T>(x, "x", x.size());
+    T* po = flat<T>(out, "out", x.size());
+    uint8_t* pm = flat<uint8_t>(mask, "mask", x.size());
+    require_no_partial_alias(out, "out", x, "x", true);
+    py::gil_scoped_release nogil;
+    dropout_forward<T>(po, pm, px, x.size(), T(rate), seed);
+  });
+}
+
+void bind_dropout_backward(py::array dx, py::array dy, py::array mask, double rate) {
+  check_rate(rate);
+  by_dtype(dy, "dy", [&](auto tag) {
+    using T = decltype(tag);
+    const T* pdy = flat_in<T>(dy, "dy", dy.size());
+    const uint8_t* pm = flat_in<uint8_t>(mask, "mask", dy.size());
+    T* pdx = flat<T>(dx, "dx", dy.size());
+    require_no_partial_alias(dx, "dx", dy, "dy", true);
+    py::gil_scoped_release nogil;
+    dropout_backward<T>(pdx, pdy, pm, dy.size(), T(rate));
+  });
+}
+
+}  // namespace
+
+void init_dropout(py::module_& m) {
+  using py::arg;
+  [[maybe_unused]] const auto none = py::none();
+  m.def("dropout_forward", &bind_dropout_forward, arg("out"), arg("mask"), arg("x"), arg("rate"), arg("seed"));
+  m.def("dropout_backward", &bind_dropout_backward, arg("dx"), arg("dy"), arg("mask"), arg("rate"));
+}
+
+}  // namespace brisknet::bindings

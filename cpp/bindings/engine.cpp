@@ -1,0 +1,207 @@
+// The training engine: layer and loss descriptions, Network.train (a run of steps with the GIL
+// released) and Network.predict. Every array is checked against the network once per call; the
+// engine itself trusts them.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <memory>
+
+#include "brisknet/engine.h"
+#include "checks.h"
+#include "optimizer_state.h"
+
+namespace brisknet::bindings {
+namespace {
+
+std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layers) {
+  if (layers.empty()) fail_value("Network: no layers");
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const LayerSpec& l = layers[i];
+    const std::string at = "Network: layer " + std::to_string(i);
+    if (l.in < 1 || l.out < 1) fail_value(at + ": sizes must be >= 1");
+    if (i > 0 && l.in != layers[i - 1].out) fail_value(at + ": takes " + std::to_string(l.in) +
+                                                       " features, the layer below gives " + std::to_string(layers[i - 1].out));
+    if (l.kind == LayerKind::dense && l.kernel_offset < 0) fail_value(at + ": a dense layer needs a kernel offset");
+    if (l.kind != LayerKind::dense && l.in != l.out) fail_value(at + ": only a dense layer changes the size");
+    if (l.kind == LayerKind::dropout && !(l.rate > 0 && l.rate < 1)) fail_value(at + ": dropout rate must be in (0, 1)");
+    for (const Penalty* p : {&l.kernel_penalty, &l.bias_penalty})
+      if (!(p->l1 >= 0 && p->l2 >= 0 && std::isfinite(p->l1) && std::isfinite(p->l2)))
+        fail_value(at + ": penalties must be finite and >= 0");
+  }
+  return layers;
+}
+
+// Every dense variable inside the buffer, in order, none overlapping another.
+void check_params(const Network& net, py::ssize_t n_params) {
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  for (const LayerSpec& l : net.layers()) {
+    if (l.kind != LayerKind::dense) continue;
+    spans.push_back({l.kernel_offset, l.in * l.out});
+    if (l.bias_offset >= 0) spans.push_back({l.bias_offset, l.out});
+  }
+  checked_spans(spans, n_params);
+}
+
+const float* network_input(const Network& net, const py::array& x) {
+  require_ndim(x, "x", 2);
+  if (x.shape(1) != net.inputs())
+    fail_value("x has " + std::to_string(x.shape(1)) + " features, the network takes " + std::to_string(net.inputs()));
+  return flat_in<float>(x, "x", x.shape(0) * net.inputs());
+}
+
+void check_batch_size(int64_t batch_size) {
+  if (batch_size <= 0) fail_value("batch_size must be > 0, got " + std::to_string(batch_size));
+}
+
+py::tuple bind_train(Network& net, py::array params, py::array grads, OptimizerSpec& opt, const py::list& state,
+                     py::object learning_rate, py::array x, py::object labels, py::object targets,
+                     py::object sample_weight, py::array order, int64_t batch_size, py::array dropout_calls,
+                     py::object reduce) {
+  check_batch_size(batch_size);
+  const py::ssize_t n_params = params.size();
+  float* pp = flat<float>(params, "params", n_params);
+  float* pg = flat<float>(grads, "grads", n_params);
+  require_no_partial_alias(grads, "grads", params, "params", false);
+  check_params(net, n_params);
+  std::vector<py::array> keep;
+  bind_state(opt, state, params, keep);
+  TrainRun run{};
+  run.x = network_input(net, x);
+  const int64_t n = x.shape(0);
+  if (!labels.is_none()) {
+    py::array a = labels;
+    keep.push_back(a);
+    run.labels = checked_labels(a, n, net.outputs());
+  } else {
+    py::array t = targets;
+    keep.push_back(t);
+    require_ndim(t, "y", 2);
+    run.targets = flat_in<float>(t, "y", n * net.outputs());
+  }
+  if (!sample_weight.is_none()) {
+    py::array w = sample_weight;
+    keep.push_back(w);
+    require_ndim(w, "sample_weight", 1);
+    run.sample_weight = flat_in<float>(w, "sample_weight", n);
+  }
+  require_ndim(order, "order", 1);
+  run.count = order.shape(0);
+  run.batch_size = batch_size;
+  run.order = flat_in<int64_t>(order, "order", run.count);
+  for (int64_t i = 0; i < run.count; ++i)
+    if (run.order[i] < 0 || run.order[i] >= n) fail_value("order: row " + std::to_string(run.order[i]) + " out of range");
+  run.dropout_calls = flat<int64_t>(dropout_calls, "dropout_calls", net.dropout_layers());
+  const int64_t batches = (run.count + batch_size - 1) / batch_size;
+  // a float, or one learning rate per batch (a schedule evaluated in Python)
+  if (py::isinstance<py::array>(learning_rate)) {
+    py::array rates = learning_rate;
+    keep.push_back(rates);
+    require_ndim(rates, "learning_rate", 1);
+    run.learning_rates = flat_in<double>(rates, "learning_rate", batches);
+    for (int64_t i = 0; i < batches; ++i) check_learning_rate(run.learning_rates[i]);
+  } else {
+    opt.learning_rate = learning_rate.cast<double>();
+    check_learning_rate(opt.learning_rate);
+  }
+  py::array_t<double> losses(batches);  // returned cut to the batches trained
+  py::array_t<float> predictions({run.count, net.outputs()});
+  run.batch_loss = losses.mutable_data();
+  run.predictions = predictions.mutable_data();
+  // Between batches, at most every 20 ms: take the GIL and run Python's signal handlers, so
+  // Ctrl-C stops a long run between two complete steps (the handler's exception is re-raised).
+  std::unique_ptr<py::error_already_set> pending;
+  auto last_check = std::chrono::steady_clock::now();
+  run.stop = [&]() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_check < std::chrono::milliseconds(20)) return false;
+    last_check = now;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() == 0) return false;
+    pending = std::make_unique<py::error_already_set>();
+    return true;
+  };
+  // The reduce phase in Python (e.g. an allreduce): called with the GIL and the flat gradient
+  // buffer as a float32 array, which it changes in place. An exception ends the run before that
+  // step's update.
+  if (!reduce.is_none()) {
+    run.reduce = [&reduce, &grads](float*, int64_t) {
+      py::gil_scoped_acquire gil;
+      reduce(grads);
+    };
+  }
+  // The spec's iterations count the steps done, also when the run ends early (Ctrl-C, an
+  // exception from reduce): the caller takes them back from it.
+  int64_t trained;
+  {
+    py::gil_scoped_release nogil;
+    trained = net.train(pp, pg, n_params, opt, run);
+  }
+  if (pending) throw *pending;
+  return py::make_tuple(losses[py::slice(0, trained, 1)], predictions[py::slice(0, std::min(run.count, trained * batch_size), 1)]);
+}
+
+}  // namespace
+
+void init_engine(py::module_& m) {
+  using py::arg;
+  py::enum_<LayerKind>(m, "LayerKind")
+      .value("dense", LayerKind::dense).value("activation", LayerKind::activation)
+      .value("dropout", LayerKind::dropout);
+  py::class_<Penalty>(m, "Penalty")
+      .def(py::init([](double l1, double l2) { return Penalty{l1, l2}; }), arg("l1") = 0.0, arg("l2") = 0.0)
+      .def_readwrite("l1", &Penalty::l1)
+      .def_readwrite("l2", &Penalty::l2);
+  py::class_<LayerSpec>(m, "LayerSpec")
+      .def(py::init<>())
+      .def_readwrite("kind", &LayerSpec::kind)
+      .def_readwrite("inputs", &LayerSpec::in)
+      .def_readwrite("outputs", &LayerSpec::out)
+      .def_readwrite("kernel_offset", &LayerSpec::kernel_offset)
+      .def_readwrite("bias_offset", &LayerSpec::bias_offset)
+      .def_readwrite("activation", &LayerSpec::activation)
+      .def_readwrite("alpha", &LayerSpec::alpha)
+      .def_readwrite("trainable", &LayerSpec::trainable)
+      .def_readwrite("kernel_penalty", &LayerSpec::kernel_penalty)
+      .def_readwrite("bias_penalty", &LayerSpec::bias_penalty)
+      .def_readwrite("rate", &LayerSpec::rate)
+      .def_readwrite("seed", &LayerSpec::seed);
+  py::class_<LossSpec>(m, "LossSpec")
+      .def(py::init([](LossKind kind, bool from_logits, bool fused_softmax, double delta) {
+             return LossSpec{kind, from_logits, fused_softmax, float(delta)};
+           }), arg("kind"), arg("from_logits") = false, arg("fused_softmax") = false, arg("delta") = 1.0)
+      .def_readonly("kind", &LossSpec::kind)
+      .def_readonly("from_logits", &LossSpec::from_logits)
+      .def_readonly("fused_softmax", &LossSpec::fused_softmax)
+      .def_readonly("delta", &LossSpec::delta);
+  py::class_<Network>(m, "Network")
+      .def(py::init([](const std::vector<LayerSpec>& layers, const LossSpec& loss) {
+             return std::make_unique<Network>(checked_layers(layers), loss);
+           }), arg("layers"), arg("loss"))
+      .def_property_readonly("trainable", [](const Network& net) {
+             std::vector<std::pair<int64_t, int64_t>> out;
+             for (const Span& s : net.trainable()) out.push_back({s.offset, s.size});
+             return out;
+           })
+      .def("predict", [](Network& net, py::array params, py::array x, int64_t batch_size) {
+             check_batch_size(batch_size);
+             const float* pp = flat_in<float>(params, "params", params.size());
+             check_params(net, params.size());
+             const float* px = network_input(net, x);
+             const int64_t n = x.shape(0);
+             py::array_t<float> out({n, net.outputs()});
+             float* po = out.mutable_data();
+             {
+               py::gil_scoped_release nogil;
+               net.predict(pp, px, n, batch_size, po);
+             }
+             return out;
+           }, arg("params"), arg("x"), arg("batch_size"))
+      .def("train", &bind_train, arg("params"), arg("grads"), arg("optimizer"), arg("state"), arg("learning_rate"),
+           arg("x"), arg("labels"), arg("targets"), arg("sample_weight"), arg("order"), arg("batch_size"),
+           arg("dropout_calls"), arg("reduce") = py::none());
+}
+
+}  // namespace brisknet::bindings

@@ -1,0 +1,109 @@
+// One optimizer step from its typed description (OptimizerSpec): clipping, Keras' decoupled
+// weight decay and the update rule. The Python reference path and the training engine both run
+// this code, so they give bit-identical weights whichever of them trains.
+#include <cmath>
+#include "brisknet/kernels.h"
+#include "optimizer_rules.h"
+#include "parallel.h"
+
+namespace brisknet {
+
+UpdateStep begin_update(OptimizerSpec& s, double lr) {
+  const double t = double(++s.iterations);
+  UpdateStep u{&s, float(lr), float(lr * s.weight_decay), 0.0f, 0.0f, 0.0f, 0.0f};
+  switch (s.kind) {
+    case OptimizerKind::adam:
+      u.lr_t = float(lr * std::sqrt(1.0 - std::pow(s.beta_2, t)) / (1.0 - std::pow(s.beta_1, t)));
+      break;
+    case OptimizerKind::adamax:
+      u.lr_t = float(lr / (1.0 - std::pow(s.beta_1, t)));
+      break;
+    case OptimizerKind::nadam: {  // Keras' momentum schedule, decay 0.96
+      const double u_t = s.beta_1 * (1.0 - 0.5 * std::pow(0.96, t));
+      const double u_next = s.beta_1 * (1.0 - 0.5 * std::pow(0.96, t + 1));
+      const double product = s.u_product * u_t, product_next = product * u_next;
+      u.c_m = float(u_next / (1.0 - product_next));
+      u.c_g = float((1.0 - u_t) / (1.0 - product));
+      u.v_scale = float(1.0 - std::pow(s.beta_2, t));
+      s.u_product = product;
+      break;
+    }
+    default:
+      break;
+  }
+  return u;
+}
+
+void apply_update_serial(const UpdateStep& u, float* params, const float* g, int64_t offset, int64_t n) {
+  const OptimizerSpec& s = *u.spec;
+  float* p = params + offset;
+  float* st[kOptimizerSlots];
+  for (int i = 0; i < kOptimizerSlots; ++i) st[i] = s.state[i] ? s.state[i] + offset : nullptr;
+  if (u.decay != 0.0f && s.kind != OptimizerKind::adam) {  // Adam decays inside its loop
+    for (int64_t i = 0; i < n; ++i) p[i] -= p[i] * u.decay;
+  }
+  const float b1 = float(s.beta_1), b2 = float(s.beta_2), eps = float(s.epsilon);
+  switch (s.kind) {
+    case OptimizerKind::sgd:
+      detail::sgd_range(p, st[0], g, n, u.lr, float(s.momentum), s.nesterov);
+      break;
+    case OptimizerKind::adam:
+      detail::adam_range(p, st[0], st[1], st[2], g, n, u.lr_t, b1, b2, eps, u.decay);
+      break;
+    case OptimizerKind::rmsprop:
+      detail::rmsprop_range(p, st[0], st[1], st[2], g, n, u.lr, float(s.rho), float(s.momentum), eps);
+      break;
+    case OptimizerKind::adagrad:
+      detail::adagrad_range(p, st[0], g, n, u.lr, eps);
+      break;
+    case OptimizerKind::adamax:
+      detail::adamax_range(p, st[0], st[1], g, n, u.lr_t, b1, b2, eps);
+      break;
+    case OptimizerKind::nadam:
+      detail::nadam_range(p, st[0], st[1], g, n, u.lr, u.c_m, u.c_g, u.v_scale, b1, b2, eps);
+      break;
+    case OptimizerKind::adadelta:
+      detail::adadelta_range(p, st[0], st[1], g, n, u.lr, float(s.rho), eps);
+      break;
+    case OptimizerKind::lion:
+      detail::lion_range(p, st[0], g, n, u.lr, b1, b2);
+      break;
+  }
+}
+
+namespace {
+// Keras clips a variable's gradient to norm c when its norm is larger: g * (c / norm).
+void clip_to_norm(float* g, int64_t n, double sum_sq, double limit) {
+  const double norm = std::sqrt(sum_sq);
+  if (norm > limit) scale_by(g, n, float(limit / norm));
+}
+}  // namespace
+
+void optimizer_step(OptimizerSpec& s, double lr, float* params, float* grads, const std::vector<Span>& trainable) {
+  switch (s.clip) {
+    case ClipKind::value:
+      for (const Span& v : trainable) clip_by_value(grads + v.offset, v.size, float(s.clip_threshold));
+      break;
+    case ClipKind::norm:
+      for (const Span& v : trainable)
+        clip_to_norm(grads + v.offset, v.size, sum_of_squares(grads + v.offset, v.size), s.clip_threshold);
+      break;
+    case ClipKind::global_norm: {
+      double total = 0;  // the variables' sums, in order
+      for (const Span& v : trainable) total += sum_of_squares(grads + v.offset, v.size);
+      const double norm = std::sqrt(total);
+      if (norm > s.clip_threshold)
+        for (const Span& v : trainable) scale_by(grads + v.offset, v.size, float(s.clip_threshold / norm));
+      break;
+    }
+    case ClipKind::none:
+      break;
+  }
+  const UpdateStep u = begin_update(s, lr);
+  for (const Span& v : trainable)
+    detail::parallel_chunks(v.size, [&](int64_t b, int64_t e) {
+      apply_update_serial(u, params, grads + v.offset + b, v.offset + b, e - b);
+    });
+}
+
+}  // namespace brisknet
