@@ -31,6 +31,10 @@ def main(path):
         if m:
             epochs.setdefault(int(m.group(2)), {})[m.group(1)] = b["extra_info"]["samples"] / median
             continue
+        ratios = {k: v for k, v in b["extra_info"].items() if " / " in k or "samples/s" in k}
+        if ratios:  # a benchmark that alternated several sides itself
+            other.append((name, ", ".join(f"{k} {v:,}" for k, v in ratios.items())))
+            continue
         other.append((name, median))
     print(f"Machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
           f"{data['machine_info'].get('cpu', {}).get('count', '?')} cores; {data['datetime'][:10]}\n")
@@ -74,7 +78,7 @@ def main(path):
             print(f"| {shape} | " + " | ".join(cells) + " |")
         print()
     for name, median in other:
-        print(f"- {name}: median {median * 1e3:.3f} ms")
+        print(f"- {name}: " + (median if isinstance(median, str) else f"median {median * 1e3:.3f} ms"))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ namespace brisknet {
 
 UpdateStep begin_update(OptimizerSpec& s, double lr) {
   const double t = double(++s.iterations);
-  UpdateStep u{&s, float(lr), float(lr * s.weight_decay), 0.0f, 0.0f, 0.0f, 0.0f};
+  UpdateStep u{&s, float(lr), float(lr * s.weight_decay), 0.0f, 0.0f, 0.0f, 0.0f,
+               float(s.beta_1), float(s.beta_2), float(s.epsilon), float(s.rho), float(s.momentum)};
   switch (s.kind) {
     case OptimizerKind::adam:
       u.lr_t = float(lr * std::sqrt(1.0 - std::pow(s.beta_2, t)) / (1.0 - std::pow(s.beta_1, t)));
@@ -42,16 +43,16 @@ void apply_update_serial(const UpdateStep& u, float* params, const float* g, int
   if (u.decay != 0.0f && s.kind != OptimizerKind::adam) {  // Adam decays inside its loop
     for (int64_t i = 0; i < n; ++i) p[i] -= p[i] * u.decay;
   }
-  const float b1 = float(s.beta_1), b2 = float(s.beta_2), eps = float(s.epsilon);
+  const float b1 = u.beta_1, b2 = u.beta_2, eps = u.epsilon;
   switch (s.kind) {
     case OptimizerKind::sgd:
-      detail::sgd_range(p, st[0], g, n, u.lr, float(s.momentum), s.nesterov);
+      detail::sgd_range(p, st[0], g, n, u.lr, u.momentum, s.nesterov);
       break;
     case OptimizerKind::adam:
       detail::adam_range(p, st[0], st[1], st[2], g, n, u.lr_t, b1, b2, eps, u.decay);
       break;
     case OptimizerKind::rmsprop:
-      detail::rmsprop_range(p, st[0], st[1], st[2], g, n, u.lr, float(s.rho), float(s.momentum), eps);
+      detail::rmsprop_range(p, st[0], st[1], st[2], g, n, u.lr, u.rho, u.momentum, eps);
       break;
     case OptimizerKind::adagrad:
       detail::adagrad_range(p, st[0], g, n, u.lr, eps);
@@ -63,7 +64,7 @@ void apply_update_serial(const UpdateStep& u, float* params, const float* g, int
       detail::nadam_range(p, st[0], st[1], g, n, u.lr, u.c_m, u.c_g, u.v_scale, b1, b2, eps);
       break;
     case OptimizerKind::adadelta:
-      detail::adadelta_range(p, st[0], st[1], g, n, u.lr, float(s.rho), eps);
+      detail::adadelta_range(p, st[0], st[1], g, n, u.lr, u.rho, eps);
       break;
     case OptimizerKind::lion:
       detail::lion_range(p, st[0], g, n, u.lr, b1, b2);

@@ -238,6 +238,7 @@ struct Span {
 struct UpdateStep {
   const OptimizerSpec* spec;
   float lr, decay, lr_t, c_m, c_g, v_scale;  // lr_t: Adam's / Adamax's corrected rate; c_*: Nadam
+  float beta_1, beta_2, epsilon, rho, momentum;  // the spec's, as the rules take them
 };
 // Starts update number iterations + 1 at this learning rate: advances spec.iterations (and Nadam's
 // u_product) and returns the step's scalars.
