@@ -1,5 +1,5 @@
-// GEMM: packing and cache-blocking loops around one register-tiled micro-kernel (BLIS style),
-// with the micro-kernel chosen at run time by CPUID. Threads split the output (M and N) only,
+// GEMM: the cache-blocking loops around one register-tiled micro-kernel (BLIS style; the
+// micro-kernel chosen in gemm_dispatch.cpp, the packing in gemm_packing.h), and the fused epilogues. Threads split the output (M and N) only,
 // never the k reduction, so results are bit-identical for any thread count.
 #include <omp.h>
 #include <algorithm>
@@ -10,174 +10,19 @@
 #include <vector>
 #include "brisknet/kernels.h"
 #include "activation_elementwise.h"
-#include "cache_model.h"
-#include "gemm_ukr.h"
+#include "gemm_dispatch.h"
+#include "gemm_packing.h"
 #include "parallel.h"
+
 
 namespace brisknet {
 namespace {
 
 using detail::GemmKernels;
 using detail::MicroKernel;
-
-// The widest micro-kernel this CPU runs, narrowed by BRISKNET_ISA=avx512|avx2|generic.
-std::string select_isa() {
-  std::string best = "generic";
-#if defined(BRISKNET_X86)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = "avx2";
-  if (best == "avx2" && __builtin_cpu_supports("avx512f")) best = "avx512";
-#endif
-  const char* env = std::getenv("BRISKNET_ISA");
-  if (!env || !*env) return best;
-  const std::string want = env;
-  const std::vector<std::string> order = {"generic", "avx2", "avx512"};
-  const auto w = std::find(order.begin(), order.end(), want);
-  if (w == order.end()) return best;  // unknown value: ignore it (bindings warn about it)
-  const auto b = std::find(order.begin(), order.end(), best);
-  return w < b ? want : best;  // never wider than the CPU supports
-}
-
-const std::string& isa() {
-  static const std::string chosen = select_isa();
-  return chosen;
-}
-
-template <typename T>
-GemmKernels<T> kernels_for_isa() {
-#if defined(BRISKNET_X86)
-  if (isa() == "avx512") return detail::gemm_kernels_avx512<T>();
-  if (isa() == "avx2") return detail::gemm_kernels_avx2<T>();
-#endif
-  return detail::gemm_kernels_generic<T>();
-}
-
-// The ISA's tiles with block sizes from this CPU's caches. Every tile (and the few-rows path)
-// shares tiles[0]'s kc: a row's sums then never depend on the shape that computed them.
-template <typename T>
-const GemmKernels<T>& kernels() {
-  static const GemmKernels<T> k = [] {
-    GemmKernels<T> ks = kernels_for_isa<T>();
-    const detail::BlockSizes b = detail::block_sizes(detail::cache_hierarchy(), ks.tiles[0].mr, ks.tiles[0].nr, sizeof(T));
-    for (int t = 0; t < ks.count; ++t) {
-      MicroKernel<T>& uk = ks.tiles[t];
-      uk.kc = b.kc;
-      uk.mc = std::max(uk.mr, b.mc / uk.mr * uk.mr);
-      uk.nc = std::max(uk.nr, b.nc / uk.nr * uk.nr);
-    }
-    return ks;
-  }();
-  return k;
-}
-
-// The tile with the least time per padded tile area: ceil(m / MR) MR * ceil(n / NR) NR / rate.
-template <typename T>
-const MicroKernel<T>& pick_tile(const GemmKernels<T>& ks, int64_t m, int64_t n) {
-  int best = 0;
-  double best_cost = 0;
-  for (int t = 0; t < ks.count; ++t) {
-    const MicroKernel<T>& uk = ks.tiles[t];
-    const double cost = double((m + uk.mr - 1) / uk.mr * uk.mr) * double((n + uk.nr - 1) / uk.nr * uk.nr) / uk.rate;
-    if (t == 0 || cost < best_cost) best = t, best_cost = cost;
-  }
-  return ks.tiles[best];
-}
-
-// Four vectors contiguous along k (rows i0..i0+3 of a row-major A, or columns of a transposed B:
-// `stride` apart) into a panel that is contiguous along the other index (dst[p*ld + i]), a 4 x 4
-// block at a time transposed in 16-byte vectors: the scalar transpose cost 7 % of a batch-1024
-// predict.
-inline void pack_rows4_f32(float* Ap, const float* A, int64_t stride, int i0, int64_t kc, int MR) {
-  typedef float V4 __attribute__((vector_size(16)));
-  const float* a[4] = {A + i0 * stride, A + (i0 + 1) * stride, A + (i0 + 2) * stride, A + (i0 + 3) * stride};
-  int64_t p = 0;
-  for (; p + 4 <= kc; p += 4) {
-    V4 r[4];
-    for (int q = 0; q < 4; ++q) __builtin_memcpy(&r[q], a[q] + p, sizeof(V4));
-    const V4 t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5), t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
-    const V4 t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5), t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
-    const V4 c[4] = {__builtin_shufflevector(t0, t2, 0, 1, 4, 5), __builtin_shufflevector(t0, t2, 2, 3, 6, 7),
-                     __builtin_shufflevector(t1, t3, 0, 1, 4, 5), __builtin_shufflevector(t1, t3, 2, 3, 6, 7)};
-    for (int q = 0; q < 4; ++q) __builtin_memcpy(Ap + (p + q) * MR + i0, &c[q], sizeof(V4));
-  }
-  for (; p < kc; ++p)
-    for (int q = 0; q < 4; ++q) Ap[p * MR + i0 + q] = a[q][p];
-}
-
-// Ap: ceil(mc/MR) strips, each kc columns of MR values, rows past mc zero-filled.
-template <typename T>
-void pack_a_strip(T* Ap, const T* A, int64_t rsa, int64_t csa, int rows, int64_t kc, int MR) {
-  int i0 = 0;
-  if constexpr (std::is_same_v<T, float>)
-    if (csa == 1)
-      for (; i0 + 4 <= rows; i0 += 4) pack_rows4_f32(Ap, A, rsa, i0, kc, MR);
-  if (csa == 1) {  // rows of A are contiguous along k
-    for (int i = i0; i < rows; ++i)
-      for (int64_t p = 0; p < kc; ++p) Ap[p * MR + i] = A[i * rsa + p];
-  } else {
-    for (int64_t p = 0; p < kc; ++p)
-      for (int i = i0; i < rows; ++i) Ap[p * MR + i] = A[i * rsa + p * csa];
-  }
-  for (int64_t p = 0; p < kc; ++p)
-    for (int i = rows; i < MR; ++i) Ap[p * MR + i] = T(0);
-}
-
-// Bp: ceil(nc/NR) strips, each kc rows of NR values, columns past nc zero-filled.
-// sums (when not null): sums[j] += B[p, j] over the packed rows, in order of p.
-template <typename T>
-void pack_b_strip(T* Bp, const T* B, int64_t rsb, int64_t csb, int cols, int64_t kc, int NR, T* sums) {
-  if (csb == 1) {  // rows of B are contiguous along n
-    // One row every rsb elements defeats the hardware prefetcher (it stops at page boundaries):
-    // ask for the rows a few iterations ahead, so a cold B streams instead of stalling per row.
-    constexpr int64_t kAhead = 12;
-    for (int64_t p = 0; p < kc; ++p) {
-      const T* b = B + p * rsb;
-      if (p + kAhead < kc) {
-        __builtin_prefetch(b + kAhead * rsb);
-        __builtin_prefetch(b + kAhead * rsb + cols - 1);
-      }
-      T* dst = Bp + p * NR;
-      if (cols == NR) {
-        for (int j = 0; j < NR; ++j) dst[j] = b[j];
-      } else {  // one select per value: two loops here became a memset call per row
-        for (int j = 0; j < NR; ++j) dst[j] = j < cols ? b[j] : T(0);
-      }
-      if (sums)
-        for (int j = 0; j < cols; ++j) sums[j] += b[j];
-    }
-  } else {
-    // A transpose: go through it in blocks of kBlock values of k, so the destination rows being
-    // written (kBlock x NR) stay in L1 instead of sweeping the whole kc x NR strip per column.
-    int j0 = 0;
-    if constexpr (std::is_same_v<T, float>)
-      if (rsb == 1 && !sums)  // B^T of a row-major matrix (dX = dZ W^T): 4 x 4 register transposes
-        for (; j0 + 4 <= cols; j0 += 4) pack_rows4_f32(Bp, B, csb, j0, kc, NR);
-    constexpr int64_t kBlock = 16;
-    for (int64_t p0 = 0; p0 < kc; p0 += kBlock) {
-      const int64_t p1 = std::min(kc, p0 + kBlock);
-      for (int j = j0; j < cols; ++j) {
-        const T* b = B + j * csb;
-        for (int64_t p = p0; p < p1; ++p) Bp[p * NR + j] = b[p * rsb];
-        if (sums)
-          for (int64_t p = p0; p < p1; ++p) sums[j] += b[p * rsb];
-      }
-      for (int64_t p = p0; p < p1; ++p)
-        for (int j = cols; j < NR; ++j) Bp[p * NR + j] = T(0);
-    }
-  }
-}
-
-// Packing buffers live per calling thread and only grow: no allocation in steady state.
-template <typename T>
-T* scratch(int which, size_t count) {
-  thread_local std::vector<T> buffers[2];
-  std::vector<T>& b = buffers[which];
-  if (b.size() < count) {
-    b.resize(count);
-    count_workspace_allocation();
-  }
-  return b.data();
-}
+using detail::pack_a_strip;
+using detail::pack_b_strip;
+using detail::scratch;
 
 // The fused activation (forward) or activation gradient (backward) on rows x cols of C at
 // (i0, j0), while that tile is still in L1.
@@ -233,37 +78,6 @@ void scale_and_bias(T* C, int64_t ldc, int64_t m, int64_t n, T beta, const T* bi
 
 }  // namespace
 
-std::string gemm_isa() { return isa(); }
-
-GemmConfig gemm_config() {
-  const GemmKernels<float>& ks = kernels<float>();
-  const MicroKernel<float>& uk = ks.tiles[0];
-  const detail::CacheHierarchy& c = detail::cache_hierarchy();
-  GemmConfig g{isa(), c.source, detail::block_sizes(c, uk.mr, uk.nr, sizeof(float)).why, {}, uk.kc, uk.mc, uk.nc,
-               c.l1d.bytes, c.l2.bytes, c.l3.bytes, c.l1d.ways, c.l2.ways, c.l3.ways, c.l2.shared_by, c.l3.shared_by};
-  for (int t = 0; t < ks.count; ++t) g.tiles.push_back({ks.tiles[t].mr, ks.tiles[t].nr, ks.tiles[t].rate});
-  return g;
-}
-
-double gemm_peak_gflops(double seconds) {
-  const MicroKernel<float>& uk = kernels<float>().tiles[0];
-  constexpr int64_t kc = 256, kCalls = 64;  // panels of 256: a few KB, in L1
-  const int nt = detail::usable_threads();
-  double flops = 0;
-  const double start = omp_get_wtime();
-#pragma omp parallel num_threads(nt) reduction(+ : flops)
-  {
-    detail::ScopedFlushDenormals ftz;
-    std::vector<float> a(size_t(uk.mr) * kc, 0.5f), b(size_t(uk.nr) * kc, 0.25f), c(size_t(uk.mr) * uk.nr);
-    do {
-      for (int64_t i = 0; i < kCalls; ++i)
-        uk.run(kc, a.data(), b.data(), uk.nr, c.data(), uk.nr, uk.mr, uk.nr, 0.0f, nullptr);
-      flops += 2.0 * uk.mr * uk.nr * kc * kCalls;
-    } while (omp_get_wtime() - start < seconds);
-  }
-  return flops / (omp_get_wtime() - start) / 1e9;
-}
-
 template <typename T>
 void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
           int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias,
@@ -271,7 +85,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   if (!is_elementwise(fused.activation))
     throw std::invalid_argument("gemm: only element-wise activations can be fused");
   if (n == 0) return;
-  const GemmKernels<T>& ks = kernels<T>();
+  const GemmKernels<T>& ks = detail::gemm_kernels<T>();
   const bool narrow = csb == 1 && n <= ks.narrow_max && m > detail::kFewRowsMax;
   if (m == 0 || k == 0 || (m <= detail::kFewRowsMax && csb == 1) || narrow) {
     // No packed B on these paths: the bias gradient is a separate pass.
@@ -320,7 +134,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
     }
     return;
   }
-  const MicroKernel<T>& uk = pick_tile(ks, m, n);
+  const MicroKernel<T>& uk = detail::pick_tile(ks, m, n);
   const int MR = uk.mr, NR = uk.nr;
   const int64_t KC = uk.kc, kc_max = std::min(KC, k);
   const int nt = detail::threads_for(2 * m * n * k, kGemmFlopGrain);
@@ -413,30 +227,11 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   }
 }
 
-template <typename T>
-void column_sums(T* db, const T* dy, int64_t m, int64_t n, T beta) {
-  constexpr int64_t kBlock = 256;
-  const int64_t nblocks = (n + kBlock - 1) / kBlock;
-  const int nt = detail::threads_for(m * n, detail::kElementGrain);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t b = 0; b < nblocks; ++b) {
-    detail::ScopedFlushDenormals ftz;  // as inside gemm, whose packing can compute the same sums
-    const int64_t j0 = b * kBlock, width = std::min(kBlock, n - j0);
-    T acc[kBlock] = {};
-    for (int64_t i = 0; i < m; ++i)  // rows in order: the same sum for any thread count
-      for (int64_t j = 0; j < width; ++j) acc[j] += dy[i * n + j0 + j];
-    for (int64_t j = 0; j < width; ++j)
-      db[j0 + j] = beta != T(0) ? beta * db[j0 + j] + acc[j] : acc[j];
-  }
-}
-
 template void gemm<float>(float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t,
                           int64_t, int64_t, int64_t, int64_t, float, const float*,
                           const GemmFusion<float>&);
 template void gemm<double>(double*, int64_t, const double*, int64_t, int64_t, const double*,
                            int64_t, int64_t, int64_t, int64_t, int64_t, double, const double*,
                            const GemmFusion<double>&);
-template void column_sums<float>(float*, const float*, int64_t, int64_t, float);
-template void column_sums<double>(double*, const double*, int64_t, int64_t, double);
 
 }  // namespace brisknet
