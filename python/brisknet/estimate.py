@@ -11,7 +11,7 @@ import numpy as np
 from . import losses, runtime
 from .costs import model_flops
 from .models import model_from_json
-from .models.trainer import _check_batch_size
+from .models.trainers.common import _check_batch_size
 
 
 def _synthetic_targets(model, n, rng):

@@ -9,7 +9,7 @@
 // gradient (no reduce hook, no norm clipping), backward and update are fused instead: the update
 // of each block of a weight matrix runs inside the weight-gradient GEMM as soon as the block is
 // done, while it is in cache. Both give bit-identical weights, and bit-identical to the Python
-// reference path (python/brisknet/models/trainer.py, tests/test_engine.py).
+// reference path (python/brisknet/models/trainers/python_step.py, tests/test_engine.py).
 //
 // Parameters, gradients and optimizer state live in buffers owned by the caller; the engine owns
 // only its workspaces, allocated once per batch size, so a steady-state step allocates nothing.

@@ -4,7 +4,7 @@ and the predictions it made, `predict` runs inference, and `parameters` is the m
 ParameterStore (where the weights live). The CPU engine (cpu_engine.py) is one implementation;
 another device's engine is a second, chosen by engines.engine_for, and nothing above this seam changes.
 
-The Python per-layer path (trainer.py's _train_step) stays as the reference every engine is tested
+The Python per-layer path (trainers/python_step.py) stays as the reference every engine is tested
 against (tests/test_engine.py); compile(run_eagerly=True) chooses it, as in Keras.
 """
 from __future__ import annotations

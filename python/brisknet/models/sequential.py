@@ -13,7 +13,7 @@ import numpy as np
 
 from ..layers import InputSpec, Layer
 from ..naming import unique_name
-from .trainer import Trainer
+from .trainers import Trainer
 
 
 class Sequential(Trainer):

@@ -1,0 +1,193 @@
+"""evaluate, predict and the single-batch methods (train_on_batch, test_on_batch, predict_on_batch)."""
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+
+from ... import callbacks as callbacks_module
+from ... import metrics as metrics_module, runtime
+from .. import batches as batches_module
+from .. import engine as engine_module
+from .common import _check_batch_size, _exclusive, _python_value, _resolve_verbose, _update_metrics
+
+
+class Evaluating:
+    def _evaluate_arrays(self, x, y, sw, batch_size, prefix="", cbl=None):
+        """Loss and metrics over (x, y); calls the on_test_* hooks of `cbl` (the logs they see
+        have no prefix, as in Keras)."""
+        metrics = [copy.deepcopy(m) for m in self._build_metrics(y)]
+        for m in metrics:
+            m.reset_state()
+        tracker = metrics_module.Mean(name="loss")
+        hooks = (cbl is not None and cbl.wants("on_test_batch_begin"),
+                 cbl is not None and cbl.wants("on_test_batch_end"))
+        if cbl is not None:
+            cbl.on_test_begin()
+        for step, start in enumerate(range(0, x.shape[0], batch_size)):
+            sl = slice(start, start + batch_size)
+            yb, swb = y[sl], (sw[sl] if sw is not None else None)
+            if hooks[0]:
+                cbl.on_test_batch_begin(step)
+            loss, pred = self._test_step(x[sl], yb, swb)
+            tracker.update_state(loss, pred.shape[0])
+            _update_metrics(metrics, yb, pred, swb)
+            if hooks[1]:
+                cbl.on_test_batch_end(step, self._logs(tracker, metrics))
+        if cbl is not None:
+            cbl.on_test_end(self._logs(tracker, metrics))
+        return self._logs(tracker, metrics, prefix)
+
+    def _evaluate_batches(self, source, prefix="", cbl=None):
+        tracker, metrics = metrics_module.Mean(name="loss"), None
+        if cbl is not None:
+            cbl.on_test_begin()
+        for step, batch in enumerate(source.epoch()):
+            xb, yb, swb = self._prepare_batch(batch, None, f"batch {step}")
+            if metrics is None:
+                metrics = [copy.deepcopy(m) for m in self._build_metrics(yb)]
+                for m in metrics:
+                    m.reset_state()
+            if cbl is not None:
+                cbl.on_test_batch_begin(step)
+            loss, pred = self._test_step(xb, yb, swb)
+            tracker.update_state(loss, pred.shape[0])
+            _update_metrics(metrics, yb, pred, swb)
+            if cbl is not None:
+                cbl.on_test_batch_end(step, self._logs(tracker, metrics))
+        if metrics is None:
+            raise ValueError("evaluate: the dataset gave no batches")
+        if cbl is not None:
+            cbl.on_test_end(self._logs(tracker, metrics))
+        return self._logs(tracker, metrics, prefix)
+
+    @_exclusive
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """Loss (and metrics) over the data: a scalar without metrics, else [loss, *metrics];
+        a dict with return_dict=True."""
+        self._require_compiled("evaluate")
+        batch_size = _check_batch_size(batch_size)
+        verbose = _resolve_verbose(verbose)
+        start = time.perf_counter()
+        if batches_module.is_batches(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError("evaluate: when x is a dataset or generator its batches hold the targets: pass no y")
+            source = batches_module.Source(x, steps, "x")
+            cbl = self._callbacks_for(callbacks, verbose, None, None, steps=len(source) or None)
+            logs = self._evaluate_batches(source, cbl=cbl)
+            samples = "all"
+        else:
+            x, y, sw = self._prepare_xy(x, y, sample_weight)
+            cbl = self._callbacks_for(callbacks, verbose, x.shape[0], batch_size)
+            logs = self._evaluate_arrays(x, y, sw, batch_size, cbl=cbl)
+            samples = x.shape[0]
+        if verbose:
+            elapsed = time.perf_counter() - start
+            print(f"evaluate: {samples} samples - {elapsed:.2f}s - {callbacks_module.format_logs(logs)}",
+                  flush=True)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    @_exclusive
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Model outputs for x, in batches (float32, shape (samples, outputs)); x may be a dataset or a
+        generator of batches (their x parts are used)."""
+        batch_size = _check_batch_size(batch_size)
+        verbose = _resolve_verbose(verbose)
+        if batches_module.is_batches(x):
+            source = batches_module.Source(x, steps, "x")
+            cbl = self._callbacks_for(callbacks, verbose, None, None, steps=len(source) or None)
+            if cbl is not None:
+                cbl.on_predict_begin()
+            outs = []
+            for step, batch in enumerate(source.epoch()):
+                xb = self._prepare_batch(batch, what=f"x[{step}]", need_y=False)[0]
+                if cbl is not None:
+                    cbl.on_predict_batch_begin(step)
+                outs.append(self._forward(xb, training=False).copy())
+                if cbl is not None:
+                    cbl.on_predict_batch_end(step, {"outputs": outs[-1]})
+            if cbl is not None:
+                cbl.on_predict_end()
+            if not outs:
+                raise ValueError("predict: the dataset gave no batches")
+            return np.concatenate(outs)
+        x = self._prepare_x(x)
+        cbl = self._callbacks_for(callbacks, verbose, x.shape[0], batch_size)
+        if cbl is not None:
+            cbl.on_predict_begin()
+        hooks = cbl is not None and (cbl.wants("on_predict_batch_begin") or cbl.wants("on_predict_batch_end"))
+        if not hooks and engine_module.layer_specs(self)[1] is None:
+            out = self._engine(training=False).predict(x, batch_size)
+        else:
+            out = np.empty((x.shape[0],) + tuple(self._layers[-1].output_shape), np.float32)
+            for step, start in enumerate(range(0, x.shape[0], batch_size)):
+                sl = slice(start, start + batch_size)
+                if hooks:
+                    cbl.on_predict_batch_begin(step)
+                out[sl] = self._forward(x[sl], training=False)
+                if hooks:
+                    cbl.on_predict_batch_end(step, {"outputs": out[sl]})
+        if cbl is not None:
+            cbl.on_predict_end()
+        return out
+
+    def _callbacks_for(self, callbacks, verbose, samples, batch_size, steps=None):
+        """evaluate's and predict's CallbackList (None without callbacks)."""
+        if not callbacks:
+            return None
+        if samples is not None:
+            steps = -(-samples // batch_size)
+        return callbacks_module.CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": steps})
+
+    @_exclusive
+    def __call__(self, x, training=False):
+        x = self._prepare_x(x)
+        return self._forward(x, training=bool(training)).copy()
+
+    def reset_metrics(self):
+        for m in self._metrics or []:
+            m.reset_state()
+
+    @_exclusive
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on exactly this batch; returns loss (and metrics)."""
+        self._require_compiled("train_on_batch")
+        x, y, sw = self._prepare_xy(x, y, sample_weight, class_weight)
+        metrics = self._build_metrics(y)
+        for m in metrics:
+            m.reset_state()
+        with runtime.deferred_interrupt():
+            loss, pred = self._train_step(x, y, sw)
+        _update_metrics(metrics, y, pred, sw)
+        return self._single_batch_result(loss, metrics, return_dict)
+
+    @_exclusive
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._require_compiled("test_on_batch")
+        x, y, sw = self._prepare_xy(x, y, sample_weight)
+        metrics = [copy.deepcopy(m) for m in self._build_metrics(y)]
+        for m in metrics:
+            m.reset_state()
+        loss, pred = self._test_step(x, y, sw)
+        _update_metrics(metrics, y, pred, sw)
+        return self._single_batch_result(loss, metrics, return_dict)
+
+    @_exclusive
+    def predict_on_batch(self, x):
+        x = self._prepare_x(x)
+        return self._forward(x, training=False).copy()
+
+    @staticmethod
+    def _single_batch_result(loss, metrics, return_dict):
+        logs = {"loss": loss}
+        for m in metrics:
+            logs[m.name] = _python_value(m.result())
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values

@@ -1,0 +1,191 @@
+"""fit: epochs over arrays (runs of batches in the model's engine, or the Python path) or over a
+PyDataset/generator, with Keras' callbacks, validation and logs."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import callbacks as callbacks_module
+from ... import metrics as metrics_module, runtime
+from .. import batches as batches_module
+from .. import engine as engine_module
+from .. import engines
+from ..cpu_engine import signature as engine_signature
+from .common import _check_batch_size, _exclusive, _resolve_verbose, _update_metrics_from_run
+
+
+class Fitting:
+    @_exclusive
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for `epochs` epochs; returns a History whose .history has 'loss', metric names and
+        their 'val_' versions. validation_split takes the last fraction of the data, before shuffling.
+        x may also be a keras.utils.PyDataset or a generator of batches (then y is None)."""
+        self._require_compiled("fit")
+        batch_size = _check_batch_size(batch_size)
+        verbose = _resolve_verbose(verbose)
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
+        if batches_module.is_batches(x):
+            if y is not None or sample_weight is not None or validation_split:
+                raise ValueError("fit: when x is a dataset or generator its batches hold the targets and weights: "
+                                 "pass no y, sample_weight or validation_split")
+            return self._fit_batches(x, epochs, verbose, callbacks, validation_data, class_weight, initial_epoch,
+                                     steps_per_epoch, validation_steps, validation_freq, shuffle)
+        if steps_per_epoch is not None or validation_steps is not None:
+            raise NotImplementedError("steps_per_epoch/validation_steps apply to datasets; pass arrays")
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        x, y, sw = self._prepare_xy(x, y, sample_weight, class_weight)
+        val = None
+        if validation_data is not None:
+            val = self._validation_arrays(validation_data)
+        elif validation_split:
+            split = int(np.floor(x.shape[0] * (1.0 - validation_split)))
+            if split == 0 or split == x.shape[0]:
+                raise ValueError(f"validation_split={validation_split} leaves no samples for training "
+                                 f"or validation out of {x.shape[0]}")
+            val = (x[split:], y[split:], sw[split:] if sw is not None else None)
+            x, y, sw = x[:split], y[:split], (sw[:split] if sw is not None else None)
+        val_batch = _check_batch_size(validation_batch_size, batch_size)
+
+        metrics = self._build_metrics(y)
+        tracker = metrics_module.Mean(name="loss")
+        n = x.shape[0]
+        steps = -(-n // batch_size)
+        history, cbl = self._fit_callbacks(callbacks, verbose, epochs, steps, n, batch_size)
+        engine = self._engine() if engine_module.why_not(self) is None else None
+        self.stop_training = False
+        self._initial_epoch = None  # BackupAndRestore sets it when it resumes a run
+        logs = {}
+        cbl.on_train_begin()
+        rng = runtime.global_rng()
+        start = self._initial_epoch if self._initial_epoch is not None else int(initial_epoch)
+        for epoch in range(start, int(epochs)):
+            tracker.reset_state()
+            for m in metrics:
+                m.reset_state()
+            cbl.on_epoch_begin(epoch)
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            if engine is not None:
+                self._epoch_engine(engine, cbl, x, y, sw, order, batch_size, tracker, metrics)
+            else:
+                self._epoch_python(cbl, x, y, sw, order, batch_size, tracker, metrics)
+            logs = self._end_epoch(cbl, epoch, tracker, metrics, val is not None and (epoch + 1) % validation_freq == 0,
+                                   lambda: self._evaluate_arrays(*val, val_batch, prefix="val_", cbl=cbl))
+            if self.stop_training:
+                break
+        cbl.on_train_end(logs)
+        self.history = history
+        return history
+
+    def _fit_callbacks(self, callbacks, verbose, epochs, steps, samples, batch_size):
+        """(History, CallbackList) of a fit: as Keras, the user's callbacks first, then the progress
+        bar and History, which so see what the user's added to the logs."""
+        history = callbacks_module.History()
+        cbs = list(callbacks or [])
+        if verbose:
+            cbs.append(callbacks_module.ProgbarLogger(verbose, samples=samples, batch_size=batch_size))
+        cbs.append(history)
+        return history, callbacks_module.CallbackList(cbs, self, {"verbose": verbose, "epochs": epochs,
+                                                                  "steps": steps})
+
+    def _fit_batches(self, data, epochs, verbose, callbacks, validation_data, class_weight, initial_epoch,
+                     steps_per_epoch, validation_steps, validation_freq, shuffle):
+        """fit on a PyDataset or generator: one Python-driven step per batch; a dataset's batches
+        in a new random order each epoch when shuffle (as Keras)."""
+        source = batches_module.Source(data, steps_per_epoch, "x")
+        if validation_data is None or batches_module.is_batches(validation_data):
+            val_arrays = None
+        else:
+            val_arrays = self._validation_arrays(validation_data)  # checked and converted once
+
+        def validate():
+            if val_arrays is not None:
+                return self._evaluate_arrays(*val_arrays, 32, prefix="val_", cbl=cbl)
+            return self._evaluate_batches(batches_module.Source(validation_data, validation_steps, "validation_data"),
+                                          "val_", cbl)
+        history, cbl = self._fit_callbacks(callbacks, verbose, epochs, len(source) or None, None, None)
+        tracker = metrics_module.Mean(name="loss")
+        metrics = None
+        self.stop_training = False
+        self._initial_epoch = None
+        logs = {}
+        cbl.on_train_begin()
+        start = self._initial_epoch if self._initial_epoch is not None else int(initial_epoch)
+        hooks = cbl.wants("on_train_batch_begin"), cbl.wants("on_train_batch_end")
+        for epoch in range(start, int(epochs)):
+            tracker.reset_state()
+            for m in metrics or []:
+                m.reset_state()
+            cbl.on_epoch_begin(epoch)
+            for step, batch in enumerate(source.epoch(runtime.global_rng() if shuffle else None)):
+                xb, yb, swb = self._prepare_batch(batch, class_weight, f"x[{step}]")
+                if metrics is None:
+                    metrics = self._build_metrics(yb)
+                self._python_step(cbl, hooks, step, xb, yb, swb, tracker, metrics)
+                if self.stop_training:
+                    break
+            if source.exhausted:
+                break
+            logs = self._end_epoch(cbl, epoch, tracker, metrics or [],
+                                   validation_data is not None and (epoch + 1) % validation_freq == 0, validate)
+            if self.stop_training:
+                break
+        cbl.on_train_end(logs)
+        self.history = history
+        return history
+
+    def _validation_arrays(self, data):
+        """validation_data given as arrays, checked and converted once per fit."""
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
+                             "or a dataset")
+        return self._prepare_xy(data[0], data[1], data[2] if len(data) == 3 else None, None, what="validation ")
+
+    def _end_epoch(self, cbl, epoch, tracker, metrics, validating, validate):
+        """The epoch's logs, with validate()'s 'val_' entries when validating, sent to on_epoch_end."""
+        logs = self._logs(tracker, metrics)
+        if validating:
+            logs.update(validate())
+        cbl.on_epoch_end(epoch, logs)
+        return logs
+
+    def _engine(self, training=True):
+        """The engine of this model, kept across fits (its workspaces too) until what it was built
+        from changes (layers, their offsets and settings, the loss)."""
+        attr = "_training_engine" if training else "_inference_engine"
+        engine = getattr(self, attr, None)
+        # the engine holds the buffer it was built on, so its id cannot be reused while it lives
+        if engine is None or engine.parameters.params is not self._params or \
+                engine.signature != engine_signature(self, training):
+            engine = engines.engine_for(self, training)
+            setattr(self, attr, engine)
+        return engine
+
+    def _epoch_engine(self, engine, cbl, x, y, sw, order, batch_size, tracker, metrics):
+        """The engine's path: runs of batches per call; a batch at a time when a user callback has
+        per-batch hooks (the progress bar only needs to hear about batches afterwards). The
+        metrics are updated once per run, from the predictions the engine made."""
+        ours = (callbacks_module.History, callbacks_module.ProgbarLogger)
+        user_hooks = cbl.wants("on_train_batch_begin", ours) or cbl.wants("on_train_batch_end", ours)
+        notify = cbl.wants("on_train_batch_end")
+        # about 4096 samples per call: few returns to Python, and a progress bar that still moves
+        chunk = batch_size * (1 if user_hooks else max(1, min(64, 4096 // batch_size)))
+        n, step = x.shape[0], 0
+        for start in range(0, n, chunk):
+            if user_hooks:
+                cbl.on_train_batch_begin(step)
+            rows = order[start:start + chunk]
+            losses, pred = engine.train(x, y, sw, rows, batch_size)
+            if metrics:
+                _update_metrics_from_run(metrics, y[rows], pred, sw[rows] if sw is not None else None, batch_size)
+            for loss in losses:
+                size = min(batch_size, n - step * batch_size)
+                tracker.update_state(float(loss), size)
+                if notify:
+                    cbl.on_train_batch_end(step, self._logs(tracker, metrics))
+                step += 1
+            if self.stop_training:
+                return

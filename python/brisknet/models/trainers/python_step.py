@@ -1,0 +1,70 @@
+"""The Python per-layer reference path: one step layer by layer, the phases the engine runs in C++
+(forward, loss + penalties, backward, update through the same C++ optimizer step). It is what
+compile(run_eagerly=True) trains with, and what tests/test_engine.py holds every engine to."""
+from __future__ import annotations
+
+from ... import runtime
+from .common import _mean, _update_metrics
+
+
+class PythonStep:
+    def _forward(self, x, training):
+        h = x
+        for layer in self._layers:
+            h = layer.forward(h, training)
+        return h
+
+    def _regularization_loss(self):
+        return sum(layer.regularization_loss() for layer in self._layers)
+
+    def _batch_loss(self, y, pred, sw, need_grad):
+        """Per-sample losses of a batch (and d(loss)/d(last layer output), Keras' reduction)."""
+        b = pred.shape[0]
+        if self._fused:
+            return self.loss.per_sample(y, self._layers[-1].logits, sw, need_grad, 1.0 / b, from_logits=True)
+        return self.loss.per_sample(y, pred, sw, need_grad, 1.0 / b)
+
+    def _trainable_spans(self):
+        """(offset, size) in the flat buffers of each weight the optimizer updates, in order."""
+        slices = iter(self._slices)
+        return [(a, b - a) for layer in self._layers for (a, b) in (next(slices) for _ in layer._weights)
+                if layer.trains]
+
+    def _train_step(self, x, y, sw):
+        """The reference path: one step layer by layer, the phases the engine runs in C++."""
+        pred = self._forward(x, training=True)
+        per_sample, dpred = self._batch_loss(y, pred, sw, True)
+        loss = _mean(per_sample) + self._regularization_loss()  # the penalties of the weights this step saw
+        dh = dpred
+        for i in range(len(self._layers) - 1, -1, -1):
+            dh = self._layers[i].backward(dh, need_dx=i > 0)
+        for layer in self._layers:
+            if layer.trains:
+                layer.add_regularization_gradient()
+        self.optimizer.apply(self._params, self._grads, self._trainable_spans())
+        return loss, pred
+
+    def _test_step(self, x, y, sw):
+        pred = self._forward(x, training=False)
+        per_sample = self._batch_loss(y, pred, sw, False)
+        return _mean(per_sample) + self._regularization_loss(), pred
+
+    def _python_step(self, cbl, hooks, step, xb, yb, swb, tracker, metrics):
+        """One training step on a batch, its loss and metrics tracked, the batch hooks called."""
+        if hooks[0]:
+            cbl.on_train_batch_begin(step)
+        with runtime.deferred_interrupt():  # Ctrl-C lands between steps, never inside one
+            loss, pred = self._train_step(xb, yb, swb)
+        tracker.update_state(loss, xb.shape[0])
+        _update_metrics(metrics, yb, pred, swb)
+        if hooks[1]:
+            cbl.on_train_batch_end(step, self._logs(tracker, metrics))
+
+    def _epoch_python(self, cbl, x, y, sw, order, batch_size, tracker, metrics):
+        """The reference path: one Python-driven step per batch."""
+        hooks = cbl.wants("on_train_batch_begin"), cbl.wants("on_train_batch_end")
+        for step in range(-(-x.shape[0] // batch_size)):
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            self._python_step(cbl, hooks, step, *self._batch(x, y, sw, idx), tracker, metrics)
+            if self.stop_training:
+                return
