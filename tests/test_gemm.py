@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import brisknet
-from brisknet import kernels
+from brisknet import kernels, testing
 
 from isa_paths import ISAS, run_isa_subprocess
 
@@ -14,23 +14,17 @@ from isa_paths import ISAS, run_isa_subprocess
 ODD_SIZES = [1, 2, 7, 9, 11, 13, 31, 33, 47, 49, 71, 73, 95, 97, 143, 145, 255, 257, 511, 513]
 
 
-def reference(a, b, ta, tb, bias=None):
-    A = a.T if ta else a
-    B = b.T if tb else b
-    out = A.astype(np.float64) @ B.astype(np.float64)
-    return out if bias is None else out + bias
-
-
 def operands(rng, m, k, n, ta, tb, dtype=np.float32):
     a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
     return a, b
 
 
-def assert_close(got, want, dtype):
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    scale = max(1.0, float(np.abs(want).max()))
-    np.testing.assert_allclose(got, want, rtol=0, atol=tol * scale * 10)
+def check_product(got, a, b, ta=False, tb=False, bias=None, dtype=np.float32):
+    """Within the floating-point bound of numpy's float64 product, and equal bit for bit to the
+    triple loop that sums in the packed GEMM's order."""
+    testing.assert_close(got, testing.matmul(a, b, ta, tb, bias), testing.matmul_error_bound(a, b, ta, tb, bias, dtype))
+    np.testing.assert_array_equal(got, testing.matmul_in_gemm_order(a, b, ta, tb, bias))
 
 
 @pytest.mark.parametrize("ta", [False, True])
@@ -42,7 +36,7 @@ def test_transposes_and_bias(rng, ta, tb, dtype):
         bias = rng.standard_normal(n).astype(dtype)
         out = kernels.matmul(a, b, ta, tb, bias=bias)
         assert out.dtype == dtype and out.shape == (m, n)
-        assert_close(out, reference(a, b, ta, tb, bias), dtype)
+        check_product(out, a, b, ta, tb, bias, dtype)
 
 
 @pytest.mark.parametrize("m", ODD_SIZES)
@@ -50,15 +44,17 @@ def test_odd_shapes(rng, m):
     for k in (1, 7, 257, 513):
         for n in (1, 15, 17, 23, 25, 33, 47, 49):
             a, b = operands(rng, m, k, n, False, False)
-            assert_close(kernels.matmul(a, b), reference(a, b, False, False), np.float32)
+            check_product(kernels.matmul(a, b), a, b)
 
 
 def test_beta_accumulates_and_beta0_never_reads_out(rng):
     a, b = operands(rng, 40, 300, 50, False, False)
     c = rng.standard_normal((40, 50)).astype(np.float32)
-    want = c + reference(a, b, False, False)
+    want, bound = c + testing.matmul(a, b), testing.matmul_error_bound(a, b) + np.spacing(np.abs(c))
+    in_order = testing.matmul_in_gemm_order(a, b, beta=1.0, out=c.copy())
     kernels.matmul(a, b, out=c, beta=1.0)
-    assert_close(c, want, np.float32)
+    testing.assert_close(c, want, bound)
+    np.testing.assert_array_equal(c, in_order)
     garbage = np.full((40, 50), np.nan, np.float32)  # beta = 0 must not propagate NaN from out
     kernels.matmul(a, b, out=garbage)
     assert np.isfinite(garbage).all()
@@ -68,9 +64,9 @@ def test_strided_views_are_read_in_place(rng):
     big = rng.standard_normal((64, 90)).astype(np.float32)
     a = big[::2, 5:70]          # non-contiguous rows
     b = np.ascontiguousarray(rng.standard_normal((65, 20)).astype(np.float32))[::-1]  # negative stride
-    assert_close(kernels.matmul(a, b), a.astype(np.float64) @ b.astype(np.float64), np.float32)
+    check_product(kernels.matmul(a, b), a, b)
     f = np.asfortranarray(rng.standard_normal((33, 65)).astype(np.float32))
-    assert_close(kernels.matmul(f, b), f.astype(np.float64) @ b.astype(np.float64), np.float32)
+    check_product(kernels.matmul(f, b), f, b)
 
 
 def test_k_zero_gives_bias_or_zeros(rng):
@@ -124,7 +120,7 @@ def test_column_sums(rng):
 
 ISA_CHECK = """
 import numpy as np, brisknet
-from brisknet import kernels
+from brisknet import kernels, testing
 rng = np.random.default_rng(0)
 for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 513, 33), (145, 257, 95), (32, 784, 1000)]:
     for ta in (False, True):
@@ -133,10 +129,10 @@ for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 513, 3
                 a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
                 b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
                 bias = rng.standard_normal(n).astype(dt)
-                want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64) + bias
                 got = kernels.matmul(a, b, ta, tb, bias=bias)
-                tol = (1e-4 if dt == np.float32 else 1e-11) * max(1, np.abs(want).max())
-                assert np.abs(got - want).max() <= tol, (m, k, n, ta, tb, dt)
+                testing.assert_close(got, testing.matmul(a, b, ta, tb, bias),
+                                     testing.matmul_error_bound(a, b, ta, tb, bias, dt), (m, k, n, ta, tb, dt))
+                assert np.array_equal(got, testing.matmul_in_gemm_order(a, b, ta, tb, bias)), (m, k, n, ta, tb, dt)
     # the fused Dense passes equal the separate kernels on this path too
     x = rng.standard_normal((m, k)).astype(np.float32)
     w = rng.standard_normal((k, n)).astype(np.float32)
@@ -162,9 +158,8 @@ for n in (10, 16, 40, 96, 1000):
 # columns), a zero-stride B (every row the same) and a B whose last row ends the buffer
 big = rng.standard_normal((700, 40)).astype(np.float32)
 for b in (big[:, :10], np.broadcast_to(big[0, :7], (700, 7)), big[:, 33:]):
-    want = x.astype(np.float64) @ b.astype(np.float64)
     got = kernels.matmul(x, b)
-    assert np.abs(got - want).max() <= 1e-3 * np.abs(want).max(), b.strides
+    testing.assert_close(got, testing.matmul(x, b), testing.matmul_error_bound(x, b), b.strides)
     assert np.array_equal(got, kernels.matmul(x, np.ascontiguousarray(b)))
 print(brisknet.cpu_info()["gemm_isa"])
 """
@@ -200,7 +195,7 @@ def test_k_block_edges_of_this_cpu(rng, blocks):
     kc = brisknet.cpu_info()["gemm"]["kc"]
     for k in (blocks * kc - 1, blocks * kc, blocks * kc + 1):
         a, b = operands(rng, 37, k, 70, False, False)
-        assert_close(kernels.matmul(a, b), reference(a, b, False, False), np.float32)
+        check_product(kernels.matmul(a, b), a, b)
 
 
 def test_peak_probe():

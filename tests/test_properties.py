@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 import reference as ref
-from brisknet import kernels
+from brisknet import kernels, testing
 
 DTYPES = st.sampled_from([np.float32, np.float64, np.int32, np.float16, np.bool_])
 
@@ -35,9 +35,7 @@ def test_matmul_matches_numpy_or_raises(m, k, n, kb, ta, tb, da, db, data):
         assert k != kb  # the only invalid case here: mismatched inner dimensions
         return
     assert k == kb
-    want = A.astype(np.float64) @ B.astype(np.float64)
-    tol = 1e-4 if got.dtype == np.float32 else 1e-10
-    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * max(1.0, k * 9))
+    testing.assert_close(got, testing.matmul(A, B), testing.matmul_error_bound(A, B, dtype=got.dtype))
 
 
 @settings(max_examples=100, deadline=None)

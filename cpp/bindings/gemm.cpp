@@ -27,7 +27,7 @@ T* fused_array(const py::object& obj, const char* name, const py::array& out, in
 void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool transpose_b,
                double beta, py::object bias, Activation activation, double alpha,
                py::object activation_out, py::object grad_x, py::object grad_y,
-               py::object b_column_sums) {
+               py::object b_column_sums, bool reference) {
   require_ndim(a, "a", 2);
   require_ndim(b, "b", 2);
   require_ndim(out, "out", 2);
@@ -91,6 +91,12 @@ void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool t
     T* c = static_cast<T*>(out.mutable_data());
     const T* pa = static_cast<const T*>(a.data());
     const T* pb = static_cast<const T*>(b.data());
+    if (reference) {
+      if (fused.activation_out || fused.grad_x || fused.grad_y || fused.b_column_sums)
+        fail_value("matmul: the reference takes no fused work");
+      py::gil_scoped_release nogil;
+      return gemm_reference<T>(c, rsc, pa, rsa, csa, pb, rsb, csb, m, n, k, T(beta), pbias);
+    }
     py::gil_scoped_release nogil;
     gemm<T>(c, rsc, pa, rsa, csa, pb, rsb, csb, m, n, k, T(beta), pbias, fused);
   });
@@ -117,7 +123,7 @@ void init_gemm(py::module_& m) {
   m.def("gemm", &bind_gemm, arg("out"), arg("a"), arg("b"), arg("transpose_a"), arg("transpose_b"),
         arg("beta"), arg("bias") = none, arg("activation") = Activation::linear, arg("alpha") = 0.0,
         arg("activation_out") = none, arg("grad_x") = none, arg("grad_y") = none,
-        arg("b_column_sums") = none);
+        arg("b_column_sums") = none, arg("reference") = false);
   m.def("column_sums", &bind_column_sums, arg("out"), arg("dy"), arg("beta"));
 }
 

@@ -82,6 +82,12 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
           int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias,
           const GemmFusion<T>& fused = GemmFusion<T>());
 
+// The same product by a plain triple loop doing each element's operations in gemm's order (this
+// CPU's kc blocks, FMA where the chosen ISA uses it), for exact-equality tests. Slow: tests only.
+template <typename T>
+void gemm_reference(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
+                    int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias);
+
 // A matrix operand by name instead of by five positional numbers: element (i, j) at
 // data[i * row_stride + j * col_stride], so a transpose is a view (transposed()), never a copy.
 template <typename T>
