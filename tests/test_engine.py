@@ -79,6 +79,12 @@ CASES = {
         lambda: dict(optimizer="adam", loss="sparse_categorical_crossentropy",
                      metrics=["accuracy", "sparse_top_k_categorical_accuracy", keras.metrics.SparseCategoricalCrossentropy()],
                      weighted_metrics=["accuracy"]), "sparse"),
+    # the preprocessing layers, as per-feature affine maps
+    "normalization-rescaling": (
+        lambda: [layers.Normalization(mean=np.linspace(-1, 1, 12), variance=np.linspace(0.5, 2, 12)),
+                 layers.Dense(16, activation="relu"), layers.Rescaling(0.5, offset=0.25),
+                 layers.Normalization(mean=0.1, variance=3.0, invert=True), layers.Dense(3)],
+        lambda: dict(optimizer="adam", loss="mse", metrics=["mae"]), "regression"),
     "schedule": (
         lambda: [layers.Dense(16, activation="relu"), layers.Dense(5, activation="softmax")],
         lambda: dict(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 5, 0.5)),
@@ -202,6 +208,15 @@ def test_flatten_and_batch_callbacks_take_the_engine_a_batch_at_a_time():
         np.testing.assert_array_equal(a, b)
 
 
+class Scaled(keras.layers.Layer):
+    """A user's layer: forward and backward in numpy, so the Python path trains it."""
+    def forward(self, x, training):
+        return x * 2
+
+    def backward(self, dy, need_dx):
+        return dy * 2
+
+
 class Doubled(keras.regularizers.Regularizer):
     def __call__(self, w):
         return 2 * super().__call__(w)
@@ -213,7 +228,7 @@ class NumpySGD(keras.optimizers.Optimizer):
 
 
 @pytest.mark.parametrize("extra,reason", [
-    (dict(layers_=[layers.Dense(4), layers.Normalization(mean=0.0, variance=1.0), layers.Dense(2)]), "Normalization"),
+    (dict(layers_=[layers.Dense(4), Scaled(), layers.Dense(2)]), "layer Scaled"),
     (dict(layers_=[layers.Dense(4, kernel_regularizer=Doubled()), layers.Dense(2)]), "Dense"),
     (dict(optimizer=NumpySGD()), "written in numpy"),
     (dict(loss=lambda y_true, y_pred: keras.ops.mean(keras.ops.square(y_pred), axis=-1)), "computed in Python"),

@@ -27,6 +27,9 @@ std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layers) {
     if (l.kind == LayerKind::dense && l.kernel_offset < 0) fail_value(at + ": a dense layer needs a kernel offset");
     if (l.kind != LayerKind::dense && l.in != l.out) fail_value(at + ": only a dense layer changes the size");
     if (l.kind == LayerKind::dropout && !(l.rate > 0 && l.rate < 1)) fail_value(at + ": dropout rate must be in (0, 1)");
+    if (l.kind == LayerKind::affine &&
+        (l.scale.empty() || l.shift.size() != l.scale.size() || l.out % int64_t(l.scale.size()) != 0))
+      fail_value(at + ": an affine layer needs scale and shift of one length dividing its size");
     for (const Penalty* p : {&l.kernel_penalty, &l.bias_penalty})
       if (!(p->l1 >= 0 && p->l2 >= 0 && std::isfinite(p->l1) && std::isfinite(p->l2)))
         fail_value(at + ": penalties must be finite and >= 0");
@@ -149,7 +152,7 @@ void init_engine(py::module_& m) {
   using py::arg;
   py::enum_<LayerKind>(m, "LayerKind")
       .value("dense", LayerKind::dense).value("activation", LayerKind::activation)
-      .value("dropout", LayerKind::dropout);
+      .value("dropout", LayerKind::dropout).value("affine", LayerKind::affine);
   py::class_<Penalty>(m, "Penalty")
       .def(py::init([](double l1, double l2) { return Penalty{l1, l2}; }), arg("l1") = 0.0, arg("l2") = 0.0)
       .def_readwrite("l1", &Penalty::l1)
@@ -167,7 +170,10 @@ void init_engine(py::module_& m) {
       .def_readwrite("kernel_penalty", &LayerSpec::kernel_penalty)
       .def_readwrite("bias_penalty", &LayerSpec::bias_penalty)
       .def_readwrite("rate", &LayerSpec::rate)
-      .def_readwrite("seed", &LayerSpec::seed);
+      .def_readwrite("seed", &LayerSpec::seed)
+      .def_readwrite("divide", &LayerSpec::divide)
+      .def_readwrite("scale", &LayerSpec::scale)
+      .def_readwrite("shift", &LayerSpec::shift);
   py::class_<LossSpec>(m, "LossSpec")
       .def(py::init([](LossKind kind, bool from_logits, bool fused_softmax, double delta) {
              return LossSpec{kind, from_logits, fused_softmax, float(delta)};

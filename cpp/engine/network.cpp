@@ -99,6 +99,16 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
         activation_forward<float>(ws.y[i].data(), h, b, l.out, l.activation, l.alpha);
         h = ws.y[i].data();
         break;
+      case LayerKind::affine: {
+        float* y = ws.y[i].data();
+        const int64_t features = int64_t(l.scale.size()), n = b * l.out;
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t f = j % features;
+          y[j] = l.divide ? (h[j] - l.shift[f]) / l.scale[f] : h[j] * l.scale[f] + l.shift[f];
+        }
+        h = y;
+        break;
+      }
       case LayerKind::dropout:
         if (training) {  // the Python layer's seed sequence: base * 1000003 + masks drawn so far
           const uint64_t seed = l.seed * 1000003ULL + uint64_t(dropout_calls[dropout]++);
@@ -257,6 +267,14 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
         } else if (i > 0) {
           activation_backward<float>(ws.dy[i - 1].data(), d, input, ws.y[i].data(), b, l.out, l.activation, l.alpha);
           below = ws.dy[i - 1].data();
+        }
+        break;
+      case LayerKind::affine:
+        if (i > 0) {
+          float* dx = ws.dy[i - 1].data();
+          const int64_t features = int64_t(l.scale.size()), n = b * l.out;
+          for (int64_t j = 0; j < n; ++j) dx[j] = l.divide ? d[j] / l.scale[j % features] : d[j] * l.scale[j % features];
+          below = dx;
         }
         break;
       case LayerKind::dropout:

@@ -1,4 +1,5 @@
-// The training engine: a chain of layers (Dense, element-wise Activation, Dropout) trained for a
+// The training engine: a chain of layers (Dense, element-wise Activation, Dropout, a per-feature
+// affine map: Normalization, Rescaling) trained for a
 // run of steps per call, with the GIL released. Each step has explicit phases:
 //
 //   gather -> forward -> loss (+ weight penalties) -> backward -> reduce -> update
@@ -24,7 +25,7 @@
 
 namespace brisknet {
 
-enum class LayerKind : int { dense, activation, dropout };
+enum class LayerKind : int { dense, activation, dropout, affine };
 
 struct Penalty {  // Keras' L1L2 regularizer
   double l1 = 0, l2 = 0;
@@ -42,6 +43,10 @@ struct LayerSpec {
   Penalty kernel_penalty, bias_penalty;          // dense
   float rate = 0;                                // dropout
   uint64_t seed = 0;                             // dropout: the layer's base seed
+  // affine, per feature f of the sample's last axis (features = scale.size()): divide ?
+  // (x - shift[f]) / scale[f] : x * scale[f] + shift[f], each a separate rounding (as numpy)
+  bool divide = false;
+  std::vector<float> scale, shift;
 };
 
 struct LossSpec {

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers
+import math
+
+from .. import _core, initializers
 from .layer import Layer
 
 EPSILON = 1e-7  # Keras' backend epsilon: the smallest standard deviation divided by
@@ -97,6 +99,11 @@ class Normalization(Layer):
             np.divide(dy, self._scale, out=dx)
         return dx
 
+    def engine_spec(self, offset_of):
+        mean, var = self._stats()
+        scale = np.maximum(np.sqrt(var), np.float32(EPSILON))
+        return _affine_spec(self.input_shape, not self.invert, scale, mean)
+
     def get_config(self):
         mean, var = (None, None) if self._given is None else (self._given[0].tolist(), self._given[1].tolist())
         return {**super().get_config(), "axis": [-1], "invert": self.invert, "mean": mean, "variance": var}
@@ -127,7 +134,26 @@ class Rescaling(Layer):
         np.multiply(dy, self._scale, out=dx)
         return dx
 
+    def engine_spec(self, offset_of):
+        return _affine_spec(self.input_shape, False, self._scale, self._offset)
+
     def get_config(self):
         def plain(v):
             return np.asarray(v).tolist()
         return {**super().get_config(), "scale": plain(self.scale), "offset": plain(self.offset)}
+
+
+def _affine_spec(sample_shape, divide, scale, shift):
+    """The engine's per-feature affine layer, or None where numpy's broadcasting is other than
+    one value (or one per feature of the last axis)."""
+    features = sample_shape[-1]
+    try:
+        scale = np.broadcast_to(np.asarray(scale, np.float32), (features,))
+        shift = np.broadcast_to(np.asarray(shift, np.float32), (features,))
+    except ValueError:
+        return None
+    s = _core.LayerSpec()
+    s.kind, s.divide = _core.LayerKind.affine, divide
+    s.inputs = s.outputs = math.prod(sample_shape)
+    s.scale, s.shift = scale.tolist(), shift.tolist()
+    return [s]

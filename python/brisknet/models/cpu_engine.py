@@ -21,7 +21,8 @@ def signature(model, training=True):
     fields = ("kind", "inputs", "outputs", "kernel_offset", "bias_offset", "activation", "alpha", "trainable",
               "rate", "seed")
     layers = tuple(tuple(getattr(s, f) for f in fields) + (s.kernel_penalty.l1, s.kernel_penalty.l2,
-                                                           s.bias_penalty.l1, s.bias_penalty.l2) for s in specs)
+                                                           s.bias_penalty.l1, s.bias_penalty.l2,
+                                                           s.divide, tuple(s.scale), tuple(s.shift)) for s in specs)
     loss = None
     if training:
         spec = _loss_spec(model)
