@@ -96,3 +96,29 @@ def test_reference_model_one_metric_against_two(benchmark, fashion_mnist):
         "accuracy": fitter(x, y, reference_layers, "adam", {"metrics": ["accuracy"]}, False),
         "accuracy+top_k": fitter(x, y, reference_layers, "adam",
                                  {"metrics": ["accuracy", "sparse_top_k_categorical_accuracy"]}, False)})
+
+
+@pytest.mark.parametrize("batch_size", [32, 512])
+def test_fused_step_against_phased_step(benchmark, fashion_mnist, batch_size):
+    """The reference model's step with backward and update fused (one process, no norm clipping)
+    against the same step in phases (backward into the whole gradient, a reduce hook, then the
+    update), alternating in one run: what a reduce point costs, and that fusion still pays."""
+    benchmark.group = "fused vs phased step"
+    (x, y), _ = fashion_mnist
+    x, y = np.ascontiguousarray(x[:SAMPLES], np.float32), y[:SAMPLES].astype(np.int64)  # as fit prepares them
+    order = np.arange(SAMPLES)
+
+    def runner(reduce):
+        brisknet.utils.set_random_seed(0)
+        model = brisknet.Sequential(reference_layers())
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.build((None, 784))
+        engine = model._engine()
+
+        def epoch():
+            start = time.perf_counter()
+            engine.train(x, y, None, order, batch_size, reduce=reduce)
+            return time.perf_counter() - start
+        epoch()
+        return epoch
+    alternate(benchmark, {"fused": runner(None), "phased": runner(lambda grads: None)})
