@@ -326,3 +326,33 @@ def test_predict_through_the_engine_equals_the_layer_path():
         np.testing.assert_array_equal(fast, slow)
     model.add(layers.Dense(2))  # a rebuilt model gets a fresh inference network
     assert model.predict(x, verbose=0).shape == (45, 2)
+
+
+def test_weights_reach_the_host_through_the_parameter_store(tmp_path):
+    """The device seam: whatever reads the weights on the host asks the engine's ParameterStore
+    first, and whatever writes them tells it (no-ops on the CPU; a GPU engine copies there)."""
+    rng = np.random.default_rng(9)
+    x, y = rng.standard_normal((40, 5)).astype(np.float32), rng.integers(0, 3, 40)
+    model = keras.Sequential([layers.Dense(4, activation="relu"), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    calls = []
+
+    class Counting(engine_module.ParameterStore):
+        def to_host(self):
+            calls.append("to_host")
+
+        def from_host(self):
+            calls.append("from_host")
+    model._training_engine.parameters.__class__ = Counting
+    def after(action):
+        calls.clear()
+        action()
+        return set(calls)
+    weights = []
+    assert after(lambda: weights.extend(model.get_weights())) == {"to_host"}
+    assert after(lambda: model.set_weights(weights)) == {"from_host"}
+    assert after(lambda: model.save(tmp_path / "m.brisk")) == {"to_host"}
+    assert "from_host" in after(lambda: model.load_weights(tmp_path / "m.brisk"))
+    model.fit(x, y, epochs=1, verbose=0)  # the same engine trains on
+    assert isinstance(model._training_engine.parameters, Counting)

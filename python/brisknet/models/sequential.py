@@ -192,6 +192,7 @@ class Sequential(Trainer):
     @property
     def weights(self) -> list:
         """Keras-like variables over every weight, in Keras' order."""
+        self._weights_to_host()
         return [w for layer in self._layers for w in layer.weights]
 
     @property
@@ -208,6 +209,7 @@ class Sequential(Trainer):
 
     def get_weights(self) -> list:
         self._require_built("get_weights")
+        self._weights_to_host()
         return [w for layer in self._layers for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:
@@ -226,6 +228,7 @@ class Sequential(Trainer):
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"set_weights: expected numeric arrays, got dtype {arr.dtype}")
             dst[...] = arr.astype(np.float32)
+        self._weights_from_host()
 
     def count_params(self) -> int:
         self._require_built("count_params")
@@ -313,6 +316,7 @@ class Sequential(Trainer):
         path = os.fspath(filepath)
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"save: {path!r} exists and overwrite=False")
+        self._weights_to_host()
         if path.endswith(".keras"):
             keras_archive.save_model(self, path)
         elif path.endswith(brisk_format.MODEL_SUFFIX):
@@ -329,6 +333,7 @@ class Sequential(Trainer):
         path = os.fspath(filepath)
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"save_weights: {path!r} exists and overwrite=False")
+        self._weights_to_host()
         if path.endswith(".weights.h5"):
             keras_archive.save_weights(self, path)
         else:
@@ -337,6 +342,7 @@ class Sequential(Trainer):
     def export_onnx(self, filepath, opset=17) -> None:
         """An ONNX graph of the model for inference (needs the onnx package; see onnx_export.py)."""
         from ..onnx_export import export_onnx
+        self._weights_to_host()
         export_onnx(self, filepath, opset)
 
     def load_weights(self, filepath) -> None:
@@ -349,6 +355,7 @@ class Sequential(Trainer):
             keras_archive.load_weights(self, path)
         else:
             brisk_format.load_weights(self, path)
+        self._weights_from_host()
 
     def __repr__(self):
         return f"<Sequential name={self.name} layers={len(self._layers)}>"

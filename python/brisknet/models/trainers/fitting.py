@@ -152,6 +152,19 @@ class Fitting:
         cbl.on_epoch_end(epoch, logs)
         return logs
 
+    def _weights_to_host(self):
+        """Brings the host arrays of the weights up to date: an engine on another device keeps
+        its own copy (ParameterStore), synced only when asked (get_weights, saving, ...)."""
+        engine = getattr(self, "_training_engine", None)
+        if engine is not None:
+            engine.parameters.to_host()
+
+    def _weights_from_host(self):
+        """The host arrays changed (set_weights, loading): the engine's copy follows."""
+        engine = getattr(self, "_training_engine", None)
+        if engine is not None:
+            engine.parameters.from_host()
+
     def _engine(self, training=True):
         """The engine of this model, kept across fits (its workspaces too) until what it was built
         from changes (layers, their offsets and settings, the loss)."""
