@@ -356,3 +356,21 @@ def test_weights_reach_the_host_through_the_parameter_store(tmp_path):
     assert "from_host" in after(lambda: model.load_weights(tmp_path / "m.brisk"))
     model.fit(x, y, epochs=1, verbose=0)  # the same engine trains on
     assert isinstance(model._training_engine.parameters, Counting)
+
+
+def test_datasets_and_generators_train_in_the_engine_bit_identically():
+    """fit on a keras.utils.PyDataset (batches of its own sizes, the last one short) runs each
+    batch through the engine, with the reference path's weights and history."""
+    rng = np.random.default_rng(10)
+    x, y = rng.standard_normal((70, 6)).astype(np.float32), rng.integers(0, 3, 70)
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return x[i * 16:(i + 1) * 16], y[i * 16:(i + 1) * 16]
+
+    build = compiled(lambda: [layers.Dense(8, activation="relu"), layers.Dropout(0.25), layers.Dense(3, activation="softmax")],
+                     lambda: dict(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]))
+    assert_same_training(build, Batches(), None, epochs=2)

@@ -10,7 +10,7 @@ from .. import batches as batches_module
 from .. import engine as engine_module
 from .. import engines
 from ..cpu_engine import signature as engine_signature
-from .common import _check_batch_size, _exclusive, _resolve_verbose, _update_metrics_from_run
+from .common import _check_batch_size, _exclusive, _resolve_verbose, _update_metrics, _update_metrics_from_run
 
 
 class Fitting:
@@ -108,7 +108,7 @@ class Fitting:
                                           "val_", cbl)
         history, cbl = self._fit_callbacks(callbacks, verbose, epochs, len(source) or None, None, None)
         tracker = metrics_module.Mean(name="loss")
-        metrics = None
+        metrics, engine = None, None
         self.stop_training = False
         self._initial_epoch = None
         logs = {}
@@ -122,9 +122,13 @@ class Fitting:
             cbl.on_epoch_begin(epoch)
             for step, batch in enumerate(source.epoch(runtime.global_rng() if shuffle else None)):
                 xb, yb, swb = self._prepare_batch(batch, class_weight, f"x[{step}]")
-                if metrics is None:
+                if metrics is None:  # the first batch has built the model
                     metrics = self._build_metrics(yb)
-                self._python_step(cbl, hooks, step, xb, yb, swb, tracker, metrics)
+                    engine = self._engine() if engine_module.why_not(self) is None else None
+                if engine is not None:
+                    self._engine_step(engine, cbl, hooks, step, xb, yb, swb, tracker, metrics)
+                else:
+                    self._python_step(cbl, hooks, step, xb, yb, swb, tracker, metrics)
                 if self.stop_training:
                     break
             if source.exhausted:
@@ -176,6 +180,16 @@ class Fitting:
             engine = engines.engine_for(self, training)
             setattr(self, attr, engine)
         return engine
+
+    def _engine_step(self, engine, cbl, hooks, step, xb, yb, swb, tracker, metrics):
+        """One batch of a dataset or generator through the engine: a run of one step."""
+        if hooks[0]:
+            cbl.on_train_batch_begin(step)
+        losses, pred = engine.train(xb, yb, swb, np.arange(xb.shape[0]), xb.shape[0])
+        tracker.update_state(float(losses[0]), xb.shape[0])
+        _update_metrics(metrics, yb, pred, swb)
+        if hooks[1]:
+            cbl.on_train_batch_end(step, self._logs(tracker, metrics))
 
     def _epoch_engine(self, engine, cbl, x, y, sw, order, batch_size, tracker, metrics):
         """The engine's path: runs of batches per call; a batch at a time when a user callback has
