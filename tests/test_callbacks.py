@@ -11,7 +11,6 @@ import pytest
 
 import brisknet as keras
 from brisknet import callbacks, layers
-from brisknet.models import engine as engine_module
 
 
 def data(n=64, seed=0):
