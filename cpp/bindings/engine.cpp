@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -62,7 +63,7 @@ void check_batch_size(int64_t batch_size) {
 py::tuple bind_train(Network& net, py::array params, py::array grads, OptimizerSpec& opt, const py::list& state,
                      py::object learning_rate, py::array x, py::object labels, py::object targets,
                      py::object sample_weight, py::array order, int64_t batch_size, py::array dropout_calls,
-                     py::object reduce) {
+                     py::object reduce, int64_t shard, int64_t shards) {
   check_batch_size(batch_size);
   const py::ssize_t n_params = params.size();
   float* pp = flat<float>(params, "params", n_params);
@@ -97,6 +98,11 @@ py::tuple bind_train(Network& net, py::array params, py::array grads, OptimizerS
   for (int64_t i = 0; i < run.count; ++i)
     if (run.order[i] < 0 || run.order[i] >= n) fail_value("order: row " + std::to_string(run.order[i]) + " out of range");
   run.dropout_calls = flat<int64_t>(dropout_calls, "dropout_calls", net.dropout_layers());
+  if (!(shards >= 1 && shard >= 0 && shard < shards))
+    fail_value("shard " + std::to_string(shard) + " of " + std::to_string(shards) + ": expected 0 <= shard < shards");
+  if (shards > 1 && reduce.is_none()) fail_value("a shard of a data-parallel run needs a reduce hook");
+  run.shard = shard;
+  run.shards = shards;
   const int64_t batches = (run.count + batch_size - 1) / batch_size;
   // a float, or one learning rate per batch (a schedule evaluated in Python)
   if (py::isinstance<py::array>(learning_rate)) {
@@ -113,6 +119,8 @@ py::tuple bind_train(Network& net, py::array params, py::array grads, OptimizerS
   py::array_t<float> predictions({run.count, net.outputs()});
   run.batch_loss = losses.mutable_data();
   run.predictions = predictions.mutable_data();
+  if (shards > 1)  // other processes' rows stay 0, so that a sum across processes assembles them
+    std::fill(run.predictions, run.predictions + run.count * net.outputs(), 0.0f);
   // Between batches, at most every 20 ms: take the GIL and run Python's signal handlers, so
   // Ctrl-C stops a long run between two complete steps (the handler's exception is re-raised).
   std::unique_ptr<py::error_already_set> pending;
@@ -207,7 +215,7 @@ void init_engine(py::module_& m) {
            }, arg("params"), arg("x"), arg("batch_size"))
       .def("train", &bind_train, arg("params"), arg("grads"), arg("optimizer"), arg("state"), arg("learning_rate"),
            arg("x"), arg("labels"), arg("targets"), arg("sample_weight"), arg("order"), arg("batch_size"),
-           arg("dropout_calls"), arg("reduce") = py::none());
+           arg("dropout_calls"), arg("reduce") = py::none(), arg("shard") = 0, arg("shards") = 1);
 }
 
 }  // namespace brisknet::bindings

@@ -73,7 +73,7 @@ void Network::gather(Workspace& ws, const TrainRun& run, const int64_t* rows, in
 // Forward phase. Dense: z = h W + b with an element-wise activation run on each tile of z in the
 // GEMM epilogue (at inference straight into z, which training keeps for the backward pass).
 const float* Network::forward(const float* params, const float* x, Workspace& ws, int64_t b, bool training,
-                              int64_t* dropout_calls) const {
+                              int64_t* dropout_calls, int64_t first_row) const {
   const float* h = x;
   int dropout = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
@@ -112,7 +112,7 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
       case LayerKind::dropout:
         if (training) {  // the Python layer's seed sequence: base * 1000003 + masks drawn so far
           const uint64_t seed = l.seed * 1000003ULL + uint64_t(dropout_calls[dropout]++);
-          dropout_forward<float>(ws.y[i].data(), ws.mask[i].data(), h, b * l.out, l.rate, seed);
+          dropout_forward_at<float>(ws.y[i].data(), ws.mask[i].data(), h, b * l.out, l.rate, seed, first_row * l.out);
           h = ws.y[i].data();
         }
         ++dropout;
@@ -124,9 +124,9 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
 
 // Loss phase: per-sample losses (times the sample weights) and d(mean loss)/d(prediction); the
 // prediction is the last layer's logits when a softmax is folded into the cross-entropy.
-double Network::loss(Workspace& ws, int64_t b, bool weighted) const {
+double Network::loss(Workspace& ws, int64_t b, int64_t whole, bool weighted) const {
   const int64_t out = outputs();
-  const float scale = float(1.0 / double(b));
+  const float scale = float(1.0 / double(whole));
   const size_t last = layers_.size() - 1;
   const LayerSpec& top = layers_[last];
   const float* pred;
@@ -149,7 +149,7 @@ double Network::loss(Workspace& ws, int64_t b, bool weighted) const {
   }
   double sum = 0;  // in order, in double: as the Python path sums the per-sample losses
   for (int64_t i = 0; i < b; ++i) sum += loss[i];
-  return sum / double(b);
+  return sum / double(whole);
 }
 
 double Network::penalties(const float* params) const {
@@ -303,22 +303,32 @@ void Network::predict(const float* params, const float* x, int64_t n, int64_t ba
 int64_t Network::train(float* params, float* grads, int64_t n_params, OptimizerSpec& opt, TrainRun& run) {
   std::lock_guard<std::mutex> lock(busy_);
   // Backward and update fuse unless something needs the whole gradient first.
-  const bool fuse = !run.reduce && opt.clip != ClipKind::norm && opt.clip != ClipKind::global_norm;
+  const bool fuse = !run.reduce && run.shards == 1 && opt.clip != ClipKind::norm && opt.clip != ClipKind::global_norm;
   int64_t k = 0;
   for (int64_t start = 0; start < run.count; start += run.batch_size, ++k) {
     if (k > 0 && run.stop && run.stop()) break;
-    const int64_t b = std::min(run.batch_size, run.count - start);
+    const int64_t whole = std::min(run.batch_size, run.count - start);
+    const int64_t first = whole * run.shard / run.shards, b = whole * (run.shard + 1) / run.shards - first;
     const double lr = run.learning_rates ? run.learning_rates[k] : opt.learning_rate;
-    Workspace& ws = workspace(b);
-    gather(ws, run, run.order + start, b);
-    const float* pred = forward(params, ws.x.data(), ws, b, true, run.dropout_calls);
-    run.batch_loss[k] = loss(ws, b, run.sample_weight != nullptr) + penalties(params);  // the penalties of the weights this step saw
-    if (run.predictions) std::memcpy(run.predictions + start * outputs(), pred, sizeof(float) * b * outputs());
-    if (fuse) {
-      const UpdateStep u = begin_update(opt, lr);
-      backward(params, grads, ws, b, &u);
+    // the penalties of the weights this step saw, counted once across processes
+    const double penalty = run.shard == 0 ? penalties(params) : 0.0;
+    if (b == 0) {  // an empty shard: no gradient of its own, but the step's masks are drawn
+      for (int d = 0; d < dropouts_; ++d) ++run.dropout_calls[d];
+      std::fill(grads, grads + n_params, 0.0f);
+      run.batch_loss[k] = penalty;
     } else {
-      backward(params, grads, ws, b, nullptr);
+      Workspace& ws = workspace(b);
+      gather(ws, run, run.order + start + first, b);
+      const float* pred = forward(params, ws.x.data(), ws, b, true, run.dropout_calls, first);
+      run.batch_loss[k] = loss(ws, b, whole, run.sample_weight != nullptr) + penalty;
+      if (run.predictions)
+        std::memcpy(run.predictions + (start + first) * outputs(), pred, sizeof(float) * b * outputs());
+      if (!fuse) backward(params, grads, ws, b, nullptr);
+    }
+    if (fuse) {  // one process: b == whole
+      const UpdateStep u = begin_update(opt, lr);
+      backward(params, grads, workspace(b), b, &u);
+    } else {
       if (run.reduce) run.reduce(grads, n_params);
       add_penalty_gradients(params, grads);
       optimizer_step(opt, lr, params, grads, trainable_);

@@ -15,6 +15,11 @@ inline uint64_t mix(uint64_t z) {
 
 template <typename T>
 void dropout_forward(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_t seed) {
+  dropout_forward_at<T>(y, mask, x, n, rate, seed, 0);
+}
+
+template <typename T>
+void dropout_forward_at(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_t seed, int64_t first) {
   // keep when a uniform 53-bit draw in [0, 1) is >= rate
   const uint64_t threshold = uint64_t(double(rate) * 9007199254740992.0);  // rate * 2^53
   const T scale = rate < T(1) ? T(1) / (T(1) - rate) : T(0);
@@ -22,7 +27,7 @@ void dropout_forward(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_
   const int nt = detail::threads_for(n, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const uint8_t keep = (mix(key ^ (uint64_t(i) * 0x9e3779b97f4a7c15ULL)) >> 11) >= threshold;
+    const uint8_t keep = (mix(key ^ (uint64_t(first + i) * 0x9e3779b97f4a7c15ULL)) >> 11) >= threshold;
     mask[i] = keep;
     y[i] = x[i] * (keep ? scale : T(0));  // a product, so a dropped NaN stays NaN (as Keras, PyTorch)
   }
@@ -37,6 +42,7 @@ void dropout_backward(T* dx, const T* dy, const uint8_t* mask, int64_t n, T rate
 }
 
 template void dropout_forward<float>(float*, uint8_t*, const float*, int64_t, float, uint64_t);
+template void dropout_forward_at<float>(float*, uint8_t*, const float*, int64_t, float, uint64_t, int64_t);
 template void dropout_forward<double>(double*, uint8_t*, const double*, int64_t, double, uint64_t);
 template void dropout_backward<float>(float*, const float*, const uint8_t*, int64_t, float);
 template void dropout_backward<double>(double*, const double*, const uint8_t*, int64_t, double);

@@ -4,7 +4,7 @@
 """
 from . import _core  # noqa: F401  (the compiled kernels; import errors surface here)
 from . import activations, backend, callbacks, datasets, initializers, interop, kernels, layers, losses, metrics, models, ops
-from . import optimizers, reference, regularizers, saving, utils
+from . import distribution, optimizers, reference, regularizers, saving, utils
 from .layers import Input
 from .models import Sequential
 from .utils import cpu_info, get_num_threads, set_num_threads

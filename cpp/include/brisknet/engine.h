@@ -72,6 +72,12 @@ struct TrainRun {
   std::function<bool()> stop;
   // The reduce phase: called with the complete gradient of a step; none: backward and update fuse.
   std::function<void(float* grads, int64_t n)> reduce;
+  // Data parallelism: this process is `shard` of `shards`. It trains on rows [b*shard/shards,
+  // b*(shard+1)/shards) of each batch of b rows of `order` (a contiguous shard, possibly empty),
+  // scales its loss by 1/b, and writes only its rows' predictions; the sum of the processes'
+  // gradients (reduce) and of their batch_loss is then the whole batch's. Masks are drawn at the
+  // rows' places in the whole batch, so the run gives one process's result.
+  int64_t shard = 0, shards = 1;
 };
 
 class Network {
@@ -107,9 +113,12 @@ class Network {
   void gather(Workspace& ws, const TrainRun& run, const int64_t* rows, int64_t b) const;
 
   // The phases of one step.
+  // first_row: the place of the batch's first row in the whole batch (dropout masks).
   const float* forward(const float* params, const float* x, Workspace& ws, int64_t b, bool training,
-                       int64_t* dropout_calls) const;
-  double loss(Workspace& ws, int64_t b, bool weighted) const;  // mean loss; its gradient into ws.dpred
+                       int64_t* dropout_calls, int64_t first_row = 0) const;
+  // The per-sample losses' sum over `whole` (the batch across processes: its mean loss), and
+  // the gradient of that mean into ws.dpred.
+  double loss(Workspace& ws, int64_t b, int64_t whole, bool weighted) const;
   double penalties(const float* params) const;            // the weight penalties' sum
   // The gradient of every trainable variable into grads; with `update`, each variable's update
   // runs as soon as its gradient is complete (inside the weight-gradient GEMM for kernels).

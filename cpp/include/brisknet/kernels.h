@@ -271,6 +271,10 @@ void add_penalty_gradient(float* g, const float* w, int64_t n, double l1, double
 // the same seed whatever the thread count. y = x * mask / (1 - rate). y may alias x.
 template <typename T>
 void dropout_forward(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_t seed);
+// The same for elements first .. first + n of a longer run (mask[i] keyed by first + i): a data-
+// parallel process draws exactly the masks of its rows of the whole batch.
+template <typename T>
+void dropout_forward_at(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_t seed, int64_t first);
 // dx = dy * mask / (1 - rate). dx may alias dy.
 template <typename T>
 void dropout_backward(T* dx, const T* dy, const uint8_t* mask, int64_t n, T rate);

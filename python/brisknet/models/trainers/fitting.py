@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import callbacks as callbacks_module
-from ... import metrics as metrics_module, runtime
+from ... import distribution as distribution_module, metrics as metrics_module, runtime
 from .. import batches as batches_module
 from .. import engine as engine_module
 from .. import engines
@@ -54,8 +54,15 @@ class Fitting:
         tracker = metrics_module.Mean(name="loss")
         n = x.shape[0]
         steps = -(-n // batch_size)
-        history, cbl = self._fit_callbacks(callbacks, verbose, epochs, steps, n, batch_size)
         engine = self._engine() if engine_module.why_not(self) is None else None
+        dist = distribution_module.active()
+        if dist is not None:
+            if engine is None:
+                raise NotImplementedError("data-parallel fit runs in the engine, which cannot train this model: "
+                                          f"{engine_module.why_not(self)}")
+            dist.start(self)
+            verbose = verbose if dist.rank == 0 else 0  # one progress bar
+        history, cbl = self._fit_callbacks(callbacks, verbose, epochs, steps, n, batch_size)
         self.stop_training = False
         self._initial_epoch = None  # BackupAndRestore sets it when it resumes a run
         logs = {}
@@ -68,10 +75,14 @@ class Fitting:
                 m.reset_state()
             cbl.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else np.arange(n)
+            if dist is not None:
+                dist.broadcast(order)  # rank 0's shuffle
             if engine is not None:
-                self._epoch_engine(engine, cbl, x, y, sw, order, batch_size, tracker, metrics)
+                self._epoch_engine(engine, cbl, x, y, sw, order, batch_size, tracker, metrics, dist)
             else:
                 self._epoch_python(cbl, x, y, sw, order, batch_size, tracker, metrics)
+            if dist is not None:
+                dist.check_same_weights(self)
             logs = self._end_epoch(cbl, epoch, tracker, metrics, val is not None and (epoch + 1) % validation_freq == 0,
                                    lambda: self._evaluate_arrays(*val, val_batch, prefix="val_", cbl=cbl))
             if self.stop_training:
@@ -191,10 +202,13 @@ class Fitting:
         if hooks[1]:
             cbl.on_train_batch_end(step, self._logs(tracker, metrics))
 
-    def _epoch_engine(self, engine, cbl, x, y, sw, order, batch_size, tracker, metrics):
+    def _epoch_engine(self, engine, cbl, x, y, sw, order, batch_size, tracker, metrics, dist=None):
         """The engine's path: runs of batches per call; a batch at a time when a user callback has
         per-batch hooks (the progress bar only needs to hear about batches afterwards). The
-        metrics are updated once per run, from the predictions the engine made."""
+        metrics are updated once per run, from the predictions the engine made. Data-parallel
+        (dist): this process trains its part of each batch, the gradients are summed in the
+        reduce phase, and each run's losses and predictions are summed across processes, so the
+        logs are the whole batches'."""
         ours = (callbacks_module.History, callbacks_module.ProgbarLogger)
         user_hooks = cbl.wants("on_train_batch_begin", ours) or cbl.wants("on_train_batch_end", ours)
         notify = cbl.wants("on_train_batch_end")
@@ -205,7 +219,13 @@ class Fitting:
             if user_hooks:
                 cbl.on_train_batch_begin(step)
             rows = order[start:start + chunk]
-            losses, pred = engine.train(x, y, sw, rows, batch_size)
+            if dist is None:
+                losses, pred = engine.train(x, y, sw, rows, batch_size)
+            else:
+                losses, pred = engine.train(x, y, sw, rows, batch_size, reduce=dist.allreduce,
+                                            shard=(dist.rank, dist.size))
+                dist.allreduce(losses)
+                dist.allreduce(pred)
             if metrics:
                 _update_metrics_from_run(metrics, y[rows], pred, sw[rows] if sw is not None else None, batch_size)
             for loss in losses:

@@ -1,0 +1,118 @@
+"""Data-parallel training across processes on MPI, in Keras 3's names: initialize(), rank(),
+world_size(), DataParallel() and set_distribution().
+
+    brisknet.distribution.set_distribution(brisknet.distribution.DataParallel())
+    model.fit(x, y, batch_size=256)        # run as: mpirun -np 4 python train.py
+
+Global-batch semantics (Keras' data parallelism; Horovod with a scaled batch): batch_size is the
+whole batch; every process shuffles with the same order (rank 0's, broadcast), takes a contiguous
+part of each batch, and after backward one allreduce sums the flat gradient buffer (mpi4py's
+buffer API: no pickling, no per-layer messages), so every process applies the same update. The
+weights and optimizer state start as rank 0's. Losses and metrics are global: each chunk's batch
+losses and predictions are summed across processes before the logs are made.
+
+Open MPI's allreduce is pinned to its ring algorithm (an MCA setting made before MPI starts): one
+algorithm sums in one order, so reruns with the same number of processes give the same bits, and
+every process receives the same bits (each element is summed on one process, then passed round).
+The weights are compared across processes every epoch (a checksum): a mismatch raises.
+
+With one process, or without a distribution set, nothing changes. mpi4py (the extra
+`brisknet[mpi]`, over Open MPI) is imported only by initialize()."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["initialize", "rank", "world_size", "DataParallel", "set_distribution", "distribution"]
+
+_world = None         # the mpi4py module's MPI, once initialized
+_distribution = None  # what set_distribution set
+
+
+def initialize():
+    """Joins the MPI world started by mpirun (a world of one process without it)."""
+    global _world
+    if _world is None:
+        # before MPI_Init: Open MPI reads its MCA parameters from the environment then
+        os.environ.setdefault("OMPI_MCA_coll_tuned_use_dynamic_rules", "1")
+        os.environ.setdefault("OMPI_MCA_coll_tuned_allreduce_algorithm", "4")  # ring
+        try:
+            from mpi4py import MPI
+        except ImportError as e:
+            raise ImportError("brisknet.distribution needs mpi4py over Open MPI: apt-get install openmpi-bin "
+                              "libopenmpi-dev, then pip install 'brisknet[mpi]'") from e
+        _world = MPI
+    return _world.COMM_WORLD
+
+
+def rank() -> int:
+    """This process's rank (0 before initialize())."""
+    return _world.COMM_WORLD.Get_rank() if _world is not None else 0
+
+
+def world_size() -> int:
+    """The number of processes (1 before initialize())."""
+    return _world.COMM_WORLD.Get_size() if _world is not None else 1
+
+
+class DataParallel:
+    """Every process holds the whole model and trains on its part of each batch (Keras' name;
+    `devices` is accepted for its signature: here a device is a process)."""
+
+    def __init__(self, devices=None, device_mesh=None, auto_shard_dataset=True):
+        self.comm = initialize()
+        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+
+    # ---------------------------------------------------------------- what fit calls
+    def broadcast(self, array) -> None:
+        """Rank 0's values of `array` on every process, in place."""
+        self.comm.Bcast(array, root=0)
+
+    def allreduce(self, array) -> None:
+        """The sum over processes of `array`, in place, on every process."""
+        self.comm.Allreduce(_world.IN_PLACE, array, op=_world.SUM)
+
+    def start(self, model) -> None:
+        """Every process starts from rank 0's weights, optimizer state and dropout counters."""
+        model.optimizer.build(model._params.size)
+        self.broadcast(model._params)
+        for state in model.optimizer.state_arrays().values():
+            self.broadcast(state)
+        scalars = np.array([model.optimizer.iterations] + [getattr(l, "_calls", 0) for l in model._layers], np.int64)
+        self.broadcast(scalars)
+        model.optimizer.iterations = int(scalars[0])
+        for layer, calls in zip(model._layers, scalars[1:]):
+            if hasattr(layer, "_calls"):
+                layer._calls = int(calls)
+
+    def check_same_weights(self, model) -> None:
+        """Raises unless every process holds the same weights (bit for bit)."""
+        mine = np.frombuffer(np.ascontiguousarray(model._params).tobytes(), np.uint32)
+        digest = np.array([int(np.bitwise_xor.reduce(mine)) if mine.size else 0,
+                           int(mine.astype(np.uint64).sum() & 0xFFFFFFFF)], np.int64)
+        low, high = digest.copy(), digest.copy()
+        self.comm.Allreduce(_world.IN_PLACE, low, op=_world.MIN)
+        self.comm.Allreduce(_world.IN_PLACE, high, op=_world.MAX)
+        if not np.array_equal(low, high):
+            raise RuntimeError(f"data-parallel fit: the weights differ between processes (rank {self.rank}); "
+                               "they must stay bit-identical")
+
+
+def set_distribution(value) -> None:
+    """Sets the distribution fit uses (a DataParallel, or None for one process)."""
+    global _distribution
+    if value is not None and not isinstance(value, DataParallel):
+        raise TypeError(f"set_distribution expects a DataParallel or None, got {type(value).__name__}")
+    _distribution = value
+
+
+def distribution():
+    """The distribution set, or None."""
+    return _distribution
+
+
+def active():
+    """The distribution fit should use: a DataParallel over more than one process, else None."""
+    d = _distribution
+    return d if d is not None and d.size > 1 else None

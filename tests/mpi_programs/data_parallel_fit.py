@@ -1,0 +1,26 @@
+"""A user's training script, run by tests/test_distributed.py alone or under mpirun. With
+`parallel` it sets a DataParallel distribution; rank 0 writes the weights and history to OUT.npz.
+
+Usage: python data_parallel_fit.py OUT parallel|single
+194 samples in batches of 32: the last batch has 2 rows, so with 4 processes two get none."""
+import sys
+
+import numpy as np
+
+import brisknet as keras
+from brisknet import layers
+
+out, mode = sys.argv[1], sys.argv[2]
+if mode == "parallel":
+    keras.distribution.set_distribution(keras.distribution.DataParallel())
+rng = np.random.default_rng(0)
+x = rng.standard_normal((194, 12)).astype(np.float32)
+y = rng.integers(0, 5, 194)
+keras.utils.set_random_seed(42)
+model = keras.Sequential([layers.Dense(32, activation="relu", kernel_regularizer="l2"), layers.Dropout(0.2),
+                          layers.Dense(5, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+history = model.fit(x, y, batch_size=32, epochs=3, verbose=0).history
+if keras.distribution.rank() == 0:
+    np.savez(out, *model.get_weights(), loss=history["loss"], accuracy=history["accuracy"],
+             world=keras.distribution.world_size())
