@@ -6,6 +6,7 @@ from __future__ import annotations
 class Callback:
     """Keras' callback: every hook gets a logs dict (empty where there is nothing to report);
     `self.model` and `self.params` ({'verbose', 'epochs', 'steps'}) are set before training."""
+    writes_files = False  # True: in a data-parallel fit only rank 0 runs it (files, not training)
 
     def __init__(self):
         self.model = None

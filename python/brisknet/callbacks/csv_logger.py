@@ -11,6 +11,7 @@ class CSVLogger(Callback):
     """One CSV row per epoch: 'epoch' then the log keys in sorted order, and (as Keras) 'val_'
     columns holding 'NA' when the first epoch had no validation; a header first, unless appending
     to a file that has one."""
+    writes_files = True  # data-parallel fit: rank 0 alone writes
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()

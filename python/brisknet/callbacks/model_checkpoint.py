@@ -17,6 +17,7 @@ class ModelCheckpoint(Callback):
     save_best_only, only when `monitor` improves on the best so far (and on
     initial_value_threshold); when `monitor` is not in the logs it warns and saves, as Keras.
     Every save is atomic."""
+    writes_files = True  # data-parallel fit: rank 0 alone writes
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):

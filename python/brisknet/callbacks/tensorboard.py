@@ -10,6 +10,7 @@ class TensorBoard(Callback):
     """Epoch scalars (loss, metrics, learning rate) as TensorBoard event files: log_dir/train for
     the training logs and log_dir/validation for the 'val_' ones, tags 'epoch_<name>' as Keras
     writes them. Needs tensorboardX (pip install 'brisknet[tensorboard]'), not TensorFlow."""
+    writes_files = True  # data-parallel fit: rank 0 alone writes
 
     def __init__(self, log_dir="logs", update_freq="epoch", **kwargs):
         super().__init__()

@@ -62,7 +62,8 @@ class Fitting:
                                           f"{engine_module.why_not(self)}")
             dist.start(self)
             verbose = verbose if dist.rank == 0 else 0  # one progress bar
-        history, cbl = self._fit_callbacks(callbacks, verbose, epochs, steps, n, batch_size)
+        history, cbl = self._fit_callbacks(callbacks, verbose, epochs, steps, n, batch_size,
+                                           dist.rank if dist is not None else 0)
         self.stop_training = False
         self._initial_epoch = None  # BackupAndRestore sets it when it resumes a run
         logs = {}
@@ -91,11 +92,12 @@ class Fitting:
         self.history = history
         return history
 
-    def _fit_callbacks(self, callbacks, verbose, epochs, steps, samples, batch_size):
+    def _fit_callbacks(self, callbacks, verbose, epochs, steps, samples, batch_size, rank=0):
         """(History, CallbackList) of a fit: as Keras, the user's callbacks first, then the progress
-        bar and History, which so see what the user's added to the logs."""
+        bar and History, which so see what the user's added to the logs. Callbacks that write
+        files run on rank 0 alone in a data-parallel fit (the others would write the same)."""
         history = callbacks_module.History()
-        cbs = list(callbacks or [])
+        cbs = [c for c in callbacks or [] if rank == 0 or not c.writes_files]
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger(verbose, samples=samples, batch_size=batch_size))
         cbs.append(history)
