@@ -17,14 +17,18 @@ HAVE_MPI4PY = importlib.util.find_spec("mpi4py") is not None
 pytestmark = pytest.mark.skipif(not (MPIRUN and HAVE_MPI4PY), reason="needs Open MPI's mpirun and mpi4py")
 
 
-def run(tmp_path, name, processes=None):
-    """The program alone (processes=None) or under mpirun; rank 0's results."""
-    out = str(tmp_path / f"{name}.npz")
-    cmd = [sys.executable, PROGRAM, out, "single" if processes is None else "parallel"]
+def launch(tmp_path, name, processes, mode, timeout=180):
+    cmd = [sys.executable, PROGRAM, str(tmp_path / f"{name}.npz"), mode]
     if processes is not None:
         cmd = [MPIRUN, "--oversubscribe", "--allow-run-as-root", "-np", str(processes)] + cmd
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def run(tmp_path, name, processes=None):
+    """The program alone (processes=None) or under mpirun; rank 0's results."""
+    out = str(tmp_path / f"{name}.npz")
+    res = launch(tmp_path, name, processes, "single" if processes is None else "parallel")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     with np.load(out) as f:
         return {k: f[k] for k in f.files}
@@ -45,3 +49,11 @@ def test_processes_give_one_process_result_and_the_same_bits_again(tmp_path, pro
         np.testing.assert_array_equal(again[k], first[k])  # a fixed reduction order
     written = sorted(p.name for p in tmp_path.iterdir() if ".rank" in p.name and p.name.startswith("first"))
     assert written == ["first.npz.rank0.brisk", "first.npz.rank0.csv"]  # rank 0 alone writes files
+
+
+def test_a_rank_that_raises_stops_every_rank(tmp_path):
+    """Rank 1 raises while rank 0 waits for it in an allreduce: the job ends, non-zero, within
+    the timeout (60 s), saying which rank stopped and why; never a hang."""
+    res = launch(tmp_path, "fail", 2, "fail", timeout=60)
+    assert res.returncode != 0
+    assert "rank 1 fails on purpose" in res.stderr and "rank 1 of 2 stopped on RuntimeError" in res.stderr

@@ -21,6 +21,7 @@ With one process, or without a distribution set, nothing changes. mpi4py (the ex
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -63,6 +64,8 @@ class DataParallel:
     def __init__(self, devices=None, device_mesh=None, auto_shard_dataset=True):
         self.comm = initialize()
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        if self.size > 1:
+            _abort_on_uncaught_exceptions(self.comm)
 
     # ---------------------------------------------------------------- what fit calls
     def broadcast(self, array) -> None:
@@ -97,6 +100,24 @@ class DataParallel:
         if not np.array_equal(low, high):
             raise RuntimeError(f"data-parallel fit: the weights differ between processes (rank {self.rank}); "
                                "they must stay bit-identical")
+
+
+def _abort_on_uncaught_exceptions(comm) -> None:
+    """An exception that ends this process aborts the whole MPI job: without it, the others would
+    wait for this one in their next allreduce forever (mpirun then exits non-zero, naming the rank;
+    a process that is killed outright is detected by mpirun itself)."""
+    previous = sys.excepthook
+    if getattr(previous, "_brisknet_abort", False):
+        return
+
+    def abort(kind, value, traceback):
+        previous(kind, value, traceback)
+        sys.stderr.write(f"brisknet.distribution: rank {comm.Get_rank()} of {comm.Get_size()} stopped on "
+                         f"{kind.__name__}; aborting every process\n")
+        sys.stderr.flush()
+        comm.Abort(1)
+    abort._brisknet_abort = True
+    sys.excepthook = abort
 
 
 def set_distribution(value) -> None:
