@@ -3,8 +3,10 @@ give one process's weights to float32 round-off, and the same bits on a rerun wi
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -57,3 +59,26 @@ def test_a_rank_that_raises_stops_every_rank(tmp_path):
     res = launch(tmp_path, "fail", 2, "fail", timeout=60)
     assert res.returncode != 0
     assert "rank 1 fails on purpose" in res.stderr and "rank 1 of 2 stopped on RuntimeError" in res.stderr
+
+
+def test_a_killed_rank_stops_every_rank(tmp_path):
+    res = launch(tmp_path, "die", 2, "die", timeout=60)
+    assert res.returncode != 0
+
+
+def test_ctrl_c_under_mpirun_stops_every_rank(tmp_path):
+    """SIGINT to mpirun (what Ctrl-C sends) reaches every rank: the job ends, non-zero, within 60 s."""
+    cmd = [MPIRUN, "--oversubscribe", "--allow-run-as-root", "-np", "2", sys.executable, PROGRAM,
+           str(tmp_path / "long.npz"), "long"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "training"  # rank 0 has started fit
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert not (tmp_path / "long.npz").exists()

@@ -1,9 +1,12 @@
 """A user's training script, run by tests/test_distributed.py alone or under mpirun. With
 `parallel` it sets a DataParallel distribution; rank 0 writes the weights and history to OUT.npz.
 
-Usage: python data_parallel_fit.py OUT parallel|single|fail
+Usage: python data_parallel_fit.py OUT parallel|single|fail|die|long
 194 samples in batches of 32: the last batch has 2 rows, so with 4 processes two get none.
-`fail`: rank 1 raises at the start of the second epoch, while the others train on."""
+`fail`: rank 1 raises at the start of the second epoch, while the others train on; `die`: rank 1
+is killed there (SIGKILL); `long`: 10,000 epochs, for a Ctrl-C."""
+import os
+import signal
 import sys
 
 import numpy as np
@@ -12,14 +15,17 @@ import brisknet as keras
 from brisknet import layers
 
 out, mode = sys.argv[1], sys.argv[2]
-if mode in ("parallel", "fail"):
+if mode != "single":
     keras.distribution.set_distribution(keras.distribution.DataParallel())
 
 
 class FailOnRank1(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
-        if mode == "fail" and epoch == 1 and keras.distribution.rank() == 1:
-            raise RuntimeError("rank 1 fails on purpose")
+        if epoch == 1 and keras.distribution.rank() == 1:
+            if mode == "fail":
+                raise RuntimeError("rank 1 fails on purpose")
+            if mode == "die":
+                os.kill(os.getpid(), signal.SIGKILL)
 rng = np.random.default_rng(0)
 x = rng.standard_normal((194, 12)).astype(np.float32)
 y = rng.integers(0, 5, 194)
@@ -30,7 +36,9 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=
 # every process is given file-writing callbacks; rank 0 alone must write
 logs = [keras.callbacks.CSVLogger(f"{out}.rank{keras.distribution.rank()}.csv"),
         keras.callbacks.ModelCheckpoint(f"{out}.rank{keras.distribution.rank()}.brisk"), FailOnRank1()]
-history = model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=logs).history
+if mode == "long":
+    print("training", flush=True)
+history = model.fit(x, y, batch_size=32, epochs=10_000 if mode == "long" else 3, verbose=0, callbacks=logs).history
 if keras.distribution.rank() == 0:
     np.savez(out, *model.get_weights(), loss=history["loss"], accuracy=history["accuracy"],
              world=keras.distribution.world_size())
