@@ -27,10 +27,12 @@ def launch(tmp_path, name, processes, mode, timeout=180):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def run(tmp_path, name, processes=None):
+def run(tmp_path, name, processes=None, data="arrays"):
     """The program alone (processes=None) or under mpirun; rank 0's results."""
     out = str(tmp_path / f"{name}.npz")
-    res = launch(tmp_path, name, processes, "single" if processes is None else "parallel")
+    mode = ("single" if processes is None else "parallel") if data == "arrays" else \
+        ("dataset-single" if processes is None else "dataset")
+    res = launch(tmp_path, name, processes, mode)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     with np.load(out) as f:
         return {k: f[k] for k in f.files}
@@ -51,6 +53,17 @@ def test_processes_give_one_process_result_and_the_same_bits_again(tmp_path, pro
         np.testing.assert_array_equal(again[k], first[k])  # a fixed reduction order
     written = sorted(p.name for p in tmp_path.iterdir() if ".rank" in p.name and p.name.startswith("first"))
     assert written == ["first.npz.rank0.brisk", "first.npz.rank0.csv"]  # rank 0 alone writes files
+
+
+def test_a_dataset_trains_data_parallel_too(tmp_path):
+    """A PyDataset's batches (shuffled per epoch: every process shuffles as rank 0) are split
+    between the processes like arrays' batches."""
+    single = run(tmp_path, "single", data="dataset")
+    parallel = run(tmp_path, "parallel", 2, data="dataset")
+    for k in single:
+        if k.startswith("arr_"):
+            np.testing.assert_allclose(parallel[k], single[k], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(parallel["loss"], single["loss"], rtol=1e-5)
 
 
 def test_a_rank_that_raises_stops_every_rank(tmp_path):

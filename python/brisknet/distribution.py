@@ -25,6 +25,8 @@ import sys
 
 import numpy as np
 
+from . import runtime
+
 __all__ = ["initialize", "rank", "world_size", "DataParallel", "set_distribution", "distribution"]
 
 _world = None         # the mpi4py module's MPI, once initialized
@@ -77,7 +79,9 @@ class DataParallel:
         self.comm.Allreduce(_world.IN_PLACE, array, op=_world.SUM)
 
     def start(self, model) -> None:
-        """Every process starts from rank 0's weights, optimizer state and dropout counters."""
+        """Every process starts from rank 0's weights, optimizer state, dropout counters and
+        random generator (so every process shuffles as rank 0 does)."""
+        self._broadcast_generator()
         model.optimizer.build(model._params.size)
         self.broadcast(model._params)
         for state in model.optimizer.state_arrays().values():
@@ -88,6 +92,19 @@ class DataParallel:
         for layer, calls in zip(model._layers, scalars[1:]):
             if hasattr(layer, "_calls"):
                 layer._calls = int(calls)
+
+    def _broadcast_generator(self) -> None:
+        generator = runtime.global_rng().bit_generator
+        state = generator.state
+        if state["bit_generator"] != "PCG64":
+            raise NotImplementedError(f"data-parallel fit: brisknet's generator is {state['bit_generator']}, not PCG64")
+        low = (1 << 64) - 1
+        s, inc = state["state"]["state"], state["state"]["inc"]
+        words = np.array([s & low, s >> 64, inc & low, inc >> 64, state["has_uint32"], state["uinteger"]], np.uint64)
+        self.broadcast(words)
+        w = [int(v) for v in words]
+        generator.state = {"bit_generator": "PCG64", "state": {"state": w[0] | w[1] << 64, "inc": w[2] | w[3] << 64},
+                           "has_uint32": w[4], "uinteger": w[5]}
 
     def check_same_weights(self, model) -> None:
         """Raises unless every process holds the same weights (bit for bit)."""

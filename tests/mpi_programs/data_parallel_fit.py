@@ -1,10 +1,11 @@
 """A user's training script, run by tests/test_distributed.py alone or under mpirun. With
 `parallel` it sets a DataParallel distribution; rank 0 writes the weights and history to OUT.npz.
 
-Usage: python data_parallel_fit.py OUT parallel|single|fail|die|long
+Usage: python data_parallel_fit.py OUT parallel|single|fail|die|long|dataset|dataset-single
 194 samples in batches of 32: the last batch has 2 rows, so with 4 processes two get none.
 `fail`: rank 1 raises at the start of the second epoch, while the others train on; `die`: rank 1
-is killed there (SIGKILL); `long`: 10,000 epochs, for a Ctrl-C."""
+is killed there (SIGKILL); `long`: 10,000 epochs, for a Ctrl-C; `dataset`: the data as a
+keras.utils.PyDataset (batches of 32, shuffled per epoch)."""
 import os
 import signal
 import sys
@@ -15,7 +16,7 @@ import brisknet as keras
 from brisknet import layers
 
 out, mode = sys.argv[1], sys.argv[2]
-if mode != "single":
+if not mode.endswith("single"):
     keras.distribution.set_distribution(keras.distribution.DataParallel())
 
 
@@ -36,9 +37,22 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=
 # every process is given file-writing callbacks; rank 0 alone must write
 logs = [keras.callbacks.CSVLogger(f"{out}.rank{keras.distribution.rank()}.csv"),
         keras.callbacks.ModelCheckpoint(f"{out}.rank{keras.distribution.rank()}.brisk"), FailOnRank1()]
-if mode == "long":
+if mode == "long" and keras.distribution.rank() == 0:
     print("training", flush=True)
-history = model.fit(x, y, batch_size=32, epochs=10_000 if mode == "long" else 3, verbose=0, callbacks=logs).history
+
+class Batches(keras.utils.PyDataset):
+    def __len__(self):
+        return 7
+
+    def __getitem__(self, i):
+        return x[i * 32:(i + 1) * 32], y[i * 32:(i + 1) * 32]
+
+
+if mode.startswith("dataset"):
+    history = model.fit(Batches(), epochs=3, verbose=0, callbacks=logs).history
+else:
+    history = model.fit(x, y, batch_size=32, epochs=10_000 if mode == "long" else 3, verbose=0,
+                        callbacks=logs).history
 if keras.distribution.rank() == 0:
     np.savez(out, *model.get_weights(), loss=history["loss"], accuracy=history["accuracy"],
              world=keras.distribution.world_size())

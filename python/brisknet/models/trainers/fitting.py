@@ -55,12 +55,8 @@ class Fitting:
         n = x.shape[0]
         steps = -(-n // batch_size)
         engine = self._engine() if engine_module.why_not(self) is None else None
-        dist = distribution_module.active()
+        dist = self._start_distribution(engine)
         if dist is not None:
-            if engine is None:
-                raise NotImplementedError("data-parallel fit runs in the engine, which cannot train this model: "
-                                          f"{engine_module.why_not(self)}")
-            dist.start(self)
             verbose = verbose if dist.rank == 0 else 0  # one progress bar
         history, cbl = self._fit_callbacks(callbacks, verbose, epochs, steps, n, batch_size,
                                            dist.rank if dist is not None else 0)
@@ -119,9 +115,12 @@ class Fitting:
                 return self._evaluate_arrays(*val_arrays, 32, prefix="val_", cbl=cbl)
             return self._evaluate_batches(batches_module.Source(validation_data, validation_steps, "validation_data"),
                                           "val_", cbl)
-        history, cbl = self._fit_callbacks(callbacks, verbose, epochs, len(source) or None, None, None)
+        active = distribution_module.active()
+        rank = active.rank if active is not None else 0
+        history, cbl = self._fit_callbacks(callbacks, verbose if rank == 0 else 0, epochs, len(source) or None,
+                                           None, None, rank)
         tracker = metrics_module.Mean(name="loss")
-        metrics, engine = None, None
+        metrics, engine, dist = None, None, None
         self.stop_training = False
         self._initial_epoch = None
         logs = {}
@@ -138,14 +137,17 @@ class Fitting:
                 if metrics is None:  # the first batch has built the model
                     metrics = self._build_metrics(yb)
                     engine = self._engine() if engine_module.why_not(self) is None else None
+                    dist = self._start_distribution(engine)
                 if engine is not None:
-                    self._engine_step(engine, cbl, hooks, step, xb, yb, swb, tracker, metrics)
+                    self._engine_step(engine, cbl, hooks, step, xb, yb, swb, tracker, metrics, dist)
                 else:
                     self._python_step(cbl, hooks, step, xb, yb, swb, tracker, metrics)
                 if self.stop_training:
                     break
             if source.exhausted:
                 break
+            if dist is not None:
+                dist.check_same_weights(self)
             logs = self._end_epoch(cbl, epoch, tracker, metrics or [],
                                    validation_data is not None and (epoch + 1) % validation_freq == 0, validate)
             if self.stop_training:
@@ -194,11 +196,30 @@ class Fitting:
             setattr(self, attr, engine)
         return engine
 
-    def _engine_step(self, engine, cbl, hooks, step, xb, yb, swb, tracker, metrics):
-        """One batch of a dataset or generator through the engine: a run of one step."""
+    def _start_distribution(self, engine):
+        """The active data-parallel distribution (None: one process), every process starting from
+        rank 0's weights and optimizer state."""
+        dist = distribution_module.active()
+        if dist is None:
+            return None
+        if engine is None:
+            raise NotImplementedError("data-parallel fit runs in the engine, which cannot train this model: "
+                                      f"{engine_module.why_not(self)}")
+        dist.start(self)
+        return dist
+
+    def _engine_step(self, engine, cbl, hooks, step, xb, yb, swb, tracker, metrics, dist=None):
+        """One batch of a dataset or generator through the engine: a run of one step (its part of
+        the batch on each process of a data-parallel fit, which all read the same batches)."""
         if hooks[0]:
             cbl.on_train_batch_begin(step)
-        losses, pred = engine.train(xb, yb, swb, np.arange(xb.shape[0]), xb.shape[0])
+        if dist is None:
+            losses, pred = engine.train(xb, yb, swb, np.arange(xb.shape[0]), xb.shape[0])
+        else:
+            losses, pred = engine.train(xb, yb, swb, np.arange(xb.shape[0]), xb.shape[0], reduce=dist.allreduce,
+                                        shard=(dist.rank, dist.size))
+            dist.allreduce(losses)
+            dist.allreduce(pred)
         tracker.update_state(float(losses[0]), xb.shape[0])
         _update_metrics(metrics, yb, pred, swb)
         if hooks[1]:
