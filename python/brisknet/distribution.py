@@ -79,21 +79,24 @@ class DataParallel:
         self.comm.Allreduce(_world.IN_PLACE, array, op=_world.SUM)
 
     def start(self, model) -> None:
-        """Every process starts from rank 0's weights, optimizer state, dropout counters and
-        random generator (so every process shuffles as rank 0 does)."""
-        self._broadcast_generator()
+        """Every process starts from rank 0's weights, optimizer state, dropout seeds and counters,
+        and random generator (so every process shuffles as rank 0 does)."""
+        self.sync_generator()
         model.optimizer.build(model._params.size)
         self.broadcast(model._params)
         for state in model.optimizer.state_arrays().values():
             self.broadcast(state)
         scalars = np.array([model.optimizer.iterations] + [getattr(l, "_calls", 0) for l in model._layers], np.int64)
+        seeds = np.array([getattr(l, "_base_seed", None) or 0 for l in model._layers], np.uint64)  # dropout masks
         self.broadcast(scalars)
+        self.broadcast(seeds)
         model.optimizer.iterations = int(scalars[0])
-        for layer, calls in zip(model._layers, scalars[1:]):
+        for layer, calls, seed in zip(model._layers, scalars[1:], seeds):
             if hasattr(layer, "_calls"):
-                layer._calls = int(calls)
+                layer._calls, layer._base_seed = int(calls), int(seed)
 
-    def _broadcast_generator(self) -> None:
+    def sync_generator(self) -> None:
+        """Every process's brisknet generator takes rank 0's state (shuffles and draws alike)."""
         generator = runtime.global_rng().bit_generator
         state = generator.state
         if state["bit_generator"] != "PCG64":

@@ -54,8 +54,8 @@ class Fitting:
         tracker = metrics_module.Mean(name="loss")
         n = x.shape[0]
         steps = -(-n // batch_size)
+        dist = self._start_distribution()  # first: it may change what the engine is built from
         engine = self._engine() if engine_module.why_not(self) is None else None
-        dist = self._start_distribution(engine)
         if dist is not None:
             verbose = verbose if dist.rank == 0 else 0  # one progress bar
         history, cbl = self._fit_callbacks(callbacks, verbose, epochs, steps, n, batch_size,
@@ -117,6 +117,8 @@ class Fitting:
                                           "val_", cbl)
         active = distribution_module.active()
         rank = active.rank if active is not None else 0
+        if active is not None:
+            active.sync_generator()  # before the first epoch's shuffle of the batches
         history, cbl = self._fit_callbacks(callbacks, verbose if rank == 0 else 0, epochs, len(source) or None,
                                            None, None, rank)
         tracker = metrics_module.Mean(name="loss")
@@ -136,8 +138,8 @@ class Fitting:
                 xb, yb, swb = self._prepare_batch(batch, class_weight, f"x[{step}]")
                 if metrics is None:  # the first batch has built the model
                     metrics = self._build_metrics(yb)
+                    dist = self._start_distribution()
                     engine = self._engine() if engine_module.why_not(self) is None else None
-                    dist = self._start_distribution(engine)
                 if engine is not None:
                     self._engine_step(engine, cbl, hooks, step, xb, yb, swb, tracker, metrics, dist)
                 else:
@@ -196,15 +198,15 @@ class Fitting:
             setattr(self, attr, engine)
         return engine
 
-    def _start_distribution(self, engine):
+    def _start_distribution(self):
         """The active data-parallel distribution (None: one process), every process starting from
-        rank 0's weights and optimizer state."""
+        rank 0's weights, optimizer state and dropout seeds."""
         dist = distribution_module.active()
         if dist is None:
             return None
-        if engine is None:
-            raise NotImplementedError("data-parallel fit runs in the engine, which cannot train this model: "
-                                      f"{engine_module.why_not(self)}")
+        reason = engine_module.why_not(self)
+        if reason is not None:
+            raise NotImplementedError(f"data-parallel fit runs in the engine, which cannot train this model: {reason}")
         dist.start(self)
         return dist
 
