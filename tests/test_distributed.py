@@ -51,6 +51,10 @@ def test_processes_give_one_process_result_and_the_same_bits_again(tmp_path, pro
     np.testing.assert_array_equal(first["accuracy"], single["accuracy"])  # global metrics
     for k in first:
         np.testing.assert_array_equal(again[k], first[k])  # a fixed reduction order
+    # predict splits the rows between the processes: a row's outputs do not depend on its batch,
+    # so the gathered predictions are those of all rows on one process, bit for bit
+    np.testing.assert_array_equal(first["predictions"], first["unsharded"])
+    np.testing.assert_allclose(first["predictions"], single["predictions"], rtol=1e-4, atol=1e-6)
     written = sorted(p.name for p in tmp_path.iterdir() if ".rank" in p.name and p.name.startswith("first"))
     assert written == ["first.npz.rank0.brisk", "first.npz.rank0.csv"]  # rank 0 alone writes files
 

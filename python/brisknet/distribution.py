@@ -109,6 +109,19 @@ class DataParallel:
         generator.state = {"bit_generator": "PCG64", "state": {"state": w[0] | w[1] << 64, "inc": w[2] | w[3] << 64},
                            "has_uint32": w[4], "uinteger": w[5]}
 
+    def part(self, n):
+        """[lo, hi): this process's contiguous part of n rows (as the engine splits a batch)."""
+        return n * self.rank // self.size, n * (self.rank + 1) // self.size
+
+    def allgather_rows(self, local, n):
+        """Every process's part of n rows of float32 (from part()), assembled in order on every process."""
+        local = np.ascontiguousarray(local, np.float32)
+        width = int(np.prod(local.shape[1:]))
+        counts = [(n * (r + 1) // self.size - n * r // self.size) * width for r in range(self.size)]
+        out = np.empty((n,) + local.shape[1:], np.float32)
+        self.comm.Allgatherv(local, [out, counts, np.cumsum([0] + counts[:-1]).tolist(), _world.FLOAT])
+        return out
+
     def check_same_weights(self, model) -> None:
         """Raises unless every process holds the same weights (bit for bit)."""
         mine = np.frombuffer(np.ascontiguousarray(model._params).tobytes(), np.uint32)

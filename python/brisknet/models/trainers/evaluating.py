@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from ... import callbacks as callbacks_module
-from ... import metrics as metrics_module, runtime
+from ... import distribution as distribution_module, metrics as metrics_module, runtime
 from .. import batches as batches_module
 from .. import engine as engine_module
 from .common import _check_batch_size, _exclusive, _python_value, _resolve_verbose, _update_metrics
@@ -122,7 +122,12 @@ class Evaluating:
             cbl.on_predict_begin()
         hooks = cbl is not None and (cbl.wants("on_predict_batch_begin") or cbl.wants("on_predict_batch_end"))
         if not hooks and engine_module.layer_specs(self)[1] is None:
-            out = self._engine(training=False).predict(x, batch_size)
+            dist = distribution_module.active()
+            if dist is None:
+                out = self._engine(training=False).predict(x, batch_size)
+            else:  # each process its contiguous part of the rows, gathered on every process
+                lo, hi = dist.part(x.shape[0])
+                out = dist.allgather_rows(self._engine(training=False).predict(x[lo:hi], batch_size), x.shape[0])
         else:
             out = np.empty((x.shape[0],) + tuple(self._layers[-1].output_shape), np.float32)
             for step, start in enumerate(range(0, x.shape[0], batch_size)):
