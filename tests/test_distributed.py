@@ -99,3 +99,9 @@ def test_ctrl_c_under_mpirun_stops_every_rank(tmp_path):
             proc.kill()
     assert proc.returncode != 0
     assert not (tmp_path / "long.npz").exists()
+
+
+def test_weights_that_differ_between_ranks_raise(tmp_path):
+    res = launch(tmp_path, "diverge", 2, "diverge", timeout=60)
+    assert res.returncode != 0
+    assert "the weights differ between processes" in res.stderr

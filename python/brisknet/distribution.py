@@ -124,7 +124,7 @@ class DataParallel:
 
     def check_same_weights(self, model) -> None:
         """Raises unless every process holds the same weights (bit for bit)."""
-        mine = np.frombuffer(np.ascontiguousarray(model._params).tobytes(), np.uint32)
+        mine = np.ascontiguousarray(model._params).view(np.uint32)
         digest = np.array([int(np.bitwise_xor.reduce(mine)) if mine.size else 0,
                            int(mine.astype(np.uint64).sum() & 0xFFFFFFFF)], np.int64)
         low, high = digest.copy(), digest.copy()

@@ -1,11 +1,12 @@
 """A user's training script, run by tests/test_distributed.py alone or under mpirun. With
 `parallel` it sets a DataParallel distribution; rank 0 writes the weights and history to OUT.npz.
 
-Usage: python data_parallel_fit.py OUT parallel|single|fail|die|long|dataset|dataset-single
+Usage: python data_parallel_fit.py OUT parallel|single|fail|die|long|dataset|dataset-single|diverge
 194 samples in batches of 32: the last batch has 2 rows, so with 4 processes two get none.
 `fail`: rank 1 raises at the start of the second epoch, while the others train on; `die`: rank 1
 is killed there (SIGKILL); `long`: 10,000 epochs, for a Ctrl-C; `dataset`: the data as a
-keras.utils.PyDataset (batches of 32, shuffled per epoch)."""
+keras.utils.PyDataset (batches of 32, shuffled per epoch); `diverge`: rank 1 changes a weight
+after the first epoch, which the check of the next epoch must catch."""
 import os
 import signal
 import sys
@@ -27,6 +28,10 @@ class FailOnRank1(keras.callbacks.Callback):
                 raise RuntimeError("rank 1 fails on purpose")
             if mode == "die":
                 os.kill(os.getpid(), signal.SIGKILL)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if mode == "diverge" and epoch == 0 and keras.distribution.rank() == 1:
+            self.model.layers[0].kernel.assign(self.model.layers[0].kernel.numpy() + 1e-3)
 rng = np.random.default_rng(0)
 x = rng.standard_normal((194, 12)).astype(np.float32)
 y = rng.integers(0, 5, 194)
