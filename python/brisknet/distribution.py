@@ -20,8 +20,11 @@ With one process, or without a distribution set, nothing changes. mpi4py (the ex
 `brisknet[mpi]`, over Open MPI) is imported only by initialize()."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 
 import numpy as np
 
@@ -77,6 +80,44 @@ class DataParallel:
     def allreduce(self, array) -> None:
         """The sum over processes of `array`, in place, on every process."""
         self.comm.Allreduce(_world.IN_PLACE, array, op=_world.SUM)
+
+    def reduce_gradient(self, grads) -> None:
+        """The engine's reduce phase: the whole batch's gradient on every process; and the
+        processes agree whether one of them was interrupted (then all stop before this update)."""
+        self.allreduce(grads)
+        self.stop_if_interrupted()
+
+    @contextlib.contextmanager
+    def interrupts_between_steps(self):
+        """Within: SIGINT and SIGTERM only mark this process (Open MPI's mpirun turns a Ctrl-C into
+        SIGTERM for every process, and SIGKILL a moment later); the processes agree at each step's
+        reduce and at the end, and all raise KeyboardInterrupt at the same step, between two
+        complete steps, so their weights stay the same."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self._interrupted = np.zeros(1, np.int32)
+        previous = {sig: signal.signal(sig, lambda signum, frame: self._interrupted.fill(1))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self.stop_if_interrupted()
+
+    def stop_if_interrupted(self) -> None:
+        flag = getattr(self, "_interrupted", None)
+        if flag is None:
+            return
+        agreed = flag.copy()
+        self.comm.Allreduce(_world.IN_PLACE, agreed, op=_world.MAX)
+        if agreed[0]:
+            self._interrupted = None
+            stop = KeyboardInterrupt(f"data-parallel fit interrupted: every process stopped at the same step "
+                                     f"(rank {self.rank} of {self.size})")
+            stop.brisknet_agreed = True  # every process raises it: no need to abort the job
+            raise stop
 
     def start(self, model) -> None:
         """Every process starts from rank 0's weights, optimizer state, dropout seeds and counters,
@@ -145,6 +186,8 @@ def _abort_on_uncaught_exceptions(comm) -> None:
 
     def abort(kind, value, traceback):
         previous(kind, value, traceback)
+        if getattr(value, "brisknet_agreed", False):
+            return  # a stop every process agreed on: they all end the same way
         sys.stderr.write(f"brisknet.distribution: rank {comm.Get_rank()} of {comm.Get_size()} stopped on "
                          f"{kind.__name__}; aborting every process\n")
         sys.stderr.flush()

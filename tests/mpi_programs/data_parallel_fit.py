@@ -10,6 +10,7 @@ after the first epoch, which the check of the next epoch must catch."""
 import os
 import signal
 import sys
+import zlib
 
 import numpy as np
 
@@ -55,9 +56,16 @@ class Batches(keras.utils.PyDataset):
 
 if mode.startswith("dataset"):
     history = model.fit(Batches(), epochs=3, verbose=0, callbacks=logs).history
+elif mode == "long":  # stopped by Ctrl-C: every rank must stop at the same step, with the same weights
+    try:
+        model.fit(x, y, batch_size=32, epochs=10_000, verbose=0, callbacks=logs)
+    except KeyboardInterrupt:
+        weights = np.concatenate([w.ravel() for w in model.get_weights()])
+        with open(f"{out}.rank{keras.distribution.rank()}.stopped", "w") as f:  # mpirun may be gone
+            f.write(f"stopped after {model.optimizer.iterations} steps, weights {zlib.crc32(weights.tobytes())}")
+        sys.exit(130)
 else:
-    history = model.fit(x, y, batch_size=32, epochs=10_000 if mode == "long" else 3, verbose=0,
-                        callbacks=logs).history
+    history = model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=logs).history
 predictions = model.predict(x, batch_size=50, verbose=0)  # each process predicts its part of the rows
 if keras.distribution.rank() == 0:
     np.savez(out, *model.get_weights(), loss=history["loss"], accuracy=history["accuracy"],

@@ -2,6 +2,8 @@
 PyDataset/generator, with Keras' callbacks, validation and logs."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ... import callbacks as callbacks_module
@@ -66,24 +68,25 @@ class Fitting:
         cbl.on_train_begin()
         rng = runtime.global_rng()
         start = self._initial_epoch if self._initial_epoch is not None else int(initial_epoch)
-        for epoch in range(start, int(epochs)):
-            tracker.reset_state()
-            for m in metrics:
-                m.reset_state()
-            cbl.on_epoch_begin(epoch)
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            if dist is not None:
-                dist.broadcast(order)  # rank 0's shuffle
-            if engine is not None:
-                self._epoch_engine(engine, cbl, x, y, sw, order, batch_size, tracker, metrics, dist)
-            else:
-                self._epoch_python(cbl, x, y, sw, order, batch_size, tracker, metrics)
-            if dist is not None:
-                dist.check_same_weights(self)
-            logs = self._end_epoch(cbl, epoch, tracker, metrics, val is not None and (epoch + 1) % validation_freq == 0,
-                                   lambda: self._evaluate_arrays(*val, val_batch, prefix="val_", cbl=cbl))
-            if self.stop_training:
-                break
+        with dist.interrupts_between_steps() if dist is not None else contextlib.nullcontext():
+            for epoch in range(start, int(epochs)):
+                tracker.reset_state()
+                for m in metrics:
+                    m.reset_state()
+                cbl.on_epoch_begin(epoch)
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                if dist is not None:
+                    dist.broadcast(order)  # rank 0's shuffle
+                if engine is not None:
+                    self._epoch_engine(engine, cbl, x, y, sw, order, batch_size, tracker, metrics, dist)
+                else:
+                    self._epoch_python(cbl, x, y, sw, order, batch_size, tracker, metrics)
+                if dist is not None:
+                    dist.check_same_weights(self)
+                logs = self._end_epoch(cbl, epoch, tracker, metrics, val is not None and (epoch + 1) % validation_freq == 0,
+                                       lambda: self._evaluate_arrays(*val, val_batch, prefix="val_", cbl=cbl))
+                if self.stop_training:
+                    break
         cbl.on_train_end(logs)
         self.history = history
         return history
@@ -129,31 +132,32 @@ class Fitting:
         cbl.on_train_begin()
         start = self._initial_epoch if self._initial_epoch is not None else int(initial_epoch)
         hooks = cbl.wants("on_train_batch_begin"), cbl.wants("on_train_batch_end")
-        for epoch in range(start, int(epochs)):
-            tracker.reset_state()
-            for m in metrics or []:
-                m.reset_state()
-            cbl.on_epoch_begin(epoch)
-            for step, batch in enumerate(source.epoch(runtime.global_rng() if shuffle else None)):
-                xb, yb, swb = self._prepare_batch(batch, class_weight, f"x[{step}]")
-                if metrics is None:  # the first batch has built the model
-                    metrics = self._build_metrics(yb)
-                    dist = self._start_distribution()
-                    engine = self._engine() if engine_module.why_not(self) is None else None
-                if engine is not None:
-                    self._engine_step(engine, cbl, hooks, step, xb, yb, swb, tracker, metrics, dist)
-                else:
-                    self._python_step(cbl, hooks, step, xb, yb, swb, tracker, metrics)
+        with active.interrupts_between_steps() if active is not None else contextlib.nullcontext():
+            for epoch in range(start, int(epochs)):
+                tracker.reset_state()
+                for m in metrics or []:
+                    m.reset_state()
+                cbl.on_epoch_begin(epoch)
+                for step, batch in enumerate(source.epoch(runtime.global_rng() if shuffle else None)):
+                    xb, yb, swb = self._prepare_batch(batch, class_weight, f"x[{step}]")
+                    if metrics is None:  # the first batch has built the model
+                        metrics = self._build_metrics(yb)
+                        dist = self._start_distribution()
+                        engine = self._engine() if engine_module.why_not(self) is None else None
+                    if engine is not None:
+                        self._engine_step(engine, cbl, hooks, step, xb, yb, swb, tracker, metrics, dist)
+                    else:
+                        self._python_step(cbl, hooks, step, xb, yb, swb, tracker, metrics)
+                    if self.stop_training:
+                        break
+                if source.exhausted:
+                    break
+                if dist is not None:
+                    dist.check_same_weights(self)
+                logs = self._end_epoch(cbl, epoch, tracker, metrics or [],
+                                       validation_data is not None and (epoch + 1) % validation_freq == 0, validate)
                 if self.stop_training:
                     break
-            if source.exhausted:
-                break
-            if dist is not None:
-                dist.check_same_weights(self)
-            logs = self._end_epoch(cbl, epoch, tracker, metrics or [],
-                                   validation_data is not None and (epoch + 1) % validation_freq == 0, validate)
-            if self.stop_training:
-                break
         cbl.on_train_end(logs)
         self.history = history
         return history
@@ -218,8 +222,8 @@ class Fitting:
         if dist is None:
             losses, pred = engine.train(xb, yb, swb, np.arange(xb.shape[0]), xb.shape[0])
         else:
-            losses, pred = engine.train(xb, yb, swb, np.arange(xb.shape[0]), xb.shape[0], reduce=dist.allreduce,
-                                        shard=(dist.rank, dist.size))
+            losses, pred = engine.train(xb, yb, swb, np.arange(xb.shape[0]), xb.shape[0],
+                                        reduce=dist.reduce_gradient, shard=(dist.rank, dist.size))
             dist.allreduce(losses)
             dist.allreduce(pred)
         tracker.update_state(float(losses[0]), xb.shape[0])
@@ -247,7 +251,7 @@ class Fitting:
             if dist is None:
                 losses, pred = engine.train(x, y, sw, rows, batch_size)
             else:
-                losses, pred = engine.train(x, y, sw, rows, batch_size, reduce=dist.allreduce,
+                losses, pred = engine.train(x, y, sw, rows, batch_size, reduce=dist.reduce_gradient,
                                             shard=(dist.rank, dist.size))
                 dist.allreduce(losses)
                 dist.allreduce(pred)
