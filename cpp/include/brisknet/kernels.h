@@ -1,7 +1,7 @@
 // The whole C++ kernel API of brisknet: plain functions on raw pointers and sizes.
 // Conventions: outputs first, `d` prefix for gradients, a shape comment on each declaration.
 // Every function is instantiated for float (the working dtype) and double (gradient checks).
-// Arguments are trusted: shapes, strides and label ranges are checked once, in bindings.cpp.
+// Arguments are trusted: shapes, strides and label ranges are checked once, in cpp/bindings/ (checks.h).
 #pragma once
 #include <cstdint>
 #include <string>
