@@ -15,9 +15,9 @@ def _loss_spec(model):
                           float(getattr(loss, "delta", 1.0)))
 
 
-def signature(model, training=True):
-    """What the C++ network depends on: when it changes, the engine is rebuilt."""
-    specs, _ = layer_specs(model)
+def signature(model, specs, training=True):
+    """What the C++ network built from `specs` (layer_specs(model)) depends on: when it changes,
+    the engine is rebuilt."""
     fields = ("kind", "inputs", "outputs", "kernel_offset", "bias_offset", "activation", "alpha", "trainable",
               "rate", "seed")
     layers = tuple(tuple(getattr(s, f) for f in fields) + (s.kernel_penalty.l1, s.kernel_penalty.l2,
@@ -31,17 +31,18 @@ def signature(model, training=True):
 
 
 class CpuEngine(Engine):
-    def __init__(self, model, training=True):
+    def __init__(self, model, training=True, specs=None):
         self.model = model
         self.parameters = ParameterStore(model._params, model._grads)
-        specs, reason = layer_specs(model)
-        if reason:
-            raise ValueError(f"the engine cannot run this model: {reason}")
+        if specs is None:
+            specs, reason = layer_specs(model)
+            if reason:
+                raise ValueError(f"the engine cannot run this model: {reason}")
         # inference has no loss: a placeholder
         loss = _loss_spec(model) if training else _core.LossSpec(_core.LossKind.mean_squared_error)
         self.net = _core.Network(specs, loss)
         self.dropouts = [l for l in model._layers if isinstance(l, Dropout) and l.rate > 0]
-        self.signature = signature(model, training)
+        self.signature = signature(model, specs, training)
         self.sparse = training and loss.kind == _core.LossKind.sparse_categorical_crossentropy
 
     def train(self, x, y, sample_weight, order, batch_size, reduce=None, shard=(0, 1)):

@@ -51,13 +51,12 @@ def _update_metrics(metrics, y, pred, sample_weight):
 def _update_metrics_from_run(metrics, y, pred, sample_weight, batch_size):
     """After an engine run: brisknet's metrics keep sums, so one update over the run's rows is
     one per batch; a user's Metric subclass may count calls, so it hears of every batch."""
-    for m in metrics:
-        sw = sample_weight if m.weighted else None
-        if type(m).__module__ == metrics_module.__name__:
-            m.update_state(y, pred, sw)
-            continue
-        for s in range(0, pred.shape[0], batch_size):
-            m.update_state(y[s:s + batch_size], pred[s:s + batch_size], None if sw is None else sw[s:s + batch_size])
+    ours = [m for m in metrics if type(m).__module__ == metrics_module.__name__]
+    _update_metrics(ours, y, pred, sample_weight)
+    users = [m for m in metrics if type(m).__module__ != metrics_module.__name__]
+    for s in range(0, pred.shape[0] if users else 0, batch_size):
+        _update_metrics(users, y[s:s + batch_size], pred[s:s + batch_size],
+                        None if sample_weight is None else sample_weight[s:s + batch_size])
 
 
 def _exclusive(method):

@@ -121,13 +121,15 @@ class Evaluating:
         if cbl is not None:
             cbl.on_predict_begin()
         hooks = cbl is not None and (cbl.wants("on_predict_batch_begin") or cbl.wants("on_predict_batch_end"))
-        if not hooks and engine_module.layer_specs(self)[1] is None:
+        specs, reason = engine_module.layer_specs(self)
+        if not hooks and reason is None:
+            engine = self._engine(training=False, specs=specs)
             dist = distribution_module.active()
             if dist is None:
-                out = self._engine(training=False).predict(x, batch_size)
+                out = engine.predict(x, batch_size)
             else:  # each process its contiguous part of the rows, gathered on every process
                 lo, hi = dist.part(x.shape[0])
-                out = dist.allgather_rows(self._engine(training=False).predict(x[lo:hi], batch_size), x.shape[0])
+                out = dist.allgather_rows(engine.predict(x[lo:hi], batch_size), x.shape[0])
         else:
             out = np.empty((x.shape[0],) + tuple(self._layers[-1].output_shape), np.float32)
             for step, start in enumerate(range(0, x.shape[0], batch_size)):

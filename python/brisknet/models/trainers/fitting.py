@@ -190,15 +190,20 @@ class Fitting:
         if engine is not None:
             engine.parameters.from_host()
 
-    def _engine(self, training=True):
+    def _engine(self, training=True, specs=None):
         """The engine of this model, kept across fits (its workspaces too) until what it was built
-        from changes (layers, their offsets and settings, the loss)."""
+        from changes (layers, their offsets and settings, the loss). specs: layer_specs(self), when
+        the caller has them (describing the model is a good part of a one-row predict)."""
+        if specs is None:
+            specs, reason = engine_module.layer_specs(self)
+            if reason:
+                raise ValueError(f"the engine cannot run this model: {reason}")
         attr = "_training_engine" if training else "_inference_engine"
         engine = getattr(self, attr, None)
         # the engine holds the buffer it was built on, so its id cannot be reused while it lives
         if engine is None or engine.parameters.params is not self._params or \
-                engine.signature != engine_signature(self, training):
-            engine = engines.engine_for(self, training)
+                engine.signature != engine_signature(self, specs, training):
+            engine = engines.engine_for(self, training, specs)
             setattr(self, attr, engine)
         return engine
 
