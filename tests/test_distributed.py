@@ -49,12 +49,16 @@ def test_processes_give_one_process_result_and_the_same_bits_again(tmp_path, pro
         np.testing.assert_allclose(first[k], single[k], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(first["loss"], single["loss"], rtol=1e-5)
     np.testing.assert_array_equal(first["accuracy"], single["accuracy"])  # global metrics
+    np.testing.assert_allclose(first["val_loss"], single["val_loss"], rtol=1e-5)
+    np.testing.assert_array_equal(first["val_accuracy"], single["val_accuracy"])
     for k in first:
         np.testing.assert_array_equal(again[k], first[k])  # a fixed reduction order
     # predict splits the rows between the processes: a row's outputs do not depend on its batch,
     # so the gathered predictions are those of all rows on one process, bit for bit
     np.testing.assert_array_equal(first["predictions"], first["unsharded"])
     np.testing.assert_allclose(first["predictions"], single["predictions"], rtol=1e-4, atol=1e-6)
+    # evaluate too: every process its part of the rows, the per-sample losses and outputs gathered
+    np.testing.assert_array_equal(first["evaluated"], first["unsharded_evaluated"])
     written = sorted(p.name for p in tmp_path.iterdir() if ".rank" in p.name and p.name.startswith("first"))
     assert written == ["first.npz.rank0.brisk", "first.npz.rank0.csv"]  # rank 0 alone writes files
 
@@ -68,6 +72,7 @@ def test_a_dataset_trains_data_parallel_too(tmp_path):
         if k.startswith("arr_"):
             np.testing.assert_allclose(parallel[k], single[k], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(parallel["loss"], single["loss"], rtol=1e-5)
+    np.testing.assert_allclose(parallel["val_loss"], single["val_loss"], rtol=1e-5)  # batches split too
 
 
 def test_a_rank_that_raises_stops_every_rank(tmp_path):

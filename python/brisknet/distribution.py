@@ -163,7 +163,7 @@ class DataParallel:
         self.comm.Allgatherv(local, [out, counts, np.cumsum([0] + counts[:-1]).tolist(), _world.FLOAT])
         return out
 
-    def check_same_weights(self, model) -> None:
+    def check_same_weights(self, model, during="data-parallel fit") -> None:
         """Raises unless every process holds the same weights (bit for bit)."""
         mine = np.ascontiguousarray(model._params).view(np.uint32)
         digest = np.array([int(np.bitwise_xor.reduce(mine)) if mine.size else 0,
@@ -172,8 +172,9 @@ class DataParallel:
         self.comm.Allreduce(_world.IN_PLACE, low, op=_world.MIN)
         self.comm.Allreduce(_world.IN_PLACE, high, op=_world.MAX)
         if not np.array_equal(low, high):
-            raise RuntimeError(f"data-parallel fit: the weights differ between processes (rank {self.rank}); "
-                               "they must stay bit-identical")
+            raise RuntimeError(f"{during}: the weights differ between processes (rank {self.rank}); they must be "
+                               "bit-identical (fit starts every process from rank 0's weights; a model not "
+                               "trained yet needs the same seed on every process)")
 
 
 def _abort_on_uncaught_exceptions(comm) -> None:

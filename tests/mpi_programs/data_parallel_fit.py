@@ -36,6 +36,7 @@ class FailOnRank1(keras.callbacks.Callback):
 rng = np.random.default_rng(0)
 x = rng.standard_normal((194, 12)).astype(np.float32)
 y = rng.integers(0, 5, 194)
+xv, yv = rng.standard_normal((70, 12)).astype(np.float32), rng.integers(0, 5, 70)  # validation
 keras.utils.set_random_seed(42 + keras.distribution.rank())  # rank 0's draws must rule everywhere
 model = keras.Sequential([layers.Dense(32, activation="relu", kernel_regularizer="l2"), layers.Dropout(0.2),
                           layers.Dense(5, activation="softmax")])
@@ -47,15 +48,19 @@ if mode == "long" and keras.distribution.rank() == 0:
     print("training", flush=True)
 
 class Batches(keras.utils.PyDataset):
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y = x, y
+
     def __len__(self):
-        return 7
+        return -(-self.x.shape[0] // 32)
 
     def __getitem__(self, i):
-        return x[i * 32:(i + 1) * 32], y[i * 32:(i + 1) * 32]
+        return self.x[i * 32:(i + 1) * 32], self.y[i * 32:(i + 1) * 32]
 
 
 if mode.startswith("dataset"):
-    history = model.fit(Batches(), epochs=3, verbose=0, callbacks=logs).history
+    history = model.fit(Batches(x, y), epochs=3, verbose=0, callbacks=logs, validation_data=Batches(xv, yv)).history
 elif mode == "long":  # stopped by Ctrl-C: every rank must stop at the same step, with the same weights
     try:
         model.fit(x, y, batch_size=32, epochs=10_000, verbose=0, callbacks=logs)
@@ -65,9 +70,13 @@ elif mode == "long":  # stopped by Ctrl-C: every rank must stop at the same step
             f.write(f"stopped after {model.optimizer.iterations} steps, weights {zlib.crc32(weights.tobytes())}")
         sys.exit(130)
 else:
-    history = model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=logs).history
+    history = model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=logs, validation_data=(xv, yv)).history
 predictions = model.predict(x, batch_size=50, verbose=0)  # each process predicts its part of the rows
+evaluated = model.evaluate(xv, yv, batch_size=20, verbose=0)  # and evaluates its part
 if keras.distribution.rank() == 0:
+    unsharded = model._engine(training=False).predict(x, 50)  # all rows on this process
+    keras.distribution.set_distribution(None)
     np.savez(out, *model.get_weights(), loss=history["loss"], accuracy=history["accuracy"],
-             world=keras.distribution.world_size(), predictions=predictions,
-             unsharded=model._engine(training=False).predict(x, 50))  # all rows on this process
+             val_loss=history["val_loss"], val_accuracy=history["val_accuracy"],
+             world=keras.distribution.world_size(), predictions=predictions, unsharded=unsharded,
+             evaluated=evaluated, unsharded_evaluated=model.evaluate(xv, yv, batch_size=20, verbose=0))

@@ -10,7 +10,7 @@ from ... import callbacks as callbacks_module
 from ... import distribution as distribution_module, metrics as metrics_module, runtime
 from .. import batches as batches_module
 from .. import engine as engine_module
-from .common import _check_batch_size, _exclusive, _python_value, _resolve_verbose, _update_metrics
+from .common import _check_batch_size, _exclusive, _mean, _python_value, _resolve_verbose, _update_metrics
 
 
 class Evaluating:
@@ -23,6 +23,10 @@ class Evaluating:
         tracker = metrics_module.Mean(name="loss")
         hooks = (cbl is not None and cbl.wants("on_test_batch_begin"),
                  cbl is not None and cbl.wants("on_test_batch_end"))
+        dist = distribution_module.active()
+        if dist is not None:  # every process its part of the rows, then the same logs on all
+            per_sample, outputs = self._sharded_outputs(x, y, sw, batch_size, dist)
+            penalty = self._regularization_loss()
         if cbl is not None:
             cbl.on_test_begin()
         for step, start in enumerate(range(0, x.shape[0], batch_size)):
@@ -30,7 +34,10 @@ class Evaluating:
             yb, swb = y[sl], (sw[sl] if sw is not None else None)
             if hooks[0]:
                 cbl.on_test_batch_begin(step)
-            loss, pred = self._test_step(x[sl], yb, swb)
+            if dist is None:
+                loss, pred = self._test_step(x[sl], yb, swb)
+            else:  # as _test_step
+                loss, pred = _mean(per_sample[sl]) + penalty, outputs[sl]
             tracker.update_state(loss, pred.shape[0])
             _update_metrics(metrics, yb, pred, swb)
             if hooks[1]:
@@ -39,19 +46,49 @@ class Evaluating:
             cbl.on_test_end(self._logs(tracker, metrics))
         return self._logs(tracker, metrics, prefix)
 
+    def _check_replicas(self, during):
+        """Under a data-parallel distribution: raises unless every process has the same weights
+        (their parts of the rows are gathered into one result)."""
+        dist = distribution_module.active()
+        if dist is not None:
+            dist.check_same_weights(self, during)
+
+    def _sharded_outputs(self, x, y, sw, batch_size, dist):
+        """Per-sample losses and outputs of all rows of (x, y) on every process of a data-parallel
+        distribution, each process computing its contiguous part in batches. A row's results do
+        not depend on the rows computed beside it, so these are one process's bits."""
+        n = x.shape[0]
+        lo, hi = dist.part(n)
+        per_sample = np.empty(hi - lo, np.float32)
+        outputs = np.empty((hi - lo,) + tuple(self._layers[-1].output_shape), np.float32)
+        for start in range(lo, hi, batch_size):
+            sl = slice(start, min(start + batch_size, hi))
+            pred = self._forward(x[sl], training=False)
+            outputs[sl.start - lo:sl.stop - lo] = pred
+            per_sample[sl.start - lo:sl.stop - lo] = self._batch_loss(y[sl], pred, None if sw is None else sw[sl],
+                                                                      False)
+        return dist.allgather_rows(per_sample, n), dist.allgather_rows(outputs, n)
+
     def _evaluate_batches(self, source, prefix="", cbl=None):
         tracker, metrics = metrics_module.Mean(name="loss"), None
+        dist = distribution_module.active()
         if cbl is not None:
             cbl.on_test_begin()
         for step, batch in enumerate(source.epoch()):
             xb, yb, swb = self._prepare_batch(batch, None, f"batch {step}")
-            if metrics is None:
+            if metrics is None:  # the first batch has built the model
+                if prefix != "val_":  # (fit's validation: the epoch has just checked)
+                    self._check_replicas("evaluate")
                 metrics = [copy.deepcopy(m) for m in self._build_metrics(yb)]
                 for m in metrics:
                     m.reset_state()
             if cbl is not None:
                 cbl.on_test_batch_begin(step)
-            loss, pred = self._test_step(xb, yb, swb)
+            if dist is None:
+                loss, pred = self._test_step(xb, yb, swb)
+            else:  # every process its part of this batch
+                per_sample, pred = self._sharded_outputs(xb, yb, swb, xb.shape[0], dist)
+                loss = _mean(per_sample) + self._regularization_loss()
             tracker.update_state(loss, pred.shape[0])
             _update_metrics(metrics, yb, pred, swb)
             if cbl is not None:
@@ -80,6 +117,7 @@ class Evaluating:
             samples = "all"
         else:
             x, y, sw = self._prepare_xy(x, y, sample_weight)
+            self._check_replicas("evaluate")
             cbl = self._callbacks_for(callbacks, verbose, x.shape[0], batch_size)
             logs = self._evaluate_arrays(x, y, sw, batch_size, cbl=cbl)
             samples = x.shape[0]
@@ -128,6 +166,7 @@ class Evaluating:
             if dist is None:
                 out = engine.predict(x, batch_size)
             else:  # each process its contiguous part of the rows, gathered on every process
+                self._check_replicas("predict")
                 lo, hi = dist.part(x.shape[0])
                 out = dist.allgather_rows(engine.predict(x[lo:hi], batch_size), x.shape[0])
         else:
