@@ -27,11 +27,12 @@ def launch(tmp_path, name, processes, mode, timeout=180):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def run(tmp_path, name, processes=None, data="arrays"):
+def run(tmp_path, name, processes=None, data="arrays", mode=None):
     """The program alone (processes=None) or under mpirun; rank 0's results."""
     out = str(tmp_path / f"{name}.npz")
-    mode = ("single" if processes is None else "parallel") if data == "arrays" else \
-        ("dataset-single" if processes is None else "dataset")
+    if mode is None:
+        mode = ("single" if processes is None else "parallel") if data == "arrays" else \
+            ("dataset-single" if processes is None else "dataset")
     res = launch(tmp_path, name, processes, mode)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     with np.load(out) as f:
@@ -61,6 +62,42 @@ def test_processes_give_one_process_result_and_the_same_bits_again(tmp_path, pro
     np.testing.assert_array_equal(first["evaluated"], first["unsharded_evaluated"])
     written = sorted(p.name for p in tmp_path.iterdir() if ".rank" in p.name and p.name.startswith("first"))
     assert written == ["first.npz.rank0.brisk", "first.npz.rank0.csv"]  # rank 0 alone writes files
+
+
+@pytest.mark.parametrize("processes", [2, 4])
+def test_gradient_buckets_summed_during_backward_give_the_same_result(tmp_path, processes):
+    """overlap=True: each step's gradient is summed in buckets (here 2 per step) while backward
+    goes on. Two processes add a + b in either bucketing: the same bits; with four, the ring
+    sums a bucket in another order than the whole buffer: round-off, and the same bits again."""
+    whole = run(tmp_path, "whole", processes)
+    buckets = run(tmp_path, "buckets", processes, mode="overlap")
+    again = run(tmp_path, "again", processes, mode="overlap")
+    assert int(buckets["buckets"]) == 2 * 3 * 7 and int(whole["buckets"]) == 0  # 2 per step, 21 steps
+    for k in whole:
+        if k.startswith("arr_") or k in ("loss", "accuracy", "predictions"):
+            if processes == 2:
+                np.testing.assert_array_equal(buckets[k], whole[k])
+            else:
+                np.testing.assert_allclose(buckets[k], whole[k], rtol=1e-4, atol=1e-6)
+        np.testing.assert_array_equal(again[k], buckets[k])
+
+
+def test_the_allreduce_is_open_mpis_ring():
+    """brisknet pins Open MPI's allreduce to the ring (algorithm 4) before MPI starts: its sums
+    have the ring's bits, not those of the linear sum or of Open MPI's own choice by size."""
+    program = os.path.join(os.path.dirname(PROGRAM), "allreduce_digest.py")
+
+    def digest(**algorithm):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), **algorithm)
+        res = subprocess.run([MPIRUN, "--oversubscribe", "--allow-run-as-root", "-np", "4", sys.executable, program],
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert res.returncode == 0, res.stderr[-3000:]
+        return res.stdout.split()[-1]
+
+    def pinned(number):
+        return digest(OMPI_MCA_coll_tuned_use_dynamic_rules="1", OMPI_MCA_coll_tuned_allreduce_algorithm=str(number))
+    ours, ring, linear, by_size = digest(), pinned(4), pinned(1), pinned(0)
+    assert ours == ring and linear != ring and by_size != ring
 
 
 def test_a_dataset_trains_data_parallel_too(tmp_path):

@@ -63,7 +63,7 @@ void check_batch_size(int64_t batch_size) {
 py::tuple bind_train(Network& net, py::array params, py::array grads, OptimizerSpec& opt, const py::list& state,
                      py::object learning_rate, py::array x, py::object labels, py::object targets,
                      py::object sample_weight, py::array order, int64_t batch_size, py::array dropout_calls,
-                     py::object reduce, int64_t shard, int64_t shards) {
+                     py::object reduce, int64_t shard, int64_t shards, py::object gradient_ready) {
   check_batch_size(batch_size);
   const py::ssize_t n_params = params.size();
   float* pp = flat<float>(params, "params", n_params);
@@ -101,6 +101,7 @@ py::tuple bind_train(Network& net, py::array params, py::array grads, OptimizerS
   if (!(shards >= 1 && shard >= 0 && shard < shards))
     fail_value("shard " + std::to_string(shard) + " of " + std::to_string(shards) + ": expected 0 <= shard < shards");
   if (shards > 1 && reduce.is_none()) fail_value("a shard of a data-parallel run needs a reduce hook");
+  if (!gradient_ready.is_none() && reduce.is_none()) fail_value("gradient_ready needs a reduce hook");
   run.shard = shard;
   run.shards = shards;
   const int64_t batches = (run.count + batch_size - 1) / batch_size;
@@ -141,6 +142,13 @@ py::tuple bind_train(Network& net, py::array params, py::array grads, OptimizerS
     run.reduce = [&reduce, &grads](float*, int64_t) {
       py::gil_scoped_acquire gil;
       reduce(grads);
+    };
+  }
+  // Told of each variable's complete gradient during backward, as (offset, size) in grads.
+  if (!gradient_ready.is_none()) {
+    run.gradient_ready = [&gradient_ready](int64_t offset, int64_t size) {
+      py::gil_scoped_acquire gil;
+      gradient_ready(offset, size);
     };
   }
   // The spec's iterations count the steps done, also when the run ends early (Ctrl-C, an
@@ -215,7 +223,8 @@ void init_engine(py::module_& m) {
            }, arg("params"), arg("x"), arg("batch_size"))
       .def("train", &bind_train, arg("params"), arg("grads"), arg("optimizer"), arg("state"), arg("learning_rate"),
            arg("x"), arg("labels"), arg("targets"), arg("sample_weight"), arg("order"), arg("batch_size"),
-           arg("dropout_calls"), arg("reduce") = py::none(), arg("shard") = 0, arg("shards") = 1);
+           arg("dropout_calls"), arg("reduce") = py::none(), arg("shard") = 0, arg("shards") = 1,
+           arg("gradient_ready") = py::none());
 }
 
 }  // namespace brisknet::bindings

@@ -212,7 +212,8 @@ void update_kernel_rows(void* context, float* C, int64_t ldc, int64_t i0, int64_
 // activation gradient of a dense layer below applied to each tile while it is in L1; then
 // dW = h^T dz and db = the column sums of dz (summed while dz is packed), with `update` applied
 // to each row panel of dW as the GEMM finishes it. A frozen layer gets no weight gradient.
-void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, const UpdateStep* update) const {
+void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, const UpdateStep* update,
+                       const std::function<void(int64_t, int64_t)>* ready) const {
   const size_t last = layers_.size() - 1;
   const float* d = ws.dpred.data();
   bool d_is_dz = false;  // d is already the gradient w.r.t. this dense layer's pre-activation
@@ -259,6 +260,10 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
                     row_major(dz, b, l.out), 0.0f, nullptr, params_grad);
         if (update && l.bias_offset >= 0)
           update_block(*update, l.bias_penalty, params, grads + l.bias_offset, l.bias_offset, l.out);
+        if (ready) {  // bias first: variables are reported from the buffer's end down
+          if (l.bias_offset >= 0) (*ready)(l.bias_offset, l.out);
+          (*ready)(l.kernel_offset, l.in * l.out);
+        }
         break;
       }
       case LayerKind::activation:
@@ -290,6 +295,15 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
   }
 }
 
+void Network::announce_gradients(const std::function<void(int64_t, int64_t)>& ready) const {
+  for (size_t i = layers_.size(); i-- > 0;) {
+    const LayerSpec& l = layers_[i];
+    if (l.kind != LayerKind::dense || !l.trainable) continue;
+    if (l.bias_offset >= 0) ready(l.bias_offset, l.out);
+    ready(l.kernel_offset, l.in * l.out);
+  }
+}
+
 void Network::predict(const float* params, const float* x, int64_t n, int64_t batch_size, float* out) {
   std::lock_guard<std::mutex> lock(busy_);
   const int64_t in = inputs(), outs = outputs();
@@ -315,6 +329,7 @@ int64_t Network::train(float* params, float* grads, int64_t n_params, OptimizerS
     if (b == 0) {  // an empty shard: no gradient of its own, but the step's masks are drawn
       for (int d = 0; d < dropouts_; ++d) ++run.dropout_calls[d];
       std::fill(grads, grads + n_params, 0.0f);
+      if (run.gradient_ready) announce_gradients(run.gradient_ready);
       run.batch_loss[k] = penalty;
     } else {
       Workspace& ws = workspace(b);
@@ -323,7 +338,7 @@ int64_t Network::train(float* params, float* grads, int64_t n_params, OptimizerS
       run.batch_loss[k] = loss(ws, b, whole, run.sample_weight != nullptr) + penalty;
       if (run.predictions)
         std::memcpy(run.predictions + (start + first) * outputs(), pred, sizeof(float) * b * outputs());
-      if (!fuse) backward(params, grads, ws, b, nullptr);
+      if (!fuse) backward(params, grads, ws, b, nullptr, run.gradient_ready ? &run.gradient_ready : nullptr);
     }
     if (fuse) {  // one process: b == whole
       const UpdateStep u = begin_update(opt, lr);

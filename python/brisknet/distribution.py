@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import signal
 import sys
 import threading
@@ -43,6 +44,7 @@ def initialize():
         # before MPI_Init: Open MPI reads its MCA parameters from the environment then
         os.environ.setdefault("OMPI_MCA_coll_tuned_use_dynamic_rules", "1")
         os.environ.setdefault("OMPI_MCA_coll_tuned_allreduce_algorithm", "4")  # ring
+        os.environ.setdefault("OMPI_MCA_coll_han_priority", "0")  # across machines too (Open MPI 5's default: 35)
         try:
             from mpi4py import MPI
         except ImportError as e:
@@ -66,9 +68,17 @@ class DataParallel:
     """Every process holds the whole model and trains on its part of each batch (Keras' name;
     `devices` is accepted for its signature: here a device is a process)."""
 
-    def __init__(self, devices=None, device_mesh=None, auto_shard_dataset=True):
+    def __init__(self, devices=None, device_mesh=None, auto_shard_dataset=True, overlap=False,
+                 bucket_bytes=1 << 20):
         self.comm = initialize()
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.overlap, self.bucket_bytes = bool(overlap), int(bucket_bytes)
+        self._buckets = None
+        if self.overlap and _world.Query_thread() < _world.THREAD_SERIALIZED:
+            raise RuntimeError("DataParallel(overlap=True) sums gradients on a second thread: MPI was started "
+                               "without thread support (mpi4py.rc.thread_level)")
+        if self.bucket_bytes <= 0:
+            raise ValueError(f"bucket_bytes must be > 0, got {bucket_bytes}")
         if self.size > 1:
             _abort_on_uncaught_exceptions(self.comm)
 
@@ -81,10 +91,24 @@ class DataParallel:
         """The sum over processes of `array`, in place, on every process."""
         self.comm.Allreduce(_world.IN_PLACE, array, op=_world.SUM)
 
+    def train_hooks(self, grads) -> dict:
+        """engine.train's keywords for this process's part of each step, on the flat gradient
+        buffer `grads`."""
+        hooks = {"reduce": self.reduce_gradient, "shard": (self.rank, self.size)}
+        if self.overlap:
+            if self._buckets is None:
+                self._buckets = _GradientBuckets(self.comm, self.bucket_bytes)
+            self._buckets.grads = grads
+            hooks["gradient_ready"] = self._buckets.ready
+        return hooks
+
     def reduce_gradient(self, grads) -> None:
         """The engine's reduce phase: the whole batch's gradient on every process; and the
         processes agree whether one of them was interrupted (then all stop before this update)."""
-        self.allreduce(grads)
+        if self.overlap:
+            self._buckets.finish()  # its buckets were sent during backward
+        else:
+            self.allreduce(grads)
         self.stop_if_interrupted()
 
     @contextlib.contextmanager
@@ -175,6 +199,54 @@ class DataParallel:
             raise RuntimeError(f"{during}: the weights differ between processes (rank {self.rank}); they must be "
                                "bit-identical (fit starts every process from rank 0's weights; a model not "
                                "trained yet needs the same seed on every process)")
+
+
+class _GradientBuckets:
+    """Sums the gradient across processes in parts while backward computes the rest (overlap):
+    the engine reports each variable's gradient as complete, last layer first; adjacent ones
+    (neighbours in the flat buffer) gather into a bucket, and a full bucket (bucket_bytes) is
+    summed by one Allreduce on a thread of its own. The buckets depend on the model alone, so
+    every process makes the same calls in the same order, and reruns give the same bits."""
+
+    def __init__(self, comm, bucket_bytes):
+        self.comm, self.bucket = comm, max(1, bucket_bytes // 4)
+        self.grads, self.lo, self.hi, self.sent = None, 0, 0, 0
+        self.buckets_sent = 0  # in all (tests count them)
+        self.todo, self.done = queue.SimpleQueue(), queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="brisknet-allreduce", daemon=True).start()
+
+    def _serve(self):
+        while True:
+            part = self.todo.get()
+            try:  # mpi4py lets go of the GIL inside MPI: backward goes on meanwhile
+                self.comm.Allreduce(_world.IN_PLACE, part, op=_world.SUM)
+                self.done.put(None)
+            except BaseException as e:  # noqa: B036 - handed to the training thread
+                self.done.put(e)
+
+    def ready(self, offset, size) -> None:
+        """grads[offset, offset + size) is complete on this process."""
+        if self.hi > self.lo and offset + size != self.lo and offset != self.hi:
+            self._send()  # not adjacent to the open bucket
+        self.lo, self.hi = (offset, offset + size) if self.hi == self.lo else \
+            (min(self.lo, offset), max(self.hi, offset + size))
+        if self.hi - self.lo >= self.bucket:
+            self._send()
+
+    def _send(self) -> None:
+        self.todo.put(self.grads[self.lo:self.hi])
+        self.sent, self.lo, self.hi = self.sent + 1, 0, 0
+        self.buckets_sent += 1
+
+    def finish(self) -> None:
+        """Sends the last bucket and waits for every bucket of this step."""
+        if self.hi > self.lo:
+            self._send()
+        errors = [self.done.get() for _ in range(self.sent)]
+        self.sent = 0
+        for e in errors:
+            if e is not None:
+                raise e
 
 
 def _abort_on_uncaught_exceptions(comm) -> None:

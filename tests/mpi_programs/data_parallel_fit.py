@@ -1,12 +1,13 @@
 """A user's training script, run by tests/test_distributed.py alone or under mpirun. With
 `parallel` it sets a DataParallel distribution; rank 0 writes the weights and history to OUT.npz.
 
-Usage: python data_parallel_fit.py OUT parallel|single|fail|die|long|dataset|dataset-single|diverge
+Usage: python data_parallel_fit.py OUT parallel|overlap|single|fail|die|long|dataset|dataset-single|diverge
 194 samples in batches of 32: the last batch has 2 rows, so with 4 processes two get none.
 `fail`: rank 1 raises at the start of the second epoch, while the others train on; `die`: rank 1
 is killed there (SIGKILL); `long`: 10,000 epochs, for a Ctrl-C; `dataset`: the data as a
 keras.utils.PyDataset (batches of 32, shuffled per epoch); `diverge`: rank 1 changes a weight
-after the first epoch, which the check of the next epoch must catch."""
+after the first epoch, which the check of the next epoch must catch; `overlap`: as parallel,
+the gradient summed in buckets during backward."""
 import os
 import signal
 import sys
@@ -18,7 +19,9 @@ import brisknet as keras
 from brisknet import layers
 
 out, mode = sys.argv[1], sys.argv[2]
-if not mode.endswith("single"):
+if mode == "overlap":  # small buckets: several per step
+    keras.distribution.set_distribution(keras.distribution.DataParallel(overlap=True, bucket_bytes=512))
+elif not mode.endswith("single"):
     keras.distribution.set_distribution(keras.distribution.DataParallel())
 
 
@@ -73,10 +76,12 @@ else:
     history = model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=logs, validation_data=(xv, yv)).history
 predictions = model.predict(x, batch_size=50, verbose=0)  # each process predicts its part of the rows
 evaluated = model.evaluate(xv, yv, batch_size=20, verbose=0)  # and evaluates its part
+dist = keras.distribution.distribution()
 if keras.distribution.rank() == 0:
     unsharded = model._engine(training=False).predict(x, 50)  # all rows on this process
     keras.distribution.set_distribution(None)
     np.savez(out, *model.get_weights(), loss=history["loss"], accuracy=history["accuracy"],
              val_loss=history["val_loss"], val_accuracy=history["val_accuracy"],
              world=keras.distribution.world_size(), predictions=predictions, unsharded=unsharded,
-             evaluated=evaluated, unsharded_evaluated=model.evaluate(xv, yv, batch_size=20, verbose=0))
+             evaluated=evaluated, unsharded_evaluated=model.evaluate(xv, yv, batch_size=20, verbose=0),
+             buckets=dist._buckets.buckets_sent if dist is not None and dist._buckets is not None else 0)

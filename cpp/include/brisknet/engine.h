@@ -72,6 +72,10 @@ struct TrainRun {
   std::function<bool()> stop;
   // The reduce phase: called with the complete gradient of a step; none: backward and update fuse.
   std::function<void(float* grads, int64_t n)> reduce;
+  // Optional, with reduce: told during backward that grads[offset, offset + n) (a trainable
+  // variable) is complete, last layer first, bias then kernel, the same calls on every process
+  // (an empty shard's zeros too), so that their reduction can start while backward goes on.
+  std::function<void(int64_t offset, int64_t n)> gradient_ready;
   // Data parallelism: this process is `shard` of `shards`. It trains on rows [b*shard/shards,
   // b*(shard+1)/shards) of each batch of b rows of `order` (a contiguous shard, possibly empty),
   // scales its loss by 1/b, and writes only its rows' predictions; the sum of the processes'
@@ -122,7 +126,11 @@ class Network {
   double penalties(const float* params) const;            // the weight penalties' sum
   // The gradient of every trainable variable into grads; with `update`, each variable's update
   // runs as soon as its gradient is complete (inside the weight-gradient GEMM for kernels).
-  void backward(float* params, float* grads, Workspace& ws, int64_t b, const UpdateStep* update) const;
+  // `ready` (may be null): told of each variable's gradient once complete (TrainRun::gradient_ready).
+  void backward(float* params, float* grads, Workspace& ws, int64_t b, const UpdateStep* update,
+                const std::function<void(int64_t, int64_t)>* ready = nullptr) const;
+  // The calls backward makes to `ready`, in its order, for a gradient that is all zeros.
+  void announce_gradients(const std::function<void(int64_t, int64_t)>& ready) const;
   void add_penalty_gradients(const float* params, float* grads) const;
 
   std::vector<LayerSpec> layers_;

@@ -45,7 +45,7 @@ class CpuEngine(Engine):
         self.signature = signature(model, specs, training)
         self.sparse = training and loss.kind == _core.LossKind.sparse_categorical_crossentropy
 
-    def train(self, x, y, sample_weight, order, batch_size, reduce=None, shard=(0, 1)):
+    def train(self, x, y, sample_weight, order, batch_size, reduce=None, shard=(0, 1), gradient_ready=None):
         opt = self.model.optimizer
         if opt._size != self.parameters.params.size:
             opt.build(self.parameters.params.size)
@@ -59,7 +59,8 @@ class CpuEngine(Engine):
         try:
             return self.net.train(self.parameters.params, self.parameters.grads, spec, state, lr,
                                   x.reshape(x.shape[0], -1), labels, targets, sample_weight,
-                                  np.ascontiguousarray(order, np.int64), batch_size, calls, reduce, *shard)
+                                  np.ascontiguousarray(order, np.int64), batch_size, calls, reduce, *shard,
+                                  gradient_ready)
         finally:  # also when Ctrl-C ends the run early: the state matches the weights
             opt.finish_steps(spec)
             for layer, c in zip(self.dropouts, calls):

@@ -47,11 +47,13 @@ class Engine:
 
     parameters: ParameterStore
 
-    def train(self, x, y, sample_weight, order, batch_size, reduce=None, shard=(0, 1)):
+    def train(self, x, y, sample_weight, order, batch_size, reduce=None, shard=(0, 1), gradient_ready=None):
         """Trains on rows `order` of x in batches of batch_size, updating the model's optimizer
         (its step count and state). reduce(grads), if given, runs on each step's complete
         gradient before the update (e.g. an allreduce). shard=(i, n): this process trains on the
-        i-th of n contiguous parts of each batch (data parallelism; reduce sums the parts). Returns
+        i-th of n contiguous parts of each batch (data parallelism; reduce sums the parts).
+        gradient_ready(offset, size), with reduce: told during backward as each trainable
+        variable's gradient is complete (last layer first), to start reducing it early. Returns
         (each batch's loss, or this process's part of it, the predictions of the rows trained, in
         `order`'s order; rows of other processes' parts are left unset)."""
         raise NotImplementedError

@@ -228,7 +228,7 @@ class Fitting:
             losses, pred = engine.train(xb, yb, swb, np.arange(xb.shape[0]), xb.shape[0])
         else:
             losses, pred = engine.train(xb, yb, swb, np.arange(xb.shape[0]), xb.shape[0],
-                                        reduce=dist.reduce_gradient, shard=(dist.rank, dist.size))
+                                        **dist.train_hooks(engine.parameters.grads))
             dist.allreduce(losses)
             dist.allreduce(pred)
         tracker.update_state(float(losses[0]), xb.shape[0])
@@ -256,8 +256,7 @@ class Fitting:
             if dist is None:
                 losses, pred = engine.train(x, y, sw, rows, batch_size)
             else:
-                losses, pred = engine.train(x, y, sw, rows, batch_size, reduce=dist.reduce_gradient,
-                                            shard=(dist.rank, dist.size))
+                losses, pred = engine.train(x, y, sw, rows, batch_size, **dist.train_hooks(engine.parameters.grads))
                 dist.allreduce(losses)
                 dist.allreduce(pred)
             if metrics:
