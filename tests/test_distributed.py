@@ -82,6 +82,35 @@ def test_gradient_buckets_summed_during_backward_give_the_same_result(tmp_path, 
         np.testing.assert_array_equal(again[k], buckets[k])
 
 
+def test_the_python_reference_path_trains_data_parallel_too(tmp_path):
+    """compile(run_eagerly=True) (the path of models the engine cannot run): the same parts of
+    each batch, masks and sums as the engine's data-parallel step; with two processes (a + b in
+    either order) the very bits of the engine's, and one process's result to round-off."""
+    single = run(tmp_path, "single", mode="python-single")
+    python = run(tmp_path, "python", 2, mode="python")
+    engine = run(tmp_path, "engine", 2)
+    for k in single:
+        if k.startswith("arr_") or k in ("loss", "accuracy", "val_loss", "predictions", "evaluated"):
+            np.testing.assert_array_equal(python[k], engine[k])
+            np.testing.assert_allclose(python[k], single[k], rtol=1e-4, atol=1e-6)
+
+
+def test_a_crashed_data_parallel_fit_resumes_from_rank_0s_backup(tmp_path):
+    """BackupAndRestore: rank 0 alone writes the backup; after a crash, the rerun resumes on every
+    process from it (rank 0 reads it, the others take its state), with the weights of a fit
+    never interrupted, bit for bit."""
+    whole = run(tmp_path, "whole", 2)
+    crash = launch(tmp_path, "crash", 2, "backup-crash", timeout=60)
+    assert crash.returncode != 0 and "crashes on purpose" in crash.stderr
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == ["latest.brisk", "training_metadata.json"]
+    resumed = run(tmp_path, "resumed", 2, mode="backup")
+    assert len(resumed["loss"]) == 1  # the third epoch alone
+    for k in whole:
+        if k.startswith("arr_") or k in ("predictions", "evaluated"):
+            np.testing.assert_array_equal(resumed[k], whole[k])
+    assert not (tmp_path / "backup" / "latest.brisk").exists()  # a fit that completes deletes it
+
+
 def test_the_allreduce_is_open_mpis_ring():
     """brisknet pins Open MPI's allreduce to the ring (algorithm 4) before MPI starts: its sums
     have the ring's bits, not those of the linear sum or of Open MPI's own choice by size."""

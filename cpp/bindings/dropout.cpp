@@ -12,8 +12,9 @@ void check_rate(double rate) {
   if (!(rate >= 0.0 && rate < 1.0)) fail_value("rate must be in [0, 1), got " + std::to_string(rate));
 }
 
-void bind_dropout_forward(py::array out, py::array mask, py::array x, double rate, uint64_t seed) {
+void bind_dropout_forward(py::array out, py::array mask, py::array x, double rate, uint64_t seed, int64_t first) {
   check_rate(rate);
+  if (first < 0) fail_value("first must be >= 0, got " + std::to_string(first));
   by_dtype(x, "x", [&](auto tag) {
     using T = decltype(tag);
     const T* px = flat_in<T>(x, "x", x.size());
@@ -21,7 +22,7 @@ void bind_dropout_forward(py::array out, py::array mask, py::array x, double rat
     uint8_t* pm = flat<uint8_t>(mask, "mask", x.size());
     require_no_partial_alias(out, "out", x, "x", true);
     py::gil_scoped_release nogil;
-    dropout_forward<T>(po, pm, px, x.size(), T(rate), seed);
+    dropout_forward_at<T>(po, pm, px, x.size(), T(rate), seed, first);
   });
 }
 
@@ -43,7 +44,8 @@ void bind_dropout_backward(py::array dx, py::array dy, py::array mask, double ra
 void init_dropout(py::module_& m) {
   using py::arg;
   [[maybe_unused]] const auto none = py::none();
-  m.def("dropout_forward", &bind_dropout_forward, arg("out"), arg("mask"), arg("x"), arg("rate"), arg("seed"));
+  m.def("dropout_forward", &bind_dropout_forward, arg("out"), arg("mask"), arg("x"), arg("rate"), arg("seed"),
+        arg("first") = 0);
   m.def("dropout_backward", &bind_dropout_backward, arg("dx"), arg("dy"), arg("mask"), arg("rate"));
 }
 

@@ -44,6 +44,7 @@ void dropout_backward(T* dx, const T* dy, const uint8_t* mask, int64_t n, T rate
 template void dropout_forward<float>(float*, uint8_t*, const float*, int64_t, float, uint64_t);
 template void dropout_forward_at<float>(float*, uint8_t*, const float*, int64_t, float, uint64_t, int64_t);
 template void dropout_forward<double>(double*, uint8_t*, const double*, int64_t, double, uint64_t);
+template void dropout_forward_at<double>(double*, uint8_t*, const double*, int64_t, double, uint64_t, int64_t);
 template void dropout_backward<float>(float*, const float*, const uint8_t*, int64_t, float);
 template void dropout_backward<double>(double*, const double*, const uint8_t*, int64_t, double);
 

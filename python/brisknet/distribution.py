@@ -143,9 +143,20 @@ class DataParallel:
             stop.brisknet_agreed = True  # every process raises it: no need to abort the job
             raise stop
 
-    def start(self, model) -> None:
+    def agree(self, value: int, op="root") -> int:
+        """One integer for every process: rank 0's ("root") or the largest ("max")."""
+        v = np.array([value], np.int64)
+        if op == "root":
+            self.broadcast(v)
+        else:
+            self.comm.Allreduce(_world.IN_PLACE, v, op=_world.MAX)
+        return int(v[0])
+
+    def start(self, model, first_epoch=0) -> int:
         """Every process starts from rank 0's weights, optimizer state, dropout seeds and counters,
-        and random generator (so every process shuffles as rank 0 does)."""
+        random generator (so every process shuffles as rank 0 does) and first epoch (returned:
+        rank 0's BackupAndRestore may have resumed a run)."""
+        first_epoch = self.agree(first_epoch)
         self.sync_generator()
         model.optimizer.build(model._params.size)
         self.broadcast(model._params)
@@ -159,6 +170,7 @@ class DataParallel:
         for layer, calls, seed in zip(model._layers, scalars[1:], seeds):
             if hasattr(layer, "_calls"):
                 layer._calls, layer._base_seed = int(calls), int(seed)
+        return first_epoch
 
     def sync_generator(self) -> None:
         """Every process's brisknet generator takes rank 0's state (shuffles and draws alike)."""

@@ -1,13 +1,16 @@
 """A user's training script, run by tests/test_distributed.py alone or under mpirun. With
 `parallel` it sets a DataParallel distribution; rank 0 writes the weights and history to OUT.npz.
 
-Usage: python data_parallel_fit.py OUT parallel|overlap|single|fail|die|long|dataset|dataset-single|diverge
+Usage: python data_parallel_fit.py OUT parallel|overlap|python|python-single|single|fail|die|long|dataset|
+                                       dataset-single|diverge|backup-crash|backup
 194 samples in batches of 32: the last batch has 2 rows, so with 4 processes two get none.
 `fail`: rank 1 raises at the start of the second epoch, while the others train on; `die`: rank 1
 is killed there (SIGKILL); `long`: 10,000 epochs, for a Ctrl-C; `dataset`: the data as a
 keras.utils.PyDataset (batches of 32, shuffled per epoch); `diverge`: rank 1 changes a weight
 after the first epoch, which the check of the next epoch must catch; `overlap`: as parallel,
-the gradient summed in buckets during backward."""
+the gradient summed in buckets during backward; `python`: on the Python reference path
+(compile(run_eagerly=True)); `backup-crash`: with a BackupAndRestore, rank 0 crashes after two
+epochs; `backup`: the same, resumed."""
 import os
 import signal
 import sys
@@ -32,6 +35,8 @@ class FailOnRank1(keras.callbacks.Callback):
                 raise RuntimeError("rank 1 fails on purpose")
             if mode == "die":
                 os.kill(os.getpid(), signal.SIGKILL)
+        if epoch == 2 and mode == "backup-crash" and keras.distribution.rank() == 0:
+            raise RuntimeError("rank 0 crashes on purpose after two epochs' backups")
 
     def on_epoch_end(self, epoch, logs=None):
         if mode == "diverge" and epoch == 0 and keras.distribution.rank() == 1:
@@ -43,10 +48,13 @@ xv, yv = rng.standard_normal((70, 12)).astype(np.float32), rng.integers(0, 5, 70
 keras.utils.set_random_seed(42 + keras.distribution.rank())  # rank 0's draws must rule everywhere
 model = keras.Sequential([layers.Dense(32, activation="relu", kernel_regularizer="l2"), layers.Dropout(0.2),
                           layers.Dense(5, activation="softmax")])
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+              run_eagerly=mode.startswith("python"))
 # every process is given file-writing callbacks; rank 0 alone must write
 logs = [keras.callbacks.CSVLogger(f"{out}.rank{keras.distribution.rank()}.csv"),
-        keras.callbacks.ModelCheckpoint(f"{out}.rank{keras.distribution.rank()}.brisk"), FailOnRank1()]
+        keras.callbacks.ModelCheckpoint(f"{out}.rank{keras.distribution.rank()}.brisk", save_freq=3), FailOnRank1()]
+if mode.startswith("backup"):  # rank 0 alone writes it; a rerun after a crash resumes from it
+    logs.append(keras.callbacks.BackupAndRestore(os.path.join(os.path.dirname(out), "backup")))
 if mode == "long" and keras.distribution.rank() == 0:
     print("training", flush=True)
 

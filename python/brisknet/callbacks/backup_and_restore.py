@@ -13,7 +13,10 @@ class BackupAndRestore(Callback):
     state (weights, optimizer state, dropout streams) goes to `backup_dir` (a .brisk file written
     atomically, and the epoch it ends); a fit that starts with a backup there resumes from it, at the
     epoch after the saved one, bit-identically to a run that was never interrupted (same seed). A
-    fit that completes deletes the backup (delete_checkpoint=True)."""
+    fit that completes deletes the backup (delete_checkpoint=True). In a data-parallel fit rank 0
+    alone writes and reads the backup; the others take its state when fit starts."""
+
+    writes_files = True
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
         super().__init__()

@@ -20,6 +20,7 @@ class Dropout(Layer):
         self.seed = seed
         self._calls = 0
         self._base_seed = None
+        self._first_row = 0  # the place of the batch's first row in the whole batch (data parallelism)
 
     def build_sample(self, sample_shape):
         super().build_sample(sample_shape)
@@ -33,7 +34,7 @@ class Dropout(Layer):
         y = self.buffer("y", x.shape)
         step_seed = (self._base_seed * 1_000_003 + self._calls) & 0xFFFFFFFFFFFFFFFF
         self._calls += 1
-        _core.dropout_forward(y, self._mask, x, self.rate, step_seed)
+        _core.dropout_forward(y, self._mask, x, self.rate, step_seed, self._first_row * math.prod(x.shape[1:]))
         return y
 
     def backward(self, dy, need_dx):

@@ -56,8 +56,7 @@ class Fitting:
         tracker = metrics_module.Mean(name="loss")
         n = x.shape[0]
         steps = -(-n // batch_size)
-        dist = self._start_distribution()  # first: it may change what the engine is built from
-        engine = self._engine() if engine_module.why_not(self) is None else None
+        dist = distribution_module.active()
         if dist is not None:
             verbose = verbose if dist.rank == 0 else 0  # one progress bar
         history, cbl = self._fit_callbacks(callbacks, verbose, epochs, steps, n, batch_size,
@@ -66,8 +65,11 @@ class Fitting:
         self._initial_epoch = None  # BackupAndRestore sets it when it resumes a run
         logs = {}
         cbl.on_train_begin()
-        rng = runtime.global_rng()
         start = self._initial_epoch if self._initial_epoch is not None else int(initial_epoch)
+        if dist is not None:  # after on_train_begin: BackupAndRestore (rank 0's) may have resumed
+            start = dist.start(self, start)
+        engine = self._engine() if engine_module.why_not(self) is None else None  # (after start: seeds)
+        rng = runtime.global_rng()
         with dist.interrupts_between_steps() if dist is not None else contextlib.nullcontext():
             for epoch in range(start, int(epochs)):
                 tracker.reset_state()
@@ -80,7 +82,7 @@ class Fitting:
                 if engine is not None:
                     self._epoch_engine(engine, cbl, x, y, sw, order, batch_size, tracker, metrics, dist)
                 else:
-                    self._epoch_python(cbl, x, y, sw, order, batch_size, tracker, metrics)
+                    self._epoch_python(cbl, x, y, sw, order, batch_size, tracker, metrics, dist)
                 if dist is not None:
                     dist.check_same_weights(self)
                 logs = self._end_epoch(cbl, epoch, tracker, metrics, val is not None and (epoch + 1) % validation_freq == 0,
@@ -120,8 +122,6 @@ class Fitting:
                                           "val_", cbl)
         active = distribution_module.active()
         rank = active.rank if active is not None else 0
-        if active is not None:
-            active.sync_generator()  # before the first epoch's shuffle of the batches
         history, cbl = self._fit_callbacks(callbacks, verbose if rank == 0 else 0, epochs, len(source) or None,
                                            None, None, rank)
         tracker = metrics_module.Mean(name="loss")
@@ -131,6 +131,9 @@ class Fitting:
         logs = {}
         cbl.on_train_begin()
         start = self._initial_epoch if self._initial_epoch is not None else int(initial_epoch)
+        if active is not None:  # rank 0's first epoch (BackupAndRestore) and shuffles of the batches
+            start = active.agree(start)
+            active.sync_generator()
         hooks = cbl.wants("on_train_batch_begin"), cbl.wants("on_train_batch_end")
         with active.interrupts_between_steps() if active is not None else contextlib.nullcontext():
             for epoch in range(start, int(epochs)):
@@ -142,12 +145,14 @@ class Fitting:
                     xb, yb, swb = self._prepare_batch(batch, class_weight, f"x[{step}]")
                     if metrics is None:  # the first batch has built the model
                         metrics = self._build_metrics(yb)
-                        dist = self._start_distribution()
+                        if active is not None:
+                            active.start(self)
+                            dist = active
                         engine = self._engine() if engine_module.why_not(self) is None else None
                     if engine is not None:
                         self._engine_step(engine, cbl, hooks, step, xb, yb, swb, tracker, metrics, dist)
                     else:
-                        self._python_step(cbl, hooks, step, xb, yb, swb, tracker, metrics)
+                        self._python_step(cbl, hooks, step, xb, yb, swb, tracker, metrics, dist)
                     if self.stop_training:
                         break
                 if source.exhausted:
@@ -207,18 +212,6 @@ class Fitting:
             setattr(self, attr, engine)
         return engine
 
-    def _start_distribution(self):
-        """The active data-parallel distribution (None: one process), every process starting from
-        rank 0's weights, optimizer state and dropout seeds."""
-        dist = distribution_module.active()
-        if dist is None:
-            return None
-        reason = engine_module.why_not(self)
-        if reason is not None:
-            raise NotImplementedError(f"data-parallel fit runs in the engine, which cannot train this model: {reason}")
-        dist.start(self)
-        return dist
-
     def _engine_step(self, engine, cbl, hooks, step, xb, yb, swb, tracker, metrics, dist=None):
         """One batch of a dataset or generator through the engine: a run of one step (its part of
         the batch on each process of a data-parallel fit, which all read the same batches)."""
@@ -245,6 +238,8 @@ class Fitting:
         logs are the whole batches'."""
         ours = (callbacks_module.History, callbacks_module.ProgbarLogger)
         user_hooks = cbl.wants("on_train_batch_begin", ours) or cbl.wants("on_train_batch_end", ours)
+        if dist is not None:  # the same runs on every process (rank 0 alone runs callbacks that write files)
+            user_hooks = bool(dist.agree(int(user_hooks), op="max"))
         notify = cbl.wants("on_train_batch_end")
         # about 4096 samples per call: few returns to Python, and a progress bar that still moves
         chunk = batch_size * (1 if user_hooks else max(1, min(64, 4096 // batch_size)))
