@@ -66,7 +66,9 @@ def world_size() -> int:
 
 class DataParallel:
     """Every process holds the whole model and trains on its part of each batch (Keras' name;
-    `devices` is accepted for its signature: here a device is a process)."""
+    `devices` is accepted for its signature: here a device is a process). overlap=True sums the
+    gradient in buckets of about bucket_bytes while backward goes on (off by default: it pays only
+    where the processes have cores to spare; README, "Data-parallel training on MPI")."""
 
     def __init__(self, devices=None, device_mesh=None, auto_shard_dataset=True, overlap=False,
                  bucket_bytes=1 << 20):
