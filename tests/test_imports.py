@@ -1,6 +1,6 @@
 """The package's imports run one way: no module imports, even inside a function, a module that
 imports it back (directly or through others). Read from the source (the AST), so lazy imports
-count; the compiled _core is a leaf."""
+count; the compiled _core and _cuda are leaves."""
 import ast
 import pathlib
 
@@ -9,7 +9,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "python" / "brisknet"
 
 def _modules() -> dict:
     """dotted name -> path of every module of the package (packages by their __init__)."""
-    out = {"brisknet._core": None}
+    out = {"brisknet._core": None, "brisknet._cuda": None}
     for path in PACKAGE.rglob("*.py"):
         parts = ("brisknet",) + path.relative_to(PACKAGE).with_suffix("").parts
         if parts[-1] == "__init__":

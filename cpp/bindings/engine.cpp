@@ -12,42 +12,11 @@
 
 #include "brisknet/engine.h"
 #include "checks.h"
+#include "network_checks.h"
 #include "optimizer_state.h"
 
 namespace brisknet::bindings {
 namespace {
-
-std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layers) {
-  if (layers.empty()) fail_value("Network: no layers");
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const LayerSpec& l = layers[i];
-    const std::string at = "Network: layer " + std::to_string(i);
-    if (l.in < 1 || l.out < 1) fail_value(at + ": sizes must be >= 1");
-    if (i > 0 && l.in != layers[i - 1].out) fail_value(at + ": takes " + std::to_string(l.in) +
-                                                       " features, the layer below gives " + std::to_string(layers[i - 1].out));
-    if (l.kind == LayerKind::dense && l.kernel_offset < 0) fail_value(at + ": a dense layer needs a kernel offset");
-    if (l.kind != LayerKind::dense && l.in != l.out) fail_value(at + ": only a dense layer changes the size");
-    if (l.kind == LayerKind::dropout && !(l.rate > 0 && l.rate < 1)) fail_value(at + ": dropout rate must be in (0, 1)");
-    if (l.kind == LayerKind::affine &&
-        (l.scale.empty() || l.shift.size() != l.scale.size() || l.out % int64_t(l.scale.size()) != 0))
-      fail_value(at + ": an affine layer needs scale and shift of one length dividing its size");
-    for (const Penalty* p : {&l.kernel_penalty, &l.bias_penalty})
-      if (!(p->l1 >= 0 && p->l2 >= 0 && std::isfinite(p->l1) && std::isfinite(p->l2)))
-        fail_value(at + ": penalties must be finite and >= 0");
-  }
-  return layers;
-}
-
-// Every dense variable inside the buffer, in order, none overlapping another.
-void check_params(const Network& net, py::ssize_t n_params) {
-  std::vector<std::pair<int64_t, int64_t>> spans;
-  for (const LayerSpec& l : net.layers()) {
-    if (l.kind != LayerKind::dense) continue;
-    spans.push_back({l.kernel_offset, l.in * l.out});
-    if (l.bias_offset >= 0) spans.push_back({l.bias_offset, l.out});
-  }
-  checked_spans(spans, n_params);
-}
 
 const float* network_input(const Network& net, const py::array& x) {
   require_ndim(x, "x", 2);
@@ -69,7 +38,7 @@ py::tuple bind_train(Network& net, py::array params, py::array grads, OptimizerS
   float* pp = flat<float>(params, "params", n_params);
   float* pg = flat<float>(grads, "grads", n_params);
   require_no_partial_alias(grads, "grads", params, "params", false);
-  check_params(net, n_params);
+  check_params(net.layers(), n_params);
   std::vector<py::array> keep;
   bind_state(opt, state, params, keep);
   TrainRun run{};
@@ -210,7 +179,7 @@ void init_engine(py::module_& m) {
       .def("predict", [](Network& net, py::array params, py::array x, int64_t batch_size) {
              check_batch_size(batch_size);
              const float* pp = flat_in<float>(params, "params", params.size());
-             check_params(net, params.size());
+             check_params(net.layers(), params.size());
              const float* px = network_input(net, x);
              const int64_t n = x.shape(0);
              py::array_t<float> out({n, net.outputs()});

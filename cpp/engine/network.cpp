@@ -1,6 +1,7 @@
 // The training engine (see engine.h): the phases of a step, with the same kernels, in the same
 // order and with the same arguments as the Python reference path, so the weights are
 // bit-identical to it.
+#include "brisknet/elementwise_math.h"
 #include "brisknet/engine.h"
 
 #include <algorithm>
@@ -111,7 +112,7 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
       }
       case LayerKind::dropout:
         if (training) {  // the Python layer's seed sequence: base * 1000003 + masks drawn so far
-          const uint64_t seed = l.seed * 1000003ULL + uint64_t(dropout_calls[dropout]++);
+          const uint64_t seed = math::dropout_step_seed(l.seed, dropout_calls[dropout]++);
           dropout_forward_at<float>(ws.y[i].data(), ws.mask[i].data(), h, b * l.out, l.rate, seed, first_row * l.out);
           h = ws.y[i].data();
         }

@@ -1,18 +1,10 @@
-// Dropout with a counter-based mask: element i's keep/drop depends only on (seed, i), so the mask
-// is reproducible and independent of the thread count.
+// Dropout with a counter-based mask (elementwise_math.h): element i's keep/drop depends only on
+// (seed, i), so the mask is reproducible and independent of the thread count and the device.
+#include "brisknet/elementwise_math.h"
 #include "brisknet/kernels.h"
 #include "parallel.h"
 
 namespace brisknet {
-namespace {
-// SplitMix64 finaliser: a good 64-bit mix of the counter.
-inline uint64_t mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-}  // namespace
-
 template <typename T>
 void dropout_forward(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_t seed) {
   dropout_forward_at<T>(y, mask, x, n, rate, seed, 0);
@@ -20,14 +12,13 @@ void dropout_forward(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_
 
 template <typename T>
 void dropout_forward_at(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_t seed, int64_t first) {
-  // keep when a uniform 53-bit draw in [0, 1) is >= rate
-  const uint64_t threshold = uint64_t(double(rate) * 9007199254740992.0);  // rate * 2^53
+  const uint64_t threshold = math::dropout_threshold(double(rate));
   const T scale = rate < T(1) ? T(1) / (T(1) - rate) : T(0);
-  const uint64_t key = mix(seed + 0x9e3779b97f4a7c15ULL);
+  const uint64_t key = math::dropout_key(seed);
   const int nt = detail::threads_for(n, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const uint8_t keep = (mix(key ^ (uint64_t(first + i) * 0x9e3779b97f4a7c15ULL)) >> 11) >= threshold;
+    const uint8_t keep = math::dropout_keeps(key, threshold, first + i);
     mask[i] = keep;
     y[i] = x[i] * (keep ? scale : T(0));  // a product, so a dropped NaN stays NaN (as Keras, PyTorch)
   }

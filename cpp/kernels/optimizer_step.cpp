@@ -10,29 +10,9 @@ namespace brisknet {
 
 UpdateStep begin_update(OptimizerSpec& s, double lr) {
   const double t = double(++s.iterations);
-  UpdateStep u{&s, float(lr), float(lr * s.weight_decay), 0.0f, 0.0f, 0.0f, 0.0f,
-               float(s.beta_1), float(s.beta_2), float(s.epsilon), float(s.rho), float(s.momentum)};
-  switch (s.kind) {
-    case OptimizerKind::adam:
-      u.lr_t = float(lr * std::sqrt(1.0 - std::pow(s.beta_2, t)) / (1.0 - std::pow(s.beta_1, t)));
-      break;
-    case OptimizerKind::adamax:
-      u.lr_t = float(lr / (1.0 - std::pow(s.beta_1, t)));
-      break;
-    case OptimizerKind::nadam: {  // Keras' momentum schedule, decay 0.96
-      const double u_t = s.beta_1 * (1.0 - 0.5 * std::pow(0.96, t));
-      const double u_next = s.beta_1 * (1.0 - 0.5 * std::pow(0.96, t + 1));
-      const double product = s.u_product * u_t, product_next = product * u_next;
-      u.c_m = float(u_next / (1.0 - product_next));
-      u.c_g = float((1.0 - u_t) / (1.0 - product));
-      u.v_scale = float(1.0 - std::pow(s.beta_2, t));
-      s.u_product = product;
-      break;
-    }
-    default:
-      break;
-  }
-  return u;
+  const math::StepScalars c = math::step_scalars(s.kind, lr, t, s.beta_1, s.beta_2, s.weight_decay, &s.u_product);
+  return UpdateStep{&s, c.lr, c.decay, c.lr_t, c.c_m, c.c_g, c.v_scale,
+                    float(s.beta_1), float(s.beta_2), float(s.epsilon), float(s.rho), float(s.momentum)};
 }
 
 void apply_update_serial(const UpdateStep& u, float* params, const float* g, int64_t offset, int64_t n) {

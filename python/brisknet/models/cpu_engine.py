@@ -31,6 +31,8 @@ def signature(model, specs, training=True):
 
 
 class CpuEngine(Engine):
+    place = ("cpu", 0)
+
     def __init__(self, model, training=True, specs=None):
         self.model = model
         self.parameters = ParameterStore(model._params, model._grads)

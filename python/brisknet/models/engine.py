@@ -46,6 +46,12 @@ class Engine:
     """The interface every device's engine implements (see the module docstring)."""
 
     parameters: ParameterStore
+    place = ("cpu", 0)  # the device: ("cpu", 0) or ("cuda", index)
+
+    def serves_inference(self, specs) -> bool:
+        """Whether this training engine also predicts for the model (`specs`: layer_specs of it):
+        a device engine does, so that predict reads the weights training left on the device."""
+        return False
 
     def train(self, x, y, sample_weight, order, batch_size, reduce=None, shard=(0, 1), gradient_ready=None):
         """Trains on rows `order` of x in batches of batch_size, updating the model's optimizer

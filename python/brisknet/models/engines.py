@@ -6,6 +6,10 @@ from .engine import Engine
 
 
 def engine_for(model, training=True, specs=None) -> Engine:
-    """The engine of this model on its device: the CPU, the only device built so far. specs:
-    engine.layer_specs(model) when the caller has them."""
+    """The engine of this model on its device (model._placement(): its own, or the one in effect).
+    specs: engine.layer_specs(model) when the caller has them."""
+    kind, index = model._placement()
+    if kind == "cuda":
+        from .cuda_engine import CudaEngine  # the CUDA module loads only when a model asks for it
+        return CudaEngine(model, training, specs, device=index)
     return CpuEngine(model, training, specs)

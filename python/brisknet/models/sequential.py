@@ -11,15 +11,18 @@ import math
 
 import numpy as np
 
+from .. import devices
 from ..layers import InputSpec, Layer
 from ..naming import unique_name
 from .trainers import Trainer
 
 
 class Sequential(Trainer):
-    def __init__(self, layers=None, trainable=True, name=None):
+    def __init__(self, layers=None, trainable=True, name=None, device=None):
         super().__init__()
         self.name = name if name is not None else unique_name("sequential")
+        # where it trains: "cuda", "gpu:0", "cpu", ... (None: the device in effect, brisknet.devices)
+        self._device = devices.parse(device) if device is not None else None
         self._entries: list = []  # what model.layers lists: layers and nested Sequentials
         self._layers: list = []   # the leaf layers in order, nested models flattened: what runs
         self._input_shape = None  # per-sample shape, no batch dimension

@@ -107,6 +107,7 @@ class Evaluating:
         self._require_compiled("evaluate")
         batch_size = _check_batch_size(batch_size)
         verbose = _resolve_verbose(verbose)
+        self._weights_to_host()  # the layers compute on the host arrays
         start = time.perf_counter()
         if batches_module.is_batches(x):
             if y is not None or sample_weight is not None:
@@ -141,6 +142,7 @@ class Evaluating:
             cbl = self._callbacks_for(callbacks, verbose, None, None, steps=len(source) or None)
             if cbl is not None:
                 cbl.on_predict_begin()
+            self._weights_to_host()
             outs = []
             for step, batch in enumerate(source.epoch()):
                 xb = self._prepare_batch(batch, what=f"x[{step}]", need_y=False)[0]
@@ -170,6 +172,7 @@ class Evaluating:
                 lo, hi = dist.part(x.shape[0])
                 out = dist.allgather_rows(engine.predict(x[lo:hi], batch_size), x.shape[0])
         else:
+            self._weights_to_host()
             out = np.empty((x.shape[0],) + tuple(self._layers[-1].output_shape), np.float32)
             for step, start in enumerate(range(0, x.shape[0], batch_size)):
                 sl = slice(start, start + batch_size)
@@ -193,6 +196,7 @@ class Evaluating:
     @_exclusive
     def __call__(self, x, training=False):
         x = self._prepare_x(x)
+        self._weights_to_host()
         return self._forward(x, training=bool(training)).copy()
 
     def reset_metrics(self):
@@ -207,8 +211,10 @@ class Evaluating:
         metrics = self._build_metrics(y)
         for m in metrics:
             m.reset_state()
+        self._weights_to_host()
         with runtime.deferred_interrupt():
-            loss, pred = self._train_step(x, y, sw)
+            loss, pred = self._train_step(x, y, sw)  # on the host arrays
+        self._weights_from_host()
         _update_metrics(metrics, y, pred, sw)
         return self._single_batch_result(loss, metrics, return_dict)
 
@@ -216,6 +222,7 @@ class Evaluating:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         x, y, sw = self._prepare_xy(x, y, sample_weight)
+        self._weights_to_host()
         metrics = [copy.deepcopy(m) for m in self._build_metrics(y)]
         for m in metrics:
             m.reset_state()
@@ -226,6 +233,7 @@ class Evaluating:
     @_exclusive
     def predict_on_batch(self, x):
         x = self._prepare_x(x)
+        self._weights_to_host()
         return self._forward(x, training=False).copy()
 
     @staticmethod

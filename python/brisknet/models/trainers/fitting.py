@@ -7,7 +7,7 @@ import contextlib
 import numpy as np
 
 from ... import callbacks as callbacks_module
-from ... import distribution as distribution_module, metrics as metrics_module, runtime
+from ... import devices, distribution as distribution_module, metrics as metrics_module, runtime
 from .. import batches as batches_module
 from .. import engine as engine_module
 from .. import engines
@@ -68,7 +68,7 @@ class Fitting:
         start = self._initial_epoch if self._initial_epoch is not None else int(initial_epoch)
         if dist is not None:  # after on_train_begin: BackupAndRestore (rank 0's) may have resumed
             start = dist.start(self, start)
-        engine = self._engine() if engine_module.why_not(self) is None else None  # (after start: seeds)
+        engine = self._training_engine_or_none()  # (after start: dropout seeds)
         rng = runtime.global_rng()
         with dist.interrupts_between_steps() if dist is not None else contextlib.nullcontext():
             for epoch in range(start, int(epochs)):
@@ -148,7 +148,7 @@ class Fitting:
                         if active is not None:
                             active.start(self)
                             dist = active
-                        engine = self._engine() if engine_module.why_not(self) is None else None
+                        engine = self._training_engine_or_none()
                     if engine is not None:
                         self._engine_step(engine, cbl, hooks, step, xb, yb, swb, tracker, metrics, dist)
                     else:
@@ -190,10 +190,28 @@ class Fitting:
             engine.parameters.to_host()
 
     def _weights_from_host(self):
-        """The host arrays changed (set_weights, loading): the engine's copy follows."""
-        engine = getattr(self, "_training_engine", None)
-        if engine is not None:
-            engine.parameters.from_host()
+        """The host arrays changed (set_weights, loading): the engines' copies follow."""
+        for attr in ("_training_engine", "_inference_engine"):
+            engine = getattr(self, attr, None)
+            if engine is not None:
+                engine.parameters.from_host()
+
+    def _placement(self):
+        """Where this model runs: its own device, else the one in effect (brisknet.devices)."""
+        return self._device if getattr(self, "_device", None) is not None else devices.current()
+
+    def _training_engine_or_none(self):
+        """The engine that trains this model, or None for the Python reference path (which runs
+        on the CPU alone: a model placed on a GPU that the engine cannot run is an error)."""
+        reason = engine_module.why_not(self)
+        if reason is None:
+            return self._engine()
+        place = self._placement()
+        if place[0] != "cpu" and not self.run_eagerly:
+            raise RuntimeError(f"{self.name} cannot train on {devices.name_of(place)}: {reason} (the GPU runs "
+                               "the engine's layers, losses and optimizers; compile(run_eagerly=True) trains "
+                               "on the CPU)")
+        return None
 
     def _engine(self, training=True, specs=None):
         """The engine of this model, kept across fits (its workspaces too) until what it was built
@@ -203,10 +221,15 @@ class Fitting:
             specs, reason = engine_module.layer_specs(self)
             if reason:
                 raise ValueError(f"the engine cannot run this model: {reason}")
+        if not training:  # a device's training engine predicts with the weights it holds
+            trainer = getattr(self, "_training_engine", None)
+            if trainer is not None and trainer.place == self._placement() and \
+                    trainer.parameters.params is self._params and trainer.serves_inference(specs):
+                return trainer
         attr = "_training_engine" if training else "_inference_engine"
         engine = getattr(self, attr, None)
         # the engine holds the buffer it was built on, so its id cannot be reused while it lives
-        if engine is None or engine.parameters.params is not self._params or \
+        if engine is None or engine.parameters.params is not self._params or engine.place != self._placement() or \
                 engine.signature != engine_signature(self, specs, training):
             engine = engines.engine_for(self, training, specs)
             setattr(self, attr, engine)
