@@ -46,6 +46,7 @@ class CudaEngine(Engine):
         from .. import _cuda  # the CUDA module loads only when a model asks for the GPU
         self.model = model
         self.device_index = device
+        self.training = training
         if specs is None:
             specs, reason = layer_specs(model)
             if reason:
@@ -114,6 +115,8 @@ class CudaEngine(Engine):
                 layer._calls = int(c)
 
     def predict(self, x, batch_size):
+        if not self.training:  # an inference-only engine: the host weights may have moved on (the CPU trained)
+            self.parameters.from_host()
         return self.net.predict(np.ascontiguousarray(x.reshape(x.shape[0], -1), np.float32), batch_size,
                                 cuda.allow_tf32)
 

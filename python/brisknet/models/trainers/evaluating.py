@@ -17,6 +17,7 @@ class Evaluating:
     def _evaluate_arrays(self, x, y, sw, batch_size, prefix="", cbl=None):
         """Loss and metrics over (x, y); calls the on_test_* hooks of `cbl` (the logs they see
         have no prefix, as in Keras)."""
+        self._weights_to_host()  # the layers compute on the host arrays
         metrics = [copy.deepcopy(m) for m in self._build_metrics(y)]
         for m in metrics:
             m.reset_state()
@@ -70,6 +71,7 @@ class Evaluating:
         return dist.allgather_rows(per_sample, n), dist.allgather_rows(outputs, n)
 
     def _evaluate_batches(self, source, prefix="", cbl=None):
+        self._weights_to_host()
         tracker, metrics = metrics_module.Mean(name="loss"), None
         dist = distribution_module.active()
         if cbl is not None:
@@ -107,7 +109,6 @@ class Evaluating:
         self._require_compiled("evaluate")
         batch_size = _check_batch_size(batch_size)
         verbose = _resolve_verbose(verbose)
-        self._weights_to_host()  # the layers compute on the host arrays
         start = time.perf_counter()
         if batches_module.is_batches(x):
             if y is not None or sample_weight is not None:

@@ -231,6 +231,8 @@ class Fitting:
         # the engine holds the buffer it was built on, so its id cannot be reused while it lives
         if engine is None or engine.parameters.params is not self._params or engine.place != self._placement() or \
                 engine.signature != engine_signature(self, specs, training):
+            if engine is not None and engine.parameters.params is self._params:
+                engine.parameters.to_host()  # what the old engine trained (on its device) comes home first
             engine = engines.engine_for(self, training, specs)
             setattr(self, attr, engine)
         return engine

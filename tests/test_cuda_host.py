@@ -1,0 +1,138 @@
+"""The host side of the CUDA engine, on any machine: brisknet._cuda is replaced by
+tests/fake_cuda.py, which keeps "device" copies of the weights, optimizer state and data and
+trains them with the CPU engine. A model placed on the GPU must then give the CPU engine's bits,
+and the copies between host and device must happen when (and only when) they are needed."""
+import numpy as np
+import pytest
+
+import brisknet as keras
+import fake_cuda
+from brisknet import layers
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "brisknet._cuda", fake_cuda)
+    monkeypatch.setattr(keras, "_cuda", fake_cuda, raising=False)
+    assert keras.cuda.is_available() and keras.cuda.get_device_name(0).startswith("fake")
+    return fake_cuda
+
+
+def data(n=160):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((n, 12)).astype(np.float32), rng.integers(0, 4, n)
+
+
+def model(device=None):
+    keras.utils.set_random_seed(7)
+    m = keras.Sequential([layers.Dense(16, activation="relu", kernel_regularizer="l2"), layers.Dropout(0.25),
+                          layers.Dense(4, activation="softmax")], device=device)
+    m.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(0.01, 5, 0.9)),
+              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    m.build((None, 12))
+    return m
+
+
+def test_a_model_on_the_gpu_trains_as_on_the_cpu(gpu):
+    x, y = data()
+    runs = []
+    for device in (None, "cuda"):
+        m = model(device)
+        h = m.fit(x, y, batch_size=32, epochs=3, verbose=0, validation_data=(x[:40], y[:40]))
+        runs.append((m.get_weights(), h.history, m.predict(x, verbose=0), m.evaluate(x, y, verbose=0),
+                     m.optimizer.iterations))
+    assert type(m._training_engine).__name__ == "CudaEngine"
+    (w_cpu, h_cpu, p_cpu, e_cpu, it_cpu), (w_gpu, h_gpu, p_gpu, e_gpu, it_gpu) = runs
+    for a, b in zip(w_cpu, w_gpu):
+        np.testing.assert_array_equal(b, a)
+    assert h_gpu == h_cpu and e_gpu == e_cpu and it_gpu == it_cpu == 15
+    np.testing.assert_array_equal(p_gpu, p_cpu)
+
+
+def test_weights_and_state_come_back_only_when_read_and_go_out_when_set(gpu):
+    x, y = data()
+    m = model("cuda")
+    m.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    net = m._training_engine.net
+    assert net.downloads == {"params": 0, "state": 0} and net.uploads["data"] == 1
+    m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert net.uploads["data"] == 1  # the same data stays on the device
+    weights = m.get_weights()
+    m.get_weights()
+    assert net.downloads == {"params": 1, "state": 2}  # once, with Adam's m and v
+    m.predict(x, verbose=0)  # predicts with the training engine's device weights: no copy
+    assert net.downloads["params"] == 1 and m._engine(training=False) is m._training_engine
+    m.set_weights([w + 1 for w in weights])
+    assert net.uploads["params"] == 2
+    np.testing.assert_array_equal(net.params, np.concatenate([w.ravel() + 1 for w in weights]))
+    x[0, 0] += 1  # new contents, same array: uploaded again
+    m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert net.uploads["data"] == 2
+
+
+def test_saving_a_gpu_model_saves_what_the_device_trained(gpu, tmp_path):
+    x, y = data()
+    on_gpu = model("cuda")  # (each trained right after it is made: the same shuffles)
+    on_gpu.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    on_cpu = model()
+    on_cpu.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    on_gpu.save(tmp_path / "gpu.brisk")
+    loaded = keras.saving.load_model(tmp_path / "gpu.brisk")
+    for a, b in zip(loaded.get_weights(), on_cpu.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for m in (loaded, on_cpu):  # the optimizer state came along too
+        m.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(loaded.get_weights(), on_cpu.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_model_moves_between_devices_with_its_weights(gpu):
+    x, y = data()
+    moved = model()
+    moved.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    with keras.device("gpu:0"):
+        moved.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    moved.fit(x, y, batch_size=32, epochs=1, verbose=0)  # back on the CPU, from the device's weights
+    stays = model()
+    stays.fit(x, y, batch_size=32, epochs=3, verbose=0)
+    for a, b in zip(moved.get_weights(), stays.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_train_on_batch_and_evaluate_on_a_gpu_model_see_the_device_weights(gpu):
+    x, y = data()
+    results = []
+    for device in ("cuda", None):
+        m = model(device)
+        m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        m.train_on_batch(x[:32], y[:32])
+        m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        results.append(m.evaluate(x, y, verbose=0))
+    assert results[0] == results[1]
+
+
+def test_a_model_the_engine_cannot_run_says_so_on_the_gpu(gpu):
+    class Doubling(layers.Layer):
+        def forward(self, x, training):
+            return 2 * x
+
+        def backward(self, dy, need_dx):
+            return 2 * dy
+
+    x, y = data()
+    m = keras.Sequential([layers.Dense(4), Doubling()], device="cuda")
+    m.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(RuntimeError, match="cannot train on cuda:0: layer Doubling"):
+        m.fit(x, np.zeros((x.shape[0], 4), np.float32), verbose=0)
+    m.compile(optimizer="sgd", loss="mse", run_eagerly=True)  # the Python path, on the CPU
+    m.fit(x, np.zeros((x.shape[0], 4), np.float32), verbose=0)
+
+
+def test_predicting_on_the_gpu_a_model_the_cpu_trains_uses_its_latest_weights(gpu):
+    x, y = data()
+    m = model()
+    for _ in range(2):
+        m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        with keras.device("cuda"):
+            on_gpu = m.predict(x, verbose=0)
+        np.testing.assert_array_equal(on_gpu, m(x))  # (the layers on the host arrays: no engine switch)
