@@ -26,15 +26,16 @@ int driver_version();   // the driver's CUDA version, 0 without a driver
 // row-major host arrays copied to the device and back; op(A) is A^T when trans_a (A then [k, m]).
 void gemm_on_host(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
                   const float* bias, Activation act, float alpha, float* c, float* pre, bool tf32, int splits);
-// Seconds per call of C[m, n] = A[m, k] B[k, n] on device-resident data, the mean over `calls`
+// Seconds per call of C[m, n] = op(A) op(B) on device-resident data (zeros), the mean over `calls`
 // after a warm-up: our kernel (its TF32 variant when tf32).
-double time_gemm(int64_t m, int64_t n, int64_t k, bool tf32, int calls);
+double time_gemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b, bool tf32, int calls);
 
 // ---------------------------------------------------------------- the engine
 // The chain of layers of brisknet/engine.h trained on one GPU: parameters, gradients, optimizer
-// state and the training data stay on the device; a run of steps is one CUDA graph of a step
-// (captured once per batch size, replayed), reading the step number, learning rate and dropout
-// counters from device memory, with no synchronisation until the run ends.
+// state and the training data stay on the device; a run of steps is one launch of a CUDA graph
+// (captured once per batch size and run length, then replayed), whose steps read the step
+// number, learning rate and dropout counters from device memory; no synchronisation until the
+// run ends.
 class Network {
  public:
   Network(std::vector<LayerSpec> layers, LossSpec loss, int64_t n_params, int device);
@@ -71,7 +72,7 @@ class Network {
   // out[n, outputs] = the network on x[n, inputs] (inference), batch_size rows at a time.
   void predict(const float* x, int64_t n, int64_t batch_size, float* out, bool tf32);
 
-  // How many CUDA graphs have been captured (tests: one per batch size, then replays).
+  // How many CUDA graphs have been captured (tests: one per run shape, then replays).
   int64_t graphs_captured() const;
 
  private:

@@ -128,15 +128,16 @@ PYBIND11_MODULE(_cuda, m) {
      arg("activation") = Activation::linear, arg("alpha") = 0.0f, arg("keep_pre") = false, arg("tf32") = false,
      arg("splits") = 0,
      "(op(a) op(b) + bias through the activation, the pre-activation or an empty array) on the device");
-  m.def("time_gemm", [](int64_t m, int64_t n, int64_t k, bool tf32, int calls) {
+  m.def("time_gemm", [](int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b, bool tf32, int calls) {
     if (m < 1 || n < 1 || k < 1 || calls < 1) fail_value("time_gemm: sizes and calls must be >= 1");
     double seconds;
     {
       py::gil_scoped_release nogil;
-      seconds = cuda::time_gemm(m, n, k, tf32, calls);
+      seconds = cuda::time_gemm(m, n, k, trans_a, trans_b, tf32, calls);
     }
     return seconds;
-  }, arg("m"), arg("n"), arg("k"), arg("tf32") = false, arg("calls") = 20, "seconds per call of our SGEMM");
+  }, arg("m"), arg("n"), arg("k"), arg("trans_a") = false, arg("trans_b") = false, arg("tf32") = false,
+     arg("calls") = 20, "seconds per call of our SGEMM, C[m, n] = op(A) op(B), on device-resident zeros");
 
   py::class_<cuda::Network>(m, "Network")
       .def(py::init([](const std::vector<LayerSpec>& layers, const LossSpec& loss, int64_t n_params, int device) {

@@ -2,12 +2,14 @@
 // cpp/engine/network.cpp does on the CPU (gather -> forward -> loss + penalties -> backward ->
 // update), each phase a few kernels on one stream.
 //
-// A step is captured once per batch size as a CUDA graph and replayed for every batch of a run:
-// what changes between steps (the step number, hence the rows gathered, the learning rate, the
-// dropout masks' counters, the optimizer's step count) is read from device memory, so replaying
-// needs nothing from the host, and nothing waits for the GPU until the run's losses and
-// predictions are copied back at its end. A graph is captured again only when a buffer it reads
-// has moved (a larger run, new data) or the optimizer's settings changed.
+// A run's whole batches are one CUDA graph (its steps captured back to back), launched once; a
+// partial last batch is a second. What changes between steps and runs (the step number, hence the
+// rows gathered, the learning rate, the dropout masks' counters, the optimizer's step count) is
+// read from device memory, so a graph is captured once per (batch size, steps per run) and
+// replayed by every later run of that shape (fit's runs are alike but for an epoch's last), and
+// nothing waits for the GPU until the run's losses and predictions are copied back at its end.
+// A graph is captured again only when a buffer it reads has moved (a longer run, new data) or the
+// optimizer's settings changed.
 #include <cstring>
 #include <map>
 #include <string>
@@ -287,8 +289,9 @@ struct Network::Impl {
     advance(stream, step.get());
   }
 
-  // The graph of a step of b rows (captured when missing or stale), launched once.
-  void launch_step(int64_t b, int64_t batch_size, const DeviceOptimizer& opt, bool tf32) {
+  // The graph of `steps` consecutive steps of b rows each (captured when missing or stale: the
+  // step counter advances on the device between them), launched once.
+  void launch_steps(int64_t steps, int64_t b, int64_t batch_size, const DeviceOptimizer& opt, bool tf32) {
     // what a graph bakes in by value: the optimizer's settings, the shapes, the GEMM variant
     std::string key;
     for (double v : {opt.beta_1, opt.beta_2, opt.epsilon, opt.rho, opt.momentum, opt.weight_decay, opt.clip_threshold})
@@ -296,7 +299,7 @@ struct Network::Impl {
     key += "|" + std::to_string(int(opt.kind)) + "|" + std::to_string(int(opt.clip)) + "|" +
            std::to_string(opt.nesterov) + "|" + std::to_string(b) + "|" + std::to_string(batch_size) + "|" +
            std::to_string(tf32) + "|" + std::to_string(state_set[0]) + std::to_string(state_set[1]) +
-           std::to_string(state_set[2]);
+           std::to_string(state_set[2]) + "|" + std::to_string(steps);
     Graph& graph = graphs[key];
     if (!graph.exec || graph.generation != generation) {
       if (graph.exec) BRISKNET_CUDA_CHECK(cudaGraphExecDestroy(graph.exec));
@@ -304,7 +307,7 @@ struct Network::Impl {
       cudaGraph_t captured_graph = nullptr;
       BRISKNET_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
       try {
-        step_kernels(b, batch_size, opt, tf32);
+        for (int64_t k = 0; k < steps; ++k) step_kernels(b, batch_size, opt, tf32);
       } catch (...) {
         cudaStreamEndCapture(stream, &captured_graph);
         if (captured_graph) cudaGraphDestroy(captured_graph);
@@ -466,8 +469,8 @@ int64_t Network::train(OptimizerSpec& opt, const double* learning_rates, const i
                           opt.nesterov, opt.clip, opt.clip_threshold};
   if (full > 0) n.workspace(batch_size, tf32);
   if (rest > 0) n.workspace(rest, tf32);
-  for (int64_t k = 0; k < full; ++k) n.launch_step(batch_size, batch_size, d, tf32);
-  if (rest > 0) n.launch_step(rest, batch_size, d, tf32);
+  if (full > 0) n.launch_steps(full, batch_size, batch_size, d, tf32);  // the run's whole batches: one launch
+  if (rest > 0) n.launch_steps(1, rest, batch_size, d, tf32);
   n.batch_loss.download(batch_loss, batches, n.stream);
   n.predictions.download(predictions, count * n.outputs(), n.stream);
   BRISKNET_CUDA_CHECK(cudaMemcpyAsync(&opt.iterations, n.iterations.get(), sizeof(int64_t), cudaMemcpyDeviceToHost, n.stream));

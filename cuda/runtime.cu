@@ -73,12 +73,13 @@ void gemm_on_host(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
   BRISKNET_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
-double time_gemm(int64_t m, int64_t n, int64_t k, bool tf32, int calls) {
+double time_gemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b, bool tf32, int calls) {
   DeviceBuffer<float> a(m * k), b(k * n), c(m * n), workspace;
   BRISKNET_CUDA_CHECK(cudaMemset(a.get(), 0, sizeof(float) * m * k));
   BRISKNET_CUDA_CHECK(cudaMemset(b.get(), 0, sizeof(float) * k * n));
   GemmArgs g;
-  g.m = m, g.n = n, g.k = k, g.a = a.get(), g.lda = k, g.b = b.get(), g.ldb = n, g.c = c.get(), g.ldc = n;
+  g.trans_a = trans_a, g.trans_b = trans_b, g.m = m, g.n = n, g.k = k;
+  g.a = a.get(), g.lda = trans_a ? m : k, g.b = b.get(), g.ldb = trans_b ? k : n, g.c = c.get(), g.ldc = n;
   gemm(nullptr, g, Epilogue{}, tf32, workspace);  // warm-up, and the split-k workspace
   cudaEvent_t start, stop;
   BRISKNET_CUDA_CHECK(cudaEventCreate(&start));

@@ -137,7 +137,7 @@ def test_gemm_matches_numpy_with_its_epilogue(trans_a, trans_b, m, n, k, splits)
 
 @needs_gpu
 def test_tf32_is_opt_in_and_close():
-    from brisknet import _core, _cuda
+    from brisknet import _cuda
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((128, 256)).astype(np.float32), rng.standard_normal((256, 64)).astype(np.float32)
     exact, _ = _cuda.gemm(a, b)
@@ -148,13 +148,13 @@ def test_tf32_is_opt_in_and_close():
 
 
 @needs_gpu
-def test_a_run_replays_one_graph_per_batch_size_and_weights_come_back_only_when_read():
+def test_a_run_replays_one_graph_per_shape_and_weights_come_back_only_when_read():
     model = _model("mlp")
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     x = np.random.default_rng(0).standard_normal((100, 20)).astype(np.float32)
     y = np.arange(100) % 10
     with keras.device("cuda"):
-        model.fit(x, y, batch_size=32, epochs=3, verbose=0)  # batches of 32 and of 4
+        model.fit(x, y, batch_size=32, epochs=3, verbose=0)  # per epoch one run: 3 batches of 32, one of 4
         engine = model._training_engine
         assert engine.net.graphs_captured == 2
         assert engine.parameters.stale  # the host arrays wait for a reader

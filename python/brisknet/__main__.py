@@ -16,12 +16,16 @@ def _train(args) -> int:
 
     if args.threads:
         brisknet.set_num_threads(args.threads)
+    brisknet.set_device(args.device)  # "cuda": the same program on the GPU
     brisknet.utils.set_random_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = reference.load_fashion_mnist(args.data)
     model = reference.build_model()
+    where = (f"{brisknet.get_num_threads()} threads, GEMM kernel {brisknet.cpu_info()['gemm_isa']}"
+             if brisknet.get_device() == "cpu" else
+             f"{brisknet.get_device()} ({brisknet.cuda.get_device_name(brisknet.devices.current()[1])}"
+             f"{', TF32' if brisknet.cuda.allow_tf32 else ''})")
     print(f"brisknet {brisknet.__version__}: reference MLP 784-1000-1000-10 on Fashion-MNIST, "
-          f"{args.epochs} epochs, batch {args.batch_size}, {brisknet.get_num_threads()} threads, "
-          f"GEMM kernel {brisknet.cpu_info()['gemm_isa']}")
+          f"{args.epochs} epochs, batch {args.batch_size}, {where}")
     start = time.perf_counter()
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose)
     train_time = time.perf_counter() - start
@@ -81,7 +85,10 @@ def _bench(args) -> int:
 
 def _info(args) -> int:
     import brisknet
-    print(json.dumps(brisknet.cpu_info(), indent=2))
+    info = dict(brisknet.cpu_info())
+    info["cuda"] = {"built": brisknet.cuda.is_built(), "available": brisknet.cuda.is_available(),
+                    "why_not": brisknet.cuda.why_not(), "devices": brisknet.cuda.device_count()}
+    print(json.dumps(info, indent=2))
     return 0
 
 
@@ -95,6 +102,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None, help="directory with the Fashion-MNIST IDX .gz files")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N (gpu:N)")
     p.set_defaults(func=_train)
     p = sub.add_parser("bench", help="GEMM GFLOP/s beside numpy at the reference model's shapes")
     p.add_argument("--threads", type=int, default=0)

@@ -1,0 +1,22 @@
+"""A short training run on the GPU for compute-sanitizer (memcheck, racecheck): every kind of
+layer, a split-k GEMM (batch 32), a partial last batch, a GEMM epilogue activation and a
+separate one, dropout, clipping, predict and the weights copied back."""
+import numpy as np
+
+import brisknet as keras
+from brisknet import layers
+
+rng = np.random.default_rng(0)
+x = rng.standard_normal((100, 96)).astype(np.float32)
+y = rng.integers(0, 10, 100)
+keras.utils.set_random_seed(0)
+model = keras.Sequential([layers.Rescaling(0.5), layers.Dense(128, activation="relu", kernel_regularizer="l2"),
+                          layers.Dropout(0.2), layers.Dense(64, activation="gelu"), layers.Activation("tanh"),
+                          layers.Dense(10, activation="softmax")], device="cuda")
+model.compile(optimizer=keras.optimizers.Adam(global_clipnorm=1.0), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+history = model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+keras.cuda.allow_tf32 = True
+model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+print("losses", history.history["loss"], "predict", model.predict(x[:5], verbose=0).sum(axis=1),
+      "weights", sum(float(np.abs(w).sum()) for w in model.get_weights()))
