@@ -10,6 +10,9 @@
 //
 // TF32 (opt-in, brisknet.cuda.allow_tf32): 64x64 tiles on the tensor cores (wmma m16n16k8,
 // four warps of 32x32), inputs rounded to TF32, accumulation in FP32, the same epilogues.
+//
+// The bias gradient of a weight-gradient GEMM (dW = X^T dZ, db = dZ's column sums) is summed by
+// the first row of blocks from the dZ tiles they stage anyway, in k order (the CPU's order).
 #include <mma.h>
 
 #include <algorithm>
@@ -120,6 +123,11 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
   for (int i = 0; i < TM; ++i)
 #pragma unroll
     for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
+  // the first row of blocks also sums B's columns (one split only: gemm() sees to it)
+  const bool sums = e.b_column_sums && blockIdx.y == 0 && ty == 0;
+  float colsum[TN];
+#pragma unroll
+  for (int j = 0; j < TN; ++j) colsum[j] = 0.0f;
 
   for (int64_t k0 = kr.begin; k0 < kr.end; k0 += BK) {
     if (TA)  // A is [k, m]
@@ -142,9 +150,16 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
       for (int i = 0; i < TM; ++i)
 #pragma unroll
         for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+      if (sums)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) colsum[j] += b[j];
     }
     __syncthreads();
   }
+  if (sums)
+#pragma unroll
+    for (int j = 0; j < TN; ++j)
+      if (n0 + tx * TN + j < g.n) e.b_column_sums[n0 + tx * TN + j] = colsum[j];
 #pragma unroll
   for (int i = 0; i < TM; ++i) {
     const int64_t row = m0 + ty * TM + i;
@@ -175,6 +190,8 @@ __global__ void __launch_bounds__(128)
   for (int i = 0; i < 2; ++i)
 #pragma unroll
     for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+  const bool sums = e.b_column_sums && blockIdx.y == 0 && threadIdx.x < BN;  // B's column sums, in FP32
+  float colsum = 0.0f;
 
   for (int64_t k0 = kr.begin; k0 < kr.end; k0 += BK) {
     if (TA)
@@ -186,6 +203,9 @@ __global__ void __launch_bounds__(128)
     else
       stage_tile<BK, BN, kThreads>(g.b, g.ldb, k0, n0, kr.end, g.n, b_aligned, [&](int r, int c, float v) { Bs[r * LB + c] = v; });
     __syncthreads();
+    if (sums)
+#pragma unroll
+      for (int kk = 0; kk < BK; ++kk) colsum += Bs[kk * LB + threadIdx.x];
     wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> af[2];
     wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> bf[2];
 #pragma unroll
@@ -203,6 +223,7 @@ __global__ void __launch_bounds__(128)
       for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], af[i], bf[j], acc[i][j]);
     __syncthreads();
   }
+  if (sums && n0 + threadIdx.x < g.n) e.b_column_sums[n0 + threadIdx.x] = colsum;
 #pragma unroll
   for (int i = 0; i < 2; ++i)
 #pragma unroll
@@ -315,11 +336,14 @@ void gemm(cudaStream_t s, const GemmArgs& g, const Epilogue& epilogue, bool tf32
   if (g.m == 0 || g.n == 0) return;
   Epilogue e = epilogue;
   const bool separate = !fused_in_gemm(e.act);  // the activation after the product, element-wise
+  if (separate && g.ldc != g.n) throw std::invalid_argument("gemm: an unfused activation needs a dense C (ldc == n)");
   if (separate) {
     e.act = Activation::linear;
     if (e.through) e.through = false;  // the raw product, then its activation gradient
   }
   const Plan p = plan_for(g, tf32, splits);
+  float* sums = e.b_column_sums;
+  if (p.splits > 1) e.b_column_sums = nullptr;  // each part sees a slice of k: summed apart, below
   float* partial = nullptr;
   if (p.splits > 1) {
     workspace.reserve(int64_t(p.splits) * g.m * g.n);
@@ -336,13 +360,15 @@ void gemm(cudaStream_t s, const GemmArgs& g, const Epilogue& epilogue, bool tf32
     sum_splits_kernel<<<blocks, 256, 0, s>>>(g, e, partial, p.splits);
     BRISKNET_CUDA_LAUNCHED("gemm split-k sum");
   }
-  if (separate && g.ldc == g.n) {
+  if (sums && p.splits > 1) {  // op(B) is [k, n] row-major here (the weight-gradient GEMM's dZ)
+    if (g.trans_b || g.ldb != g.n) throw std::invalid_argument("gemm: column sums need B as a dense [k, n]");
+    column_sums(s, sums, g.b, g.k, g.n);
+  }
+  if (separate) {
     if (epilogue.through)
       activation_backward(s, g.c, g.c, epilogue.grad_z, epilogue.grad_y, g.m, g.n, epilogue.act, epilogue.alpha);
     else
       activation_forward(s, g.c, e.pre ? e.pre : g.c, g.m, g.n, epilogue.act, epilogue.alpha);
-  } else if (separate) {
-    throw std::invalid_argument("gemm: an unfused activation needs a dense C (ldc == n)");
   }
 }
 

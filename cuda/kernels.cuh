@@ -27,7 +27,7 @@ struct GemmArgs {
 };
 // What happens to each element v of the product before it is stored (the CPU GEMM's epilogues):
 // forward: z = v + bias[j], stored to `pre` when given, and C = act(z); backward through the
-// layer below (`through`): C = act'(v) at that layer's (grad_z, grad_y).
+// layer below (`through`): C = act'(v) at that layer's (grad_z, grad_y); and B's column sums.
 struct Epilogue {
   const float* bias = nullptr;
   float* pre = nullptr;
@@ -36,6 +36,9 @@ struct Epilogue {
   bool through = false;
   const float* grad_z = nullptr;  // [m, ldc]
   const float* grad_y = nullptr;
+  // [n]: the column sums of op(B) over k, in k order (the bias gradient of a weight-gradient
+  // GEMM, summed while B's tiles are in shared memory)
+  float* b_column_sums = nullptr;
 };
 // Piecewise-linear activations run inside the GEMM's epilogue; the others (exp, erf, tanh, ...)
 // as an element-wise pass right after it (in the tile kernels they would spill registers).

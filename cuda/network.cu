@@ -225,8 +225,9 @@ struct Network::Impl {
           w.a = input, w.lda = l.in, w.trans_a = true;
           w.b = dz, w.ldb = l.out;
           w.c = grads.get() + l.kernel_offset, w.ldc = l.out;
-          gemm(stream, w, Epilogue{}, tf32, ws.gemm);
-          if (l.bias_offset >= 0) column_sums(stream, grads.get() + l.bias_offset, dz, b, l.out);
+          Epilogue bias_gradient;  // db = dZ's column sums, while the GEMM stages dZ
+          bias_gradient.b_column_sums = l.bias_offset >= 0 ? grads.get() + l.bias_offset : nullptr;
+          gemm(stream, w, bias_gradient, tf32, ws.gemm);
           break;
         }
         case LayerKind::activation:
