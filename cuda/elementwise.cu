@@ -50,33 +50,11 @@ __global__ void activation_grad_kernel(float* dx, const float* dy, const float* 
 
 // one thread per row: the rows are short (classes)
 __global__ void softmax_kernel(float* y, const float* x, int64_t rows, int64_t cols, bool log) {
-  BRISKNET_GRID_STRIDE(r, rows) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float mx = xr[0];
-    for (int64_t j = 1; j < cols; ++j) mx = math::max_of(mx, xr[j]);
-    float sum = 0;
-    if (log) {
-      for (int64_t j = 0; j < cols; ++j) sum += expf(xr[j] - mx);
-      const float log_sum = logf(sum);
-      for (int64_t j = 0; j < cols; ++j) yr[j] = (xr[j] - mx) - log_sum;
-    } else {
-      for (int64_t j = 0; j < cols; ++j) sum += (yr[j] = expf(xr[j] - mx));
-      const float inv = 1.0f / sum;
-      for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
-    }
-  }
+  BRISKNET_GRID_STRIDE(r, rows) math::softmax_row(y + r * cols, x + r * cols, cols, log);
 }
 
 __global__ void softmax_grad_kernel(float* dx, const float* dy, const float* y, int64_t rows, int64_t cols, bool log) {
-  BRISKNET_GRID_STRIDE(r, rows) {
-    const float* dyr = dy + r * cols;
-    const float* yr = y + r * cols;
-    float* dxr = dx + r * cols;
-    float dot = 0;  // softmax: sum(dy * y); log_softmax: sum(dy)
-    for (int64_t j = 0; j < cols; ++j) dot += log ? dyr[j] : dyr[j] * yr[j];
-    for (int64_t j = 0; j < cols; ++j) dxr[j] = log ? dyr[j] - expf(yr[j]) * dot : yr[j] * (dyr[j] - dot);
-  }
+  BRISKNET_GRID_STRIDE(r, rows) math::softmax_row_grad(dx + r * cols, dy + r * cols, y + r * cols, cols, log);
 }
 
 __global__ void dropout_kernel(float* y, uint8_t* mask, const float* x, int64_t n, float rate, float scale,

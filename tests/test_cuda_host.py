@@ -136,3 +136,44 @@ def test_predicting_on_the_gpu_a_model_the_cpu_trains_uses_its_latest_weights(gp
         with keras.device("cuda"):
             on_gpu = m.predict(x, verbose=0)
         np.testing.assert_array_equal(on_gpu, m(x))  # (the layers on the host arrays: no engine switch)
+
+
+def test_variables_and_layer_weights_of_a_gpu_model_read_and_write_the_device(gpu):
+    x, y = data()
+    results = []
+    for device in ("cuda", None):
+        m = model(device)
+        m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        kernel = m.layers[0].kernel.numpy()  # what the device trained
+        m.layers[2].kernel.assign(m.layers[2].kernel.numpy() * 0.5)  # goes to the device
+        assigned = m.predict(x, verbose=0)
+        m.layers[0].set_weights([w + 0.01 for w in m.layers[0].get_weights()])
+        m.set_weights(m.get_weights())  # keeps the optimizer's state (Adam's moments)
+        m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        results.append((kernel, m.get_weights(), m.predict(x, verbose=0), assigned))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][3], results[1][3])
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(results[0][2], results[1][2])
+
+
+def test_backup_and_restore_resumes_a_gpu_model(gpu, tmp_path):
+    x, y = data()
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("crash")
+
+    results = []
+    for device in ("cuda", None):
+        backup = keras.callbacks.BackupAndRestore(tmp_path / f"backup-{device}")
+        m = model(device)
+        with pytest.raises(RuntimeError):
+            m.fit(x, y, batch_size=32, epochs=4, verbose=0, callbacks=[backup, Crash()])
+        m = model(device)  # a new process would build it again
+        m.fit(x, y, batch_size=32, epochs=4, verbose=0, callbacks=[backup])
+        results.append(m.get_weights())
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -330,7 +330,8 @@ def test_predict_through_the_engine_equals_the_layer_path():
 
 def test_weights_reach_the_host_through_the_parameter_store(tmp_path):
     """The device seam: whatever reads the weights on the host asks the engine's ParameterStore
-    first, and whatever writes them tells it (no-ops on the CPU; a GPU engine copies there)."""
+    first, and whatever writes them brings the host up to date first (the optimizer's state too)
+    and tells it after (no-ops on the CPU; a GPU engine copies there: tests/test_cuda_host.py)."""
     rng = np.random.default_rng(9)
     x, y = rng.standard_normal((40, 5)).astype(np.float32), rng.integers(0, 3, 40)
     model = keras.Sequential([layers.Dense(4, activation="relu"), layers.Dense(3, activation="softmax")])
@@ -351,7 +352,9 @@ def test_weights_reach_the_host_through_the_parameter_store(tmp_path):
         return set(calls)
     weights = []
     assert after(lambda: weights.extend(model.get_weights())) == {"to_host"}
-    assert after(lambda: model.set_weights(weights)) == {"from_host"}
+    assert after(lambda: model.set_weights(weights)) == {"to_host", "from_host"}
+    assert after(lambda: model.layers[0].kernel.assign(weights[0])) == {"to_host", "from_host"}
+    assert after(lambda: model.layers[1].bias.numpy()) == {"to_host"}
     assert after(lambda: model.save(tmp_path / "m.brisk")) == {"to_host"}
     assert "from_host" in after(lambda: model.load_weights(tmp_path / "m.brisk"))
     model.fit(x, y, epochs=1, verbose=0)  # the same engine trains on

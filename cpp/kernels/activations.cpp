@@ -19,25 +19,9 @@ void each(int64_t n, F f) {
 
 template <typename T>
 void softmax_rows(T* y, const T* x, int64_t rows, int64_t cols, bool log) {
-  if (cols == 0) return;
   const int nt = detail::threads_for(rows * cols, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * cols;
-    T* yr = y + r * cols;
-    T mx = xr[0];
-    for (int64_t j = 1; j < cols; ++j) mx = std::max(mx, xr[j]);
-    T sum = 0;
-    if (log) {
-      for (int64_t j = 0; j < cols; ++j) sum += std::exp(xr[j] - mx);
-      const T log_sum = std::log(sum);  // (x - max) - log_sum keeps float32 precision at large x
-      for (int64_t j = 0; j < cols; ++j) yr[j] = (xr[j] - mx) - log_sum;
-    } else {
-      for (int64_t j = 0; j < cols; ++j) sum += (yr[j] = std::exp(xr[j] - mx));
-      const T inv = T(1) / sum;
-      for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
-    }
-  }
+  for (int64_t r = 0; r < rows; ++r) math::softmax_row(y + r * cols, x + r * cols, cols, log);
 }
 
 }  // namespace
@@ -87,15 +71,7 @@ void activation_backward(T* dx, const T* dy, const T* x, const T* y, int64_t row
     const bool log = act == Activation::log_softmax;
     const int nt = detail::threads_for(n, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* dyr = dy + r * cols;
-      const T* yr = y + r * cols;
-      T* dxr = dx + r * cols;
-      T dot = 0;  // softmax: sum(dy * y); log_softmax: sum(dy)
-      for (int64_t j = 0; j < cols; ++j) dot += log ? dyr[j] : dyr[j] * yr[j];
-      for (int64_t j = 0; j < cols; ++j)
-        dxr[j] = log ? dyr[j] - std::exp(yr[j]) * dot : yr[j] * (dyr[j] - dot);
-    }
+    for (int64_t r = 0; r < rows; ++r) math::softmax_row_grad(dx + r * cols, dy + r * cols, y + r * cols, cols, log);
     return;
   }
   detail::parallel_chunks(n, [&](int64_t begin, int64_t end) {

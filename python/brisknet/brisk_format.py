@@ -214,6 +214,7 @@ def restore_into(model, path) -> None:
 
 
 def _restore(model, tensors, metadata, path, optimizer):
+    model._weights_to_host()  # a device engine's newer copies first: the file replaces some
     tensors_to_weights(path, model, tensors)
     states = json_field(path, metadata, "layer_state") if "layer_state" in metadata else {}
     if not isinstance(states, dict):
@@ -232,6 +233,7 @@ def _restore(model, tensors, metadata, path, optimizer):
             opt.iterations = int(metadata["optimizer_iterations"])
         except ValueError:
             raise ValueError(f"{path}: optimizer_iterations is not an integer") from None
+        model._weights_from_host()  # the optimizer's state goes to a device engine too
 
 
 def save_weights(model, path) -> None:

@@ -21,8 +21,16 @@ class Variable:
 
     @property
     def value(self) -> np.ndarray:
-        """The weight itself (a live view: writing to it changes the model)."""
-        return self._array if self._layer is None else self._layer._weights[self._index]
+        """The weight itself (a live view: writing to it changes the model; assign() also tells a
+        device engine)."""
+        if self._layer is None:
+            return self._array
+        self._layer._weights_to_host()
+        return self._layer._weights[self._index]
+
+    def _written(self) -> None:
+        if self._layer is not None:
+            self._layer._weights_from_host()
 
     @property
     def path(self) -> str:
@@ -54,6 +62,7 @@ class Variable:
         if arr.shape != self.shape and not (arr.size == 1 and self.value.size == 1):
             raise ValueError(f"{self.path}.assign: expected shape {self.shape}, got {arr.shape}")
         self.value[...] = arr.reshape(self.shape)
+        self._written()
         return self
 
     def assign_add(self, delta):
@@ -72,6 +81,7 @@ class Variable:
 
     def __setitem__(self, key, value):
         self.value[key] = value
+        self._written()
 
     def __eq__(self, other):
         return self.value == np.asarray(other)

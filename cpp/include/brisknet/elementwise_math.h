@@ -163,6 +163,33 @@ BRISKNET_HD T activate_grad(T g, T v, T out, T alpha) {
   }
 }
 
+// softmax (or log_softmax) of one row of cols values; y may alias x. Subtracting the row's max
+// first keeps float32 precision at large x.
+template <typename T>
+BRISKNET_HD void softmax_row(T* y, const T* x, int64_t cols, bool log) {
+  if (cols == 0) return;
+  T mx = x[0];
+  for (int64_t j = 1; j < cols; ++j) mx = max_of(mx, x[j]);
+  T sum = 0;
+  if (log) {
+    for (int64_t j = 0; j < cols; ++j) sum += std::exp(x[j] - mx);
+    const T log_sum = std::log(sum);
+    for (int64_t j = 0; j < cols; ++j) y[j] = (x[j] - mx) - log_sum;
+  } else {
+    for (int64_t j = 0; j < cols; ++j) sum += (y[j] = std::exp(x[j] - mx));
+    const T inv = T(1) / sum;
+    for (int64_t j = 0; j < cols; ++j) y[j] *= inv;
+  }
+}
+
+// Its gradient given y = softmax_row(x): dx = y (dy - sum(dy y)); log: dx = dy - e^y sum(dy).
+template <typename T>
+BRISKNET_HD void softmax_row_grad(T* dx, const T* dy, const T* y, int64_t cols, bool log) {
+  T dot = 0;
+  for (int64_t j = 0; j < cols; ++j) dot += log ? dy[j] : dy[j] * y[j];
+  for (int64_t j = 0; j < cols; ++j) dx[j] = log ? dy[j] - std::exp(y[j]) * dot : y[j] * (dy[j] - dot);
+}
+
 // Calls f(std::integral_constant<Activation, act>{}) for an element-wise activation (a kernel
 // templated on it is chosen once per call, not per element); softmax and log_softmax: nothing.
 template <typename F>

@@ -5,6 +5,8 @@ buffer; a layer used on its own (``Dense(4)(x)``, ``layer.build((None, 3))``) ow
 until a model takes it in (keeping their values)."""
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ..naming import to_snake_case, unique_name
@@ -71,9 +73,22 @@ class Layer:
                 weights.append(np.array(init(shape, np.float32), dtype=np.float32).reshape(shape))
         self.bind(weights, [np.zeros_like(w) for w in weights])
 
-    def bind(self, weights: list, grads: list) -> None:
+    def bind(self, weights: list, grads: list, model=None) -> None:
+        """The layer's weights (views of `model`'s flat buffer, when given: a device engine of that
+        model may hold newer copies, brought to and from the host around reads and writes)."""
         self._weights, self._grads = list(weights), list(grads)
         self._buffers.clear()
+        self._model = weakref.ref(model) if model is not None else None
+
+    def _weights_to_host(self) -> None:
+        model = self._model() if getattr(self, "_model", None) is not None else None
+        if model is not None:
+            model._weights_to_host()
+
+    def _weights_from_host(self) -> None:
+        model = self._model() if getattr(self, "_model", None) is not None else None
+        if model is not None:
+            model._weights_from_host()
 
     @property
     def weights(self) -> list:
@@ -101,6 +116,7 @@ class Layer:
         return self.weights
 
     def get_weights(self) -> list:
+        self._weights_to_host()
         return [w.copy() for w in self._weights]
 
     def set_weights(self, weights) -> None:
@@ -111,8 +127,10 @@ class Layer:
             src = np.asarray(src)
             if src.shape != dst.shape:
                 raise ValueError(f"layer {self.name!r}, weight {i}: expected shape {dst.shape}, got {src.shape}")
+        self._weights_to_host()
         for dst, src in zip(self._weights, weights):
             dst[...] = np.asarray(src, np.float32)
+        self._weights_from_host()
 
     def count_params(self) -> int:
         return int(sum(int(np.prod(s)) for _, s, _ in self.weight_specs()))

@@ -25,18 +25,24 @@ class DeviceParameterStore(ParameterStore):
     def to_host(self) -> None:
         if not self.stale:
             return
-        net, n = self.engine.net, self.params.size
-        net.get_params(self.params, n)
-        opt = self.engine.bound_optimizer
-        if opt is not None:
-            for slot, array in enumerate(self.engine.bound_state):
-                if array is not None:
-                    net.get_state(slot, array, n)
+        self.engine.net.get_params(self.params, self.params.size)
+        self._state_to_host()
         self.stale = False
 
+    def _state_to_host(self) -> None:
+        if self.engine.bound_optimizer is not None:
+            for slot, array in enumerate(self.engine.bound_state):
+                if array is not None:
+                    self.engine.net.get_state(slot, array, self.params.size)
+
     def from_host(self) -> None:
+        """The host weights are the newer (written since to_host): they go to the device. The
+        optimizer's state follows from the host before the next run; where the device's is the
+        newer (to_host was not called first), it comes to the host first, so none is lost."""
+        if self.stale:
+            self._state_to_host()
         self.engine.net.set_params(self.params, self.params.size)
-        self.engine.bound_optimizer = None  # the state is uploaded again before the next run
+        self.engine.bound_optimizer = None
         self.stale = False
 
 

@@ -28,7 +28,9 @@ class ParameterStore:
     """A model's flat parameter and gradient buffers and where they live. The host arrays are
     what get_weights, saving and callbacks read: `to_host()` brings them up to date first, and
     `from_host()` tells the engine they changed (set_weights, loading). On the CPU the engine
-    trains the host arrays themselves, so both are no-ops; a device engine copies there."""
+    trains the host arrays themselves, so both are no-ops; a device engine copies there. Code that
+    writes the host arrays (set_weights, loading, a variable's assign) calls the model's
+    _weights_to_host() first and _weights_from_host() after."""
 
     device = "cpu"
 

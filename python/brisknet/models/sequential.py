@@ -155,7 +155,7 @@ class Sequential(Trainer):
                 grads.append(self._grads[offset:offset + size].reshape(wshape))
                 self._slices.append((offset, offset + size))
                 offset += size
-            layer.bind(weights, grads)
+            layer.bind(weights, grads, self)
         self.built = True
         if self.optimizer is not None:
             self.optimizer.build(total)
@@ -226,6 +226,7 @@ class Sequential(Trainer):
             shape = np.shape(src)
             if shape != dst.shape:
                 raise ValueError(f"set_weights: weight {i} has shape {dst.shape}, got {shape}")
+        self._weights_to_host()
         for dst, src in zip(mine, weights):
             arr = np.asarray(src)
             if arr.dtype.kind not in "biuf":
@@ -354,6 +355,7 @@ class Sequential(Trainer):
         import os
         from .. import brisk_format, keras_archive
         path = os.fspath(filepath)
+        self._weights_to_host()  # (the optimizer's state too: a file may replace it)
         if path.endswith((".h5", ".keras")):
             keras_archive.load_weights(self, path)
         else:
