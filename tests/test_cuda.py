@@ -120,6 +120,34 @@ def test_the_gpu_trains_as_the_cpu_for_every_layer_and_loss(kind, loss, y_kind):
 
 
 @needs_gpu
+@pytest.mark.parametrize("option", ["clipnorm", "global_clipnorm", "clipvalue", "sample_weight", "frozen",
+                                    "normalization", "weight_decay", "batch_1024"])
+def test_the_gpu_trains_as_the_cpu_with_every_option(option):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((300, 20)).astype(np.float32)
+    y = rng.integers(0, 10, 300)
+    sw = rng.random(300).astype(np.float32) if option == "sample_weight" else None
+    results = []
+    for device in ("cpu", "cuda"):
+        model = _model("mlp")
+        if option == "normalization":
+            norm = layers.Normalization()
+            norm.adapt(x)
+            model = keras.Sequential([norm] + model.layers)
+        model.build((None, 20))
+        if option == "frozen":
+            model.layers[1].trainable = False
+        kwargs = {"clipnorm": 0.1, "global_clipnorm": 0.1, "clipvalue": 0.01, "weight_decay": 0.05}
+        opt = keras.optimizers.Adam(**({option: kwargs[option]} if option in kwargs else {}))
+        model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+        with keras.device(device):
+            model.fit(x, y, sample_weight=sw, batch_size=1024 if option == "batch_1024" else 32, epochs=2, verbose=0)
+            results.append(model.get_weights())
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=2e-3, atol=2e-4)
+
+
+@needs_gpu
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("m,n,k", [(32, 1000, 784), (256, 1000, 1000), (1000, 10, 33), (7, 5, 3), (513, 257, 129)])
 @pytest.mark.parametrize("splits", [0, 1, 3])
