@@ -29,3 +29,18 @@ def test_rate_scaling_and_gradient(rng, rate):
 def test_bad_rate():
     with pytest.raises(ValueError, match="rate"):
         kernels.dropout(np.ones(3, np.float32), 1.0, seed=0)
+
+
+def test_seeds_and_saved_states_outside_the_engines_range_are_handled():
+    """A model file's dropout state beyond 63 bits is a ValueError (the fuzzer found a TypeError
+    from the engine's binding); a seed of any int is folded into range, as Keras takes any int."""
+    import brisknet as keras
+    layer = keras.layers.Dropout(0.5)
+    for bad in ({"base_seed": 2 ** 70, "calls": 0}, {"base_seed": 1, "calls": -1}, {"base_seed": True, "calls": 0}):
+        with pytest.raises(ValueError, match="invalid state"):
+            layer.set_state(bad)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dropout(0.5, seed=-(2 ** 80)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32), verbose=0)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        keras.layers.Dropout(0.5, seed=1.5)

@@ -7,13 +7,13 @@ from . import activations, backend, callbacks, datasets, initializers, interop, 
 from . import cuda, devices, distribution, optimizers, reference, regularizers, saving, utils
 from .devices import device, get_device, set_device
 from .layers import Input
-from .models import Sequential
+from .models import Model, Sequential
 from .utils import cpu_info, get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Sequential", "activations", "backend", "callbacks", "cpu_info", "cuda", "datasets", "device",
+    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "cpu_info", "cuda", "datasets", "device",
     "devices", "distribution", "get_device", "get_num_threads", "set_device",
     "initializers", "interop", "layers", "losses", "metrics", "models", "kernels", "optimizers", "reference", "regularizers",
     "saving", "set_num_threads", "utils",

@@ -16,6 +16,8 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
         if noise_shape is not None:
             raise NotImplementedError("Dropout: noise_shape is not supported yet")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"Dropout: seed must be an int or None, got {seed!r}")
         self.rate = float(rate)
         self.seed = seed
         self._calls = 0
@@ -24,7 +26,8 @@ class Dropout(Layer):
 
     def build_sample(self, sample_shape):
         super().build_sample(sample_shape)
-        self._base_seed = self.seed if self.seed is not None else runtime.draw_seed()
+        # any int seed (as Keras), folded into the engine's 63-bit range
+        self._base_seed = self.seed % 2 ** 63 if self.seed is not None else runtime.draw_seed()
 
     def forward(self, x, training):
         self._active = training and self.rate > 0
@@ -60,6 +63,8 @@ class Dropout(Layer):
         return {"base_seed": self._base_seed, "calls": self._calls}
 
     def set_state(self, state):
-        if set(state) != {"base_seed", "calls"} or not all(isinstance(v, int) and v >= 0 for v in state.values()):
+        # the seed and the count of masks drawn are the engine's 64-bit counters
+        if set(state) != {"base_seed", "calls"} or \
+                not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2 ** 63 for v in state.values()):
             raise ValueError(f"Dropout {self.name!r}: invalid state {state!r}")
         self._base_seed, self._calls = state["base_seed"], state["calls"]

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 
 class InputSpec:
-    """What ``brisknet.Input(shape)`` returns: the per-sample shape a Sequential starts from."""
+    """What ``brisknet.Input(shape)`` returns: the per-sample shape a Sequential starts from, and
+    the symbolic input of a functional model (calling a layer on it starts the graph)."""
 
     def __init__(self, shape, batch_size=None, name=None, dtype=None):
         if shape is None:
@@ -15,6 +16,11 @@ class InputSpec:
         self.shape = shape
         self.batch_size = batch_size
         self.name = name
+
+    @property
+    def sample_shape(self) -> tuple:
+        """The per-sample shape (the functional API's symbolic tensors have it too)."""
+        return self.shape
 
     def __repr__(self):
         return f"<Input shape=(None, {', '.join(map(str, self.shape))})>"

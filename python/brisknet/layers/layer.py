@@ -11,6 +11,7 @@ import numpy as np
 
 from ..naming import to_snake_case, unique_name
 from ..variables import Variable
+from .symbolic import SymbolicTensor, is_symbolic
 
 
 class Layer:
@@ -181,7 +182,14 @@ class Layer:
 
     def __call__(self, x, training=False):
         """Eager forward pass on a numpy batch, as Keras: the first call builds the layer (and its
-        own weights) from x's shape; later calls need samples of that shape."""
+        own weights) from x's shape; later calls need samples of that shape. On a symbolic tensor
+        (keras.Input(...) or another layer's symbolic output): the functional API's record of the
+        call, a symbolic tensor of this layer's output."""
+        if is_symbolic(x):
+            return SymbolicTensor(self.sample_output_shape(x.sample_shape), self, x)
+        if isinstance(x, (list, tuple)) and x and all(is_symbolic(t) for t in x):
+            raise NotImplementedError(f"{self.name}: layers of several inputs (Concatenate, Add, ...) are not "
+                                      "supported yet; a functional model is one chain of layers for now")
         x = np.asarray(x)
         if x.dtype.kind not in "biuf":
             raise TypeError(f"{self.name}: expected a numeric array, got dtype {x.dtype}")

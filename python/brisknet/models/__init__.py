@@ -1,10 +1,12 @@
-"""Models: Sequential (and its compile/fit/evaluate/predict), and reading them back from files."""
+"""Models: Sequential (and its compile/fit/evaluate/predict), Model (the functional API), and
+reading them back from files."""
 import json as _json
 
 from .cloning import clone_model
+from .functional import Model
 from .sequential import Sequential
 
-__all__ = ["Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
 
 
 def save_model(model, filepath, overwrite=True, **kwargs):
