@@ -314,8 +314,6 @@ int multiprocessors() {
   return count;
 }
 
-int gemm_splits(const GemmArgs& g, bool tf32) { return plan_for(g, tf32, 0).splits; }
-
 int64_t gemm_workspace(const GemmArgs& g, bool tf32) {
   const Plan p = plan_for(g, tf32, 0);
   return p.splits > 1 ? int64_t(p.splits) * g.m * g.n : 0;

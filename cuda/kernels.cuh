@@ -48,8 +48,7 @@ bool fused_in_gemm(Activation act);
 // to `workspace`, grown as needed (outside a graph capture: the caller reserves it first).
 void gemm(cudaStream_t stream, const GemmArgs& g, const Epilogue& e, bool tf32, DeviceBuffer<float>& workspace,
           int splits = 0);
-// The split count gemm(splits = 0) chooses, and the workspace floats it then needs.
-int gemm_splits(const GemmArgs& g, bool tf32);
+// The workspace floats gemm(splits = 0) needs for its split-k parts (0: one part).
 int64_t gemm_workspace(const GemmArgs& g, bool tf32);
 int multiprocessors();
 

@@ -33,20 +33,34 @@ def model(device=None):
     return m
 
 
+def on_gpu_and_cpu(scenario):
+    """scenario(model(device)) for a GPU-placed model, then for a CPU one, each model made right
+    before its scenario (so both see the same random draws and shuffles)."""
+    return [scenario(model(device)) for device in ("cuda", None)]
+
+
+def assert_same(a, b):
+    """Equal bit for bit: arrays, or lists and tuples of them, or plain values."""
+    if isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for u, v in zip(a, b):
+            assert_same(u, v)
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b)
+    else:
+        assert a == b
+
+
 def test_a_model_on_the_gpu_trains_as_on_the_cpu(gpu):
     x, y = data()
-    runs = []
-    for device in (None, "cuda"):
-        m = model(device)
+
+    def scenario(m):
         h = m.fit(x, y, batch_size=32, epochs=3, verbose=0, validation_data=(x[:40], y[:40]))
-        runs.append((m.get_weights(), h.history, m.predict(x, verbose=0), m.evaluate(x, y, verbose=0),
-                     m.optimizer.iterations))
-    assert type(m._training_engine).__name__ == "CudaEngine"
-    (w_cpu, h_cpu, p_cpu, e_cpu, it_cpu), (w_gpu, h_gpu, p_gpu, e_gpu, it_gpu) = runs
-    for a, b in zip(w_cpu, w_gpu):
-        np.testing.assert_array_equal(b, a)
-    assert h_gpu == h_cpu and e_gpu == e_cpu and it_gpu == it_cpu == 15
-    np.testing.assert_array_equal(p_gpu, p_cpu)
+        return (type(m._training_engine).__name__, m.get_weights(), h.history, m.predict(x, verbose=0),
+                m.evaluate(x, y, verbose=0), m.optimizer.iterations)
+    on_gpu, on_cpu = on_gpu_and_cpu(scenario)
+    assert on_gpu[0] == "CudaEngine" and on_cpu[0] == "CpuEngine" and on_gpu[-1] == 15
+    assert_same(on_gpu[1:], on_cpu[1:])
 
 
 def test_weights_and_state_come_back_only_when_read_and_go_out_when_set(gpu):
@@ -101,14 +115,13 @@ def test_a_model_moves_between_devices_with_its_weights(gpu):
 
 def test_train_on_batch_and_evaluate_on_a_gpu_model_see_the_device_weights(gpu):
     x, y = data()
-    results = []
-    for device in ("cuda", None):
-        m = model(device)
+
+    def scenario(m):
         m.fit(x, y, batch_size=32, epochs=1, verbose=0)
         m.train_on_batch(x[:32], y[:32])
         m.fit(x, y, batch_size=32, epochs=1, verbose=0)
-        results.append(m.evaluate(x, y, verbose=0))
-    assert results[0] == results[1]
+        return m.evaluate(x, y, verbose=0)
+    assert_same(*on_gpu_and_cpu(scenario))
 
 
 def test_a_model_the_engine_cannot_run_says_so_on_the_gpu(gpu):
@@ -140,9 +153,8 @@ def test_predicting_on_the_gpu_a_model_the_cpu_trains_uses_its_latest_weights(gp
 
 def test_variables_and_layer_weights_of_a_gpu_model_read_and_write_the_device(gpu):
     x, y = data()
-    results = []
-    for device in ("cuda", None):
-        m = model(device)
+
+    def scenario(m):
         m.fit(x, y, batch_size=32, epochs=1, verbose=0)
         kernel = m.layers[0].kernel.numpy()  # what the device trained
         m.layers[2].kernel.assign(m.layers[2].kernel.numpy() * 0.5)  # goes to the device
@@ -150,12 +162,8 @@ def test_variables_and_layer_weights_of_a_gpu_model_read_and_write_the_device(gp
         m.layers[0].set_weights([w + 0.01 for w in m.layers[0].get_weights()])
         m.set_weights(m.get_weights())  # keeps the optimizer's state (Adam's moments)
         m.fit(x, y, batch_size=32, epochs=1, verbose=0)
-        results.append((kernel, m.get_weights(), m.predict(x, verbose=0), assigned))
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    np.testing.assert_array_equal(results[0][3], results[1][3])
-    for a, b in zip(results[0][1], results[1][1]):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(results[0][2], results[1][2])
+        return kernel, assigned, m.get_weights(), m.predict(x, verbose=0)
+    assert_same(*on_gpu_and_cpu(scenario))
 
 
 def test_backup_and_restore_resumes_a_gpu_model(gpu, tmp_path):
@@ -175,5 +183,4 @@ def test_backup_and_restore_resumes_a_gpu_model(gpu, tmp_path):
         m = model(device)  # a new process would build it again
         m.fit(x, y, batch_size=32, epochs=4, verbose=0, callbacks=[backup])
         results.append(m.get_weights())
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+    assert_same(*results)

@@ -154,11 +154,12 @@ class DataParallel:
             self.comm.Allreduce(_world.IN_PLACE, v, op=_world.MAX)
         return int(v[0])
 
-    def start(self, model, first_epoch=0) -> int:
+    def start(self, model, first_epoch=None):
         """Every process starts from rank 0's weights, optimizer state, dropout seeds and counters,
-        random generator (so every process shuffles as rank 0 does) and first epoch (returned:
-        rank 0's BackupAndRestore may have resumed a run)."""
-        first_epoch = self.agree(first_epoch)
+        random generator (so every process shuffles as rank 0 does) and, when given, first epoch
+        (returned: rank 0's BackupAndRestore may have resumed a run)."""
+        if first_epoch is not None:
+            first_epoch = self.agree(first_epoch)
         self.sync_generator()
         model.optimizer.build(model._params.size)
         self.broadcast(model._params)

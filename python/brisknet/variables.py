@@ -23,10 +23,9 @@ class Variable:
     def value(self) -> np.ndarray:
         """The weight itself (a live view: writing to it changes the model; assign() also tells a
         device engine)."""
-        if self._layer is None:
-            return self._array
-        self._layer._weights_to_host()
-        return self._layer._weights[self._index]
+        if self._layer is not None:
+            self._layer._weights_to_host()
+        return self._array_here
 
     def _written(self) -> None:
         if self._layer is not None:
@@ -37,16 +36,21 @@ class Variable:
         return f"{self._owner if self._layer is None else self._layer.name}/{self.name}"
 
     @property
+    def _array_here(self) -> np.ndarray:
+        """The host array, whatever its contents (for its shape and dtype: no copy from a device)."""
+        return self._array if self._layer is None else self._layer._weights[self._index]
+
+    @property
     def shape(self) -> tuple:
-        return self.value.shape
+        return self._array_here.shape
 
     @property
     def dtype(self) -> str:
-        return self.value.dtype.name
+        return self._array_here.dtype.name
 
     @property
     def ndim(self) -> int:
-        return self.value.ndim
+        return self._array_here.ndim
 
     @property
     def trainable(self) -> bool:
@@ -59,7 +63,7 @@ class Variable:
         arr = np.asarray(value)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{self.path}.assign: expected numbers, got dtype {arr.dtype}")
-        if arr.shape != self.shape and not (arr.size == 1 and self.value.size == 1):
+        if arr.shape != self.shape and not (arr.size == 1 and self._array_here.size == 1):
             raise ValueError(f"{self.path}.assign: expected shape {self.shape}, got {arr.shape}")
         self.value[...] = arr.reshape(self.shape)
         self._written()

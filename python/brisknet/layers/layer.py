@@ -16,6 +16,7 @@ from .symbolic import SymbolicTensor, is_symbolic
 
 class Layer:
     weights_trainable = True  # False: the layer's weights are never trained (Normalization's statistics)
+    _model = None  # a weak reference to the model whose buffer holds the weights (bind)
 
     def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, **kwargs):
         if kwargs:
@@ -81,14 +82,16 @@ class Layer:
         self._buffers.clear()
         self._model = weakref.ref(model) if model is not None else None
 
+    def _owner(self):
+        """The model whose flat buffer holds this layer's weights (None: the layer owns them)."""
+        return self._model() if self._model is not None else None
+
     def _weights_to_host(self) -> None:
-        model = self._model() if getattr(self, "_model", None) is not None else None
-        if model is not None:
+        if (model := self._owner()) is not None:
             model._weights_to_host()
 
     def _weights_from_host(self) -> None:
-        model = self._model() if getattr(self, "_model", None) is not None else None
-        if model is not None:
+        if (model := self._owner()) is not None:
             model._weights_from_host()
 
     @property

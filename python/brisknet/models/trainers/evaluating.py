@@ -63,11 +63,8 @@ class Evaluating:
         per_sample = np.empty(hi - lo, np.float32)
         outputs = np.empty((hi - lo,) + tuple(self._layers[-1].output_shape), np.float32)
         for start in range(lo, hi, batch_size):
-            sl = slice(start, min(start + batch_size, hi))
-            pred = self._forward(x[sl], training=False)
-            outputs[sl.start - lo:sl.stop - lo] = pred
-            per_sample[sl.start - lo:sl.stop - lo] = self._batch_loss(y[sl], pred, None if sw is None else sw[sl],
-                                                                      False)
+            sl, mine = slice(start, min(start + batch_size, hi)), slice(start - lo, min(start + batch_size, hi) - lo)
+            per_sample[mine], outputs[mine] = self._test_outputs(x[sl], y[sl], None if sw is None else sw[sl])
         return dist.allgather_rows(per_sample, n), dist.allgather_rows(outputs, n)
 
     def _evaluate_batches(self, source, prefix="", cbl=None):

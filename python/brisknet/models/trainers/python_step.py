@@ -88,9 +88,13 @@ class PythonStep:
         self._update()
         return float(loss_sum[0]) / whole + penalty, dist.allgather_rows(pred, whole)
 
-    def _test_step(self, x, y, sw):
+    def _test_outputs(self, x, y, sw):
+        """(per-sample losses, outputs) at inference: each row's on its own."""
         pred = self._forward(x, training=False)
-        per_sample = self._batch_loss(y, pred, sw, False)
+        return self._batch_loss(y, pred, sw, False), pred
+
+    def _test_step(self, x, y, sw):
+        per_sample, pred = self._test_outputs(x, y, sw)
         return _mean(per_sample) + self._regularization_loss(), pred
 
     def _python_step(self, cbl, hooks, step, xb, yb, swb, tracker, metrics, dist=None):
