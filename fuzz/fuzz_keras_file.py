@@ -15,12 +15,15 @@ with atheris.instrument_imports():
     import numpy as np
 
     import brisknet as keras
+    from brisknet.models import MODEL_CLASSES
     from brisknet import keras_archive
 
 
 def seed_archive() -> bytes:
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"),
-                              keras.layers.Dropout(0.5), keras.layers.Dense(2, activation="softmax")])
+    inputs = keras.Input((3,))  # a functional model: its config (inbound nodes) is the richer input
+    h = keras.layers.Dense(4, activation="relu")(inputs)
+    h = keras.layers.Add()([h, keras.layers.BatchNormalization()(h)])
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Dropout(0.5)(h)))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(np.ones((8, 3), np.float32), np.zeros(8, int), verbose=0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -44,7 +47,7 @@ def archive(config: bytes, weights: bytes) -> bytes:
 
 def load_and_use(data: bytes) -> None:
     try:
-        model = keras_archive.load_archive(io.BytesIO(data), keras.Sequential, True, "fuzz")
+        model = keras_archive.load_archive(io.BytesIO(data), MODEL_CLASSES, True, "fuzz")
     except ValueError:
         return
     model.predict(np.ones((2,) + tuple(model.input_shape[1:]), np.float32), verbose=0)

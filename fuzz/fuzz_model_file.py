@@ -13,6 +13,7 @@ with atheris.instrument_imports():
     import safetensors.numpy
 
     import brisknet as keras
+    from brisknet.models import MODEL_CLASSES
     from brisknet import brisk_format
 
 
@@ -41,7 +42,7 @@ def resigned(data: bytes):
 
 def load_and_use(data: bytes) -> None:
     try:
-        model = brisk_format.model_from_bytes(data, keras.Sequential)
+        model = brisk_format.model_from_bytes(data, MODEL_CLASSES)
     except ValueError:
         return
     model.predict(np.ones((2,) + tuple(model.input_shape[1:]), np.float32), verbose=0)

@@ -20,7 +20,37 @@ def data(case):
          "rmsprop_centered": rng.standard_normal((40, 2)).astype("float32"),
          "adagrad_dropout": (labels > 0).astype("float32"), "schedule": labels,
          "normalization": rng.standard_normal((40, 1)).astype("float32")}.get(case, labels)
+    if case == "functional_text":
+        x = rng.integers(0, 20, (40, 8)).astype("float32")
     return x, y
+
+
+def _functional(keras, case):
+    L = keras.layers
+    if case == "functional_residual":
+        inputs = keras.Input((8,))
+        h = L.Dense(6, activation="relu")(inputs)
+        # (no bias before BatchNormalization: its gradient is zero but for round-off, which Adam
+        # would scale up to steps of the learning rate, differently in each library)
+        r = L.BatchNormalization(momentum=0.9)(L.Dense(6, use_bias=False)(h))
+        h = L.LayerNormalization()(L.Add()([h, L.Activation("relu")(r)]))
+        model = keras.Model(inputs, L.Dense(3, activation="softmax")(h))
+        model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    elif case == "functional_text":
+        tokens = keras.Input((8,))
+        pooled = L.GlobalAveragePooling1D()(L.Embedding(20, 4)(tokens))
+        model = keras.Model(tokens, L.Dense(3, activation="softmax")(L.Dense(5, activation="tanh")(pooled)))
+        model.compile(keras.optimizers.RMSprop(0.01), "sparse_categorical_crossentropy")
+    else:  # functional_merge: a shared layer, merge and reshaping layers
+        inputs = keras.Input((8,))
+        shared = L.Dense(4, activation="tanh")
+        a, b = shared(inputs), shared(L.Dense(8)(inputs))
+        grid = L.Permute((2, 1))(L.Reshape((2, 6))(L.Concatenate()([L.Multiply()([a, b]), L.Subtract()([a, b]),
+                                                                      L.Maximum()([a, b])])))
+        both = L.Concatenate()([L.Flatten()(grid), L.Dot(axes=1)([a, b])])
+        model = keras.Model(inputs, L.Dense(3, activation="softmax")(both))
+        model.compile(keras.optimizers.SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy")
+    return model
 
 
 def build(keras, case):
@@ -56,15 +86,18 @@ def build(keras, case):
         model = keras.Sequential([keras.Input((8,)), L.Dense(4, activation="silu"), L.Dropout(0.3),
                                   L.Activation("relu6"), L.Dense(1, activation="sigmoid")])
         model.compile(keras.optimizers.Adagrad(0.1), "binary_crossentropy", metrics=["accuracy"])
+    elif case.startswith("functional"):
+        model = _functional(keras, case)
     rng = np.random.default_rng(1)
-    model.set_weights([(rng.standard_normal(np.shape(w)) * 0.4).astype("float32") for w in model.get_weights()])
+    model.set_weights([(np.abs(rng.standard_normal(np.shape(w))) + 0.5 if "variance" in w.name else
+                        rng.standard_normal(np.shape(w)) * 0.4).astype("float32") for w in model.weights])
     if case == "normalization":
         model.layers[0].adapt(data(case)[0] * 3 + 1)
     return model
 
 
 CASES = ["adam", "adamw_amsgrad", "sgd_nesterov", "rmsprop_centered", "adagrad_dropout", "schedule", "adamax", "nadam",
-         "adadelta", "lion", "normalization"]
+         "adadelta", "lion", "normalization", "functional_residual", "functional_text", "functional_merge"]
 DROPOUT = {"adagrad_dropout"}  # training draws different masks in each library: compare inference only
 
 

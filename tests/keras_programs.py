@@ -733,10 +733,99 @@ def activation_functions(keras, workdir):
     return out
 
 
+# ------------------------------------------------------------------------------ The Functional API
+def _set_graph_weights(model, seed=1):
+    """Seeded weights, variances positive (BatchNormalization's moving variance)."""
+    rng = np.random.default_rng(seed)
+    weights = []
+    for w in model.weights:
+        a = (rng.standard_normal(tuple(w.shape)) * 0.3).astype("float32")
+        weights.append(np.abs(a) + 0.5 if "variance" in w.name else a)
+    model.set_weights(weights)
+
+
+def _rounded(a, digits=5):
+    return np.round(np.asarray(a, "float64"), digits).tolist()
+
+
+def functional_guide(keras, workdir):
+    """The Functional API guide's kinds of models, trained on the same weights and batches: a
+    residual MLP (Add, BatchNormalization, LayerNormalization), a text classifier (Embedding and
+    global pooling), and a graph of the other merge and reshaping layers with a shared layer."""
+    layers = keras.layers
+    out = {}
+    x, y = _data()
+    inputs = keras.Input(shape=(8,), name="features")
+    h = layers.Dense(16, activation="relu", name="stem")(inputs)
+    r = layers.Dense(16, use_bias=False, name="branch")(h)  # (BatchNormalization centers it)
+    r = layers.BatchNormalization(name="bn")(r)
+    r = layers.Activation("relu", name="branch_relu")(r)
+    h = layers.Add(name="residual")([h, r])
+    h = layers.LayerNormalization(name="ln")(h)
+    outputs = layers.Dense(3, activation="softmax", name="head")(h)
+    model = keras.Model(inputs=inputs, outputs=outputs, name="residual_mlp")
+    out["residual_layers"] = [[layer.name, type(layer).__name__] for layer in model.layers]
+    out["residual_params"] = [model.count_params(), len(model.trainable_weights), len(model.non_trainable_weights)]
+    _set_graph_weights(model)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0, validation_split=0.25)
+    out["residual_history"] = {k: _floats(v) for k, v in history.history.items()}
+    out["residual_predict"] = _rounded(model.predict(x[:4], verbose=0))
+    out["residual_moving_stats"] = [_rounded(w, 4) for w in model.get_layer("bn").get_weights()[2:]]
+    out["residual_evaluate"] = _floats(model.evaluate(x, y, verbose=0))
+
+    rng = np.random.default_rng(5)
+    tokens = rng.integers(0, 40, (64, 12)).astype("int32")
+    labels = (tokens[:, :4].mean(axis=1) > 19.5).astype("float32")
+    text = keras.Input(shape=(12,), name="tokens")
+    e = layers.Embedding(40, 8, name="embed")(text)
+    pooled = layers.GlobalAveragePooling1D(name="avg")(e)
+    h = layers.Dense(8, activation="relu", name="hidden")(pooled)
+    classifier = keras.Model(text, layers.Dense(1, activation="sigmoid", name="score")(h))
+    _set_graph_weights(classifier, seed=2)
+    classifier.compile(optimizer=keras.optimizers.RMSprop(0.01), loss="binary_crossentropy", metrics=["accuracy"])
+    history = classifier.fit(tokens, labels, batch_size=8, epochs=3, shuffle=False, verbose=0)
+    out["text_history"] = {k: _floats(v) for k, v in history.history.items()}
+    out["text_predict"] = _rounded(classifier.predict(tokens[:5], verbose=0))
+    out["text_embedding_rows"] = _rounded(classifier.get_layer("embed").get_weights()[0][:3], 4)
+
+    inputs = keras.Input(shape=(6,), name="x")
+    shared = layers.Dense(6, activation="tanh", name="shared")
+    a = shared(inputs)
+    b = shared(layers.Dense(6, name="pre")(inputs))
+    merged = layers.Concatenate(name="cat")([layers.Subtract(name="sub")([a, b]), layers.Multiply(name="mul")([a, b]),
+                                             layers.Maximum(name="max")([a, b]), layers.Minimum(name="min")([a, b]),
+                                             layers.Average(name="avg2")([a, b, inputs])])
+    dot = layers.Dot(axes=1, normalize=True, name="cos")([a, b])
+    grid = layers.Reshape((5, 6), name="grid")(merged)
+    grid = layers.Permute((2, 1), name="swap")(grid)
+    flat = layers.Flatten(name="flat")(layers.LayerNormalization(name="ln2")(grid))
+    rep = layers.Flatten(name="flat2")(layers.RepeatVector(2, name="rep")(dot))
+    both = layers.Concatenate(name="all")([flat, rep, layers.Identity(name="same")(dot)])
+    noisy = layers.GaussianNoise(0.1, name="noise")(both)
+    noisy = layers.GaussianDropout(0.1, name="gdrop")(noisy)
+    graph = keras.Model(inputs, layers.Dense(2, name="out")(noisy), name="graph")
+    out["graph_layers"] = [[layer.name, type(layer).__name__] for layer in graph.layers]
+    out["graph_output_shape"] = list(graph.output_shape)
+    _set_graph_weights(graph, seed=3)
+    xg = np.random.default_rng(4).standard_normal((40, 6)).astype("float32")
+    yg = np.stack([xg[:, 0] * xg[:, 1], xg[:, 2] - xg[:, 3]], axis=1).astype("float32")
+    out["graph_predict_before"] = _rounded(graph.predict(xg[:3], verbose=0))
+    # (the noise layers draw their own noise while training: the libraries' draws differ)
+    graph.get_layer("noise").stddev = 0.0
+    graph.get_layer("gdrop").rate = 0.0
+    graph.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="mse")
+    history = graph.fit(xg, yg, batch_size=10, epochs=3, shuffle=False, verbose=0)
+    out["graph_history"] = _floats(history.history["loss"])
+    out["graph_predict"] = _rounded(graph.predict(xg[:3], verbose=0))
+    out["graph_shared_kernel"] = _rounded(graph.get_layer("shared").get_weights()[0][:2], 4)
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
-                                    callback_docstrings, regression_tutorial)}
+                                    callback_docstrings, regression_tutorial, functional_guide)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

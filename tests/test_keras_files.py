@@ -67,7 +67,8 @@ def test_keras_round_trip_within_brisknet(tmp_path, case):
     with zipfile.ZipFile(tmp_path / "m.keras") as zf:
         assert sorted(zf.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]
         config = json.loads(zf.read("config.json"))
-    assert config["class_name"] == "Sequential" and "compile_config" in config
+    kind = "Functional" if case.startswith("functional") else "Sequential"
+    assert config["class_name"] == kind and "compile_config" in config
 
 
 def test_checkpoint_into_missing_folders_in_keras_format(tmp_path):
@@ -163,8 +164,11 @@ def test_code_and_unknown_classes_are_refused(tmp_path):
     with pytest.raises(ValueError, match="custom activation"):
         keras.models.load_model(_rewrite(path, tmp_path / "fn.keras", config=config))
     config = _config(path)
-    config["class_name"] = "Functional"
-    with pytest.raises(ValueError, match="only Sequential"):
+    config["class_name"] = "MySubclassedModel"
+    with pytest.raises(ValueError, match="only Sequential and Functional"):
+        keras.models.load_model(_rewrite(path, tmp_path / "subclassed.keras", config=config))
+    config["class_name"] = "Functional"  # without a functional model's inbound nodes and input_layers
+    with pytest.raises(ValueError, match="input_layers"):
         keras.models.load_model(_rewrite(path, tmp_path / "functional.keras", config=config))
     config = _config(path)
     config["config"]["layers"][1]["config"]["kernel_constraint"] = {"class_name": "MaxNorm", "config": {}}

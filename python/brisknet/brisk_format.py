@@ -180,23 +180,25 @@ def model_to_bytes(model) -> bytes:
     return to_bytes(tensors, metadata)
 
 
-def load_model(path, sequential_class, compile=True):
+def load_model(path, classes, compile=True):
     """A model saved by model.save: same architecture and weights and, when compile, the same
     optimizer (state included), loss and metrics, so training resumes where it stopped."""
-    return _model_from(*read_file(path), os.fspath(path), compile, sequential_class)
+    return _model_from(*read_file(path), os.fspath(path), compile, classes)
 
 
-def model_from_bytes(data: bytes, sequential_class, compile=True):
+def model_from_bytes(data: bytes, classes, compile=True):
     """The model model_to_bytes wrote."""
-    return _model_from(*from_bytes(data), "<bytes>", compile, sequential_class)
+    return _model_from(*from_bytes(data), "<bytes>", compile, classes)
 
 
-def _model_from(tensors, metadata, path, compile, sequential_class):
-    """sequential_class: brisknet's Sequential, passed in so that this module stays below models."""
+def _model_from(tensors, metadata, path, compile, classes):
+    """classes: {"Sequential": ..., "Functional": ...}, brisknet's model classes, passed in so that
+    this module stays below models."""
     spec = json_field(path, metadata, "model")
-    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
-        raise ValueError(f"{path}: expected a Sequential model, got {str(spec)[:80]!r}")
-    model = sequential_class.from_config(spec.get("config"), _source=path)
+    cls = classes.get(spec.get("class_name")) if isinstance(spec, dict) else None
+    if cls is None:
+        raise ValueError(f"{path}: expected a Sequential or Functional model, got {str(spec)[:80]!r}")
+    model = cls.from_config(spec.get("config"), _source=path)
     if not model.built:
         raise ValueError(f"{path}: the saved model has no input shape")
     if compile and "compile" in metadata:

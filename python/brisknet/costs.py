@@ -17,7 +17,9 @@ def layer_flops(layer) -> tuple:
     from .layers import Dense
     if not isinstance(layer, Dense):
         n = math.prod(layer.output_shape)
-        elementwise = ("Activation", "Dropout", "Softmax", "ReLU", "LeakyReLU", "ELU", "Normalization", "Rescaling")
+        elementwise = ("Activation", "Dropout", "Softmax", "ReLU", "LeakyReLU", "ELU", "Normalization", "Rescaling",
+                       "BatchNormalization", "LayerNormalization", "Add", "Subtract", "Multiply", "Average",
+                       "Maximum", "Minimum", "GaussianNoise", "GaussianDropout")
         return (n, n) if type(layer).__name__ in elementwise else (0, 0)
     mm = 2 * layer.input_shape[0] * layer.units
     extra = layer.units * (int(layer.use_bias) + int(layer.activation != "linear"))

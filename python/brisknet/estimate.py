@@ -15,7 +15,7 @@ from .models.trainers.common import _check_batch_size
 
 
 def _synthetic_targets(model, n, rng):
-    units = model._layers[-1].output_shape[-1]
+    units = model._output_layer.output_shape[-1]
     loss = model.loss
     if isinstance(loss, losses.SparseCategoricalCrossentropy):
         return rng.integers(0, units, n)

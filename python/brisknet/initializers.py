@@ -232,6 +232,7 @@ _BY_NAME = {
     "he_uniform": HeUniform, "he_normal": HeNormal, "lecun_normal": LecunNormal,
     "lecun_uniform": LecunUniform, "variance_scaling": VarianceScaling, "truncated_normal": TruncatedNormal,
     "orthogonal": Orthogonal, "identity": Identity,
+    "uniform": RandomUniform, "normal": RandomNormal,  # Keras' short names (Embedding's default)
 }
 # Keras' lower-case aliases of the classes (keras.initializers.glorot_uniform is GlorotUniform)
 zeros, ones, constant, identity = Zeros, Ones, Constant, Identity

@@ -26,7 +26,8 @@ import zlib
 
 import numpy as np
 
-from . import initializers, layers as layers_module, losses, metrics as metrics_module, optimizers, regularizers
+from . import functional_config, initializers, layers as layers_module, losses, metrics as metrics_module, optimizers
+from . import regularizers
 from .optimizers import schedules
 from .brisk_format import atomic_write
 from .naming import to_snake_case
@@ -99,18 +100,30 @@ def _layer_config(layer) -> dict:
     if getattr(layer, "activation", None) in _NOT_IN_KERAS:
         raise ValueError(f"save: layer {layer.name!r} uses activation {layer.activation!r}, which Keras does "
                          "not have; save as '.brisk' instead")
-    for key in ("kernel_initializer", "bias_initializer"):
-        if key in config:
+    for key in config:
+        if key.endswith("_initializer"):
             config[key] = _ser(getattr(layer, key), "keras.initializers")
-    for key in ("kernel_regularizer", "bias_regularizer"):
-        if key in config:
+        elif key.endswith("_regularizer"):
             config[key] = _ser(getattr(layer, key), "keras.regularizers")
+    shape = None
+    if layer.built:  # a merge layer's: one shape per input
+        shape = [[None, *s] for s in layer.input_shape] if getattr(layer, "takes_several_inputs", False) \
+            else [None, *layer.input_shape]
     return {"module": "keras.layers", "class_name": type(layer).__name__, "config": config, "registered_name": None,
-            **({"build_config": {"input_shape": [None, *layer.input_shape]}} if layer.built else {})}
+            **({"build_config": {"input_shape": shape}} if layer.built else {})}
+
+
+def _functional_config(model) -> dict:
+    """A functional model's config as Keras 3 writes it."""
+    return {"module": "keras.src.models.functional", "class_name": "Functional",
+            "config": functional_config.to_config(model, _layer_config), "registered_name": "Functional",
+            "build_config": {"input_shape": None}}
 
 
 def model_config(model) -> dict:
-    """A Sequential's config as Keras 3 writes it."""
+    """A model's config as Keras 3 writes it."""
+    if hasattr(model, "_graph"):
+        return _functional_config(model)
     entries = []
     if model._input_shape is not None:
         entries.append({"module": "keras.layers", "class_name": "InputLayer",
@@ -160,7 +173,7 @@ def _optimizer_arrays(model) -> list:
     if opt.schedule is None:
         out.append(np.array(opt.learning_rate, np.float32))
     offsets = dict(zip((id(w) for l in model._layers for w in l._weights), model._slices))
-    trainable = [w for l in model._layers if l.trains for w in l._weights]
+    trainable = [w for l in model._layers for w, t in zip(l._weights, l.trainable_mask()) if t]
     state = opt.state_arrays()
     for group in slots:
         if not all(name in state for name in group):
@@ -271,16 +284,24 @@ _ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplemented
 def _expected_weight_bytes(config, path) -> int:
     """A bound on model.weights.h5's size for this architecture (weights and optimizer slots,
     with room for HDF5's own structures), so that a small archive cannot inflate without bound."""
-    units = [c.get("units") for c in _walk_layer_configs(config)]
-    widths = [int(u) for u in units if isinstance(u, int) and 0 < u < 1 << 31]
+    def size(v):
+        return int(v) if isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1 << 31 else 0
+
+    layer_configs = list(_walk_layer_configs(config))
+    widths = [size(c.get("units")) for c in layer_configs]
+    tables = sum(size(c.get("input_dim")) * size(c.get("output_dim")) for c in layer_configs)  # Embedding
     total = sum(widths) * 4 + 1
     shape = config.get("config", {}).get("build_input_shape") if isinstance(config.get("config"), dict) else None
     first = math.prod(d for d in (shape or [])[1:] if isinstance(d, int) and d > 0) if shape else 1
+    if config.get("class_name") == "Functional":  # a layer may read any earlier output: the widest
+        inputs = [math.prod(size(d) for d in (c.get("batch_shape") or [])[1:]) for c in layer_configs
+                  if "batch_shape" in c]
+        first = max(inputs + widths + [1]) * max(1, len(layer_configs))
     prev, params = first, 0
     for u in widths:
         params += prev * u + u
-        prev = u
-    return 8 * 4 * (params + total) + (64 << 20)
+        prev = u if config.get("class_name") != "Functional" else first
+    return 8 * 4 * (params + total + tables) + (64 << 20)
 
 
 def _walk_layer_configs(spec):
@@ -297,7 +318,10 @@ def _walk_layer_configs(spec):
 # --------------------------------------------------------------------------------- configs: in
 _LAYERS = {name: getattr(layers_module, name) for name in
            ("Dense", "Dropout", "Activation", "Flatten", "Softmax", "ReLU", "LeakyReLU", "ELU", "Normalization",
-            "Rescaling")}
+            "Rescaling", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+            "BatchNormalization", "LayerNormalization", "Embedding", "Reshape", "Permute", "RepeatVector",
+            "Identity", "GaussianNoise", "GaussianDropout", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+            "GlobalMaxPooling1D", "GlobalMaxPooling2D")}
 # config keys brisknet ignores whatever they hold (float32 is checked by the layer itself)
 _ANY_VALUE = {"dtype", "data_format", "ema_momentum"}
 # config keys brisknet ignores when they hold Keras' defaults
@@ -308,7 +332,9 @@ _IGNORED = {"registered_name": None, "module": None, "seed": None, "noise_shape"
             "ema_overwrite_frequency": None, "loss_scale_factor": None,
             "gradient_accumulation_steps": None, "summation_method": "interpolation", "multi_label": False,
             "num_labels": None, "label_weights": None, "thresholds": None, "top_k": None, "class_id": None,
-            "sparse_y_true": True, "sparse_y_pred": False}
+            "sparse_y_true": True, "sparse_y_pred": False,
+            "beta_constraint": None, "gamma_constraint": None, "embeddings_constraint": None, "renorm": False,
+            "renorm_clipping": None, "renorm_momentum": 0.99, "rms_scaling": False}
 
 
 def _accepted(cls) -> set:
@@ -378,11 +404,10 @@ def _layer_from(spec, source):
     if isinstance(config.get("activation"), (dict, list)):
         raise ValueError(f"{source}: layer {config.get('name')!r} has a custom activation object; only "
                          "activation names are supported")
-    for key in ("kernel_initializer", "bias_initializer"):
-        if isinstance(config.get(key), dict):
+    for key in list(config):
+        if key.endswith("_initializer") and isinstance(config[key], dict):
             config[key] = _object(config[key], _table(initializers, initializers.Initializer), "initializer", source)
-    for key in ("kernel_regularizer", "bias_regularizer"):
-        if isinstance(config.get(key), dict):
+        elif key.endswith("_regularizer") and isinstance(config[key], dict):
             config[key] = _object(config[key], _table(regularizers, regularizers.Regularizer), "regularizer",
                                   source)
     try:
@@ -391,13 +416,16 @@ def _layer_from(spec, source):
         raise ValueError(f"{source}: layer {name} {config.get('name')!r}: {e}") from None
 
 
-def build_model(spec, sequential_class, source="config"):
-    """A brisknet Sequential from Keras' model config (weights freshly initialised, the global
-    generator left as it was). sequential_class: brisknet's Sequential (passed in, so that this
-    module stays below models)."""
-    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
-        kind = spec.get("class_name") if isinstance(spec, dict) else type(spec).__name__
-        raise ValueError(f"{source}: only Sequential models are supported, got {kind!r}")
+def build_model(spec, classes, source="config"):
+    """A brisknet model from Keras' model config (weights freshly initialised, the global
+    generator left as it was). classes: brisknet's model classes by Keras' class name,
+    {"Sequential": ..., "Functional": ...} (passed in, so that this module stays below models)."""
+    kind = spec.get("class_name") if isinstance(spec, dict) else type(spec).__name__
+    if kind == "Functional":
+        return _build_functional(spec, classes, source)
+    if kind != "Sequential":
+        raise ValueError(f"{source}: only Sequential and Functional models are supported, got {kind!r}")
+    sequential_class = classes["Sequential"]
     config = spec.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise ValueError(f"{source}: a Sequential config needs a 'layers' list")
@@ -410,7 +438,7 @@ def build_model(spec, sequential_class, source="config"):
             shape = c.get("batch_shape") or c.get("batch_input_shape")
             input_shape = _shape(shape, source)
         elif layer_spec.get("class_name") == "Sequential":
-            entries.append(build_model(layer_spec, sequential_class, source))
+            entries.append(build_model(layer_spec, classes, source))
         else:
             entries.append(_layer_from(layer_spec, source))
     if input_shape is None:
@@ -429,6 +457,25 @@ def build_model(spec, sequential_class, source="config"):
     if config.get("trainable") is False:
         model.trainable = False
     return model
+
+
+def _build_functional(spec, classes, source):
+    from . import runtime
+
+    def layer_from(entry):
+        if entry.get("class_name") in ("Sequential", "Functional"):
+            raise ValueError(f"{source}: a model inside a functional model is not supported")
+        return _layer_from(entry, source)
+
+    saved_rng = runtime.global_rng().bit_generator.state  # loading must not change what training does next
+    try:
+        inputs, outputs, name, trainable = functional_config.build(spec.get("config"), layer_from, source)
+        try:
+            return classes["Functional"](inputs, outputs, name=name, trainable=trainable)
+        except (TypeError, ValueError, NotImplementedError) as e:
+            raise ValueError(f"{source}: {e}") from None
+    finally:
+        runtime.global_rng().bit_generator.state = saved_rng
 
 
 def _shape(shape, source):
@@ -469,12 +516,12 @@ def compile_from(model, compile_config, source) -> None:
         raise ValueError(f"{source}: cannot compile as saved: {e}") from None
 
 
-def load_archive(file, sequential_class, compile=True, source="archive"):
+def load_archive(file, classes, compile=True, source="archive"):
     """The model a .keras archive (a path or a binary file object) holds: built from its config,
     compiled as saved when `compile`, weights and optimizer state loaded. ValueError for anything
     wrong with the file."""
     config, weights = read_archive(file)
-    model = build_model(config, sequential_class, source)
+    model = build_model(config, classes, source)
     if not model.built:
         raise ValueError(f"{source}: the saved model has no input shape")
     if compile and config.get("compile_config") is not None:

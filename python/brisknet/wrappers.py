@@ -27,7 +27,7 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
 
 from . import losses as losses_module
 from . import brisk_format, runtime
-from .models import Sequential
+from .models import MODEL_CLASSES, Sequential
 
 __all__ = ["KerasClassifier", "KerasRegressor"]
 
@@ -76,8 +76,9 @@ class _BaseWrapper(BaseEstimator):
         if self.model is None:
             raise ValueError(f"{type(self).__name__}: pass model=, a function returning a Sequential")
         if isinstance(self.model, Sequential):
-            model = brisk_format.model_from_bytes(brisk_format.model_to_bytes(self.model), Sequential, compile=False) \
-                if self.model.built else Sequential.from_config(self.model.get_config())
+            model = brisk_format.model_from_bytes(brisk_format.model_to_bytes(self.model), MODEL_CLASSES,
+                                                  compile=False) \
+                if self.model.built else type(self.model).from_config(self.model.get_config())
         else:
             signature = inspect.signature(self.model).parameters
             takes_all = any(p.kind is p.VAR_KEYWORD for p in signature.values())
@@ -139,7 +140,7 @@ class _BaseWrapper(BaseEstimator):
 
     def __setstate__(self, state):
         if isinstance(state.get("model_"), bytes):
-            state["model_"] = brisk_format.model_from_bytes(state["model_"], Sequential)
+            state["model_"] = brisk_format.model_from_bytes(state["model_"], MODEL_CLASSES)
         self.__dict__.update(state)
 
 

@@ -18,7 +18,7 @@ class Activation(Layer):
 
     def forward(self, x, training):
         self._x = x
-        self._y = self.buffer("y", x.shape)
+        self._y = self.buffer("y", x.shape, x.dtype)
         _core.activation_forward(self._y, x, self._act, self._alpha)
         return self._y
 
@@ -29,7 +29,7 @@ class Activation(Layer):
     def backward(self, dy, need_dx):
         if self.fused_logits or self.activation == "linear":
             return dy
-        dx = self.buffer("dx", dy.shape)
+        dx = self.buffer("dx", dy.shape, dy.dtype)
         _core.activation_backward(dx, dy, self._x, self._y, self._act, self._alpha)
         return dx
 

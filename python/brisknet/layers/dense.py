@@ -51,13 +51,13 @@ class Dense(Layer):
 
     def forward(self, x, training):
         b = x.shape[0]
-        z = self.buffer("z", (b, self.units))
+        z = self.buffer("z", (b, self.units), x.dtype)
         _core.gemm(z, x, self._weights[0], False, False, 0.0, self._weights[1] if self.use_bias else None)
         self._x, self._z = x, z
         if self.activation == "linear":
             self._y = z
         else:
-            self._y = self.buffer("y", (b, self.units))
+            self._y = self.buffer("y", (b, self.units), x.dtype)
             _core.activation_forward(self._y, z, self._act, self._alpha)
         return self._y
 
@@ -71,14 +71,14 @@ class Dense(Layer):
         if self.activation == "linear" or self.fused_logits:
             dz = dy  # fused: dy is already the gradient w.r.t. the pre-activation
         else:
-            dz = self.buffer("dz", (b, self.units))
+            dz = self.buffer("dz", (b, self.units), dy.dtype)
             _core.activation_backward(dz, dy, self._z, self._y, self._act, self._alpha)
         _core.gemm(self._grads[0], self._x, dz, True, False, 0.0)
         if self.use_bias:
             _core.column_sums(self._grads[1], dz, 0.0)
         if not need_dx:
             return None
-        dx = self.buffer("dx", (b, self.input_shape[0]))
+        dx = self.buffer("dx", (b, self.input_shape[0]), dy.dtype)
         _core.gemm(dx, dz, self._weights[0], False, True, 0.0)
         return dx
 

@@ -26,8 +26,10 @@ class Dropout(Layer):
 
     def build_sample(self, sample_shape):
         super().build_sample(sample_shape)
-        # any int seed (as Keras), folded into the engine's 63-bit range
-        self._base_seed = self.seed % 2 ** 63 if self.seed is not None else runtime.draw_seed()
+        # any int seed (as Keras), folded into the engine's 63-bit range; drawn once (a model's
+        # rebuild keeps it)
+        if self._base_seed is None:
+            self._base_seed = self.seed % 2 ** 63 if self.seed is not None else runtime.draw_seed()
 
     def forward(self, x, training):
         self._active = training and self.rate > 0

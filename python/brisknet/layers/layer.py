@@ -107,13 +107,21 @@ class Layer:
         """Whether the optimizer updates this layer's weights."""
         return self.trainable and self.weights_trainable
 
+    def trainable_mask(self) -> list:
+        """Per weight, in weight_specs' order: whether the optimizer updates it (BatchNormalization's
+        moving statistics never are)."""
+        return [self.trains] * len(self.weight_specs())
+
     @property
     def trainable_weights(self) -> list:
-        return self.weights if self.trains else []
+        return [w for w, t in zip(self.weights, self.trainable_mask()) if t]
 
     @property
     def non_trainable_weights(self) -> list:
-        return [] if self.trains else self.weights
+        return [w for w, t in zip(self.weights, self.trainable_mask()) if not t]
+
+    def count_trainable_params(self) -> int:
+        return int(sum(int(np.prod(s)) for (_, s, _), t in zip(self.weight_specs(), self.trainable_mask()) if t))
 
     @property
     def variables(self) -> list:
@@ -139,8 +147,12 @@ class Layer:
     def count_params(self) -> int:
         return int(sum(int(np.prod(s)) for _, s, _ in self.weight_specs()))
 
+    def weight_regularizers(self) -> list:
+        """[(weight index, regularizer)] of the weights with a penalty."""
+        return []
+
     def regularization_loss(self) -> float:
-        return 0.0
+        return sum((r(self._weights[i]) for i, r in self.weight_regularizers()), 0.0)
 
     def engine_spec(self, offset_of):
         """This layer as the training engine runs it: a list of _core.LayerSpec (empty when it has
@@ -150,7 +162,8 @@ class Layer:
         return None
 
     def add_regularization_gradient(self) -> None:
-        pass
+        for i, r in self.weight_regularizers():
+            r.add_gradient(self._grads[i], self._weights[i])
 
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable}
@@ -170,7 +183,7 @@ class Layer:
     # ---------------------------------------------------------------- compute
     def buffer(self, key: str, shape, dtype=np.float32) -> np.ndarray:
         """A workspace array reused across steps of the same batch size."""
-        k = (key, shape)
+        k = (key, shape, np.dtype(dtype).char)
         b = self._buffers.get(k)
         if b is None:
             b = self._buffers[k] = np.empty(shape, dtype)
@@ -184,26 +197,64 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, x, training=False):
-        """Eager forward pass on a numpy batch, as Keras: the first call builds the layer (and its
-        own weights) from x's shape; later calls need samples of that shape. On a symbolic tensor
-        (keras.Input(...) or another layer's symbolic output): the functional API's record of the
-        call, a symbolic tensor of this layer's output."""
-        if is_symbolic(x):
-            return SymbolicTensor(self.sample_output_shape(x.sample_shape), self, x)
-        if isinstance(x, (list, tuple)) and x and all(is_symbolic(t) for t in x):
-            raise NotImplementedError(f"{self.name}: layers of several inputs (Concatenate, Add, ...) are not "
-                                      "supported yet; a functional model is one chain of layers for now")
+        """Eager forward pass on a numpy batch (a list of batches for a merge layer), as Keras: the
+        first call builds the layer (and its own weights) from x's shape; later calls need samples
+        of that shape. On symbolic tensors (keras.Input(...) or other layers' symbolic outputs):
+        the functional API's record of the call, a symbolic tensor of this layer's output."""
+        several = isinstance(x, (list, tuple))
+        if is_symbolic(x) or (several and x and all(is_symbolic(t) for t in x)):
+            return self._symbolic_call(tuple(x) if several else (x,), several)
+        if several != self.takes_several_inputs:
+            raise TypeError(f"{self.name}: expected " + ("a list of arrays" if self.takes_several_inputs
+                                                          else "one array, got a list"))
+        arrays = [self._eager_input(a) for a in (x if several else [x])]
+        shapes = [a.shape[1:] for a in arrays]
+        shape = shapes if several else shapes[0]
+        if not self.built or (self.weight_specs() and not self._weights):
+            self.build_sample(shape)
+            self.create_own_weights()
+        elif (list(shape) if several else tuple(shape)) != (list(self.input_shape) if several else
+                                                               tuple(self.input_shape)):
+            raise ValueError(f"{self.name}: built for samples of shape {self.input_shape}, got {shape}")
+        out = self.forward(arrays if several else arrays[0], training=bool(training))
+        return out.copy()
+
+    takes_several_inputs = False  # a merge layer is called on a list of tensors
+
+    def _eager_input(self, x):
         x = np.asarray(x)
         if x.dtype.kind not in "biuf":
             raise TypeError(f"{self.name}: expected a numeric array, got dtype {x.dtype}")
         if x.ndim < 2:
             raise ValueError(f"{self.name}: expected a batch (samples, features...), got shape {x.shape}")
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def _symbolic_call(self, inputs, several):
+        """The functional API's record of a call: checks the shapes now, naming this layer."""
+        if several != self.takes_several_inputs:
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) takes " +
+                             ("a list of tensors (it merges them)" if self.takes_several_inputs else
+                              f"one tensor, got a list of {len(inputs)} (merge them first, e.g. with "
+                              "layers.Concatenate())"))
+        shapes = [tuple(t.sample_shape) for t in inputs]
+        shape = shapes if several else shapes[0]
+        called = getattr(self, "_called_on", None)
+        if called is None and self.built:
+            called = list(self.input_shape) if several else tuple(self.input_shape)
+        if called is not None and called != shape:
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) was called on samples of shape "
+                             f"{called}; it cannot be called again on {shape} (a layer called twice shares its "
+                             "weights, so its inputs must have the same shape)")
+        try:
+            out = self.sample_output_shape(shape)
+        except ValueError as e:
+            raise ValueError(str(e) if self.name in str(e) else f"layer {self.name!r} ({type(self).__name__}): {e}") \
+                from None
+        self._called_on = shape
         if not self.built or (self.weight_specs() and not self._weights):
-            self.build(x.shape)
-        elif tuple(x.shape[1:]) != tuple(self.input_shape):
-            raise ValueError(f"{self.name}: built for samples of shape {self.input_shape}, got {x.shape[1:]}")
-        return self.forward(x, training=bool(training)).copy()
+            self.build_sample(shape)  # as Keras: the first call creates the weights
+            self.create_own_weights()
+        return SymbolicTensor(out, self, inputs)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"

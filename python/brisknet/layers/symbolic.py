@@ -1,18 +1,25 @@
 """Symbolic tensors of Keras' functional API: what calling a layer on keras.Input(...) (or on
-another symbolic tensor) returns. Each knows its per-sample shape and the call that made it, so
-keras.Model(inputs, outputs) can read the graph back from its outputs."""
+other symbolic tensors) returns. Each knows its per-sample shape and the call that made it (the
+layer and the tensors it was called on), so keras.Model(inputs, outputs) can read the graph back
+from its outputs."""
 from __future__ import annotations
+
+import itertools
 
 from .input_layer import InputSpec
 
+_serials = itertools.count()  # the order calls were recorded in (Keras numbers a layer's calls so)
+
 
 class SymbolicTensor:
-    """Keras' KerasTensor: `shape` is (None,) + the sample's shape; `layer` made it from `source`."""
+    """Keras' KerasTensor: `shape` is (None,) + the sample's shape; `layer` made it from `inputs`
+    (a tuple: one tensor, or several for a merge layer)."""
 
-    def __init__(self, sample_shape, layer, source):
+    def __init__(self, sample_shape, layer, inputs):
         self.sample_shape = tuple(sample_shape)
         self.layer = layer
-        self.source = source
+        self.inputs = tuple(inputs)
+        self.serial = next(_serials)
 
     @property
     def shape(self) -> tuple:

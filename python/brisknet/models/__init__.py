@@ -8,6 +8,8 @@ from .sequential import Sequential
 
 __all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
 
+MODEL_CLASSES = {"Sequential": Sequential, "Functional": Model}  # by the class_name model files give
+
 
 def save_model(model, filepath, overwrite=True, **kwargs):
     """keras.models.save_model: model.save(filepath, overwrite)."""
@@ -22,9 +24,10 @@ def model_from_json(json_string, _path="json"):
         spec = _json.loads(json_string)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{_path}: the model architecture is not valid JSON ({e})") from None
-    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
-        raise ValueError(f"{_path}: expected a Sequential model, got {str(spec)[:80]!r}")
-    return Sequential.from_config(spec.get("config"), _source=_path)
+    cls = MODEL_CLASSES.get(spec.get("class_name")) if isinstance(spec, dict) else None
+    if cls is None:
+        raise ValueError(f"{_path}: expected a Sequential or Functional model, got {str(spec)[:80]!r}")
+    return cls.from_config(spec.get("config"), _source=_path)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
@@ -39,5 +42,5 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         raise ValueError("load_model: custom_objects are not supported (loading never runs code from a file)")
     path = os.fspath(filepath)
     if path.endswith(".keras") or (os.path.isfile(path) and zipfile.is_zipfile(path)):
-        return keras_archive.load_archive(path, Sequential, compile, path)
-    return brisk_format.load_model(path, Sequential, compile=compile)
+        return keras_archive.load_archive(path, MODEL_CLASSES, compile, path)
+    return brisk_format.load_model(path, MODEL_CLASSES, compile=compile)

@@ -72,6 +72,8 @@ class Engine:
 
 def layer_specs(model):
     """The model's layers as _core.LayerSpec, or the reason the engine cannot run one of them."""
+    if not model._runs_as_chain():
+        return None, "a graph of layers (merge or shared layers; the engine runs chains for now)"
     offsets = {id(w): start for (start, _), w in zip(model._slices, (w for l in model._layers for w in l._weights))}
     specs = []
     for layer in model._layers:

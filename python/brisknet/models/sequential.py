@@ -99,6 +99,30 @@ class Sequential(Trainer):
         raise ValueError(f"no layer named {name!r}; layers: {[l.name for l in self._entries]}")
 
     @property
+    def _output_layer(self):
+        """The layer whose output is the model's (None without layers)."""
+        return self._layers[-1] if self._layers else None
+
+    def _runs_as_chain(self) -> bool:
+        """Whether the layers form one chain, each reading the one before (what the engine runs)."""
+        return True
+
+    def _shared_layers(self) -> set:
+        """ids of layers called more than once (a functional model's shared layers)."""
+        return set()
+
+    def _forward(self, x, training):
+        h = x
+        for layer in self._layers:
+            h = layer.forward(h, training)
+        return h
+
+    def _backward(self, dpred):
+        dh = dpred
+        for i in range(len(self._layers) - 1, -1, -1):
+            dh = self._layers[i].backward(dh, need_dx=i > 0)
+
+    @property
     def input_shape(self):
         return None if self._input_shape is None else (None,) + tuple(self._input_shape)
 
@@ -106,7 +130,7 @@ class Sequential(Trainer):
     def output_shape(self):
         if not self.built:
             raise AttributeError("the model is not built yet")
-        return (None,) + tuple(self._layers[-1].output_shape)
+        return (None,) + tuple(self._output_layer.output_shape)
 
     def build(self, input_shape=None, _restore_rng=False) -> None:
         """Infer every layer's shapes from the input shape (with batch dimension, as Keras),
@@ -131,10 +155,7 @@ class Sequential(Trainer):
             finally:
                 runtime.global_rng().bit_generator.state = saved_rng
         old = {id(l): l.get_weights() for l in self._layers if l.built and l._weights}
-        shape = self._input_shape
-        for layer in self._layers:
-            layer.build_sample(shape)
-            shape = layer.output_shape
+        self._build_layers()
         specs = [layer.weight_specs() for layer in self._layers]
         total = sum(math.prod(s) for layer_specs in specs for _, s, _ in layer_specs)
         self._params = np.zeros(total, np.float32)
@@ -161,6 +182,13 @@ class Sequential(Trainer):
             self.optimizer.build(total)
         self._configure_fusion()
         self._share_with_nested(0)
+
+    def _build_layers(self) -> None:
+        """Each layer's shapes, from the model's input shape."""
+        shape = self._input_shape
+        for layer in self._layers:
+            layer.build_sample(shape)
+            shape = layer.output_shape
 
     def _share_with_nested(self, start) -> int:
         """Point each nested model at its slice of this model's buffers (its leaves are contiguous
@@ -239,30 +267,55 @@ class Sequential(Trainer):
         return int(self._params.size)
 
     # ------------------------------------------------------------------ summary
-    def summary(self, line_length=78, print_fn=None, batch_size=32) -> None:
-        """A Keras-style table (layer, output shape, parameters), then what the model costs: FLOPs
-        per sample (inference and training) and memory at `batch_size` (parameters, gradients,
-        optimizer state, activations kept for the backward pass)."""
-        from ..costs import model_flops, model_memory
-        print_fn = print_fn or print
-        cols = (line_length - 4) // 3
-        widths = (cols + 8, cols, line_length - 4 - 2 * cols - 8)
-
-        def row(a, b, c, sep="│"):
-            return f"{sep} {a:<{widths[0] - 2}} {sep} {b:<{widths[1] - 2}} {sep} {c:>{widths[2] - 2}} {sep}"
-
-        lines = [f'Model: "{self.name}"',
-                 "┏" + "┳".join("━" * w for w in widths) + "┓",
-                 row("Layer (type)", "Output Shape", "Param #", "┃"),
-                 "┡" + "╇".join("━" * w for w in widths) + "┩"]
+    def _summary_rows(self) -> list:
+        """(name, type, output shape, parameters, connected to: a list, or None) per entry of summary()."""
+        rows = []
         for layer in self._entries:
             shape = str(layer.output_shape if isinstance(layer, Sequential) else (None,) + tuple(layer.output_shape)) \
                 if layer.built else "?"
             params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            lines.append(row(f"{layer.name} ({type(layer).__name__})", shape, params))
+            rows.append((layer.name, type(layer).__name__, shape, params, None))
+        return rows
+
+    def summary(self, line_length=None, print_fn=None, batch_size=32) -> None:
+        """A Keras-style table (layer, output shape, parameters, and for a graph the tensors each
+        layer reads: Keras' layer[call][tensor]), then what the model costs: FLOPs per sample
+        (inference and training) and memory at `batch_size` (parameters, gradients, optimizer state,
+        activations kept for the backward pass)."""
+        from ..costs import model_flops, model_memory
+        print_fn = print_fn or print
+        rows = self._summary_rows()
+        connected = any(r[4] is not None for r in rows)
+        line_length = line_length or (108 if connected else 78)
+        if connected:
+            cols = (line_length - 5) // 4
+            widths = (cols + 6, cols - 2, cols - 8, line_length - 5 - 3 * cols + 4)
+        else:
+            cols = (line_length - 4) // 3
+            widths = (cols + 8, cols, line_length - 4 - 2 * cols - 8)
+
+        def row(cells, sep="│"):
+            out = []
+            for i, (cell, w) in enumerate(zip(cells, widths)):
+                out.append(f" {cell:>{w - 2}} " if i == 2 else f" {cell:<{w - 2}} ")
+            return sep + sep.join(out) + sep
+
+        header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if connected else ())
+        lines = [f'Model: "{self.name}"',
+                 "┏" + "┳".join("━" * w for w in widths) + "┓",
+                 row(header, "┃"),
+                 "┡" + "╇".join("━" * w for w in widths) + "┩"]
+        for name, kind, shape, params, inbound in rows:
+            label = f"{name} ({kind})"
+            # as Keras: a long label's type, and each connection, on a line of its own
+            cells = [[label] if len(label) <= widths[0] - 2 else [name, f"({kind})"], [shape], [params]]
+            if connected:
+                cells.append(inbound or ["-"])
+            for k in range(max(len(c) for c in cells)):
+                lines.append(row([c[k] if k < len(c) else "" for c in cells]))
         lines.append("└" + "┴".join("─" * w for w in widths) + "┘")
         total = self._params.size if self.built else 0
-        trainable = sum(l.count_params() for l in self._layers if l.built and l.trains)
+        trainable = sum(l.count_trainable_params() for l in self._layers if l.built)
         lines += [f" Total params: {total:,} ({_bytes(total * 4)})",
                   f" Trainable params: {trainable:,} ({_bytes(trainable * 4)})",
                   f" Non-trainable params: {total - trainable:,} ({_bytes((total - trainable) * 4)})"]

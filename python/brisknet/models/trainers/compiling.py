@@ -63,16 +63,17 @@ class Compiling:
         for layer in self._layers:
             if hasattr(layer, "fused_logits"):
                 layer.fused_logits = False
-        last = self._layers[-1] if self._layers else None
+        last = self._output_layer
         self._fused = bool(
             self.loss is not None and self.loss.is_crossentropy and not self.loss.from_logits
-            and last is not None and getattr(last, "activation", None) == "softmax")
+            and last is not None and getattr(last, "activation", None) == "softmax"
+            and id(last) not in self._shared_layers())  # (its other calls need the softmax's gradient)
         if self._fused:
             last.fused_logits = True
 
     def _build_metrics(self, y):
         if self._metrics is None:
-            units = self._layers[-1].output_shape[-1]
+            units = self._output_layer.output_shape[-1]
             self._metrics = []
             names = set()
             for ident, weighted in self._metric_ids:

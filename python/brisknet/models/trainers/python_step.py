@@ -10,12 +10,6 @@ from .common import _mean, _update_metrics
 
 
 class PythonStep:
-    def _forward(self, x, training):
-        h = x
-        for layer in self._layers:
-            h = layer.forward(h, training)
-        return h
-
     def _regularization_loss(self):
         return sum(layer.regularization_loss() for layer in self._layers)
 
@@ -24,14 +18,14 @@ class PythonStep:
         batch of `whole` rows when these are a data-parallel process's part of it)."""
         b = pred.shape[0] if whole is None else whole
         if self._fused:
-            return self.loss.per_sample(y, self._layers[-1].logits, sw, need_grad, 1.0 / b, from_logits=True)
+            return self.loss.per_sample(y, self._output_layer.logits, sw, need_grad, 1.0 / b, from_logits=True)
         return self.loss.per_sample(y, pred, sw, need_grad, 1.0 / b)
 
     def _trainable_spans(self):
         """(offset, size) in the flat buffers of each weight the optimizer updates, in order."""
         slices = iter(self._slices)
-        return [(a, b - a) for layer in self._layers for (a, b) in (next(slices) for _ in layer._weights)
-                if layer.trains]
+        return [(a, b - a) for layer in self._layers
+                for (a, b), trains in zip([next(slices) for _ in layer._weights], layer.trainable_mask()) if trains]
 
     def _train_step(self, x, y, sw, dist=None):
         """The reference path: one step layer by layer, the phases the engine runs in C++.
@@ -45,11 +39,6 @@ class PythonStep:
         self._update()
         return loss, pred
 
-    def _backward(self, dpred):
-        dh = dpred
-        for i in range(len(self._layers) - 1, -1, -1):
-            dh = self._layers[i].backward(dh, need_dx=i > 0)
-
     def _update(self):
         for layer in self._layers:
             if layer.trains:
@@ -61,6 +50,9 @@ class PythonStep:
         takes its contiguous part of the batch (dropout masks drawn at its rows' places in the
         whole batch), scales its loss by the whole batch, and the processes' gradients and loss
         sums are summed before the penalties' gradients and the update; the outputs are gathered."""
+        if not self._runs_as_chain():
+            raise NotImplementedError("data-parallel training of a graph of layers (merge or shared layers) is "
+                                      "not supported yet")
         whole = x.shape[0]
         lo, hi = dist.part(whole)
         penalty = self._regularization_loss()  # the penalties of the weights this step saw
@@ -80,7 +72,7 @@ class PythonStep:
         else:  # no rows here: no gradient of its own, but the step's masks are drawn
             for layer in dropouts:
                 layer._calls += 1
-            pred = np.empty((0,) + tuple(self._layers[-1].output_shape), np.float32)
+            pred = np.empty((0,) + tuple(self._output_layer.output_shape), np.float32)
             self._grads.fill(0)
         dist.allreduce(self._grads)
         dist.stop_if_interrupted()  # all processes stop here, or none

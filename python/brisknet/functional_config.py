@@ -1,0 +1,152 @@
+"""A functional model's config in Keras 3's format, both ways: its layers in model.layers' order,
+each with the calls it makes in the model ("inbound_nodes": the tensors each call reads, as
+[layer name, call index, 0]), and the model's input and output tensors. brisknet's files (.brisk,
+to_json) and Keras archives (.keras) share it; only the entry of one layer differs (layer_entry /
+layer_from). Rebuilding calls each layer on symbolic tensors again, so it runs no code from the
+file."""
+from __future__ import annotations
+
+from .layers import InputLayer
+
+
+def to_config(model, layer_entry) -> dict:
+    """model: a functional Model (its _graph); layer_entry(layer) -> its {"class_name", "config", ...}."""
+    g = model._graph
+
+    def tensor(i):
+        if i < g.n_inputs:
+            return [g.inputs[i].name, 0, 0]
+        node = g.nodes[i - g.n_inputs]
+        return [node.layer.name, node.call_index, 0]
+
+    def keras_tensor(i, shapes):
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": [None, *shapes[i]], "dtype": "float32", "keras_history": tensor(i)}}
+
+    shapes = g.sample_shapes()
+    entries = []
+    for op in g.operations:
+        if isinstance(op, InputLayer):
+            entries.append({"module": "keras.layers", "class_name": "InputLayer", "config": op.get_config(),
+                            "registered_name": None, "name": op.name, "inbound_nodes": []})
+            continue
+        nodes = []
+        for node in g.calls_of(op):
+            args = [keras_tensor(i, shapes) for i in node.inputs]
+            nodes.append({"args": [args] if op.takes_several_inputs else args, "kwargs": {}})
+        entries.append({**layer_entry(op), "name": op.name, "inbound_nodes": nodes})
+    ins, outs = [tensor(i) for i in range(g.n_inputs)], [tensor(i) for i in g.outputs]
+    return {"name": model.name, "trainable": model.trainable, "layers": entries,
+            "input_layers": ins if model._inputs_as_list else ins[0],
+            "output_layers": outs if model._outputs_as_list else outs[0]}
+
+
+def build(config, layer_from, source="config"):
+    """(inputs, outputs, name, trainable) of the model `config` describes: its InputLayers, and
+    its layers (made by layer_from(entry)) called on them as the config says. ValueError for
+    anything malformed."""
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise ValueError(f"{source}: a functional model's config needs a 'layers' list")
+    made, calls, pending = {}, {}, []  # name -> layer; name -> its calls' output tensors
+    for k, entry in enumerate(config["layers"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+            raise ValueError(f"{source}: layer entry {k} is not an object with a class_name")
+        if entry["class_name"] == "InputLayer":
+            c = entry.get("config")
+            if not isinstance(c, dict):
+                raise ValueError(f"{source}: InputLayer entry {k} has no config object")
+            if c.get("ragged") or c.get("optional"):
+                raise ValueError(f"{source}: InputLayer entry {k}: ragged or optional inputs are not supported")
+            c = {key: v for key, v in c.items() if key in ("batch_shape", "shape", "name", "dtype", "sparse")}
+            try:
+                layer = InputLayer(**c)
+            except (TypeError, ValueError, NotImplementedError) as e:
+                raise ValueError(f"{source}: InputLayer entry {k}: {e}") from None
+            calls[layer.name] = [layer]
+        else:
+            layer = layer_from(entry)
+            nodes = entry.get("inbound_nodes", [])
+            if not isinstance(nodes, list):
+                raise ValueError(f"{source}: layer {layer.name!r}: inbound_nodes must be a list")
+            calls[layer.name] = []
+            pending += [(layer, node) for node in nodes]
+        if entry.get("name", layer.name) != layer.name:
+            raise ValueError(f"{source}: layer entry {k} is named {entry.get('name')!r} but its config says "
+                             f"{layer.name!r}")
+        if layer.name in made:
+            raise ValueError(f"{source}: two layers are named {layer.name!r}")
+        made[layer.name] = layer
+    # a call whose inputs exist is made; the others wait for them (a shared layer's later calls
+    # may read layers listed after it)
+    while pending:
+        waiting = []
+        for layer, node in pending:
+            args = _node_tensors(node, calls, source, layer.name)
+            if args is None:
+                waiting.append((layer, node))
+                continue
+            try:
+                calls[layer.name].append(layer(args))
+            except (TypeError, ValueError, NotImplementedError) as e:
+                raise ValueError(f"{source}: calling layer {layer.name!r}: {e}") from None
+        if len(waiting) == len(pending):
+            raise ValueError(f"{source}: the layers' calls refer to tensors that no call makes (or form a cycle): "
+                             f"{sorted({layer.name for layer, _ in waiting})}")
+        pending = waiting
+    inputs, in_list = _tensors(config.get("input_layers"), calls, source, "input_layers")
+    outputs, out_list = _tensors(config.get("output_layers"), calls, source, "output_layers")
+    if not all(isinstance(t, InputLayer) for t in inputs):
+        raise ValueError(f"{source}: input_layers must name InputLayers")
+    name = config.get("name")
+    return (inputs if in_list else inputs[0], outputs if out_list else outputs[0],
+            name if isinstance(name, str) else None, config.get("trainable") is not False)
+
+
+def _reference(ref, calls, source, where):
+    """The tensor [layer name, call index, tensor index] names (None while that call is not made)."""
+    if not (isinstance(ref, list) and len(ref) == 3 and isinstance(ref[0], str)
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ref[1:])) or ref[2] != 0:
+        raise ValueError(f"{source}: {where}: invalid tensor reference {str(ref)[:80]!r}")
+    if ref[0] not in calls:
+        raise ValueError(f"{source}: {where}: no layer named {ref[0]!r}")
+    made = calls[ref[0]]
+    return made[ref[1]] if ref[1] < len(made) else None
+
+
+def _node_tensors(node, calls, source, name):
+    """The argument of one call in Keras 3's form ({"args": [tensor or [tensors]], "kwargs"}), or
+    None while a tensor it reads is not made yet."""
+    where = f"layer {name!r}"
+    if not isinstance(node, dict) or not isinstance(node.get("args"), list) or len(node["args"]) != 1:
+        raise ValueError(f"{source}: {where}: a call must be {{'args': [tensor or list of tensors], 'kwargs': {{}}}}")
+    kwargs = node.get("kwargs") or {}
+    if not isinstance(kwargs, dict) or any(v is not None for k, v in kwargs.items()):
+        raise ValueError(f"{source}: {where}: call arguments {kwargs!r} are not supported")
+    arg = node["args"][0]
+    several = isinstance(arg, list)
+    tensors = []
+    for t in arg if several else [arg]:
+        if not (isinstance(t, dict) and t.get("class_name") == "__keras_tensor__" and isinstance(t.get("config"), dict)):
+            raise ValueError(f"{source}: {where}: a call argument must be a Keras tensor, got {str(t)[:80]!r}")
+        found = _reference(t["config"].get("keras_history"), calls, source, where)
+        if found is None:
+            return None
+        tensors.append(found)
+    return tensors if several else tensors[0]
+
+
+def _tensors(spec, calls, source, where):
+    """The tensors input_layers / output_layers name, and whether they were a list."""
+    if isinstance(spec, list) and spec and isinstance(spec[0], str):
+        spec, as_list = [spec], False
+    elif isinstance(spec, list) and spec:
+        as_list = True
+    else:
+        raise ValueError(f"{source}: {where} must be [name, 0, 0] or a list of them")
+    out = []
+    for ref in spec:
+        t = _reference(ref, calls, source, where)
+        if t is None:
+            raise ValueError(f"{source}: {where}: {ref!r} names a call the config does not make")
+        out.append(t)
+    return out, as_list

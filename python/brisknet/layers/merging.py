@@ -1,0 +1,250 @@
+"""Keras' merge layers: called on a list of tensors of one shape (Concatenate: equal but for the
+joined axis; Dot: two tensors), they return one tensor. Forward and backward in numpy, in the
+inputs' dtype (float64 for gradient checks)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .layer import Layer
+
+
+class Merge(Layer):
+    takes_several_inputs = True
+    exactly = None  # Subtract and Dot take exactly two tensors
+
+    def _check_count(self, shapes):
+        if not isinstance(shapes, list) or len(shapes) < (self.exactly or 1) or \
+                (self.exactly and len(shapes) != self.exactly):
+            want = f"exactly {self.exactly}" if self.exactly else "a list of"
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) must be called on {want} tensors, got "
+                             f"{len(shapes) if isinstance(shapes, list) else 'one'}")
+
+    def sample_output_shape(self, shapes):
+        self._check_count(shapes)
+        shapes = [tuple(s) for s in shapes]
+        if any(s != shapes[0] for s in shapes):
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) merges tensors of one shape, got "
+                             f"{[(None,) + s for s in shapes]}")
+        return shapes[0]
+
+    def build_sample(self, shapes):
+        self.input_shape = [tuple(s) for s in shapes]
+        self.output_shape = tuple(self.sample_output_shape(self.input_shape))
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return (None,) + tuple(self.sample_output_shape([tuple(s)[1:] for s in input_shape]))
+
+
+class Add(Merge):
+    """The sum of the inputs."""
+
+    def forward(self, xs, training):
+        y = self.buffer("y", xs[0].shape, xs[0].dtype)
+        np.add(xs[0], xs[1], out=y) if len(xs) > 1 else np.copyto(y, xs[0])
+        for x in xs[2:]:
+            y += x
+        self._n = len(xs)
+        return y
+
+    def backward(self, dy, need_dx):
+        return [dy] * self._n if need_dx else None
+
+
+class Subtract(Merge):
+    """inputs[0] - inputs[1]."""
+    exactly = 2
+
+    def forward(self, xs, training):
+        return np.subtract(xs[0], xs[1], out=self.buffer("y", xs[0].shape, xs[0].dtype))
+
+    def backward(self, dy, need_dx):
+        return [dy, np.negative(dy, out=self.buffer("dx", dy.shape, dy.dtype))] if need_dx else None
+
+
+class Multiply(Merge):
+    """The element-wise product of the inputs."""
+
+    def forward(self, xs, training):
+        self._xs = xs
+        y = self.buffer("y", xs[0].shape, xs[0].dtype)
+        np.copyto(y, xs[0])
+        for x in xs[1:]:
+            y *= x
+        return y
+
+    def backward(self, dy, need_dx):
+        if not need_dx:
+            return None
+        out = []
+        for i in range(len(self._xs)):  # dy times the product of the other inputs
+            d = self.buffer(f"dx{i}", dy.shape, dy.dtype)
+            np.copyto(d, dy)
+            for j, x in enumerate(self._xs):
+                if j != i:
+                    d *= x
+            out.append(d)
+        return out
+
+
+class Average(Merge):
+    """The mean of the inputs."""
+
+    def forward(self, xs, training):
+        y = Add.forward(self, xs, training)
+        y /= np.asarray(len(xs), y.dtype)
+        return y
+
+    def backward(self, dy, need_dx):
+        if not need_dx:
+            return None
+        d = np.divide(dy, np.asarray(self._n, dy.dtype), out=self.buffer("dx", dy.shape, dy.dtype))
+        return [d] * self._n
+
+
+class _Extremum(Merge):
+    """The element-wise maximum (minimum) of the inputs; its gradient goes to the input holding
+    it (the first such input on ties)."""
+    pick = None
+
+    def forward(self, xs, training):
+        self._which = self.buffer("which", xs[0].shape, np.int32)
+        y = self.buffer("y", xs[0].shape, xs[0].dtype)
+        np.copyto(y, xs[0])
+        self._which.fill(0)
+        for i, x in enumerate(xs[1:], 1):
+            better = self.pick(x, y)  # strictly: ties keep the earlier input
+            np.copyto(y, x, where=better)
+            self._which[better] = i
+        self._n = len(xs)
+        return y
+
+    def backward(self, dy, need_dx):
+        if not need_dx:
+            return None
+        return [np.where(self._which == i, dy, np.zeros((), dy.dtype)) for i in range(self._n)]
+
+
+class Maximum(_Extremum):
+    pick = staticmethod(np.greater)
+
+
+class Minimum(_Extremum):
+    pick = staticmethod(np.less)
+
+
+class Concatenate(Merge):
+    """The inputs joined along `axis` (the last by default)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"Concatenate: axis must be an int, got {axis!r}")
+        self.axis = int(axis)
+
+    def _sample_axis(self, rank):
+        """The joined axis among a sample's axes (Keras counts the batch axis as 0)."""
+        axis = self.axis if self.axis < 0 else self.axis - 1
+        if not -rank <= axis < rank or self.axis == 0:
+            raise ValueError(f"layer {self.name!r} (Concatenate): axis {self.axis} is not a feature axis of "
+                             f"samples of rank {rank}")
+        return axis % rank
+
+    def sample_output_shape(self, shapes):
+        self._check_count(shapes)
+        shapes = [tuple(s) for s in shapes]
+        if len({len(s) for s in shapes}) != 1:
+            raise ValueError(f"layer {self.name!r} (Concatenate): inputs of different ranks "
+                             f"{[(None,) + s for s in shapes]}")
+        axis = self._sample_axis(len(shapes[0]))
+        rest = {s[:axis] + s[axis + 1:] for s in shapes}
+        if len(rest) != 1:
+            raise ValueError(f"layer {self.name!r} (Concatenate): the inputs' shapes must match except along "
+                             f"axis {self.axis}, got {[(None,) + s for s in shapes]}")
+        s = shapes[0]
+        return s[:axis] + (sum(t[axis] for t in shapes),) + s[axis + 1:]
+
+    def forward(self, xs, training):
+        axis = self._sample_axis(xs[0].ndim - 1) + 1
+        shape = xs[0].shape[:1] + tuple(self.output_shape)
+        self._splits = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=axis, out=self.buffer("y", shape, xs[0].dtype))
+
+    def backward(self, dy, need_dx):
+        if not need_dx:
+            return None
+        return [np.ascontiguousarray(d) for d in np.split(dy, self._splits, axis=self._sample_axis(dy.ndim - 1) + 1)]
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class Dot(Merge):
+    """The dot product of two tensors along `axes` (an int, or one per input), per sample, as
+    Keras' batch_dot: samples of (n,) give (1,); of (a, n) and (n, b) with axes (2, 1) give (a, b).
+    normalize=True: the inputs are L2-normalised along those axes first (cosine proximity)."""
+    exactly = 2
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        pair = list(axes) if isinstance(axes, (list, tuple)) else [axes, axes]
+        if len(pair) != 2 or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in pair):
+            raise ValueError(f"Dot: axes must be an int or a pair of ints, got {axes!r}")
+        self.axes = axes if isinstance(axes, (int, np.integer)) else list(axes)
+        self._pair = [int(a) for a in pair]
+        self.normalize = bool(normalize)
+
+    def _sample_axes(self, shapes):
+        out = []
+        for a, s in zip(self._pair, shapes):
+            if len(s) > 2:
+                raise ValueError(f"layer {self.name!r} (Dot): inputs of rank 2 or 3 (with the batch axis) are "
+                                 f"supported, got {(None,) + tuple(s)}")
+            k = a - 1 if a > 0 else a + len(s)
+            if a == 0 or not 0 <= k < len(s):
+                raise ValueError(f"layer {self.name!r} (Dot): axis {a} is not a feature axis of {(None,) + tuple(s)}")
+            out.append(k)
+        return out
+
+    def sample_output_shape(self, shapes):
+        self._check_count(shapes)
+        a, b = (tuple(s) for s in shapes)
+        i, j = self._sample_axes([a, b])
+        if a[i] != b[j]:
+            raise ValueError(f"layer {self.name!r} (Dot): dimension {a[i]} of {(None,) + a} (axis {self._pair[0]}) "
+                             f"differs from {b[j]} of {(None,) + b} (axis {self._pair[1]})")
+        rest = a[:i] + a[i + 1:] + b[:j] + b[j + 1:]
+        return rest if rest else (1,)
+
+    def _as_matrices(self, x, k):
+        """A batch of samples as (batch, rest, n): the contracted axis last."""
+        return np.moveaxis(x, k + 1, -1).reshape(x.shape[0], -1, x.shape[k + 1])
+
+    def forward(self, xs, training):
+        i, j = self._sample_axes([x.shape[1:] for x in xs])
+        a, b = self._as_matrices(xs[0], i), self._as_matrices(xs[1], j)
+        if self.normalize:
+            self._na = np.sqrt(np.maximum((a * a).sum(-1, keepdims=True), 1e-12))
+            self._nb = np.sqrt(np.maximum((b * b).sum(-1, keepdims=True), 1e-12))
+            a, b = a / self._na, b / self._nb
+        self._a, self._b = a, b
+        y = np.matmul(a, np.swapaxes(b, 1, 2))  # (batch, rest_a, rest_b)
+        return np.ascontiguousarray(y.reshape((xs[0].shape[0],) + tuple(self.output_shape)))
+
+    def backward(self, dy, need_dx):
+        if not need_dx:
+            return None
+        i, j = self._sample_axes(self.input_shape)
+        g = dy.reshape(dy.shape[0], self._a.shape[1], self._b.shape[1])
+        da, db = np.matmul(g, self._b), np.matmul(np.swapaxes(g, 1, 2), self._a)
+        if self.normalize:  # through a / |a|: (d - a_hat (a_hat . d)) / |a|
+            da = (da - self._a * (self._a * da).sum(-1, keepdims=True)) / self._na
+            db = (db - self._b * (self._b * db).sum(-1, keepdims=True)) / self._nb
+        out = []
+        for d, k, shape in ((da, i, self.input_shape[0]), (db, j, self.input_shape[1])):
+            moved = (dy.shape[0],) + tuple(np.delete(np.array(shape), k)) + (shape[k],)
+            out.append(np.ascontiguousarray(np.moveaxis(d.reshape(moved), -1, k + 1)))
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}

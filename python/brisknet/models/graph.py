@@ -1,0 +1,208 @@
+"""The graph of a functional model: the layer calls (nodes) that lead from keras.Input tensors to
+the outputs, in an order where every node comes after the nodes it reads, and the Python
+reference path's forward and backward passes over it.
+
+Tensors are numbered: the model's inputs first, then node k's output is tensor n_inputs + k. A
+layer called several times (shared weights) has one node per call; each node keeps its own copy
+of what the layer's forward pass stored for backward (and its own workspaces), and its own weight
+gradients, which are summed into the layer's in node order. A tensor read by several nodes gets
+the sum of their gradients (fan-out)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers import InputSpec
+from ..layers.symbolic import is_symbolic
+
+_MISSING = object()
+
+
+class Node:
+    """One call of `layer` on tensors `inputs` (indices), making tensor `output`."""
+
+    def __init__(self, layer, inputs, output, serial):
+        self.layer, self.inputs, self.output = layer, list(inputs), output
+        self.serial = serial  # when the call was recorded
+        self.call_index = 0  # its place among the layer's calls in this graph, in recording order (Keras')
+        self.shared = False  # the layer has other nodes: state, workspaces and gradients per node
+        self.state: dict = {}
+        self.buffers: dict = {}
+        self.grads: list = []
+
+
+class Graph:
+    def __init__(self, inputs, outputs):
+        for t in inputs:
+            if not isinstance(t, InputSpec):
+                raise ValueError("Model: inputs must be what keras.Input(...) returned, got "
+                                 f"{type(t).__name__}")
+        if len({id(t) for t in inputs}) != len(inputs):
+            raise ValueError("Model: an Input is given twice among the inputs")
+        for t in outputs:
+            if not is_symbolic(t):
+                raise TypeError(f"Model: outputs must come from keras.Input(...) and layer calls, got "
+                                f"{type(t).__name__}")
+        self.inputs, self.n_inputs = list(inputs), len(inputs)
+        index = {id(t): i for i, t in enumerate(inputs)}
+        self.nodes: list[Node] = []
+        # Depth-first from the outputs, without recursion (deep models): each node after its
+        # inputs' nodes (post-order, the order nodes run in); each layer's place in the search
+        # when first met (pre-order), as Keras' _build_map numbers them.
+        first_met: dict = {}
+        post: list = []  # tensor indices, inputs' included, in post-order
+        def pending(t):
+            return id(t) not in (first_met if isinstance(t, InputSpec) else index)
+
+        for out in outputs:
+            stack = [(out, False)]
+            while stack:
+                t, expanded = stack.pop()
+                if expanded:
+                    index[id(t)] = self.n_inputs + len(self.nodes)
+                    self.nodes.append(Node(t.layer, [index[id(s)] for s in t.inputs], index[id(t)], t.serial))
+                    post.append(index[id(t)])
+                    continue
+                if not pending(t):
+                    continue
+                if isinstance(t, InputSpec):
+                    if id(t) not in index:
+                        raise ValueError(f"Model: the outputs are computed from an Input{_named(t)} that is not "
+                                         "among the model's inputs")
+                    first_met[id(t)] = len(first_met)
+                    post.append(index[id(t)])
+                    continue
+                first_met.setdefault(id(t.layer), len(first_met))
+                stack.append((t, True))
+                stack.extend((s, False) for s in reversed(t.inputs) if pending(s))
+        self.outputs = [index[id(t)] for t in outputs]
+        used = {i for node in self.nodes for i in node.inputs} | set(self.outputs)
+        for i, t in enumerate(inputs):
+            if i not in used:
+                raise ValueError(f"Model: the input{_named(t)} (#{i}) is not used to compute the outputs")
+        self.operations = self._keras_order(post, first_met)
+        self.layers = [op for op in self.operations if not isinstance(op, InputSpec)]
+        calls: dict = {}
+        for node in self.nodes:
+            calls.setdefault(id(node.layer), []).append(node)
+        for nodes in calls.values():
+            for k, node in enumerate(sorted(nodes, key=lambda n: n.serial)):
+                node.shared, node.call_index = len(nodes) > 1, k
+        self.shared_layers = {key: nodes for key, nodes in calls.items() if len(nodes) > 1}
+        names = [t.name for t in inputs] + [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"Model: all layers must have unique names; {dup} used by different layers")
+
+    def _op(self, i):
+        """The layer (or InputLayer) that makes tensor i."""
+        return self.inputs[i] if i < self.n_inputs else self.nodes[i - self.n_inputs].layer
+
+    def _keras_order(self, post, first_met) -> list:
+        """The layers (InputLayers too) in Keras' order (map_graph): by depth, the longest way to
+        an output first, ties in the order the search first met them. It is model.layers' order
+        and so the weights' order."""
+        depth_of_tensor: dict = {}
+        depth_of_op: dict = {}
+        for i in reversed(post):
+            op = id(self._op(i))
+            d = max(depth_of_tensor.setdefault(i, 0), depth_of_op.get(op, 0))
+            depth_of_op[op], depth_of_tensor[i] = d, d
+            if i >= self.n_inputs:
+                for j in self.nodes[i - self.n_inputs].inputs:
+                    depth_of_tensor[j] = max(d + 1, depth_of_tensor.get(j, 0))
+        ops = list({id(self._op(i)): self._op(i) for i in post}.values())
+        return sorted(ops, key=lambda op: (-depth_of_op[id(op)], first_met[id(op)]))
+
+    def tensor_label(self, i) -> str:
+        """Keras' name of tensor i: layer[call][0], the call counted among that layer's calls."""
+        if i < self.n_inputs:
+            return f"{self.inputs[i].name}[0][0]"
+        node = self.nodes[i - self.n_inputs]
+        return f"{node.layer.name}[{node.call_index}][0]"
+
+    def calls_of(self, layer) -> list:
+        """The layer's nodes in this graph, in recording order."""
+        return sorted((n for n in self.nodes if n.layer is layer), key=lambda n: n.serial)
+
+    def is_chain(self) -> bool:
+        """One input, one output, each node reading the one before, no layer called twice: what
+        the engine runs (as a Sequential)."""
+        return self.n_inputs == 1 and len(self.outputs) == 1 and not self.shared_layers and all(
+            node.inputs == [node.output - 1] for node in self.nodes)
+
+    def args_of(self, node, values):
+        """A node's argument (a list for a merge layer) from all tensors' values or shapes."""
+        s = [values[i] for i in node.inputs]
+        return s if node.layer.takes_several_inputs else s[0]
+
+    def sample_shapes(self) -> list:
+        """Every tensor's per-sample shape, after the layers are built."""
+        shapes = [tuple(t.shape) for t in self.inputs]
+        for node in self.nodes:
+            shapes.append(tuple(node.layer.output_shape))
+        return shapes
+
+    def build_layers(self) -> None:
+        """Each layer's shapes from its first call (later calls were checked when recorded)."""
+        shapes = [tuple(t.shape) for t in self.inputs]
+        built = set()
+        for node in self.nodes:
+            if id(node.layer) not in built:
+                node.layer.build_sample(self.args_of(node, shapes))
+                built.add(id(node.layer))
+            shapes.append(tuple(node.layer.output_shape))
+
+    def bind_nodes(self) -> None:
+        """Per-call gradients and workspaces of shared layers, for the layers' (new) weights."""
+        for node in self.nodes:
+            node.grads = [np.zeros_like(g) for g in node.layer._grads] if node.shared else []
+            node.buffers, node.state = {}, {}
+
+    # ---------------------------------------------------------------- the reference path
+    def forward(self, xs, training):
+        values = list(xs)
+        for node in self.nodes:
+            layer = node.layer
+            if node.shared:
+                layer._buffers = node.buffers
+            values.append(layer.forward(self.args_of(node, values), training))
+            if node.shared:  # what this call stored for its backward pass (and the layer's counters)
+                node.state = dict(layer.__dict__)
+        return [values[i] for i in self.outputs]
+
+    def backward(self, douts) -> None:
+        """Weight gradients (into the layers' gradient buffers) from d(loss)/d(each output)."""
+        grads = {}
+        for i, d in zip(self.outputs, douts):
+            grads[i] = d if i not in grads else grads[i] + d
+        for node in reversed(self.nodes):
+            d = grads.pop(node.output, None)
+            if d is None:  # an output no loss reads
+                continue
+            layer = node.layer
+            need = [i >= self.n_inputs for i in node.inputs]  # the model's inputs need no gradient
+            if node.shared:
+                layer.__dict__.update(node.state)
+                layer._grads = node.grads
+            try:
+                dx = layer.backward(d, need_dx=any(need))
+            finally:
+                if node.shared:  # the layer as its last call left it (counters, its own gradients)
+                    layer.__dict__.update(self._last_call(layer).state)
+            if not any(need):
+                continue
+            for i, di, needed in zip(node.inputs, dx if layer.takes_several_inputs else [dx], need):
+                if needed:
+                    grads[i] = di if i not in grads else grads[i] + di
+        for nodes in self.shared_layers.values():  # a shared layer's gradient: its calls' sum, in order
+            for j, g in enumerate(nodes[0].layer._grads):
+                g[...] = nodes[0].grads[j]
+                for node in nodes[1:]:
+                    g += node.grads[j]
+
+    def _last_call(self, layer):
+        return self.shared_layers[id(layer)][-1]
+
+
+def _named(t) -> str:
+    return f" {t.name!r}" if getattr(t, "name", None) else ""

@@ -1,0 +1,292 @@
+"""The functional API's layers (merge, normalization, reshaping, Embedding, pooling, noise): each
+against numpy, every gradient against central differences in float64, and the graph's own
+gradient (fan-out, shared layers) through whole models."""
+import numpy as np
+import pytest
+
+import brisknet as keras
+from brisknet import layers
+
+from test_gradcheck import assert_grad_close, numeric_grad
+
+
+def _bind64(layer, shapes, rng):
+    """Builds `layer` for samples of `shapes` with random float64 weights of its own."""
+    layer.build_sample(shapes)
+    weights = [rng.standard_normal(s) * 0.5 + (1.0 if name in ("gamma", "moving_variance") else 0.0)
+               for name, s, _ in layer.weight_specs()]
+    for w, (name, _, _) in zip(weights, layer.weight_specs()):
+        if name == "moving_variance":
+            np.abs(w, out=w)
+    layer.bind(weights, [np.zeros_like(w) for w in weights])
+    return weights
+
+
+def _check_layer(layer, xs, rng, training=True, inputs_need_grad=True, before_forward=lambda: None):
+    """d(sum(r * layer(xs)))/d(each input, each trainable weight) against central differences."""
+    several = isinstance(xs, list)
+    arg = xs if several else xs
+    weights = _bind64(layer, [x.shape[1:] for x in xs] if several else xs.shape[1:], rng)
+
+    def run():
+        before_forward()
+        return layer.forward(arg, training).copy()
+
+    r = rng.standard_normal(run().shape)
+    before_forward()
+    layer.forward(arg, training)
+    dx = layer.backward(r, need_dx=True)
+    analytic_w = [g.copy() for g in layer._grads]
+    for w, g, trains in zip(weights, analytic_w, layer.trainable_mask()):
+        if trains:
+            assert_grad_close(g, numeric_grad(lambda _: run() * r, w))
+    if inputs_need_grad:
+        for x, d in zip(xs if several else [xs], dx if several else [dx]):
+            assert_grad_close(d, numeric_grad(lambda _: run() * r, x))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+@pytest.mark.parametrize("cls", [layers.Add, layers.Subtract, layers.Multiply, layers.Average, layers.Maximum,
+                                 layers.Minimum])
+def test_elementwise_merge_layers(rng, cls):
+    n = 2 if cls is layers.Subtract else 3
+    xs = [rng.standard_normal((4, 5)) for _ in range(n)]
+    expected = {layers.Add: sum(xs), layers.Subtract: xs[0] - xs[1] if n == 2 else None,
+                layers.Multiply: np.prod(xs, axis=0), layers.Average: np.mean(xs, axis=0),
+                layers.Maximum: np.max(xs, axis=0), layers.Minimum: np.min(xs, axis=0)}[cls]
+    layer = cls()
+    np.testing.assert_allclose(layer(xs), expected.astype(np.float32), rtol=1e-6)
+    _check_layer(cls(), xs, rng)
+
+
+@pytest.mark.parametrize("axis, shapes", [(-1, [(4, 3), (4, 5)]), (1, [(4, 2, 3), (4, 1, 3)]),
+                                          (2, [(4, 2, 3), (4, 2, 1), (4, 2, 2)])])
+def test_concatenate(rng, axis, shapes):
+    xs = [rng.standard_normal(s) for s in shapes]
+    np.testing.assert_allclose(layers.Concatenate(axis=axis)(xs), np.concatenate(xs, axis=axis).astype(np.float32))
+    _check_layer(layers.Concatenate(axis=axis), xs, rng)
+
+
+@pytest.mark.parametrize("axes, shapes, normalize", [(1, [(3, 4), (3, 4)], False), (1, [(3, 4), (3, 4)], True),
+                                                     ((2, 1), [(3, 2, 4), (3, 4, 5)], False),
+                                                     ((1, 1), [(3, 4, 2), (3, 4, 3)], True)])
+def test_dot(rng, axes, shapes, normalize):
+    a, b = (rng.standard_normal(s) for s in shapes)
+    layer = layers.Dot(axes=axes, normalize=normalize)
+    out = layer([a, b])
+    i, j = (axes, axes) if isinstance(axes, int) else axes
+    if normalize:
+        a = a / np.linalg.norm(a, axis=i, keepdims=True)
+        b = b / np.linalg.norm(b, axis=j, keepdims=True)
+    want = np.stack([np.tensordot(a[s], b[s], axes=(i - 1, j - 1)) for s in range(a.shape[0])])
+    np.testing.assert_allclose(out, want.reshape(out.shape).astype(np.float32), rtol=1e-5, atol=1e-6)
+    _check_layer(layers.Dot(axes=axes, normalize=normalize), [a, b], rng)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("center, scale", [(True, True), (False, True), (True, False)])
+def test_batch_normalization(rng, training, center, scale):
+    x = rng.standard_normal((6, 3, 4)) * 3 + 1
+    layer = layers.BatchNormalization(center=center, scale=scale, momentum=0.9)
+    weights = _bind64(layer, x.shape[1:], rng)
+    gamma = weights[0] if scale else 1.0
+    beta = weights[int(scale)] if center else 0.0
+    mm, mv = weights[-2].copy(), weights[-1].copy()
+    y = layer.forward(x, training)
+    mean, var = (x.mean(axis=(0, 1)), x.var(axis=(0, 1))) if training else (mm, mv)
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-3) * gamma + beta, rtol=1e-12, atol=1e-12)
+    if training:  # Keras' moving averages
+        np.testing.assert_allclose(weights[-2], mm * 0.9 + x.mean(axis=(0, 1)) * 0.1)
+        np.testing.assert_allclose(weights[-1], mv * 0.9 + x.var(axis=(0, 1)) * 0.1)
+    else:
+        np.testing.assert_array_equal(weights[-2], mm)
+    _check_layer(layers.BatchNormalization(center=center, scale=scale), x, rng, training)
+    assert layer.trainable_mask() == [True] * (center + scale) + [False, False]
+
+
+def test_a_frozen_batch_normalization_uses_its_moving_statistics_in_training(rng):
+    x = rng.standard_normal((6, 4))
+    layer = layers.BatchNormalization(trainable=False)
+    weights = _bind64(layer, x.shape[1:], rng)
+    before = [w.copy() for w in weights]
+    y = layer.forward(x, training=True)
+    np.testing.assert_allclose(y, (x - before[2]) / np.sqrt(before[3] + 1e-3) * before[0] + before[1])
+    for a, b in zip(weights, before):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("center, scale", [(True, True), (False, False)])
+def test_layer_normalization(rng, center, scale):
+    x = rng.standard_normal((5, 2, 6)) * 2
+    layer = layers.LayerNormalization(center=center, scale=scale)
+    weights = _bind64(layer, x.shape[1:], rng)
+    gamma = weights[0] if scale else 1.0
+    beta = weights[-1] if center else 0.0
+    want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3) * gamma + beta
+    np.testing.assert_allclose(layer.forward(x, True), want, rtol=1e-12, atol=1e-12)
+    _check_layer(layers.LayerNormalization(center=center, scale=scale), x, rng)
+
+
+def test_embedding(rng):
+    idx = rng.integers(0, 7, (5, 3)).astype(np.float64)
+    idx[0, :2] = 4  # a row hit twice in one sample
+    layer = layers.Embedding(7, 4)
+    weights = _bind64(layer, idx.shape[1:], rng)
+    np.testing.assert_array_equal(layer.forward(idx, True), weights[0][idx.astype(int)])
+    _check_layer(layers.Embedding(7, 4), idx, rng, inputs_need_grad=False)
+    for bad in (7.0, -1.0, 2.5):
+        idx[1, 1] = bad
+        with pytest.raises(ValueError, match="whole numbers in \\[0, 7\\)"):
+            layer.forward(idx, True)
+
+
+@pytest.mark.parametrize("cls, shape", [(layers.GlobalAveragePooling1D, (4, 5, 3)),
+                                        (layers.GlobalAveragePooling2D, (2, 3, 4, 2)),
+                                        (layers.GlobalMaxPooling1D, (4, 5, 3)),
+                                        (layers.GlobalMaxPooling2D, (2, 3, 4, 2))])
+def test_global_pooling(rng, cls, shape):
+    x = rng.standard_normal(shape)
+    axes = tuple(range(1, len(shape) - 1))
+    want = x.mean(axis=axes) if "Average" in cls.__name__ else x.max(axis=axes)
+    np.testing.assert_allclose(cls()(x), want.astype(np.float32), rtol=1e-6)
+    assert cls(keepdims=True)(x).shape == (shape[0],) + (1,) * len(axes) + (shape[-1],)
+    _check_layer(cls(), x, rng)
+
+
+@pytest.mark.parametrize("layer, shape", [(layers.Reshape((3, -1)), (2, 12)), (layers.Permute((2, 1)), (2, 3, 4)),
+                                          (layers.RepeatVector(3), (2, 4)), (layers.Identity(), (2, 5))])
+def test_reshaping_layers(rng, layer, shape):
+    x = rng.standard_normal(shape)
+    want = {"Reshape": lambda: x.reshape(2, 3, 4), "Permute": lambda: x.transpose(0, 2, 1),
+            "RepeatVector": lambda: np.repeat(x[:, None], 3, axis=1), "Identity": lambda: x}[type(layer).__name__]()
+    np.testing.assert_array_equal(layer(x), want.astype(np.float32))
+    _check_layer(type(layer).from_config(layer.get_config()), x, rng)
+
+
+@pytest.mark.parametrize("cls, arg", [(layers.GaussianNoise, 0.3), (layers.GaussianDropout, 0.4)])
+def test_noise_layers(rng, cls, arg):
+    x = rng.standard_normal((400, 50))
+    layer = cls(arg, seed=3)
+    np.testing.assert_array_equal(layer(x, training=False), x.astype(np.float32))  # inference: identity
+    y = layer(x, training=True)
+    noise = y - x.astype(np.float32) if cls is layers.GaussianNoise else y / x.astype(np.float32)
+    expected_std = arg if cls is layers.GaussianNoise else np.sqrt(arg / (1 - arg))
+    assert abs(noise.std() - expected_std) < 0.05 * expected_std
+    assert not np.array_equal(layer(x, training=True), y)  # a new draw each call
+    again = cls(arg, seed=3)
+    np.testing.assert_array_equal(again(x, training=True), y)  # the same seed, the same noise
+    fresh = cls(arg, seed=3)
+    calls = {}
+    _check_layer(fresh, x[:3, :4].copy(), rng,
+                 before_forward=lambda: setattr(fresh, "_calls", calls.setdefault("n", fresh._calls)))
+
+
+# ----------------------------------------------------------------------------------- graphs
+def _graph_model():
+    """Fan-out (a residual connection), a shared layer, merge and normalization layers."""
+    inputs = keras.Input(shape=(5,))
+    h = layers.Dense(6, activation="tanh")(inputs)
+    r = layers.BatchNormalization()(layers.Dense(6)(h))
+    h = layers.Add()([h, r])
+    shared = layers.Dense(6, activation="sigmoid")
+    a = shared(h)
+    b = shared(layers.LayerNormalization()(a))
+    c = layers.Concatenate()([a, b, h])
+    out = layers.Dense(3)(layers.Multiply()([c, c]))
+    return keras.Model(inputs, out)
+
+
+def test_the_graphs_gradient_against_central_differences_in_float64():
+    rng = np.random.default_rng(1)
+    keras.utils.set_random_seed(0)
+    model = _graph_model()
+    params = model._params.astype(np.float64)
+    grads = np.zeros_like(params)
+    # the layers' weights as views of one float64 buffer, laid out as the model's
+    offset = 0
+    for layer in model._layers:
+        ws, gs = [], []
+        for w in layer._weights:
+            ws.append(params[offset:offset + w.size].reshape(w.shape))
+            gs.append(grads[offset:offset + w.size].reshape(w.shape))
+            offset += w.size
+        layer.bind(ws, gs)
+    model._graph.bind_nodes()
+    x = rng.standard_normal((4, 5))
+    r = rng.standard_normal((4, 3))
+    bn = next(l for l in model._layers if isinstance(l, layers.BatchNormalization))
+
+    def loss(_):
+        saved = [w.copy() for w in bn._weights[-2:]]  # (training moves the moving statistics)
+        out = model._graph.forward([x], True)[0] * r
+        for w, s in zip(bn._weights[-2:], saved):
+            w[...] = s
+        return out
+
+    loss(None)
+    model._graph.backward([r])
+    analytic = grads.copy()
+    numeric = numeric_grad(loss, params)
+    mask = np.concatenate([np.full(w.size, t) for l in model._layers for w, t in zip(l._weights, l.trainable_mask())])
+    assert_grad_close(analytic[mask], numeric[mask])
+    assert len(model._graph.shared_layers) == 1  # (the check covered a shared layer's summed gradient)
+
+
+def test_a_graph_model_trains_and_a_shared_layer_has_one_set_of_weights():
+    keras.utils.set_random_seed(0)
+    model = _graph_model()
+    names = [w.path for w in model.weights]
+    assert len(names) == len(set(names))
+    assert sum(1 for l in model.layers if isinstance(l, layers.Dense)) == 4  # the shared one once
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 5)).astype(np.float32)
+    y = (x[:, :3] * 2 + x[:, 3:4]).astype(np.float32)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    history = model.fit(x, y, epochs=12, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < 0.3 * history.history["loss"][0]
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), np.mean((model.predict(x, verbose=0) - y) ** 2),
+                               rtol=1e-5)
+
+
+def test_graph_building_errors_name_the_layers():
+    a, b = keras.Input(shape=(3,)), keras.Input(shape=(4,))
+    with pytest.raises(ValueError, match="'add_x'.*one shape"):
+        layers.Add(name="add_x")([a, b])
+    with pytest.raises(ValueError, match="'cat'.*except along axis"):
+        layers.Concatenate(name="cat")([keras.Input(shape=(2, 3)), keras.Input(shape=(3, 3))])
+    with pytest.raises(ValueError, match="'sub'.*exactly 2"):
+        layers.Subtract(name="sub")([a, a, a])
+    with pytest.raises(ValueError, match="'d1' .*takes one tensor"):
+        layers.Dense(2, name="d1")([a, a])
+    with pytest.raises(ValueError, match="'flat_in'.*Flatten"):
+        layers.Dense(2, name="flat_in")(keras.Input(shape=(2, 3)))
+    shared = layers.Dense(2, name="shared")
+    shared(a)
+    with pytest.raises(ValueError, match="'shared'.*cannot be called again on \\(4,\\)"):
+        shared(b)
+    with pytest.raises(ValueError, match="'dot'.*differs"):
+        layers.Dot(axes=1, name="dot")([a, b])
+    with pytest.raises(ValueError, match="Reshape 'rs'"):
+        layers.Reshape((5,), name="rs")(a)
+    with pytest.raises(ValueError, match="not among the model's inputs"):
+        keras.Model(a, layers.Dense(2)(b))
+    with pytest.raises(ValueError, match="no layers"):
+        keras.Model(a, a)
+    with pytest.raises(NotImplementedError, match="axis=-1"):
+        layers.BatchNormalization(axis=1)
+
+
+def test_a_graph_model_under_a_data_parallel_distribution_is_refused_clearly():
+    keras.utils.set_random_seed(0)
+    model = _graph_model()
+    model.compile(optimizer="sgd", loss="mse")
+
+    class Two:
+        def part(self, n):
+            return 0, n
+    with pytest.raises(NotImplementedError, match="graph of layers"):
+        model._train_step_part(np.zeros((4, 5), np.float32), np.zeros((4, 3), np.float32), None, Two())
