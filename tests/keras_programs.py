@@ -822,10 +822,55 @@ def functional_guide(keras, workdir):
     return out
 
 
+def functional_multi_io(keras, workdir):
+    """The Functional API guide's models of several inputs and outputs: a two-input model joined by
+    Concatenate; a two-output model with loss_weights and metrics per output (lists, then dicts
+    by output name), History's per-output names, evaluate and predict."""
+    layers = keras.layers
+    out = {}
+    rng = np.random.default_rng(8)
+    title = rng.standard_normal((48, 6)).astype("float32")
+    body = rng.standard_normal((48, 10)).astype("float32")
+    priority = (title[:, :1] + body[:, :1] > 0).astype("float32")
+    department = rng.integers(0, 4, 48)
+    title_in = keras.Input(shape=(6,), name="title")
+    body_in = keras.Input(shape=(10,), name="body")
+    x = layers.Concatenate(name="joined")([layers.Dense(8, activation="relu", name="title_features")(title_in),
+                                           layers.Dense(8, activation="relu", name="body_features")(body_in)])
+    priority_out = layers.Dense(1, activation="sigmoid", name="priority")(x)
+    department_out = layers.Dense(4, activation="softmax", name="department")(x)
+    model = keras.Model(inputs=[title_in, body_in], outputs=[priority_out, department_out], name="tickets")
+    _set_graph_weights(model, seed=4)
+    start = model.get_weights()
+    out["output_shape"] = [list(s) for s in model.output_shape]
+    model.compile(optimizer=keras.optimizers.Adam(0.01),
+                  loss=["binary_crossentropy", "sparse_categorical_crossentropy"], loss_weights=[1.0, 0.2],
+                  metrics=[["accuracy"], ["accuracy"]])
+    history = model.fit([title, body], [priority, department], epochs=3, batch_size=16, shuffle=False, verbose=0,
+                        validation_split=0.25)
+    out["list_history"] = {k: _floats(v) for k, v in history.history.items()}
+    out["list_evaluate"] = {k: float(v) for k, v in model.evaluate([title, body], [priority, department], verbose=0,
+                                                                   return_dict=True).items()}
+    predictions = model.predict([title[:3], body[:3]], verbose=0)
+    out["list_predict"] = [_rounded(p) for p in predictions]
+
+    model.set_weights(start)  # the same model compiled with dicts by output name, fed dicts
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss={"priority": "binary_crossentropy", "department": "sparse_categorical_crossentropy"},
+                  loss_weights={"priority": 0.5, "department": 1.0}, metrics={"department": ["accuracy"]})
+    history = model.fit({"title": title, "body": body}, {"priority": priority, "department": department},
+                        epochs=2, batch_size=12, shuffle=False, verbose=0)
+    out["dict_history"] = {k: _floats(v) for k, v in history.history.items()}
+    out["dict_evaluate"] = _floats(model.evaluate({"title": title, "body": body},
+                                                  {"priority": priority, "department": department}, verbose=0))
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
-                                    callback_docstrings, regression_tutorial, functional_guide)}
+                                    callback_docstrings, regression_tutorial, functional_guide,
+                                    functional_multi_io)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

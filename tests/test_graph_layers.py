@@ -274,7 +274,7 @@ def test_graph_building_errors_name_the_layers():
         layers.Reshape((5,), name="rs")(a)
     with pytest.raises(ValueError, match="not among the model's inputs"):
         keras.Model(a, layers.Dense(2)(b))
-    with pytest.raises(ValueError, match="no layers"):
+    with pytest.raises(ValueError, match="layers between its inputs and each output"):
         keras.Model(a, a)
     with pytest.raises(NotImplementedError, match="axis=-1"):
         layers.BatchNormalization(axis=1)
@@ -290,3 +290,69 @@ def test_a_graph_model_under_a_data_parallel_distribution_is_refused_clearly():
             return 0, n
     with pytest.raises(NotImplementedError, match="graph of layers"):
         model._train_step_part(np.zeros((4, 5), np.float32), np.zeros((4, 3), np.float32), None, Two())
+
+
+def test_a_graph_of_two_inputs_and_two_outputs_against_central_differences_in_float64():
+    rng = np.random.default_rng(4)
+    keras.utils.set_random_seed(1)
+    a, b = keras.Input((3,)), keras.Input((4,))
+    h = layers.Dense(5, activation="tanh")(layers.Concatenate()([a, b]))
+    out1 = layers.Dense(2)(layers.Multiply()([h, layers.Dense(5)(b)]))
+    out2 = layers.Dense(3, activation="sigmoid")(h)  # h fans out to both outputs
+    model = keras.Model([a, b], [out1, out2])
+    params = model._params.astype(np.float64)
+    grads = np.zeros_like(params)
+    offset = 0
+    for layer in model._layers:
+        ws, gs = [], []
+        for w in layer._weights:
+            ws.append(params[offset:offset + w.size].reshape(w.shape))
+            gs.append(grads[offset:offset + w.size].reshape(w.shape))
+            offset += w.size
+        layer.bind(ws, gs)
+    xs = [rng.standard_normal((4, 3)), rng.standard_normal((4, 4))]
+    r = [rng.standard_normal((4, 2)), rng.standard_normal((4, 3))]
+
+    def loss(_):
+        o = model._graph.forward(xs, True)
+        return np.concatenate([(o[0] * r[0]).ravel(), (o[1] * r[1]).ravel()])
+
+    loss(None)
+    model._graph.backward(r)
+    assert_grad_close(grads.copy(), numeric_grad(loss, params))
+
+
+def test_every_layer_exports_to_onnx_with_predict_s_results(tmp_path):
+    """A graph holding every layer of the functional API (and a model of two inputs and two
+    outputs): onnxruntime gives model.predict's outputs."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    keras.utils.set_random_seed(2)
+    tokens, feats = keras.Input((6,), name="tokens"), keras.Input((8,), name="feats")
+    e = layers.Embedding(10, 4)(tokens)                                   # (6, 4)
+    seq = layers.LayerNormalization()(layers.Permute((2, 1))(e))          # (4, 6)
+    pooled = layers.Concatenate()([layers.GlobalAveragePooling1D()(seq), layers.GlobalMaxPooling1D()(seq)])  # (12,)
+    norm = layers.Normalization(mean=np.linspace(0, 1, 8), variance=np.linspace(1, 2, 8))(feats)
+    f = layers.Rescaling(0.5, 0.1)(norm)
+    d = layers.Dense(12, activation="gelu")(layers.BatchNormalization()(f))
+    a, b = layers.Dense(12, activation="tanh"), layers.Dense(12, use_bias=False)
+    mixed = [layers.Add()([pooled, d]), layers.Subtract()([pooled, d]), layers.Multiply()([a(d), b(pooled)]),
+             layers.Average()([pooled, d, a(pooled)]), layers.Maximum()([pooled, d]), layers.Minimum()([pooled, d])]
+    h = layers.Concatenate()(mixed)                                       # (72,)
+    grid = layers.Reshape((6, 12))(layers.Dropout(0.3)(layers.GaussianNoise(0.1)(layers.GaussianDropout(0.2)(h))))
+    g = layers.Flatten()(layers.GlobalAveragePooling1D(keepdims=True)(grid))
+    rep = layers.Flatten()(layers.RepeatVector(2)(layers.Dot(axes=1, normalize=True)([g, layers.Identity()(g)])))
+    out1 = layers.Dense(3, activation="softmax")(layers.Concatenate()([g, rep]))
+    out2 = layers.Activation("relu")(layers.Dense(2)(g))
+    model = keras.Model([tokens, feats], [out1, out2])
+    bn = next(l for l in model.layers if isinstance(l, layers.BatchNormalization))
+    bn.set_weights([np.full(8, 1.5), np.full(8, 0.2), np.linspace(-1, 1, 8), np.linspace(0.5, 2, 8)])
+    rng = np.random.default_rng(0)
+    x = [rng.integers(0, 10, (5, 6)).astype(np.float32), rng.standard_normal((5, 8)).astype(np.float32)]
+    model.export_onnx(tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = session.run(None, {"input_tokens": x[0], "input_feats": x[1]})
+    want = model.predict(x, verbose=0)
+    assert [o.name for o in session.get_outputs()] == [f"output_{n}" for n in model.output_names]
+    for g_, w in zip(got, want):
+        np.testing.assert_allclose(g_, w, rtol=1e-5, atol=1e-5)

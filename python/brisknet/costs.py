@@ -55,7 +55,7 @@ def model_memory(model, batch_size: int) -> dict:
     """Bytes of float32 parameters, their gradients, the optimizer state and the activations
     kept for the backward pass at `batch_size` (inputs, pre-activations and outputs)."""
     params = 4 * model.count_params()
-    per_sample = math.prod(model.input_shape[1:])
+    per_sample = math.prod(model._input_shape)  # (several inputs: side by side)
     for layer in model._layers:
         n = math.prod(layer.output_shape)
         nonlinear = getattr(layer, "activation", "linear") != "linear" or type(layer).__name__ == "Dropout"

@@ -35,10 +35,13 @@ def to_config(model, layer_entry) -> dict:
             args = [keras_tensor(i, shapes) for i in node.inputs]
             nodes.append({"args": [args] if op.takes_several_inputs else args, "kwargs": {}})
         entries.append({**layer_entry(op), "name": op.name, "inbound_nodes": nodes})
+    def structure(refs, names, as_dict, as_list):
+        return dict(zip(names, refs)) if as_dict else refs if as_list else refs[0]
+
     ins, outs = [tensor(i) for i in range(g.n_inputs)], [tensor(i) for i in g.outputs]
     return {"name": model.name, "trainable": model.trainable, "layers": entries,
-            "input_layers": ins if model._inputs_as_list else ins[0],
-            "output_layers": outs if model._outputs_as_list else outs[0]}
+            "input_layers": structure(ins, model.input_names, model._inputs_as_dict, model._inputs_as_list),
+            "output_layers": structure(outs, model.output_names, model._outputs_as_dict, model._outputs_as_list)}
 
 
 def build(config, layer_from, source="config"):
@@ -93,13 +96,13 @@ def build(config, layer_from, source="config"):
             raise ValueError(f"{source}: the layers' calls refer to tensors that no call makes (or form a cycle): "
                              f"{sorted({layer.name for layer, _ in waiting})}")
         pending = waiting
-    inputs, in_list = _tensors(config.get("input_layers"), calls, source, "input_layers")
-    outputs, out_list = _tensors(config.get("output_layers"), calls, source, "output_layers")
-    if not all(isinstance(t, InputLayer) for t in inputs):
+    inputs = _tensors(config.get("input_layers"), calls, source, "input_layers")
+    outputs = _tensors(config.get("output_layers"), calls, source, "output_layers")
+    flat = inputs.values() if isinstance(inputs, dict) else inputs if isinstance(inputs, list) else [inputs]
+    if not all(isinstance(t, InputLayer) for t in flat):
         raise ValueError(f"{source}: input_layers must name InputLayers")
     name = config.get("name")
-    return (inputs if in_list else inputs[0], outputs if out_list else outputs[0],
-            name if isinstance(name, str) else None, config.get("trainable") is not False)
+    return inputs, outputs, name if isinstance(name, str) else None, config.get("trainable") is not False
 
 
 def _reference(ref, calls, source, where):
@@ -136,17 +139,17 @@ def _node_tensors(node, calls, source, name):
 
 
 def _tensors(spec, calls, source, where):
-    """The tensors input_layers / output_layers name, and whether they were a list."""
-    if isinstance(spec, list) and spec and isinstance(spec[0], str):
-        spec, as_list = [spec], False
-    elif isinstance(spec, list) and spec:
-        as_list = True
-    else:
-        raise ValueError(f"{source}: {where} must be [name, 0, 0] or a list of them")
-    out = []
-    for ref in spec:
+    """The tensor(s) input_layers / output_layers name: [name, 0, 0], a list of them, or a dict."""
+    def one(ref):
         t = _reference(ref, calls, source, where)
         if t is None:
             raise ValueError(f"{source}: {where}: {ref!r} names a call the config does not make")
-        out.append(t)
-    return out, as_list
+        return t
+
+    if isinstance(spec, list) and spec and isinstance(spec[0], str):
+        return one(spec)
+    if isinstance(spec, list) and spec:
+        return [one(ref) for ref in spec]
+    if isinstance(spec, dict) and spec and all(isinstance(k, str) for k in spec):
+        return {k: one(ref) for k, ref in spec.items()}
+    raise ValueError(f"{source}: {where} must be [name, 0, 0], a list of them or a dict of them")

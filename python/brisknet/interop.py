@@ -109,6 +109,9 @@ def to_torch(model):
     torch = require("torch", "torch")
     nn = torch.nn
     model._require_built("to_torch")
+    if not model._runs_as_chain():
+        raise ValueError(f"to_torch: {model.name!r} is a graph of layers (merge or shared layers, several inputs or "
+                         "outputs), which has no torch.nn.Sequential form; export_onnx writes it")
     modules = []
     for layer in model._layers:
         if isinstance(layer, Dense):

@@ -151,13 +151,31 @@ def _compile_config(model) -> dict:
         m = metrics_module.get(ident)
         return _ser(m, "keras.metrics")
     ids = model._metric_ids
-    return {"optimizer": {"module": "keras.optimizers", "class_name": type(opt).__name__, "config": opt_config,
-                          "registered_name": None},
-            "loss": _ser(model.loss, "keras.losses"),
-            "loss_weights": None,
-            "metrics": [metric(m) for m, w in ids if not w] or None,
-            "weighted_metrics": [metric(m) for m, w in ids if w] or None,
-            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+    config = {"optimizer": {"module": "keras.optimizers", "class_name": type(opt).__name__, "config": opt_config,
+                            "registered_name": None},
+              "loss": _ser(model.loss, "keras.losses"),
+              "loss_weights": None,
+              "metrics": [metric(m) for m, w in ids if not w] or None,
+              "weighted_metrics": [metric(m) for m, w in ids if w] or None,
+              "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+    args = getattr(model, "_compile_args", None)
+    if args is not None and getattr(model, "_several_outputs", False):  # per output: lists or dicts, as given
+        def loss(ident):
+            return ident if ident is None or isinstance(ident, str) else _ser(losses.get(ident), "keras.losses")
+        config.update(loss=_map_leaves(args["loss"], loss), loss_weights=args["loss_weights"],
+                      metrics=_map_leaves(args["metrics"], metric),
+                      weighted_metrics=_map_leaves(args["weighted_metrics"], metric))
+    return config
+
+
+def _map_leaves(value, fn):
+    """fn applied to each entry of a (possibly nested) list or dict of losses or metrics; an
+    object's serialized form (a dict with a class_name) is one entry."""
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _map_leaves(v, fn) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_map_leaves(v, fn) for v in value]
+    return None if value is None else fn(value)
 
 
 # --------------------------------------------------------------------------------- weights: out
@@ -489,9 +507,9 @@ def compile_from(model, compile_config, source) -> None:
     """compile() the model as Keras' compile_config says (optimizer, loss, metrics)."""
     if not isinstance(compile_config, dict):
         raise ValueError(f"{source}: compile_config must be an object")
-    extra = {k: v for k, v in compile_config.items() if k not in ("optimizer", "loss", "metrics", "weighted_metrics")}
-    if extra.get("loss_weights") is not None:
-        raise ValueError(f"{source}: loss_weights are not supported (brisknet models have one output)")
+    weights = compile_config.get("loss_weights")
+    if not (weights is None or isinstance(weights, (int, float, list, dict))):
+        raise ValueError(f"{source}: invalid loss_weights {str(weights)[:80]!r}")
     opt_spec = compile_config.get("optimizer")
     if isinstance(opt_spec, dict) and isinstance(opt_spec.get("config"), dict):
         opt_spec = {**opt_spec, "config": dict(opt_spec["config"])}
@@ -500,19 +518,20 @@ def compile_from(model, compile_config, source) -> None:
             opt_spec["config"]["learning_rate"] = _object(lr, _table(schedules, schedules.LearningRateSchedule),
                                                           "learning-rate schedule", source)
     optimizer = _object(opt_spec, _table(optimizers, optimizers.Optimizer), "optimizer", source)
-    loss = _object(compile_config.get("loss"), _table(losses, losses.Loss), "loss", source)
+    loss = _map_leaves(compile_config.get("loss"), lambda l: _object(l, _table(losses, losses.Loss), "loss", source))
 
     def metric_list(ms):
         if ms is None:
             return None
-        if not isinstance(ms, list):
+        if not isinstance(ms, (list, dict)):
             ms = [ms]
-        return [_object(m, _table(metrics_module, metrics_module.Metric), "metric", source) for m in ms]
+        return _map_leaves(ms, lambda m: _object(m, _table(metrics_module, metrics_module.Metric), "metric", source))
     try:
         model.compile(optimizer=optimizer if optimizer is not None else "rmsprop", loss=loss,
                       metrics=metric_list(compile_config.get("metrics")),
-                      weighted_metrics=metric_list(compile_config.get("weighted_metrics")))
-    except (TypeError, ValueError) as e:
+                      weighted_metrics=metric_list(compile_config.get("weighted_metrics")),
+                      **({"loss_weights": weights} if weights is not None else {}))
+    except (TypeError, ValueError, NotImplementedError) as e:
         raise ValueError(f"{source}: cannot compile as saved: {e}") from None
 
 

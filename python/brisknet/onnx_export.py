@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 
+from . import layers as L
 from .brisk_format import atomic_write
-from .layers import Activation, Dense, Dropout, Flatten
+from .layers.normalization import EPSILON
 
 
 def require(module, extra):
@@ -72,10 +73,111 @@ def _onnx_activation(name, x, out, make, alpha):
     raise ValueError(f"export_onnx: no ONNX form for activation {name!r}")
 
 
+def _calls(model):
+    """(layer, input tensor names, output name) in an order where each reads only earlier outputs,
+    the graph's input names and output names: a functional model's graph, or a Sequential's chain."""
+    g = getattr(model, "_graph", None)
+    if g is None:
+        calls, current = [], "input"
+        for i, layer in enumerate(model._layers):
+            calls.append((layer, [current], f"layer{i}_{layer.name}"))
+            current = calls[-1][2]
+        return calls, ["input"], [current]
+    names = ["input"] if g.n_inputs == 1 else [f"input_{name}" for name in model.input_names]
+    for i, node in enumerate(g.nodes):
+        names.append(f"node{i}_{node.layer.name}")
+    calls = [(node.layer, [names[j] for j in node.inputs], names[node.output]) for node in g.nodes]
+    return calls, names[:g.n_inputs], [names[i] for i in g.outputs]
+
+
+def _layer_nodes(layer, ins, out, make, add_initializer):
+    """ONNX nodes computing `out` from `ins` as the layer does at inference."""
+    node, const = make
+    x = ins[0]
+    if isinstance(layer, L.Dense):
+        inputs = [x, add_initializer(out + "_kernel", layer.kernel)]
+        if layer.use_bias:
+            inputs.append(add_initializer(out + "_bias", layer.bias))
+        z = [node("Gemm" if layer.use_bias else "MatMul", inputs, [out + "_z"])]
+        return z + _onnx_activation(layer.activation, out + "_z", out, make, layer._alpha)
+    if isinstance(layer, L.Activation):
+        return _onnx_activation(layer.activation, x, out, make, layer._alpha)
+    if isinstance(layer, (L.Dropout, L.GaussianNoise, L.GaussianDropout, L.Identity)):
+        return [node("Identity", [x], [out])]
+    if isinstance(layer, L.Flatten):
+        return [node("Flatten", [x], [out], axis=1)]
+    if isinstance(layer, (L.Add, L.Maximum, L.Minimum, L.Average)):
+        op = {L.Add: "Sum", L.Maximum: "Max", L.Minimum: "Min", L.Average: "Mean"}[type(layer)]
+        return [node(op, ins, [out])]
+    if isinstance(layer, L.Subtract):
+        return [node("Sub", ins, [out])]
+    if isinstance(layer, L.Multiply):
+        if len(ins) == 1:
+            return [node("Identity", ins, [out])]
+        steps, current = [], ins[0]
+        for k, other in enumerate(ins[1:], 1):
+            name = out if k == len(ins) - 1 else f"{out}_{k}"
+            steps.append(node("Mul", [current, other], [name]))
+            current = name
+        return steps
+    if isinstance(layer, L.Concatenate):
+        return [node("Concat", ins, [out], axis=layer._sample_axis(len(layer.input_shape[0])) + 1)]
+    if isinstance(layer, L.BatchNormalization):  # inference: one scale and shift per feature
+        gamma, beta = layer._gamma_beta(np.float32)
+        scale = (np.asarray(gamma, np.float32) / np.sqrt(layer._weights[-1] + np.float32(layer.epsilon)))
+        shift = np.asarray(beta, np.float32) - layer._weights[-2] * scale
+        return [node("Mul", [x, add_initializer(out + "_scale", scale)], [out + "_s"]),
+                node("Add", [out + "_s", add_initializer(out + "_shift", shift)], [out])]
+    if isinstance(layer, L.LayerNormalization):
+        gamma, beta = layer._gamma_beta(np.float32)
+        return [node("LayerNormalization", [x, add_initializer(out + "_gamma", gamma),
+                                            add_initializer(out + "_beta", beta)], [out], axis=-1,
+                     epsilon=layer.epsilon)]
+    if isinstance(layer, L.Embedding):
+        return [node("Cast", [x], [out + "_idx"], to=7),  # int64
+                node("Gather", [add_initializer(out + "_table", layer.embeddings), out + "_idx"], [out], axis=0)]
+    if isinstance(layer, L.Reshape):
+        shape = np.array([0, *layer.target_shape], np.int64)  # 0: the batch dimension as it is
+        return [node("Reshape", [x, add_initializer(out + "_shape", shape)], [out])]
+    if isinstance(layer, L.Permute):
+        return [node("Transpose", [x], [out], perm=[0, *layer.dims])]
+    if isinstance(layer, L.RepeatVector):
+        return [node("Unsqueeze", [x, add_initializer(out + "_axis", np.array([1], np.int64))], [out + "_u"]),
+                node("Tile", [out + "_u", add_initializer(out + "_reps", np.array([1, layer.n, 1], np.int64))],
+                     [out])]
+    if isinstance(layer, (L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalMaxPooling1D,
+                          L.GlobalMaxPooling2D)):
+        op = "ReduceMean" if "Average" in type(layer).__name__ else "ReduceMax"
+        return [node(op, [x], [out], axes=list(range(1, layer.rank + 1)), keepdims=int(layer.keepdims))]
+    if isinstance(layer, L.Dot) and len(layer.input_shape[0]) == 1:  # (n,) . (n,) -> (1,)
+        a, b = ins
+        steps = []
+        if layer.normalize:
+            steps += [node("LpNormalization", [a], [out + "_na"], axis=1, p=2),
+                      node("LpNormalization", [b], [out + "_nb"], axis=1, p=2)]
+            a, b = out + "_na", out + "_nb"
+        return steps + [node("Mul", [a, b], [out + "_p"]),
+                        node("ReduceSum", [out + "_p", add_initializer(out + "_axes", np.array([1], np.int64))],
+                             [out], keepdims=1)]
+    if isinstance(layer, L.Normalization):
+        mean, var = layer._stats()
+        scale = np.maximum(np.sqrt(var), np.float32(EPSILON))
+        if layer.invert:
+            return [node("Mul", [x, add_initializer(out + "_scale", scale)], [out + "_s"]),
+                    node("Add", [out + "_s", add_initializer(out + "_mean", mean)], [out])]
+        return [node("Sub", [x, add_initializer(out + "_mean", mean)], [out + "_c"]),
+                node("Div", [out + "_c", add_initializer(out + "_scale", scale)], [out])]
+    if isinstance(layer, L.Rescaling):
+        return [node("Mul", [x, const(out + "_scale", layer._scale)], [out + "_s"]),
+                node("Add", [out + "_s", const(out + "_offset", layer._offset)], [out])]
+    raise ValueError(f"export_onnx: layer {layer.name!r} ({type(layer).__name__}) has no ONNX form")
+
+
 def export_onnx(model, path, opset=17):
-    """Writes an ONNX graph of the model for inference (input 'input' of shape (batch, ...),
-    output 'output'); onnxruntime's predictions equal model.predict to float32 rounding. Dropout is
-    left out (inference). The file is written atomically."""
+    """Writes an ONNX graph of the model for inference (input 'input' of shape (batch, ...) -
+    several inputs: 'input_<name>' - and output 'output', or 'output_<name>' per output);
+    onnxruntime's predictions equal model.predict to float32 rounding. Dropout and noise layers
+    are identities (inference). The file is written atomically."""
     onnx = require("onnx", "onnx")
     from onnx import TensorProto, helper, numpy_helper
     model._require_built("export_onnx")
@@ -90,33 +192,25 @@ def export_onnx(model, path, opset=17):
             initializers.append(constants[name])
         return name
 
-    current = "input"
-    for i, layer in enumerate(model._layers):
-        out = f"layer{i}_{layer.name}"
-        if isinstance(layer, Dense):
-            initializers.append(numpy_helper.from_array(np.array(layer.kernel, np.float32), out + "_kernel"))
-            inputs = [current, out + "_kernel"]
-            if layer.use_bias:
-                initializers.append(numpy_helper.from_array(np.array(layer.bias, np.float32), out + "_bias"))
-                inputs.append(out + "_bias")
-                nodes.append(node("Gemm", inputs, [out + "_z"]))
-            else:
-                nodes.append(node("MatMul", inputs, [out + "_z"]))
-            nodes += _onnx_activation(layer.activation, out + "_z", out, (node, const), layer._alpha)
-        elif isinstance(layer, Activation):
-            nodes += _onnx_activation(layer.activation, current, out, (node, const), layer._alpha)
-        elif isinstance(layer, Dropout):
-            continue
-        elif isinstance(layer, Flatten):
-            nodes.append(node("Flatten", [current], [out], axis=1))
-        else:
-            raise ValueError(f"export_onnx: layer {layer.name!r} ({type(layer).__name__}) has no ONNX form")
-        current = out
-    nodes.append(node("Identity", [current], ["output"]))
+    def add_initializer(name, value):
+        value = np.asarray(value)
+        initializers.append(numpy_helper.from_array(value if value.dtype == np.int64 else value.astype(np.float32),
+                                                    name))
+        return name
+
+    calls, input_names, output_tensors = _calls(model)
+    for layer, ins, out in calls:
+        nodes += _layer_nodes(layer, ins, out, (node, const), add_initializer)
+    several_out = len(output_tensors) > 1
+    output_names = [f"output_{n}" for n in model.output_names] if several_out else ["output"]
+    for t, name in zip(output_tensors, output_names):
+        nodes.append(node("Identity", [t], [name]))
+    in_shapes = model._in_shapes if hasattr(model, "_in_shapes") else [tuple(model._input_shape)]
+    out_shapes = model._out_shapes if hasattr(model, "_out_shapes") else [tuple(model._output_sample_shape)]
     graph = helper.make_graph(
         nodes, model.name,
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", *model.input_shape[1:]])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", *model.output_shape[1:]])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", *s]) for n, s in zip(input_names, in_shapes)],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", *s]) for n, s in zip(output_names, out_shapes)],
         initializers)
     proto = helper.make_model(graph, producer_name="brisknet", opset_imports=[helper.make_opsetid("", opset)])
     onnx.checker.check_model(proto)

@@ -2,26 +2,29 @@
 tensors form a graph (graph.py): merge layers, fan-out (residual connections) and shared layers
 (one layer called twice shares its weights). A model whose graph is one chain is trained by the
 engine, exactly as the Sequential of that chain (the same weights, bit for bit); other graphs
-train on the Python reference path for now (the engine runs chains). One input and one output
-for now."""
+train on the Python reference path for now (the engine runs chains). Several inputs and outputs
+(lists, or dicts by name) are packed for the trainer (functional_io.py)."""
 from __future__ import annotations
 
 import json
+import math
 
-from .. import functional_config
+import numpy as np
+
+from .. import functional_config, losses, metrics as metrics_module
 from ..naming import unique_name
+from . import functional_io
 from .graph import Graph
 from .sequential import Sequential
 
 
-def _as_list(value, what):
+def _structure(value):
+    """(the tensors as a list, their dict keys or None, whether given as a list or dict)."""
     if isinstance(value, dict):
-        raise NotImplementedError(f"Model: {what} as a dict are not supported yet")
-    values = list(value) if isinstance(value, (list, tuple)) else [value]
-    if len(values) != 1:
-        raise NotImplementedError(f"Model: {len(values)} {what} given; a functional model has one input and "
-                                  "one output for now")
-    return values
+        return list(value.values()), list(value), True
+    if isinstance(value, (list, tuple)):
+        return list(value), None, True
+    return [value], None, False
 
 
 class Model(Sequential):
@@ -34,19 +37,51 @@ class Model(Sequential):
         if inputs is None or outputs is None:
             raise NotImplementedError("Model: subclassed models (a call() of one's own) are not supported; "
                                       "build one from keras.Input: Model(inputs, outputs)")
-        graph = Graph(_as_list(inputs, "inputs"), _as_list(outputs, "outputs"))
-        # (how they were given: Keras' config writes them so)
-        self_inputs_as_list, self_outputs_as_list = isinstance(inputs, (list, tuple)), isinstance(outputs, (list, tuple))
+        ins, in_keys, self_inputs_as_list = _structure(inputs)
+        outs, out_keys, self_outputs_as_list = _structure(outputs)
+        graph = Graph(ins, outs)
         super().__init__(None, name=name if name is not None else unique_name("functional"), device=device)
         self._graph = graph
+        # how they were given (Keras' config and predict follow it) and their names (dict keys, else
+        # the input layers' and the output layers' names)
         self._inputs_as_list, self._outputs_as_list = self_inputs_as_list, self_outputs_as_list
-        self.inputs, self.outputs = list(graph.inputs), _as_list(outputs, "outputs")
+        self._inputs_as_dict, self._outputs_as_dict = in_keys is not None, out_keys is not None
+        self.inputs, self.outputs = list(graph.inputs), outs
+        self.input_names = in_keys or [t.name for t in ins]
+        self.output_names = out_keys or [t.layer.name for t in outs]
+        if len(set(self.output_names)) != len(self.output_names):
+            raise ValueError(f"Model: outputs must have different names, got {self.output_names}")
         self._entries = list(graph.layers)
         self._layers = list(graph.layers)
-        self._input_shape = tuple(graph.inputs[0].shape)
+        self._in_shapes = [tuple(t.shape) for t in ins]
+        self._out_shapes = [tuple(t.sample_shape) for t in outs]
+        # several inputs: the trainer sees them packed side by side (functional_io)
+        self._input_shape = self._in_shapes[0] if len(ins) == 1 else (sum(math.prod(s) for s in self._in_shapes),)
         if not trainable:
             self.trainable = False
         self.build()
+
+    @property
+    def _several_inputs(self) -> bool:
+        return len(self.inputs) > 1
+
+    @property
+    def _several_outputs(self) -> bool:
+        return len(self.outputs) > 1
+
+    @property
+    def input_shape(self):
+        shapes = [(None,) + s for s in self._in_shapes]
+        if self._inputs_as_dict:
+            return dict(zip(self.input_names, shapes))
+        return shapes if self._inputs_as_list else shapes[0]
+
+    @property
+    def output_shape(self):
+        shapes = [(None,) + s for s in self._out_shapes]
+        if self._outputs_as_dict:
+            return dict(zip(self.output_names, shapes))
+        return shapes if self._outputs_as_list else shapes[0]
 
     # ------------------------------------------------------------------ structure
     def add(self, layer) -> None:
@@ -95,6 +130,12 @@ class Model(Sequential):
     def _output_layer(self):
         return self._graph.nodes[-1].layer
 
+    @property
+    def _output_sample_shape(self) -> tuple:
+        if self._several_outputs:
+            return (sum(math.prod(s) for s in self._out_shapes),)
+        return self._out_shapes[0]
+
     def _runs_as_chain(self) -> bool:
         return self._graph.is_chain()
 
@@ -102,10 +143,150 @@ class Model(Sequential):
         return set(self._graph.shared_layers)
 
     def _forward(self, x, training):
-        return self._graph.forward([x], training)[0]
+        xs = functional_io.unpack(x, self._in_shapes) if self._several_inputs else [x]
+        outs = self._graph.forward(xs, training)
+        if not self._several_outputs:
+            return outs[0]
+        return np.concatenate([o.reshape(o.shape[0], -1) for o in outs], axis=1)
 
     def _backward(self, dpred):
-        self._graph.backward([dpred])
+        self._graph.backward(functional_io.unpack(dpred, self._out_shapes) if self._several_outputs else [dpred])
+
+    # ------------------------------------------------------------------ several inputs and outputs
+    def _prepare_x(self, x, what="x"):
+        if not self._several_inputs:
+            return super()._prepare_x(x, what)
+        packed = functional_io.pack_inputs(x, self.input_names, self._in_shapes, what)
+        if not np.isfinite(packed).all():
+            raise ValueError(f"{what} contains NaN or Inf")
+        return packed
+
+    def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, what=""):
+        if not self._several_outputs:
+            return super()._prepare_xy(x, y, sample_weight, class_weight, what)
+        x = self._prepare_x(x, what + "x")
+        if y is None:
+            raise ValueError(f"{what}y is required")
+        if class_weight is not None:
+            raise ValueError("class_weight is not supported for models with several outputs (as in Keras)")
+        y = self.loss.prepare_targets(y, None)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"{what}x and {what}y have different numbers of samples: {x.shape[0]} and {y.shape[0]}")
+        return x, y, self._sample_weights(sample_weight, None, y, x.shape[0])
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, loss_weights=None,
+                **kwargs):
+        """As Keras: with several outputs, `loss` is one loss for all, a list, or a dict by output
+        name; `loss_weights` and `metrics` likewise (metrics: per output, a metric or a list)."""
+        if not self._several_outputs:
+            if loss_weights is not None:
+                w = loss_weights if not isinstance(loss_weights, dict) else list(loss_weights.values())
+                if np.ravel(np.asarray(w, np.float64)).tolist() != [1.0]:
+                    raise NotImplementedError("compile: loss_weights other than 1 for a model of one output")
+            return super().compile(optimizer, loss, metrics, weighted_metrics, **kwargs)
+        super().compile(optimizer, None, None, None, **kwargs)
+        names = self.output_names
+        # (as Keras: an output a dict leaves out has no loss, weight 1, no metrics)
+        per = functional_io.by_name(loss, names, "compile: loss", None) if isinstance(loss, (list, tuple, dict)) \
+            else [loss] * len(names)
+        weights = [1.0] * len(names) if loss_weights is None else \
+            [float(w) for w in functional_io.by_name(loss_weights, names, "compile: loss_weights", 1.0)]
+        made = [losses.get(l) if l is not None else None for l in per]
+        if all(l is None for l in made):
+            self.loss = None
+        else:
+            self.loss = functional_io.MultiOutputLoss(made, weights, names, self._out_shapes)
+        self._output_metric_ids = [self._per_output_metrics(metrics, "metrics"),
+                                   self._per_output_metrics(weighted_metrics, "weighted_metrics")]
+        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                              "weighted_metrics": weighted_metrics}
+        for k, ids in enumerate(self._output_metric_ids[0] + self._output_metric_ids[1]):
+            for m in ids:  # unknown names fail now, as Keras
+                metrics_module.get(m, made[k % len(names)])
+        self._configure_fusion()
+
+    def _per_output_metrics(self, metrics, what):
+        if metrics is None:
+            return [[] for _ in self.output_names]
+        per = functional_io.by_name(metrics, self.output_names, f"compile: {what}", None) if \
+            isinstance(metrics, (list, tuple, dict)) else None
+        if per is None:
+            raise ValueError(f"compile: with several outputs, {what} must be a list with one entry per output "
+                             f"or a dict by output name ({self.output_names})")
+        return [[] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m]) for m in per]
+
+    def _build_metrics(self, y):
+        if not self._several_outputs:
+            return super()._build_metrics(y)
+        if self._metrics is None:
+            loss = self.loss
+            self._metrics = [functional_io.OutputLoss(loss, k) for k in range(len(self.output_names))
+                             if loss is not None and loss.losses[k] is not None]
+            for weighted, ids_per_output in zip((False, True), self._output_metric_ids):
+                for k, ids in enumerate(ids_per_output):
+                    for ident in ids:
+                        units = math.prod(self._out_shapes[k])
+                        m = metrics_module.get(ident, loss.losses[k] if loss else None, units,
+                                               sparse_targets=bool(loss and loss._sparse[k]))
+                        m.weighted = weighted
+                        wrapped = functional_io.OutputMetric(m, loss, k)
+                        if weighted and any(o.name == wrapped.name for o in self._metrics):
+                            wrapped.name = f"{self.output_names[k]}_weighted_{m.name}"
+                        self._metrics.append(wrapped)
+        return self._metrics
+
+    def _compile_config(self) -> dict:
+        if not self._several_outputs:
+            return super()._compile_config()
+        from ..serialization import serialize
+
+        def ser(v):
+            if isinstance(v, dict):
+                return {k: ser(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [ser(x) for x in v]
+            return v if v is None or isinstance(v, (str, int, float)) else serialize(v)
+        return {"optimizer": serialize(self.optimizer), **{k: ser(v) for k, v in self._compile_args.items()}}
+
+    def _compile_from_config(self, config, source="config"):
+        if not self._several_outputs:
+            return super()._compile_from_config(config, source)
+        from .. import optimizers
+        from ..serialization import classes_of, deserialize
+        if not isinstance(config, dict):
+            raise ValueError(f"{source}: the compile entry must be an object")
+        optimizer = deserialize(config.get("optimizer"), classes_of(vars(optimizers), optimizers.Optimizer),
+                                "optimizer")
+        loss_classes = classes_of(vars(losses), losses.Loss)
+        metric_classes = classes_of(vars(metrics_module), metrics_module.Metric)
+
+        def des(v, classes, kind):
+            if isinstance(v, dict) and "class_name" not in v:
+                return {k: des(x, classes, kind) for k, x in v.items()}
+            if isinstance(v, list):
+                return [des(x, classes, kind) for x in v]
+            return deserialize(v, classes, kind) if isinstance(v, dict) else v
+        self.compile(optimizer=optimizer, loss=des(config.get("loss"), loss_classes, "loss"),
+                     loss_weights=config.get("loss_weights"),
+                     metrics=des(config.get("metrics"), metric_classes, "metric"),
+                     weighted_metrics=des(config.get("weighted_metrics"), metric_classes, "metric"))
+
+    def _structured(self, packed):
+        """A packed batch of outputs as Keras returns them: a list, or a dict by output name."""
+        outs = functional_io.unpack(packed, self._out_shapes)
+        return dict(zip(self.output_names, outs)) if self._outputs_as_dict else outs
+
+    def predict(self, x, *args, **kwargs):
+        out = super().predict(x, *args, **kwargs)
+        return self._structured(out) if self._several_outputs else out
+
+    def __call__(self, x, training=False):
+        out = super().__call__(x, training)
+        return self._structured(out) if self._several_outputs else out
+
+    def predict_on_batch(self, x):
+        out = super().predict_on_batch(x)
+        return self._structured(out) if self._several_outputs else out
 
     # ------------------------------------------------------------------ configs
     def get_config(self) -> dict:

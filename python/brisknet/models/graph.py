@@ -75,6 +75,9 @@ class Graph:
                 stack.append((t, True))
                 stack.extend((s, False) for s in reversed(t.inputs) if pending(s))
         self.outputs = [index[id(t)] for t in outputs]
+        if any(i < self.n_inputs for i in self.outputs):
+            raise ValueError("Model: an output is one of the inputs; a model needs layers between its inputs and "
+                             "each output")
         used = {i for node in self.nodes for i in node.inputs} | set(self.outputs)
         for i, t in enumerate(inputs):
             if i not in used:

@@ -103,6 +103,11 @@ class Sequential(Trainer):
         """The layer whose output is the model's (None without layers)."""
         return self._layers[-1] if self._layers else None
 
+    @property
+    def _output_sample_shape(self) -> tuple:
+        """One sample's output as the trainer handles it (a model of several outputs: packed)."""
+        return tuple(self._output_layer.output_shape)
+
     def _runs_as_chain(self) -> bool:
         """Whether the layers form one chain, each reading the one before (what the engine runs)."""
         return True

@@ -61,7 +61,7 @@ class Evaluating:
         n = x.shape[0]
         lo, hi = dist.part(n)
         per_sample = np.empty(hi - lo, np.float32)
-        outputs = np.empty((hi - lo,) + tuple(self._output_layer.output_shape), np.float32)
+        outputs = np.empty((hi - lo,) + self._output_sample_shape, np.float32)
         for start in range(lo, hi, batch_size):
             sl, mine = slice(start, min(start + batch_size, hi)), slice(start - lo, min(start + batch_size, hi) - lo)
             per_sample[mine], outputs[mine] = self._test_outputs(x[sl], y[sl], None if sw is None else sw[sl])
@@ -171,7 +171,7 @@ class Evaluating:
                 out = dist.allgather_rows(engine.predict(x[lo:hi], batch_size), x.shape[0])
         else:
             self._weights_to_host()
-            out = np.empty((x.shape[0],) + tuple(self._output_layer.output_shape), np.float32)
+            out = np.empty((x.shape[0],) + self._output_sample_shape, np.float32)
             for step, start in enumerate(range(0, x.shape[0], batch_size)):
                 sl = slice(start, start + batch_size)
                 if hooks:

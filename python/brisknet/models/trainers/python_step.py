@@ -72,7 +72,7 @@ class PythonStep:
         else:  # no rows here: no gradient of its own, but the step's masks are drawn
             for layer in dropouts:
                 layer._calls += 1
-            pred = np.empty((0,) + tuple(self._output_layer.output_shape), np.float32)
+            pred = np.empty((0,) + self._output_sample_shape, np.float32)
             self._grads.fill(0)
         dist.allreduce(self._grads)
         dist.stop_if_interrupted()  # all processes stop here, or none
