@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-SAMPLES, WIDTH, BLOCKS = 20_000, 512, 2
+SAMPLES, WIDTH, BLOCKS = int(os.environ.get("SAMPLES", "20000")), 512, 2
 KERAS_WORKER = r"""
 import json, sys, time
 import numpy as np

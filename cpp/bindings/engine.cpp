@@ -137,7 +137,9 @@ void init_engine(py::module_& m) {
   using py::arg;
   py::enum_<LayerKind>(m, "LayerKind")
       .value("dense", LayerKind::dense).value("activation", LayerKind::activation)
-      .value("dropout", LayerKind::dropout).value("affine", LayerKind::affine);
+      .value("dropout", LayerKind::dropout).value("affine", LayerKind::affine).value("add", LayerKind::add)
+      .value("concat", LayerKind::concat).value("batch_norm", LayerKind::batch_norm)
+      .value("layer_norm", LayerKind::layer_norm);
   py::class_<Penalty>(m, "Penalty")
       .def(py::init([](double l1, double l2) { return Penalty{l1, l2}; }), arg("l1") = 0.0, arg("l2") = 0.0)
       .def_readwrite("l1", &Penalty::l1)
@@ -158,7 +160,11 @@ void init_engine(py::module_& m) {
       .def_readwrite("seed", &LayerSpec::seed)
       .def_readwrite("divide", &LayerSpec::divide)
       .def_readwrite("scale", &LayerSpec::scale)
-      .def_readwrite("shift", &LayerSpec::shift);
+      .def_readwrite("shift", &LayerSpec::shift)
+      .def_readwrite("sources", &LayerSpec::sources)
+      .def_readwrite("stats_offset", &LayerSpec::stats_offset)
+      .def_readwrite("momentum", &LayerSpec::momentum)
+      .def_readwrite("epsilon", &LayerSpec::epsilon);
   py::class_<LossSpec>(m, "LossSpec")
       .def(py::init([](LossKind kind, bool from_logits, bool fused_softmax, double delta) {
              return LossSpec{kind, from_logits, fused_softmax, float(delta)};

@@ -10,6 +10,7 @@ void init_gemm(py::module_& m);
 void init_losses(py::module_& m);
 void init_optimizers(py::module_& m);
 void init_dropout(py::module_& m);
+void init_normalization(py::module_& m);
 void init_engine(py::module_& m);
 }  // namespace brisknet::bindings
 
@@ -22,5 +23,6 @@ PYBIND11_MODULE(_core, m) {
   init_losses(m);
   init_optimizers(m);
   init_dropout(m);
+  init_normalization(m);
   init_engine(m);
 }

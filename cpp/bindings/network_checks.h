@@ -1,6 +1,7 @@
 // The checks of a chain of layers (brisknet/engine.h's LayerSpec) against itself and its flat
 // parameter buffer, shared by the CPU engine's binding and the CUDA module's.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -14,18 +15,36 @@ namespace brisknet::bindings {
 
 inline std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layers) {
   if (layers.empty()) fail_value("Network: no layers");
+  const int64_t inputs = layers.front().in;
   for (size_t i = 0; i < layers.size(); ++i) {
     const LayerSpec& l = layers[i];
     const std::string at = "Network: layer " + std::to_string(i);
     if (l.in < 1 || l.out < 1) fail_value(at + ": sizes must be >= 1");
-    if (i > 0 && l.in != layers[i - 1].out) fail_value(at + ": takes " + std::to_string(l.in) +
-                                                       " features, the layer below gives " + std::to_string(layers[i - 1].out));
+    const std::vector<int64_t> sources = l.sources.empty() ? std::vector<int64_t>{int64_t(i) - 1} : l.sources;
+    int64_t total = 0;
+    for (int64_t j : sources) {
+      if (j < -1 || j >= int64_t(i)) fail_value(at + ": reads layer " + std::to_string(j) + ", not an earlier one");
+      const int64_t width = j < 0 ? inputs : layers[j].out;
+      total += width;
+      if (l.kind != LayerKind::concat && width != l.in)
+        fail_value(at + ": takes " + std::to_string(l.in) + " features, its source gives " + std::to_string(width));
+    }
+    const bool merge = l.kind == LayerKind::add || l.kind == LayerKind::concat;
+    if (!merge && sources.size() != 1) fail_value(at + ": only add and concat read several layers");
+    if (l.kind == LayerKind::concat && total != l.out)
+      fail_value(at + ": concat gives " + std::to_string(l.out) + " features, its sources " + std::to_string(total));
     if (l.kind == LayerKind::dense && l.kernel_offset < 0) fail_value(at + ": a dense layer needs a kernel offset");
-    if (l.kind != LayerKind::dense && l.in != l.out) fail_value(at + ": only a dense layer changes the size");
+    if (l.kind != LayerKind::dense && l.kind != LayerKind::concat && l.in != l.out)
+      fail_value(at + ": only dense and concat layers change the size");
     if (l.kind == LayerKind::dropout && !(l.rate > 0 && l.rate < 1)) fail_value(at + ": dropout rate must be in (0, 1)");
     if (l.kind == LayerKind::affine &&
         (l.scale.empty() || l.shift.size() != l.scale.size() || l.out % int64_t(l.scale.size()) != 0))
       fail_value(at + ": an affine layer needs scale and shift of one length dividing its size");
+    if (l.kind == LayerKind::batch_norm && l.stats_offset < 0)
+      fail_value(at + ": batch_norm needs the moving statistics' offset");
+    if ((l.kind == LayerKind::batch_norm || l.kind == LayerKind::layer_norm) &&
+        !(l.epsilon > 0 && std::isfinite(l.epsilon) && l.momentum >= 0 && l.momentum <= 1))
+      fail_value(at + ": epsilon must be > 0 and momentum in [0, 1]");
     for (const Penalty* p : {&l.kernel_penalty, &l.bias_penalty})
       if (!(p->l1 >= 0 && p->l2 >= 0 && std::isfinite(p->l1) && std::isfinite(p->l2)))
         fail_value(at + ": penalties must be finite and >= 0");
@@ -33,14 +52,20 @@ inline std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layer
   return layers;
 }
 
-// Every dense variable inside the buffer, in order, none overlapping another.
+// Every variable inside the buffer, none overlapping another.
 inline void check_params(const std::vector<LayerSpec>& layers, py::ssize_t n_params) {
   std::vector<std::pair<int64_t, int64_t>> spans;
   for (const LayerSpec& l : layers) {
-    if (l.kind != LayerKind::dense) continue;
-    spans.push_back({l.kernel_offset, l.in * l.out});
-    if (l.bias_offset >= 0) spans.push_back({l.bias_offset, l.out});
+    if (l.kind == LayerKind::dense) {
+      spans.push_back({l.kernel_offset, l.in * l.out});
+      if (l.bias_offset >= 0) spans.push_back({l.bias_offset, l.out});
+    } else if (l.kind == LayerKind::batch_norm || l.kind == LayerKind::layer_norm) {
+      if (l.kernel_offset >= 0) spans.push_back({l.kernel_offset, l.out});
+      if (l.bias_offset >= 0) spans.push_back({l.bias_offset, l.out});
+      if (l.kind == LayerKind::batch_norm) spans.push_back({l.stats_offset, 2 * l.out});
+    }
   }
+  std::sort(spans.begin(), spans.end());  // (a graph's layers need not run in the buffer's order)
   checked_spans(spans, n_params);
 }
 

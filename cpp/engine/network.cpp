@@ -22,12 +22,26 @@ bool fusable_below(const LayerSpec& l) {
 
 Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::move(layers)), loss_(loss) {
   if (layers_.empty()) throw std::invalid_argument("Network: no layers");
-  for (const LayerSpec& l : layers_) {
+  consumers_.assign(layers_.size(), 0);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const LayerSpec& l = layers_[i];
+    sources_.push_back(l.sources.empty() ? std::vector<int64_t>{int64_t(i) - 1} : l.sources);
+    for (int64_t j : sources_.back()) {
+      if (j >= int64_t(i)) throw std::invalid_argument("Network: a layer reads a later one");
+      if (j >= 0) ++consumers_[j];
+    }
     if (l.kind == LayerKind::dropout) ++dropouts_;
-    if (l.kind != LayerKind::dense || !l.trainable) continue;
-    trainable_.push_back({l.kernel_offset, l.in * l.out});
-    if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, l.out});
+    if (!l.trainable) continue;
+    if (l.kind == LayerKind::dense) {
+      trainable_.push_back({l.kernel_offset, l.in * l.out});
+      if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, l.out});
+    } else if (l.kind == LayerKind::batch_norm || l.kind == LayerKind::layer_norm) {  // gamma, then beta
+      if (l.kernel_offset >= 0) trainable_.push_back({l.kernel_offset, l.out});
+      if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, l.out});
+    }
   }
+  // in the buffer's order, as the Python path lists them (a graph's layers may run in another)
+  std::sort(trainable_.begin(), trainable_.end(), [](const Span& a, const Span& b) { return a.offset < b.offset; });
 }
 
 Network::Workspace& Network::workspace(int64_t b) {
@@ -42,23 +56,52 @@ Network::Workspace& Network::workspace(int64_t b) {
   ws.weights.resize(b);
   ws.loss.resize(b);
   ws.dpred.resize(b * out);
+  int64_t widest = 0;
   for (const LayerSpec& l : layers_) {
     const bool dense = l.kind == LayerKind::dense;
     const int64_t size = b * l.out;
+    widest = std::max(widest, size);
     ws.z.emplace_back(dense ? size : 0);
     ws.y.emplace_back(dense && !has_activation(l) ? 0 : size);
     ws.dy.emplace_back(size);
     ws.dz.emplace_back(dense && has_activation(l) ? size : 0);
     ws.mask.emplace_back(l.kind == LayerKind::dropout ? size : 0);
+    ws.stats.emplace_back(l.kind == LayerKind::batch_norm ? 2 * l.out : l.kind == LayerKind::layer_norm ? 2 * b : 0);
   }
+  ws.scratch.resize(widest);
+  ws.out.assign(layers_.size(), nullptr);
+  ws.grad.assign(layers_.size(), nullptr);
+  ws.grad_is_dz.assign(layers_.size(), 0);
+  ws.pending.assign(layers_.size(), 0);
   return ws;
 }
 
-// Layer i's output in training: a dense layer's activation (or pre-activation when linear), an
-// activation or dropout layer's y.
-const float* Network::output(const Workspace& ws, size_t i) const {
-  const LayerSpec& l = layers_[i];
-  return l.kind == LayerKind::dense && !has_activation(l) ? ws.z[i].data() : ws.y[i].data();
+// Source k of layer i in this step: the network's input x or an earlier layer's output.
+const float* Network::input_of(const Workspace& ws, const float* x, size_t i, size_t k) const {
+  const int64_t j = sources_[i][k];
+  return j < 0 ? x : ws.out[j];
+}
+
+float* Network::gradient_target(Workspace& ws, int64_t j) const {
+  // the first of several consumers (or the only one) writes j's own buffer; later ones a scratch
+  // buffer that give() adds in
+  return consumers_[j] > 1 && ws.grad[j] ? ws.scratch.data() : ws.dy[j].data();
+}
+
+void Network::give(Workspace& ws, int64_t j, const float* g, int64_t b, bool is_dz) const {
+  if (j < 0) return;  // the network's input needs no gradient
+  float* own = ws.dy[j].data();
+  if (consumers_[j] == 1) {
+    ws.grad[j] = g;
+    ws.grad_is_dz[j] = is_dz;
+  } else if (!ws.grad[j]) {
+    if (g != own) std::memcpy(own, g, sizeof(float) * b * layers_[j].out);
+    ws.grad[j] = own;
+  } else {
+    const int64_t n = b * layers_[j].out;
+    for (int64_t e = 0; e < n; ++e) own[e] += g[e];
+  }
+  --ws.pending[j];
 }
 
 void Network::gather(Workspace& ws, const TrainRun& run, const int64_t* rows, int64_t b) const {
@@ -75,10 +118,11 @@ void Network::gather(Workspace& ws, const TrainRun& run, const int64_t* rows, in
 // GEMM epilogue (at inference straight into z, which training keeps for the backward pass).
 const float* Network::forward(const float* params, const float* x, Workspace& ws, int64_t b, bool training,
                               int64_t* dropout_calls, int64_t first_row) const {
-  const float* h = x;
   int dropout = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
+    const float* h = input_of(ws, x, i);
+    const float* out = ws.y[i].data();
     switch (l.kind) {
       case LayerKind::dense: {
         float* z = ws.z[i].data();
@@ -93,12 +137,11 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
         gemm<float>(row_major(z, b, l.out), row_major(h, b, l.in), row_major(params + l.kernel_offset, l.in, l.out),
                     0.0f, l.bias_offset >= 0 ? params + l.bias_offset : nullptr, fused);
         if (separate) activation_forward<float>(ws.y[i].data(), z, b, l.out, l.activation, l.alpha);
-        h = has_activation(l) && !separate ? y : output(ws, i);
+        out = !has_activation(l) ? z : separate ? ws.y[i].data() : y;
         break;
       }
       case LayerKind::activation:
         activation_forward<float>(ws.y[i].data(), h, b, l.out, l.activation, l.alpha);
-        h = ws.y[i].data();
         break;
       case LayerKind::affine: {
         float* y = ws.y[i].data();
@@ -107,20 +150,58 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
           const int64_t f = j % features;
           y[j] = l.divide ? (h[j] - l.shift[f]) / l.scale[f] : h[j] * l.scale[f] + l.shift[f];
         }
-        h = y;
         break;
       }
       case LayerKind::dropout:
         if (training) {  // the Python layer's seed sequence: base * 1000003 + masks drawn so far
           const uint64_t seed = math::dropout_step_seed(l.seed, dropout_calls[dropout]++);
           dropout_forward_at<float>(ws.y[i].data(), ws.mask[i].data(), h, b * l.out, l.rate, seed, first_row * l.out);
-          h = ws.y[i].data();
+        } else {
+          out = h;
         }
         ++dropout;
         break;
+      case LayerKind::add: {  // ((x0 + x1) + x2) ...: the Python layer's order
+        float* y = ws.y[i].data();
+        const int64_t n = b * l.out;
+        const float* x1 = sources_[i].size() > 1 ? input_of(ws, x, i, 1) : nullptr;
+        for (int64_t e = 0; e < n; ++e) y[e] = x1 ? h[e] + x1[e] : h[e];
+        for (size_t k = 2; k < sources_[i].size(); ++k) {
+          const float* xk = input_of(ws, x, i, k);
+          for (int64_t e = 0; e < n; ++e) y[e] += xk[e];
+        }
+        break;
+      }
+      case LayerKind::concat: {
+        float* y = ws.y[i].data();
+        int64_t offset = 0;
+        for (size_t k = 0; k < sources_[i].size(); ++k) {
+          const int64_t j = sources_[i][k], w = j < 0 ? inputs() : layers_[j].out;
+          const float* xk = input_of(ws, x, i, k);
+          for (int64_t r = 0; r < b; ++r) std::memcpy(y + r * l.out + offset, xk + r * w, sizeof(float) * w);
+          offset += w;
+        }
+        break;
+      }
+      case LayerKind::batch_norm: {
+        const bool batch_stats = training && l.trainable;
+        // the moving statistics change only while training, when the caller's buffer is writable
+        float* moving = const_cast<float*>(params) + l.stats_offset;
+        batch_norm_forward<float>(ws.y[i].data(), ws.stats[i].data(), ws.stats[i].data() + l.out, h, b, l.out,
+                                  l.kernel_offset >= 0 ? params + l.kernel_offset : nullptr,
+                                  l.bias_offset >= 0 ? params + l.bias_offset : nullptr, moving, moving + l.out,
+                                  l.momentum, l.epsilon, batch_stats);
+        break;
+      }
+      case LayerKind::layer_norm:
+        layer_norm_forward<float>(ws.y[i].data(), ws.stats[i].data(), ws.stats[i].data() + b, h, b, l.out,
+                                  l.kernel_offset >= 0 ? params + l.kernel_offset : nullptr,
+                                  l.bias_offset >= 0 ? params + l.bias_offset : nullptr, l.epsilon);
+        break;
     }
+    ws.out[i] = out;
   }
-  return h;
+  return ws.out.back();
 }
 
 // Loss phase: per-sample losses (times the sample weights) and d(mean loss)/d(prediction); the
@@ -131,9 +212,9 @@ double Network::loss(Workspace& ws, int64_t b, int64_t whole, bool weighted) con
   const size_t last = layers_.size() - 1;
   const LayerSpec& top = layers_[last];
   const float* pred;
-  if (!loss_.fused_softmax) pred = output(ws, last);
+  if (!loss_.fused_softmax) pred = ws.out[last];
   else if (top.kind == LayerKind::dense) pred = ws.z[last].data();
-  else pred = last == 0 ? ws.x.data() : output(ws, last - 1);  // an Activation('softmax') layer's input
+  else pred = input_of(ws, ws.x.data(), last);  // an Activation('softmax') layer's input
   const bool logits = loss_.from_logits || loss_.fused_softmax;
   const float* w = weighted ? ws.weights.data() : nullptr;
   float* loss = ws.loss.data();
@@ -207,23 +288,30 @@ void update_kernel_rows(void* context, float* C, int64_t ldc, int64_t i0, int64_
 
 }  // namespace
 
-// Backward phase, last layer to first; `d` is the gradient w.r.t. the current layer's output.
+// Backward phase, last layer to first; each layer's gradient w.r.t. its output is complete once
+// every layer that reads it has given its part (a sum when several do: fan-out).
 // Dense: dz = d * activation'(z) (already done when the layer above fused it into its GEMM);
 // the gradient for the layer below, dz W^T, first (it needs W before the update), with the
-// activation gradient of a dense layer below applied to each tile while it is in L1; then
-// dW = h^T dz and db = the column sums of dz (summed while dz is packed), with `update` applied
-// to each row panel of dW as the GEMM finishes it. A frozen layer gets no weight gradient.
+// activation gradient of a dense layer below applied to each tile while it is in L1 (when that
+// layer's output has no other reader); then dW = h^T dz and db = the column sums of dz (summed
+// while dz is packed), with `update` applied to each row panel of dW as the GEMM finishes it.
+// A frozen layer gets no weight gradient.
 void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, const UpdateStep* update,
                        const std::function<void(int64_t, int64_t)>* ready) const {
   const size_t last = layers_.size() - 1;
-  const float* d = ws.dpred.data();
-  bool d_is_dz = false;  // d is already the gradient w.r.t. this dense layer's pre-activation
-  for (size_t i = last;; --i) {
+  const float* x = ws.x.data();
+  std::fill(ws.grad.begin(), ws.grad.end(), nullptr);
+  std::fill(ws.grad_is_dz.begin(), ws.grad_is_dz.end(), 0);
+  ws.pending = consumers_;
+  ws.grad[last] = ws.dpred.data();
+  for (size_t i = last + 1; i-- > 0;) {
     const LayerSpec& l = layers_[i];
+    const float* d = ws.grad[i];
+    if (!d) continue;  // (an output nothing reads)
+    const bool d_is_dz = ws.grad_is_dz[i];
     const bool folded = i == last && loss_.fused_softmax;  // the loss gave the logits' gradient
-    const float* input = i == 0 ? ws.x.data() : output(ws, i - 1);
-    const float* below = nullptr;  // the gradient w.r.t. the input, for layer i - 1
-    bool below_is_dz = false;
+    const float* input = input_of(ws, x, i);
+    const int64_t src = sources_[i][0];
     switch (l.kind) {
       case LayerKind::dense: {
         const float* dz = d;
@@ -232,22 +320,22 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
                                      l.alpha);
           dz = ws.dz[i].data();
         }
-        if (i > 0) {
-          const LayerSpec& down = layers_[i - 1];
+        if (src >= 0) {
+          const LayerSpec& down = layers_[src];
           GemmFusion<float> through;
-          float* dh = ws.dy[i - 1].data();
-          if (fusable_below(down)) {
+          float* dh = gradient_target(ws, src);
+          const bool fuse_below = consumers_[src] == 1 && fusable_below(down);
+          if (fuse_below) {
             through.activation = down.activation;
             through.alpha = down.alpha;
-            through.grad_x = ws.z[i - 1].data();
-            through.grad_y = ws.y[i - 1].data();
-            dh = ws.dz[i - 1].data();
-            below_is_dz = true;
+            through.grad_x = ws.z[src].data();
+            through.grad_y = ws.y[src].data();
+            dh = ws.dz[src].data();
           }
           gemm<float>(row_major(dh, b, l.in), row_major(dz, b, l.out),
                       row_major(static_cast<const float*>(params + l.kernel_offset), l.in, l.out).transposed(), 0.0f,
                       nullptr, through);
-          below = dh;
+          give(ws, src, dh, b, fuse_below);
         }
         if (!l.trainable) break;
         KernelTiles tiles{update, &l.kernel_penalty, params, l.kernel_offset};
@@ -269,39 +357,82 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
       }
       case LayerKind::activation:
         if (folded || !has_activation(l)) {
-          below = d;  // the loss already took the softmax's gradient; linear passes d through
-        } else if (i > 0) {
-          activation_backward<float>(ws.dy[i - 1].data(), d, input, ws.y[i].data(), b, l.out, l.activation, l.alpha);
-          below = ws.dy[i - 1].data();
+          give(ws, src, d, b);  // the loss already took the softmax's gradient; linear passes d through
+        } else if (src >= 0) {
+          float* dx = gradient_target(ws, src);
+          activation_backward<float>(dx, d, input, ws.y[i].data(), b, l.out, l.activation, l.alpha);
+          give(ws, src, dx, b);
         }
         break;
       case LayerKind::affine:
-        if (i > 0) {
-          float* dx = ws.dy[i - 1].data();
+        if (src >= 0) {
+          float* dx = gradient_target(ws, src);
           const int64_t features = int64_t(l.scale.size()), n = b * l.out;
           for (int64_t j = 0; j < n; ++j) dx[j] = l.divide ? d[j] / l.scale[j % features] : d[j] * l.scale[j % features];
-          below = dx;
+          give(ws, src, dx, b);
         }
         break;
       case LayerKind::dropout:
-        if (i > 0) {
-          dropout_backward<float>(ws.dy[i - 1].data(), d, ws.mask[i].data(), b * l.out, l.rate);
-          below = ws.dy[i - 1].data();
+        if (src >= 0) {
+          float* dx = gradient_target(ws, src);
+          dropout_backward<float>(dx, d, ws.mask[i].data(), b * l.out, l.rate);
+          give(ws, src, dx, b);
         }
         break;
+      case LayerKind::add:
+        for (int64_t j : sources_[i]) give(ws, j, d, b);
+        break;
+      case LayerKind::concat: {
+        int64_t offset = 0;
+        for (int64_t j : sources_[i]) {
+          const int64_t w = j < 0 ? inputs() : layers_[j].out;
+          if (j >= 0) {
+            float* dx = gradient_target(ws, j);
+            for (int64_t r = 0; r < b; ++r) std::memcpy(dx + r * w, d + r * l.out + offset, sizeof(float) * w);
+            give(ws, j, dx, b);
+          }
+          offset += w;
+        }
+        break;
+      }
+      case LayerKind::batch_norm:
+      case LayerKind::layer_norm: {
+        const bool batch = l.kind == LayerKind::batch_norm;
+        float* dx = src >= 0 ? gradient_target(ws, src) : nullptr;
+        float* dgamma = l.trainable && l.kernel_offset >= 0 ? grads + l.kernel_offset : nullptr;
+        float* dbeta = l.trainable && l.bias_offset >= 0 ? grads + l.bias_offset : nullptr;
+        const float* gamma = l.kernel_offset >= 0 ? params + l.kernel_offset : nullptr;
+        const float* stats = ws.stats[i].data();
+        if (batch)
+          batch_norm_backward<float>(dx, dgamma, dbeta, d, input, stats, stats + l.out, gamma, b, l.out, l.trainable);
+        else
+          layer_norm_backward<float>(dx, dgamma, dbeta, d, input, stats, stats + b, gamma, b, l.out);
+        if (dx) give(ws, src, dx, b);  // (before the update: dx reads gamma)
+        if (update) {
+          if (dgamma) update_block(*update, Penalty{}, params, dgamma, l.kernel_offset, l.out);
+          if (dbeta) update_block(*update, Penalty{}, params, dbeta, l.bias_offset, l.out);
+        }
+        if (ready) {
+          if (dbeta) (*ready)(l.bias_offset, l.out);
+          if (dgamma) (*ready)(l.kernel_offset, l.out);
+        }
+        break;
+      }
     }
-    if (i == 0) break;
-    d = below;
-    d_is_dz = below_is_dz;
   }
 }
 
 void Network::announce_gradients(const std::function<void(int64_t, int64_t)>& ready) const {
   for (size_t i = layers_.size(); i-- > 0;) {
     const LayerSpec& l = layers_[i];
-    if (l.kind != LayerKind::dense || !l.trainable) continue;
-    if (l.bias_offset >= 0) ready(l.bias_offset, l.out);
-    ready(l.kernel_offset, l.in * l.out);
+    if (!l.trainable) continue;
+    if (l.kind == LayerKind::dense) {
+      if (l.bias_offset >= 0) ready(l.bias_offset, l.out);
+      ready(l.kernel_offset, l.in * l.out);
+    } else if (l.kind == LayerKind::batch_norm || l.kind == LayerKind::layer_norm) {
+      if (l.bias_offset >= 0) ready(l.bias_offset, l.out);
+      if (l.kernel_offset >= 0) ready(l.kernel_offset, l.out);
+    }
   }
 }
 

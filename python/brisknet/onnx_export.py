@@ -90,6 +90,14 @@ def _calls(model):
     return calls, names[:g.n_inputs], [names[i] for i in g.outputs]
 
 
+def _gamma_beta(layer):
+    """A normalization layer's gamma and beta, ones and zeros where it has none."""
+    gamma, beta = layer._gamma_beta()
+    n = layer.input_shape[-1]
+    return (np.ones(n, np.float32) if gamma is None else np.asarray(gamma, np.float32),
+            np.zeros(n, np.float32) if beta is None else np.asarray(beta, np.float32))
+
+
 def _layer_nodes(layer, ins, out, make, add_initializer):
     """ONNX nodes computing `out` from `ins` as the layer does at inference."""
     node, const = make
@@ -123,13 +131,13 @@ def _layer_nodes(layer, ins, out, make, add_initializer):
     if isinstance(layer, L.Concatenate):
         return [node("Concat", ins, [out], axis=layer._sample_axis(len(layer.input_shape[0])) + 1)]
     if isinstance(layer, L.BatchNormalization):  # inference: one scale and shift per feature
-        gamma, beta = layer._gamma_beta(np.float32)
-        scale = (np.asarray(gamma, np.float32) / np.sqrt(layer._weights[-1] + np.float32(layer.epsilon)))
+        gamma, beta = _gamma_beta(layer)
+        scale = gamma / np.sqrt(layer._weights[-1] + np.float32(layer.epsilon))
         shift = np.asarray(beta, np.float32) - layer._weights[-2] * scale
         return [node("Mul", [x, add_initializer(out + "_scale", scale)], [out + "_s"]),
                 node("Add", [out + "_s", add_initializer(out + "_shift", shift)], [out])]
     if isinstance(layer, L.LayerNormalization):
-        gamma, beta = layer._gamma_beta(np.float32)
+        gamma, beta = _gamma_beta(layer)
         return [node("LayerNormalization", [x, add_initializer(out + "_gamma", gamma),
                                             add_initializer(out + "_beta", beta)], [out], axis=-1,
                      epsilon=layer.epsilon)]

@@ -1,6 +1,7 @@
-// The training engine: a chain of layers (Dense, element-wise Activation, Dropout, a per-feature
-// affine map: Normalization, Rescaling) trained for a
-// run of steps per call, with the GIL released. Each step has explicit phases:
+// The training engine: a graph of layers in an order where each reads only earlier ones (a chain
+// by default: Dense, element-wise Activation, Dropout, a per-feature affine map - Normalization,
+// Rescaling - BatchNormalization, LayerNormalization; Add and Concatenate join branches) trained
+// for a run of steps per call, with the GIL released. Each step has explicit phases:
 //
 //   gather -> forward -> loss (+ weight penalties) -> backward -> reduce -> update
 //
@@ -25,7 +26,7 @@
 
 namespace brisknet {
 
-enum class LayerKind : int { dense, activation, dropout, affine };
+enum class LayerKind : int { dense, activation, dropout, affine, add, concat, batch_norm, layer_norm };
 
 struct Penalty {  // Keras' L1L2 regularizer
   double l1 = 0, l2 = 0;
@@ -47,6 +48,16 @@ struct LayerSpec {
   // (x - shift[f]) / scale[f] : x * scale[f] + shift[f], each a separate rounding (as numpy)
   bool divide = false;
   std::vector<float> scale, shift;
+  // The layers this one reads: earlier layers' indices, -1 for the network's input; empty: the
+  // layer before it (the input for the first). add sums several of one size; concat puts several
+  // side by side, in order; every other kind reads one.
+  std::vector<int64_t> sources;
+  // batch_norm, layer_norm: gamma at kernel_offset, beta at bias_offset (< 0: none); batch_norm's
+  // moving mean and moving variance at stats_offset (out each, never trained) and its batch
+  // statistics used (and the moving ones updated) while training when `trainable` (Keras 3: a
+  // frozen BatchNormalization runs in inference mode).
+  int64_t stats_offset = -1;
+  float momentum = 0.99f, epsilon = 1e-3f;
 };
 
 struct LossSpec {
@@ -105,15 +116,25 @@ class Network {
 
  private:
   struct Workspace {
-    std::vector<float> x, targets, weights, loss, dpred;
+    std::vector<float> x, targets, weights, loss, dpred, scratch;
     std::vector<int64_t> labels;
     // per layer: dense pre-activation z; activation output y; the gradient w.r.t. the layer's
-    // output (dy) and w.r.t. a dense layer's pre-activation (dz); dropout masks
-    std::vector<std::vector<float>> z, y, dy, dz;
+    // output (dy) and w.r.t. a dense layer's pre-activation (dz); dropout masks; normalization
+    // statistics (mean, then 1 / sqrt(var + eps))
+    std::vector<std::vector<float>> z, y, dy, dz, stats;
     std::vector<std::vector<uint8_t>> mask;
+    // per layer, in one step: its output (forward); the gradient w.r.t. its output, whether that
+    // is already w.r.t. a dense layer's pre-activation, and the consumers yet to give theirs
+    std::vector<const float*> out, grad;
+    std::vector<uint8_t> grad_is_dz;
+    std::vector<int64_t> pending;
   };
   Workspace& workspace(int64_t batch);
-  const float* output(const Workspace& ws, size_t i) const;  // in training
+  const float* input_of(const Workspace& ws, const float* x, size_t i, size_t k = 0) const;
+  // Where layer i's consumer writes its gradient w.r.t. source j, then hands it over (give): the
+  // sum over j's consumers, in backward order, as the Python path sums them.
+  float* gradient_target(Workspace& ws, int64_t j) const;
+  void give(Workspace& ws, int64_t j, const float* g, int64_t b, bool is_dz = false) const;
   void gather(Workspace& ws, const TrainRun& run, const int64_t* rows, int64_t b) const;
 
   // The phases of one step.
@@ -134,6 +155,8 @@ class Network {
   void add_penalty_gradients(const float* params, float* grads) const;
 
   std::vector<LayerSpec> layers_;
+  std::vector<std::vector<int64_t>> sources_;  // each layer's sources, the implicit ones made explicit
+  std::vector<int64_t> consumers_;             // how many times each layer's output is read
   LossSpec loss_;
   int dropouts_ = 0;
   std::vector<Span> trainable_;

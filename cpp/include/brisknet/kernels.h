@@ -111,6 +111,35 @@ inline void gemm(MatrixView<T> C, MatrixView<const T> A, MatrixView<const T> B, 
 template <typename T>
 void column_sums(T* db, const T* dy, int64_t m, int64_t n, T beta);
 
+// ---------------------------------------------------------------- normalization
+// BatchNormalization over x[rows, features] (per feature, over the rows). batch_stats: the
+// batch's mean and biased variance (sums in double, rows in order), and the moving statistics
+// updated in place: moving = moving * momentum + batch * (1 - momentum); otherwise the moving
+// statistics normalise. Writes mean[features] and inv[features] = 1 / sqrt(var + eps) for the
+// backward pass. y = (x - mean) * (inv * gamma) + beta; gamma, beta null: 1 and 0.
+template <typename T>
+void batch_norm_forward(T* y, T* mean, T* inv, const T* x, int64_t rows, int64_t features, const T* gamma,
+                        const T* beta, T* moving_mean, T* moving_var, T momentum, T eps, bool batch_stats);
+
+// dx (may be null), dgamma and dbeta (each may be null) from dy, x and the forward pass's mean and
+// inv. With batch statistics: dx = gamma * inv / rows * (rows * dy - dbeta - xhat * dgamma),
+// xhat = (x - mean) * inv; otherwise dx = dy * gamma * inv.
+template <typename T>
+void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* inv,
+                         const T* gamma, int64_t rows, int64_t features, bool batch_stats);
+
+// LayerNormalization of each row of x[rows, features] by its own mean and biased variance (sums in
+// double); mean[rows], inv[rows] written for backward. y = (x - mean) * inv * gamma + beta.
+template <typename T>
+void layer_norm_forward(T* y, T* mean, T* inv, const T* x, int64_t rows, int64_t features, const T* gamma,
+                        const T* beta, T eps);
+
+// dx[rows, features] = inv / n * (n * g - sum(g) - xhat * sum(g * xhat)) per row, g = dy * gamma;
+// dgamma, dbeta (may be null): column sums of dy * xhat and dy, rows in order.
+template <typename T>
+void layer_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* inv,
+                         const T* gamma, int64_t rows, int64_t features);
+
 // ---------------------------------------------------------------- activations
 // y[rows,cols] = f(x[rows,cols]); softmax and log_softmax are taken along each row.
 // alpha: slope for leaky_relu, alpha for elu; ignored otherwise. y may alias x.

@@ -1,14 +1,12 @@
 """BatchNormalization and LayerNormalization, with Keras 3's arguments, defaults and weights
 (gamma, beta; BatchNormalization also moving_mean and moving_variance, never trained). Both
-normalise along the last axis. Forward and backward in numpy, in the input's dtype (float64 for
-gradient checks)."""
+normalise along the last axis. Forward and backward are C++ kernels (float32, or float64 for
+gradient checks), the same the engine runs."""
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
-from .. import initializers, regularizers
+from .. import _core, initializers, regularizers
 from ..serialization import serialize
 from .layer import Layer
 
@@ -41,23 +39,26 @@ class _Affine(Layer):
         specs = [("gamma", (n,), self.gamma_initializer)] if self.scale else []
         return specs + ([("beta", (n,), self.beta_initializer)] if self.center else [])
 
-    def _gamma_beta(self, dtype):
-        n, i = self.input_shape[-1], 0
-        gamma = beta = None
+    def _gamma_beta(self, dtype=None):
+        """(gamma or None, beta or None): views of the weights."""
+        i, gamma, beta = 0, None, None
         if self.scale:
             gamma, i = self._weights[0], 1
         if self.center:
             beta = self._weights[i]
-        return (np.ones(n, dtype) if gamma is None else gamma), (np.zeros(n, dtype) if beta is None else beta)
+        return gamma, beta
 
-    def _affine_grads(self, dy, xhat, axes):
-        """d(loss)/d(gamma) and d(loss)/d(beta) into the gradient buffer."""
-        i = 0
+    def _gamma_beta_grads(self):
+        i, dgamma, dbeta = 0, None, None
         if self.scale:
-            self._grads[0][...] = (dy * xhat).sum(axis=axes)
-            i = 1
+            dgamma, i = self._grads[0], 1
         if self.center:
-            self._grads[i][...] = dy.sum(axis=axes)
+            dbeta = self._grads[i]
+        return dgamma, dbeta
+
+    def _rows(self, a):
+        """A batch as (rows, features): the features are the last axis."""
+        return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
     def weight_regularizers(self):
         out, i = [], 0
@@ -109,34 +110,35 @@ class BatchNormalization(_Affine):
         return [self.trains] * len(self.affine_specs()) + [False, False]
 
     def forward(self, x, training):
-        axes = tuple(range(x.ndim - 1))
-        gamma, beta = self._gamma_beta(x.dtype)
-        moving_mean, moving_var = self._weights[-2], self._weights[-1]
-        self._batch_stats = training and self.trainable
-        if self._batch_stats:
-            mean = x.mean(axis=axes)
-            centered = x - mean
-            var = np.square(centered).mean(axis=axes)
-            moving_mean[...] = moving_mean * self.momentum + mean * (1.0 - self.momentum)
-            moving_var[...] = moving_var * self.momentum + var * (1.0 - self.momentum)
-        else:
-            mean, var = moving_mean.astype(x.dtype), moving_var.astype(x.dtype)
-            centered = x - mean
-        self._inv = 1.0 / np.sqrt(var + x.dtype.type(self.epsilon))
-        self._xhat = centered * self._inv
-        self._gamma = gamma
-        return self._xhat * gamma + beta
+        features = x.shape[-1]
+        self._x = self._rows(x)
+        self._batch_stats = bool(training and self.trainable)
+        self._mean = self.buffer("mean", (features,), x.dtype)
+        self._inv = self.buffer("inv", (features,), x.dtype)
+        y = self.buffer("y", x.shape, x.dtype)
+        gamma, beta = self._gamma_beta()
+        _core.batch_norm_forward(y.reshape(-1, features), self._mean, self._inv, self._x, gamma, beta,
+                                 self._weights[-2], self._weights[-1], self.momentum, self.epsilon, self._batch_stats)
+        return y
 
     def backward(self, dy, need_dx):
-        axes = tuple(range(dy.ndim - 1))
-        self._affine_grads(dy, self._xhat, axes)
-        if not need_dx:
-            return None
-        dxhat = dy * self._gamma
-        if not self._batch_stats:  # constants normalised it
-            return dxhat * self._inv
-        n = math.prod(dy.shape[:-1])
-        return self._inv / n * (n * dxhat - dxhat.sum(axis=axes) - self._xhat * (dxhat * self._xhat).sum(axis=axes))
+        dgamma, dbeta = self._gamma_beta_grads()
+        dx = self.buffer("dx", dy.shape, dy.dtype) if need_dx else None
+        _core.batch_norm_backward(None if dx is None else dx.reshape(self._x.shape), dgamma, dbeta, self._rows(dy),
+                                  self._x, self._mean, self._inv, self._gamma_beta()[0], self._batch_stats)
+        return dx
+
+    def engine_spec(self, offset_of):
+        if self.weight_regularizers() or len(self.input_shape) != 1:
+            return None  # (penalties on gamma/beta, samples of more than one axis: the Python path)
+        s = _core.LayerSpec()
+        s.kind, s.inputs, s.outputs = _core.LayerKind.batch_norm, self.input_shape[0], self.input_shape[0]
+        gamma, beta = self._gamma_beta()
+        s.kernel_offset = offset_of(gamma) if gamma is not None else -1  # gamma
+        s.bias_offset = offset_of(beta) if beta is not None else -1      # beta
+        s.stats_offset = offset_of(self._weights[-2])                    # moving mean, then moving variance
+        s.momentum, s.epsilon, s.trainable = self.momentum, self.epsilon, self.trainable
+        return [s]
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "synchronized": self.synchronized,
@@ -161,22 +163,32 @@ class LayerNormalization(_Affine):
         return self.affine_specs()
 
     def forward(self, x, training):
-        gamma, beta = self._gamma_beta(x.dtype)
-        centered = x - x.mean(axis=-1, keepdims=True)
-        var = np.square(centered).mean(axis=-1, keepdims=True)
-        self._inv = 1.0 / np.sqrt(var + x.dtype.type(self.epsilon))
-        self._xhat = centered * self._inv
-        self._gamma = gamma
-        return self._xhat * gamma + beta
+        self._x = self._rows(x)
+        rows = self._x.shape[0]
+        self._mean = self.buffer("mean", (rows,), x.dtype)
+        self._inv = self.buffer("inv", (rows,), x.dtype)
+        y = self.buffer("y", x.shape, x.dtype)
+        gamma, beta = self._gamma_beta()
+        _core.layer_norm_forward(y.reshape(self._x.shape), self._mean, self._inv, self._x, gamma, beta, self.epsilon)
+        return y
 
     def backward(self, dy, need_dx):
-        self._affine_grads(dy, self._xhat, tuple(range(dy.ndim - 1)))
-        if not need_dx:
+        dgamma, dbeta = self._gamma_beta_grads()
+        dx = self.buffer("dx", dy.shape, dy.dtype) if need_dx else None
+        _core.layer_norm_backward(None if dx is None else dx.reshape(self._x.shape), dgamma, dbeta, self._rows(dy),
+                                  self._x, self._mean, self._inv, self._gamma_beta()[0])
+        return dx
+
+    def engine_spec(self, offset_of):
+        if self.weight_regularizers() or len(self.input_shape) != 1:
             return None
-        dxhat = dy * self._gamma
-        n = dy.shape[-1]
-        return self._inv / n * (n * dxhat - dxhat.sum(axis=-1, keepdims=True)
-                                - self._xhat * (dxhat * self._xhat).sum(axis=-1, keepdims=True))
+        s = _core.LayerSpec()
+        s.kind, s.inputs, s.outputs = _core.LayerKind.layer_norm, self.input_shape[0], self.input_shape[0]
+        gamma, beta = self._gamma_beta()
+        s.kernel_offset = offset_of(gamma) if gamma is not None else -1
+        s.bias_offset = offset_of(beta) if beta is not None else -1
+        s.epsilon, s.trainable = self.epsilon, self.trains
+        return [s]
 
     def get_config(self):
         return {**super().get_config(), "rms_scaling": False}

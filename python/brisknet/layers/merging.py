@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _core
 from .layer import Layer
 
 
@@ -38,6 +39,13 @@ class Merge(Layer):
 
 class Add(Merge):
     """The sum of the inputs."""
+
+    def engine_spec(self, offset_of):
+        if len(self.output_shape) != 1:
+            return None
+        s = _core.LayerSpec()
+        s.kind, s.inputs, s.outputs = _core.LayerKind.add, self.output_shape[0], self.output_shape[0]
+        return [s]
 
     def forward(self, xs, training):
         y = self.buffer("y", xs[0].shape, xs[0].dtype)
@@ -174,6 +182,13 @@ class Concatenate(Merge):
         if not need_dx:
             return None
         return [np.ascontiguousarray(d) for d in np.split(dy, self._splits, axis=self._sample_axis(dy.ndim - 1) + 1)]
+
+    def engine_spec(self, offset_of):
+        if len(self.output_shape) != 1:
+            return None  # (the engine keeps samples flat: it joins along their only axis)
+        s = _core.LayerSpec()
+        s.kind, s.inputs, s.outputs = _core.LayerKind.concat, self.output_shape[0], self.output_shape[0]
+        return [s]
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

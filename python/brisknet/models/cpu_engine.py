@@ -19,10 +19,11 @@ def signature(model, specs, training=True):
     """What the C++ network built from `specs` (layer_specs(model)) depends on: when it changes,
     the engine is rebuilt."""
     fields = ("kind", "inputs", "outputs", "kernel_offset", "bias_offset", "activation", "alpha", "trainable",
-              "rate", "seed")
+              "rate", "seed", "stats_offset", "momentum", "epsilon")
     layers = tuple(tuple(getattr(s, f) for f in fields) + (s.kernel_penalty.l1, s.kernel_penalty.l2,
                                                            s.bias_penalty.l1, s.bias_penalty.l2,
-                                                           s.divide, tuple(s.scale), tuple(s.shift)) for s in specs)
+                                                           s.divide, tuple(s.scale), tuple(s.shift),
+                                                           tuple(s.sources)) for s in specs)
     loss = None
     if training:
         spec = _loss_spec(model)
@@ -43,7 +44,7 @@ class CpuEngine(Engine):
         # inference has no loss: a placeholder
         loss = _loss_spec(model) if training else _core.LossSpec(_core.LossKind.mean_squared_error)
         self.net = _core.Network(specs, loss)
-        self.dropouts = [l for l in model._layers if isinstance(l, Dropout) and l.rate > 0]
+        self.dropouts = [l for l in model._run_order() if isinstance(l, Dropout) and l.rate > 0]  # the specs' order
         self.signature = signature(model, specs, training)
         self.sparse = training and loss.kind == _core.LossKind.sparse_categorical_crossentropy
 

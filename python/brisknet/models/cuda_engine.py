@@ -63,7 +63,7 @@ class CudaEngine(Engine):
         self.signature = signature(model, specs, training)
         self.layers_signature = signature(model, specs, False)
         self.sparse = training and loss.kind == _core.LossKind.sparse_categorical_crossentropy
-        self.dropouts = [l for l in model._layers if isinstance(l, Dropout) and l.rate > 0]
+        self.dropouts = [l for l in model._run_order() if isinstance(l, Dropout) and l.rate > 0]
         self.bound_optimizer, self.bound_state = None, []
         self.data = None  # the arrays whose copy is on the device, and their fingerprint
         self.parameters = DeviceParameterStore(self, model._params, model._grads)

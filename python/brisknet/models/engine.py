@@ -72,17 +72,51 @@ class Engine:
 
 def layer_specs(model):
     """The model's layers as _core.LayerSpec, or the reason the engine cannot run one of them."""
-    if not model._runs_as_chain():
-        return None, "a graph of layers (merge or shared layers; the engine runs chains for now)"
     offsets = {id(w): start for (start, _), w in zip(model._slices, (w for l in model._layers for w in l._weights))}
+
+    def offset_of(w):
+        return offsets[id(w)]
+    if not model._runs_as_chain():
+        return _graph_specs(model, offset_of)
     specs = []
     for layer in model._layers:
-        spec = layer.engine_spec(lambda w: offsets[id(w)])
+        spec = layer.engine_spec(offset_of)
         if spec is None:
             return None, f"layer {type(layer).__name__} {layer.name!r}"
         specs.extend(spec)
     if not specs:
         return None, "no layer with work for the engine"
+    return specs, None
+
+
+def _graph_specs(model, offset_of):
+    """A functional model's graph as specs in its nodes' order, each reading the specs that make
+    its inputs (-1: the model's input); a layer with nothing to do (Flatten, Identity, ...) passes
+    its input's spec on."""
+    g = model._graph
+    if g.n_inputs != 1 or len(g.outputs) != 1:
+        return None, "several inputs or outputs (the engine runs one of each for now)"
+    if g.shared_layers:
+        return None, "a shared layer (a layer called twice; the engine runs each layer once for now)"
+    made = {0: -1}  # tensor -> the spec that makes it
+    specs = []
+    for node in g.nodes:
+        layer = node.layer
+        spec = layer.engine_spec(offset_of)
+        if spec is None:
+            return None, f"layer {type(layer).__name__} {layer.name!r}"
+        sources = [made[i] for i in node.inputs]
+        if not spec:
+            if len(sources) != 1:
+                return None, f"layer {type(layer).__name__} {layer.name!r}"
+            made[node.output] = sources[0]
+            continue
+        for k, s in enumerate(spec):
+            s.sources = sources if k == 0 else [len(specs) - 1]
+            specs.append(s)
+        made[node.output] = len(specs) - 1
+    if not specs or made[g.outputs[0]] != len(specs) - 1:
+        return None, "a graph whose output is not its last layer's"
     return specs, None
 
 

@@ -136,6 +136,9 @@ class Model(Sequential):
             return (sum(math.prod(s) for s in self._out_shapes),)
         return self._out_shapes[0]
 
+    def _run_order(self) -> list:
+        return [node.layer for node in self._graph.nodes]
+
     def _runs_as_chain(self) -> bool:
         return self._graph.is_chain()
 

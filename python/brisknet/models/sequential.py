@@ -108,6 +108,10 @@ class Sequential(Trainer):
         """One sample's output as the trainer handles it (a model of several outputs: packed)."""
         return tuple(self._output_layer.output_shape)
 
+    def _run_order(self) -> list:
+        """The layers in the order a step runs them (the engine's specs follow it)."""
+        return self._layers
+
     def _runs_as_chain(self) -> bool:
         """Whether the layers form one chain, each reading the one before (what the engine runs)."""
         return True

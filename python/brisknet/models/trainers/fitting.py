@@ -8,6 +8,7 @@ import numpy as np
 
 from ... import callbacks as callbacks_module
 from ... import devices, distribution as distribution_module, metrics as metrics_module, runtime
+from ...layers import BatchNormalization
 from .. import batches as batches_module
 from .. import engine as engine_module
 from .. import engines
@@ -58,6 +59,7 @@ class Fitting:
         steps = -(-n // batch_size)
         dist = distribution_module.active()
         if dist is not None:
+            self._check_data_parallel()
             verbose = verbose if dist.rank == 0 else 0  # one progress bar
         history, cbl = self._fit_callbacks(callbacks, verbose, epochs, steps, n, batch_size,
                                            dist.rank if dist is not None else 0)
@@ -121,6 +123,8 @@ class Fitting:
             return self._evaluate_batches(batches_module.Source(validation_data, validation_steps, "validation_data"),
                                           "val_", cbl)
         active = distribution_module.active()
+        if active is not None:
+            self._check_data_parallel()
         rank = active.rank if active is not None else 0
         history, cbl = self._fit_callbacks(callbacks, verbose if rank == 0 else 0, epochs, len(source) or None,
                                            None, None, rank)
@@ -199,6 +203,15 @@ class Fitting:
     def _placement(self):
         """Where this model runs: its own device, else the one in effect (brisknet.devices)."""
         return self._device if getattr(self, "_device", None) is not None else devices.current()
+
+    def _check_data_parallel(self):
+        """What data-parallel training cannot do yet: graphs, and batch statistics per process."""
+        if not self._runs_as_chain():
+            raise NotImplementedError("data-parallel training of a graph of layers (merge or shared layers, "
+                                      "several inputs or outputs) is not supported yet")
+        if any(isinstance(layer, BatchNormalization) for layer in self._layers):
+            raise NotImplementedError("data-parallel training with BatchNormalization (its statistics would be each "
+                                      "process's part of the batch) is not supported yet")
 
     def _training_engine_or_none(self):
         """The engine that trains this model, or None for the Python reference path (which runs
