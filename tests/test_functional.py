@@ -203,3 +203,15 @@ def test_several_inputs_and_outputs_bad_input_is_a_clear_error():
         model.compile("sgd", loss="mse", metrics="mae")
     with pytest.raises(ValueError, match="class_weight"):
         model.compile("sgd", loss="mse") or model.fit(x, y, class_weight={0: 1.0}, verbose=0)
+
+
+def test_one_output_s_loss_and_metrics_may_come_as_a_list_or_a_dict():
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, layers.Dense(2, activation="softmax", name="probs")(inputs))
+    x, y = np.ones((4, 3), np.float32), np.array([0, 1, 0, 1])
+    for loss, metrics in ((["sparse_categorical_crossentropy"], ["accuracy"]),
+                          ({"probs": "sparse_categorical_crossentropy"}, {"probs": ["accuracy"]})):
+        model.compile("sgd", loss=loss, metrics=metrics)
+        assert sorted(model.fit(x, y, verbose=0).history) == ["accuracy", "loss"]
+    with pytest.raises(ValueError, match="unknown keys"):
+        model.compile("sgd", loss={"other": "mse"})

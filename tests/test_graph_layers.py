@@ -200,13 +200,10 @@ def _graph_model():
     return keras.Model(inputs, out)
 
 
-def test_the_graphs_gradient_against_central_differences_in_float64():
-    rng = np.random.default_rng(1)
-    keras.utils.set_random_seed(0)
-    model = _graph_model()
+def _float64_weights(model):
+    """The model's layers on float64 copies of its parameter and gradient buffers (same layout)."""
     params = model._params.astype(np.float64)
     grads = np.zeros_like(params)
-    # the layers' weights as views of one float64 buffer, laid out as the model's
     offset = 0
     for layer in model._layers:
         ws, gs = [], []
@@ -216,6 +213,14 @@ def test_the_graphs_gradient_against_central_differences_in_float64():
             offset += w.size
         layer.bind(ws, gs)
     model._graph.bind_nodes()
+    return params, grads
+
+
+def test_the_graphs_gradient_against_central_differences_in_float64():
+    rng = np.random.default_rng(1)
+    keras.utils.set_random_seed(0)
+    model = _graph_model()
+    params, grads = _float64_weights(model)
     x = rng.standard_normal((4, 5))
     r = rng.standard_normal((4, 3))
     bn = next(l for l in model._layers if isinstance(l, layers.BatchNormalization))
@@ -300,16 +305,7 @@ def test_a_graph_of_two_inputs_and_two_outputs_against_central_differences_in_fl
     out1 = layers.Dense(2)(layers.Multiply()([h, layers.Dense(5)(b)]))
     out2 = layers.Dense(3, activation="sigmoid")(h)  # h fans out to both outputs
     model = keras.Model([a, b], [out1, out2])
-    params = model._params.astype(np.float64)
-    grads = np.zeros_like(params)
-    offset = 0
-    for layer in model._layers:
-        ws, gs = [], []
-        for w in layer._weights:
-            ws.append(params[offset:offset + w.size].reshape(w.shape))
-            gs.append(grads[offset:offset + w.size].reshape(w.shape))
-            offset += w.size
-        layer.bind(ws, gs)
+    params, grads = _float64_weights(model)
     xs = [rng.standard_normal((4, 3)), rng.standard_normal((4, 4))]
     r = [rng.standard_normal((4, 2)), rng.standard_normal((4, 3))]
 
@@ -322,11 +318,8 @@ def test_a_graph_of_two_inputs_and_two_outputs_against_central_differences_in_fl
     assert_grad_close(grads.copy(), numeric_grad(loss, params))
 
 
-def test_every_layer_exports_to_onnx_with_predict_s_results(tmp_path):
-    """A graph holding every layer of the functional API (and a model of two inputs and two
-    outputs): onnxruntime gives model.predict's outputs."""
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
+def _every_layer_model():
+    """A graph of two inputs and two outputs holding every layer of the functional API, and inputs for it."""
     keras.utils.set_random_seed(2)
     tokens, feats = keras.Input((6,), name="tokens"), keras.Input((8,), name="feats")
     e = layers.Embedding(10, 4)(tokens)                                   # (6, 4)
@@ -349,6 +342,14 @@ def test_every_layer_exports_to_onnx_with_predict_s_results(tmp_path):
     bn.set_weights([np.full(8, 1.5), np.full(8, 0.2), np.linspace(-1, 1, 8), np.linspace(0.5, 2, 8)])
     rng = np.random.default_rng(0)
     x = [rng.integers(0, 10, (5, 6)).astype(np.float32), rng.standard_normal((5, 8)).astype(np.float32)]
+    return model, x
+
+
+def test_every_layer_exports_to_onnx_with_predict_s_results(tmp_path):
+    """onnxruntime gives model.predict's outputs for a graph of every layer."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    model, x = _every_layer_model()
     model.export_onnx(tmp_path / "m.onnx")
     session = ort.InferenceSession(str(tmp_path / "m.onnx"))
     got = session.run(None, {"input_tokens": x[0], "input_feats": x[1]})
@@ -356,3 +357,40 @@ def test_every_layer_exports_to_onnx_with_predict_s_results(tmp_path):
     assert [o.name for o in session.get_outputs()] == [f"output_{n}" for n in model.output_names]
     for g_, w in zip(got, want):
         np.testing.assert_allclose(g_, w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("suffix", [".brisk", ".keras"])
+def test_every_layer_survives_a_file(tmp_path, suffix):
+    model, x = _every_layer_model()
+    model.compile("adam", loss=["sparse_categorical_crossentropy", "mse"])
+    y = [np.arange(5) % 3, np.ones((5, 2), np.float32)]
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / f"m{suffix}")
+    again = keras.models.load_model(tmp_path / f"m{suffix}")
+    assert [type(l).__name__ for l in again.layers] == [type(l).__name__ for l in model.layers]
+    assert again.get_config() == model.get_config()
+    for a, b in zip(again.predict(x, verbose=0), model.predict(x, verbose=0)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_normalization_kernels_check_their_arrays():
+    from brisknet import _core
+    x = np.ones((4, 3), np.float32)
+    stats = np.zeros(3, np.float32)
+    ok = dict(y=np.empty_like(x), mean=stats.copy(), inv=stats.copy(), x=x, gamma=None, beta=None,
+              moving_mean=stats.copy(), moving_var=np.ones(3, np.float32), momentum=0.9, epsilon=1e-3, batch_stats=True)
+    _core.batch_norm_forward(**ok)
+    for bad, error, match in [(dict(x=x.astype(np.float64)), TypeError, "dtype"),
+                              (dict(mean=np.zeros(4, np.float32)), ValueError, "mean: expected 3"),
+                              (dict(gamma=np.ones(2, np.float32)), ValueError, "gamma: expected 3"),
+                              (dict(epsilon=0.0), ValueError, "epsilon"), (dict(momentum=1.5), ValueError, "momentum"),
+                              (dict(x=np.ones(3, np.float32)), ValueError, "x")]:
+        with pytest.raises(error, match=match):
+            _core.batch_norm_forward(**{**ok, **bad})
+    buf = np.ones(13, np.float32)
+    dy, dx = buf[:12].reshape(4, 3), buf[1:].reshape(4, 3)  # one element apart
+    with pytest.raises(ValueError, match="dx overlaps dy"):
+        _core.batch_norm_backward(dx, None, None, dy, x, stats, stats, None, True)
+    _core.batch_norm_backward(dy, None, None, dy, x, stats, stats, None, True)  # in place is fine
+    with pytest.raises(ValueError, match="inv: expected 4"):
+        _core.layer_norm_backward(None, None, None, dy, x, np.zeros(4, np.float32), stats, None)

@@ -60,23 +60,45 @@ void bind_batch_norm_forward(py::array y, py::array mean, py::array inv, py::arr
   });
 }
 
+// The arrays of a normalization's backward pass, checked: statistics of `stats` entries each.
+template <typename T>
+struct Backward {
+  T *dx, *dgamma, *dbeta;
+  const T *dy, *x, *mean, *inv, *gamma;
+  std::vector<py::array> keep;
+};
+
+template <typename T>
+void checked_backward(Backward<T>& b, py::object dx, py::object dgamma, py::object dbeta, const py::array& dy,
+                      const py::array& x, const py::array& mean, const py::array& inv, py::object gamma,
+                      int64_t rows, int64_t features, int64_t stats) {
+  b.keep.reserve(4);
+  b.x = flat_in<T>(x, "x", rows * features);
+  b.dy = flat_in<T>(dy, "dy", rows * features);
+  b.mean = flat_in<T>(mean, "mean", stats);
+  b.inv = flat_in<T>(inv, "inv", stats);
+  b.gamma = optional_in<T>(gamma, "gamma", features, b.keep);
+  b.dx = optional_out<T>(dx, "dx", rows * features, b.keep);
+  b.dgamma = optional_out<T>(dgamma, "dgamma", features, b.keep);
+  b.dbeta = optional_out<T>(dbeta, "dbeta", features, b.keep);
+  if (!dx.is_none()) {  // dx may be dy's or x's very buffer (each element is read before it is written)
+    const py::array out(dx);
+    require_no_partial_alias(out, "dx", dy, "dy", true);
+    require_no_partial_alias(out, "dx", x, "x", true);
+    require_no_partial_alias(out, "dx", mean, "mean", false);
+    require_no_partial_alias(out, "dx", inv, "inv", false);
+  }
+}
+
 void bind_batch_norm_backward(py::object dx, py::object dgamma, py::object dbeta, py::array dy, py::array x,
                               py::array mean, py::array inv, py::object gamma, bool batch_stats) {
   auto [rows, features] = rows_features(x);
   by_dtype(x, "x", [&](auto tag) {
     using T = decltype(tag);
-    std::vector<py::array> keep;
-    keep.reserve(4);
-    const T* px = flat_in<T>(x, "x", rows * features);
-    const T* pdy = flat_in<T>(dy, "dy", rows * features);
-    const T* pm = flat_in<T>(mean, "mean", features);
-    const T* pi = flat_in<T>(inv, "inv", features);
-    const T* pg = optional_in<T>(gamma, "gamma", features, keep);
-    T* pdx = optional_out<T>(dx, "dx", rows * features, keep);
-    T* pdg = optional_out<T>(dgamma, "dgamma", features, keep);
-    T* pdb = optional_out<T>(dbeta, "dbeta", features, keep);
+    Backward<T> b;
+    checked_backward(b, dx, dgamma, dbeta, dy, x, mean, inv, gamma, rows, features, features);
     py::gil_scoped_release nogil;
-    batch_norm_backward<T>(pdx, pdg, pdb, pdy, px, pm, pi, pg, rows, features, batch_stats);
+    batch_norm_backward<T>(b.dx, b.dgamma, b.dbeta, b.dy, b.x, b.mean, b.inv, b.gamma, rows, features, batch_stats);
   });
 }
 
@@ -105,18 +127,10 @@ void bind_layer_norm_backward(py::object dx, py::object dgamma, py::object dbeta
   auto [rows, features] = rows_features(x);
   by_dtype(x, "x", [&](auto tag) {
     using T = decltype(tag);
-    std::vector<py::array> keep;
-    keep.reserve(4);
-    const T* px = flat_in<T>(x, "x", rows * features);
-    const T* pdy = flat_in<T>(dy, "dy", rows * features);
-    const T* pm = flat_in<T>(mean, "mean", rows);
-    const T* pi = flat_in<T>(inv, "inv", rows);
-    const T* pg = optional_in<T>(gamma, "gamma", features, keep);
-    T* pdx = optional_out<T>(dx, "dx", rows * features, keep);
-    T* pdg = optional_out<T>(dgamma, "dgamma", features, keep);
-    T* pdb = optional_out<T>(dbeta, "dbeta", features, keep);
+    Backward<T> b;
+    checked_backward(b, dx, dgamma, dbeta, dy, x, mean, inv, gamma, rows, features, rows);
     py::gil_scoped_release nogil;
-    layer_norm_backward<T>(pdx, pdg, pdb, pdy, px, pm, pi, pg, rows, features);
+    layer_norm_backward<T>(b.dx, b.dgamma, b.dbeta, b.dy, b.x, b.mean, b.inv, b.gamma, rows, features);
   });
 }
 

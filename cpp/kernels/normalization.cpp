@@ -13,6 +13,21 @@ namespace {
 constexpr int64_t kBlock = 128;  // features per block: each thread streams all rows of its blocks
 
 int64_t blocks_of(int64_t features) { return (features + kBlock - 1) / kBlock; }
+
+// Over the rows in order, for features [f0, f0 + w): sums of dy and of dy * xhat, xhat =
+// (x - mean) * inv with per-feature (by_row false) or per-row (true) statistics; in double.
+template <typename T>
+void gradient_sums(double* sum_dy, double* sum_dy_xhat, const T* dy, const T* x, const T* mean, const T* inv,
+                   int64_t rows, int64_t features, int64_t f0, int64_t w, bool by_row) {
+  for (int64_t f = 0; f < w; ++f) sum_dy[f] = sum_dy_xhat[f] = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t f = 0; f < w; ++f) {
+      const int64_t e = r * features + f0 + f, s = by_row ? r : f0 + f;
+      const T d = dy[e];
+      sum_dy[f] += d;
+      sum_dy_xhat[f] += double(d) * double((x[e] - mean[s]) * inv[s]);
+    }
+}
 }  // namespace
 
 template <typename T>
@@ -62,14 +77,8 @@ void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, co
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t blk = 0; blk < blocks_of(features); ++blk) {
     const int64_t f0 = blk * kBlock, w = std::min(kBlock, features - f0);
-    double sum_dy[kBlock] = {}, sum_dy_xhat[kBlock] = {};
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t f = 0; f < w; ++f) {
-        const int64_t e = r * features + f0 + f;
-        const T d = dy[e];
-        sum_dy[f] += d;
-        sum_dy_xhat[f] += double(d) * double((x[e] - mean[f0 + f]) * inv[f0 + f]);
-      }
+    double sum_dy[kBlock], sum_dy_xhat[kBlock];
+    gradient_sums(sum_dy, sum_dy_xhat, dy, x, mean, inv, rows, features, f0, w, false);
     T db[kBlock], dg[kBlock], k[kBlock];
     for (int64_t f = 0; f < w; ++f) {
       db[f] = T(sum_dy[f]);
@@ -145,14 +154,8 @@ void layer_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, co
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t blk = 0; blk < blocks_of(features); ++blk) {  // rows in order: the same sums for any thread count
     const int64_t f0 = blk * kBlock, w = std::min(kBlock, features - f0);
-    double sum_dy[kBlock] = {}, sum_dy_xhat[kBlock] = {};
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t f = 0; f < w; ++f) {
-        const int64_t e = r * features + f0 + f;
-        const T d = dy[e];
-        sum_dy[f] += d;
-        sum_dy_xhat[f] += double(d) * double((x[e] - mean[r]) * inv[r]);
-      }
+    double sum_dy[kBlock], sum_dy_xhat[kBlock];
+    gradient_sums(sum_dy, sum_dy_xhat, dy, x, mean, inv, rows, features, f0, w, true);
     for (int64_t f = 0; f < w; ++f) {
       if (dgamma) dgamma[f0 + f] = T(sum_dy_xhat[f]);
       if (dbeta) dbeta[f0 + f] = T(sum_dy[f]);

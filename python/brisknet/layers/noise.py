@@ -6,40 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import runtime
-from .layer import Layer
+from .seeded import SeededLayer
 
 
-class _Noise(Layer):
-    def __init__(self, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"{type(self).__name__}: seed must be an int or None, got {seed!r}")
-        self.seed = seed
-        self._base_seed = None
-        self._calls = 0
-
-    def build_sample(self, sample_shape):
-        super().build_sample(sample_shape)
-        if self._base_seed is None:
-            self._base_seed = self.seed % 2 ** 63 if self.seed is not None else runtime.draw_seed()
-
+class _Noise(SeededLayer):
     def _draw(self, shape, dtype):
         rng = np.random.default_rng([self._base_seed, self._calls])
         self._calls += 1
         return rng.standard_normal(shape, dtype=np.float64).astype(dtype)
-
-    def get_state(self):
-        return {"base_seed": self._base_seed, "calls": self._calls}
-
-    def set_state(self, state):
-        if set(state) != {"base_seed", "calls"} or \
-                not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2 ** 63 for v in state.values()):
-            raise ValueError(f"{type(self).__name__} {self.name!r}: invalid state {state!r}")
-        self._base_seed, self._calls = state["base_seed"], state["calls"]
-
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
 
 
 class GaussianNoise(_Noise):

@@ -1,9 +1,9 @@
 """keras.Model(inputs, outputs): the functional API. The layer calls recorded on keras.Input
 tensors form a graph (graph.py): merge layers, fan-out (residual connections) and shared layers
-(one layer called twice shares its weights). A model whose graph is one chain is trained by the
-engine, exactly as the Sequential of that chain (the same weights, bit for bit); other graphs
-train on the Python reference path for now (the engine runs chains). Several inputs and outputs
-(lists, or dicts by name) are packed for the trainer (functional_io.py)."""
+(one layer called twice shares its weights). The engine trains a graph of one input and one
+output without shared layers (a chain exactly as the Sequential of it, bit for bit); other graphs
+train on the Python reference path for now. Several inputs and outputs (lists, or dicts by name)
+are packed for the trainer (functional_io.py)."""
 from __future__ import annotations
 
 import json
@@ -37,14 +37,14 @@ class Model(Sequential):
         if inputs is None or outputs is None:
             raise NotImplementedError("Model: subclassed models (a call() of one's own) are not supported; "
                                       "build one from keras.Input: Model(inputs, outputs)")
-        ins, in_keys, self_inputs_as_list = _structure(inputs)
-        outs, out_keys, self_outputs_as_list = _structure(outputs)
+        ins, in_keys, inputs_as_list = _structure(inputs)
+        outs, out_keys, outputs_as_list = _structure(outputs)
         graph = Graph(ins, outs)
         super().__init__(None, name=name if name is not None else unique_name("functional"), device=device)
         self._graph = graph
         # how they were given (Keras' config and predict follow it) and their names (dict keys, else
         # the input layers' and the output layers' names)
-        self._inputs_as_list, self._outputs_as_list = self_inputs_as_list, self_outputs_as_list
+        self._inputs_as_list, self._outputs_as_list = inputs_as_list, outputs_as_list
         self._inputs_as_dict, self._outputs_as_dict = in_keys is not None, out_keys is not None
         self.inputs, self.outputs = list(graph.inputs), outs
         self.input_names = in_keys or [t.name for t in ins]
@@ -117,7 +117,7 @@ class Model(Sequential):
     def _summary_rows(self) -> list:
         g = self._graph
         rows = []
-        for layer in self._graph.operations:
+        for layer in g.operations:
             if layer in self.inputs:
                 rows.append((layer.name, "InputLayer", str((None,) + tuple(layer.shape)), "0", ["-"]))
                 continue
@@ -182,6 +182,11 @@ class Model(Sequential):
         """As Keras: with several outputs, `loss` is one loss for all, a list, or a dict by output
         name; `loss_weights` and `metrics` likewise (metrics: per output, a metric or a list)."""
         if not self._several_outputs:
+            # (Keras takes one output's loss and metrics as a list of one or a dict by its name too)
+            loss = functional_io.by_name(loss, self.output_names, "compile: loss")[0] \
+                if isinstance(loss, (list, tuple, dict)) else loss
+            if isinstance(metrics, dict):
+                metrics = functional_io.by_name(metrics, self.output_names, "compile: metrics", None)[0]
             if loss_weights is not None:
                 w = loss_weights if not isinstance(loss_weights, dict) else list(loss_weights.values())
                 if np.ravel(np.asarray(w, np.float64)).tolist() != [1.0]:

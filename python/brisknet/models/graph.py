@@ -14,9 +14,6 @@ import numpy as np
 from ..layers import InputSpec
 from ..layers.symbolic import is_symbolic
 
-_MISSING = object()
-
-
 class Node:
     """One call of `layer` on tensors `inputs` (indices), making tensor `output`."""
 
@@ -43,13 +40,39 @@ class Graph:
                 raise TypeError(f"Model: outputs must come from keras.Input(...) and layer calls, got "
                                 f"{type(t).__name__}")
         self.inputs, self.n_inputs = list(inputs), len(inputs)
-        index = {id(t): i for i, t in enumerate(inputs)}
         self.nodes: list[Node] = []
-        # Depth-first from the outputs, without recursion (deep models): each node after its
-        # inputs' nodes (post-order, the order nodes run in); each layer's place in the search
-        # when first met (pre-order), as Keras' _build_map numbers them.
+        index = {id(t): i for i, t in enumerate(inputs)}  # tensor -> its number
+        first_met, post = self._search(outputs, index)
+        self.outputs = [index[id(t)] for t in outputs]
+        if any(i < self.n_inputs for i in self.outputs):
+            raise ValueError("Model: an output is one of the inputs; a model needs layers between its inputs and "
+                             "each output")
+        used = {i for node in self.nodes for i in node.inputs} | set(self.outputs)
+        for i, t in enumerate(inputs):
+            if i not in used:
+                raise ValueError(f"Model: the input{_named(t)} (#{i}) is not used to compute the outputs")
+        self.operations = self._keras_order(post, first_met)
+        self.layers = [op for op in self.operations if not isinstance(op, InputSpec)]
+        calls: dict = {}
+        for node in self.nodes:
+            calls.setdefault(id(node.layer), []).append(node)
+        for nodes in calls.values():
+            for k, node in enumerate(sorted(nodes, key=lambda n: n.serial)):
+                node.shared, node.call_index = len(nodes) > 1, k
+        self.shared_layers = {key: nodes for key, nodes in calls.items() if len(nodes) > 1}
+        names = [t.name for t in inputs] + [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"Model: all layers must have unique names; {dup} used by different layers")
+
+    def _search(self, outputs, index):
+        """Depth-first from the outputs, without recursion (deep models), appending each node after
+        its inputs' nodes (post-order: the order nodes run in). Returns each layer's place in the
+        search when first met (pre-order, as Keras' _build_map numbers them) and the post-order of
+        the tensors, inputs included."""
         first_met: dict = {}
-        post: list = []  # tensor indices, inputs' included, in post-order
+        post: list = []
+
         def pending(t):
             return id(t) not in (first_met if isinstance(t, InputSpec) else index)
 
@@ -74,27 +97,7 @@ class Graph:
                 first_met.setdefault(id(t.layer), len(first_met))
                 stack.append((t, True))
                 stack.extend((s, False) for s in reversed(t.inputs) if pending(s))
-        self.outputs = [index[id(t)] for t in outputs]
-        if any(i < self.n_inputs for i in self.outputs):
-            raise ValueError("Model: an output is one of the inputs; a model needs layers between its inputs and "
-                             "each output")
-        used = {i for node in self.nodes for i in node.inputs} | set(self.outputs)
-        for i, t in enumerate(inputs):
-            if i not in used:
-                raise ValueError(f"Model: the input{_named(t)} (#{i}) is not used to compute the outputs")
-        self.operations = self._keras_order(post, first_met)
-        self.layers = [op for op in self.operations if not isinstance(op, InputSpec)]
-        calls: dict = {}
-        for node in self.nodes:
-            calls.setdefault(id(node.layer), []).append(node)
-        for nodes in calls.values():
-            for k, node in enumerate(sorted(nodes, key=lambda n: n.serial)):
-                node.shared, node.call_index = len(nodes) > 1, k
-        self.shared_layers = {key: nodes for key, nodes in calls.items() if len(nodes) > 1}
-        names = [t.name for t in inputs] + [layer.name for layer in self.layers]
-        if len(set(names)) != len(names):
-            dup = sorted({n for n in names if names.count(n) > 1})
-            raise ValueError(f"Model: all layers must have unique names; {dup} used by different layers")
+        return first_met, post
 
     def _op(self, i):
         """The layer (or InputLayer) that makes tensor i."""
