@@ -66,6 +66,7 @@ inline void check_params(const std::vector<LayerSpec>& layers, py::ssize_t n_par
     }
   }
   std::sort(spans.begin(), spans.end());  // (a graph's layers need not run in the buffer's order)
+  spans.erase(std::unique(spans.begin(), spans.end()), spans.end());  // a shared layer's, once
   checked_spans(spans, n_params);
 }
 

@@ -23,15 +23,23 @@ bool fusable_below(const LayerSpec& l) {
 Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::move(layers)), loss_(loss) {
   if (layers_.empty()) throw std::invalid_argument("Network: no layers");
   consumers_.assign(layers_.size(), 0);
+  owner_.assign(layers_.size(), -1);
+  std::map<int64_t, int64_t> first_call;  // kernel offset -> the first dense layer using it
   for (size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
+    if (l.kind == LayerKind::dense) {
+      auto [it, fresh] = first_call.emplace(l.kernel_offset, int64_t(i));
+      owner_[i] = it->second;
+      if (fresh) weight_owners_.push_back(int64_t(i));
+      else shares_weights_ = true;
+    }
     sources_.push_back(l.sources.empty() ? std::vector<int64_t>{int64_t(i) - 1} : l.sources);
     for (int64_t j : sources_.back()) {
       if (j >= int64_t(i)) throw std::invalid_argument("Network: a layer reads a later one");
       if (j >= 0) ++consumers_[j];
     }
     if (l.kind == LayerKind::dropout) ++dropouts_;
-    if (!l.trainable) continue;
+    if (!l.trainable || (l.kind == LayerKind::dense && owner_[i] != int64_t(i))) continue;  // weights listed once
     if (l.kind == LayerKind::dense) {
       trainable_.push_back({l.kernel_offset, l.in * l.out});
       if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, l.out});
@@ -42,6 +50,8 @@ Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::mo
   }
   // in the buffer's order, as the Python path lists them (a graph's layers may run in another)
   std::sort(trainable_.begin(), trainable_.end(), [](const Span& a, const Span& b) { return a.offset < b.offset; });
+  std::sort(weight_owners_.begin(), weight_owners_.end(),
+            [this](int64_t a, int64_t b) { return layers_[a].kernel_offset < layers_[b].kernel_offset; });
 }
 
 Network::Workspace& Network::workspace(int64_t b) {
@@ -73,6 +83,11 @@ Network::Workspace& Network::workspace(int64_t b) {
   ws.grad.assign(layers_.size(), nullptr);
   ws.grad_is_dz.assign(layers_.size(), 0);
   ws.pending.assign(layers_.size(), 0);
+  ws.weights_done.assign(layers_.size(), 0);
+  int64_t shared = 0;
+  for (size_t i = 0; i < layers_.size(); ++i)
+    if (owner_[i] >= 0 && owner_[i] != int64_t(i)) shared = std::max(shared, layers_[i].in * layers_[i].out + layers_[i].out);
+  ws.shared_grad.resize(shared);
   return ws;
 }
 
@@ -235,9 +250,9 @@ double Network::loss(Workspace& ws, int64_t b, int64_t whole, bool weighted) con
 }
 
 double Network::penalties(const float* params) const {
-  double total = 0;  // per layer, kernel then bias, as the Python layers add them up
-  for (const LayerSpec& l : layers_) {
-    if (l.kind != LayerKind::dense) continue;
+  double total = 0;  // per layer in the buffer's order, kernel then bias, as the Python layers add them up
+  for (int64_t i : weight_owners_) {
+    const LayerSpec& l = layers_[i];
     double layer = 0.0;
     if (l.kernel_penalty.any())
       layer += weight_penalty(params + l.kernel_offset, l.in * l.out, l.kernel_penalty.l1, l.kernel_penalty.l2);
@@ -249,8 +264,9 @@ double Network::penalties(const float* params) const {
 }
 
 void Network::add_penalty_gradients(const float* params, float* grads) const {
-  for (const LayerSpec& l : layers_) {
-    if (l.kind != LayerKind::dense || !l.trainable) continue;
+  for (int64_t i : weight_owners_) {
+    const LayerSpec& l = layers_[i];
+    if (!l.trainable) continue;
     if (l.kernel_penalty.any())
       add_penalty_gradient(grads + l.kernel_offset, params + l.kernel_offset, l.in * l.out, l.kernel_penalty.l1,
                            l.kernel_penalty.l2);
@@ -303,6 +319,7 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
   std::fill(ws.grad.begin(), ws.grad.end(), nullptr);
   std::fill(ws.grad_is_dz.begin(), ws.grad_is_dz.end(), 0);
   ws.pending = consumers_;
+  std::fill(ws.weights_done.begin(), ws.weights_done.end(), 0);
   ws.grad[last] = ws.dpred.data();
   for (size_t i = last + 1; i-- > 0;) {
     const LayerSpec& l = layers_[i];
@@ -344,9 +361,21 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
           params_grad.tile_done = &update_kernel_rows;
           params_grad.context = &tiles;
         }
-        if (l.bias_offset >= 0) params_grad.b_column_sums = grads + l.bias_offset;
-        gemm<float>(row_major(grads + l.kernel_offset, l.in, l.out), row_major(input, b, l.in).transposed(),
+        // a shared layer: the first call in backward writes the gradient, each other call's part is
+        // added in once complete (as the Python path sums its calls' gradients); never fused
+        const bool part = ws.weights_done[owner_[i]];
+        ws.weights_done[owner_[i]] = 1;
+        float* dw = part ? ws.shared_grad.data() : grads + l.kernel_offset;
+        float* db = part ? dw + l.in * l.out : grads + l.bias_offset;
+        if (l.bias_offset >= 0) params_grad.b_column_sums = db;
+        gemm<float>(row_major(dw, l.in, l.out), row_major(input, b, l.in).transposed(),
                     row_major(dz, b, l.out), 0.0f, nullptr, params_grad);
+        if (part) {
+          const int64_t n = l.in * l.out + (l.bias_offset >= 0 ? l.out : 0);
+          float* kernel = grads + l.kernel_offset;
+          for (int64_t e = 0; e < l.in * l.out; ++e) kernel[e] += dw[e];
+          for (int64_t e = l.in * l.out; e < n; ++e) grads[l.bias_offset + e - l.in * l.out] += dw[e];
+        }
         if (update && l.bias_offset >= 0)
           update_block(*update, l.bias_penalty, params, grads + l.bias_offset, l.bias_offset, l.out);
         if (ready) {  // bias first: variables are reported from the buffer's end down
@@ -449,7 +478,8 @@ void Network::predict(const float* params, const float* x, int64_t n, int64_t ba
 int64_t Network::train(float* params, float* grads, int64_t n_params, OptimizerSpec& opt, TrainRun& run) {
   std::lock_guard<std::mutex> lock(busy_);
   // Backward and update fuse unless something needs the whole gradient first.
-  const bool fuse = !run.reduce && run.shards == 1 && opt.clip != ClipKind::norm && opt.clip != ClipKind::global_norm;
+  const bool fuse = !run.reduce && run.shards == 1 && opt.clip != ClipKind::norm && opt.clip != ClipKind::global_norm &&
+                    !shares_weights_;  // a shared layer's gradient is complete after its last call
   int64_t k = 0;
   for (int64_t start = 0; start < run.count; start += run.batch_size, ++k) {
     if (k > 0 && run.stop && run.stop()) break;

@@ -128,6 +128,10 @@ class Network {
     std::vector<const float*> out, grad;
     std::vector<uint8_t> grad_is_dz;
     std::vector<int64_t> pending;
+    // a shared dense layer's weight gradient: whether a call has written it this step, and where
+    // the other calls' parts go before they are added in
+    std::vector<uint8_t> weights_done;
+    std::vector<float> shared_grad;
   };
   Workspace& workspace(int64_t batch);
   const float* input_of(const Workspace& ws, const float* x, size_t i, size_t k = 0) const;
@@ -157,6 +161,12 @@ class Network {
   std::vector<LayerSpec> layers_;
   std::vector<std::vector<int64_t>> sources_;  // each layer's sources, the implicit ones made explicit
   std::vector<int64_t> consumers_;             // how many times each layer's output is read
+  // Dense layers calling the same weights (a shared layer): each layer's first call (itself when
+  // not shared), and the dense layers owning weights in the buffer's order (penalties are summed
+  // in it, once per weight, as the Python layers add them up)
+  std::vector<int64_t> owner_;
+  std::vector<int64_t> weight_owners_;
+  bool shares_weights_ = false;
   LossSpec loss_;
   int dropouts_ = 0;
   std::vector<Span> trainable_;

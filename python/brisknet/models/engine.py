@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, MeanAbsoluteError,
                       MeanSquaredError, SparseCategoricalCrossentropy)
 from .. import _core
+from ..layers import Activation, Dense
 
 # The losses the engines compute (exact types: a subclass may change the formula).
 LOSS_KINDS = {
@@ -96,8 +97,10 @@ def _graph_specs(model, offset_of):
     g = model._graph
     if g.n_inputs != 1 or len(g.outputs) != 1:
         return None, "several inputs or outputs (the engine runs one of each for now)"
-    if g.shared_layers:
-        return None, "a shared layer (a layer called twice; the engine runs each layer once for now)"
+    for nodes in g.shared_layers.values():  # each call a spec of its own, on the same weights
+        layer = nodes[0].layer
+        if not isinstance(layer, (Dense, Activation)):
+            return None, f"a shared {type(layer).__name__} layer (the engine shares Dense and Activation layers)"
     made = {0: -1}  # tensor -> the spec that makes it
     specs = []
     for node in g.nodes:

@@ -5,7 +5,7 @@ reference path's forward and backward passes over it.
 Tensors are numbered: the model's inputs first, then node k's output is tensor n_inputs + k. A
 layer called several times (shared weights) has one node per call; each node keeps its own copy
 of what the layer's forward pass stored for backward (and its own workspaces), and its own weight
-gradients, which are summed into the layer's in node order. A tensor read by several nodes gets
+gradients, which are summed into the layer's, last call first (as the engine's backward pass). A tensor read by several nodes gets
 the sum of their gradients (fan-out)."""
 from __future__ import annotations
 
@@ -200,10 +200,10 @@ class Graph:
             for i, di, needed in zip(node.inputs, dx if layer.takes_several_inputs else [dx], need):
                 if needed:
                     grads[i] = di if i not in grads else grads[i] + di
-        for nodes in self.shared_layers.values():  # a shared layer's gradient: its calls' sum, in order
-            for j, g in enumerate(nodes[0].layer._grads):
-                g[...] = nodes[0].grads[j]
-                for node in nodes[1:]:
+        for nodes in self.shared_layers.values():  # a shared layer's gradient: its calls' sum, last call first
+            for j, g in enumerate(nodes[0].layer._grads):  # (the order the engine's backward adds them in)
+                g[...] = nodes[-1].grads[j]
+                for node in reversed(nodes[:-1]):
                     g += node.grads[j]
 
     def _last_call(self, layer):
