@@ -1,6 +1,6 @@
 """keras.Model(inputs, outputs), the functional API: a chain of layers from keras.Input is trained
-by the same engine as a Sequential; graphs (merge layers, shared layers: tests/test_graph_layers.py)
-on the Python path for now; several inputs and outputs are not supported yet."""
+by the same engine as a Sequential, bit for bit; graphs (tests/test_graph_layers.py,
+test_graph_engine.py), several inputs and outputs, configs and files, bad input."""
 import numpy as np
 import pytest
 

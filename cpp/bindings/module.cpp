@@ -11,6 +11,7 @@ void init_losses(py::module_& m);
 void init_optimizers(py::module_& m);
 void init_dropout(py::module_& m);
 void init_normalization(py::module_& m);
+void init_convolution(py::module_& m);
 void init_engine(py::module_& m);
 }  // namespace brisknet::bindings
 
@@ -24,5 +25,6 @@ PYBIND11_MODULE(_core, m) {
   init_optimizers(m);
   init_dropout(m);
   init_normalization(m);
+  init_convolution(m);
   init_engine(m);
 }

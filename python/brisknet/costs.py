@@ -14,7 +14,11 @@ import numpy as np
 def layer_flops(layer) -> tuple:
     """(forward, backward) FLOPs per sample of a built layer: a Dense layer's matrix products
     (2 x inputs x units forward; the same again for dW and, but in the first layer, for dX)."""
-    from .layers import Dense
+    from .layers import Conv2D, Dense
+    if isinstance(layer, Conv2D):  # a GEMM per output position: 2 x taps x filters / groups
+        positions = math.prod(layer.output_shape[:-1])
+        mm = 2 * positions * math.prod(layer.kernel_size) * (layer.input_shape[-1] // layer.groups) * layer.filters
+        return mm, 2 * mm
     if not isinstance(layer, Dense):
         n = math.prod(layer.output_shape)
         elementwise = ("Activation", "Dropout", "Softmax", "ReLU", "LeakyReLU", "ELU", "Normalization", "Rescaling",
@@ -34,6 +38,9 @@ def model_flops(model) -> dict:
         f, b = layer_flops(layer)
         if first and hasattr(layer, "units"):  # no gradient is needed for the model's input
             b -= 2 * layer.input_shape[0] * layer.units
+            first = False
+        elif first and hasattr(layer, "filters"):
+            b -= f
             first = False
         forward, backward = forward + f, backward + b
     return {"forward": forward, "training": forward + backward}

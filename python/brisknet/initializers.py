@@ -14,11 +14,13 @@ __all__ = ["Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal
 
 
 def _fans(shape):
+    """Keras' fans: a convolution kernel (..., in, out) counts its receptive field's taps too."""
     if len(shape) < 1:
         return 1, 1
     if len(shape) == 1:
         return shape[0], shape[0]
-    return shape[-2], shape[-1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
 
 
 class Initializer:

@@ -140,6 +140,32 @@ template <typename T>
 void layer_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* inv,
                          const T* gamma, int64_t rows, int64_t features);
 
+// ---------------------------------------------------------------- convolution and pooling
+// A window sliding over channels_last images x[n, h, w, c]: kh x kw taps, strides sh, sw,
+// dilations dh, dw, padding pt (top) and pl (left), output positions oh x ow.
+struct Window2D {
+  int64_t n, h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow;
+};
+
+// col[n * oh * ow, kh * kw * cg] = each output position's receptive field over channels
+// [c0, c0 + cg), taps in (kh, kw, channel) order; zeros where the window is in the padding.
+template <typename T>
+void im2col(T* col, const T* x, const Window2D& g, int64_t c0, int64_t cg);
+// dx[..., c0:c0 + cg] = 0, then every row of col added back at its taps (an image at a time, in order)
+template <typename T>
+void col2im(T* dx, const T* col, const Window2D& g, int64_t c0, int64_t cg);
+
+// y[n, oh, ow, c] = the window's maximum (padding ignored), argmax its flat index in x (-1: none)
+template <typename T>
+void max_pool_forward(T* y, int64_t* argmax, const T* x, const Window2D& g);
+template <typename T>
+void max_pool_backward(T* dx, const T* dy, const int64_t* argmax, const Window2D& g);
+// y = the mean over the window's positions inside the image
+template <typename T>
+void avg_pool_forward(T* y, const T* x, const Window2D& g);
+template <typename T>
+void avg_pool_backward(T* dx, const T* dy, const Window2D& g);
+
 // ---------------------------------------------------------------- activations
 // y[rows,cols] = f(x[rows,cols]); softmax and log_softmax are taken along each row.
 // alpha: slope for leaky_relu, alpha for elu; ignored otherwise. y may alias x.

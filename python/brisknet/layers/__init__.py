@@ -1,6 +1,7 @@
 """Layers with Keras names and arguments."""
 from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax
 from .batch_normalization import BatchNormalization, LayerNormalization
+from .convolutional import Conv1D, Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
@@ -10,11 +11,14 @@ from .layer import Layer
 from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .noise import GaussianDropout, GaussianNoise
 from .normalization import Normalization, Rescaling
-from .pooling import GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D
+from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
+                      GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 from .reshaping import Identity, Permute, RepeatVector, Reshape
 
-__all__ = ["Activation", "Add", "Average", "BatchNormalization", "Concatenate", "Dense", "Dot", "Dropout", "ELU",
-           "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
-           "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Identity", "Input", "InputLayer",
-           "InputSpec", "Layer", "LayerNormalization", "LeakyReLU", "Maximum", "Minimum", "Multiply",
-           "Normalization", "Permute", "ReLU", "RepeatVector", "Rescaling", "Reshape", "Softmax", "Subtract"]
+__all__ = ["Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "BatchNormalization",
+           "Concatenate", "Conv1D", "Conv2D", "Dense", "Dot", "Dropout", "ELU", "Embedding", "Flatten",
+           "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Identity", "Input", "InputLayer", "InputSpec",
+           "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum",
+           "Multiply", "Normalization", "Permute", "ReLU", "RepeatVector", "Rescaling", "Reshape",
+           "Softmax", "Subtract"]

@@ -1,10 +1,83 @@
-"""Global pooling over the steps (1D) or positions (2D) of channels_last samples: each channel's
-mean or maximum. (The windowed pooling layers come with the convolutions.)"""
+"""Pooling over the steps (1D) or positions (2D) of channels_last samples: windows sliding over
+them (MaxPooling, AveragePooling: C++ kernels, the max's position kept for backward) and global
+pooling (each channel's mean or maximum over all positions)."""
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _core
+from .convolutional import as_tuple, check_padding, window_geometry
 from .layer import Layer
+
+
+class _Pooling(Layer):
+    rank = None
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        who = type(self).__name__
+        if data_format not in (None, "channels_last"):
+            raise NotImplementedError(f"{who}: only data_format='channels_last' is supported")
+        self.pool_size = as_tuple(pool_size, self.rank, "pool_size", who)
+        self.strides = self.pool_size if strides is None else as_tuple(strides, self.rank, "strides", who)
+        self.padding = check_padding(padding, who)
+        self.data_format = "channels_last"
+
+    def _geometry(self, sample_shape):
+        who = f"{type(self).__name__} {self.name!r}"
+        if len(sample_shape) != self.rank + 1:
+            raise ValueError(f"{who} expects samples of rank {self.rank + 1} (positions..., channels), got "
+                             f"{(None,) + tuple(sample_shape)}")
+        image = (1,) + tuple(sample_shape) if self.rank == 1 else tuple(sample_shape)
+        kernel, strides = ((1,) + t if self.rank == 1 else t for t in (self.pool_size, self.strides))
+        out, pad = zip(*(window_geometry(image[a], kernel[a], strides[a], 1, self.padding) for a in (0, 1)))
+        if min(out) < 1:
+            raise ValueError(f"{who}: the window {self.pool_size} is larger than the input {tuple(sample_shape[:-1])} "
+                             "with padding='valid'")
+        return image, kernel, strides, pad, out
+
+    def sample_output_shape(self, input_shape):
+        image, _, _, _, out = self._geometry(input_shape)
+        return (out[1], image[2]) if self.rank == 1 else (out[0], out[1], image[2])
+
+    def forward(self, x, training):
+        image, kernel, strides, pad, out = self._geometry(self.input_shape)
+        self._x4 = np.ascontiguousarray(x).reshape((x.shape[0],) + image)
+        y = self.buffer("y", (x.shape[0],) + tuple(self.output_shape), x.dtype)
+        self._argmax = self.buffer("argmax", y.shape, np.int64) if self.takes_max else None
+        _core.pool_forward(y.reshape((x.shape[0], out[0], out[1], image[2])), self._argmax, self._x4, kernel, strides,
+                           pad, out)
+        return y
+
+    def backward(self, dy, need_dx):
+        if not need_dx:
+            return None
+        image, kernel, strides, pad, out = self._geometry(self.input_shape)
+        dx = self.buffer("dx", self._x4.shape, dy.dtype)
+        _core.pool_backward(dx, np.ascontiguousarray(dy).reshape((dy.shape[0], out[0], out[1], image[2])),
+                            self._argmax, kernel, strides, pad, out)
+        return dx.reshape((dy.shape[0],) + tuple(self.input_shape))
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
+                "padding": self.padding, "data_format": self.data_format}
+
+
+class MaxPooling2D(_Pooling):
+    rank, takes_max = 2, True
+
+
+class MaxPooling1D(_Pooling):
+    rank, takes_max = 1, True
+
+
+class AveragePooling2D(_Pooling):
+    """The mean over each window's positions inside the input (padding is not counted)."""
+    rank, takes_max = 2, False
+
+
+class AveragePooling1D(_Pooling):
+    rank, takes_max = 1, False
 
 
 class _GlobalPooling(Layer):

@@ -1,0 +1,118 @@
+// im2col / col2im and 2-D pooling over channels_last images x (n, h, w, c). The window's geometry
+// comes as (kernel, strides, dilations, padding top/left, output size) and is checked here once.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <string>
+
+#include "brisknet/kernels.h"
+#include "checks.h"
+
+namespace brisknet::bindings {
+namespace {
+
+using Pair = std::array<int64_t, 2>;
+
+Window2D window(const py::array& x, Pair kernel, Pair strides, Pair dilation, Pair pad, Pair out) {
+  require_ndim(x, "x", 4);
+  Window2D g{x.shape(0), x.shape(1), x.shape(2), x.shape(3), kernel[0], kernel[1], strides[0], strides[1],
+             dilation[0], dilation[1], pad[0], pad[1], out[0], out[1]};
+  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1)
+    fail_value("kernel, strides and dilation must be >= 1");
+  if (g.pt < 0 || g.pl < 0 || g.oh < 1 || g.ow < 1) fail_value("padding must be >= 0 and the output >= 1 x 1");
+  // every output position's window must start inside the padded image
+  if ((g.oh - 1) * g.sh > g.h + 2 * g.pt || (g.ow - 1) * g.sw > g.w + 2 * g.pl)
+    fail_value("the output size does not fit the image, strides and padding");
+  return g;
+}
+
+void channels(const Window2D& g, int64_t c0, int64_t cg) {
+  if (c0 < 0 || cg < 1 || c0 + cg > g.c) fail_value("channels [c0, c0 + cg) must lie within the image's");
+}
+
+void bind_im2col(py::array col, py::array x, Pair kernel, Pair strides, Pair dilation, Pair pad, Pair out,
+                 int64_t c0, int64_t cg) {
+  const Window2D g = window(x, kernel, strides, dilation, pad, out);
+  channels(g, c0, cg);
+  by_dtype(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = flat_in<T>(x, "x", x.size());
+    T* pc = flat<T>(col, "col", g.n * g.oh * g.ow * g.kh * g.kw * cg);
+    require_no_partial_alias(col, "col", x, "x", false);
+    py::gil_scoped_release nogil;
+    im2col<T>(pc, px, g, c0, cg);
+  });
+}
+
+void bind_col2im(py::array dx, py::array col, Pair kernel, Pair strides, Pair dilation, Pair pad, Pair out,
+                 int64_t c0, int64_t cg) {
+  const Window2D g = window(dx, kernel, strides, dilation, pad, out);
+  channels(g, c0, cg);
+  by_dtype(dx, "dx", [&](auto tag) {
+    using T = decltype(tag);
+    T* pd = flat<T>(dx, "dx", dx.size());
+    const T* pc = flat_in<T>(col, "col", g.n * g.oh * g.ow * g.kh * g.kw * cg);
+    require_no_partial_alias(dx, "dx", col, "col", false);
+    py::gil_scoped_release nogil;
+    col2im<T>(pd, pc, g, c0, cg);
+  });
+}
+
+void bind_pool_forward(py::array y, py::object argmax, py::array x, Pair kernel, Pair strides, Pair pad, Pair out) {
+  const Window2D g = window(x, kernel, strides, {1, 1}, pad, out);
+  by_dtype(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = flat_in<T>(x, "x", x.size());
+    T* py_ = flat<T>(y, "y", g.n * g.oh * g.ow * g.c);
+    require_no_partial_alias(y, "y", x, "x", false);
+    if (argmax.is_none()) {
+      py::gil_scoped_release nogil;
+      avg_pool_forward<T>(py_, px, g);
+      return;
+    }
+    py::array where(argmax);
+    int64_t* pa = flat<int64_t>(where, "argmax", g.n * g.oh * g.ow * g.c);
+    py::gil_scoped_release nogil;
+    max_pool_forward<T>(py_, pa, px, g);
+  });
+}
+
+void bind_pool_backward(py::array dx, py::array dy, py::object argmax, Pair kernel, Pair strides, Pair pad,
+                        Pair out) {
+  const Window2D g = window(dx, kernel, strides, {1, 1}, pad, out);
+  by_dtype(dx, "dx", [&](auto tag) {
+    using T = decltype(tag);
+    T* pd = flat<T>(dx, "dx", dx.size());
+    const T* pdy = flat_in<T>(dy, "dy", g.n * g.oh * g.ow * g.c);
+    require_no_partial_alias(dx, "dx", dy, "dy", false);
+    if (argmax.is_none()) {
+      py::gil_scoped_release nogil;
+      avg_pool_backward<T>(pd, pdy, g);
+      return;
+    }
+    const py::array where(argmax);
+    const int64_t* pa = flat_in<int64_t>(where, "argmax", g.n * g.oh * g.ow * g.c);
+    for (int64_t e = 0; e < where.size(); ++e)  // (indices from max_pool_forward on an image of dx's shape)
+      if (pa[e] < -1 || pa[e] >= dx.size()) fail_value("argmax: an index outside dx");
+    py::gil_scoped_release nogil;
+    max_pool_backward<T>(pd, pdy, pa, g);
+  });
+}
+
+}  // namespace
+
+void init_convolution(py::module_& m) {
+  using py::arg;
+  m.def("im2col", &bind_im2col, arg("col"), arg("x"), arg("kernel"), arg("strides"), arg("dilation"), arg("pad"),
+        arg("out"), arg("c0"), arg("cg"));
+  m.def("col2im", &bind_col2im, arg("dx"), arg("col"), arg("kernel"), arg("strides"), arg("dilation"), arg("pad"),
+        arg("out"), arg("c0"), arg("cg"));
+  m.def("pool_forward", &bind_pool_forward, arg("y"), arg("argmax"), arg("x"), arg("kernel"), arg("strides"),
+        arg("pad"), arg("out"), "max pooling with argmax (int64, y's size); average pooling when argmax is None");
+  m.def("pool_backward", &bind_pool_backward, arg("dx"), arg("dy"), arg("argmax"), arg("kernel"), arg("strides"),
+        arg("pad"), arg("out"));
+}
+
+}  // namespace brisknet::bindings

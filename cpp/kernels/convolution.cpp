@@ -1,0 +1,181 @@
+// Convolution and pooling over channels_last images (kernels.h: Window2D). A convolution is a
+// GEMM over the image's patches: im2col lays each output position's receptive field out as one
+// row (kh, kw, channel: the order of a Keras kernel's rows), col2im adds such rows back into an
+// image (the input gradient). Pooling keeps the max's position for backward. Every scatter runs
+// in a fixed order per image and images never share outputs, so threads split images and the
+// results do not depend on the thread count.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "brisknet/kernels.h"
+#include "parallel.h"
+
+namespace brisknet {
+
+namespace {
+// Input row/col of window tap k at output position o, or -1 outside the image (padding).
+inline int64_t tap(int64_t o, int64_t k, int64_t stride, int64_t dilation, int64_t pad, int64_t size) {
+  const int64_t i = o * stride + k * dilation - pad;
+  return i >= 0 && i < size ? i : -1;
+}
+}  // namespace
+
+template <typename T>
+void im2col(T* col, const T* x, const Window2D& g, int64_t c0, int64_t cg) {
+  const int64_t row = g.kh * g.kw * cg;
+  const int nt = detail::threads_for(g.n * g.oh * g.ow * row, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < g.n * g.oh; ++p) {
+    const int64_t n = p / g.oh, oh = p % g.oh;
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      T* out = col + ((n * g.oh + oh) * g.ow + ow) * row;
+      for (int64_t kh = 0; kh < g.kh; ++kh) {
+        const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
+        for (int64_t kw = 0; kw < g.kw; ++kw, out += cg) {
+          const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
+          if (ih < 0 || iw < 0) std::fill(out, out + cg, T(0));
+          else std::memcpy(out, x + ((n * g.h + ih) * g.w + iw) * g.c + c0, sizeof(T) * cg);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void col2im(T* dx, const T* col, const Window2D& g, int64_t c0, int64_t cg) {
+  const int64_t row = g.kh * g.kw * cg;
+  const int nt = detail::threads_for(g.n * g.oh * g.ow * row, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t n = 0; n < g.n; ++n) {  // an image at a time: its positions in order
+    T* image = dx + n * g.h * g.w * g.c;
+    for (int64_t e = 0; e < g.h * g.w; ++e) std::fill(image + e * g.c + c0, image + e * g.c + c0 + cg, T(0));
+    for (int64_t oh = 0; oh < g.oh; ++oh)
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        const T* in = col + ((n * g.oh + oh) * g.ow + ow) * row;
+        for (int64_t kh = 0; kh < g.kh; ++kh) {
+          const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
+          for (int64_t kw = 0; kw < g.kw; ++kw, in += cg) {
+            const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
+            if (ih < 0 || iw < 0) continue;
+            T* target = image + (ih * g.w + iw) * g.c + c0;
+            for (int64_t c = 0; c < cg; ++c) target[c] += in[c];
+          }
+        }
+      }
+  }
+}
+
+template <typename T>
+void max_pool_forward(T* y, int64_t* argmax, const T* x, const Window2D& g) {
+  const int nt = detail::threads_for(g.n * g.oh * g.ow * g.c * g.kh * g.kw, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < g.n * g.oh; ++p) {
+    const int64_t n = p / g.oh, oh = p % g.oh;
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      const int64_t o = ((n * g.oh + oh) * g.ow + ow) * g.c;
+      for (int64_t c = 0; c < g.c; ++c) {
+        T best = -std::numeric_limits<T>::infinity();
+        int64_t at = -1;
+        for (int64_t kh = 0; kh < g.kh; ++kh) {
+          const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
+          if (ih < 0) continue;
+          for (int64_t kw = 0; kw < g.kw; ++kw) {
+            const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
+            if (iw < 0) continue;
+            const int64_t i = ((n * g.h + ih) * g.w + iw) * g.c + c;
+            // the first maximum; a NaN wins over numbers (it propagates, as in Keras and numpy)
+            if (at < 0 || x[i] > best || (x[i] != x[i] && best == best)) {
+              best = x[i];
+              at = i;
+            }
+          }
+        }
+        y[o + c] = best;
+        argmax[o + c] = at;
+      }
+    }
+  }
+}
+
+template <typename T>
+void max_pool_backward(T* dx, const T* dy, const int64_t* argmax, const Window2D& g) {
+  const int64_t image = g.h * g.w * g.c, outs = g.oh * g.ow * g.c;
+  const int nt = detail::threads_for(g.n * image, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t n = 0; n < g.n; ++n) {  // an image's window positions never reach another image
+    std::fill(dx + n * image, dx + (n + 1) * image, T(0));
+    for (int64_t o = n * outs; o < (n + 1) * outs; ++o)
+      if (argmax[o] >= 0) dx[argmax[o]] += dy[o];
+  }
+}
+
+template <typename T>
+void avg_pool_forward(T* y, const T* x, const Window2D& g) {
+  const int nt = detail::threads_for(g.n * g.oh * g.ow * g.c * g.kh * g.kw, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < g.n * g.oh; ++p) {
+    const int64_t n = p / g.oh, oh = p % g.oh;
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      T* out = y + ((n * g.oh + oh) * g.ow + ow) * g.c;
+      std::fill(out, out + g.c, T(0));
+      int64_t count = 0;  // the window's positions inside the image (padding is not averaged)
+      for (int64_t kh = 0; kh < g.kh; ++kh) {
+        const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
+        if (ih < 0) continue;
+        for (int64_t kw = 0; kw < g.kw; ++kw) {
+          const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
+          if (iw < 0) continue;
+          const T* in = x + ((n * g.h + ih) * g.w + iw) * g.c;
+          for (int64_t c = 0; c < g.c; ++c) out[c] += in[c];
+          ++count;
+        }
+      }
+      const T k = count ? T(1) / T(count) : T(0);
+      for (int64_t c = 0; c < g.c; ++c) out[c] *= k;
+    }
+  }
+}
+
+template <typename T>
+void avg_pool_backward(T* dx, const T* dy, const Window2D& g) {
+  const int64_t image = g.h * g.w * g.c;
+  const int nt = detail::threads_for(g.n * image, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t n = 0; n < g.n; ++n) {
+    std::fill(dx + n * image, dx + (n + 1) * image, T(0));
+    for (int64_t oh = 0; oh < g.oh; ++oh)
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        int64_t count = 0;
+        for (int64_t kh = 0; kh < g.kh; ++kh)
+          for (int64_t kw = 0; kw < g.kw; ++kw)
+            count += tap(oh, kh, g.sh, g.dh, g.pt, g.h) >= 0 && tap(ow, kw, g.sw, g.dw, g.pl, g.w) >= 0;
+        if (!count) continue;
+        const T k = T(1) / T(count);
+        const T* d = dy + ((n * g.oh + oh) * g.ow + ow) * g.c;
+        for (int64_t kh = 0; kh < g.kh; ++kh) {
+          const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
+          if (ih < 0) continue;
+          for (int64_t kw = 0; kw < g.kw; ++kw) {
+            const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
+            if (iw < 0) continue;
+            T* target = dx + ((n * g.h + ih) * g.w + iw) * g.c;
+            for (int64_t c = 0; c < g.c; ++c) target[c] += d[c] * k;
+          }
+        }
+      }
+  }
+}
+
+#define BRISKNET_CONVOLUTION(T)                                                        \
+  template void im2col<T>(T*, const T*, const Window2D&, int64_t, int64_t);           \
+  template void col2im<T>(T*, const T*, const Window2D&, int64_t, int64_t);           \
+  template void max_pool_forward<T>(T*, int64_t*, const T*, const Window2D&);          \
+  template void max_pool_backward<T>(T*, const T*, const int64_t*, const Window2D&);   \
+  template void avg_pool_forward<T>(T*, const T*, const Window2D&);                    \
+  template void avg_pool_backward<T>(T*, const T*, const Window2D&);
+BRISKNET_CONVOLUTION(float)
+BRISKNET_CONVOLUTION(double)
+#undef BRISKNET_CONVOLUTION
+
+}  // namespace brisknet

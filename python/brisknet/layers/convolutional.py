@@ -1,0 +1,194 @@
+"""Keras' convolution layers over channels_last samples: Conv2D (rows, cols, channels) and Conv1D
+(steps, channels; a Conv2D of one row). The forward pass is a GEMM per group over the image's
+patches laid out by im2col (C++), the bias in the GEMM's epilogue, then the activation; backward:
+dW = patches^T dZ, db = the column sums of dZ, dx = col2im(dZ W^T). The patches are kept from
+forward to backward (they are the kernel gradient's left operand)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _core, activations, initializers, kernels, regularizers
+from ..serialization import serialize
+from .layer import Layer
+
+
+def as_tuple(value, rank, what, who):
+    """An int or a sequence of `rank` ints, each >= 1, as a tuple."""
+    values = (value,) * rank if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else \
+        tuple(value) if isinstance(value, (list, tuple)) else None
+    if values is None or len(values) != rank or \
+            any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in values):
+        raise ValueError(f"{who}: {what} must be a positive int or {rank} of them, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def window_geometry(size, kernel, stride, dilation, padding):
+    """(output size, padding before) of a window over one axis, as Keras computes them."""
+    span = dilation * (kernel - 1) + 1
+    if padding == "valid":
+        return (size - span) // stride + 1 if size >= span else 0, 0
+    out = -(-size // stride)
+    return out, max((out - 1) * stride + span - size, 0) // 2
+
+
+def check_padding(padding, who):
+    padding = padding.lower() if isinstance(padding, str) else padding
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
+    return padding
+
+
+class Conv2D(Layer):
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        who = type(self).__name__
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
+            raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
+        if data_format not in (None, "channels_last"):
+            raise NotImplementedError(f"{who}: only data_format='channels_last' (Keras' default) is supported")
+        if activity_regularizer is not None or kernel_constraint is not None or bias_constraint is not None:
+            raise NotImplementedError(f"{who}: activity_regularizer and constraints are not supported")
+        self.filters = int(filters)
+        self.kernel_size = as_tuple(kernel_size, self.rank, "kernel_size", who)
+        self.strides = as_tuple(strides, self.rank, "strides", who)
+        self.dilation_rate = as_tuple(dilation_rate, self.rank, "dilation_rate", who)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{who}: strides > 1 and dilation_rate > 1 cannot be combined (as in Keras)")
+        self.padding = check_padding(padding, who)
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1 or filters % groups:
+            raise ValueError(f"{who}: groups must be a positive int dividing filters ({filters}), got {groups!r}")
+        self.groups = int(groups)
+        self.data_format = "channels_last"
+        self.activation = activations.get(activation)
+        self._act = kernels.ACTIVATIONS[self.activation]
+        self._alpha = kernels.DEFAULT_ALPHA.get(self.activation, 0.0)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    # ---------------------------------------------------------------- shapes
+    def _image(self, sample_shape):
+        """A sample as (rows, cols, channels)."""
+        return tuple(sample_shape)
+
+    def _geometry(self, sample_shape):
+        """((rows, cols, channels), (out rows, out cols), (pad top, pad left)), checked."""
+        who = f"{type(self).__name__} {self.name!r}"
+        if len(sample_shape) != self.rank + 1:
+            raise ValueError(f"{who} expects samples of rank {self.rank + 1} (positions..., channels), got "
+                             f"{(None,) + tuple(sample_shape)}")
+        image = self._image(sample_shape)
+        if image[2] % self.groups:
+            raise ValueError(f"{who}: {image[2]} input channels are not divisible by groups={self.groups}")
+        kernel, strides, dilation = ((1,) + t if self.rank == 1 else t
+                                     for t in (self.kernel_size, self.strides, self.dilation_rate))
+        out, pad = zip(*(window_geometry(image[a], kernel[a], strides[a], dilation[a], self.padding) for a in (0, 1)))
+        if min(out) < 1:
+            raise ValueError(f"{who}: the kernel {self.kernel_size} (dilation {self.dilation_rate}) is larger than "
+                             f"the input {tuple(sample_shape[:-1])} with padding='valid'")
+        return image, out, pad, kernel, strides, dilation
+
+    def sample_output_shape(self, input_shape):
+        _, out, _, _, _, _ = self._geometry(input_shape)
+        return (out[1], self.filters) if self.rank == 1 else (out[0], out[1], self.filters)
+
+    def weight_specs(self):
+        specs = [("kernel", self.kernel_size + (self.input_shape[-1] // self.groups, self.filters),
+                  self.kernel_initializer)]
+        if self.use_bias:
+            specs.append(("bias", (self.filters,), self.bias_initializer))
+        return specs
+
+    @property
+    def kernel(self):
+        return self.weights[0]
+
+    @property
+    def bias(self):
+        return self.weights[1] if self.use_bias else None
+
+    # ---------------------------------------------------------------- compute
+    def _window_args(self, g):
+        image, out, pad, kernel, strides, dilation = g
+        return kernel, strides, dilation, pad, out
+
+    def forward(self, x, training):
+        g = self._geometry(self.input_shape)
+        image, out = g[0], g[1]
+        n = x.shape[0]
+        self._x4 = np.ascontiguousarray(x).reshape((n,) + image)
+        cg, fg = image[2] // self.groups, self.filters // self.groups
+        rows, taps = n * out[0] * out[1], math.prod(g[3]) * cg
+        self._col = self.buffer("col", (self.groups, rows, taps), x.dtype)
+        z = self.buffer("z", (rows, self.filters), x.dtype)
+        w = self._weights[0].reshape(taps, self.filters)
+        for k in range(self.groups):
+            cols = slice(k * fg, (k + 1) * fg)
+            _core.im2col(self._col[k], self._x4, *self._window_args(g), k * cg, cg)
+            _core.gemm(z[:, cols], self._col[k], w[:, cols], False, False, 0.0,
+                       self._weights[1][cols] if self.use_bias else None)
+        self._z = z
+        if self.activation == "linear":
+            self._y = z
+        else:
+            self._y = self.buffer("y", z.shape, x.dtype)
+            _core.activation_forward(self._y, z, self._act, self._alpha)
+        return self._y.reshape((n,) + tuple(self.output_shape))
+
+    def backward(self, dy, need_dx):
+        g = self._geometry(self.input_shape)
+        image = g[0]
+        dy = np.ascontiguousarray(dy).reshape(self._z.shape)
+        if self.activation == "linear":
+            dz = dy
+        else:
+            dz = self.buffer("dz", dy.shape, dy.dtype)
+            _core.activation_backward(dz, dy, self._z, self._y, self._act, self._alpha)
+        cg, fg = image[2] // self.groups, self.filters // self.groups
+        taps = self._col.shape[2]
+        w = self._weights[0].reshape(taps, self.filters)
+        dw = self._grads[0].reshape(taps, self.filters)
+        for k in range(self.groups):
+            cols = slice(k * fg, (k + 1) * fg)
+            _core.gemm(dw[:, cols], self._col[k], dz[:, cols], True, False, 0.0)
+        if self.use_bias:
+            _core.column_sums(self._grads[1], dz, 0.0)
+        if not need_dx:
+            return None
+        dx = self.buffer("dx", self._x4.shape, dy.dtype)
+        dcol = self.buffer("dcol", self._col.shape[1:], dy.dtype)
+        for k in range(self.groups):
+            cols = slice(k * fg, (k + 1) * fg)
+            _core.gemm(dcol, dz[:, cols], w[:, cols], False, True, 0.0)
+            _core.col2im(dx, dcol, *self._window_args(g), k * cg, cg)
+        return dx.reshape((dx.shape[0],) + tuple(self.input_shape))
+
+    def weight_regularizers(self):
+        out = [] if self.kernel_regularizer is None else [(0, self.kernel_regularizer)]
+        return out + ([(1, self.bias_regularizer)] if self.use_bias and self.bias_regularizer is not None else [])
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": list(self.dilation_rate), "groups": self.groups, "activation": self.activation,
+                "use_bias": self.use_bias, "kernel_initializer": serialize(self.kernel_initializer),
+                "bias_initializer": serialize(self.bias_initializer),
+                "kernel_regularizer": serialize(self.kernel_regularizer),
+                "bias_regularizer": serialize(self.bias_regularizer)}
+
+
+class Conv1D(Conv2D):
+    """Over (steps, channels): a Conv2D of one row. padding 'causal' is not supported yet."""
+    rank = 1
+
+    def _image(self, sample_shape):
+        return (1,) + tuple(sample_shape)

@@ -1,0 +1,165 @@
+"""Conv1D/Conv2D and the windowed pooling layers: forward against a direct numpy loop, every
+gradient against central differences in float64, shapes and bad input as Keras; the Simple MNIST
+convnet trains. (The layers run on the Python path for now: im2col + brisknet's GEMM.)"""
+import numpy as np
+import pytest
+
+import brisknet as keras
+from brisknet import layers
+
+from test_graph_layers import _bind64, _check_layer
+
+
+def reference_conv2d(x, w, b, strides, dilation, pad, out, groups):
+    """Direct convolution: x (n, h, w, c), w (kh, kw, c / groups, f), channels_last."""
+    n, h, wd, c = x.shape
+    kh, kw, cg, f = w.shape
+    fg = f // groups
+    y = np.zeros((n, out[0], out[1], f))
+    padded = np.zeros((n, h + 2 * kh * dilation[0] + 2 * pad[0], wd + 2 * kw * dilation[1] + 2 * pad[1], c))
+    padded[:, pad[0]:pad[0] + h, pad[1]:pad[1] + wd] = x
+    for i in range(out[0]):
+        for j in range(out[1]):
+            for a in range(kh):
+                for bb in range(kw):
+                    patch = padded[:, i * strides[0] + a * dilation[0], j * strides[1] + bb * dilation[1]]
+                    for g in range(groups):
+                        y[:, i, j, g * fg:(g + 1) * fg] += patch[:, g * cg:(g + 1) * cg] @ w[a, bb, :, g * fg:(g + 1) * fg]
+    return y + (b if b is not None else 0)
+
+
+CONV2D = [dict(filters=4, kernel_size=3), dict(filters=3, kernel_size=(2, 3), strides=2, padding="same"),
+          dict(filters=4, kernel_size=3, dilation_rate=2, padding="same"), dict(filters=4, kernel_size=2, groups=2),
+          dict(filters=2, kernel_size=(3, 1), strides=(1, 2), use_bias=False, activation="relu")]
+
+
+@pytest.mark.parametrize("config", CONV2D)
+def test_conv2d_against_a_direct_loop_and_central_differences(rng, config):
+    x = rng.standard_normal((2, 7, 6, 4))
+    layer = layers.Conv2D(**config)
+    weights = _bind64(layer, x.shape[1:], rng)
+    image, out, pad, kernel, strides, dilation = layer._geometry(x.shape[1:])
+    want = reference_conv2d(x, weights[0], weights[1] if layer.use_bias else None, strides, dilation, pad, out,
+                            layer.groups)
+    if layer.activation == "relu":
+        want = np.maximum(want, 0)
+    got = layer.forward(x, True)
+    assert got.shape == (2,) + layer.output_shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    x[np.abs(x) < 1e-3] = 0.5
+    _check_layer(layers.Conv2D(**config), x, rng)
+
+
+@pytest.mark.parametrize("config", [dict(filters=3, kernel_size=3), dict(filters=2, kernel_size=2, strides=2,
+                                                                        padding="same", dilation_rate=1)])
+def test_conv1d_is_a_conv2d_of_one_row(rng, config):
+    x = rng.standard_normal((3, 9, 2))
+    layer = layers.Conv1D(**config)
+    weights = _bind64(layer, x.shape[1:], rng)
+    twin = layers.Conv2D(config["filters"], (1, config["kernel_size"]), strides=(1, config.get("strides", 1)),
+                         padding=config.get("padding", "valid"))
+    twin.build_sample((1, 9, 2))
+    twin.bind([weights[0][None], weights[1]], [np.zeros((1,) + weights[0].shape), np.zeros_like(weights[1])])
+    np.testing.assert_array_equal(layer.forward(x, True), twin.forward(x[:, None], True)[:, 0])
+    _check_layer(layers.Conv1D(**config), x, rng)
+
+
+@pytest.mark.parametrize("cls, config", [(layers.MaxPooling2D, {}), (layers.MaxPooling2D, dict(pool_size=3, strides=2,
+                                                                                                padding="same")),
+                                         (layers.AveragePooling2D, {}),
+                                         (layers.AveragePooling2D, dict(pool_size=(2, 3), padding="same")),
+                                         (layers.MaxPooling1D, dict(pool_size=3)), (layers.AveragePooling1D, {})])
+def test_pooling_against_numpy_and_central_differences(rng, cls, config):
+    one = cls.rank == 1
+    shape = (2, 7, 3) if one else (2, 7, 6, 3)
+    x = rng.permutation(np.prod(shape)).reshape(shape).astype(np.float64) / 10
+    layer = cls(**config)
+    layer.build_sample(x.shape[1:])
+    image, kernel, strides, pad, out = layer._geometry(x.shape[1:])
+    x4 = x.reshape((2,) + image)
+    want = np.empty((2, out[0], out[1], image[2]))
+    for i in range(out[0]):
+        for j in range(out[1]):
+            r0, c0 = i * strides[0] - pad[0], j * strides[1] - pad[1]
+            win = x4[:, max(r0, 0):r0 + kernel[0], max(c0, 0):c0 + kernel[1]]
+            want[:, i, j] = win.max(axis=(1, 2)) if layer.takes_max else win.mean(axis=(1, 2))
+    np.testing.assert_allclose(layer.forward(x, True).reshape(want.shape), want, rtol=1e-12)
+    _check_layer(cls(**config), x, rng)  # distinct values: no ties at the max
+
+
+def test_shapes_and_bad_input_name_the_layer():
+    inputs = keras.Input((28, 28, 1))
+    h = layers.Conv2D(32, 3, activation="relu")(inputs)
+    assert h.shape == (None, 26, 26, 32)
+    assert layers.MaxPooling2D(2)(h).shape == (None, 13, 13, 32)
+    assert layers.Conv2D(8, 3, strides=2, padding="same")(inputs).shape == (None, 14, 14, 8)
+    with pytest.raises(ValueError, match="'c1'.*rank 3"):
+        layers.Conv2D(4, 3, name="c1")(keras.Input((28, 28)))
+    with pytest.raises(ValueError, match="'c2'.*larger than the input"):
+        layers.Conv2D(4, 30, name="c2")(inputs)
+    with pytest.raises(ValueError, match="'c3'.*not divisible by groups=2"):
+        layers.Conv2D(4, 3, groups=2, name="c3")(keras.Input((8, 8, 3)))
+    with pytest.raises(ValueError, match="strides must be a positive int"):
+        layers.Conv2D(4, 3, strides=0)
+    with pytest.raises(ValueError, match="'p1'.*larger than the input"):
+        layers.MaxPooling2D(5, name="p1")(keras.Input((4, 4, 1)))
+    with pytest.raises(ValueError, match="cannot be combined"):
+        layers.Conv2D(4, 3, strides=2, dilation_rate=2)
+    model = keras.Sequential([keras.Input((6, 6, 2)), layers.Conv2D(3, 3)])
+    with pytest.raises(ValueError, match="expects \\(6, 6, 2\\)"):
+        model.predict(np.zeros((1, 6, 6, 3), np.float32), verbose=0)
+
+
+def test_the_simple_mnist_convnet_trains():
+    """Keras' "Simple MNIST convnet", unchanged but for the import (random images, a few steps)."""
+    keras.utils.set_random_seed(0)
+    num_classes, input_shape = 10, (28, 28, 1)
+    model = keras.Sequential([
+        keras.Input(shape=input_shape),
+        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Flatten(),
+        layers.Dropout(0.5),
+        layers.Dense(num_classes, activation="softmax"),
+    ])
+    assert model.count_params() == 34826  # as Keras' summary of this model
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, num_classes, 256)
+    x = (rng.random((256, 28, 28, 1)) * 0.2 + (y[:, None, None, None] / 10.0)).astype(np.float32)  # learnable
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    history = model.fit(x, keras.utils.to_categorical(y, num_classes), batch_size=128, epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def _convnet():
+    keras.utils.set_random_seed(1)
+    return keras.Sequential([keras.Input((9, 8, 2)), layers.Conv2D(4, 3, padding="same", activation="relu"),
+                             layers.MaxPooling2D(2), layers.Conv2D(6, 2, strides=2, groups=2),
+                             layers.AveragePooling2D(1), layers.Flatten(), layers.Dense(3, activation="softmax")])
+
+
+@pytest.mark.parametrize("suffix", [".brisk", ".keras"])
+def test_a_convnet_survives_a_file(tmp_path, suffix):
+    model = _convnet()
+    x = np.random.default_rng(0).standard_normal((5, 9, 8, 2)).astype(np.float32)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, np.arange(5) % 3, verbose=0)
+    model.save(tmp_path / f"m{suffix}")
+    again = keras.models.load_model(tmp_path / f"m{suffix}")
+    assert again.get_config() == model.get_config()
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_convnet_file_loads_in_keras(tmp_path):
+    from keras3 import run_keras
+    model = _convnet()
+    x = np.random.default_rng(0).standard_normal((5, 9, 8, 2)).astype(np.float32)
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", x)
+    script = ("import json, sys, keras, numpy as np\n"
+              "m = keras.saving.load_model(sys.argv[1] + '/m.keras')\n"
+              "print(json.dumps(np.asarray(m.predict(np.load(sys.argv[1] + '/x.npy'), verbose=0), 'float64').tolist()))\n")
+    theirs = run_keras(["-c", script, str(tmp_path)], cwd=str(tmp_path))
+    np.testing.assert_allclose(theirs, model.predict(x, verbose=0), atol=1e-6)
