@@ -135,9 +135,12 @@ def test_the_simple_mnist_convnet_trains():
 
 def _convnet():
     keras.utils.set_random_seed(1)
-    return keras.Sequential([keras.Input((9, 8, 2)), layers.Conv2D(4, 3, padding="same", activation="relu"),
+    return keras.Sequential([keras.Input((9, 8, 2)), layers.ZeroPadding2D((1, 2)),
+                             layers.Conv2D(4, 3, padding="same", activation="relu"), layers.SpatialDropout2D(0.2),
                              layers.MaxPooling2D(2), layers.Conv2D(6, 2, strides=2, groups=2),
-                             layers.AveragePooling2D(1), layers.Flatten(), layers.Dense(3, activation="softmax")])
+                             layers.DepthwiseConv2D(2, depth_multiplier=2, padding="same"), layers.UpSampling2D(2),
+                             layers.Cropping2D(((1, 0), (0, 1))), layers.AveragePooling2D(1), layers.Flatten(),
+                             layers.Dense(3, activation="softmax")])
 
 
 @pytest.mark.parametrize("suffix", [".brisk", ".keras"])
@@ -163,3 +166,41 @@ def test_a_convnet_file_loads_in_keras(tmp_path):
               "print(json.dumps(np.asarray(m.predict(np.load(sys.argv[1] + '/x.npy'), verbose=0), 'float64').tolist()))\n")
     theirs = run_keras(["-c", script, str(tmp_path)], cwd=str(tmp_path))
     np.testing.assert_allclose(theirs, model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_depthwise_conv2d_is_a_grouped_conv2d(rng):
+    x = rng.standard_normal((2, 6, 5, 3))
+    layer = layers.DepthwiseConv2D((3, 2), depth_multiplier=2, strides=(1, 2), padding="same")
+    weights = _bind64(layer, x.shape[1:], rng)
+    assert weights[0].shape == (3, 2, 3, 2) and layer.output_shape == (6, 3, 6)
+    image, out, pad, kernel, strides, dilation = layer._geometry(x.shape[1:])
+    want = reference_conv2d(x, weights[0].reshape(3, 2, 1, 6), weights[1], strides, dilation, pad, out, 3)
+    np.testing.assert_allclose(layer.forward(x, True), want, rtol=1e-12, atol=1e-12)
+    _check_layer(layers.DepthwiseConv2D((3, 2), depth_multiplier=2, strides=(1, 2), padding="same"), x, rng)
+
+
+@pytest.mark.parametrize("layer, want", [
+    (layers.ZeroPadding2D(((1, 2), (0, 1))), lambda x: np.pad(x, ((0, 0), (1, 2), (0, 1), (0, 0)))),
+    (layers.Cropping2D(((1, 0), (2, 1))), lambda x: x[:, 1:, 2:-1]),
+    (layers.UpSampling2D((2, 3)), lambda x: x.repeat(2, axis=1).repeat(3, axis=2)),
+])
+def test_image_reshaping_layers(rng, layer, want):
+    x = rng.standard_normal((2, 4, 5, 3))
+    np.testing.assert_array_equal(layer(x), want(x).astype(np.float32))
+    _check_layer(type(layer).from_config(layer.get_config()), x, rng)
+
+
+@pytest.mark.parametrize("cls, shape", [(layers.SpatialDropout2D, (64, 3, 4, 40)), (layers.SpatialDropout1D, (64, 5, 40))])
+def test_spatial_dropout_drops_whole_channels(rng, cls, shape):
+    x = rng.random(shape) + 1
+    layer = cls(0.25, seed=4)
+    np.testing.assert_array_equal(layer(x, training=False), x.astype(np.float32))
+    y = layer(x, training=True)
+    kept = (y != 0).reshape(shape[0], -1, shape[-1])
+    assert (kept.all(axis=1) | ~kept.any(axis=1)).all()  # a channel is kept or dropped everywhere
+    assert abs((~kept.any(axis=1)).mean() - 0.25) < 0.05
+    np.testing.assert_allclose(y[y != 0], (x.astype(np.float32) / 0.75)[y != 0], rtol=1e-6)
+    fresh = cls(0.25, seed=4)
+    calls = {}
+    _check_layer(fresh, x[:2, ..., :3].copy(), rng,
+                 before_forward=lambda: setattr(fresh, "_calls", calls.setdefault("n", fresh._calls)))

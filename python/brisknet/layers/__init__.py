@@ -1,11 +1,12 @@
 """Layers with Keras names and arguments."""
 from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax
 from .batch_normalization import BatchNormalization, LayerNormalization
-from .convolutional import Conv1D, Conv2D
+from .convolutional import Conv1D, Conv2D, DepthwiseConv2D
 from .dense import Dense
-from .dropout import Dropout
+from .dropout import Dropout, SpatialDropout1D, SpatialDropout2D
 from .embedding import Embedding
 from .flatten import Flatten
+from .image_reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 from .input_layer import Input, InputLayer, InputSpec
 from .layer import Layer
 from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
@@ -16,9 +17,10 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
 from .reshaping import Identity, Permute, RepeatVector, Reshape
 
 __all__ = ["Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "BatchNormalization",
-           "Concatenate", "Conv1D", "Conv2D", "Dense", "Dot", "Dropout", "ELU", "Embedding", "Flatten",
-           "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Identity", "Input", "InputLayer", "InputSpec",
-           "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum",
-           "Multiply", "Normalization", "Permute", "ReLU", "RepeatVector", "Rescaling", "Reshape",
-           "Softmax", "Subtract"]
+           "Concatenate", "Conv1D", "Conv2D", "Cropping2D", "Dense", "DepthwiseConv2D", "Dot", "Dropout",
+           "ELU", "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
+           "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Identity", "Input",
+           "InputLayer", "InputSpec", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
+           "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "Permute", "ReLU",
+           "RepeatVector", "Rescaling", "Reshape", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
+           "Subtract", "UpSampling2D", "ZeroPadding2D"]

@@ -192,3 +192,40 @@ class Conv1D(Conv2D):
 
     def _image(self, sample_shape):
         return (1,) + tuple(sample_shape)
+
+
+class DepthwiseConv2D(Conv2D):
+    """Each input channel convolved with depth_multiplier kernels of its own: a Conv2D with one
+    group per channel, whose kernel (rows, cols, channels, depth_multiplier) is laid out as the
+    grouped kernel (rows, cols, 1, channels x depth_multiplier) already is."""
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
+        if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, (int, np.integer)) \
+                or depth_multiplier < 1:
+            raise ValueError(f"DepthwiseConv2D: depth_multiplier must be a positive int, got {depth_multiplier!r}")
+        super().__init__(1, kernel_size, strides, padding, data_format, dilation_rate, 1, activation, use_bias,
+                         depthwise_initializer, bias_initializer, depthwise_regularizer, bias_regularizer,
+                         activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
+        self.depth_multiplier = int(depth_multiplier)
+        self.depthwise_initializer, self.depthwise_regularizer = self.kernel_initializer, self.kernel_regularizer
+
+    def _geometry(self, sample_shape):
+        if len(sample_shape) == 3:  # one group per input channel
+            self.groups, self.filters = sample_shape[-1], sample_shape[-1] * self.depth_multiplier
+        return super()._geometry(sample_shape)
+
+    def weight_specs(self):
+        specs = [("kernel", self.kernel_size + (self.input_shape[-1], self.depth_multiplier),
+                  self.kernel_initializer)]
+        return specs + ([("bias", (self.filters,), self.bias_initializer)] if self.use_bias else [])
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("filters", "groups", "kernel_initializer", "kernel_regularizer"):
+            del config[key]
+        return {**config, "depth_multiplier": self.depth_multiplier,
+                "depthwise_initializer": serialize(self.depthwise_initializer),
+                "depthwise_regularizer": serialize(self.depthwise_regularizer)}
