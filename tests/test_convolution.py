@@ -204,3 +204,25 @@ def test_spatial_dropout_drops_whole_channels(rng, cls, shape):
     calls = {}
     _check_layer(fresh, x[:2, ..., :3].copy(), rng,
                  before_forward=lambda: setattr(fresh, "_calls", calls.setdefault("n", fresh._calls)))
+
+
+@pytest.mark.parametrize("build", [
+    lambda: [keras.Input((9, 8, 2)), layers.ZeroPadding2D((1, 2)), layers.Conv2D(4, 3, padding="same", activation="relu6"),
+             layers.SpatialDropout2D(0.2), layers.MaxPooling2D(3, strides=2, padding="same"),
+             layers.Conv2D(6, 2, strides=2, groups=2, dilation_rate=1),
+             layers.DepthwiseConv2D(2, depth_multiplier=2, padding="same", activation="tanh"), layers.UpSampling2D(2),
+             layers.Cropping2D(((1, 0), (0, 1))), layers.AveragePooling2D(2, padding="same"), layers.Flatten(),
+             layers.Dense(3, activation="softmax")],
+    lambda: [keras.Input((10, 3)), layers.Conv1D(4, 3, padding="same", activation="relu"), layers.MaxPooling1D(2),
+             layers.Conv1D(2, 2, dilation_rate=2), layers.AveragePooling1D(2, padding="same"), layers.Flatten(),
+             layers.Dense(2)],
+])
+def test_convnets_export_to_onnx_with_predict_s_results(tmp_path, build):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(build())
+    x = np.random.default_rng(0).standard_normal((4,) + model.input_shape[1:]).astype(np.float32)
+    model.export_onnx(tmp_path / "m.onnx")
+    got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)

@@ -175,10 +175,68 @@ def _layer_nodes(layer, ins, out, make, add_initializer):
                     node("Add", [out + "_s", add_initializer(out + "_mean", mean)], [out])]
         return [node("Sub", [x, add_initializer(out + "_mean", mean)], [out + "_c"]),
                 node("Div", [out + "_c", add_initializer(out + "_scale", scale)], [out])]
+    if isinstance(layer, (L.Conv2D, L.MaxPooling1D, L.MaxPooling2D, L.AveragePooling1D, L.AveragePooling2D)):
+        return _image_nodes(layer, x, out, make, add_initializer)  # (ONNX convolves NCHW: transposes around it)
+    if isinstance(layer, L.ZeroPadding2D):
+        (t, b), (left, r) = layer.padding
+        return [node("Pad", [x, add_initializer(out + "_pads", np.array([0, t, left, 0, 0, b, r, 0], np.int64))], [out])]
+    if isinstance(layer, L.Cropping2D):
+        (t, _), (left, _) = layer.cropping
+        h, w, _ = layer.output_shape
+        return [node("Slice", [x, add_initializer(out + "_starts", np.array([t, left], np.int64)),
+                               add_initializer(out + "_ends", np.array([t + h, left + w], np.int64)),
+                               add_initializer(out + "_axes", np.array([1, 2], np.int64))], [out])]
+    if isinstance(layer, L.UpSampling2D):
+        scales = np.array([1, layer.size[0], layer.size[1], 1], np.float32)
+        return [node("Resize", [x, "", add_initializer(out + "_scales", scales)], [out], mode="nearest",
+                     nearest_mode="floor", coordinate_transformation_mode="asymmetric")]
+    if isinstance(layer, (L.SpatialDropout1D, L.SpatialDropout2D)):
+        return [node("Identity", [x], [out])]
     if isinstance(layer, L.Rescaling):
         return [node("Mul", [x, const(out + "_scale", layer._scale)], [out + "_s"]),
                 node("Add", [out + "_s", const(out + "_offset", layer._offset)], [out])]
     raise ValueError(f"export_onnx: layer {layer.name!r} ({type(layer).__name__}) has no ONNX form")
+
+
+def _image_nodes(layer, x, out, make, add_initializer):
+    """Conv2D/Conv1D/DepthwiseConv2D and the windowed pooling layers: channels_last samples as
+    NCHW (a 1-D layer's steps as a row of one), the ONNX operator, and back."""
+    node = make[0]
+    one = layer.rank == 1
+    nodes = []
+    if one:
+        nodes.append(node("Unsqueeze", [x, add_initializer(out + "_row", np.array([1], np.int64))], [out + "_2d"]))
+        x = out + "_2d"
+    nodes.append(node("Transpose", [x], [out + "_nchw"], perm=[0, 3, 1, 2]))
+    image, *_ = layer._geometry(layer.input_shape)
+    if isinstance(layer, L.Conv2D):
+        _, outs, pad, kernel, strides, dilation = layer._geometry(layer.input_shape)
+    else:
+        _, kernel, strides, pad, outs = layer._geometry(layer.input_shape)
+        dilation = (1, 1)
+    # the padding after: what the last window reaches past the image (Keras' 'same')
+    after = [max((o - 1) * s + d * (k - 1) + 1 - size - p, 0)
+             for o, s, d, k, size, p in zip(outs, strides, dilation, kernel, image[:2], pad)]
+    attrs = dict(kernel_shape=list(kernel), strides=list(strides), pads=[pad[0], pad[1], after[0], after[1]])
+    if isinstance(layer, L.Conv2D):
+        w = np.asarray(layer._weights[0], np.float32).reshape(kernel + (image[2] // layer.groups, layer.filters))
+        inputs = [out + "_nchw", add_initializer(out + "_w", np.ascontiguousarray(w.transpose(3, 2, 0, 1)))]
+        if layer.use_bias:
+            inputs.append(add_initializer(out + "_b", layer._weights[1]))
+        nodes.append(node("Conv", inputs, [out + "_y"], dilations=list(dilation), group=layer.groups, **attrs))
+    elif layer.takes_max:
+        nodes.append(node("MaxPool", [out + "_nchw"], [out + "_y"], **attrs))
+    else:
+        nodes.append(node("AveragePool", [out + "_nchw"], [out + "_y"], count_include_pad=0, **attrs))
+    last = out + "_nhwc" if one or getattr(layer, "activation", "linear") != "linear" else out
+    nodes.append(node("Transpose", [out + "_y"], [last], perm=[0, 2, 3, 1]))
+    if one:
+        squeezed = out + "_1d" if getattr(layer, "activation", "linear") != "linear" else out
+        nodes.append(node("Squeeze", [last, add_initializer(out + "_sq", np.array([1], np.int64))], [squeezed]))
+        last = squeezed
+    if getattr(layer, "activation", "linear") != "linear":
+        nodes += _onnx_activation(layer.activation, last, out, make, layer._alpha)
+    return nodes
 
 
 def export_onnx(model, path, opset=17):
