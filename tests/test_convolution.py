@@ -211,8 +211,9 @@ def test_spatial_dropout_drops_whole_channels(rng, cls, shape):
              layers.SpatialDropout2D(0.2), layers.MaxPooling2D(3, strides=2, padding="same"),
              layers.Conv2D(6, 2, strides=2, groups=2, dilation_rate=1),
              layers.DepthwiseConv2D(2, depth_multiplier=2, padding="same", activation="tanh"), layers.UpSampling2D(2),
-             layers.Cropping2D(((1, 0), (0, 1))), layers.AveragePooling2D(2, padding="same"), layers.Flatten(),
-             layers.Dense(3, activation="softmax")],
+             layers.Cropping2D(((1, 0), (0, 1))), layers.AveragePooling2D(2, padding="same"),
+             layers.Conv2DTranspose(3, 3, strides=2, padding="same"), layers.Conv2DTranspose(2, (2, 3), strides=(3, 1)),
+             layers.Flatten(), layers.Dense(3, activation="softmax")],
     lambda: [keras.Input((10, 3)), layers.Conv1D(4, 3, padding="same", activation="relu"), layers.MaxPooling1D(2),
              layers.Conv1D(2, 2, dilation_rate=2), layers.AveragePooling1D(2, padding="same"), layers.Flatten(),
              layers.Dense(2)],
@@ -226,3 +227,51 @@ def test_convnets_export_to_onnx_with_predict_s_results(tmp_path, build):
     model.export_onnx(tmp_path / "m.onnx")
     got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input": x})[0]
     np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def reference_conv2d_transpose(x, w, b, strides, dilation, pad, out_size):
+    """Each input position scatters w (kh, kw, f, c) times its channels over the output window."""
+    n, ih, iw, c = x.shape
+    kh, kw, f, _ = w.shape
+    y = np.zeros((n, out_size[0] + kh * dilation[0] + pad[0], out_size[1] + kw * dilation[1] + pad[1], f))
+    for i in range(ih):
+        for j in range(iw):
+            for a in range(kh):
+                for bb in range(kw):
+                    r, s = i * strides[0] + a * dilation[0], j * strides[1] + bb * dilation[1]
+                    y[:, r, s] += x[:, i, j] @ w[a, bb].T
+    return y[:, pad[0]:pad[0] + out_size[0], pad[1]:pad[1] + out_size[1]] + (0 if b is None else b)
+
+
+@pytest.mark.parametrize("config", [dict(filters=3, kernel_size=3), dict(filters=2, kernel_size=(3, 2), strides=2,
+                                                                        padding="same"),
+                                    dict(filters=2, kernel_size=2, strides=3), dict(filters=3, kernel_size=3,
+                                                                                   dilation_rate=2, padding="same",
+                                                                                   activation="tanh")])
+def test_conv2d_transpose_against_a_direct_loop_and_central_differences(rng, config):
+    x = rng.standard_normal((2, 4, 3, 2))
+    layer = layers.Conv2DTranspose(**config)
+    weights = _bind64(layer, x.shape[1:], rng)
+    image, out, pad, kernel, strides, dilation = layer._geometry(x.shape[1:])
+    want = reference_conv2d_transpose(x, weights[0], weights[1], strides, dilation, pad, image[:2])
+    if layer.activation == "tanh":
+        want = np.tanh(want)
+    np.testing.assert_allclose(layer.forward(x, True), want, rtol=1e-12, atol=1e-12)
+    _check_layer(layers.Conv2DTranspose(**config), x, rng)
+
+
+def test_conv2d_transpose_s_file_loads_in_keras(tmp_path):
+    """Keras 3 itself computes what our Conv2DTranspose does (sizes, 'same' offsets, kernel layout)."""
+    from keras3 import run_keras
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((5, 4, 3)), layers.Conv2DTranspose(4, 3, strides=2, padding="same"),
+                              layers.Conv2DTranspose(2, (2, 3), strides=(3, 1), activation="relu"),
+                              layers.Conv2DTranspose(2, 2, dilation_rate=2, padding="same"), layers.Flatten()])
+    x = np.random.default_rng(0).standard_normal((3, 5, 4, 3)).astype(np.float32)
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", x)
+    script = ("import json, sys, keras, numpy as np\n"
+              "m = keras.saving.load_model(sys.argv[1] + '/m.keras')\n"
+              "print(json.dumps(np.asarray(m.predict(np.load(sys.argv[1] + '/x.npy'), verbose=0), 'float64').tolist()))\n")
+    theirs = run_keras(["-c", script, str(tmp_path)], cwd=str(tmp_path))
+    np.testing.assert_allclose(theirs, model.predict(x, verbose=0), atol=1e-5)

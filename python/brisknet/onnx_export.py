@@ -208,7 +208,7 @@ def _image_nodes(layer, x, out, make, add_initializer):
         nodes.append(node("Unsqueeze", [x, add_initializer(out + "_row", np.array([1], np.int64))], [out + "_2d"]))
         x = out + "_2d"
     nodes.append(node("Transpose", [x], [out + "_nchw"], perm=[0, 3, 1, 2]))
-    image, *_ = layer._geometry(layer.input_shape)
+    image, *_ = layer._geometry(layer.input_shape)  # (a transposed convolution: its output)
     if isinstance(layer, L.Conv2D):
         _, outs, pad, kernel, strides, dilation = layer._geometry(layer.input_shape)
     else:
@@ -218,7 +218,21 @@ def _image_nodes(layer, x, out, make, add_initializer):
     after = [max((o - 1) * s + d * (k - 1) + 1 - size - p, 0)
              for o, s, d, k, size, p in zip(outs, strides, dilation, kernel, image[:2], pad)]
     attrs = dict(kernel_shape=list(kernel), strides=list(strides), pads=[pad[0], pad[1], after[0], after[1]])
-    if isinstance(layer, L.Conv2D):
+    if isinstance(layer, L.Conv2DTranspose):  # the convolution's image is this layer's output
+        size = image[:2]
+        ins = layer.input_shape[:2]
+        span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+        end = [s * (i - 1) + k - p - o for s, i, k, p, o in zip(strides, ins, span, pad, size)]
+        w = np.asarray(layer._weights[0], np.float32)  # (kh, kw, filters, in) -> (in, filters, kh, kw)
+        inputs = [out + "_nchw", add_initializer(out + "_w", np.ascontiguousarray(w.transpose(3, 2, 0, 1)))]
+        if layer.use_bias:
+            inputs.append(add_initializer(out + "_b", layer._weights[1]))
+        # rows past the last window (Keras' 'valid' when the kernel is shorter than the stride) are
+        # ONNX's output_padding
+        nodes.append(node("ConvTranspose", inputs, [out + "_y"], kernel_shape=list(kernel), strides=list(strides),
+                          dilations=list(dilation), pads=[pad[0], pad[1], max(end[0], 0), max(end[1], 0)],
+                          output_padding=[max(-end[0], 0), max(-end[1], 0)]))
+    elif isinstance(layer, L.Conv2D):
         w = np.asarray(layer._weights[0], np.float32).reshape(kernel + (image[2] // layer.groups, layer.filters))
         inputs = [out + "_nchw", add_initializer(out + "_w", np.ascontiguousarray(w.transpose(3, 2, 0, 1)))]
         if layer.use_bias:

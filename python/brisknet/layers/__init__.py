@@ -1,7 +1,7 @@
 """Layers with Keras names and arguments."""
 from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax
 from .batch_normalization import BatchNormalization, LayerNormalization
-from .convolutional import Conv1D, Conv2D, DepthwiseConv2D
+from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D
 from .dense import Dense
 from .dropout import Dropout, SpatialDropout1D, SpatialDropout2D
 from .embedding import Embedding
@@ -17,7 +17,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
 from .reshaping import Identity, Permute, RepeatVector, Reshape
 
 __all__ = ["Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "BatchNormalization",
-           "Concatenate", "Conv1D", "Conv2D", "Cropping2D", "Dense", "DepthwiseConv2D", "Dot", "Dropout",
+           "Concatenate", "Conv1D", "Conv2D", "Conv2DTranspose", "Cropping2D", "Dense", "DepthwiseConv2D", "Dot", "Dropout",
            "ELU", "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Identity", "Input",
            "InputLayer", "InputSpec", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D",

@@ -229,3 +229,90 @@ class DepthwiseConv2D(Conv2D):
         return {**config, "depth_multiplier": self.depth_multiplier,
                 "depthwise_initializer": serialize(self.depthwise_initializer),
                 "depthwise_regularizer": serialize(self.depthwise_regularizer)}
+
+
+class Conv2DTranspose(Conv2D):
+    """The input gradient of a Conv2D with these strides, dilation and padding, as a layer (Keras'
+    "deconvolution"): each input position scatters kernel x its channels over the output window,
+    overlapping windows summed. kernel (rows, cols, filters, input channels), as Keras. Output
+    size as Keras: 'valid' input x strides + max(dilated kernel - strides, 0), 'same' input x
+    strides. Forward is col2im(x W^T); backward im2col of the output gradient."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        if output_padding is not None:
+            raise NotImplementedError("Conv2DTranspose: output_padding is not supported yet")
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, 1, activation, use_bias,
+                         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+                         activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
+        self.output_padding = None
+
+    def _geometry(self, sample_shape):
+        """The geometry of the convolution this layer is the gradient of: its image is this layer's
+        output (rows, cols, filters), its output this layer's input."""
+        who = f"Conv2DTranspose {self.name!r}"
+        if len(sample_shape) != 3:
+            raise ValueError(f"{who} expects samples of shape (rows, cols, channels), got {(None,) + tuple(sample_shape)}")
+        sizes = []
+        for i, k, s, d in zip(sample_shape[:2], self.kernel_size, self.strides, self.dilation_rate):
+            span = d * (k - 1) + 1
+            sizes.append(i * s + max(span - s, 0) if self.padding == "valid" else i * s)
+        image = (sizes[0], sizes[1], self.filters)
+        out, pad = zip(*(window_geometry(image[a], self.kernel_size[a], self.strides[a], self.dilation_rate[a],
+                                         self.padding) for a in (0, 1)))
+        assert tuple(out) == tuple(sample_shape[:2])  # (the convolution reads back this layer's input size)
+        return image, out, pad, self.kernel_size, self.strides, self.dilation_rate
+
+    def sample_output_shape(self, input_shape):
+        return self._geometry(input_shape)[0]
+
+    def weight_specs(self):
+        specs = [("kernel", self.kernel_size + (self.filters, self.input_shape[-1]), self.kernel_initializer)]
+        return specs + ([("bias", (self.filters,), self.bias_initializer)] if self.use_bias else [])
+
+    def forward(self, x, training):
+        g = self._geometry(self.input_shape)
+        n, image = x.shape[0], g[0]
+        self._x = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+        taps = math.prod(self.kernel_size) * self.filters
+        w = self._weights[0].reshape(taps, x.shape[-1])
+        col = self.buffer("col", (self._x.shape[0], taps), x.dtype)
+        _core.gemm(col, self._x, w, False, True, 0.0)
+        z = self.buffer("z", (n,) + image, x.dtype)
+        _core.col2im(z, col, *self._window_args(g), 0, self.filters)
+        self._z = z.reshape(-1, self.filters)
+        if self.use_bias:
+            self._z += self._weights[1]
+        if self.activation == "linear":
+            self._y = self._z
+        else:
+            self._y = self.buffer("y", self._z.shape, x.dtype)
+            _core.activation_forward(self._y, self._z, self._act, self._alpha)
+        return self._y.reshape((n,) + image)
+
+    def backward(self, dy, need_dx):
+        g = self._geometry(self.input_shape)
+        dy = np.ascontiguousarray(dy).reshape(self._z.shape)
+        if self.activation == "linear":
+            dz = dy
+        else:
+            dz = self.buffer("dz", dy.shape, dy.dtype)
+            _core.activation_backward(dz, dy, self._z, self._y, self._act, self._alpha)
+        taps = math.prod(self.kernel_size) * self.filters
+        dcol = self.buffer("dcol", (self._x.shape[0], taps), dy.dtype)
+        _core.im2col(dcol, dz.reshape((-1,) + g[0]), *self._window_args(g), 0, self.filters)
+        _core.gemm(self._grads[0].reshape(taps, -1), dcol, self._x, True, False, 0.0)
+        if self.use_bias:
+            _core.column_sums(self._grads[1], dz, 0.0)
+        if not need_dx:
+            return None
+        dx = self.buffer("dx", self._x.shape, dy.dtype)
+        _core.gemm(dx, dcol, self._weights[0].reshape(taps, -1), False, False, 0.0)
+        return dx.reshape((-1,) + tuple(self.input_shape))
+
+    def get_config(self):
+        config = super().get_config()
+        del config["groups"]
+        return {**config, "output_padding": None}
