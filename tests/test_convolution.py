@@ -138,7 +138,9 @@ def _convnet():
     return keras.Sequential([keras.Input((9, 8, 2)), layers.ZeroPadding2D((1, 2)),
                              layers.Conv2D(4, 3, padding="same", activation="relu"), layers.SpatialDropout2D(0.2),
                              layers.MaxPooling2D(2), layers.Conv2D(6, 2, strides=2, groups=2),
-                             layers.DepthwiseConv2D(2, depth_multiplier=2, padding="same"), layers.UpSampling2D(2),
+                             layers.DepthwiseConv2D(2, depth_multiplier=2, padding="same"),
+                             layers.SeparableConv2D(5, 2, depth_multiplier=2, padding="same", activation="relu"),
+                             layers.UpSampling2D(2),
                              layers.Cropping2D(((1, 0), (0, 1))), layers.AveragePooling2D(1), layers.Flatten(),
                              layers.Dense(3, activation="softmax")])
 
@@ -210,7 +212,8 @@ def test_spatial_dropout_drops_whole_channels(rng, cls, shape):
     lambda: [keras.Input((9, 8, 2)), layers.ZeroPadding2D((1, 2)), layers.Conv2D(4, 3, padding="same", activation="relu6"),
              layers.SpatialDropout2D(0.2), layers.MaxPooling2D(3, strides=2, padding="same"),
              layers.Conv2D(6, 2, strides=2, groups=2, dilation_rate=1),
-             layers.DepthwiseConv2D(2, depth_multiplier=2, padding="same", activation="tanh"), layers.UpSampling2D(2),
+             layers.DepthwiseConv2D(2, depth_multiplier=2, padding="same", activation="tanh"),
+             layers.SeparableConv2D(3, 2, strides=2, depth_multiplier=2, activation="relu"), layers.UpSampling2D(2),
              layers.Cropping2D(((1, 0), (0, 1))), layers.AveragePooling2D(2, padding="same"),
              layers.Conv2DTranspose(3, 3, strides=2, padding="same"), layers.Conv2DTranspose(2, (2, 3), strides=(3, 1)),
              layers.Flatten(), layers.Dense(3, activation="softmax")],
@@ -275,3 +278,18 @@ def test_conv2d_transpose_s_file_loads_in_keras(tmp_path):
               "print(json.dumps(np.asarray(m.predict(np.load(sys.argv[1] + '/x.npy'), verbose=0), 'float64').tolist()))\n")
     theirs = run_keras(["-c", script, str(tmp_path)], cwd=str(tmp_path))
     np.testing.assert_allclose(theirs, model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_separable_conv2d_is_a_depthwise_then_a_pointwise_convolution(rng):
+    x = rng.standard_normal((2, 6, 5, 3))
+    layer = layers.SeparableConv2D(4, (3, 2), depth_multiplier=2, padding="same", activation="tanh")
+    weights = _bind64(layer, x.shape[1:], rng)
+    depthwise = layers.DepthwiseConv2D((3, 2), depth_multiplier=2, padding="same", use_bias=False)
+    depthwise.build_sample(x.shape[1:])
+    depthwise.bind([weights[0]], [np.zeros_like(weights[0])])
+    pointwise = layers.Conv2D(4, 1, activation="tanh")
+    pointwise.build_sample(depthwise.output_shape)
+    pointwise.bind([weights[1], weights[2]], [np.zeros_like(weights[1]), np.zeros_like(weights[2])])
+    np.testing.assert_allclose(layer.forward(x, True), pointwise.forward(depthwise.forward(x, True), True),
+                               rtol=1e-12, atol=1e-12)
+    _check_layer(layers.SeparableConv2D(4, (3, 2), depth_multiplier=2, padding="same", activation="tanh"), x, rng)

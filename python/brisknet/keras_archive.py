@@ -340,7 +340,7 @@ _LAYERS = {name: getattr(layers_module, name) for name in
             "BatchNormalization", "LayerNormalization", "Embedding", "Reshape", "Permute", "RepeatVector",
             "Identity", "GaussianNoise", "GaussianDropout", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D",
-            "AveragePooling1D", "AveragePooling2D", "DepthwiseConv2D", "Conv2DTranspose", "ZeroPadding2D", "Cropping2D", "UpSampling2D",
+            "AveragePooling1D", "AveragePooling2D", "DepthwiseConv2D", "Conv2DTranspose", "SeparableConv2D", "ZeroPadding2D", "Cropping2D", "UpSampling2D",
             "SpatialDropout1D", "SpatialDropout2D")}
 # config keys brisknet ignores whatever they hold (float32 is checked by the layer itself)
 _ANY_VALUE = {"dtype", "data_format", "ema_momentum"}

@@ -232,6 +232,15 @@ def _image_nodes(layer, x, out, make, add_initializer):
         nodes.append(node("ConvTranspose", inputs, [out + "_y"], kernel_shape=list(kernel), strides=list(strides),
                           dilations=list(dilation), pads=[pad[0], pad[1], max(end[0], 0), max(end[1], 0)],
                           output_padding=[max(-end[0], 0), max(-end[1], 0)]))
+    elif isinstance(layer, L.SeparableConv2D):  # the depthwise convolution, then a 1 x 1 one
+        depth = np.asarray(layer._weights[0], np.float32).reshape(kernel + (1, layer.filters))
+        nodes.append(node("Conv", [out + "_nchw", add_initializer(out + "_dw", np.ascontiguousarray(
+            depth.transpose(3, 2, 0, 1)))], [out + "_depth"], dilations=list(dilation), group=layer.groups, **attrs))
+        inputs = [out + "_depth", add_initializer(out + "_pw", np.ascontiguousarray(
+            np.asarray(layer._weights[1], np.float32).transpose(3, 2, 0, 1)))]
+        if layer.use_bias:
+            inputs.append(add_initializer(out + "_b", layer._weights[2]))
+        nodes.append(node("Conv", inputs, [out + "_y"], kernel_shape=[1, 1]))
     elif isinstance(layer, L.Conv2D):
         w = np.asarray(layer._weights[0], np.float32).reshape(kernel + (image[2] // layer.groups, layer.filters))
         inputs = [out + "_nchw", add_initializer(out + "_w", np.ascontiguousarray(w.transpose(3, 2, 0, 1)))]

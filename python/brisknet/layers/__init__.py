@@ -1,7 +1,7 @@
 """Layers with Keras names and arguments."""
 from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax
 from .batch_normalization import BatchNormalization, LayerNormalization
-from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D
+from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from .dense import Dense
 from .dropout import Dropout, SpatialDropout1D, SpatialDropout2D
 from .embedding import Embedding
@@ -22,5 +22,5 @@ __all__ = ["Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Identity", "Input",
            "InputLayer", "InputSpec", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
            "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "Permute", "ReLU",
-           "RepeatVector", "Rescaling", "Reshape", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
+           "RepeatVector", "Rescaling", "Reshape", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
            "Subtract", "UpSampling2D", "ZeroPadding2D"]

@@ -121,56 +121,65 @@ class Conv2D(Layer):
         image, out, pad, kernel, strides, dilation = g
         return kernel, strides, dilation, pad, out
 
-    def forward(self, x, training):
+    def _grouped_forward(self, x, w, bias, filters):
+        """z (positions, filters) = each group's patches (kept for backward) times its kernel
+        columns w[:, group] (+ bias), per group in order."""
         g = self._geometry(self.input_shape)
         image, out = g[0], g[1]
         n = x.shape[0]
         self._x4 = np.ascontiguousarray(x).reshape((n,) + image)
-        cg, fg = image[2] // self.groups, self.filters // self.groups
+        cg, fg = image[2] // self.groups, filters // self.groups
         rows, taps = n * out[0] * out[1], math.prod(g[3]) * cg
         self._col = self.buffer("col", (self.groups, rows, taps), x.dtype)
-        z = self.buffer("z", (rows, self.filters), x.dtype)
-        w = self._weights[0].reshape(taps, self.filters)
+        z = self.buffer("z", (rows, filters), x.dtype)
         for k in range(self.groups):
             cols = slice(k * fg, (k + 1) * fg)
             _core.im2col(self._col[k], self._x4, *self._window_args(g), k * cg, cg)
-            _core.gemm(z[:, cols], self._col[k], w[:, cols], False, False, 0.0,
-                       self._weights[1][cols] if self.use_bias else None)
+            _core.gemm(z[:, cols], self._col[k], w[:, cols], False, False, 0.0, None if bias is None else bias[cols])
+        return z
+
+    def _grouped_backward(self, dz, w, dw, need_dx):
+        """dw = the patches^T dz per group; dx = col2im(dz w^T) when asked."""
+        g = self._geometry(self.input_shape)
+        cg, fg = g[0][2] // self.groups, dz.shape[1] // self.groups
+        for k in range(self.groups):
+            _core.gemm(dw[:, k * fg:(k + 1) * fg], self._col[k], dz[:, k * fg:(k + 1) * fg], True, False, 0.0)
+        if not need_dx:
+            return None
+        dx = self.buffer("dx", self._x4.shape, dz.dtype)
+        dcol = self.buffer("dcol", self._col.shape[1:], dz.dtype)
+        for k in range(self.groups):
+            _core.gemm(dcol, dz[:, k * fg:(k + 1) * fg], w[:, k * fg:(k + 1) * fg], False, True, 0.0)
+            _core.col2im(dx, dcol, *self._window_args(g), k * cg, cg)
+        return dx.reshape((dx.shape[0],) + tuple(self.input_shape))
+
+    def _activate(self, z):
         self._z = z
         if self.activation == "linear":
             self._y = z
         else:
-            self._y = self.buffer("y", z.shape, x.dtype)
+            self._y = self.buffer("y", z.shape, z.dtype)
             _core.activation_forward(self._y, z, self._act, self._alpha)
-        return self._y.reshape((n,) + tuple(self.output_shape))
+        return self._y.reshape((-1,) + tuple(self.output_shape))
 
-    def backward(self, dy, need_dx):
-        g = self._geometry(self.input_shape)
-        image = g[0]
+    def _activation_grad(self, dy):
         dy = np.ascontiguousarray(dy).reshape(self._z.shape)
         if self.activation == "linear":
-            dz = dy
-        else:
-            dz = self.buffer("dz", dy.shape, dy.dtype)
-            _core.activation_backward(dz, dy, self._z, self._y, self._act, self._alpha)
-        cg, fg = image[2] // self.groups, self.filters // self.groups
-        taps = self._col.shape[2]
-        w = self._weights[0].reshape(taps, self.filters)
-        dw = self._grads[0].reshape(taps, self.filters)
-        for k in range(self.groups):
-            cols = slice(k * fg, (k + 1) * fg)
-            _core.gemm(dw[:, cols], self._col[k], dz[:, cols], True, False, 0.0)
+            return dy
+        dz = self.buffer("dz", dy.shape, dy.dtype)
+        _core.activation_backward(dz, dy, self._z, self._y, self._act, self._alpha)
+        return dz
+
+    def forward(self, x, training):
+        w = self._weights[0].reshape(-1, self.filters)
+        return self._activate(self._grouped_forward(x, w, self._weights[1] if self.use_bias else None, self.filters))
+
+    def backward(self, dy, need_dx):
+        dz = self._activation_grad(dy)
         if self.use_bias:
             _core.column_sums(self._grads[1], dz, 0.0)
-        if not need_dx:
-            return None
-        dx = self.buffer("dx", self._x4.shape, dy.dtype)
-        dcol = self.buffer("dcol", self._col.shape[1:], dy.dtype)
-        for k in range(self.groups):
-            cols = slice(k * fg, (k + 1) * fg)
-            _core.gemm(dcol, dz[:, cols], w[:, cols], False, True, 0.0)
-            _core.col2im(dx, dcol, *self._window_args(g), k * cg, cg)
-        return dx.reshape((dx.shape[0],) + tuple(self.input_shape))
+        return self._grouped_backward(dz, self._weights[0].reshape(-1, self.filters),
+                                      self._grads[0].reshape(-1, self.filters), need_dx)
 
     def weight_regularizers(self):
         out = [] if self.kernel_regularizer is None else [(0, self.kernel_regularizer)]
@@ -282,24 +291,14 @@ class Conv2DTranspose(Conv2D):
         _core.gemm(col, self._x, w, False, True, 0.0)
         z = self.buffer("z", (n,) + image, x.dtype)
         _core.col2im(z, col, *self._window_args(g), 0, self.filters)
-        self._z = z.reshape(-1, self.filters)
+        z = z.reshape(-1, self.filters)
         if self.use_bias:
-            self._z += self._weights[1]
-        if self.activation == "linear":
-            self._y = self._z
-        else:
-            self._y = self.buffer("y", self._z.shape, x.dtype)
-            _core.activation_forward(self._y, self._z, self._act, self._alpha)
-        return self._y.reshape((n,) + image)
+            z += self._weights[1]
+        return self._activate(z)
 
     def backward(self, dy, need_dx):
         g = self._geometry(self.input_shape)
-        dy = np.ascontiguousarray(dy).reshape(self._z.shape)
-        if self.activation == "linear":
-            dz = dy
-        else:
-            dz = self.buffer("dz", dy.shape, dy.dtype)
-            _core.activation_backward(dz, dy, self._z, self._y, self._act, self._alpha)
+        dz = self._activation_grad(dy)
         taps = math.prod(self.kernel_size) * self.filters
         dcol = self.buffer("dcol", (self._x.shape[0], taps), dy.dtype)
         _core.im2col(dcol, dz.reshape((-1,) + g[0]), *self._window_args(g), 0, self.filters)
@@ -316,3 +315,64 @@ class Conv2DTranspose(Conv2D):
         config = super().get_config()
         del config["groups"]
         return {**config, "output_padding": None}
+
+
+class SeparableConv2D(DepthwiseConv2D):
+    """A DepthwiseConv2D (no bias) then a 1 x 1 convolution to `filters` channels (+ bias), as
+    Keras: depthwise_kernel (rows, cols, channels, depth_multiplier), pointwise_kernel
+    (1, 1, channels x depth_multiplier, filters)."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 depth_multiplier=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None, **kwargs):
+        if pointwise_constraint is not None:
+            raise NotImplementedError("SeparableConv2D: constraints are not supported")
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, activation,
+                         use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer, bias_regularizer,
+                         activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
+            raise ValueError(f"SeparableConv2D: filters must be a positive int, got {filters!r}")
+        self.pointwise_filters = int(filters)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+
+    def sample_output_shape(self, input_shape):
+        return super().sample_output_shape(input_shape)[:-1] + (self.pointwise_filters,)
+
+    def weight_specs(self):
+        depth = self.input_shape[-1] * self.depth_multiplier
+        specs = [("depthwise_kernel", self.kernel_size + (self.input_shape[-1], self.depth_multiplier),
+                  self.depthwise_initializer),
+                 ("pointwise_kernel", (1, 1, depth, self.pointwise_filters), self.pointwise_initializer)]
+        return specs + ([("bias", (self.pointwise_filters,), self.bias_initializer)] if self.use_bias else [])
+
+    def forward(self, x, training):
+        self._depth = self._grouped_forward(x, self._weights[0].reshape(-1, self.filters), None, self.filters)
+        z = self.buffer("pointwise", (self._depth.shape[0], self.pointwise_filters), x.dtype)
+        _core.gemm(z, self._depth, self._weights[1].reshape(self.filters, -1), False, False, 0.0,
+                   self._weights[2] if self.use_bias else None)
+        return self._activate(z)
+
+    def backward(self, dy, need_dx):
+        dz = self._activation_grad(dy)
+        pointwise = self._weights[1].reshape(self.filters, -1)
+        _core.gemm(self._grads[1].reshape(self.filters, -1), self._depth, dz, True, False, 0.0)
+        if self.use_bias:
+            _core.column_sums(self._grads[2], dz, 0.0)
+        ddepth = self.buffer("ddepth", self._depth.shape, dz.dtype)
+        _core.gemm(ddepth, dz, pointwise, False, True, 0.0)
+        return self._grouped_backward(ddepth, self._weights[0].reshape(-1, self.filters),
+                                      self._grads[0].reshape(-1, self.filters), need_dx)
+
+    def weight_regularizers(self):
+        pairs = [(0, self.depthwise_regularizer), (1, self.pointwise_regularizer)]
+        if self.use_bias:
+            pairs.append((2, self.bias_regularizer))
+        return [(i, r) for i, r in pairs if r is not None]
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.pointwise_filters,
+                "pointwise_initializer": serialize(self.pointwise_initializer),
+                "pointwise_regularizer": serialize(self.pointwise_regularizer)}
