@@ -28,3 +28,21 @@ def run_keras(args, cwd, timeout=600):
     res = subprocess.run([python, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert res.returncode == 0, res.stderr[-4000:]
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def keras_predictions(model, x, workdir):
+    """What Keras 3 predicts with `model` saved as a .keras file (x: an array or a list of them)."""
+    import numpy as np
+    workdir = pathlib.Path(workdir)
+    model.save(workdir / "model.keras")
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    for i, a in enumerate(xs):
+        np.save(workdir / f"x{i}.npy", a)
+    script = ("import json, sys, keras, numpy as np\n"
+              "m = keras.saving.load_model(sys.argv[1] + '/model.keras')\n"
+              f"xs = [np.load(sys.argv[1] + f'/x{{i}}.npy') for i in range({len(xs)})]\n"
+              f"p = m.predict(xs if {len(xs)} > 1 else xs[0], verbose=0)\n"
+              "p = p if isinstance(p, list) else [p]\n"
+              "print(json.dumps([np.asarray(o, 'float64').tolist() for o in p]))\n")
+    out = run_keras(["-c", script, str(workdir)], cwd=str(workdir))
+    return [np.asarray(o) for o in out] if isinstance(x, (list, tuple)) or len(out) > 1 else np.asarray(out[0])

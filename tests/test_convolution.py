@@ -7,6 +7,7 @@ import pytest
 import brisknet as keras
 from brisknet import layers
 
+from keras3 import keras_predictions
 from test_graph_layers import _bind64, _check_layer
 
 
@@ -158,16 +159,9 @@ def test_a_convnet_survives_a_file(tmp_path, suffix):
 
 
 def test_a_convnet_file_loads_in_keras(tmp_path):
-    from keras3 import run_keras
     model = _convnet()
     x = np.random.default_rng(0).standard_normal((5, 9, 8, 2)).astype(np.float32)
-    model.save(tmp_path / "m.keras")
-    np.save(tmp_path / "x.npy", x)
-    script = ("import json, sys, keras, numpy as np\n"
-              "m = keras.saving.load_model(sys.argv[1] + '/m.keras')\n"
-              "print(json.dumps(np.asarray(m.predict(np.load(sys.argv[1] + '/x.npy'), verbose=0), 'float64').tolist()))\n")
-    theirs = run_keras(["-c", script, str(tmp_path)], cwd=str(tmp_path))
-    np.testing.assert_allclose(theirs, model.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(keras_predictions(model, x, tmp_path), model.predict(x, verbose=0), atol=1e-6)
 
 
 def test_depthwise_conv2d_is_a_grouped_conv2d(rng):
@@ -265,19 +259,12 @@ def test_conv2d_transpose_against_a_direct_loop_and_central_differences(rng, con
 
 def test_conv2d_transpose_s_file_loads_in_keras(tmp_path):
     """Keras 3 itself computes what our Conv2DTranspose does (sizes, 'same' offsets, kernel layout)."""
-    from keras3 import run_keras
     keras.utils.set_random_seed(2)
     model = keras.Sequential([keras.Input((5, 4, 3)), layers.Conv2DTranspose(4, 3, strides=2, padding="same"),
                               layers.Conv2DTranspose(2, (2, 3), strides=(3, 1), activation="relu"),
                               layers.Conv2DTranspose(2, 2, dilation_rate=2, padding="same"), layers.Flatten()])
     x = np.random.default_rng(0).standard_normal((3, 5, 4, 3)).astype(np.float32)
-    model.save(tmp_path / "m.keras")
-    np.save(tmp_path / "x.npy", x)
-    script = ("import json, sys, keras, numpy as np\n"
-              "m = keras.saving.load_model(sys.argv[1] + '/m.keras')\n"
-              "print(json.dumps(np.asarray(m.predict(np.load(sys.argv[1] + '/x.npy'), verbose=0), 'float64').tolist()))\n")
-    theirs = run_keras(["-c", script, str(tmp_path)], cwd=str(tmp_path))
-    np.testing.assert_allclose(theirs, model.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(keras_predictions(model, x, tmp_path), model.predict(x, verbose=0), atol=1e-5)
 
 
 def test_separable_conv2d_is_a_depthwise_then_a_pointwise_convolution(rng):

@@ -252,15 +252,8 @@ def test_h5py_is_needed_only_for_keras_files(tmp_path, monkeypatch):
 
 
 def test_a_graph_of_every_functional_layer_loads_in_keras(tmp_path):
+    from keras3 import keras_predictions
     from test_graph_layers import _every_layer_model
     model, x = _every_layer_model()
-    model.save(tmp_path / "every.keras")
-    np.save(tmp_path / "x0.npy", x[0])
-    np.save(tmp_path / "x1.npy", x[1])
-    script = ("import json, sys, keras, numpy as np\n"
-              "m = keras.saving.load_model(sys.argv[1] + '/every.keras')\n"
-              "p = m.predict([np.load(sys.argv[1] + '/x0.npy'), np.load(sys.argv[1] + '/x1.npy')], verbose=0)\n"
-              "print(json.dumps([np.asarray(o, 'float64').tolist() for o in p]))\n")
-    theirs = run_keras(["-c", script, str(tmp_path)], cwd=str(tmp_path))
-    for a, b in zip(theirs, model.predict(x, verbose=0)):
+    for a, b in zip(keras_predictions(model, x, tmp_path), model.predict(x, verbose=0)):
         np.testing.assert_allclose(a, b, atol=1e-6)
