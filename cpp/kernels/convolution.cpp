@@ -74,26 +74,37 @@ void max_pool_forward(T* y, int64_t* argmax, const T* x, const Window2D& g) {
     const int64_t n = p / g.oh, oh = p % g.oh;
     for (int64_t ow = 0; ow < g.ow; ++ow) {
       const int64_t o = ((n * g.oh + oh) * g.ow + ow) * g.c;
-      for (int64_t c = 0; c < g.c; ++c) {
-        T best = -std::numeric_limits<T>::infinity();
-        int64_t at = -1;
-        for (int64_t kh = 0; kh < g.kh; ++kh) {
-          const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
-          if (ih < 0) continue;
-          for (int64_t kw = 0; kw < g.kw; ++kw) {
-            const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
-            if (iw < 0) continue;
-            const int64_t i = ((n * g.h + ih) * g.w + iw) * g.c + c;
-            // the first maximum; a NaN wins over numbers (it propagates, as in Keras and numpy)
-            if (at < 0 || x[i] > best || (x[i] != x[i] && best == best)) {
-              best = x[i];
-              at = i;
+      T* best = y + o;
+      int64_t* at = argmax + o;
+      bool first = true;  // taps in order, channels innermost (contiguous): the first maximum wins
+      for (int64_t kh = 0; kh < g.kh; ++kh) {
+        const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
+        if (ih < 0) continue;
+        for (int64_t kw = 0; kw < g.kw; ++kw) {
+          const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
+          if (iw < 0) continue;
+          const int64_t i0 = ((n * g.h + ih) * g.w + iw) * g.c;
+          const T* in = x + i0;
+          if (first) {
+            for (int64_t c = 0; c < g.c; ++c) {
+              best[c] = in[c];
+              at[c] = i0 + c;
             }
+            first = false;
+            continue;
           }
+          for (int64_t c = 0; c < g.c; ++c)  // a NaN wins over numbers (it propagates, as in Keras and numpy)
+            if (in[c] > best[c] || (in[c] != in[c] && best[c] == best[c])) {
+              best[c] = in[c];
+              at[c] = i0 + c;
+            }
         }
-        y[o + c] = best;
-        argmax[o + c] = at;
       }
+      if (first)  // (a window wholly in the padding)
+        for (int64_t c = 0; c < g.c; ++c) {
+          best[c] = -std::numeric_limits<T>::infinity();
+          at[c] = -1;
+        }
     }
   }
 }
