@@ -82,7 +82,6 @@ Network::Workspace& Network::workspace(int64_t b) {
   ws.out.assign(layers_.size(), nullptr);
   ws.grad.assign(layers_.size(), nullptr);
   ws.grad_is_dz.assign(layers_.size(), 0);
-  ws.pending.assign(layers_.size(), 0);
   ws.weights_done.assign(layers_.size(), 0);
   int64_t shared = 0;
   for (size_t i = 0; i < layers_.size(); ++i)
@@ -116,7 +115,6 @@ void Network::give(Workspace& ws, int64_t j, const float* g, int64_t b, bool is_
     const int64_t n = b * layers_[j].out;
     for (int64_t e = 0; e < n; ++e) own[e] += g[e];
   }
-  --ws.pending[j];
 }
 
 void Network::gather(Workspace& ws, const TrainRun& run, const int64_t* rows, int64_t b) const {
@@ -318,7 +316,6 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
   const float* x = ws.x.data();
   std::fill(ws.grad.begin(), ws.grad.end(), nullptr);
   std::fill(ws.grad_is_dz.begin(), ws.grad_is_dz.end(), 0);
-  ws.pending = consumers_;
   std::fill(ws.weights_done.begin(), ws.weights_done.end(), 0);
   ws.grad[last] = ws.dpred.data();
   for (size_t i = last + 1; i-- > 0;) {

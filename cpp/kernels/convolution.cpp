@@ -19,6 +19,24 @@ inline int64_t tap(int64_t o, int64_t k, int64_t stride, int64_t dilation, int64
   const int64_t i = o * stride + k * dilation - pad;
   return i >= 0 && i < size ? i : -1;
 }
+
+// visit(offset in x of the tap's channel 0) for each tap of the window at output (n, oh, ow) that
+// lies inside the image, in (kh, kw) order; returns how many there were.
+template <typename F>
+inline int64_t for_each_tap(const Window2D& g, int64_t n, int64_t oh, int64_t ow, F&& visit) {
+  int64_t count = 0;
+  for (int64_t kh = 0; kh < g.kh; ++kh) {
+    const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
+    if (ih < 0) continue;
+    for (int64_t kw = 0; kw < g.kw; ++kw) {
+      const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
+      if (iw < 0) continue;
+      visit(((n * g.h + ih) * g.w + iw) * g.c);
+      ++count;
+    }
+  }
+  return count;
+}
 }  // namespace
 
 template <typename T>
@@ -77,29 +95,15 @@ void max_pool_forward(T* y, int64_t* argmax, const T* x, const Window2D& g) {
       T* best = y + o;
       int64_t* at = argmax + o;
       bool first = true;  // taps in order, channels innermost (contiguous): the first maximum wins
-      for (int64_t kh = 0; kh < g.kh; ++kh) {
-        const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
-        if (ih < 0) continue;
-        for (int64_t kw = 0; kw < g.kw; ++kw) {
-          const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
-          if (iw < 0) continue;
-          const int64_t i0 = ((n * g.h + ih) * g.w + iw) * g.c;
-          const T* in = x + i0;
-          if (first) {
-            for (int64_t c = 0; c < g.c; ++c) {
-              best[c] = in[c];
-              at[c] = i0 + c;
-            }
-            first = false;
-            continue;
+      for_each_tap(g, n, oh, ow, [&](int64_t i0) {
+        const T* in = x + i0;
+        for (int64_t c = 0; c < g.c; ++c)  // a NaN wins over numbers (it propagates, as in Keras and numpy)
+          if (first || in[c] > best[c] || (in[c] != in[c] && best[c] == best[c])) {
+            best[c] = in[c];
+            at[c] = i0 + c;
           }
-          for (int64_t c = 0; c < g.c; ++c)  // a NaN wins over numbers (it propagates, as in Keras and numpy)
-            if (in[c] > best[c] || (in[c] != in[c] && best[c] == best[c])) {
-              best[c] = in[c];
-              at[c] = i0 + c;
-            }
-        }
-      }
+        first = false;
+      });
       if (first)  // (a window wholly in the padding)
         for (int64_t c = 0; c < g.c; ++c) {
           best[c] = -std::numeric_limits<T>::infinity();
@@ -130,18 +134,10 @@ void avg_pool_forward(T* y, const T* x, const Window2D& g) {
     for (int64_t ow = 0; ow < g.ow; ++ow) {
       T* out = y + ((n * g.oh + oh) * g.ow + ow) * g.c;
       std::fill(out, out + g.c, T(0));
-      int64_t count = 0;  // the window's positions inside the image (padding is not averaged)
-      for (int64_t kh = 0; kh < g.kh; ++kh) {
-        const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
-        if (ih < 0) continue;
-        for (int64_t kw = 0; kw < g.kw; ++kw) {
-          const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
-          if (iw < 0) continue;
-          const T* in = x + ((n * g.h + ih) * g.w + iw) * g.c;
-          for (int64_t c = 0; c < g.c; ++c) out[c] += in[c];
-          ++count;
-        }
-      }
+      // the mean over the window's positions inside the image (padding is not averaged)
+      const int64_t count = for_each_tap(g, n, oh, ow, [&](int64_t i0) {
+        for (int64_t c = 0; c < g.c; ++c) out[c] += x[i0 + c];
+      });
       const T k = count ? T(1) / T(count) : T(0);
       for (int64_t c = 0; c < g.c; ++c) out[c] *= k;
     }
@@ -157,23 +153,13 @@ void avg_pool_backward(T* dx, const T* dy, const Window2D& g) {
     std::fill(dx + n * image, dx + (n + 1) * image, T(0));
     for (int64_t oh = 0; oh < g.oh; ++oh)
       for (int64_t ow = 0; ow < g.ow; ++ow) {
-        int64_t count = 0;
-        for (int64_t kh = 0; kh < g.kh; ++kh)
-          for (int64_t kw = 0; kw < g.kw; ++kw)
-            count += tap(oh, kh, g.sh, g.dh, g.pt, g.h) >= 0 && tap(ow, kw, g.sw, g.dw, g.pl, g.w) >= 0;
+        const int64_t count = for_each_tap(g, n, oh, ow, [](int64_t) {});
         if (!count) continue;
         const T k = T(1) / T(count);
         const T* d = dy + ((n * g.oh + oh) * g.ow + ow) * g.c;
-        for (int64_t kh = 0; kh < g.kh; ++kh) {
-          const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
-          if (ih < 0) continue;
-          for (int64_t kw = 0; kw < g.kw; ++kw) {
-            const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
-            if (iw < 0) continue;
-            T* target = dx + ((n * g.h + ih) * g.w + iw) * g.c;
-            for (int64_t c = 0; c < g.c; ++c) target[c] += d[c] * k;
-          }
-        }
+        for_each_tap(g, n, oh, ow, [&](int64_t i0) {
+          for (int64_t c = 0; c < g.c; ++c) dx[i0 + c] += d[c] * k;
+        });
       }
   }
 }

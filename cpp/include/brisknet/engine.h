@@ -123,11 +123,10 @@ class Network {
     // statistics (mean, then 1 / sqrt(var + eps))
     std::vector<std::vector<float>> z, y, dy, dz, stats;
     std::vector<std::vector<uint8_t>> mask;
-    // per layer, in one step: its output (forward); the gradient w.r.t. its output, whether that
-    // is already w.r.t. a dense layer's pre-activation, and the consumers yet to give theirs
+    // per layer, in one step: its output (forward); the gradient w.r.t. its output, and whether
+    // that is already w.r.t. a dense layer's pre-activation
     std::vector<const float*> out, grad;
     std::vector<uint8_t> grad_is_dz;
-    std::vector<int64_t> pending;
     // a shared dense layer's weight gradient: whether a call has written it this step, and where
     // the other calls' parts go before they are added in
     std::vector<uint8_t> weights_done;

@@ -50,9 +50,7 @@ class PythonStep:
         takes its contiguous part of the batch (dropout masks drawn at its rows' places in the
         whole batch), scales its loss by the whole batch, and the processes' gradients and loss
         sums are summed before the penalties' gradients and the update; the outputs are gathered."""
-        if not self._runs_as_chain():
-            raise NotImplementedError("data-parallel training of a graph of layers (merge or shared layers) is "
-                                      "not supported yet")
+        self._check_data_parallel()
         whole = x.shape[0]
         lo, hi = dist.part(whole)
         penalty = self._regularization_loss()  # the penalties of the weights this step saw
