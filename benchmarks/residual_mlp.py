@@ -1,21 +1,19 @@
 """The functional API's benchmark (issue 14): a residual MLP with BatchNormalization on
 Fashion-MNIST - Dense(512, relu), two blocks of [Dense(512, no bias) -> BatchNormalization ->
 relu, added to the block's input], Dense(10, softmax), Adam - one epoch of 20,000 images at batch
-128 and 512: brisknet, PyTorch eager (the same model, torch.nn) and Keras 3 (its PyTorch backend,
-in a virtualenv of its own, $BRISKNET_KERAS_PYTHON or .venv-keras, kept running beside this
-process), epochs interleaved, the same threads. Prints samples/s (medians of REPEATS=3 epochs).
+128 and 512: brisknet, PyTorch eager (the same model, torch.nn) and Keras 3 (on TensorFlow and on
+PyTorch, each in a virtualenv of its own, kept running beside this process: peers.py), epochs interleaved, the
+same threads. Prints samples/s (medians of REPEATS=3 epochs).
 
     python benchmarks/residual_mlp.py
 """
-import json
 import os
-import pathlib
-import statistics
-import subprocess
 import sys
-import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402  (the benchmarks' shared helpers, beside this file)
 
 SAMPLES, WIDTH, BLOCKS = int(os.environ.get("SAMPLES", "20000")), 512, 2
 KERAS_WORKER = r"""
@@ -25,6 +23,7 @@ import keras
 from keras import layers
 x = np.load(sys.argv[1]); y = np.load(sys.argv[2])
 models = {}
+print("ready", flush=True)
 for line in sys.stdin:
     batch = int(line)
     if batch not in models:
@@ -92,59 +91,34 @@ def main():
     (x, y), _ = reference.load_fashion_mnist()
     x, y = np.ascontiguousarray(x[:SAMPLES]), y[:SAMPLES]
     threads = brisknet.get_num_threads()
-    sides = {}
     try:
         import torch
         torch.set_num_threads(threads)
     except ImportError:
         torch = None
-    keras_python = os.environ.get("BRISKNET_KERAS_PYTHON") or \
-        str(pathlib.Path(__file__).resolve().parents[1] / ".venv-keras" / "bin" / "python")
-    worker = None
-    if os.path.exists(keras_python):
-        tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp"))
-        np.save(tmp / "residual_x.npy", x)
-        np.save(tmp / "residual_y.npy", y)
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LD_PRELOAD")}
-        env.update(KERAS_BACKEND="torch", OMP_NUM_THREADS=str(threads))
-        worker = subprocess.Popen([keras_python, "-c", KERAS_WORKER, str(tmp / "residual_x.npy"),
-                                   str(tmp / "residual_y.npy")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True, env=env)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               "?") if os.path.exists("/proc/cpuinfo") else "?"
-    print(f"# {cpu}, GEMM path {brisknet.cpu_info()['gemm_isa']}, {threads} threads, {SAMPLES} samples per epoch")
-    for batch in (128, 512):
-        model = brisknet_model()
-        model.fit(x[:2048], y[:2048], batch_size=batch, verbose=0)  # warm-up
-        runs = {"brisknet": [], "torch eager": [], "keras 3 (torch)": []}
-        epoch = torch_epoch(torch, x, y, batch) if torch else None
-        if epoch:
-            epoch()
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
-            runs["brisknet"].append(time.perf_counter() - start)
-            time.sleep(0.25)  # the previous library's idle threads go to sleep (conftest.py)
-            if epoch:
-                start = time.perf_counter()
+    workers = {label: peers.KerasWorker(python, backend, KERAS_WORKER, x, y, threads, "residual_" + backend)
+               for label, (python, backend) in peers.keras_pythons().items()}
+    print(f"# {peers.machine(threads)}, {SAMPLES} samples per epoch")
+    results = {}
+    try:
+        for batch in (128, 512):
+            model = brisknet_model()
+            model.fit(x[:2048], y[:2048], batch_size=batch, verbose=0)  # warm-up
+            sides = {"brisknet": peers.timed(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0))}
+            if torch:
+                epoch = torch_epoch(torch, x, y, batch)
                 epoch()
-                runs["torch eager"].append(time.perf_counter() - start)
-                time.sleep(0.25)
-            if worker:
-                worker.stdin.write(f"{batch}\n")
-                worker.stdin.flush()
-                runs["keras 3 (torch)"].append(json.loads(worker.stdout.readline()))
-                time.sleep(0.25)
-        rates = {k: SAMPLES / statistics.median(v) for k, v in runs.items() if v}
-        best = max((r for k, r in rates.items() if k != "brisknet"), default=None)
-        cells = ", ".join(f"{k} {r:,.0f}" for k, r in rates.items())
-        print(f"batch {batch}: samples/s {cells}" + (f"; brisknet / best peer {rates['brisknet'] / best:.2f}"
-                                                     if best else ""))
-        sides[batch] = rates
-    if worker:
-        worker.stdin.close()
-        worker.wait(timeout=60)
-    return sides
+                sides["torch eager"] = peers.timed(epoch)
+            for label, worker in workers.items():
+                worker.epoch(batch)  # its model for this batch size: built and warmed up
+                sides[label] = lambda w=worker: w.epoch(batch)
+            rates = {label: SAMPLES / s for label, s in peers.interleaved(sides, repeats).items()}
+            print(f"batch {batch}: " + peers.ratio_line(rates))
+            results[batch] = rates
+    finally:
+        for w in workers.values():
+            w.close()
+    return results
 
 
 if __name__ == "__main__":

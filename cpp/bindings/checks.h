@@ -6,6 +6,9 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "brisknet/kernels.h"
+
+#include <climits>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -116,6 +119,19 @@ inline const int64_t* checked_labels(const py::array& labels, int64_t rows, int6
       fail_value("y_true: label " + std::to_string(p[i]) + " at index " + std::to_string(i) +
                  " is out of range for " + std::to_string(cols) + " classes");
   return p;
+}
+
+// A convolution's or pooling's window (kernels.h: Window2D), once at the boundary: the kernels
+// then trust it (taps outside the image are padding, so any geometry that passes reads in bounds).
+inline void check_window(const Window2D& g, const std::string& what) {
+  if (g.h < 1 || g.w < 1 || g.c < 1) fail_value(what + ": the image must be at least 1 x 1 x 1");
+  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1)
+    fail_value(what + ": kernel, strides and dilation must be >= 1");
+  if (g.pt < 0 || g.pl < 0 || g.oh < 1 || g.ow < 1) fail_value(what + ": padding must be >= 0 and the output >= 1 x 1");
+  // every output position's window must start inside the padded image
+  if ((g.oh - 1) * g.sh > g.h + 2 * g.pt || (g.ow - 1) * g.sw > g.w + 2 * g.pl)
+    fail_value(what + ": the output size does not fit the image, strides and padding");
+  if (g.h * g.w * g.c > int64_t(INT32_MAX)) fail_value(what + ": an image of 2^31 values or more");
 }
 
 // The parameter array fixes dtype and size; every state array must match it exactly.

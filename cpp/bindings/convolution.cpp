@@ -19,12 +19,7 @@ Window2D window(const py::array& x, Pair kernel, Pair strides, Pair dilation, Pa
   require_ndim(x, "x", 4);
   Window2D g{x.shape(0), x.shape(1), x.shape(2), x.shape(3), kernel[0], kernel[1], strides[0], strides[1],
              dilation[0], dilation[1], pad[0], pad[1], out[0], out[1]};
-  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1)
-    fail_value("kernel, strides and dilation must be >= 1");
-  if (g.pt < 0 || g.pl < 0 || g.oh < 1 || g.ow < 1) fail_value("padding must be >= 0 and the output >= 1 x 1");
-  // every output position's window must start inside the padded image
-  if ((g.oh - 1) * g.sh > g.h + 2 * g.pt || (g.ow - 1) * g.sw > g.w + 2 * g.pl)
-    fail_value("the output size does not fit the image, strides and padding");
+  check_window(g, "the window");
   return g;
 }
 
@@ -73,7 +68,7 @@ void bind_pool_forward(py::array y, py::object argmax, py::array x, Pair kernel,
       return;
     }
     py::array where(argmax);
-    int64_t* pa = flat<int64_t>(where, "argmax", g.n * g.oh * g.ow * g.c);
+    int32_t* pa = flat<int32_t>(where, "argmax", g.n * g.oh * g.ow * g.c);
     py::gil_scoped_release nogil;
     max_pool_forward<T>(py_, pa, px, g);
   });
@@ -93,9 +88,10 @@ void bind_pool_backward(py::array dx, py::array dy, py::object argmax, Pair kern
       return;
     }
     const py::array where(argmax);
-    const int64_t* pa = flat_in<int64_t>(where, "argmax", g.n * g.oh * g.ow * g.c);
+    const int32_t* pa = flat_in<int32_t>(where, "argmax", g.n * g.oh * g.ow * g.c);
+    const int64_t image = g.h * g.w * g.c;
     for (int64_t e = 0; e < where.size(); ++e)  // (indices from max_pool_forward on an image of dx's shape)
-      if (pa[e] < -1 || pa[e] >= dx.size()) fail_value("argmax: an index outside dx");
+      if (pa[e] < -1 || pa[e] >= image) fail_value("argmax: an index outside dx's image");
     py::gil_scoped_release nogil;
     max_pool_backward<T>(pd, pdy, pa, g);
   });
@@ -110,7 +106,7 @@ void init_convolution(py::module_& m) {
   m.def("col2im", &bind_col2im, arg("dx"), arg("col"), arg("kernel"), arg("strides"), arg("dilation"), arg("pad"),
         arg("out"), arg("c0"), arg("cg"));
   m.def("pool_forward", &bind_pool_forward, arg("y"), arg("argmax"), arg("x"), arg("kernel"), arg("strides"),
-        arg("pad"), arg("out"), "max pooling with argmax (int64, y's size); average pooling when argmax is None");
+        arg("pad"), arg("out"), "max pooling with argmax (int32 within each image, y's size); average pooling when argmax is None");
   m.def("pool_backward", &bind_pool_backward, arg("dx"), arg("dy"), arg("argmax"), arg("kernel"), arg("strides"),
         arg("pad"), arg("out"));
 }

@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <memory>
 
@@ -139,7 +140,8 @@ void init_engine(py::module_& m) {
       .value("dense", LayerKind::dense).value("activation", LayerKind::activation)
       .value("dropout", LayerKind::dropout).value("affine", LayerKind::affine).value("add", LayerKind::add)
       .value("concat", LayerKind::concat).value("batch_norm", LayerKind::batch_norm)
-      .value("layer_norm", LayerKind::layer_norm);
+      .value("layer_norm", LayerKind::layer_norm).value("conv", LayerKind::conv)
+      .value("max_pool", LayerKind::max_pool).value("avg_pool", LayerKind::avg_pool);
   py::class_<Penalty>(m, "Penalty")
       .def(py::init([](double l1, double l2) { return Penalty{l1, l2}; }), arg("l1") = 0.0, arg("l2") = 0.0)
       .def_readwrite("l1", &Penalty::l1)
@@ -164,7 +166,16 @@ void init_engine(py::module_& m) {
       .def_readwrite("sources", &LayerSpec::sources)
       .def_readwrite("stats_offset", &LayerSpec::stats_offset)
       .def_readwrite("momentum", &LayerSpec::momentum)
-      .def_readwrite("epsilon", &LayerSpec::epsilon);
+      .def_readwrite("epsilon", &LayerSpec::epsilon)
+      // (h, w, c, kh, kw, sh, sw, dh, dw, pad top, pad left, oh, ow): one sample's window
+      .def_property("window", [](const LayerSpec& l) {
+             const Window2D& g = l.window;
+             return py::tuple(py::cast(std::array<int64_t, 13>{g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw,
+                                                               g.pt, g.pl, g.oh, g.ow}));
+           }, [](LayerSpec& l, const std::array<int64_t, 13>& v) {
+             l.window = Window2D{0, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]};
+           })
+      .def_readwrite("groups", &LayerSpec::groups);
   py::class_<LossSpec>(m, "LossSpec")
       .def(py::init([](LossKind kind, bool from_logits, bool fused_softmax, double delta) {
              return LossSpec{kind, from_logits, fused_softmax, float(delta)};

@@ -13,6 +13,22 @@
 
 namespace brisknet::bindings {
 
+// A conv or pooling layer's window against its sizes (in = h * w * c, out = oh * ow * channels).
+inline void check_window_layer(const LayerSpec& l, const std::string& at) {
+  const Window2D& g = l.window;
+  check_window(g, at);
+  if (l.in != g.h * g.w * g.c) fail_value(at + ": its window's image does not hold its inputs");
+  const int64_t positions = g.oh * g.ow;
+  if (l.out % positions != 0) fail_value(at + ": its outputs are not a whole number of channels per position");
+  if (l.kind != LayerKind::conv) {
+    if (l.out != positions * g.c) fail_value(at + ": pooling keeps the channels");
+    if (g.dh != 1 || g.dw != 1) fail_value(at + ": pooling has no dilation");
+    return;
+  }
+  if (l.groups < 1 || g.c % l.groups != 0 || (l.out / positions) % l.groups != 0)
+    fail_value(at + ": groups must divide the input channels and the filters");
+}
+
 inline std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layers) {
   if (layers.empty()) fail_value("Network: no layers");
   const int64_t inputs = layers.front().in;
@@ -33,9 +49,11 @@ inline std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layer
     if (!merge && sources.size() != 1) fail_value(at + ": only add and concat read several layers");
     if (l.kind == LayerKind::concat && total != l.out)
       fail_value(at + ": concat gives " + std::to_string(l.out) + " features, its sources " + std::to_string(total));
-    if (l.kind == LayerKind::dense && l.kernel_offset < 0) fail_value(at + ": a dense layer needs a kernel offset");
-    if (l.kind != LayerKind::dense && l.kind != LayerKind::concat && l.in != l.out)
-      fail_value(at + ": only dense and concat layers change the size");
+    if (has_weights(l) && l.kernel_offset < 0) fail_value(at + ": a dense or conv layer needs a kernel offset");
+    const bool windowed = l.kind == LayerKind::conv || l.kind == LayerKind::max_pool || l.kind == LayerKind::avg_pool;
+    if (windowed) check_window_layer(l, at);
+    else if (l.kind != LayerKind::dense && l.kind != LayerKind::concat && l.in != l.out)
+      fail_value(at + ": only dense, concat, conv and pooling layers change the size");
     if (l.kind == LayerKind::dropout && !(l.rate > 0 && l.rate < 1)) fail_value(at + ": dropout rate must be in (0, 1)");
     if (l.kind == LayerKind::affine &&
         (l.scale.empty() || l.shift.size() != l.scale.size() || l.out % int64_t(l.scale.size()) != 0))
@@ -56,9 +74,9 @@ inline std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layer
 inline void check_params(const std::vector<LayerSpec>& layers, py::ssize_t n_params) {
   std::vector<std::pair<int64_t, int64_t>> spans;
   for (const LayerSpec& l : layers) {
-    if (l.kind == LayerKind::dense) {
-      spans.push_back({l.kernel_offset, l.in * l.out});
-      if (l.bias_offset >= 0) spans.push_back({l.bias_offset, l.out});
+    if (has_weights(l)) {
+      spans.push_back({l.kernel_offset, kernel_values(l)});
+      if (l.bias_offset >= 0) spans.push_back({l.bias_offset, bias_values(l)});
     } else if (l.kind == LayerKind::batch_norm || l.kind == LayerKind::layer_norm) {
       if (l.kernel_offset >= 0) spans.push_back({l.kernel_offset, l.out});
       if (l.bias_offset >= 0) spans.push_back({l.bias_offset, l.out});

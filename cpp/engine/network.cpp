@@ -18,6 +18,14 @@ bool has_activation(const LayerSpec& l) { return l.activation != Activation::lin
 bool fusable_below(const LayerSpec& l) {
   return l.kind == LayerKind::dense && has_activation(l) && is_elementwise(l.activation);
 }
+// The window over a batch of b samples.
+Window2D batch_window(const LayerSpec& l, int64_t b) {
+  Window2D g = l.window;
+  g.n = b;
+  return g;
+}
+// conv: each group's patch matrix is (positions x taps), positions = b * oh * ow.
+int64_t conv_taps(const LayerSpec& l) { return l.window.kh * l.window.kw * (l.window.c / l.groups); }
 }  // namespace
 
 Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::move(layers)), loss_(loss) {
@@ -27,10 +35,12 @@ Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::mo
   std::map<int64_t, int64_t> first_call;  // kernel offset -> the first dense layer using it
   for (size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& l = layers_[i];
-    if (l.kind == LayerKind::dense) {
+    if (has_weights(l)) {
       auto [it, fresh] = first_call.emplace(l.kernel_offset, int64_t(i));
       owner_[i] = it->second;
       if (fresh) weight_owners_.push_back(int64_t(i));
+      else if (l.kind == LayerKind::conv || layers_[it->second].kind == LayerKind::conv)
+        throw std::invalid_argument("Network: a shared convolution (only dense layers may share weights)");
       else shares_weights_ = true;
     }
     sources_.push_back(l.sources.empty() ? std::vector<int64_t>{int64_t(i) - 1} : l.sources);
@@ -39,10 +49,10 @@ Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::mo
       if (j >= 0) ++consumers_[j];
     }
     if (l.kind == LayerKind::dropout) ++dropouts_;
-    if (!l.trainable || (l.kind == LayerKind::dense && owner_[i] != int64_t(i))) continue;  // weights listed once
-    if (l.kind == LayerKind::dense) {
-      trainable_.push_back({l.kernel_offset, l.in * l.out});
-      if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, l.out});
+    if (!l.trainable || (has_weights(l) && owner_[i] != int64_t(i))) continue;  // weights listed once
+    if (has_weights(l)) {
+      trainable_.push_back({l.kernel_offset, kernel_values(l)});
+      if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, bias_values(l)});
     } else if (l.kind == LayerKind::batch_norm || l.kind == LayerKind::layer_norm) {  // gamma, then beta
       if (l.kernel_offset >= 0) trainable_.push_back({l.kernel_offset, l.out});
       if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, l.out});
@@ -67,9 +77,15 @@ Network::Workspace& Network::workspace(int64_t b) {
   ws.loss.resize(b);
   ws.dpred.resize(b * out);
   int64_t widest = 0;
+  int64_t col_grad = 0;
   for (const LayerSpec& l : layers_) {
-    const bool dense = l.kind == LayerKind::dense;
+    const bool dense = has_weights(l);  // (a conv's z, y and dz as a dense layer's)
     const int64_t size = b * l.out;
+    const bool conv = l.kind == LayerKind::conv;
+    const int64_t patches = conv ? b * l.window.oh * l.window.ow * conv_taps(l) : 0;
+    ws.col.emplace_back(patches * l.groups);
+    col_grad = std::max(col_grad, patches);
+    ws.argmax.emplace_back(l.kind == LayerKind::max_pool ? size : 0);
     widest = std::max(widest, size);
     ws.z.emplace_back(dense ? size : 0);
     ws.y.emplace_back(dense && !has_activation(l) ? 0 : size);
@@ -79,6 +95,7 @@ Network::Workspace& Network::workspace(int64_t b) {
     ws.stats.emplace_back(l.kind == LayerKind::batch_norm ? 2 * l.out : l.kind == LayerKind::layer_norm ? 2 * b : 0);
   }
   ws.scratch.resize(widest);
+  ws.col_grad.resize(col_grad);
   ws.out.assign(layers_.size(), nullptr);
   ws.grad.assign(layers_.size(), nullptr);
   ws.grad_is_dz.assign(layers_.size(), 0);
@@ -153,6 +170,37 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
         out = !has_activation(l) ? z : separate ? ws.y[i].data() : y;
         break;
       }
+      case LayerKind::conv: {  // per group: its patches (kept for backward) times its kernel columns
+        const Window2D g = batch_window(l, b);
+        const int64_t filters = conv_filters(l), cg = g.c / l.groups, fg = filters / l.groups;
+        const int64_t positions = b * g.oh * g.ow, taps = conv_taps(l);
+        const float* kernel = params + l.kernel_offset;
+        const float* bias = l.bias_offset >= 0 ? params + l.bias_offset : nullptr;
+        float* z = ws.z[i].data();
+        float* y = training ? ws.y[i].data() : z;
+        for (int64_t k = 0; k < l.groups; ++k) {
+          float* col = ws.col[i].data() + k * positions * taps;
+          im2col<float>(col, h, g, k * cg, cg);
+          GemmFusion<float> fused;
+          if (has_activation(l) && is_elementwise(l.activation)) {
+            fused.activation = l.activation;
+            fused.alpha = l.alpha;
+            fused.activation_out = y + k * fg;
+          }
+          gemm<float>(z + k * fg, filters, col, taps, 1, kernel + k * fg, filters, 1, positions, fg, taps, 0.0f,
+                      bias ? bias + k * fg : nullptr, fused);
+        }
+        if (has_activation(l) && !is_elementwise(l.activation))
+          activation_forward<float>(ws.y[i].data(), z, positions, filters, l.activation, l.alpha);
+        out = !has_activation(l) ? z : is_elementwise(l.activation) ? y : ws.y[i].data();
+        break;
+      }
+      case LayerKind::max_pool:
+        max_pool_forward<float>(ws.y[i].data(), ws.argmax[i].data(), h, batch_window(l, b));
+        break;
+      case LayerKind::avg_pool:
+        avg_pool_forward<float>(ws.y[i].data(), h, batch_window(l, b));
+        break;
       case LayerKind::activation:
         activation_forward<float>(ws.y[i].data(), h, b, l.out, l.activation, l.alpha);
         break;
@@ -226,7 +274,7 @@ double Network::loss(Workspace& ws, int64_t b, int64_t whole, bool weighted) con
   const LayerSpec& top = layers_[last];
   const float* pred;
   if (!loss_.fused_softmax) pred = ws.out[last];
-  else if (top.kind == LayerKind::dense) pred = ws.z[last].data();
+  else if (has_weights(top)) pred = ws.z[last].data();
   else pred = input_of(ws, ws.x.data(), last);  // an Activation('softmax') layer's input
   const bool logits = loss_.from_logits || loss_.fused_softmax;
   const float* w = weighted ? ws.weights.data() : nullptr;
@@ -253,9 +301,9 @@ double Network::penalties(const float* params) const {
     const LayerSpec& l = layers_[i];
     double layer = 0.0;
     if (l.kernel_penalty.any())
-      layer += weight_penalty(params + l.kernel_offset, l.in * l.out, l.kernel_penalty.l1, l.kernel_penalty.l2);
+      layer += weight_penalty(params + l.kernel_offset, kernel_values(l), l.kernel_penalty.l1, l.kernel_penalty.l2);
     if (l.bias_offset >= 0 && l.bias_penalty.any())
-      layer += weight_penalty(params + l.bias_offset, l.out, l.bias_penalty.l1, l.bias_penalty.l2);
+      layer += weight_penalty(params + l.bias_offset, bias_values(l), l.bias_penalty.l1, l.bias_penalty.l2);
     total += layer;
   }
   return total;
@@ -266,10 +314,11 @@ void Network::add_penalty_gradients(const float* params, float* grads) const {
     const LayerSpec& l = layers_[i];
     if (!l.trainable) continue;
     if (l.kernel_penalty.any())
-      add_penalty_gradient(grads + l.kernel_offset, params + l.kernel_offset, l.in * l.out, l.kernel_penalty.l1,
+      add_penalty_gradient(grads + l.kernel_offset, params + l.kernel_offset, kernel_values(l), l.kernel_penalty.l1,
                            l.kernel_penalty.l2);
     if (l.bias_offset >= 0 && l.bias_penalty.any())
-      add_penalty_gradient(grads + l.bias_offset, params + l.bias_offset, l.out, l.bias_penalty.l1, l.bias_penalty.l2);
+      add_penalty_gradient(grads + l.bias_offset, params + l.bias_offset, bias_values(l), l.bias_penalty.l1,
+                           l.bias_penalty.l2);
   }
 }
 
@@ -381,6 +430,54 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
         }
         break;
       }
+      case LayerKind::conv: {
+        const float* dz = d;
+        if (has_activation(l) && !folded && !d_is_dz) {
+          activation_backward<float>(ws.dz[i].data(), d, ws.z[i].data(), ws.y[i].data(), b * l.out / conv_filters(l),
+                                     conv_filters(l), l.activation, l.alpha);
+          dz = ws.dz[i].data();
+        }
+        const Window2D g = batch_window(l, b);
+        const int64_t filters = conv_filters(l), cg = g.c / l.groups, fg = filters / l.groups;
+        const int64_t positions = b * g.oh * g.ow, taps = conv_taps(l);
+        const float* kernel = params + l.kernel_offset;
+        // the Python layer's order: the bias' gradient, the kernel's per group, then the input's
+        if (l.trainable) {
+          if (l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, positions, filters, 0.0f);
+          for (int64_t k = 0; k < l.groups; ++k)
+            gemm<float>(grads + l.kernel_offset + k * fg, filters, ws.col[i].data() + k * positions * taps, 1, taps,
+                        dz + k * fg, filters, 1, taps, fg, positions, 0.0f, nullptr);
+        }
+        if (src >= 0) {
+          float* dx = gradient_target(ws, src);
+          for (int64_t k = 0; k < l.groups; ++k) {
+            gemm<float>(ws.col_grad.data(), taps, dz + k * fg, filters, 1, kernel + k * fg, 1, filters, positions,
+                        taps, fg, 0.0f, nullptr);
+            col2im<float>(dx, ws.col_grad.data(), g, k * cg, cg);
+          }
+          give(ws, src, dx, b);
+        }
+        if (!l.trainable) break;
+        if (update) {  // (after the input's gradient, which reads the kernel)
+          update_block(*update, l.kernel_penalty, params, grads + l.kernel_offset, l.kernel_offset, kernel_values(l));
+          if (l.bias_offset >= 0)
+            update_block(*update, l.bias_penalty, params, grads + l.bias_offset, l.bias_offset, filters);
+        }
+        if (ready) {
+          if (l.bias_offset >= 0) (*ready)(l.bias_offset, filters);
+          (*ready)(l.kernel_offset, kernel_values(l));
+        }
+        break;
+      }
+      case LayerKind::max_pool:
+      case LayerKind::avg_pool:
+        if (src >= 0) {
+          float* dx = gradient_target(ws, src);
+          if (l.kind == LayerKind::max_pool) max_pool_backward<float>(dx, d, ws.argmax[i].data(), batch_window(l, b));
+          else avg_pool_backward<float>(dx, d, batch_window(l, b));
+          give(ws, src, dx, b);
+        }
+        break;
       case LayerKind::activation:
         if (folded || !has_activation(l)) {
           give(ws, src, d, b);  // the loss already took the softmax's gradient; linear passes d through
@@ -452,9 +549,9 @@ void Network::announce_gradients(const std::function<void(int64_t, int64_t)>& re
   for (size_t i = layers_.size(); i-- > 0;) {
     const LayerSpec& l = layers_[i];
     if (!l.trainable) continue;
-    if (l.kind == LayerKind::dense) {
-      if (l.bias_offset >= 0) ready(l.bias_offset, l.out);
-      ready(l.kernel_offset, l.in * l.out);
+    if (has_weights(l)) {
+      if (l.bias_offset >= 0) ready(l.bias_offset, bias_values(l));
+      ready(l.kernel_offset, kernel_values(l));
     } else if (l.kind == LayerKind::batch_norm || l.kind == LayerKind::layer_norm) {
       if (l.bias_offset >= 0) ready(l.bias_offset, l.out);
       if (l.kernel_offset >= 0) ready(l.kernel_offset, l.out);

@@ -52,8 +52,16 @@ void im2col(T* col, const T* x, const Window2D& g, int64_t c0, int64_t cg) {
         const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
         for (int64_t kw = 0; kw < g.kw; ++kw, out += cg) {
           const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
-          if (ih < 0 || iw < 0) std::fill(out, out + cg, T(0));
-          else std::memcpy(out, x + ((n * g.h + ih) * g.w + iw) * g.c + c0, sizeof(T) * cg);
+          if (ih < 0 || iw < 0) {
+            std::fill(out, out + cg, T(0));
+          } else {
+            const T* in = x + ((n * g.h + ih) * g.w + iw) * g.c + c0;
+            if (cg <= 4) {  // (a call to memcpy per one or two values cost more than the copy)
+              for (int64_t c = 0; c < cg; ++c) out[c] = in[c];
+            } else {
+              std::memcpy(out, in, sizeof(T) * cg);
+            }
+          }
         }
       }
     }
@@ -85,24 +93,35 @@ void col2im(T* dx, const T* col, const Window2D& g, int64_t c0, int64_t cg) {
 }
 
 template <typename T>
-void max_pool_forward(T* y, int64_t* argmax, const T* x, const Window2D& g) {
+void max_pool_forward(T* y, int32_t* argmax, const T* x, const Window2D& g) {
   const int nt = detail::threads_for(g.n * g.oh * g.ow * g.c * g.kh * g.kw, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t p = 0; p < g.n * g.oh; ++p) {
     const int64_t n = p / g.oh, oh = p % g.oh;
+    const T* image = x + n * g.h * g.w * g.c;
     for (int64_t ow = 0; ow < g.ow; ++ow) {
       const int64_t o = ((n * g.oh + oh) * g.ow + ow) * g.c;
       T* best = y + o;
-      int64_t* at = argmax + o;
+      int32_t* at = argmax + o;
       bool first = true;  // taps in order, channels innermost (contiguous): the first maximum wins
-      for_each_tap(g, n, oh, ow, [&](int64_t i0) {
-        const T* in = x + i0;
-        for (int64_t c = 0; c < g.c; ++c)  // a NaN wins over numbers (it propagates, as in Keras and numpy)
-          if (first || in[c] > best[c] || (in[c] != in[c] && best[c] == best[c])) {
+      for_each_tap(g, 0, oh, ow, [&](int64_t i0) {
+        const T* in = image + i0;
+        const int32_t e0 = int32_t(i0);
+        if (first) {
+          for (int64_t c = 0; c < g.c; ++c) {
             best[c] = in[c];
-            at[c] = i0 + c;
+            at[c] = e0 + int32_t(c);
           }
-        first = false;
+          first = false;
+          return;
+        }
+        // branch-free selects (vectorised): a NaN wins over numbers (it propagates, as in Keras and numpy)
+        for (int64_t c = 0; c < g.c; ++c) {
+          const T v = in[c], b = best[c];
+          const bool take = v > b || (v != v && b == b);
+          best[c] = take ? v : b;
+          at[c] = take ? e0 + int32_t(c) : at[c];
+        }
       });
       if (first)  // (a window wholly in the padding)
         for (int64_t c = 0; c < g.c; ++c) {
@@ -114,14 +133,15 @@ void max_pool_forward(T* y, int64_t* argmax, const T* x, const Window2D& g) {
 }
 
 template <typename T>
-void max_pool_backward(T* dx, const T* dy, const int64_t* argmax, const Window2D& g) {
+void max_pool_backward(T* dx, const T* dy, const int32_t* argmax, const Window2D& g) {
   const int64_t image = g.h * g.w * g.c, outs = g.oh * g.ow * g.c;
   const int nt = detail::threads_for(g.n * image, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t n = 0; n < g.n; ++n) {  // an image's window positions never reach another image
-    std::fill(dx + n * image, dx + (n + 1) * image, T(0));
+    T* d = dx + n * image;
+    std::fill(d, d + image, T(0));
     for (int64_t o = n * outs; o < (n + 1) * outs; ++o)
-      if (argmax[o] >= 0) dx[argmax[o]] += dy[o];
+      if (argmax[o] >= 0) d[argmax[o]] += dy[o];
   }
 }
 
@@ -167,8 +187,8 @@ void avg_pool_backward(T* dx, const T* dy, const Window2D& g) {
 #define BRISKNET_CONVOLUTION(T)                                                        \
   template void im2col<T>(T*, const T*, const Window2D&, int64_t, int64_t);           \
   template void col2im<T>(T*, const T*, const Window2D&, int64_t, int64_t);           \
-  template void max_pool_forward<T>(T*, int64_t*, const T*, const Window2D&);          \
-  template void max_pool_backward<T>(T*, const T*, const int64_t*, const Window2D&);   \
+  template void max_pool_forward<T>(T*, int32_t*, const T*, const Window2D&);          \
+  template void max_pool_backward<T>(T*, const T*, const int32_t*, const Window2D&);   \
   template void avg_pool_forward<T>(T*, const T*, const Window2D&);                    \
   template void avg_pool_backward<T>(T*, const T*, const Window2D&);
 BRISKNET_CONVOLUTION(float)

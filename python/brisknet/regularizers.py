@@ -11,6 +11,13 @@ from .serialization import classes_of, deserialize
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get"]
 
 
+def engine_penalties(*regularizers):
+    """Each regularizer (or None: no penalty) as the engine's _core.Penalty, or None when one of
+    them has a formula of its own (that layer trains on the Python path)."""
+    penalties = [_core.Penalty() if r is None else r.engine_penalty() for r in regularizers]
+    return None if any(p is None for p in penalties) else penalties
+
+
 class Regularizer:
     def __init__(self, l1=0.0, l2=0.0):
         for name, v in (("l1", l1), ("l2", l2)):

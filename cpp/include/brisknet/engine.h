@@ -1,6 +1,7 @@
 // The training engine: a graph of layers in an order where each reads only earlier ones (a chain
 // by default: Dense, element-wise Activation, Dropout, a per-feature affine map - Normalization,
-// Rescaling - BatchNormalization, LayerNormalization; Add and Concatenate join branches) trained
+// Rescaling - BatchNormalization, LayerNormalization, Conv1D/Conv2D, max and average pooling; Add
+// and Concatenate join branches) trained
 // for a run of steps per call, with the GIL released. Each step has explicit phases:
 //
 //   gather -> forward -> loss (+ weight penalties) -> backward -> reduce -> update
@@ -26,7 +27,7 @@
 
 namespace brisknet {
 
-enum class LayerKind : int { dense, activation, dropout, affine, add, concat, batch_norm, layer_norm };
+enum class LayerKind : int { dense, activation, dropout, affine, add, concat, batch_norm, layer_norm, conv, max_pool, avg_pool };
 
 struct Penalty {  // Keras' L1L2 regularizer
   double l1 = 0, l2 = 0;
@@ -58,7 +59,21 @@ struct LayerSpec {
   // frozen BatchNormalization runs in inference mode).
   int64_t stats_offset = -1;
   float momentum = 0.99f, epsilon = 1e-3f;
+  // conv, max_pool, avg_pool: the window over one sample, channels_last (window.n is unused: each
+  // step sets it to the batch's rows); in = h * w * c, out = oh * ow * (conv: filters, else c).
+  // conv: kernel (kh, kw, c / groups, filters) and bias (filters) as Dense's, activation, penalties.
+  Window2D window{};
+  int64_t groups = 1;
 };
+
+// A dense or conv layer's weights: its kernel's and bias' sizes, and conv's output channels.
+inline bool has_weights(const LayerSpec& l) { return l.kind == LayerKind::dense || l.kind == LayerKind::conv; }
+inline int64_t conv_filters(const LayerSpec& l) { return l.out / (l.window.oh * l.window.ow); }
+inline int64_t kernel_values(const LayerSpec& l) {
+  return l.kind == LayerKind::conv ? l.window.kh * l.window.kw * (l.window.c / l.groups) * conv_filters(l)
+                                   : l.in * l.out;
+}
+inline int64_t bias_values(const LayerSpec& l) { return l.kind == LayerKind::conv ? conv_filters(l) : l.out; }
 
 struct LossSpec {
   LossKind kind = LossKind::mean_squared_error;
@@ -123,6 +138,12 @@ class Network {
     // statistics (mean, then 1 / sqrt(var + eps))
     std::vector<std::vector<float>> z, y, dy, dz, stats;
     std::vector<std::vector<uint8_t>> mask;
+    // per conv layer: its patches, one (positions x taps) matrix per group, kept for the kernel's
+    // gradient; per max pooling layer: each output's place in the input. col_grad: one group's
+    // patch gradients (the input gradient before col2im), shared by the conv layers.
+    std::vector<std::vector<float>> col;
+    std::vector<std::vector<int32_t>> argmax;
+    std::vector<float> col_grad;
     // per layer, in one step: its output (forward); the gradient w.r.t. its output, and whether
     // that is already w.r.t. a dense layer's pre-activation
     std::vector<const float*> out, grad;

@@ -155,11 +155,12 @@ void im2col(T* col, const T* x, const Window2D& g, int64_t c0, int64_t cg);
 template <typename T>
 void col2im(T* dx, const T* col, const Window2D& g, int64_t c0, int64_t cg);
 
-// y[n, oh, ow, c] = the window's maximum (padding ignored), argmax its flat index in x (-1: none)
+// y[n, oh, ow, c] = the window's maximum (padding ignored), argmax its flat index in image n of x
+// (-1: none; an image holds fewer than 2^31 values, checked by the callers)
 template <typename T>
-void max_pool_forward(T* y, int64_t* argmax, const T* x, const Window2D& g);
+void max_pool_forward(T* y, int32_t* argmax, const T* x, const Window2D& g);
 template <typename T>
-void max_pool_backward(T* dx, const T* dy, const int64_t* argmax, const Window2D& g);
+void max_pool_backward(T* dx, const T* dy, const int32_t* argmax, const Window2D& g);
 // y = the mean over the window's positions inside the image
 template <typename T>
 void avg_pool_forward(T* y, const T* x, const Window2D& g);

@@ -181,6 +181,20 @@ class Conv2D(Layer):
         return self._grouped_backward(dz, self._weights[0].reshape(-1, self.filters),
                                       self._grads[0].reshape(-1, self.filters), need_dx)
 
+    def engine_spec(self, offset_of):
+        penalties = regularizers.engine_penalties(self.kernel_regularizer, self.bias_regularizer)
+        if penalties is None:
+            return None  # a custom regularizer: the Python path
+        image, out, pad, kernel, strides, dilation = self._geometry(self.input_shape)
+        s = _core.LayerSpec()
+        s.kind, s.inputs, s.outputs = _core.LayerKind.conv, math.prod(image), out[0] * out[1] * self.filters
+        s.window, s.groups = image + kernel + strides + dilation + pad + out, self.groups
+        s.kernel_offset = offset_of(self._weights[0])
+        s.bias_offset = offset_of(self._weights[1]) if self.use_bias else -1
+        s.activation, s.alpha, s.trainable = self._act, self._alpha, self.trains
+        s.kernel_penalty, s.bias_penalty = penalties
+        return [s]
+
     def weight_regularizers(self):
         out = [] if self.kernel_regularizer is None else [(0, self.kernel_regularizer)]
         return out + ([(1, self.bias_regularizer)] if self.use_bias and self.bias_regularizer is not None else [])
@@ -311,6 +325,9 @@ class Conv2DTranspose(Conv2D):
         _core.gemm(dx, dcol, self._weights[0].reshape(taps, -1), False, False, 0.0)
         return dx.reshape((-1,) + tuple(self.input_shape))
 
+    def engine_spec(self, offset_of):
+        return None  # (trains on the Python path)
+
     def get_config(self):
         config = super().get_config()
         del config["groups"]
@@ -365,6 +382,9 @@ class SeparableConv2D(DepthwiseConv2D):
         _core.gemm(ddepth, dz, pointwise, False, True, 0.0)
         return self._grouped_backward(ddepth, self._weights[0].reshape(-1, self.filters),
                                       self._grads[0].reshape(-1, self.filters), need_dx)
+
+    def engine_spec(self, offset_of):
+        return None  # (trains on the Python path)
 
     def weight_regularizers(self):
         pairs = [(0, self.depthwise_regularizer), (1, self.pointwise_regularizer)]

@@ -97,10 +97,8 @@ class Dense(Layer):
             self.bias_regularizer.add_gradient(self._grads[1], self._weights[1])
 
     def engine_spec(self, offset_of):
-        no_penalty = _core.Penalty()
-        penalties = [no_penalty if r is None else r.engine_penalty()
-                     for r in (self.kernel_regularizer, self.bias_regularizer)]
-        if any(p is None for p in penalties):
+        penalties = regularizers.engine_penalties(self.kernel_regularizer, self.bias_regularizer)
+        if penalties is None:
             return None  # a custom regularizer: the Python path
         s = _core.LayerSpec()
         s.kind, s.inputs, s.outputs = _core.LayerKind.dense, self.input_shape[0], self.units

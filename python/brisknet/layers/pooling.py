@@ -3,6 +3,8 @@ them (MaxPooling, AveragePooling: C++ kernels, the max's position kept for backw
 pooling (each channel's mean or maximum over all positions)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _core
@@ -44,7 +46,7 @@ class _Pooling(Layer):
         image, kernel, strides, pad, out = self._geometry(self.input_shape)
         self._x4 = np.ascontiguousarray(x).reshape((x.shape[0],) + image)
         y = self.buffer("y", (x.shape[0],) + tuple(self.output_shape), x.dtype)
-        self._argmax = self.buffer("argmax", y.shape, np.int64) if self.takes_max else None
+        self._argmax = self.buffer("argmax", y.shape, np.int32) if self.takes_max else None
         _core.pool_forward(y.reshape((x.shape[0], out[0], out[1], image[2])), self._argmax, self._x4, kernel, strides,
                            pad, out)
         return y
@@ -57,6 +59,14 @@ class _Pooling(Layer):
         _core.pool_backward(dx, np.ascontiguousarray(dy).reshape((dy.shape[0], out[0], out[1], image[2])),
                             self._argmax, kernel, strides, pad, out)
         return dx.reshape((dy.shape[0],) + tuple(self.input_shape))
+
+    def engine_spec(self, offset_of):
+        image, kernel, strides, pad, out = self._geometry(self.input_shape)
+        s = _core.LayerSpec()
+        s.kind = _core.LayerKind.max_pool if self.takes_max else _core.LayerKind.avg_pool
+        s.inputs, s.outputs = math.prod(image), out[0] * out[1] * image[2]
+        s.window = image + kernel + strides + (1, 1) + pad + out
+        return [s]
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),

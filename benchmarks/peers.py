@@ -1,0 +1,95 @@
+"""What the end-to-end benchmarks (residual_mlp.py, convnet.py) share: Keras 3 kept running in a
+virtualenv of its own beside this process (tensorflow-cpu and Keras' PyTorch backend pin their own
+numpy), epochs of each library interleaved with pauses for the previous library's idle threads,
+and the machine's description.
+
+Keras' interpreters: $BRISKNET_KERAS_PYTHON (Keras 3 with torch, run with KERAS_BACKEND=torch),
+$BRISKNET_KERAS_TF_PYTHON (Keras 3 with tensorflow-cpu), or .venv-keras / .venv-keras-tf at the
+repository's root; a side whose interpreter is missing is left out.
+"""
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def keras_pythons():
+    """{label: (python, KERAS_BACKEND)} for the Keras installations present."""
+    sides = {
+        "keras 3 (tensorflow)": (os.environ.get("BRISKNET_KERAS_TF_PYTHON") or str(ROOT / ".venv-keras-tf/bin/python"),
+                                 "tensorflow"),
+        "keras 3 (torch)": (os.environ.get("BRISKNET_KERAS_PYTHON") or str(ROOT / ".venv-keras/bin/python"), "torch"),
+    }
+    return {label: side for label, side in sides.items() if os.path.exists(side[0])}
+
+
+class KerasWorker:
+    """A Keras process running `script`: it reads x and y from the .npy paths in sys.argv[1:3],
+    prints a line once ready (imported, warmed up: nothing of it runs beside the other libraries'
+    epochs), then reads one line per epoch asked for on stdin, answering with the epoch's seconds
+    as JSON."""
+
+    def __init__(self, python, backend, script, x, y, threads, name):
+        tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp"))
+        paths = [tmp / f"{name}_x.npy", tmp / f"{name}_y.npy"]
+        np.save(paths[0], x)
+        np.save(paths[1], y)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LD_PRELOAD")}
+        env.update(KERAS_BACKEND=backend, OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads),
+                   TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3")
+        self.process = subprocess.Popen([python, "-c", script, *map(str, paths)], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        if not self.process.stdout.readline():
+            raise RuntimeError(f"the Keras worker ({python}) did not start (run its script by hand to see why)")
+
+    def epoch(self, request):
+        self.process.stdin.write(f"{request}\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the Keras worker ended (run its script by hand to see why)")
+        return json.loads(line)
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=120)
+
+
+def timed(run):
+    """A callable that runs `run()` and returns its seconds."""
+    def once():
+        start = time.perf_counter()
+        run()
+        return time.perf_counter() - start
+    return once
+
+
+def interleaved(sides, repeats, pause=0.25):
+    """{label: median seconds} of `repeats` rounds, each running every side once in turn; each
+    side is a callable returning its seconds. The pause lets the last library's threads go idle."""
+    seconds = {label: [] for label in sides}
+    for _ in range(repeats):
+        for label, run in sides.items():
+            seconds[label].append(run())
+            time.sleep(pause)
+    return {label: statistics.median(v) for label, v in seconds.items()}
+
+
+def machine(threads):
+    import brisknet
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               "?") if os.path.exists("/proc/cpuinfo") else "?"
+    return f"{cpu}, GEMM path {brisknet.cpu_info()['gemm_isa']}, {threads} threads"
+
+
+def ratio_line(rates):
+    """'brisknet / best peer' of {label: samples/s}."""
+    best = max((r for k, r in rates.items() if k != "brisknet"), default=None)
+    cells = ", ".join(f"{k} {r:,.0f}" for k, r in rates.items())
+    return f"samples/s {cells}" + (f"; brisknet / best peer {rates['brisknet'] / best:.2f}" if best else "")

@@ -1,0 +1,127 @@
+"""Convnets in the engine (Conv1D/Conv2D/DepthwiseConv2D, max and average pooling): the same
+weights, history and predictions as the Python reference path, bit for bit, whatever the thread
+count; what the engine has no kind for (SeparableConv2D, Conv2DTranspose, ...) trains on the
+Python path."""
+import numpy as np
+import pytest
+
+import brisknet as keras
+from brisknet import _core, layers
+from brisknet.models import engine as engine_module
+
+
+def simple_convnet(size=12):
+    """Keras' "Simple MNIST convnet" on smaller images."""
+    return keras.Sequential([keras.Input((size, size, 1)), layers.Conv2D(8, 3, activation="relu"),
+                             layers.MaxPooling2D(2), layers.Conv2D(16, 3, activation="relu"), layers.MaxPooling2D(2),
+                             layers.Flatten(), layers.Dropout(0.5), layers.Dense(4, activation="softmax")])
+
+
+def options():
+    """Every window option: strides, 'same' padding, dilation, groups, no bias, penalties, a
+    frozen convolution, depthwise, non-element-wise activation, average and 'same' pooling."""
+    return keras.Sequential([
+        keras.Input((11, 10, 3)),
+        layers.Conv2D(6, (3, 2), strides=(2, 1), padding="same", activation="tanh", kernel_regularizer="l2",
+                      bias_regularizer="l1"),
+        layers.Conv2D(6, 2, dilation_rate=(2, 1), groups=3, use_bias=False, activation="gelu"),
+        layers.MaxPooling2D(3, strides=2, padding="same"),
+        layers.DepthwiseConv2D(2, depth_multiplier=2, padding="same", activation="relu"),
+        layers.Conv2D(5, 1, trainable=False),
+        layers.AveragePooling2D((2, 1), strides=1, padding="same"),
+        layers.Conv2D(4, 2, activation="softmax"),
+        layers.Flatten(),
+        layers.Dense(4, activation="softmax")])
+
+
+def sequence():
+    return keras.Sequential([keras.Input((20, 3)), layers.Conv1D(6, 3, strides=2, padding="same", activation="relu"),
+                             layers.MaxPooling1D(2), layers.Conv1D(4, 2, dilation_rate=2), layers.AveragePooling1D(2),
+                             layers.Flatten(), layers.Dense(4, activation="softmax")])
+
+
+def residual():
+    inputs = keras.Input((8, 8, 2))
+    h = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    h = layers.Add()([h, layers.Conv2D(4, 3, padding="same")(h)])
+    h = layers.MaxPooling2D(2)(h)
+    return keras.Model(inputs, layers.Dense(4, activation="softmax")(layers.Flatten()(h)))
+
+
+def data(model, n=96):
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((n,) + model.input_shape[1:]).astype(np.float32), rng.integers(0, 4, n))
+
+
+def train(build, eager, threads=2, epochs=2, **compile_kw):
+    keras.set_num_threads(threads)
+    keras.utils.set_random_seed(5)
+    model = build()
+    model.compile(**{"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"],
+                     **compile_kw}, run_eagerly=eager)
+    x, y = data(model)
+    history = model.fit(x, y, epochs=epochs, batch_size=32, verbose=0, validation_split=0.25)
+    assert (getattr(model, "_training_engine", None) is None) == eager, engine_module.why_not(model)
+    return model.get_weights(), history.history, model.predict(x[:7], verbose=0)
+
+
+def assert_same(a, b):
+    assert a[1] == b[1]
+    for u, v in zip(a[0], b[0]):
+        np.testing.assert_array_equal(u, v)
+    np.testing.assert_array_equal(a[2], b[2])
+
+
+@pytest.mark.parametrize("build", [simple_convnet, options, sequence, residual])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd-clipnorm"])
+def test_a_convnet_in_the_engine_is_bit_identical_to_the_reference_path(build, optimizer):
+    def opt():  # a fresh optimizer per run; clipnorm needs the whole gradient (the unfused update)
+        return "adam" if optimizer == "adam" else keras.optimizers.SGD(0.05, momentum=0.9, clipnorm=1.0)
+    assert_same(train(build, False, optimizer=opt()), train(build, True, optimizer=opt()))
+    keras.set_num_threads(2)
+
+
+def test_a_convnet_in_the_engine_is_bit_identical_across_thread_counts():
+    def build():
+        return simple_convnet(size=20)  # enough positions that the kernels split across threads
+    one = train(build, False, threads=1, epochs=1)
+    for threads in (2, 8):
+        assert_same(train(build, False, threads=threads, epochs=1), one)
+    keras.set_num_threads(2)
+
+
+@pytest.mark.parametrize("layer, reason", [
+    (lambda: layers.SeparableConv2D(2, 3), "SeparableConv2D"),
+    (lambda: layers.Conv2DTranspose(2, 3), "Conv2DTranspose"),
+    (lambda: layers.UpSampling2D(2), "UpSampling2D"),
+])
+def test_convnets_the_engine_cannot_run_yet_train_on_the_python_path(layer, reason):
+    model = keras.Sequential([keras.Input((6, 6, 2)), layer(), layers.Flatten(), layers.Dense(2)])
+    model.compile("sgd", "mse")
+    assert reason in engine_module.why_not(model)
+
+
+def window_spec(kind, window, inputs, outputs, groups=1):
+    s = _core.LayerSpec()
+    s.kind, s.inputs, s.outputs, s.window, s.groups = kind, inputs, outputs, window, groups
+    s.kernel_offset = 0
+    return s
+
+
+def test_the_engine_checks_a_window_s_geometry():
+    loss = _core.LossSpec(_core.LossKind.mean_squared_error)
+    good = (4, 4, 2, 3, 3, 1, 1, 1, 1, 0, 0, 2, 2)  # (h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
+    conv, pool = _core.LayerKind.conv, _core.LayerKind.max_pool
+    _core.Network([window_spec(conv, good, 32, 12)], loss)  # 3 filters
+    assert window_spec(conv, good, 32, 12).window == good
+    bad = [
+        (window_spec(conv, good[:5] + (0,) + good[6:], 32, 12), "strides and dilation must be >= 1"),
+        (window_spec(conv, good[:11] + (9, 2), 32, 36), "output size does not fit"),
+        (window_spec(conv, good, 30, 12), "does not hold its inputs"),
+        (window_spec(conv, good, 32, 13), "whole number of channels"),
+        (window_spec(conv, good, 32, 12, groups=2), "groups must divide"),
+        (window_spec(pool, good, 32, 12), "pooling keeps the channels"),
+    ]
+    for spec, message in bad:
+        with pytest.raises(ValueError, match=message):
+            _core.Network([spec], loss)
