@@ -27,7 +27,7 @@ def options():
         layers.Conv2D(6, 2, dilation_rate=(2, 1), groups=3, use_bias=False, activation="gelu"),
         layers.MaxPooling2D(3, strides=2, padding="same"),
         layers.DepthwiseConv2D(2, depth_multiplier=2, padding="same", activation="relu"),
-        layers.Conv2D(5, 1, trainable=False),
+        layers.Conv2D(5, 1, activation="elu", trainable=False),
         layers.AveragePooling2D((2, 1), strides=1, padding="same"),
         layers.Conv2D(4, 2, activation="softmax"),
         layers.Flatten(),

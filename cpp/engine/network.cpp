@@ -8,7 +8,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "../kernels/activation_elementwise.h"
 #include "../kernels/optimizer_rules.h"
+#include "../kernels/parallel.h"
 
 namespace brisknet {
 
@@ -472,10 +474,30 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
       case LayerKind::max_pool:
       case LayerKind::avg_pool:
         if (src >= 0) {
+          // Image by image; the element-wise activation gradient of a convolution below (when this
+          // layer is its only reader) follows each image while its gradient is in cache.
+          const LayerSpec& down = layers_[src];
+          const bool fuse_below = consumers_[src] == 1 && down.kind == LayerKind::conv && has_activation(down) &&
+                                  is_elementwise(down.activation);
           float* dx = gradient_target(ws, src);
-          if (l.kind == LayerKind::max_pool) max_pool_backward<float>(dx, d, ws.argmax[i].data(), batch_window(l, b));
-          else avg_pool_backward<float>(dx, d, batch_window(l, b));
-          give(ws, src, dx, b);
+          const Window2D g = l.window;
+          const int64_t image = l.in, outs = l.out;
+          const int nt = detail::threads_for(b * image, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+          for (int64_t n = 0; n < b; ++n) {
+            float* dxn = dx + n * image;
+            if (l.kind == LayerKind::max_pool)
+              max_pool_backward_image<float>(dxn, d + n * outs, ws.argmax[i].data() + n * outs, g);
+            else
+              avg_pool_backward_image<float>(dxn, d + n * outs, g);
+            if (fuse_below) {  // (as activation_backward: denormals flushed)
+              detail::ScopedFlushDenormals ftz;
+              detail::elementwise_activation_grad<float>(ws.dz[src].data() + n * image, dxn, ws.z[src].data() + n * image,
+                                                         ws.y[src].data() + n * image, image, down.activation,
+                                                         down.alpha);
+            }
+          }
+          give(ws, src, fuse_below ? ws.dz[src].data() : dx, b, fuse_below);
         }
         break;
       case LayerKind::activation:

@@ -41,27 +41,39 @@ inline int64_t for_each_tap(const Window2D& g, int64_t n, int64_t oh, int64_t ow
 
 template <typename T>
 void im2col(T* col, const T* x, const Window2D& g, int64_t c0, int64_t cg) {
-  const int64_t row = g.kh * g.kw * cg;
+  const int64_t taps = g.kh * g.kw, row = taps * cg;
+  // A window wholly inside the image reads its taps at fixed offsets from its first one: no
+  // bounds per tap (kernels up to 8 x 8; larger ones take the checked path below throughout).
+  constexpr int64_t kMaxTaps = 64;
+  int64_t offset[kMaxTaps];
+  const bool table = taps <= kMaxTaps;
+  if (table)
+    for (int64_t kh = 0; kh < g.kh; ++kh)
+      for (int64_t kw = 0; kw < g.kw; ++kw) offset[kh * g.kw + kw] = (kh * g.dh * g.w + kw * g.dw) * g.c;
   const int nt = detail::threads_for(g.n * g.oh * g.ow * row, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t p = 0; p < g.n * g.oh; ++p) {
     const int64_t n = p / g.oh, oh = p % g.oh;
+    const int64_t top = oh * g.sh - g.pt;
+    const bool rows_inside = table && top >= 0 && top + (g.kh - 1) * g.dh < g.h;
     for (int64_t ow = 0; ow < g.ow; ++ow) {
       T* out = col + ((n * g.oh + oh) * g.ow + ow) * row;
+      const int64_t left = ow * g.sw - g.pl;
+      if (rows_inside && left >= 0 && left + (g.kw - 1) * g.dw < g.w) {
+        const T* in = x + ((n * g.h + top) * g.w + left) * g.c + c0;
+        if (cg == 1) {
+          for (int64_t t = 0; t < taps; ++t) out[t] = in[offset[t]];
+        } else {
+          for (int64_t t = 0; t < taps; ++t) std::memcpy(out + t * cg, in + offset[t], sizeof(T) * cg);
+        }
+        continue;
+      }
       for (int64_t kh = 0; kh < g.kh; ++kh) {
         const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
         for (int64_t kw = 0; kw < g.kw; ++kw, out += cg) {
           const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
-          if (ih < 0 || iw < 0) {
-            std::fill(out, out + cg, T(0));
-          } else {
-            const T* in = x + ((n * g.h + ih) * g.w + iw) * g.c + c0;
-            if (cg <= 4) {  // (a call to memcpy per one or two values cost more than the copy)
-              for (int64_t c = 0; c < cg; ++c) out[c] = in[c];
-            } else {
-              std::memcpy(out, in, sizeof(T) * cg);
-            }
-          }
+          if (ih < 0 || iw < 0) std::fill(out, out + cg, T(0));
+          else std::copy_n(x + ((n * g.h + ih) * g.w + iw) * g.c + c0, cg, out);
         }
       }
     }
@@ -133,16 +145,20 @@ void max_pool_forward(T* y, int32_t* argmax, const T* x, const Window2D& g) {
 }
 
 template <typename T>
+void max_pool_backward_image(T* dx, const T* dy, const int32_t* argmax, const Window2D& g) {
+  const int64_t image = g.h * g.w * g.c, outs = g.oh * g.ow * g.c;
+  std::fill(dx, dx + image, T(0));
+  for (int64_t o = 0; o < outs; ++o)
+    if (argmax[o] >= 0) dx[argmax[o]] += dy[o];
+}
+
+template <typename T>
 void max_pool_backward(T* dx, const T* dy, const int32_t* argmax, const Window2D& g) {
   const int64_t image = g.h * g.w * g.c, outs = g.oh * g.ow * g.c;
   const int nt = detail::threads_for(g.n * image, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t n = 0; n < g.n; ++n) {  // an image's window positions never reach another image
-    T* d = dx + n * image;
-    std::fill(d, d + image, T(0));
-    for (int64_t o = n * outs; o < (n + 1) * outs; ++o)
-      if (argmax[o] >= 0) d[argmax[o]] += dy[o];
-  }
+  for (int64_t n = 0; n < g.n; ++n)  // an image's window positions never reach another image
+    max_pool_backward_image(dx + n * image, dy + n * outs, argmax + n * outs, g);
 }
 
 template <typename T>
@@ -165,23 +181,26 @@ void avg_pool_forward(T* y, const T* x, const Window2D& g) {
 }
 
 template <typename T>
+void avg_pool_backward_image(T* dx, const T* dy, const Window2D& g) {
+  std::fill(dx, dx + g.h * g.w * g.c, T(0));
+  for (int64_t oh = 0; oh < g.oh; ++oh)
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      const int64_t count = for_each_tap(g, 0, oh, ow, [](int64_t) {});
+      if (!count) continue;
+      const T k = T(1) / T(count);
+      const T* d = dy + (oh * g.ow + ow) * g.c;
+      for_each_tap(g, 0, oh, ow, [&](int64_t i0) {
+        for (int64_t c = 0; c < g.c; ++c) dx[i0 + c] += d[c] * k;
+      });
+    }
+}
+
+template <typename T>
 void avg_pool_backward(T* dx, const T* dy, const Window2D& g) {
-  const int64_t image = g.h * g.w * g.c;
+  const int64_t image = g.h * g.w * g.c, outs = g.oh * g.ow * g.c;
   const int nt = detail::threads_for(g.n * image, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t n = 0; n < g.n; ++n) {
-    std::fill(dx + n * image, dx + (n + 1) * image, T(0));
-    for (int64_t oh = 0; oh < g.oh; ++oh)
-      for (int64_t ow = 0; ow < g.ow; ++ow) {
-        const int64_t count = for_each_tap(g, n, oh, ow, [](int64_t) {});
-        if (!count) continue;
-        const T k = T(1) / T(count);
-        const T* d = dy + ((n * g.oh + oh) * g.ow + ow) * g.c;
-        for_each_tap(g, n, oh, ow, [&](int64_t i0) {
-          for (int64_t c = 0; c < g.c; ++c) dx[i0 + c] += d[c] * k;
-        });
-      }
-  }
+  for (int64_t n = 0; n < g.n; ++n) avg_pool_backward_image(dx + n * image, dy + n * outs, g);
 }
 
 #define BRISKNET_CONVOLUTION(T)                                                        \
@@ -189,6 +208,8 @@ void avg_pool_backward(T* dx, const T* dy, const Window2D& g) {
   template void col2im<T>(T*, const T*, const Window2D&, int64_t, int64_t);           \
   template void max_pool_forward<T>(T*, int32_t*, const T*, const Window2D&);          \
   template void max_pool_backward<T>(T*, const T*, const int32_t*, const Window2D&);   \
+  template void max_pool_backward_image<T>(T*, const T*, const int32_t*, const Window2D&); \
+  template void avg_pool_backward_image<T>(T*, const T*, const Window2D&);             \
   template void avg_pool_forward<T>(T*, const T*, const Window2D&);                    \
   template void avg_pool_backward<T>(T*, const T*, const Window2D&);
 BRISKNET_CONVOLUTION(float)

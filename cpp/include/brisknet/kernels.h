@@ -166,6 +166,12 @@ template <typename T>
 void avg_pool_forward(T* y, const T* x, const Window2D& g);
 template <typename T>
 void avg_pool_backward(T* dx, const T* dy, const Window2D& g);
+// The backward passes for one image (g.n ignored) on the calling thread, for callers that split
+// images over threads themselves; the functions above run these per image.
+template <typename T>
+void max_pool_backward_image(T* dx, const T* dy, const int32_t* argmax, const Window2D& g);
+template <typename T>
+void avg_pool_backward_image(T* dx, const T* dy, const Window2D& g);
 
 // ---------------------------------------------------------------- activations
 // y[rows,cols] = f(x[rows,cols]); softmax and log_softmax are taken along each row.
