@@ -1,6 +1,7 @@
 """Conv1D/Conv2D and the windowed pooling layers: forward against a direct numpy loop, every
 gradient against central differences in float64, shapes and bad input as Keras; the Simple MNIST
-convnet trains. (The layers run on the Python path for now: im2col + brisknet's GEMM.)"""
+convnet trains. The convolution kernels (im2col + brisknet's GEMM, a chunk of images per thread)
+against the same references on batches of many chunks, bit-identical across thread counts."""
 import numpy as np
 import pytest
 
@@ -49,6 +50,60 @@ def test_conv2d_against_a_direct_loop_and_central_differences(rng, config):
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     x[np.abs(x) < 1e-3] = 0.5
     _check_layer(layers.Conv2D(**config), x, rng)
+
+
+def reference_conv2d_backward(x, w, dz, strides, dilation, pad, groups):
+    """The kernel's and the input's gradients of reference_conv2d by the chain rule, loop by loop."""
+    n, h, wd, c = x.shape
+    kh, kw, cg, f = w.shape
+    fg = f // groups
+    padded = np.zeros((n, h + 2 * kh * dilation[0] + 2 * pad[0], wd + 2 * kw * dilation[1] + 2 * pad[1], c))
+    padded[:, pad[0]:pad[0] + h, pad[1]:pad[1] + wd] = x
+    dpadded, dw = np.zeros_like(padded), np.zeros_like(w)
+    for i in range(dz.shape[1]):
+        for j in range(dz.shape[2]):
+            for a in range(kh):
+                for bb in range(kw):
+                    r, q = i * strides[0] + a * dilation[0], j * strides[1] + bb * dilation[1]
+                    for g in range(groups):
+                        d = dz[:, i, j, g * fg:(g + 1) * fg]
+                        dw[a, bb, :, g * fg:(g + 1) * fg] += padded[:, r, q, g * cg:(g + 1) * cg].T @ d
+                        dpadded[:, r, q, g * cg:(g + 1) * cg] += d @ w[a, bb, :, g * fg:(g + 1) * fg].T
+    return dw, dpadded[:, pad[0]:pad[0] + h, pad[1]:pad[1] + wd]
+
+
+@pytest.mark.parametrize("groups, strides, dilation, pad", [(1, (1, 1), (1, 1), (0, 0)), (2, (2, 1), (1, 1), (1, 1)),
+                                                           (4, (1, 1), (2, 1), (2, 1))])
+def test_the_convolution_kernels_over_many_chunks_of_images(rng, groups, strides, dilation, pad):
+    """200 images of 16 x 16 x 8: more than one chunk on any CPU (a chunk's patches fill half of
+    L2), so the kernel gradient sums per-chunk partials; the threads share the chunks."""
+    from brisknet import _core
+    x = rng.standard_normal((200, 16, 16, 8))
+    w = rng.standard_normal((3, 3, 8 // groups, 4))
+    out = tuple((size + 2 * p - d * 2 - 1) // s + 1 for size, p, d, s in zip((16, 16), pad, dilation, strides))
+    window = ((3, 3), strides, dilation, pad, out)
+    dz = rng.standard_normal((200,) + out + (4,))
+    results = {}
+    for threads in (1, 2, 8):
+        keras.set_num_threads(threads)
+        for dtype in (np.float64, np.float32):
+            xs, ws, dzs = (a.astype(dtype) for a in (x, w, dz))
+            z = np.empty((200 * out[0] * out[1], 4), dtype)
+            dw, dx = np.empty((9 * 8 // groups, 4), dtype), np.empty_like(xs)
+            _core.conv2d_forward(z, xs, ws.reshape(-1, 4), None, *window, groups)
+            _core.conv2d_backward(dw, dx, dzs.reshape(-1, 4), xs, ws.reshape(-1, 4), *window, groups)
+            results[threads, dtype] = (z, dw, dx)
+    keras.set_num_threads(2)
+    z, dw, dx = results[1, np.float64]
+    np.testing.assert_allclose(z.reshape((200,) + out + (4,)), reference_conv2d(x, w, None, strides, dilation, pad, out,
+                                                                                groups), rtol=1e-10, atol=1e-10)
+    want_dw, want_dx = reference_conv2d_backward(x, w, dz, strides, dilation, pad, groups)
+    np.testing.assert_allclose(dw.reshape(w.shape), want_dw, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-10, atol=1e-10)
+    for threads in (2, 8):
+        for dtype in (np.float64, np.float32):
+            for got, want in zip(results[threads, dtype], results[1, dtype]):
+                np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("config", [dict(filters=3, kernel_size=3), dict(filters=2, kernel_size=2, strides=2,
@@ -280,3 +335,23 @@ def test_separable_conv2d_is_a_depthwise_then_a_pointwise_convolution(rng):
     np.testing.assert_allclose(layer.forward(x, True), pointwise.forward(depthwise.forward(x, True), True),
                                rtol=1e-12, atol=1e-12)
     _check_layer(layers.SeparableConv2D(4, (3, 2), depth_multiplier=2, padding="same", activation="tanh"), x, rng)
+
+
+def test_the_convolution_kernels_check_their_arrays():
+    from brisknet import _core
+    x = np.zeros((2, 5, 5, 4), np.float32)
+    window = ((3, 3), (1, 1), (1, 1), (0, 0), (3, 3))
+    z = np.zeros((18, 6), np.float32)
+    with pytest.raises(ValueError, match="groups must divide"):
+        _core.conv2d_forward(z, x, np.zeros((18, 6), np.float32), None, *window, 4)
+    with pytest.raises(ValueError, match="kh \\* kw \\* channels / groups"):
+        _core.conv2d_forward(z, x, np.zeros((35, 6), np.float32), None, *window, 1)
+    with pytest.raises(ValueError, match="bias: expected 6 elements"):
+        _core.conv2d_forward(z, x, np.zeros((36, 6), np.float32), np.zeros(5, np.float32), *window, 1)
+    with pytest.raises(TypeError, match="float32"):
+        _core.conv2d_forward(z, x, np.zeros((36, 6)), None, *window, 1)
+    with pytest.raises(ValueError, match="dz: expected 108 elements"):
+        _core.conv2d_backward(None, np.zeros_like(x), np.zeros((17, 6), np.float32), x, np.zeros((36, 6), np.float32),
+                              *window, 1)
+    with pytest.raises(ValueError, match="output size does not fit"):
+        _core.conv2d_forward(z, x, np.zeros((36, 6), np.float32), None, (3, 3), (1, 1), (1, 1), (0, 0), (9, 3), 1)

@@ -97,6 +97,69 @@ void bind_pool_backward(py::array dx, py::array dy, py::object argmax, Pair kern
   });
 }
 
+// groups dividing the channels and the filters
+void check_groups(const Window2D& g, int64_t filters, int64_t groups) {
+  if (groups < 1 || g.c % groups || filters % groups)
+    fail_value("groups must divide the input channels and the filters");
+}
+
+void bind_conv2d_forward(py::array z, py::array x, py::array w, py::object bias, Pair kernel, Pair strides,
+                         Pair dilation, Pair pad, Pair out, int64_t groups) {
+  const Window2D g = window(x, kernel, strides, dilation, pad, out);
+  require_ndim(w, "w", 2);
+  const int64_t filters = w.shape(1);
+  check_groups(g, filters, groups);
+  if (w.shape(0) != g.kh * g.kw * (g.c / groups)) fail_value("w: expected (kh * kw * channels / groups) rows");
+  by_dtype(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = flat_in<T>(x, "x", x.size());
+    const T* pw = flat_in<T>(w, "w", w.size());
+    const T* pb = nullptr;
+    py::array b;
+    if (!bias.is_none()) {
+      b = bias;
+      pb = flat_in<T>(b, "bias", filters);
+    }
+    T* pz = flat<T>(z, "z", g.n * g.oh * g.ow * filters);
+    require_no_partial_alias(z, "z", x, "x", false);
+    require_no_partial_alias(z, "z", w, "w", false);
+    py::gil_scoped_release nogil;
+    conv2d_forward<T>(pz, px, pw, pb, g, filters, groups);
+  });
+}
+
+void bind_conv2d_backward(py::object dw, py::object dx, py::array dz, py::array x, py::array w, Pair kernel,
+                          Pair strides, Pair dilation, Pair pad, Pair out, int64_t groups) {
+  const Window2D g = window(x, kernel, strides, dilation, pad, out);
+  require_ndim(w, "w", 2);
+  const int64_t filters = w.shape(1);
+  check_groups(g, filters, groups);
+  if (w.shape(0) != g.kh * g.kw * (g.c / groups)) fail_value("w: expected (kh * kw * channels / groups) rows");
+  by_dtype(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = flat_in<T>(x, "x", x.size());
+    const T* pw = flat_in<T>(w, "w", w.size());
+    const T* pdz = flat_in<T>(dz, "dz", g.n * g.oh * g.ow * filters);
+    T* pdw = nullptr;
+    T* pdx = nullptr;
+    py::array dw_a, dx_a;
+    if (!dw.is_none()) {
+      dw_a = dw;
+      pdw = flat<T>(dw_a, "dw", w.size());
+      for (const auto& [other, name] : {std::pair{&x, "x"}, {&w, "w"}, {&dz, "dz"}})
+        require_no_partial_alias(dw_a, "dw", *other, name, false);
+    }
+    if (!dx.is_none()) {
+      dx_a = dx;
+      pdx = flat<T>(dx_a, "dx", x.size());
+      for (const auto& [other, name] : {std::pair{&x, "x"}, {&w, "w"}, {&dz, "dz"}})
+        require_no_partial_alias(dx_a, "dx", *other, name, false);
+    }
+    py::gil_scoped_release nogil;
+    conv2d_backward<T>(pdw, pdx, pdz, px, pw, g, filters, groups);
+  });
+}
+
 }  // namespace
 
 void init_convolution(py::module_& m) {
@@ -105,6 +168,12 @@ void init_convolution(py::module_& m) {
         arg("out"), arg("c0"), arg("cg"));
   m.def("col2im", &bind_col2im, arg("dx"), arg("col"), arg("kernel"), arg("strides"), arg("dilation"), arg("pad"),
         arg("out"), arg("c0"), arg("cg"));
+  m.def("conv2d_forward", &bind_conv2d_forward, arg("z"), arg("x"), arg("w"), arg("bias"), arg("kernel"),
+        arg("strides"), arg("dilation"), arg("pad"), arg("out"), arg("groups"),
+        "z[positions, filters] = the convolution of x (n, h, w, c) with w (taps, filters) (+ bias)");
+  m.def("conv2d_backward", &bind_conv2d_backward, arg("dw"), arg("dx"), arg("dz"), arg("x"), arg("w"), arg("kernel"),
+        arg("strides"), arg("dilation"), arg("pad"), arg("out"), arg("groups"),
+        "dw = the kernel's gradient, dx = the input's (either None: not computed)");
   m.def("pool_forward", &bind_pool_forward, arg("y"), arg("argmax"), arg("x"), arg("kernel"), arg("strides"),
         arg("pad"), arg("out"), "max pooling with argmax (int32 within each image, y's size); average pooling when argmax is None");
   m.def("pool_backward", &bind_pool_backward, arg("dx"), arg("dy"), arg("argmax"), arg("kernel"), arg("strides"),

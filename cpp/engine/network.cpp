@@ -26,8 +26,7 @@ Window2D batch_window(const LayerSpec& l, int64_t b) {
   g.n = b;
   return g;
 }
-// conv: each group's patch matrix is (positions x taps), positions = b * oh * ow.
-int64_t conv_taps(const LayerSpec& l) { return l.window.kh * l.window.kw * (l.window.c / l.groups); }
+
 }  // namespace
 
 Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::move(layers)), loss_(loss) {
@@ -79,14 +78,9 @@ Network::Workspace& Network::workspace(int64_t b) {
   ws.loss.resize(b);
   ws.dpred.resize(b * out);
   int64_t widest = 0;
-  int64_t col_grad = 0;
   for (const LayerSpec& l : layers_) {
     const bool dense = has_weights(l);  // (a conv's z, y and dz as a dense layer's)
     const int64_t size = b * l.out;
-    const bool conv = l.kind == LayerKind::conv;
-    const int64_t patches = conv ? b * l.window.oh * l.window.ow * conv_taps(l) : 0;
-    ws.col.emplace_back(patches * l.groups);
-    col_grad = std::max(col_grad, patches);
     ws.argmax.emplace_back(l.kind == LayerKind::max_pool ? size : 0);
     widest = std::max(widest, size);
     ws.z.emplace_back(dense ? size : 0);
@@ -97,7 +91,6 @@ Network::Workspace& Network::workspace(int64_t b) {
     ws.stats.emplace_back(l.kind == LayerKind::batch_norm ? 2 * l.out : l.kind == LayerKind::layer_norm ? 2 * b : 0);
   }
   ws.scratch.resize(widest);
-  ws.col_grad.resize(col_grad);
   ws.out.assign(layers_.size(), nullptr);
   ws.grad.assign(layers_.size(), nullptr);
   ws.grad_is_dz.assign(layers_.size(), 0);
@@ -172,26 +165,18 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
         out = !has_activation(l) ? z : separate ? ws.y[i].data() : y;
         break;
       }
-      case LayerKind::conv: {  // per group: its patches (kept for backward) times its kernel columns
-        const Window2D g = batch_window(l, b);
-        const int64_t filters = conv_filters(l), cg = g.c / l.groups, fg = filters / l.groups;
-        const int64_t positions = b * g.oh * g.ow, taps = conv_taps(l);
-        const float* kernel = params + l.kernel_offset;
-        const float* bias = l.bias_offset >= 0 ? params + l.bias_offset : nullptr;
+      case LayerKind::conv: {  // the activation in the GEMM's epilogue, as Dense's
+        const int64_t filters = conv_filters(l), positions = b * l.window.oh * l.window.ow;
         float* z = ws.z[i].data();
         float* y = training ? ws.y[i].data() : z;
-        for (int64_t k = 0; k < l.groups; ++k) {
-          float* col = ws.col[i].data() + k * positions * taps;
-          im2col<float>(col, h, g, k * cg, cg);
-          GemmFusion<float> fused;
-          if (has_activation(l) && is_elementwise(l.activation)) {
-            fused.activation = l.activation;
-            fused.alpha = l.alpha;
-            fused.activation_out = y + k * fg;
-          }
-          gemm<float>(z + k * fg, filters, col, taps, 1, kernel + k * fg, filters, 1, positions, fg, taps, 0.0f,
-                      bias ? bias + k * fg : nullptr, fused);
+        GemmFusion<float> fused;
+        if (has_activation(l) && is_elementwise(l.activation)) {
+          fused.activation = l.activation;
+          fused.alpha = l.alpha;
+          fused.activation_out = y;
         }
+        conv2d_forward<float>(z, h, params + l.kernel_offset, l.bias_offset >= 0 ? params + l.bias_offset : nullptr,
+                              batch_window(l, b), filters, l.groups, fused);
         if (has_activation(l) && !is_elementwise(l.activation))
           activation_forward<float>(ws.y[i].data(), z, positions, filters, l.activation, l.alpha);
         out = !has_activation(l) ? z : is_elementwise(l.activation) ? y : ws.y[i].data();
@@ -439,26 +424,13 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
                                      conv_filters(l), l.activation, l.alpha);
           dz = ws.dz[i].data();
         }
-        const Window2D g = batch_window(l, b);
-        const int64_t filters = conv_filters(l), cg = g.c / l.groups, fg = filters / l.groups;
-        const int64_t positions = b * g.oh * g.ow, taps = conv_taps(l);
-        const float* kernel = params + l.kernel_offset;
-        // the Python layer's order: the bias' gradient, the kernel's per group, then the input's
-        if (l.trainable) {
-          if (l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, positions, filters, 0.0f);
-          for (int64_t k = 0; k < l.groups; ++k)
-            gemm<float>(grads + l.kernel_offset + k * fg, filters, ws.col[i].data() + k * positions * taps, 1, taps,
-                        dz + k * fg, filters, 1, taps, fg, positions, 0.0f, nullptr);
-        }
-        if (src >= 0) {
-          float* dx = gradient_target(ws, src);
-          for (int64_t k = 0; k < l.groups; ++k) {
-            gemm<float>(ws.col_grad.data(), taps, dz + k * fg, filters, 1, kernel + k * fg, 1, filters, positions,
-                        taps, fg, 0.0f, nullptr);
-            col2im<float>(dx, ws.col_grad.data(), g, k * cg, cg);
-          }
-          give(ws, src, dx, b);
-        }
+        const int64_t filters = conv_filters(l), positions = b * l.window.oh * l.window.ow;
+        // the Python layer's order: the bias' gradient, then the kernel's and the input's
+        if (l.trainable && l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, positions, filters, 0.0f);
+        float* dx = src >= 0 ? gradient_target(ws, src) : nullptr;
+        conv2d_backward<float>(l.trainable ? grads + l.kernel_offset : nullptr, dx, dz, input,
+                               params + l.kernel_offset, batch_window(l, b), filters, l.groups);
+        if (dx) give(ws, src, dx, b);
         if (!l.trainable) break;
         if (update) {  // (after the input's gradient, which reads the kernel)
           update_block(*update, l.kernel_penalty, params, grads + l.kernel_offset, l.kernel_offset, kernel_values(l));

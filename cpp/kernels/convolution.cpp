@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "brisknet/kernels.h"
+#include "cache_model.h"
 #include "parallel.h"
 
 namespace brisknet {
@@ -203,6 +205,104 @@ void avg_pool_backward(T* dx, const T* dy, const Window2D& g) {
   for (int64_t n = 0; n < g.n; ++n) avg_pool_backward_image(dx + n * image, dy + n * outs, g);
 }
 
+// ---------------------------------------------------------------- convolution by chunks of images
+namespace {
+
+// Images per chunk: one group's patches (positions x taps) of a chunk in half of this core's L2,
+// so that a chunk's GEMMs read them from there right after im2col writes them; at most 64 chunks
+// (the kernel gradient keeps one partial per chunk). Depends on the shape and this CPU only.
+int64_t images_per_chunk(const Window2D& g, int64_t taps, size_t elem) {
+  const int64_t per_image = std::max<int64_t>(1, g.oh * g.ow * taps * int64_t(elem));
+  const int64_t budget = std::max<int64_t>(1, detail::cache_hierarchy().l2.bytes / 2);
+  return std::min(g.n, std::max({int64_t(1), budget / per_image, (g.n + 63) / 64}));
+}
+
+// Per-thread buffers that only grow (no allocation in steady state).
+template <typename T>
+T* chunk_buffer(int which, size_t count) {
+  thread_local std::vector<T> buffers[3];
+  std::vector<T>& b = buffers[which];
+  if (b.size() < count) {
+    b.resize(count);
+    count_workspace_allocation();
+  }
+  return b.data();
+}
+
+// The chunks [0, chunks) of g.n images on the threads the work is worth, each with the window
+// over its images; f(chunk, first image, window) runs on one thread (the kernels it calls run
+// on that thread: usable_threads() is 1 inside a parallel region).
+template <typename F>
+void for_each_chunk(const Window2D& g, int64_t per_chunk, int64_t flops, F&& f) {
+  const int64_t chunks = (g.n + per_chunk - 1) / per_chunk;
+  const int nt = int(std::min<int64_t>(chunks, detail::threads_for(flops, detail::kGemmFlopGrain)));
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t k = 0; k < chunks; ++k) {
+    Window2D part = g;
+    part.n = std::min(per_chunk, g.n - k * per_chunk);
+    f(k, k * per_chunk, part);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
+                    const GemmFusion<T>& fused) {
+  const int64_t cg = g.c / groups, fg = filters / groups, taps = g.kh * g.kw * cg, positions = g.oh * g.ow;
+  const int64_t per_chunk = images_per_chunk(g, taps, sizeof(T));
+  for_each_chunk(g, per_chunk, 2 * g.n * positions * taps * filters, [&](int64_t, int64_t first, const Window2D& part) {
+    T* col = chunk_buffer<T>(0, size_t(part.n * positions * taps));
+    const T* images = x + first * g.h * g.w * g.c;
+    const int64_t row0 = first * positions, rows = part.n * positions;
+    for (int64_t k = 0; k < groups; ++k) {
+      im2col<T>(col, images, part, k * cg, cg);
+      GemmFusion<T> f = fused;
+      if (f.activation_out) f.activation_out += row0 * filters + k * fg;
+      gemm<T>(z + row0 * filters + k * fg, filters, col, taps, 1, w + k * fg, filters, 1, rows, fg, taps, T(0),
+              bias ? bias + k * fg : nullptr, f);
+    }
+  });
+}
+
+template <typename T>
+void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
+                     int64_t groups) {
+  const int64_t cg = g.c / groups, fg = filters / groups, taps = g.kh * g.kw * cg, positions = g.oh * g.ow;
+  const int64_t per_chunk = images_per_chunk(g, taps, sizeof(T));
+  const int64_t chunks = (g.n + per_chunk - 1) / per_chunk, kernel = taps * filters;
+  // the kernel gradient: one partial per chunk (the calling thread's buffer), summed in order
+  T* partials = dw && chunks > 1 ? chunk_buffer<T>(2, size_t(chunks * kernel)) : dw;
+  const int64_t passes = (dw ? 1 : 0) + (dx ? 1 : 0);
+  for_each_chunk(g, per_chunk, 2 * passes * g.n * positions * taps * filters,
+                 [&](int64_t chunk, int64_t first, const Window2D& part) {
+    T* col = chunk_buffer<T>(0, size_t(part.n * positions * taps));
+    T* dcol = chunk_buffer<T>(1, size_t(part.n * positions * taps));
+    const T* images = x + first * g.h * g.w * g.c;
+    const T* d = dz + first * positions * filters;
+    const int64_t rows = part.n * positions;
+    for (int64_t k = 0; k < groups; ++k) {
+      if (dw) {
+        im2col<T>(col, images, part, k * cg, cg);
+        gemm<T>(partials + chunk * kernel + k * fg, filters, col, 1, taps, d + k * fg, filters, 1, taps, fg, rows,
+                T(0), nullptr);
+      }
+      if (dx) {
+        gemm<T>(dcol, taps, d + k * fg, filters, 1, w + k * fg, 1, filters, rows, taps, fg, T(0), nullptr);
+        col2im<T>(dx + first * g.h * g.w * g.c, dcol, part, k * cg, cg);
+      }
+    }
+  });
+  if (partials == dw) return;
+  detail::parallel_chunks(kernel, [&](int64_t begin, int64_t end) {
+    for (int64_t e = begin; e < end; ++e) {
+      T sum = partials[e];
+      for (int64_t c = 1; c < chunks; ++c) sum += partials[c * kernel + e];
+      dw[e] = sum;
+    }
+  });
+}
+
 #define BRISKNET_CONVOLUTION(T)                                                        \
   template void im2col<T>(T*, const T*, const Window2D&, int64_t, int64_t);           \
   template void col2im<T>(T*, const T*, const Window2D&, int64_t, int64_t);           \
@@ -210,6 +310,9 @@ void avg_pool_backward(T* dx, const T* dy, const Window2D& g) {
   template void max_pool_backward<T>(T*, const T*, const int32_t*, const Window2D&);   \
   template void max_pool_backward_image<T>(T*, const T*, const int32_t*, const Window2D&); \
   template void avg_pool_backward_image<T>(T*, const T*, const Window2D&);             \
+  template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t, \
+                                  const GemmFusion<T>&);                                             \
+  template void conv2d_backward<T>(T*, T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t); \
   template void avg_pool_forward<T>(T*, const T*, const Window2D&);                    \
   template void avg_pool_backward<T>(T*, const T*, const Window2D&);
 BRISKNET_CONVOLUTION(float)

@@ -64,7 +64,6 @@ void finish_block(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t
   if (f.tile_done) f.tile_done(f.context, C, ldc, i0, j0, rows, cols);
 }
 
-constexpr int64_t kGemmFlopGrain = int64_t(1) << 21;  // per thread
 constexpr int64_t kDirectBRowStrips = 8;  // at most this many row strips of A read B in place
 
 template <typename T>
@@ -107,7 +106,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   if (narrow) {  // a 10-class layer: blocks of rows per thread, A and B read in place
     constexpr int64_t kRowBlock = 64;  // a multiple of narrow_rows' 16 rows
     const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
-    const int nt = int(std::min<int64_t>(blocks, detail::threads_for(2 * m * n * k, kGemmFlopGrain / 4)));
+    const int nt = int(std::min<int64_t>(blocks, detail::threads_for(2 * m * n * k, detail::kGemmFlopGrain / 4)));
     const int64_t kc = ks.tiles[0].kc;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t b = 0; b < blocks; ++b) {
@@ -121,7 +120,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   if (m <= detail::kFewRowsMax && csb == 1) {  // matrix-vector shapes: stream B, no packing
     // One contiguous column range per thread (a multiple of 16 columns): each thread streams
     // long runs of every row of B, which the prefetcher follows.
-    const int nt = int(std::min<int64_t>((n + 15) / 16, detail::threads_for(2 * m * n * k, kGemmFlopGrain / 4)));
+    const int nt = int(std::min<int64_t>((n + 15) / 16, detail::threads_for(2 * m * n * k, detail::kGemmFlopGrain / 4)));
     const int64_t per = ((n + nt - 1) / nt + 15) / 16 * 16;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int t = 0; t < nt; ++t) {
@@ -137,7 +136,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   const MicroKernel<T>& uk = detail::pick_tile(ks, m, n);
   const int MR = uk.mr, NR = uk.nr;
   const int64_t KC = uk.kc, kc_max = std::min(KC, k);
-  const int nt = detail::threads_for(2 * m * n * k, kGemmFlopGrain);
+  const int nt = detail::threads_for(2 * m * n * k, detail::kGemmFlopGrain);
   // Loops: jc (a B panel of KK x NC, KK all of k unless k is huge, packed once, in L3) -> ic (an
   // A block of MC rows) -> pc (k blocks: the A block's kc columns packed, in L2) -> tiles. With
   // the k loop inside, each thread's C block (MC x NC / threads) stays in L2 across the k blocks

@@ -15,6 +15,7 @@ namespace brisknet::detail {
 inline int usable_threads() {
   static const int cores = omp_get_num_procs();  // honours the affinity mask (taskset, cgroups)
   if (in_forked_child()) return 1;               // the OpenMP pool stayed in the parent
+  if (omp_in_parallel()) return 1;               // called by a thread of another kernel's parallel loop
   return std::max(1, std::min(get_num_threads(), cores));
 }
 
@@ -26,6 +27,8 @@ inline int threads_for(int64_t work, int64_t grain) {
 
 // Element-wise loops: below this many elements per thread, waking threads costs more than it saves.
 constexpr int64_t kElementGrain = 1 << 15;
+// GEMM-like loops: floating-point operations per thread.
+constexpr int64_t kGemmFlopGrain = int64_t(1) << 21;
 
 // Flush-to-zero + denormals-are-zero on this thread while in scope; the thread's own mode comes
 // back at the end, so code outside brisknet's kernels never sees it. Subnormal operands cost

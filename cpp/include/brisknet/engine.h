@@ -138,12 +138,9 @@ class Network {
     // statistics (mean, then 1 / sqrt(var + eps))
     std::vector<std::vector<float>> z, y, dy, dz, stats;
     std::vector<std::vector<uint8_t>> mask;
-    // per conv layer: its patches, one (positions x taps) matrix per group, kept for the kernel's
-    // gradient; per max pooling layer: each output's place in the input. col_grad: one group's
-    // patch gradients (the input gradient before col2im), shared by the conv layers.
-    std::vector<std::vector<float>> col;
+    // per max pooling layer: each output's place in its image (the convolutions' patches live
+    // in per-thread buffers of conv2d_forward/backward)
     std::vector<std::vector<int32_t>> argmax;
-    std::vector<float> col_grad;
     // per layer, in one step: its output (forward); the gradient w.r.t. its output, and whether
     // that is already w.r.t. a dense layer's pre-activation
     std::vector<const float*> out, grad;

@@ -155,6 +155,20 @@ void im2col(T* col, const T* x, const Window2D& g, int64_t c0, int64_t cg);
 template <typename T>
 void col2im(T* dx, const T* col, const Window2D& g, int64_t c0, int64_t cg);
 
+// A convolution of x (g.n images, channels_last) with `groups` groups: kernel w (kh, kw, c /
+// groups, filters) as a (taps x filters) matrix. A chunk of images per thread: each chunk's patches
+// (im2col into a per-thread buffer sized to half of L2) go into the chunk's GEMMs straight away,
+// and are never kept. Results depend on the shapes and this CPU's caches, not the thread count.
+// Forward: z[positions, filters] = patches W (+ bias), then `fused` (activation_out: rows as z).
+template <typename T>
+void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
+                    const GemmFusion<T>& fused = GemmFusion<T>());
+// Backward: dw = patches^T dz (unless null: one partial per chunk, summed in chunk order) and dx
+// = col2im(dz W^T) (unless null), from x, the forward pass' input.
+template <typename T>
+void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
+                     int64_t groups);
+
 // y[n, oh, ow, c] = the window's maximum (padding ignored), argmax its flat index in image n of x
 // (-1: none; an image holds fewer than 2^31 values, checked by the callers)
 template <typename T>

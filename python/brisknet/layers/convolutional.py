@@ -1,8 +1,8 @@
 """Keras' convolution layers over channels_last samples: Conv2D (rows, cols, channels) and Conv1D
 (steps, channels; a Conv2D of one row). The forward pass is a GEMM per group over the image's
-patches laid out by im2col (C++), the bias in the GEMM's epilogue, then the activation; backward:
-dW = patches^T dZ, db = the column sums of dZ, dx = col2im(dZ W^T). The patches are kept from
-forward to backward (they are the kernel gradient's left operand)."""
+patches laid out by im2col, a chunk of images at a time (C++: kernels.h conv2d_forward), the bias
+in the GEMM's epilogue, then the activation; backward: dW = patches^T dZ (the patches made again),
+db = the column sums of dZ, dx = col2im(dZ W^T)."""
 from __future__ import annotations
 
 import math
@@ -122,36 +122,20 @@ class Conv2D(Layer):
         return kernel, strides, dilation, pad, out
 
     def _grouped_forward(self, x, w, bias, filters):
-        """z (positions, filters) = each group's patches (kept for backward) times its kernel
-        columns w[:, group] (+ bias), per group in order."""
+        """z (positions, filters) = the convolution of x with w (taps, filters) (+ bias), each group
+        on its columns (C++: patches by chunks of images, straight into brisknet's GEMM)."""
         g = self._geometry(self.input_shape)
-        image, out = g[0], g[1]
-        n = x.shape[0]
-        self._x4 = np.ascontiguousarray(x).reshape((n,) + image)
-        cg, fg = image[2] // self.groups, filters // self.groups
-        rows, taps = n * out[0] * out[1], math.prod(g[3]) * cg
-        self._col = self.buffer("col", (self.groups, rows, taps), x.dtype)
-        z = self.buffer("z", (rows, filters), x.dtype)
-        for k in range(self.groups):
-            cols = slice(k * fg, (k + 1) * fg)
-            _core.im2col(self._col[k], self._x4, *self._window_args(g), k * cg, cg)
-            _core.gemm(z[:, cols], self._col[k], w[:, cols], False, False, 0.0, None if bias is None else bias[cols])
+        self._x4 = np.ascontiguousarray(x).reshape((x.shape[0],) + g[0])
+        z = self.buffer("z", (x.shape[0] * g[1][0] * g[1][1], filters), x.dtype)
+        _core.conv2d_forward(z, self._x4, w, bias, *self._window_args(g), self.groups)
         return z
 
     def _grouped_backward(self, dz, w, dw, need_dx):
         """dw = the patches^T dz per group; dx = col2im(dz w^T) when asked."""
         g = self._geometry(self.input_shape)
-        cg, fg = g[0][2] // self.groups, dz.shape[1] // self.groups
-        for k in range(self.groups):
-            _core.gemm(dw[:, k * fg:(k + 1) * fg], self._col[k], dz[:, k * fg:(k + 1) * fg], True, False, 0.0)
-        if not need_dx:
-            return None
-        dx = self.buffer("dx", self._x4.shape, dz.dtype)
-        dcol = self.buffer("dcol", self._col.shape[1:], dz.dtype)
-        for k in range(self.groups):
-            _core.gemm(dcol, dz[:, k * fg:(k + 1) * fg], w[:, k * fg:(k + 1) * fg], False, True, 0.0)
-            _core.col2im(dx, dcol, *self._window_args(g), k * cg, cg)
-        return dx.reshape((dx.shape[0],) + tuple(self.input_shape))
+        dx = self.buffer("dx", self._x4.shape, dz.dtype) if need_dx else None
+        _core.conv2d_backward(dw, dx, np.ascontiguousarray(dz), self._x4, w, *self._window_args(g), self.groups)
+        return None if dx is None else dx.reshape((dx.shape[0],) + tuple(self.input_shape))
 
     def _activate(self, z):
         self._z = z
