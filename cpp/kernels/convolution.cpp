@@ -294,11 +294,11 @@ void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Wi
     }
   });
   if (partials == dw) return;
-  detail::parallel_chunks(kernel, [&](int64_t begin, int64_t end) {
-    for (int64_t e = begin; e < end; ++e) {
-      T sum = partials[e];
-      for (int64_t c = 1; c < chunks; ++c) sum += partials[c * kernel + e];
-      dw[e] = sum;
+  detail::parallel_chunks(kernel, [&](int64_t begin, int64_t end) {  // ((p0 + p1) + p2) + ... per element
+    std::copy(partials + begin, partials + end, dw + begin);
+    for (int64_t c = 1; c < chunks; ++c) {
+      const T* p = partials + c * kernel;
+      for (int64_t e = begin; e < end; ++e) dw[e] += p[e];
     }
   });
 }
