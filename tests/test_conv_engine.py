@@ -1,6 +1,6 @@
-"""Convnets in the engine (Conv1D/Conv2D/DepthwiseConv2D, max and average pooling): the same
-weights, history and predictions as the Python reference path, bit for bit, whatever the thread
-count; what the engine has no kind for (SeparableConv2D, Conv2DTranspose, ...) trains on the
+"""Convnets in the engine (Conv1D/Conv2D/DepthwiseConv2D, max and average pooling, a pooling layer
+right above a convolution run inside its chunks of images): the same weights, history and
+predictions as the Python reference path, bit for bit, whatever the thread count; what the engine has no kind for (SeparableConv2D, Conv2DTranspose, ...) trains on the
 Python path."""
 import numpy as np
 import pytest
@@ -41,11 +41,15 @@ def sequence():
 
 
 def residual():
+    """Pooling the engine cannot run inside the convolution below it: one tensor pooled twice, and
+    after a softmax (not element-wise)."""
     inputs = keras.Input((8, 8, 2))
     h = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
     h = layers.Add()([h, layers.Conv2D(4, 3, padding="same")(h)])
-    h = layers.MaxPooling2D(2)(h)
-    return keras.Model(inputs, layers.Dense(4, activation="softmax")(layers.Flatten()(h)))
+    h = layers.Add()([layers.MaxPooling2D(2)(h), layers.AveragePooling2D(2)(h)])
+    side = layers.MaxPooling2D(2)(layers.Conv2D(3, 1, activation="softmax")(inputs))
+    h = layers.Concatenate()([layers.Flatten()(h), layers.Flatten()(side)])
+    return keras.Model(inputs, layers.Dense(4, activation="softmax")(h))
 
 
 def data(model, n=96):

@@ -59,6 +59,13 @@ Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::mo
       if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, l.out});
     }
   }
+  pools_in_conv_.assign(layers_.size(), 0);
+  for (size_t j = 1; j < layers_.size(); ++j) {
+    const LayerSpec& conv = layers_[j - 1];
+    const bool pool = layers_[j].kind == LayerKind::max_pool || layers_[j].kind == LayerKind::avg_pool;
+    pools_in_conv_[j] = pool && conv.kind == LayerKind::conv && consumers_[j - 1] == 1 &&
+                        sources_[j] == std::vector<int64_t>{int64_t(j) - 1} && is_elementwise(conv.activation);
+  }
   // in the buffer's order, as the Python path lists them (a graph's layers may run in another)
   std::sort(trainable_.begin(), trainable_.end(), [](const Span& a, const Span& b) { return a.offset < b.offset; });
   std::sort(weight_owners_.begin(), weight_owners_.end(),
@@ -175,18 +182,19 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
           fused.alpha = l.alpha;
           fused.activation_out = y;
         }
+        out = !has_activation(l) ? z : is_elementwise(l.activation) ? y : ws.y[i].data();
+        ChunkHook pool_above;  // the pooling layer above, on each chunk's rows while they are in cache
+        if (i + 1 < layers_.size() && pools_in_conv_[i + 1])
+          pool_above = [&, i, out](int64_t first, int64_t count) { pool_forward_images(ws, i + 1, out, first, count); };
         conv2d_forward<float>(z, h, params + l.kernel_offset, l.bias_offset >= 0 ? params + l.bias_offset : nullptr,
-                              batch_window(l, b), filters, l.groups, fused);
+                              batch_window(l, b), filters, l.groups, fused, pool_above);
         if (has_activation(l) && !is_elementwise(l.activation))
           activation_forward<float>(ws.y[i].data(), z, positions, filters, l.activation, l.alpha);
-        out = !has_activation(l) ? z : is_elementwise(l.activation) ? y : ws.y[i].data();
         break;
       }
       case LayerKind::max_pool:
-        max_pool_forward<float>(ws.y[i].data(), ws.argmax[i].data(), h, batch_window(l, b));
-        break;
       case LayerKind::avg_pool:
-        avg_pool_forward<float>(ws.y[i].data(), h, batch_window(l, b));
+        if (!pools_in_conv_[i]) pool_forward_images(ws, i, h, 0, b);  // (else: done in the convolution's chunks)
         break;
       case LayerKind::activation:
         activation_forward<float>(ws.y[i].data(), h, b, l.out, l.activation, l.alpha);
@@ -338,6 +346,34 @@ void update_kernel_rows(void* context, float* C, int64_t ldc, int64_t i0, int64_
 
 }  // namespace
 
+void Network::pool_forward_images(Workspace& ws, size_t i, const float* x, int64_t first, int64_t count) const {
+  const LayerSpec& l = layers_[i];
+  Window2D g = l.window;
+  g.n = count;
+  float* y = ws.y[i].data() + first * l.out;
+  if (l.kind == LayerKind::max_pool) max_pool_forward<float>(y, ws.argmax[i].data() + first * l.out, x + first * l.in, g);
+  else avg_pool_forward<float>(y, x + first * l.in, g);
+}
+
+void Network::pool_backward_images(Workspace& ws, size_t i, const float* d, float* dx_all, bool activation_below,
+                                   int64_t first, int64_t count) const {
+  const LayerSpec& l = layers_[i];
+  const size_t j = size_t(sources_[i][0]);  // the layer below
+  const LayerSpec& down = layers_[j];
+  for (int64_t n = first; n < first + count; ++n) {
+    float* dx = dx_all + n * l.in;
+    if (l.kind == LayerKind::max_pool)
+      max_pool_backward_image<float>(dx, d + n * l.out, ws.argmax[i].data() + n * l.out, l.window);
+    else
+      avg_pool_backward_image<float>(dx, d + n * l.out, l.window);
+    if (activation_below) {  // (as activation_backward: denormals flushed)
+      detail::ScopedFlushDenormals ftz;
+      detail::elementwise_activation_grad<float>(ws.dz[j].data() + n * l.in, dx, ws.z[j].data() + n * l.in,
+                                                 ws.y[j].data() + n * l.in, l.in, down.activation, down.alpha);
+    }
+  }
+}
+
 // Backward phase, last layer to first; each layer's gradient w.r.t. its output is complete once
 // every layer that reads it has given its part (a sum when several do: fan-out).
 // Dense: dz = d * activation'(z) (already done when the layer above fused it into its GEMM);
@@ -425,11 +461,18 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
           dz = ws.dz[i].data();
         }
         const int64_t filters = conv_filters(l), positions = b * l.window.oh * l.window.ow;
-        // the Python layer's order: the bias' gradient, then the kernel's and the input's
-        if (l.trainable && l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, positions, filters, 0.0f);
+        ChunkHook pool_above;  // the pooling layer above writes each chunk's rows of dz right before they are read
+        if (i + 1 < layers_.size() && pools_in_conv_[i + 1]) {
+          const float* d_pool = ws.grad[i + 1];
+          dz = has_activation(l) ? ws.dz[i].data() : ws.dy[i].data();
+          pool_above = [&, i, d_pool, act = has_activation(l)](int64_t first, int64_t count) {
+            pool_backward_images(ws, i + 1, d_pool, ws.dy[i].data(), act, first, count);
+          };
+        }
         float* dx = src >= 0 ? gradient_target(ws, src) : nullptr;
         conv2d_backward<float>(l.trainable ? grads + l.kernel_offset : nullptr, dx, dz, input,
-                               params + l.kernel_offset, batch_window(l, b), filters, l.groups);
+                               params + l.kernel_offset, batch_window(l, b), filters, l.groups, pool_above);
+        if (l.trainable && l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, positions, filters, 0.0f);
         if (dx) give(ws, src, dx, b);
         if (!l.trainable) break;
         if (update) {  // (after the input's gradient, which reads the kernel)
@@ -445,30 +488,19 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
       }
       case LayerKind::max_pool:
       case LayerKind::avg_pool:
-        if (src >= 0) {
+        if (pools_in_conv_[i]) {  // the convolution below runs it, chunk by chunk: hand it d
+          ws.grad[src] = d;
+          ws.grad_is_dz[src] = 1;
+        } else if (src >= 0) {
           // Image by image; the element-wise activation gradient of a convolution below (when this
           // layer is its only reader) follows each image while its gradient is in cache.
           const LayerSpec& down = layers_[src];
           const bool fuse_below = consumers_[src] == 1 && down.kind == LayerKind::conv && has_activation(down) &&
                                   is_elementwise(down.activation);
           float* dx = gradient_target(ws, src);
-          const Window2D g = l.window;
-          const int64_t image = l.in, outs = l.out;
-          const int nt = detail::threads_for(b * image, detail::kElementGrain);
+          const int nt = detail::threads_for(b * l.in, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
-          for (int64_t n = 0; n < b; ++n) {
-            float* dxn = dx + n * image;
-            if (l.kind == LayerKind::max_pool)
-              max_pool_backward_image<float>(dxn, d + n * outs, ws.argmax[i].data() + n * outs, g);
-            else
-              avg_pool_backward_image<float>(dxn, d + n * outs, g);
-            if (fuse_below) {  // (as activation_backward: denormals flushed)
-              detail::ScopedFlushDenormals ftz;
-              detail::elementwise_activation_grad<float>(ws.dz[src].data() + n * image, dxn, ws.z[src].data() + n * image,
-                                                         ws.y[src].data() + n * image, image, down.activation,
-                                                         down.alpha);
-            }
-          }
+          for (int64_t n = 0; n < b; ++n) pool_backward_images(ws, i, d, dx, fuse_below, n, 1);
           give(ws, src, fuse_below ? ws.dz[src].data() : dx, b, fuse_below);
         }
         break;

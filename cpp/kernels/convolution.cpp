@@ -208,11 +208,13 @@ void avg_pool_backward(T* dx, const T* dy, const Window2D& g) {
 // ---------------------------------------------------------------- convolution by chunks of images
 namespace {
 
-// Images per chunk: one group's patches (positions x taps) of a chunk in half of this core's L2,
-// so that a chunk's GEMMs read them from there right after im2col writes them; at most 64 chunks
-// (the kernel gradient keeps one partial per chunk). Depends on the shape and this CPU only.
-int64_t images_per_chunk(const Window2D& g, int64_t taps, size_t elem) {
-  const int64_t per_image = std::max<int64_t>(1, g.oh * g.ow * taps * int64_t(elem));
+// Images per chunk: a chunk's patches and outputs (positions x (taps + 2 filters): one group's
+// patches and their gradient, the output and its activation or gradient) in half of this core's
+// L2, so that its GEMMs, and the caller's hooks, find them there right after they are written; at
+// most 64 chunks (the kernel gradient keeps one partial per chunk). Depends on the shape and this
+// CPU only, the same in forward and backward.
+int64_t images_per_chunk(const Window2D& g, int64_t taps, int64_t filters, size_t elem) {
+  const int64_t per_image = std::max<int64_t>(1, g.oh * g.ow * (taps + 2 * filters) * int64_t(elem));
   const int64_t budget = std::max<int64_t>(1, detail::cache_hierarchy().l2.bytes / 2);
   return std::min(g.n, std::max({int64_t(1), budget / per_image, (g.n + 63) / 64}));
 }
@@ -248,9 +250,9 @@ void for_each_chunk(const Window2D& g, int64_t per_chunk, int64_t flops, F&& f) 
 
 template <typename T>
 void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
-                    const GemmFusion<T>& fused) {
+                    const GemmFusion<T>& fused, const ChunkHook& after_chunk) {
   const int64_t cg = g.c / groups, fg = filters / groups, taps = g.kh * g.kw * cg, positions = g.oh * g.ow;
-  const int64_t per_chunk = images_per_chunk(g, taps, sizeof(T));
+  const int64_t per_chunk = images_per_chunk(g, taps, filters, sizeof(T));
   for_each_chunk(g, per_chunk, 2 * g.n * positions * taps * filters, [&](int64_t, int64_t first, const Window2D& part) {
     T* col = chunk_buffer<T>(0, size_t(part.n * positions * taps));
     const T* images = x + first * g.h * g.w * g.c;
@@ -262,14 +264,15 @@ void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D&
       gemm<T>(z + row0 * filters + k * fg, filters, col, taps, 1, w + k * fg, filters, 1, rows, fg, taps, T(0),
               bias ? bias + k * fg : nullptr, f);
     }
+    if (after_chunk) after_chunk(first, part.n);
   });
 }
 
 template <typename T>
 void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
-                     int64_t groups) {
+                     int64_t groups, const ChunkHook& before_chunk) {
   const int64_t cg = g.c / groups, fg = filters / groups, taps = g.kh * g.kw * cg, positions = g.oh * g.ow;
-  const int64_t per_chunk = images_per_chunk(g, taps, sizeof(T));
+  const int64_t per_chunk = images_per_chunk(g, taps, filters, sizeof(T));
   const int64_t chunks = (g.n + per_chunk - 1) / per_chunk, kernel = taps * filters;
   // the kernel gradient: one partial per chunk (the calling thread's buffer), summed in order
   T* partials = dw && chunks > 1 ? chunk_buffer<T>(2, size_t(chunks * kernel)) : dw;
@@ -281,6 +284,7 @@ void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Wi
     const T* images = x + first * g.h * g.w * g.c;
     const T* d = dz + first * positions * filters;
     const int64_t rows = part.n * positions;
+    if (before_chunk) before_chunk(first, part.n);
     for (int64_t k = 0; k < groups; ++k) {
       if (dw) {
         im2col<T>(col, images, part, k * cg, cg);
@@ -311,8 +315,9 @@ void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Wi
   template void max_pool_backward_image<T>(T*, const T*, const int32_t*, const Window2D&); \
   template void avg_pool_backward_image<T>(T*, const T*, const Window2D&);             \
   template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t, \
-                                  const GemmFusion<T>&);                                             \
-  template void conv2d_backward<T>(T*, T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t); \
+                                  const GemmFusion<T>&, const ChunkHook&);                           \
+  template void conv2d_backward<T>(T*, T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t, \
+                                   const ChunkHook&);                                                \
   template void avg_pool_forward<T>(T*, const T*, const Window2D&);                    \
   template void avg_pool_backward<T>(T*, const T*, const Window2D&);
 BRISKNET_CONVOLUTION(float)

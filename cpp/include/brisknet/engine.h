@@ -174,6 +174,12 @@ class Network {
   // The calls backward makes to `ready`, in its order, for a gradient that is all zeros.
   void announce_gradients(const std::function<void(int64_t, int64_t)>& ready) const;
   void add_penalty_gradients(const float* params, float* grads) const;
+  // A pooling layer's forward, and its backward into dx (then the activation gradient of the
+  // convolution below into its dz when activation_below), for images [first, first + count), on
+  // the calling thread.
+  void pool_forward_images(Workspace& ws, size_t i, const float* x, int64_t first, int64_t count) const;
+  void pool_backward_images(Workspace& ws, size_t i, const float* d, float* dx, bool activation_below, int64_t first,
+                            int64_t count) const;
 
   std::vector<LayerSpec> layers_;
   std::vector<std::vector<int64_t>> sources_;  // each layer's sources, the implicit ones made explicit
@@ -184,6 +190,10 @@ class Network {
   std::vector<int64_t> owner_;
   std::vector<int64_t> weight_owners_;
   bool shares_weights_ = false;
+  // Pooling layers that run inside the convolution below them, a chunk of images at a time (forward
+  // after the chunk's GEMMs, backward before its gradient GEMMs): the convolution's only reader,
+  // reading only it, right after it, with an element-wise activation (or none)
+  std::vector<uint8_t> pools_in_conv_;
   LossSpec loss_;
   int dropouts_ = 0;
   std::vector<Span> trainable_;

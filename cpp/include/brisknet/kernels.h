@@ -4,6 +4,7 @@
 // Arguments are trusted: shapes, strides and label ranges are checked once, in cpp/bindings/ (checks.h).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -159,15 +160,20 @@ void col2im(T* dx, const T* col, const Window2D& g, int64_t c0, int64_t cg);
 // groups, filters) as a (taps x filters) matrix. A chunk of images per thread: each chunk's patches
 // (im2col into a per-thread buffer sized to half of L2) go into the chunk's GEMMs straight away,
 // and are never kept. Results depend on the shapes and this CPU's caches, not the thread count.
-// Forward: z[positions, filters] = patches W (+ bias), then `fused` (activation_out: rows as z).
+// Hooks see each chunk's images [first, first + count) on the chunk's thread, where the kernels
+// they call run on that thread alone.
+using ChunkHook = std::function<void(int64_t first, int64_t count)>;
+// Forward: z[positions, filters] = patches W (+ bias), then `fused` (activation_out: rows as z);
+// after_chunk runs once a chunk's rows are done (e.g. the pooling above, while they are in cache).
 template <typename T>
 void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
-                    const GemmFusion<T>& fused = GemmFusion<T>());
+                    const GemmFusion<T>& fused = GemmFusion<T>(), const ChunkHook& after_chunk = {});
 // Backward: dw = patches^T dz (unless null: one partial per chunk, summed in chunk order) and dx
-// = col2im(dz W^T) (unless null), from x, the forward pass' input.
+// = col2im(dz W^T) (unless null), from x, the forward pass' input; before_chunk runs before a
+// chunk's rows of dz are read (e.g. to write them).
 template <typename T>
 void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
-                     int64_t groups);
+                     int64_t groups, const ChunkHook& before_chunk = {});
 
 // y[n, oh, ow, c] = the window's maximum (padding ignored), argmax its flat index in image n of x
 // (-1: none; an image holds fewer than 2^31 values, checked by the callers)
