@@ -36,7 +36,8 @@ def options():
 
 def sequence():
     return keras.Sequential([keras.Input((20, 3)), layers.Conv1D(6, 3, strides=2, padding="same", activation="relu"),
-                             layers.MaxPooling1D(2), layers.Conv1D(4, 2, dilation_rate=2), layers.AveragePooling1D(2),
+                             layers.MaxPooling1D(2), layers.Conv1D(4, 2, dilation_rate=2, padding="causal"),
+                             layers.AveragePooling1D(2),
                              layers.Flatten(), layers.Dense(4, activation="softmax")])
 
 

@@ -120,6 +120,26 @@ def test_conv1d_is_a_conv2d_of_one_row(rng, config):
     _check_layer(layers.Conv1D(**config), x, rng)
 
 
+@pytest.mark.parametrize("config", [dict(filters=3, kernel_size=3, padding="causal", dilation_rate=2),
+                                    dict(filters=2, kernel_size=4, strides=3, padding="causal")])
+def test_conv1d_causal_is_a_valid_convolution_after_zeros_before_the_sequence(rng, config):
+    """Keras: pad dilation * (kernel - 1) zeros before the steps, then a 'valid' convolution."""
+    x = rng.standard_normal((3, 10, 2))
+    layer = layers.Conv1D(**config)
+    weights = _bind64(layer, x.shape[1:], rng)
+    before = config.get("dilation_rate", 1) * (config["kernel_size"] - 1)
+    padded = np.concatenate([np.zeros((3, before, 2)), x], axis=1)
+    stride, dilation = config.get("strides", 1), config.get("dilation_rate", 1)
+    want = reference_conv2d(padded[:, None], weights[0][None], weights[1], (1, stride), (1, dilation), (0, 0),
+                            (1, (10 - 1) // stride + 1), 1)[:, 0]
+    got = layer.forward(x, True)
+    assert layer.output_shape == ((10 - 1) // stride + 1, config["filters"])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    _check_layer(layers.Conv1D(**config), x, rng)
+    with pytest.raises(ValueError, match="padding must be one of 'valid', 'same', got 'causal'"):
+        layers.Conv2D(2, 3, padding="causal")
+
+
 @pytest.mark.parametrize("cls, config", [(layers.MaxPooling2D, {}), (layers.MaxPooling2D, dict(pool_size=3, strides=2,
                                                                                                 padding="same")),
                                          (layers.AveragePooling2D, {}),
@@ -219,6 +239,17 @@ def test_a_convnet_file_loads_in_keras(tmp_path):
     np.testing.assert_allclose(keras_predictions(model, x, tmp_path), model.predict(x, verbose=0), atol=1e-6)
 
 
+def test_a_sequence_convnet_file_loads_in_keras(tmp_path):
+    """Causal and strided Conv1D, 1D pooling: Keras 3 predicts what we do from our .keras file."""
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((12, 3)), layers.Conv1D(4, 3, padding="causal", dilation_rate=2,
+                                                                  activation="relu"),
+                              layers.Conv1D(5, 2, strides=2, padding="causal"), layers.MaxPooling1D(2),
+                              layers.AveragePooling1D(2, padding="same"), layers.Flatten(), layers.Dense(2)])
+    x = np.random.default_rng(0).standard_normal((4, 12, 3)).astype(np.float32)
+    np.testing.assert_allclose(keras_predictions(model, x, tmp_path), model.predict(x, verbose=0), atol=1e-6)
+
+
 def test_depthwise_conv2d_is_a_grouped_conv2d(rng):
     x = rng.standard_normal((2, 6, 5, 3))
     layer = layers.DepthwiseConv2D((3, 2), depth_multiplier=2, strides=(1, 2), padding="same")
@@ -269,6 +300,8 @@ def test_spatial_dropout_drops_whole_channels(rng, cls, shape):
     lambda: [keras.Input((10, 3)), layers.Conv1D(4, 3, padding="same", activation="relu"), layers.MaxPooling1D(2),
              layers.Conv1D(2, 2, dilation_rate=2), layers.AveragePooling1D(2, padding="same"), layers.Flatten(),
              layers.Dense(2)],
+    lambda: [keras.Input((11, 3)), layers.Conv1D(4, 3, padding="causal", dilation_rate=2),
+             layers.Conv1D(2, 3, strides=2, padding="causal", activation="tanh"), layers.Flatten(), layers.Dense(2)],
 ])
 def test_convnets_export_to_onnx_with_predict_s_results(tmp_path, build):
     ort = pytest.importorskip("onnxruntime")

@@ -25,18 +25,22 @@ def as_tuple(value, rank, what, who):
 
 
 def window_geometry(size, kernel, stride, dilation, padding):
-    """(output size, padding before) of a window over one axis, as Keras computes them."""
+    """(output size, padding before) of a window over one axis, as Keras computes them ('causal':
+    the dilated kernel's reach in zeros before the input, none after, so that output step t sees
+    input steps up to t * stride)."""
     span = dilation * (kernel - 1) + 1
+    if padding == "causal":
+        return (size - 1) // stride + 1, span - 1
     if padding == "valid":
         return (size - span) // stride + 1 if size >= span else 0, 0
     out = -(-size // stride)
     return out, max((out - 1) * stride + span - size, 0) // 2
 
 
-def check_padding(padding, who):
+def check_padding(padding, who, allowed=("valid", "same")):
     padding = padding.lower() if isinstance(padding, str) else padding
-    if padding not in ("valid", "same"):
-        raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r}")
+    if padding not in allowed:
+        raise ValueError(f"{who}: padding must be one of {', '.join(map(repr, allowed))}, got {padding!r}")
     return padding
 
 
@@ -61,7 +65,7 @@ class Conv2D(Layer):
         self.dilation_rate = as_tuple(dilation_rate, self.rank, "dilation_rate", who)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{who}: strides > 1 and dilation_rate > 1 cannot be combined (as in Keras)")
-        self.padding = check_padding(padding, who)
+        self.padding = check_padding(padding, who, ("valid", "same", "causal") if self.rank == 1 else ("valid", "same"))
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1 or filters % groups:
             raise ValueError(f"{who}: groups must be a positive int dividing filters ({filters}), got {groups!r}")
         self.groups = int(groups)
@@ -194,7 +198,8 @@ class Conv2D(Layer):
 
 
 class Conv1D(Conv2D):
-    """Over (steps, channels): a Conv2D of one row. padding 'causal' is not supported yet."""
+    """Over (steps, channels): a Conv2D of one row; padding also 'causal' (as Keras: zeros before
+    the sequence only, the output as long as the input over the strides)."""
     rank = 1
 
     def _image(self, sample_shape):
