@@ -169,6 +169,8 @@ def test_shapes_and_bad_input_name_the_layer():
     assert h.shape == (None, 26, 26, 32)
     assert layers.MaxPooling2D(2)(h).shape == (None, 13, 13, 32)
     assert layers.Conv2D(8, 3, strides=2, padding="same")(inputs).shape == (None, 14, 14, 8)
+    with pytest.raises(ValueError, match="output_padding must be ints >= 0 and below the strides"):
+        layers.Conv2DTranspose(2, 3, strides=2, output_padding=2)
     with pytest.raises(ValueError, match="'c1'.*rank 3"):
         layers.Conv2D(4, 3, name="c1")(keras.Input((28, 28)))
     with pytest.raises(ValueError, match="'c2'.*larger than the input"):
@@ -296,6 +298,7 @@ def test_spatial_dropout_drops_whole_channels(rng, cls, shape):
              layers.SeparableConv2D(3, 2, strides=2, depth_multiplier=2, activation="relu"), layers.UpSampling2D(2),
              layers.Cropping2D(((1, 0), (0, 1))), layers.AveragePooling2D(2, padding="same"),
              layers.Conv2DTranspose(3, 3, strides=2, padding="same"), layers.Conv2DTranspose(2, (2, 3), strides=(3, 1)),
+             layers.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=0),
              layers.Flatten(), layers.Dense(3, activation="softmax")],
     lambda: [keras.Input((10, 3)), layers.Conv1D(4, 3, padding="same", activation="relu"), layers.MaxPooling1D(2),
              layers.Conv1D(2, 2, dilation_rate=2), layers.AveragePooling1D(2, padding="same"), layers.Flatten(),
@@ -332,7 +335,10 @@ def reference_conv2d_transpose(x, w, b, strides, dilation, pad, out_size):
                                                                         padding="same"),
                                     dict(filters=2, kernel_size=2, strides=3), dict(filters=3, kernel_size=3,
                                                                                    dilation_rate=2, padding="same",
-                                                                                   activation="tanh")])
+                                                                                   activation="tanh"),
+                                    dict(filters=2, kernel_size=3, strides=2, output_padding=1),
+                                    dict(filters=2, kernel_size=(3, 4), strides=(3, 2), padding="same",
+                                         output_padding=(2, 0))])
 def test_conv2d_transpose_against_a_direct_loop_and_central_differences(rng, config):
     x = rng.standard_normal((2, 4, 3, 2))
     layer = layers.Conv2DTranspose(**config)
@@ -350,7 +356,12 @@ def test_conv2d_transpose_s_file_loads_in_keras(tmp_path):
     keras.utils.set_random_seed(2)
     model = keras.Sequential([keras.Input((5, 4, 3)), layers.Conv2DTranspose(4, 3, strides=2, padding="same"),
                               layers.Conv2DTranspose(2, (2, 3), strides=(3, 1), activation="relu"),
-                              layers.Conv2DTranspose(2, 2, dilation_rate=2, padding="same"), layers.Flatten()])
+                              layers.Conv2DTranspose(2, 2, dilation_rate=2, padding="same"),
+                              layers.Conv2DTranspose(3, 3, strides=2, output_padding=1),
+                              layers.Conv2DTranspose(2, (3, 4), strides=(3, 2), padding="same", output_padding=(2, 1)),
+                              layers.Flatten()])
+    # Keras' sizes: (62 - 1) x 3 + 3 % 2 + 2 rows, (22 - 1) x 2 + 4 % 2 + 1 columns
+    assert model.layers[-3].output_shape == (62, 22, 3) and model.layers[-2].output_shape == (186, 43, 2)
     x = np.random.default_rng(0).standard_normal((3, 5, 4, 3)).astype(np.float32)
     np.testing.assert_allclose(keras_predictions(model, x, tmp_path), model.predict(x, verbose=0), atol=1e-5)
 

@@ -248,18 +248,25 @@ class Conv2DTranspose(Conv2D):
     "deconvolution"): each input position scatters kernel x its channels over the output window,
     overlapping windows summed. kernel (rows, cols, filters, input channels), as Keras. Output
     size as Keras: 'valid' input x strides + max(dilated kernel - strides, 0), 'same' input x
-    strides. Forward is col2im(x W^T); backward im2col of the output gradient."""
+    strides; with output_padding p (< strides), (input - 1) x strides + p + the dilated kernel
+    ('valid') or its parity ('same'). Forward is col2im(x W^T); backward im2col of the output
+    gradient."""
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
                  dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        if output_padding is not None:
-            raise NotImplementedError("Conv2DTranspose: output_padding is not supported yet")
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, 1, activation, use_bias,
                          kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
                          activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
         self.output_padding = None
+        if output_padding is not None:
+            values = (output_padding,) * 2 if isinstance(output_padding, (int, np.integer)) else tuple(output_padding)
+            if len(values) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < s
+                                       for v, s in zip(values, self.strides)):
+                raise ValueError(f"Conv2DTranspose: output_padding must be ints >= 0 and below the strides "
+                                 f"{self.strides}, got {output_padding!r}")
+            self.output_padding = tuple(int(v) for v in values)
 
     def _geometry(self, sample_shape):
         """The geometry of the convolution this layer is the gradient of: its image is this layer's
@@ -267,15 +274,24 @@ class Conv2DTranspose(Conv2D):
         who = f"Conv2DTranspose {self.name!r}"
         if len(sample_shape) != 3:
             raise ValueError(f"{who} expects samples of shape (rows, cols, channels), got {(None,) + tuple(sample_shape)}")
-        sizes = []
-        for i, k, s, d in zip(sample_shape[:2], self.kernel_size, self.strides, self.dilation_rate):
-            span = d * (k - 1) + 1
-            sizes.append(i * s + max(span - s, 0) if self.padding == "valid" else i * s)
+        sizes, pad = [], []
+        for a, (i, k, s, d) in enumerate(zip(sample_shape[:2], self.kernel_size, self.strides, self.dilation_rate)):
+            span, extra = d * (k - 1) + 1, None if self.output_padding is None else self.output_padding[a]
+            # Keras' output size, and the zeros its full transposed convolution ((i - 1) s + span) has
+            # before the output's first row (Keras' left padding, its JAX/TensorFlow semantics)
+            if self.padding == "valid":
+                extra = max(span, s) - span if extra is None else extra
+                sizes.append((i - 1) * s + span + extra)
+                before = span - 1
+            else:
+                total = s + span - 2 if extra is None else span + span % 2 - 2 + extra
+                sizes.append(i * s if extra is None else (i - 1) * s + span % 2 + extra)
+                before = min(total // 2 + total % 2, span - 1)
+            pad.append(span - 1 - before)
         image = (sizes[0], sizes[1], self.filters)
-        out, pad = zip(*(window_geometry(image[a], self.kernel_size[a], self.strides[a], self.dilation_rate[a],
-                                         self.padding) for a in (0, 1)))
-        assert tuple(out) == tuple(sample_shape[:2])  # (the convolution reads back this layer's input size)
-        return image, out, pad, self.kernel_size, self.strides, self.dilation_rate
+        if min(sizes) < 1:
+            raise ValueError(f"{who}: an output of {tuple(sizes)} positions")
+        return image, tuple(sample_shape[:2]), tuple(pad), self.kernel_size, self.strides, self.dilation_rate
 
     def sample_output_shape(self, input_shape):
         return self._geometry(input_shape)[0]
@@ -320,7 +336,7 @@ class Conv2DTranspose(Conv2D):
     def get_config(self):
         config = super().get_config()
         del config["groups"]
-        return {**config, "output_padding": None}
+        return {**config, "output_padding": None if self.output_padding is None else list(self.output_padding)}
 
 
 class SeparableConv2D(DepthwiseConv2D):
