@@ -41,6 +41,14 @@ def sequence():
                              layers.Flatten(), layers.Dense(4, activation="softmax")])
 
 
+def global_pooling():
+    inputs = keras.Input((7, 6, 3))
+    h = layers.Conv2D(5, 3, activation="relu")(inputs)
+    mean = layers.GlobalAveragePooling2D()(h)  # (right above the convolution: inside its chunks)
+    top = layers.Flatten()(layers.GlobalMaxPooling2D(keepdims=True)(layers.Conv2D(4, 2)(inputs)))
+    return keras.Model(inputs, layers.Dense(4, activation="softmax")(layers.Concatenate()([mean, top])))
+
+
 def residual():
     """Pooling the engine cannot run inside the convolution below it: one tensor pooled twice, and
     after a softmax (not element-wise)."""
@@ -77,7 +85,7 @@ def assert_same(a, b):
     np.testing.assert_array_equal(a[2], b[2])
 
 
-@pytest.mark.parametrize("build", [simple_convnet, options, sequence, residual])
+@pytest.mark.parametrize("build", [simple_convnet, options, sequence, global_pooling, residual])
 @pytest.mark.parametrize("optimizer", ["adam", "sgd-clipnorm"])
 def test_a_convnet_in_the_engine_is_bit_identical_to_the_reference_path(build, optimizer):
     def opt():  # a fresh optimizer per run; clipnorm needs the whole gradient (the unfused update)

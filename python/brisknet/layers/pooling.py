@@ -1,6 +1,6 @@
 """Pooling over the steps (1D) or positions (2D) of channels_last samples: windows sliding over
 them (MaxPooling, AveragePooling: C++ kernels, the max's position kept for backward) and global
-pooling (each channel's mean or maximum over all positions)."""
+pooling (one window over all positions: each channel's mean or maximum)."""
 from __future__ import annotations
 
 import math
@@ -90,57 +90,39 @@ class AveragePooling1D(_Pooling):
     rank, takes_max = 1, False
 
 
-class _GlobalPooling(Layer):
+class _GlobalPooling(_Pooling):
+    """The windowed pooling with one window over all of a sample's positions (the same kernels,
+    so the engine runs it too): each channel's mean, or its maximum (the gradient going to the
+    first position holding it)."""
     rank = None  # the sample's spatial rank: 1 (steps, channels) or 2 (rows, cols, channels)
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
-        super().__init__(**kwargs)
+        Layer.__init__(self, **kwargs)
         if data_format not in (None, "channels_last"):
             raise NotImplementedError(f"{type(self).__name__}: only data_format='channels_last' is supported")
         self.data_format, self.keepdims = "channels_last", bool(keepdims)
 
-    def sample_output_shape(self, input_shape):
-        if len(input_shape) != self.rank + 1:
+    def _geometry(self, sample_shape):
+        if len(sample_shape) != self.rank + 1:
             raise ValueError(f"{type(self).__name__} {self.name!r} expects samples of rank {self.rank + 1} "
-                             f"(positions..., channels), got {(None,) + tuple(input_shape)}")
-        return (1,) * self.rank + (input_shape[-1],) if self.keepdims else (input_shape[-1],)
+                             f"(positions..., channels), got {(None,) + tuple(sample_shape)}")
+        image = (1,) + tuple(sample_shape) if self.rank == 1 else tuple(sample_shape)
+        return image, image[:2], (1, 1), (0, 0), (1, 1)
 
-    def _axes(self):
-        return tuple(range(1, self.rank + 1))
+    def sample_output_shape(self, input_shape):
+        channels = self._geometry(input_shape)[0][2]
+        return (1,) * self.rank + (channels,) if self.keepdims else (channels,)
 
     def get_config(self):
-        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+        return {**Layer.get_config(self), "data_format": self.data_format, "keepdims": self.keepdims}
 
 
 class _GlobalAverage(_GlobalPooling):
-    def forward(self, x, training):
-        self._shape = x.shape
-        return x.mean(axis=self._axes(), keepdims=self.keepdims)
-
-    def backward(self, dy, need_dx):
-        if not need_dx:
-            return None
-        count = np.prod(self._shape[1:-1])
-        d = dy.reshape((dy.shape[0],) + (1,) * self.rank + (dy.shape[-1],)) / dy.dtype.type(count)
-        return np.ascontiguousarray(np.broadcast_to(d, self._shape))
+    takes_max = False
 
 
 class _GlobalMax(_GlobalPooling):
-    """The gradient goes to the first position holding each maximum."""
-
-    def forward(self, x, training):
-        self._shape = x.shape
-        flat = x.reshape(x.shape[0], -1, x.shape[-1])
-        self._argmax = flat.argmax(axis=1)
-        y = np.take_along_axis(flat, self._argmax[:, None, :], axis=1)[:, 0, :]
-        return y.reshape((x.shape[0],) + tuple(self.output_shape))
-
-    def backward(self, dy, need_dx):
-        if not need_dx:
-            return None
-        dx = np.zeros((self._shape[0], int(np.prod(self._shape[1:-1])), self._shape[-1]), dy.dtype)
-        np.put_along_axis(dx, self._argmax[:, None, :], dy.reshape(dy.shape[0], 1, -1), axis=1)
-        return dx.reshape(self._shape)
+    takes_max = True
 
 
 class GlobalAveragePooling1D(_GlobalAverage):
