@@ -143,8 +143,9 @@ PYBIND11_MODULE(_cuda, m) {
       .def(py::init([](const std::vector<LayerSpec>& layers, const LossSpec& loss, int64_t n_params, int device) {
              std::vector<LayerSpec> checked = checked_layers(layers);
              for (const LayerSpec& l : checked)  // (graphs and the normalization layers: the CPU engine)
-               if (!l.sources.empty() || !(l.kind == LayerKind::dense || l.kind == LayerKind::activation ||
-                                           l.kind == LayerKind::dropout || l.kind == LayerKind::affine))
+               if (!l.sources.empty() || l.channels > 0 ||
+                   !(l.kind == LayerKind::dense || l.kind == LayerKind::activation ||
+                     l.kind == LayerKind::dropout || l.kind == LayerKind::affine))
                  fail_value("the CUDA engine runs chains of Dense, Activation, Dropout, Normalization and "
                             "Rescaling layers; train this model on the CPU");
              check_params(checked, n_params);

@@ -26,6 +26,7 @@ def options():
                       bias_regularizer="l1"),
         layers.Conv2D(6, 2, dilation_rate=(2, 1), groups=3, use_bias=False, activation="gelu"),
         layers.MaxPooling2D(3, strides=2, padding="same"),
+        layers.SpatialDropout2D(0.3),
         layers.DepthwiseConv2D(2, depth_multiplier=2, padding="same", activation="relu"),
         layers.Conv2D(5, 1, activation="elu", trainable=False),
         layers.AveragePooling2D((2, 1), strides=1, padding="same"),
@@ -36,7 +37,7 @@ def options():
 
 def sequence():
     return keras.Sequential([keras.Input((20, 3)), layers.Conv1D(6, 3, strides=2, padding="same", activation="relu"),
-                             layers.MaxPooling1D(2), layers.Conv1D(4, 2, dilation_rate=2, padding="causal"),
+                             layers.SpatialDropout1D(0.5), layers.MaxPooling1D(2), layers.Conv1D(4, 2, dilation_rate=2, padding="causal"),
                              layers.AveragePooling1D(2),
                              layers.Flatten(), layers.Dense(4, activation="softmax")])
 
@@ -112,6 +113,14 @@ def test_convnets_the_engine_cannot_run_yet_train_on_the_python_path(layer, reas
     model = keras.Sequential([keras.Input((6, 6, 2)), layer(), layers.Flatten(), layers.Dense(2)])
     model.compile("sgd", "mse")
     assert reason in engine_module.why_not(model)
+
+
+def test_the_cuda_engine_refuses_dropout_of_whole_channels_clearly():
+    _cuda = pytest.importorskip("brisknet._cuda")  # (a build without CUDA has no module)
+    spec = _core.LayerSpec()
+    spec.kind, spec.inputs, spec.outputs, spec.rate, spec.channels = _core.LayerKind.dropout, 12, 12, 0.5, 3
+    with pytest.raises(ValueError, match="CUDA engine runs chains"):
+        _cuda.Network([spec], _core.LossSpec(_core.LossKind.mean_squared_error), 0, 0)
 
 
 def window_spec(kind, window, inputs, outputs, groups=1):

@@ -26,6 +26,24 @@ void bind_dropout_forward(py::array out, py::array mask, py::array x, double rat
   });
 }
 
+void bind_spatial_dropout_forward(py::array out, py::array mask, py::array x, double rate, uint64_t seed,
+                                  int64_t first_row) {
+  check_rate(rate);
+  if (first_row < 0) fail_value("first_row must be >= 0, got " + std::to_string(first_row));
+  if (x.ndim() < 2 || x.shape(0) < 1) fail_value("x: expected (rows, ..., channels), got shape " + shape_of(x));
+  const int64_t rows = x.shape(0), channels = x.shape(x.ndim() - 1);
+  if (channels < 1) fail_value("x: no channels");
+  by_dtype(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = flat_in<T>(x, "x", x.size());
+    T* po = flat<T>(out, "out", x.size());
+    uint8_t* pm = flat<uint8_t>(mask, "mask", x.size());
+    require_no_partial_alias(out, "out", x, "x", true);
+    py::gil_scoped_release nogil;
+    spatial_dropout_forward<T>(po, pm, px, rows, x.size() / rows / channels, channels, T(rate), seed, first_row);
+  });
+}
+
 void bind_dropout_backward(py::array dx, py::array dy, py::array mask, double rate) {
   check_rate(rate);
   by_dtype(dy, "dy", [&](auto tag) {
@@ -46,6 +64,8 @@ void init_dropout(py::module_& m) {
   [[maybe_unused]] const auto none = py::none();
   m.def("dropout_forward", &bind_dropout_forward, arg("out"), arg("mask"), arg("x"), arg("rate"), arg("seed"),
         arg("first") = 0);
+  m.def("spatial_dropout_forward", &bind_spatial_dropout_forward, arg("out"), arg("mask"), arg("x"), arg("rate"),
+        arg("seed"), arg("first_row") = 0, "dropout of whole channels (the last axis) per row");
   m.def("dropout_backward", &bind_dropout_backward, arg("dx"), arg("dy"), arg("mask"), arg("rate"));
 }
 

@@ -175,7 +175,8 @@ void init_engine(py::module_& m) {
            }, [](LayerSpec& l, const std::array<int64_t, 13>& v) {
              l.window = Window2D{0, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]};
            })
-      .def_readwrite("groups", &LayerSpec::groups);
+      .def_readwrite("groups", &LayerSpec::groups)
+      .def_readwrite("channels", &LayerSpec::channels);
   py::class_<LossSpec>(m, "LossSpec")
       .def(py::init([](LossKind kind, bool from_logits, bool fused_softmax, double delta) {
              return LossSpec{kind, from_logits, fused_softmax, float(delta)};

@@ -55,6 +55,8 @@ inline std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layer
     else if (l.kind != LayerKind::dense && l.kind != LayerKind::concat && l.in != l.out)
       fail_value(at + ": only dense, concat, conv and pooling layers change the size");
     if (l.kind == LayerKind::dropout && !(l.rate > 0 && l.rate < 1)) fail_value(at + ": dropout rate must be in (0, 1)");
+    if (l.channels < 0 || (l.channels > 0 && (l.kind != LayerKind::dropout || l.out % l.channels != 0)))
+      fail_value(at + ": channels (dropout of whole channels) must divide a dropout layer's size");
     if (l.kind == LayerKind::affine &&
         (l.scale.empty() || l.shift.size() != l.scale.size() || l.out % int64_t(l.scale.size()) != 0))
       fail_value(at + ": an affine layer needs scale and shift of one length dividing its size");

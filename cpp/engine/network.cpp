@@ -211,7 +211,11 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
       case LayerKind::dropout:
         if (training) {  // the Python layer's seed sequence: base * 1000003 + masks drawn so far
           const uint64_t seed = math::dropout_step_seed(l.seed, dropout_calls[dropout]++);
-          dropout_forward_at<float>(ws.y[i].data(), ws.mask[i].data(), h, b * l.out, l.rate, seed, first_row * l.out);
+          if (l.channels > 0)
+            spatial_dropout_forward<float>(ws.y[i].data(), ws.mask[i].data(), h, b, l.out / l.channels, l.channels,
+                                           l.rate, seed, first_row);
+          else
+            dropout_forward_at<float>(ws.y[i].data(), ws.mask[i].data(), h, b * l.out, l.rate, seed, first_row * l.out);
         } else {
           out = h;
         }

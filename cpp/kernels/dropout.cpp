@@ -35,11 +35,30 @@ void dropout_forward_at(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint
   for (int64_t begin = 0; begin < n; begin += kBlock) {
     const int64_t count = std::min(kBlock, n - begin);
     uint8_t* __restrict keep = mask + begin;  // (restrict: a uint8_t store may alias anything)
-    const T* __restrict in = x + begin;
-    T* __restrict out = y + begin;
+    const T* in = x + begin;  // (y may alias x)
+    T* out = y + begin;
     keep_flags(keep, key, threshold, first + begin, count);
     // a product, so a dropped NaN stays NaN (as Keras, PyTorch)
     for (int64_t i = 0; i < count; ++i) out[i] = in[i] * (keep[i] ? scale : T(0));
+  }
+}
+
+template <typename T>
+void spatial_dropout_forward(T* y, uint8_t* mask, const T* x, int64_t rows, int64_t positions, int64_t channels,
+                             T rate, uint64_t seed, int64_t first_row) {
+  const uint64_t threshold = math::dropout_threshold(double(rate));
+  const T scale = rate < T(1) ? T(1) / (T(1) - rate) : T(0);
+  const uint64_t key = math::dropout_key(seed);
+  const int64_t row = positions * channels;
+  const int nt = detail::threads_for(rows * row, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* __restrict keep = mask + r * row;  // the row's flags at position 0, then copied to the others
+    keep_flags(keep, key, threshold, (first_row + r) * channels, channels);
+    for (int64_t p = 1; p < positions; ++p) std::copy_n(keep, channels, keep + p * channels);
+    const T* in = x + r * row;
+    T* out = y + r * row;
+    for (int64_t i = 0; i < row; ++i) out[i] = in[i] * (keep[i] ? scale : T(0));
   }
 }
 
@@ -55,6 +74,10 @@ template void dropout_forward<float>(float*, uint8_t*, const float*, int64_t, fl
 template void dropout_forward_at<float>(float*, uint8_t*, const float*, int64_t, float, uint64_t, int64_t);
 template void dropout_forward<double>(double*, uint8_t*, const double*, int64_t, double, uint64_t);
 template void dropout_forward_at<double>(double*, uint8_t*, const double*, int64_t, double, uint64_t, int64_t);
+template void spatial_dropout_forward<float>(float*, uint8_t*, const float*, int64_t, int64_t, int64_t, float,
+                                             uint64_t, int64_t);
+template void spatial_dropout_forward<double>(double*, uint8_t*, const double*, int64_t, int64_t, int64_t, double,
+                                              uint64_t, int64_t);
 template void dropout_backward<float>(float*, const float*, const uint8_t*, int64_t, float);
 template void dropout_backward<double>(double*, const double*, const uint8_t*, int64_t, double);
 

@@ -64,6 +64,8 @@ struct LayerSpec {
   // conv: kernel (kh, kw, c / groups, filters) and bias (filters) as Dense's, activation, penalties.
   Window2D window{};
   int64_t groups = 1;
+  // dropout: > 0, one keep flag per (sample, channel) over `channels` innermost (SpatialDropout)
+  int64_t channels = 0;
 };
 
 // A dense or conv layer's weights: its kernel's and bias' sizes, and conv's output channels.

@@ -357,6 +357,12 @@ void dropout_forward(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_
 // parallel process draws exactly the masks of its rows of the whole batch.
 template <typename T>
 void dropout_forward_at(T* y, uint8_t* mask, const T* x, int64_t n, T rate, uint64_t seed, int64_t first);
+// Dropout of whole channels (Keras' SpatialDropout): x holds rows of `positions` x `channels`
+// values; one keep flag per (row, channel), keyed by (first_row + row) * channels + channel, kept or
+// dropped at every position. mask is per value, as dropout_forward's (dropout_backward applies).
+template <typename T>
+void spatial_dropout_forward(T* y, uint8_t* mask, const T* x, int64_t rows, int64_t positions, int64_t channels,
+                             T rate, uint64_t seed, int64_t first_row);
 // dx = dy * mask / (1 - rate). dx may alias dy.
 template <typename T>
 void dropout_backward(T* dx, const T* dy, const uint8_t* mask, int64_t n, T rate);

@@ -26,16 +26,19 @@ class Dropout(SeededLayer):
         if not self._active:
             return x
         self._mask = self.buffer("mask", x.shape, "uint8")
-        y = self.buffer("y", x.shape)
+        y = self.buffer("y", x.shape, x.dtype)
         step_seed = (self._base_seed * 1_000_003 + self._calls) & 0xFFFFFFFFFFFFFFFF
         self._calls += 1
-        _core.dropout_forward(y, self._mask, x, self.rate, step_seed, self._first_row * math.prod(x.shape[1:]))
+        self._draw(y, np.ascontiguousarray(x), step_seed)
         return y
+
+    def _draw(self, y, x, step_seed):
+        _core.dropout_forward(y, self._mask, x, self.rate, step_seed, self._first_row * math.prod(x.shape[1:]))
 
     def backward(self, dy, need_dx):
         if not self._active:
             return dy
-        dx = self.buffer("dx", dy.shape)
+        dx = self.buffer("dx", dy.shape, dy.dtype)
         _core.dropout_backward(dx, dy, self._mask, self.rate)
         return dx
 
@@ -51,19 +54,19 @@ class Dropout(SeededLayer):
         return {**super().get_config(), "rate": self.rate}
 
 
-class SpatialDropout2D(SeededLayer):
+class SpatialDropout2D(Dropout):
     """Dropout of whole channels: each sample's channels are kept (scaled by 1 / (1 - rate)) or
-    zeroed across all positions, as Keras' SpatialDropout. Training only; the masks come from the
-    layer's seeded counter sequence (numpy's generator, the Python path)."""
+    zeroed across all positions, as Keras' SpatialDropout. Training only; the flags come from
+    Dropout's counter-based hash, one per (sample, channel), so the engine draws the same."""
     rank = 2
 
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
-        super().__init__(seed, **kwargs)
         if not 0.0 <= float(rate) < 1.0:
             raise ValueError(f"{type(self).__name__}: rate must be in [0, 1), got {rate}")
+        super().__init__(rate, seed=seed, **kwargs)
         if data_format not in (None, "channels_last"):
             raise NotImplementedError(f"{type(self).__name__}: only data_format='channels_last' is supported")
-        self.rate, self.data_format = float(rate), "channels_last"
+        self.data_format = "channels_last"
 
     def sample_output_shape(self, input_shape):
         if len(input_shape) != self.rank + 1:
@@ -71,21 +74,17 @@ class SpatialDropout2D(SeededLayer):
                              f"(positions..., channels), got {(None,) + tuple(input_shape)}")
         return tuple(input_shape)
 
-    def forward(self, x, training):
-        self._mask = None
-        if not (training and self.rate > 0):
-            return x
-        rng = np.random.default_rng([self._base_seed, self._calls])
-        self._calls += 1
-        keep = rng.random((x.shape[0],) + (1,) * self.rank + (x.shape[-1],)) >= self.rate
-        self._mask = (keep / (1.0 - self.rate)).astype(x.dtype)
-        return x * self._mask
+    def _draw(self, y, x, step_seed):
+        _core.spatial_dropout_forward(y, self._mask, x, self.rate, step_seed, self._first_row)
 
-    def backward(self, dy, need_dx):
-        return dy if self._mask is None else dy * self._mask
+    def engine_spec(self, offset_of):
+        spec = super().engine_spec(offset_of)
+        for s in spec:
+            s.channels = self.input_shape[-1]
+        return spec
 
     def get_config(self):
-        config = {**super().get_config(), "rate": self.rate, "data_format": self.data_format}
+        config = {**super().get_config(), "data_format": self.data_format}
         del config["trainable"]  # (Keras' SpatialDropout takes no trainable argument)
         return config
 
