@@ -370,26 +370,55 @@ class SeparableConv2D(DepthwiseConv2D):
                  ("pointwise_kernel", (1, 1, depth, self.pointwise_filters), self.pointwise_initializer)]
         return specs + ([("bias", (self.pointwise_filters,), self.bias_initializer)] if self.use_bias else [])
 
+    def _pointwise_window(self):
+        """The 1 x 1 convolution's window over the depthwise output (as _window_args)."""
+        out = self._geometry(self.input_shape)[1]
+        return (1, 1), (1, 1), (1, 1), (0, 0), tuple(out)
+
     def forward(self, x, training):
         self._depth = self._grouped_forward(x, self._weights[0].reshape(-1, self.filters), None, self.filters)
+        rows, cols = self._geometry(self.input_shape)[1]
+        self._depth4 = self._depth.reshape(x.shape[0], rows, cols, self.filters)  # (a view)
         z = self.buffer("pointwise", (self._depth.shape[0], self.pointwise_filters), x.dtype)
-        _core.gemm(z, self._depth, self._weights[1].reshape(self.filters, -1), False, False, 0.0,
-                   self._weights[2] if self.use_bias else None)
+        _core.conv2d_forward(z, self._depth4,
+                             self._weights[1].reshape(self.filters, -1), self._weights[2] if self.use_bias else None,
+                             *self._pointwise_window(), 1)
         return self._activate(z)
 
     def backward(self, dy, need_dx):
         dz = self._activation_grad(dy)
-        pointwise = self._weights[1].reshape(self.filters, -1)
-        _core.gemm(self._grads[1].reshape(self.filters, -1), self._depth, dz, True, False, 0.0)
+        ddepth = self.buffer("ddepth", self._depth.shape, dz.dtype)
+        _core.conv2d_backward(self._grads[1].reshape(self.filters, -1), ddepth, np.ascontiguousarray(dz), self._depth4,
+                              self._weights[1].reshape(self.filters, -1), *self._pointwise_window(), 1)
         if self.use_bias:
             _core.column_sums(self._grads[2], dz, 0.0)
-        ddepth = self.buffer("ddepth", self._depth.shape, dz.dtype)
-        _core.gemm(ddepth, dz, pointwise, False, True, 0.0)
         return self._grouped_backward(ddepth, self._weights[0].reshape(-1, self.filters),
                                       self._grads[0].reshape(-1, self.filters), need_dx)
 
     def engine_spec(self, offset_of):
-        return None  # (trains on the Python path)
+        """Two convolutions: the depthwise one (groups = channels, no bias, linear) and the 1 x 1
+        one (bias, activation)."""
+        if self.depthwise_regularizer is not None and \
+                (self.pointwise_regularizer is not None or (self.use_bias and self.bias_regularizer is not None)):
+            return None  # (the Python layer adds its three penalties as one sum: the Python path)
+        depth = regularizers.engine_penalties(self.depthwise_regularizer)
+        point = regularizers.engine_penalties(self.pointwise_regularizer, self.bias_regularizer)
+        if depth is None or point is None:
+            return None
+        image, out, pad, kernel, strides, dilation = self._geometry(self.input_shape)
+        first, second = _core.LayerSpec(), _core.LayerSpec()
+        first.kind, first.inputs, first.outputs = _core.LayerKind.conv, math.prod(image), out[0] * out[1] * self.filters
+        first.window, first.groups = image + kernel + strides + dilation + pad + out, self.groups
+        first.kernel_offset, first.bias_offset, first.trainable = offset_of(self._weights[0]), -1, self.trains
+        first.kernel_penalty = depth[0]
+        second.kind, second.inputs = _core.LayerKind.conv, first.outputs
+        second.outputs = out[0] * out[1] * self.pointwise_filters
+        second.window = (out[0], out[1], self.filters) + (1, 1) * 3 + (0, 0) + out
+        second.kernel_offset = offset_of(self._weights[1])
+        second.bias_offset = offset_of(self._weights[2]) if self.use_bias else -1
+        second.activation, second.alpha, second.trainable = self._act, self._alpha, self.trains
+        second.kernel_penalty, second.bias_penalty = point
+        return [first, second]
 
     def weight_regularizers(self):
         pairs = [(0, self.depthwise_regularizer), (1, self.pointwise_regularizer)]
