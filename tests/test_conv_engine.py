@@ -10,6 +10,8 @@ import brisknet as keras
 from brisknet import _core, layers
 from brisknet.models import engine as engine_module
 
+from test_graph_engine import assert_same, train as train_graph
+
 
 def simple_convnet(size=12):
     """Keras' "Simple MNIST convnet" on smaller images."""
@@ -70,23 +72,8 @@ def data(model, n=96):
     return (rng.standard_normal((n,) + model.input_shape[1:]).astype(np.float32), rng.integers(0, 4, n))
 
 
-def train(build, eager, threads=2, epochs=2, **compile_kw):
-    keras.set_num_threads(threads)
-    keras.utils.set_random_seed(5)
-    model = build()
-    model.compile(**{"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"],
-                     **compile_kw}, run_eagerly=eager)
-    x, y = data(model)
-    history = model.fit(x, y, epochs=epochs, batch_size=32, verbose=0, validation_split=0.25)
-    assert (getattr(model, "_training_engine", None) is None) == eager, engine_module.why_not(model)
-    return model.get_weights(), history.history, model.predict(x[:7], verbose=0)
-
-
-def assert_same(a, b):
-    assert a[1] == b[1]
-    for u, v in zip(a[0], b[0]):
-        np.testing.assert_array_equal(u, v)
-    np.testing.assert_array_equal(a[2], b[2])
+def train(build, eager, **kw):
+    return train_graph(build, eager, data=data, **kw)
 
 
 @pytest.mark.parametrize("build", [simple_convnet, options, sequence, global_pooling, residual])

@@ -22,17 +22,18 @@ def residual(width=16, frozen_bn=False, dropout=0.0, bn_in_chain=False):
     return keras.Model(inputs, layers.Dense(4, activation="softmax")(h))
 
 
-def train(build, eager, threads=2, epochs=2, **compile_kw):
+def train(build, eager, threads=2, epochs=2, data=None, **compile_kw):
+    """Fits build() on the Python path (eager) or in the engine; data(model) gives (x, y) (random
+    rows of 12 features by default). Returns the weights, the history and predictions."""
     keras.set_num_threads(threads)
     keras.utils.set_random_seed(9)
     model = build()
     model.compile(**{"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"],
                      **compile_kw}, run_eagerly=eager)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((200, 12)).astype(np.float32)
-    y = rng.integers(0, 4, 200)
+    x, y = data(model) if data else (rng.standard_normal((200, 12)).astype(np.float32), rng.integers(0, 4, 200))
     history = model.fit(x, y, epochs=epochs, batch_size=32, verbose=0, validation_split=0.2)
-    assert (getattr(model, "_training_engine", None) is None) == eager
+    assert (getattr(model, "_training_engine", None) is None) == eager, engine_module.why_not(model)
     return model.get_weights(), history.history, model.predict(x[:9], verbose=0)
 
 

@@ -97,19 +97,21 @@ void bind_pool_backward(py::array dx, py::array dy, py::object argmax, Pair kern
   });
 }
 
-// groups dividing the channels and the filters
-void check_groups(const Window2D& g, int64_t filters, int64_t groups) {
+// The filters of a convolution's kernel w (taps x filters) over window g, checked: groups dividing
+// the channels and the filters, one row per tap and channel of a group.
+int64_t checked_filters(const Window2D& g, const py::array& w, int64_t groups) {
+  require_ndim(w, "w", 2);
+  const int64_t filters = w.shape(1);
   if (groups < 1 || g.c % groups || filters % groups)
     fail_value("groups must divide the input channels and the filters");
+  if (w.shape(0) != g.kh * g.kw * (g.c / groups)) fail_value("w: expected (kh * kw * channels / groups) rows");
+  return filters;
 }
 
 void bind_conv2d_forward(py::array z, py::array x, py::array w, py::object bias, Pair kernel, Pair strides,
                          Pair dilation, Pair pad, Pair out, int64_t groups) {
   const Window2D g = window(x, kernel, strides, dilation, pad, out);
-  require_ndim(w, "w", 2);
-  const int64_t filters = w.shape(1);
-  check_groups(g, filters, groups);
-  if (w.shape(0) != g.kh * g.kw * (g.c / groups)) fail_value("w: expected (kh * kw * channels / groups) rows");
+  const int64_t filters = checked_filters(g, w, groups);
   by_dtype(x, "x", [&](auto tag) {
     using T = decltype(tag);
     const T* px = flat_in<T>(x, "x", x.size());
@@ -131,10 +133,7 @@ void bind_conv2d_forward(py::array z, py::array x, py::array w, py::object bias,
 void bind_conv2d_backward(py::object dw, py::object dx, py::array dz, py::array x, py::array w, Pair kernel,
                           Pair strides, Pair dilation, Pair pad, Pair out, int64_t groups) {
   const Window2D g = window(x, kernel, strides, dilation, pad, out);
-  require_ndim(w, "w", 2);
-  const int64_t filters = w.shape(1);
-  check_groups(g, filters, groups);
-  if (w.shape(0) != g.kh * g.kw * (g.c / groups)) fail_value("w: expected (kh * kw * channels / groups) rows");
+  const int64_t filters = checked_filters(g, w, groups);
   by_dtype(x, "x", [&](auto tag) {
     using T = decltype(tag);
     const T* px = flat_in<T>(x, "x", x.size());
@@ -154,6 +153,7 @@ void bind_conv2d_backward(py::object dw, py::object dx, py::array dz, py::array 
       pdx = flat<T>(dx_a, "dx", x.size());
       for (const auto& [other, name] : {std::pair{&x, "x"}, {&w, "w"}, {&dz, "dz"}})
         require_no_partial_alias(dx_a, "dx", *other, name, false);
+      if (pdw) require_no_partial_alias(dx_a, "dx", dw_a, "dw", false);
     }
     py::gil_scoped_release nogil;
     conv2d_backward<T>(pdw, pdx, pdz, px, pw, g, filters, groups);

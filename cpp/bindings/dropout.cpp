@@ -2,6 +2,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <type_traits>
+
 #include "brisknet/kernels.h"
 #include "checks.h"
 
@@ -12,9 +14,9 @@ void check_rate(double rate) {
   if (!(rate >= 0.0 && rate < 1.0)) fail_value("rate must be in [0, 1), got " + std::to_string(rate));
 }
 
-void bind_dropout_forward(py::array out, py::array mask, py::array x, double rate, uint64_t seed, int64_t first) {
-  check_rate(rate);
-  if (first < 0) fail_value("first must be >= 0, got " + std::to_string(first));
+// out, mask and x checked against x (its dtype and size), then kernel(y, mask, x) without the GIL.
+template <typename F>
+void on_dropout_arrays(py::array& out, py::array& mask, const py::array& x, F kernel) {
   by_dtype(x, "x", [&](auto tag) {
     using T = decltype(tag);
     const T* px = flat_in<T>(x, "x", x.size());
@@ -22,7 +24,16 @@ void bind_dropout_forward(py::array out, py::array mask, py::array x, double rat
     uint8_t* pm = flat<uint8_t>(mask, "mask", x.size());
     require_no_partial_alias(out, "out", x, "x", true);
     py::gil_scoped_release nogil;
-    dropout_forward_at<T>(po, pm, px, x.size(), T(rate), seed, first);
+    kernel(po, pm, px);
+  });
+}
+
+void bind_dropout_forward(py::array out, py::array mask, py::array x, double rate, uint64_t seed, int64_t first) {
+  check_rate(rate);
+  if (first < 0) fail_value("first must be >= 0, got " + std::to_string(first));
+  on_dropout_arrays(out, mask, x, [&](auto* y, uint8_t* m, const auto* in) {
+    using T = std::remove_pointer_t<decltype(y)>;
+    dropout_forward_at<T>(y, m, in, x.size(), T(rate), seed, first);
   });
 }
 
@@ -33,14 +44,9 @@ void bind_spatial_dropout_forward(py::array out, py::array mask, py::array x, do
   if (x.ndim() < 2 || x.shape(0) < 1) fail_value("x: expected (rows, ..., channels), got shape " + shape_of(x));
   const int64_t rows = x.shape(0), channels = x.shape(x.ndim() - 1);
   if (channels < 1) fail_value("x: no channels");
-  by_dtype(x, "x", [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = flat_in<T>(x, "x", x.size());
-    T* po = flat<T>(out, "out", x.size());
-    uint8_t* pm = flat<uint8_t>(mask, "mask", x.size());
-    require_no_partial_alias(out, "out", x, "x", true);
-    py::gil_scoped_release nogil;
-    spatial_dropout_forward<T>(po, pm, px, rows, x.size() / rows / channels, channels, T(rate), seed, first_row);
+  on_dropout_arrays(out, mask, x, [&](auto* y, uint8_t* m, const auto* in) {
+    using T = std::remove_pointer_t<decltype(y)>;
+    spatial_dropout_forward<T>(y, m, in, rows, x.size() / rows / channels, channels, T(rate), seed, first_row);
   });
 }
 
