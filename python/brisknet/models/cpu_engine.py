@@ -19,7 +19,7 @@ def signature(model, specs, training=True):
     """What the C++ network built from `specs` (layer_specs(model)) depends on: when it changes,
     the engine is rebuilt."""
     fields = ("kind", "inputs", "outputs", "kernel_offset", "bias_offset", "activation", "alpha", "trainable",
-              "rate", "seed", "stats_offset", "momentum", "epsilon", "window", "groups")
+              "rate", "seed", "stats_offset", "momentum", "epsilon", "window", "groups", "channels")
     layers = tuple(tuple(getattr(s, f) for f in fields) + (s.kernel_penalty.l1, s.kernel_penalty.l2,
                                                            s.bias_penalty.l1, s.bias_penalty.l2,
                                                            s.divide, tuple(s.scale), tuple(s.shift),
