@@ -1,8 +1,8 @@
-"""Convnets in the engine (Conv1D/Conv2D/DepthwiseConv2D/SeparableConv2D, pooling,
-SpatialDropout, a pooling layer right above a convolution run inside its chunks of images): the
-same weights, history and predictions as the Python reference path, bit for bit, whatever the
-thread count; what the engine has no kind for (Conv2DTranspose, UpSampling2D, ...) trains on the
-Python path."""
+"""Convnets in the engine (Conv1D/Conv2D/DepthwiseConv2D/SeparableConv2D/Conv2DTranspose,
+pooling, SpatialDropout, a pooling layer right above a convolution run inside its chunks of
+images): the same weights, history and predictions as the Python reference path, bit for bit,
+whatever the thread count; what the engine has no kind for (UpSampling2D, ZeroPadding2D,
+Cropping2D) trains on the Python path."""
 import numpy as np
 import pytest
 
@@ -55,6 +55,15 @@ def global_pooling():
     return keras.Model(inputs, layers.Dense(4, activation="softmax")(layers.Concatenate()([mean, top])))
 
 
+def decoder():
+    return keras.Sequential([keras.Input((5, 4, 3)), layers.Conv2DTranspose(4, 3, strides=2, padding="same",
+                                                                            activation="relu"),
+                             layers.Conv2DTranspose(2, (2, 3), strides=(3, 1), output_padding=(1, 0),
+                                                    kernel_regularizer="l2", bias_regularizer="l1"),
+                             layers.Conv2DTranspose(3, 2, use_bias=False, activation="softmax"),
+                             layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(4, activation="softmax")])
+
+
 def residual():
     """Pooling the engine cannot run inside the convolution below it: one tensor pooled twice, and
     after a softmax (not element-wise)."""
@@ -76,7 +85,7 @@ def train(build, eager, **kw):
     return train_graph(build, eager, data=data, **kw)
 
 
-@pytest.mark.parametrize("build", [simple_convnet, options, sequence, global_pooling, residual])
+@pytest.mark.parametrize("build", [simple_convnet, options, sequence, global_pooling, decoder, residual])
 @pytest.mark.parametrize("optimizer", ["adam", "sgd-clipnorm"])
 def test_a_convnet_in_the_engine_is_bit_identical_to_the_reference_path(build, optimizer):
     def opt():  # a fresh optimizer per run; clipnorm needs the whole gradient (the unfused update)
@@ -95,7 +104,6 @@ def test_a_convnet_in_the_engine_is_bit_identical_across_thread_counts():
 
 
 @pytest.mark.parametrize("layer, reason", [
-    (lambda: layers.Conv2DTranspose(2, 3), "Conv2DTranspose"),
     # (penalties on the depthwise kernel and on the rest: the Python layer adds them up as one sum)
     (lambda: layers.SeparableConv2D(2, 3, depthwise_regularizer="l2", pointwise_regularizer="l1"), "SeparableConv2D"),
     (lambda: layers.UpSampling2D(2), "UpSampling2D"),
@@ -126,6 +134,7 @@ def test_the_engine_checks_a_window_s_geometry():
     good = (4, 4, 2, 3, 3, 1, 1, 1, 1, 0, 0, 2, 2)  # (h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
     conv, pool = _core.LayerKind.conv, _core.LayerKind.max_pool
     _core.Network([window_spec(conv, good, 32, 12)], loss)  # 3 filters
+    _core.Network([window_spec(_core.LayerKind.conv_transpose, good, 12, 32)], loss)  # 3 channels in, 2 out
     assert window_spec(conv, good, 32, 12).window == good
     bad = [
         (window_spec(conv, good[:5] + (0,) + good[6:], 32, 12), "strides and dilation must be >= 1"),
@@ -134,6 +143,8 @@ def test_the_engine_checks_a_window_s_geometry():
         (window_spec(conv, good, 32, 13), "whole number of channels"),
         (window_spec(conv, good, 32, 12, groups=2), "groups must divide"),
         (window_spec(pool, good, 32, 12), "pooling keeps the channels"),
+        (window_spec(_core.LayerKind.conv_transpose, good, 12, 30), "does not hold its inputs"),
+        (window_spec(_core.LayerKind.conv_transpose, good, 12, 32, groups=2), "one group"),
     ]
     for spec, message in bad:
         with pytest.raises(ValueError, match=message):

@@ -160,6 +160,24 @@ void bind_conv2d_backward(py::object dw, py::object dx, py::array dz, py::array 
   });
 }
 
+// y (n, h, w, c): the transposed convolution of x (n * oh * ow, channels) with w (taps x
+// channels), i.e. the input gradient of the convolution the window describes.
+void bind_conv2d_transpose(py::array y, py::array x, py::array w, Pair kernel, Pair strides, Pair dilation, Pair pad,
+                           Pair out) {
+  const Window2D g = window(y, kernel, strides, dilation, pad, out);
+  const int64_t channels = checked_filters(g, w, 1);
+  by_dtype(y, "y", [&](auto tag) {
+    using T = decltype(tag);
+    T* py_ = flat<T>(y, "y", y.size());
+    const T* px = flat_in<T>(x, "x", g.n * g.oh * g.ow * channels);
+    const T* pw = flat_in<T>(w, "w", w.size());
+    require_no_partial_alias(y, "y", x, "x", false);
+    require_no_partial_alias(y, "y", w, "w", false);
+    py::gil_scoped_release nogil;
+    conv2d_backward<T>(nullptr, py_, px, nullptr, pw, g, channels, 1);
+  });
+}
+
 }  // namespace
 
 void init_convolution(py::module_& m) {
@@ -174,6 +192,9 @@ void init_convolution(py::module_& m) {
   m.def("conv2d_backward", &bind_conv2d_backward, arg("dw"), arg("dx"), arg("dz"), arg("x"), arg("w"), arg("kernel"),
         arg("strides"), arg("dilation"), arg("pad"), arg("out"), arg("groups"),
         "dw = the kernel's gradient, dx = the input's (either None: not computed)");
+  m.def("conv2d_transpose", &bind_conv2d_transpose, arg("y"), arg("x"), arg("w"), arg("kernel"), arg("strides"),
+        arg("dilation"), arg("pad"), arg("out"),
+        "y (n, h, w, c) = the transposed convolution of x (n * oh * ow, channels) with w (taps, channels)");
   m.def("pool_forward", &bind_pool_forward, arg("y"), arg("argmax"), arg("x"), arg("kernel"), arg("strides"),
         arg("pad"), arg("out"), "max pooling with argmax (int32 within each image, y's size); average pooling when argmax is None");
   m.def("pool_backward", &bind_pool_backward, arg("dx"), arg("dy"), arg("argmax"), arg("kernel"), arg("strides"),

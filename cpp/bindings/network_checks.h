@@ -17,9 +17,15 @@ namespace brisknet::bindings {
 inline void check_window_layer(const LayerSpec& l, const std::string& at) {
   const Window2D& g = l.window;
   check_window(g, at);
-  if (l.in != g.h * g.w * g.c) fail_value(at + ": its window's image does not hold its inputs");
+  const bool transposed = l.kind == LayerKind::conv_transpose;  // (the window's image is its output)
+  if ((transposed ? l.out : l.in) != g.h * g.w * g.c) fail_value(at + ": its window's image does not hold its inputs");
   const int64_t positions = g.oh * g.ow;
-  if (l.out % positions != 0) fail_value(at + ": its outputs are not a whole number of channels per position");
+  if ((transposed ? l.in : l.out) % positions != 0)
+    fail_value(at + ": its outputs are not a whole number of channels per position");
+  if (transposed) {
+    if (l.groups != 1) fail_value(at + ": a transposed convolution has one group");
+    return;
+  }
   if (l.kind != LayerKind::conv) {
     if (l.out != positions * g.c) fail_value(at + ": pooling keeps the channels");
     if (g.dh != 1 || g.dw != 1) fail_value(at + ": pooling has no dilation");
@@ -50,7 +56,7 @@ inline std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layer
     if (l.kind == LayerKind::concat && total != l.out)
       fail_value(at + ": concat gives " + std::to_string(l.out) + " features, its sources " + std::to_string(total));
     if (has_weights(l) && l.kernel_offset < 0) fail_value(at + ": a dense or conv layer needs a kernel offset");
-    const bool windowed = l.kind == LayerKind::conv || l.kind == LayerKind::max_pool || l.kind == LayerKind::avg_pool;
+    const bool windowed = windowed_weights(l) || l.kind == LayerKind::max_pool || l.kind == LayerKind::avg_pool;
     if (windowed) check_window_layer(l, at);
     else if (l.kind != LayerKind::dense && l.kind != LayerKind::concat && l.in != l.out)
       fail_value(at + ": only dense, concat, conv and pooling layers change the size");

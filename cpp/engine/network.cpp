@@ -40,7 +40,7 @@ Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::mo
       auto [it, fresh] = first_call.emplace(l.kernel_offset, int64_t(i));
       owner_[i] = it->second;
       if (fresh) weight_owners_.push_back(int64_t(i));
-      else if (l.kind == LayerKind::conv || layers_[it->second].kind == LayerKind::conv)
+      else if (windowed_weights(l) || windowed_weights(layers_[it->second]))
         throw std::invalid_argument("Network: a shared convolution (only dense layers may share weights)");
       else shares_weights_ = true;
     }
@@ -190,6 +190,20 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
                               batch_window(l, b), filters, l.groups, fused, pool_above);
         if (has_activation(l) && !is_elementwise(l.activation))
           activation_forward<float>(ws.y[i].data(), z, positions, filters, l.activation, l.alpha);
+        break;
+      }
+      case LayerKind::conv_transpose: {  // the input gradient of a convolution, + bias, then the activation
+        const int64_t channels = l.window.c, positions = b * l.window.h * l.window.w;
+        float* z = ws.z[i].data();
+        conv2d_backward<float>(nullptr, z, h, nullptr, params + l.kernel_offset, batch_window(l, b), conv_filters(l),
+                               1);
+        if (l.bias_offset >= 0) {  // (as numpy's z += bias)
+          const float* bias = params + l.bias_offset;
+          for (int64_t p = 0; p < positions; ++p)
+            for (int64_t c = 0; c < channels; ++c) z[p * channels + c] += bias[c];
+        }
+        if (has_activation(l)) activation_forward<float>(ws.y[i].data(), z, positions, channels, l.activation, l.alpha);
+        else out = z;
         break;
       }
       case LayerKind::max_pool:
@@ -486,6 +500,38 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
         }
         if (ready) {
           if (l.bias_offset >= 0) (*ready)(l.bias_offset, filters);
+          (*ready)(l.kernel_offset, kernel_values(l));
+        }
+        break;
+      }
+      case LayerKind::conv_transpose: {
+        const int64_t channels = l.window.c, positions = b * l.window.h * l.window.w;
+        const float* dz = d;
+        if (has_activation(l) && !folded && !d_is_dz) {
+          activation_backward<float>(ws.dz[i].data(), d, ws.z[i].data(), ws.y[i].data(), positions, channels,
+                                     l.activation, l.alpha);
+          dz = ws.dz[i].data();
+        }
+        // the Python layer's order: the kernel's gradient, the bias', then the input's
+        const Window2D g = batch_window(l, b);
+        const float* kernel = params + l.kernel_offset;
+        if (l.trainable) {
+          conv2d_backward<float>(grads + l.kernel_offset, nullptr, input, dz, kernel, g, conv_filters(l), 1);
+          if (l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, positions, channels, 0.0f);
+        }
+        if (src >= 0) {
+          float* dx = gradient_target(ws, src);
+          conv2d_forward<float>(dx, dz, kernel, nullptr, g, conv_filters(l), 1);
+          give(ws, src, dx, b);
+        }
+        if (!l.trainable) break;
+        if (update) {  // (after the input's gradient, which reads the kernel)
+          update_block(*update, l.kernel_penalty, params, grads + l.kernel_offset, l.kernel_offset, kernel_values(l));
+          if (l.bias_offset >= 0)
+            update_block(*update, l.bias_penalty, params, grads + l.bias_offset, l.bias_offset, channels);
+        }
+        if (ready) {
+          if (l.bias_offset >= 0) (*ready)(l.bias_offset, channels);
           (*ready)(l.kernel_offset, kernel_values(l));
         }
         break;

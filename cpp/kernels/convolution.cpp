@@ -281,7 +281,7 @@ void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Wi
                  [&](int64_t chunk, int64_t first, const Window2D& part) {
     T* col = chunk_buffer<T>(0, size_t(part.n * positions * taps));
     T* dcol = chunk_buffer<T>(1, size_t(part.n * positions * taps));
-    const T* images = x + first * g.h * g.w * g.c;
+    const T* images = dw ? x + first * g.h * g.w * g.c : nullptr;  // (x is read for dw only)
     const T* d = dz + first * positions * filters;
     const int64_t rows = part.n * positions;
     if (before_chunk) before_chunk(first, part.n);

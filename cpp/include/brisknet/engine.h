@@ -27,7 +27,9 @@
 
 namespace brisknet {
 
-enum class LayerKind : int { dense, activation, dropout, affine, add, concat, batch_norm, layer_norm, conv, max_pool, avg_pool };
+enum class LayerKind : int {
+  dense, activation, dropout, affine, add, concat, batch_norm, layer_norm, conv, max_pool, avg_pool, conv_transpose
+};
 
 struct Penalty {  // Keras' L1L2 regularizer
   double l1 = 0, l2 = 0;
@@ -62,6 +64,8 @@ struct LayerSpec {
   // conv, max_pool, avg_pool: the window over one sample, channels_last (window.n is unused: each
   // step sets it to the batch's rows); in = h * w * c, out = oh * ow * (conv: filters, else c).
   // conv: kernel (kh, kw, c / groups, filters) and bias (filters) as Dense's, activation, penalties.
+  // conv_transpose: the window of the convolution it is the input gradient of, whose image is its
+  // output: in = oh * ow * channels, out = h * w * c; kernel (kh, kw, c, channels), bias (c).
   Window2D window{};
   int64_t groups = 1;
   // dropout: > 0, one keep flag per (sample, channel) over `channels` innermost (SpatialDropout)
@@ -69,13 +73,20 @@ struct LayerSpec {
 };
 
 // A dense or conv layer's weights: its kernel's and bias' sizes, and conv's output channels.
-inline bool has_weights(const LayerSpec& l) { return l.kind == LayerKind::dense || l.kind == LayerKind::conv; }
-inline int64_t conv_filters(const LayerSpec& l) { return l.out / (l.window.oh * l.window.ow); }
-inline int64_t kernel_values(const LayerSpec& l) {
-  return l.kind == LayerKind::conv ? l.window.kh * l.window.kw * (l.window.c / l.groups) * conv_filters(l)
-                                   : l.in * l.out;
+inline bool windowed_weights(const LayerSpec& l) {
+  return l.kind == LayerKind::conv || l.kind == LayerKind::conv_transpose;
 }
-inline int64_t bias_values(const LayerSpec& l) { return l.kind == LayerKind::conv ? conv_filters(l) : l.out; }
+inline bool has_weights(const LayerSpec& l) { return l.kind == LayerKind::dense || windowed_weights(l); }
+// The filters of the convolution the window describes (conv_transpose: its input's channels).
+inline int64_t conv_filters(const LayerSpec& l) {
+  return (l.kind == LayerKind::conv ? l.out : l.in) / (l.window.oh * l.window.ow);
+}
+inline int64_t kernel_values(const LayerSpec& l) {
+  return windowed_weights(l) ? l.window.kh * l.window.kw * (l.window.c / l.groups) * conv_filters(l) : l.in * l.out;
+}
+inline int64_t bias_values(const LayerSpec& l) {
+  return l.kind == LayerKind::conv ? conv_filters(l) : l.kind == LayerKind::conv_transpose ? l.window.c : l.out;
+}
 
 struct LossSpec {
   LossKind kind = LossKind::mean_squared_error;

@@ -169,8 +169,11 @@ template <typename T>
 void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
                     const GemmFusion<T>& fused = GemmFusion<T>(), const ChunkHook& after_chunk = {});
 // Backward: dw = patches^T dz (unless null: one partial per chunk, summed in chunk order) and dx
-// = col2im(dz W^T) (unless null), from x, the forward pass' input; before_chunk runs before a
-// chunk's rows of dz are read (e.g. to write them).
+// = col2im(dz W^T) (unless null), from x, the forward pass' input (read for dw only: null
+// without); before_chunk runs before a chunk's rows of dz are read (e.g. to write them).
+// A transposed convolution (Conv2DTranspose) is this convolution's input gradient: its forward
+// is the dx part (dz: its input), its input gradient conv2d_forward of its output gradient, and
+// its kernel gradient the dw part (x: its output gradient, dz: its input).
 template <typename T>
 void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
                      int64_t groups, const ChunkHook& before_chunk = {});

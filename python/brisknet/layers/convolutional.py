@@ -249,8 +249,8 @@ class Conv2DTranspose(Conv2D):
     overlapping windows summed. kernel (rows, cols, filters, input channels), as Keras. Output
     size as Keras: 'valid' input x strides + max(dilated kernel - strides, 0), 'same' input x
     strides; with output_padding p (< strides), (input - 1) x strides + p + the dilated kernel
-    ('valid') or its parity ('same'). Forward is col2im(x W^T); backward im2col of the output
-    gradient."""
+    ('valid') or its parity ('same'). The convolution kernels with their roles swapped: forward is
+    that convolution's input gradient (col2im(x W^T)), the input gradient its forward pass."""
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
                  dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -302,14 +302,10 @@ class Conv2DTranspose(Conv2D):
 
     def forward(self, x, training):
         g = self._geometry(self.input_shape)
-        n, image = x.shape[0], g[0]
         self._x = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
-        taps = math.prod(self.kernel_size) * self.filters
-        w = self._weights[0].reshape(taps, x.shape[-1])
-        col = self.buffer("col", (self._x.shape[0], taps), x.dtype)
-        _core.gemm(col, self._x, w, False, True, 0.0)
-        z = self.buffer("z", (n,) + image, x.dtype)
-        _core.col2im(z, col, *self._window_args(g), 0, self.filters)
+        w = self._weights[0].reshape(-1, x.shape[-1])  # (taps x filters, input channels)
+        z = self.buffer("z", (x.shape[0],) + g[0], x.dtype)
+        _core.conv2d_transpose(z, self._x, w, *self._window_args(g))
         z = z.reshape(-1, self.filters)
         if self.use_bias:
             z += self._weights[1]
@@ -318,20 +314,30 @@ class Conv2DTranspose(Conv2D):
     def backward(self, dy, need_dx):
         g = self._geometry(self.input_shape)
         dz = self._activation_grad(dy)
-        taps = math.prod(self.kernel_size) * self.filters
-        dcol = self.buffer("dcol", (self._x.shape[0], taps), dy.dtype)
-        _core.im2col(dcol, dz.reshape((-1,) + g[0]), *self._window_args(g), 0, self.filters)
-        _core.gemm(self._grads[0].reshape(taps, -1), dcol, self._x, True, False, 0.0)
+        dz4 = dz.reshape((-1,) + g[0])  # (the convolution's image)
+        w = self._weights[0].reshape(-1, self._x.shape[1])
+        _core.conv2d_backward(self._grads[0].reshape(w.shape), None, self._x, dz4, w, *self._window_args(g), 1)
         if self.use_bias:
             _core.column_sums(self._grads[1], dz, 0.0)
         if not need_dx:
             return None
         dx = self.buffer("dx", self._x.shape, dy.dtype)
-        _core.gemm(dx, dcol, self._weights[0].reshape(taps, -1), False, False, 0.0)
+        _core.conv2d_forward(dx, dz4, w, None, *self._window_args(g), 1)
         return dx.reshape((-1,) + tuple(self.input_shape))
 
     def engine_spec(self, offset_of):
-        return None  # (trains on the Python path)
+        penalties = regularizers.engine_penalties(self.kernel_regularizer, self.bias_regularizer)
+        if penalties is None:
+            return None
+        image, out, pad, kernel, strides, dilation = self._geometry(self.input_shape)
+        s = _core.LayerSpec()
+        s.kind, s.inputs, s.outputs = _core.LayerKind.conv_transpose, math.prod(self.input_shape), math.prod(image)
+        s.window = image + kernel + strides + dilation + pad + out
+        s.kernel_offset = offset_of(self._weights[0])
+        s.bias_offset = offset_of(self._weights[1]) if self.use_bias else -1
+        s.activation, s.alpha, s.trainable = self._act, self._alpha, self.trains
+        s.kernel_penalty, s.bias_penalty = penalties
+        return [s]
 
     def get_config(self):
         config = super().get_config()
