@@ -399,3 +399,31 @@ def test_the_convolution_kernels_check_their_arrays():
                               *window, 1)
     with pytest.raises(ValueError, match="output size does not fit"):
         _core.conv2d_forward(z, x, np.zeros((36, 6), np.float32), None, (3, 3), (1, 1), (1, 1), (0, 0), (9, 3), 1)
+
+
+def test_the_image_moving_kernels_against_numpy(rng):
+    from brisknet import _core
+    x = rng.standard_normal((2, 4, 5, 3)).astype(np.float32)
+    padded = np.empty((2, 7, 6, 3), np.float32)
+    _core.shift_image(padded, x, 1, 0)  # ZeroPadding2D(((1, 2), (0, 1)))
+    np.testing.assert_array_equal(padded, np.pad(x, ((0, 0), (1, 2), (0, 1), (0, 0))))
+    cropped = np.empty((2, 3, 2, 3), np.float32)
+    _core.shift_image(cropped, x, -1, -2)  # Cropping2D(((1, 0), (2, 1)))
+    np.testing.assert_array_equal(cropped, x[:, 1:, 2:-1])
+    back = np.empty_like(x)
+    _core.shift_image(back, cropped, 1, 2)  # its gradient: the same move back, zeros elsewhere
+    want = np.zeros_like(x)
+    want[:, 1:, 2:-1] = cropped
+    np.testing.assert_array_equal(back, want)
+    up = np.empty((2, 8, 15, 3), np.float32)
+    _core.upsample(up, x, 2, 3)
+    np.testing.assert_array_equal(up, x.repeat(2, axis=1).repeat(3, axis=2))
+    dx = np.empty_like(x)
+    _core.upsample(dx, up, 2, 3, backward=True)
+    np.testing.assert_allclose(dx, up.reshape(2, 4, 2, 5, 3, 3).sum(axis=(2, 4)), rtol=1e-6)
+    with pytest.raises(ValueError, match="as many images of as many channels"):
+        _core.shift_image(np.empty((2, 7, 6, 2), np.float32), x, 1, 0)
+    with pytest.raises(ValueError, match="size times the input"):
+        _core.upsample(np.empty((2, 8, 14, 3), np.float32), x, 2, 3)
+    with pytest.raises(ValueError, match="size must be >= 1"):
+        _core.upsample(up, x, 0, 3)

@@ -142,7 +142,8 @@ void init_engine(py::module_& m) {
       .value("concat", LayerKind::concat).value("batch_norm", LayerKind::batch_norm)
       .value("layer_norm", LayerKind::layer_norm).value("conv", LayerKind::conv)
       .value("max_pool", LayerKind::max_pool).value("avg_pool", LayerKind::avg_pool)
-      .value("conv_transpose", LayerKind::conv_transpose);
+      .value("conv_transpose", LayerKind::conv_transpose).value("shift", LayerKind::shift)
+      .value("upsample", LayerKind::upsample);
   py::class_<Penalty>(m, "Penalty")
       .def(py::init([](double l1, double l2) { return Penalty{l1, l2}; }), arg("l1") = 0.0, arg("l2") = 0.0)
       .def_readwrite("l1", &Penalty::l1)

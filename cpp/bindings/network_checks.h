@@ -35,6 +35,15 @@ inline void check_window_layer(const LayerSpec& l, const std::string& at) {
     fail_value(at + ": groups must divide the input channels and the filters");
 }
 
+// shift and upsample: an image of h x w x c in, oh x ow x c out (upsample: h sh x w sw)
+inline void check_moved_image(const LayerSpec& l, const std::string& at) {
+  const Window2D& g = l.window;
+  if (g.h < 1 || g.w < 1 || g.c < 1 || g.oh < 1 || g.ow < 1) fail_value(at + ": images must be at least 1 x 1 x 1");
+  if (l.in != g.h * g.w * g.c || l.out != g.oh * g.ow * g.c) fail_value(at + ": its sizes do not match its images");
+  if (l.kind == LayerKind::upsample && (g.sh < 1 || g.sw < 1 || g.oh != g.h * g.sh || g.ow != g.w * g.sw))
+    fail_value(at + ": upsampling by sh x sw >= 1 gives h sh x w sw");
+}
+
 inline std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layers) {
   if (layers.empty()) fail_value("Network: no layers");
   const int64_t inputs = layers.front().in;
@@ -57,7 +66,9 @@ inline std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layer
       fail_value(at + ": concat gives " + std::to_string(l.out) + " features, its sources " + std::to_string(total));
     if (has_weights(l) && l.kernel_offset < 0) fail_value(at + ": a dense or conv layer needs a kernel offset");
     const bool windowed = windowed_weights(l) || l.kind == LayerKind::max_pool || l.kind == LayerKind::avg_pool;
+    const bool moved = l.kind == LayerKind::shift || l.kind == LayerKind::upsample;
     if (windowed) check_window_layer(l, at);
+    else if (moved) check_moved_image(l, at);
     else if (l.kind != LayerKind::dense && l.kind != LayerKind::concat && l.in != l.out)
       fail_value(at + ": only dense, concat, conv and pooling layers change the size");
     if (l.kind == LayerKind::dropout && !(l.rate > 0 && l.rate < 1)) fail_value(at + ": dropout rate must be in (0, 1)");

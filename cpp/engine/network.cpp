@@ -210,6 +210,16 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
       case LayerKind::avg_pool:
         if (!pools_in_conv_[i]) pool_forward_images(ws, i, h, 0, b);  // (else: done in the convolution's chunks)
         break;
+      case LayerKind::shift: {
+        const Window2D& g = l.window;
+        shift_image<float>(ws.y[i].data(), h, b, g.h, g.w, g.c, g.oh, g.ow, g.pt, g.pl);
+        break;
+      }
+      case LayerKind::upsample: {
+        const Window2D& g = l.window;
+        upsample_forward<float>(ws.y[i].data(), h, b, g.h, g.w, g.c, g.sh, g.sw);
+        break;
+      }
       case LayerKind::activation:
         activation_forward<float>(ws.y[i].data(), h, b, l.out, l.activation, l.alpha);
         break;
@@ -536,6 +546,16 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
         }
         break;
       }
+      case LayerKind::shift:
+      case LayerKind::upsample:
+        if (src >= 0) {
+          const Window2D& g = l.window;
+          float* dx = gradient_target(ws, src);
+          if (l.kind == LayerKind::shift) shift_image<float>(dx, d, b, g.oh, g.ow, g.c, g.h, g.w, -g.pt, -g.pl);
+          else upsample_backward<float>(dx, d, b, g.h, g.w, g.c, g.sh, g.sw);
+          give(ws, src, dx, b);
+        }
+        break;
       case LayerKind::max_pool:
       case LayerKind::avg_pool:
         if (pools_in_conv_[i]) {  // the convolution below runs it, chunk by chunk: hand it d

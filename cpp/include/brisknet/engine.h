@@ -28,7 +28,8 @@
 namespace brisknet {
 
 enum class LayerKind : int {
-  dense, activation, dropout, affine, add, concat, batch_norm, layer_norm, conv, max_pool, avg_pool, conv_transpose
+  dense, activation, dropout, affine, add, concat, batch_norm, layer_norm, conv, max_pool, avg_pool, conv_transpose,
+  shift, upsample
 };
 
 struct Penalty {  // Keras' L1L2 regularizer
@@ -66,6 +67,8 @@ struct LayerSpec {
   // conv: kernel (kh, kw, c / groups, filters) and bias (filters) as Dense's, activation, penalties.
   // conv_transpose: the window of the convolution it is the input gradient of, whose image is its
   // output: in = oh * ow * channels, out = h * w * c; kernel (kh, kw, c, channels), bias (c).
+  // shift (ZeroPadding2D, Cropping2D): output (i, j) of oh x ow is input (i - pt, j - pl) of h x w,
+  // zeros outside (pt, pl < 0: cropped); upsample (UpSampling2D): oh x ow = h sh x w sw, nearest.
   Window2D window{};
   int64_t groups = 1;
   // dropout: > 0, one keep flag per (sample, channel) over `channels` innermost (SpatialDropout)

@@ -178,6 +178,19 @@ template <typename T>
 void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
                      int64_t groups, const ChunkHook& before_chunk = {});
 
+// ZeroPadding2D / Cropping2D: y[n, i, j, :] = x[n, i - top, j - left, :] (zeros outside x) for an
+// output of oh x ow; its gradient is the same move back: shift_image(dx, dy, n, oh, ow, c, h, w,
+// -top, -left).
+template <typename T>
+void shift_image(T* y, const T* x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow, int64_t top,
+                 int64_t left);
+// UpSampling2D (nearest): y[n, i, j, :] = x[n, i / sh, j / sw, :]; backward sums each input's
+// sh x sw copies, in row then column order.
+template <typename T>
+void upsample_forward(T* y, const T* x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t sh, int64_t sw);
+template <typename T>
+void upsample_backward(T* dx, const T* dy, int64_t n, int64_t h, int64_t w, int64_t c, int64_t sh, int64_t sw);
+
 // y[n, oh, ow, c] = the window's maximum (padding ignored), argmax its flat index in image n of x
 // (-1: none; an image holds fewer than 2^31 values, checked by the callers)
 template <typename T>

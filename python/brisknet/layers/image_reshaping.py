@@ -1,10 +1,11 @@
 """Keras' reshaping layers for channels_last images (rows, cols, channels): ZeroPadding2D,
 Cropping2D, UpSampling2D (nearest). Values are moved or repeated, never computed; backward moves
-(or sums) the gradient back."""
+(or sums, in C++: the engine's order) the gradient back. The engine runs all three."""
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _core
 from .convolutional import as_tuple
 from .layer import Layer
 
@@ -36,6 +37,14 @@ class _Image(Layer):
             raise ValueError(f"{type(self).__name__} {self.name!r} expects samples of shape (rows, cols, channels), "
                              f"got {(None,) + tuple(input_shape)}")
 
+    def _spec(self, kind, strides=(1, 1), offset=(0, 0)):
+        """The engine's spec: window (h, w, c, 1, 1, strides, 1, 1, offset, oh, ow)."""
+        s = _core.LayerSpec()
+        s.kind, s.inputs, s.outputs = kind, int(np.prod(self.input_shape)), int(np.prod(self.output_shape))
+        s.window = tuple(self.input_shape) + (1, 1) + tuple(strides) + (1, 1) + tuple(offset) + \
+            tuple(self.output_shape[:2])
+        return [s]
+
 
 class ZeroPadding2D(_Image):
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
@@ -60,6 +69,9 @@ class ZeroPadding2D(_Image):
 
     def backward(self, dy, need_dx):
         return np.ascontiguousarray(dy[self._inside()]) if need_dx else None
+
+    def engine_spec(self, offset_of):
+        return self._spec(_core.LayerKind.shift, offset=(self.padding[0][0], self.padding[1][0]))
 
     def get_config(self):
         return {**super().get_config(), "padding": [list(p) for p in self.padding], "data_format": self.data_format}
@@ -95,6 +107,9 @@ class Cropping2D(_Image):
         dx[self._kept()] = dy
         return dx
 
+    def engine_spec(self, offset_of):
+        return self._spec(_core.LayerKind.shift, offset=(-self.cropping[0][0], -self.cropping[1][0]))
+
     def get_config(self):
         return {**super().get_config(), "cropping": [list(p) for p in self.cropping], "data_format": self.data_format}
 
@@ -119,8 +134,12 @@ class UpSampling2D(_Image):
     def backward(self, dy, need_dx):
         if not need_dx:
             return None
-        n, (h, w, c) = dy.shape[0], self.input_shape
-        return np.ascontiguousarray(dy.reshape(n, h, self.size[0], w, self.size[1], c).sum(axis=(2, 4)))
+        dx = self.buffer("dx", (dy.shape[0],) + tuple(self.input_shape), dy.dtype)
+        _core.upsample(dx, np.ascontiguousarray(dy), *self.size, backward=True)  # (the copies summed in order)
+        return dx
+
+    def engine_spec(self, offset_of):
+        return self._spec(_core.LayerKind.upsample, strides=self.size)
 
     def get_config(self):
         return {**super().get_config(), "size": list(self.size), "data_format": self.data_format,
