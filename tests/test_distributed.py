@@ -64,6 +64,21 @@ def test_processes_give_one_process_result_and_the_same_bits_again(tmp_path, pro
     assert written == ["first.npz.rank0.brisk", "first.npz.rank0.csv"]  # rank 0 alone writes files
 
 
+def test_a_convnet_trains_data_parallel(tmp_path):
+    """Convolutions, pooling and dropout of whole channels in the engine, 2 processes: one
+    process's weights to float32 round-off (each process sums its chunks' kernel gradients), the
+    same masks, and the same bits again."""
+    single = run(tmp_path, "single", mode="convnet-single")
+    first = run(tmp_path, "first", 2, mode="convnet")
+    again = run(tmp_path, "again", 2, mode="convnet")
+    for k in sorted(k for k in single if k.startswith("arr_")):
+        np.testing.assert_allclose(first[k], single[k], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(first["loss"], single["loss"], rtol=1e-5)
+    np.testing.assert_array_equal(first["predictions"], first["unsharded"])
+    for k in first:
+        np.testing.assert_array_equal(again[k], first[k])
+
+
 @pytest.mark.parametrize("processes", [2, 4])
 def test_gradient_buckets_summed_during_backward_give_the_same_result(tmp_path, processes):
     """overlap=True: each step's gradient is summed in buckets (here 2 per step) while backward

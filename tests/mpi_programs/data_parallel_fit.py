@@ -9,7 +9,8 @@ is killed there (SIGKILL); `long`: 10,000 epochs, for a Ctrl-C; `dataset`: the d
 keras.utils.PyDataset (batches of 32, shuffled per epoch); `diverge`: rank 1 changes a weight
 after the first epoch, which the check of the next epoch must catch; `overlap`: as parallel,
 the gradient summed in buckets during backward; `python`: on the Python reference path
-(compile(run_eagerly=True)); `backup-crash`: with a BackupAndRestore, rank 0 crashes after two
+(compile(run_eagerly=True)); `convnet`, `convnet-single`: the rows as 4 x 3 images through
+Conv2D, SpatialDropout2D and MaxPooling2D; `backup-crash`: with a BackupAndRestore, rank 0 crashes after two
 epochs; `backup`: the same, resumed."""
 import os
 import signal
@@ -48,6 +49,12 @@ xv, yv = rng.standard_normal((70, 12)).astype(np.float32), rng.integers(0, 5, 70
 keras.utils.set_random_seed(42 + keras.distribution.rank())  # rank 0's draws must rule everywhere
 model = keras.Sequential([layers.Dense(32, activation="relu", kernel_regularizer="l2"), layers.Dropout(0.2),
                           layers.Dense(5, activation="softmax")])
+if mode.startswith("convnet"):
+    x, xv = x.reshape(-1, 4, 3, 1), xv.reshape(-1, 4, 3, 1)
+    model = keras.Sequential([keras.Input((4, 3, 1)), layers.Conv2D(6, 2, padding="same", activation="relu",
+                                                                    kernel_regularizer="l2"),
+                              layers.SpatialDropout2D(0.2), layers.MaxPooling2D(2), layers.Flatten(),
+                              layers.Dense(5, activation="softmax")])
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
               run_eagerly=mode.startswith("python"))
 # every process is given file-writing callbacks; rank 0 alone must write
