@@ -1,5 +1,6 @@
-// im2col / col2im and 2-D pooling over channels_last images x (n, h, w, c). The window's geometry
-// comes as (kernel, strides, dilations, padding top/left, output size) and is checked here once.
+// Convolutions (forward, backward, transposed) and 2-D pooling over channels_last images x (n, h, w,
+// c). The window's geometry comes as (kernel, strides, dilations, padding top/left, output size)
+// and is checked here once.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -21,38 +22,6 @@ Window2D window(const py::array& x, Pair kernel, Pair strides, Pair dilation, Pa
              dilation[0], dilation[1], pad[0], pad[1], out[0], out[1]};
   check_window(g, "the window");
   return g;
-}
-
-void channels(const Window2D& g, int64_t c0, int64_t cg) {
-  if (c0 < 0 || cg < 1 || c0 + cg > g.c) fail_value("channels [c0, c0 + cg) must lie within the image's");
-}
-
-void bind_im2col(py::array col, py::array x, Pair kernel, Pair strides, Pair dilation, Pair pad, Pair out,
-                 int64_t c0, int64_t cg) {
-  const Window2D g = window(x, kernel, strides, dilation, pad, out);
-  channels(g, c0, cg);
-  by_dtype(x, "x", [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = flat_in<T>(x, "x", x.size());
-    T* pc = flat<T>(col, "col", g.n * g.oh * g.ow * g.kh * g.kw * cg);
-    require_no_partial_alias(col, "col", x, "x", false);
-    py::gil_scoped_release nogil;
-    im2col<T>(pc, px, g, c0, cg);
-  });
-}
-
-void bind_col2im(py::array dx, py::array col, Pair kernel, Pair strides, Pair dilation, Pair pad, Pair out,
-                 int64_t c0, int64_t cg) {
-  const Window2D g = window(dx, kernel, strides, dilation, pad, out);
-  channels(g, c0, cg);
-  by_dtype(dx, "dx", [&](auto tag) {
-    using T = decltype(tag);
-    T* pd = flat<T>(dx, "dx", dx.size());
-    const T* pc = flat_in<T>(col, "col", g.n * g.oh * g.ow * g.kh * g.kw * cg);
-    require_no_partial_alias(dx, "dx", col, "col", false);
-    py::gil_scoped_release nogil;
-    col2im<T>(pd, pc, g, c0, cg);
-  });
 }
 
 void bind_pool_forward(py::array y, py::object argmax, py::array x, Pair kernel, Pair strides, Pair pad, Pair out) {
@@ -182,10 +151,6 @@ void bind_conv2d_transpose(py::array y, py::array x, py::array w, Pair kernel, P
 
 void init_convolution(py::module_& m) {
   using py::arg;
-  m.def("im2col", &bind_im2col, arg("col"), arg("x"), arg("kernel"), arg("strides"), arg("dilation"), arg("pad"),
-        arg("out"), arg("c0"), arg("cg"));
-  m.def("col2im", &bind_col2im, arg("dx"), arg("col"), arg("kernel"), arg("strides"), arg("dilation"), arg("pad"),
-        arg("out"), arg("c0"), arg("cg"));
   m.def("conv2d_forward", &bind_conv2d_forward, arg("z"), arg("x"), arg("w"), arg("bias"), arg("kernel"),
         arg("strides"), arg("dilation"), arg("pad"), arg("out"), arg("groups"),
         "z[positions, filters] = the convolution of x (n, h, w, c) with w (taps, filters) (+ bias)");
