@@ -29,6 +29,25 @@ Window2D batch_window(const LayerSpec& l, int64_t b) {
 
 }  // namespace
 
+// The context of a ChunkHook running pooling layer i inside the convolution below it: forward
+// reads x; backward reads the gradient d and writes dx (then dz, with the activation gradient).
+struct Network::PoolAbove {
+  const Network* net;
+  Workspace* ws;
+  size_t i;
+  const float* x_or_d;
+  float* dx;
+  bool activation_below;
+  static void forward(const void* c, int64_t first, int64_t count) {
+    const PoolAbove& p = *static_cast<const PoolAbove*>(c);
+    p.net->pool_forward_images(*p.ws, p.i, p.x_or_d, first, count);
+  }
+  static void backward(const void* c, int64_t first, int64_t count) {
+    const PoolAbove& p = *static_cast<const PoolAbove*>(c);
+    p.net->pool_backward_images(*p.ws, p.i, p.x_or_d, p.dx, p.activation_below, first, count);
+  }
+};
+
 Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::move(layers)), loss_(loss) {
   if (layers_.empty()) throw std::invalid_argument("Network: no layers");
   consumers_.assign(layers_.size(), 0);
@@ -183,9 +202,10 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
           fused.activation_out = y;
         }
         out = !has_activation(l) ? z : is_elementwise(l.activation) ? y : ws.y[i].data();
-        ChunkHook pool_above;  // the pooling layer above, on each chunk's rows while they are in cache
-        if (i + 1 < layers_.size() && pools_in_conv_[i + 1])
-          pool_above = [&, i, out](int64_t first, int64_t count) { pool_forward_images(ws, i + 1, out, first, count); };
+        // the pooling layer above, on each chunk's rows while they are in cache
+        const PoolAbove above{this, &ws, i + 1, out, nullptr, false};
+        ChunkHook pool_above;
+        if (i + 1 < layers_.size() && pools_in_conv_[i + 1]) pool_above = {&PoolAbove::forward, &above};
         conv2d_forward<float>(z, h, params + l.kernel_offset, l.bias_offset >= 0 ? params + l.bias_offset : nullptr,
                               batch_window(l, b), filters, l.groups, fused, pool_above);
         if (has_activation(l) && !is_elementwise(l.activation))
@@ -356,6 +376,21 @@ void update_block(const UpdateStep& u, const Penalty& penalty, float* params, fl
   apply_update_serial(u, params, g, offset, n);
 }
 
+// A convolution's (or transposed one's) complete kernel and bias gradients: updated when fused,
+// then reported to `ready`, bias first (TrainRun::gradient_ready).
+void finish_windowed_weights(const LayerSpec& l, float* params, float* grads, const UpdateStep* update,
+                             const std::function<void(int64_t, int64_t)>* ready) {
+  if (update) {
+    update_block(*update, l.kernel_penalty, params, grads + l.kernel_offset, l.kernel_offset, kernel_values(l));
+    if (l.bias_offset >= 0)
+      update_block(*update, l.bias_penalty, params, grads + l.bias_offset, l.bias_offset, bias_values(l));
+  }
+  if (ready) {
+    if (l.bias_offset >= 0) (*ready)(l.bias_offset, bias_values(l));
+    (*ready)(l.kernel_offset, kernel_values(l));
+  }
+}
+
 // GemmFusion::tile_done of a weight-gradient GEMM: updates the kernel entries of a finished block
 // of rows while their gradient is in cache.
 struct KernelTiles {
@@ -489,13 +524,13 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
           dz = ws.dz[i].data();
         }
         const int64_t filters = conv_filters(l), positions = b * l.window.oh * l.window.ow;
-        ChunkHook pool_above;  // the pooling layer above writes each chunk's rows of dz right before they are read
+        // the pooling layer above writes each chunk's rows of dz right before they are read
+        PoolAbove above{};
+        ChunkHook pool_above;
         if (i + 1 < layers_.size() && pools_in_conv_[i + 1]) {
-          const float* d_pool = ws.grad[i + 1];
+          above = {this, &ws, i + 1, ws.grad[i + 1], ws.dy[i].data(), has_activation(l)};
           dz = has_activation(l) ? ws.dz[i].data() : ws.dy[i].data();
-          pool_above = [&, i, d_pool, act = has_activation(l)](int64_t first, int64_t count) {
-            pool_backward_images(ws, i + 1, d_pool, ws.dy[i].data(), act, first, count);
-          };
+          pool_above = {&PoolAbove::backward, &above};
         }
         float* dx = src >= 0 ? gradient_target(ws, src) : nullptr;
         conv2d_backward<float>(l.trainable ? grads + l.kernel_offset : nullptr, dx, dz, input,
@@ -503,15 +538,7 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
         if (l.trainable && l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, positions, filters, 0.0f);
         if (dx) give(ws, src, dx, b);
         if (!l.trainable) break;
-        if (update) {  // (after the input's gradient, which reads the kernel)
-          update_block(*update, l.kernel_penalty, params, grads + l.kernel_offset, l.kernel_offset, kernel_values(l));
-          if (l.bias_offset >= 0)
-            update_block(*update, l.bias_penalty, params, grads + l.bias_offset, l.bias_offset, filters);
-        }
-        if (ready) {
-          if (l.bias_offset >= 0) (*ready)(l.bias_offset, filters);
-          (*ready)(l.kernel_offset, kernel_values(l));
-        }
+        finish_windowed_weights(l, params, grads, update, ready);  // (after dx, which reads the kernel)
         break;
       }
       case LayerKind::conv_transpose: {
@@ -535,15 +562,7 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
           give(ws, src, dx, b);
         }
         if (!l.trainable) break;
-        if (update) {  // (after the input's gradient, which reads the kernel)
-          update_block(*update, l.kernel_penalty, params, grads + l.kernel_offset, l.kernel_offset, kernel_values(l));
-          if (l.bias_offset >= 0)
-            update_block(*update, l.bias_penalty, params, grads + l.bias_offset, l.bias_offset, channels);
-        }
-        if (ready) {
-          if (l.bias_offset >= 0) (*ready)(l.bias_offset, channels);
-          (*ready)(l.kernel_offset, kernel_values(l));
-        }
+        finish_windowed_weights(l, params, grads, update, ready);  // (after dx, which reads the kernel)
         break;
       }
       case LayerKind::shift:

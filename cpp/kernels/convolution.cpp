@@ -264,7 +264,7 @@ void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D&
       gemm<T>(z + row0 * filters + k * fg, filters, col, taps, 1, w + k * fg, filters, 1, rows, fg, taps, T(0),
               bias ? bias + k * fg : nullptr, f);
     }
-    if (after_chunk) after_chunk(first, part.n);
+    after_chunk(first, part.n);
   });
 }
 
@@ -284,7 +284,7 @@ void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Wi
     const T* images = dw ? x + first * g.h * g.w * g.c : nullptr;  // (x is read for dw only)
     const T* d = dz + first * positions * filters;
     const int64_t rows = part.n * positions;
-    if (before_chunk) before_chunk(first, part.n);
+    before_chunk(first, part.n);
     for (int64_t k = 0; k < groups; ++k) {
       if (dw) {
         im2col<T>(col, images, part, k * cg, cg);

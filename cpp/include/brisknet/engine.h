@@ -193,6 +193,7 @@ class Network {
   // A pooling layer's forward, and its backward into dx (then the activation gradient of the
   // convolution below into its dz when activation_below), for images [first, first + count), on
   // the calling thread.
+  struct PoolAbove;  // (a ChunkHook's context)
   void pool_forward_images(Workspace& ws, size_t i, const float* x, int64_t first, int64_t count) const;
   void pool_backward_images(Workspace& ws, size_t i, const float* d, float* dx, bool activation_below, int64_t first,
                             int64_t count) const;

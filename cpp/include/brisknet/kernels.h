@@ -4,7 +4,6 @@
 // Arguments are trusted: shapes, strides and label ranges are checked once, in cpp/bindings/ (checks.h).
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -161,8 +160,13 @@ void col2im(T* dx, const T* col, const Window2D& g, int64_t c0, int64_t cg);
 // (im2col into a per-thread buffer sized to half of L2) go into the chunk's GEMMs straight away,
 // and are never kept. Results depend on the shapes and this CPU's caches, not the thread count.
 // Hooks see each chunk's images [first, first + count) on the chunk's thread, where the kernels
-// they call run on that thread alone.
-using ChunkHook = std::function<void(int64_t first, int64_t count)>;
+// they call run on that thread alone. A function and its context, as GemmFusion::tile_done (no
+// std::function: building one per training step would allocate).
+struct ChunkHook {
+  void (*run)(const void* context, int64_t first, int64_t count) = nullptr;
+  const void* context = nullptr;
+  void operator()(int64_t first, int64_t count) const { if (run) run(context, first, count); }
+};
 // Forward: z[positions, filters] = patches W (+ bias), then `fused` (activation_out: rows as z);
 // after_chunk runs once a chunk's rows are done (e.g. the pooling above, while they are in cache).
 template <typename T>

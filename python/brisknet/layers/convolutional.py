@@ -170,12 +170,18 @@ class Conv2D(Layer):
                                       self._grads[0].reshape(-1, self.filters), need_dx)
 
     def engine_spec(self, offset_of):
+        image, out = self._geometry(self.input_shape)[:2]
+        return self._windowed_spec(offset_of, _core.LayerKind.conv, math.prod(image), out[0] * out[1] * self.filters)
+
+    def _windowed_spec(self, offset_of, kind, inputs, outputs):
+        """The engine's spec of this layer's convolution (its window, kernel, bias, activation and
+        penalties), or None for a custom regularizer (the Python path)."""
         penalties = regularizers.engine_penalties(self.kernel_regularizer, self.bias_regularizer)
         if penalties is None:
-            return None  # a custom regularizer: the Python path
+            return None
         image, out, pad, kernel, strides, dilation = self._geometry(self.input_shape)
         s = _core.LayerSpec()
-        s.kind, s.inputs, s.outputs = _core.LayerKind.conv, math.prod(image), out[0] * out[1] * self.filters
+        s.kind, s.inputs, s.outputs = kind, inputs, outputs
         s.window, s.groups = image + kernel + strides + dilation + pad + out, self.groups
         s.kernel_offset = offset_of(self._weights[0])
         s.bias_offset = offset_of(self._weights[1]) if self.use_bias else -1
@@ -326,18 +332,8 @@ class Conv2DTranspose(Conv2D):
         return dx.reshape((-1,) + tuple(self.input_shape))
 
     def engine_spec(self, offset_of):
-        penalties = regularizers.engine_penalties(self.kernel_regularizer, self.bias_regularizer)
-        if penalties is None:
-            return None
-        image, out, pad, kernel, strides, dilation = self._geometry(self.input_shape)
-        s = _core.LayerSpec()
-        s.kind, s.inputs, s.outputs = _core.LayerKind.conv_transpose, math.prod(self.input_shape), math.prod(image)
-        s.window = image + kernel + strides + dilation + pad + out
-        s.kernel_offset = offset_of(self._weights[0])
-        s.bias_offset = offset_of(self._weights[1]) if self.use_bias else -1
-        s.activation, s.alpha, s.trainable = self._act, self._alpha, self.trains
-        s.kernel_penalty, s.bias_penalty = penalties
-        return [s]
+        return self._windowed_spec(offset_of, _core.LayerKind.conv_transpose, math.prod(self.input_shape),
+                                   math.prod(self._geometry(self.input_shape)[0]))
 
     def get_config(self):
         config = super().get_config()
