@@ -5,6 +5,9 @@ benchmarks/gpu_check.sh; needs a CUDA device, and PyTorch built with CUDA for th
   32, 256 and 1024 on random data of Fashion-MNIST's shape (the speed does not depend on the
   values): brisknet (exact FP32), PyTorch eager with fused Adam, PyTorch torch.compile(mode=
   "reduce-overhead") (CUDA graphs), each timed over whole epochs after a warm-up epoch.
+- Training samples/s of Keras' Simple MNIST convnet (benchmarks/convnet.py's model) at
+  batch 128 on random 28x28x1 images: brisknet beside PyTorch eager (cuDNN), whole epochs after a
+  warm-up epoch.
 - SGEMM TFLOP/s at the reference model's training shapes (reference.gemm_shapes) at batch 32,
   256, 1024 and at 4096^3, ours (FP32, and TF32) beside cuBLAS through torch.matmul (FP32 with
   TF32 off, and with it on).
@@ -72,6 +75,52 @@ def torch_epoch(batch, x, y, compiled):
     return statistics.median(times)
 
 
+def convnet_epochs(x, y):
+    """Seconds per epoch of the Simple MNIST convnet at batch 128: brisknet's, PyTorch eager's."""
+    from convnet import brisknet_model  # (benchmarks/convnet.py: the CPU benchmark's model)
+    brisknet.utils.set_random_seed(0)
+    model = brisknet_model()
+    with brisknet.device("cuda"):
+        model.fit(x[:4096], y[:4096], batch_size=128, epochs=1, verbose=0)
+        ours = []
+        for _ in range(3):
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=128, epochs=1, verbose=0)
+            ours.append(time.perf_counter() - start)
+    try:
+        import torch
+        from torch import nn
+        dev = torch.device("cuda")
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                            nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(1600, 10)).to(dev)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
+        lossf = nn.CrossEntropyLoss()
+        xs = torch.from_numpy(x.reshape(-1, 1, 28, 28)).to(dev)
+        ys = torch.from_numpy(y.astype(np.int64)).to(dev)
+
+        def epoch(n):
+            order = torch.randperm(n, device=dev)
+            for s in range(0, n, 128):
+                idx = order[s:s + 128]
+                opt.zero_grad(set_to_none=False)
+                lossf(net(xs[idx]), ys[idx]).backward()
+                opt.step()
+            torch.cuda.synchronize()
+
+        epoch(4096)
+        theirs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            epoch(len(x))
+            theirs.append(time.perf_counter() - start)
+        torch_seconds = statistics.median(theirs)
+    except Exception as e:  # noqa: BLE001 - report and go on
+        print(f"PyTorch: {type(e).__name__}: {e}")
+        torch_seconds = float("nan")
+    return statistics.median(ours), torch_seconds
+
+
 def gemm_table():
     shapes = [s for b in BATCHES for s in reference.gemm_shapes(b)] + [("square 4096", 4096, 4096, 4096, False, False)]
     try:
@@ -126,6 +175,10 @@ def main():
             except Exception as e:  # noqa: BLE001 - report and go on
                 row += f" {'failed: ' + type(e).__name__:>{12 + 3 * compiled}}"
         print(row, flush=True)
+    images = rng.random((SAMPLES, 28, 28, 1), dtype=np.float32)
+    ours, theirs = convnet_epochs(images, y)
+    print(f"\nSimple MNIST convnet, batch 128, samples/s (median of 3 epochs of {SAMPLES}): "
+          f"brisknet {SAMPLES / ours:,.0f}, torch eager {SAMPLES / theirs:,.0f}")
     gemm_table()
 
 

@@ -143,11 +143,11 @@ PYBIND11_MODULE(_cuda, m) {
       .def(py::init([](const std::vector<LayerSpec>& layers, const LossSpec& loss, int64_t n_params, int device) {
              std::vector<LayerSpec> checked = checked_layers(layers);
              for (const LayerSpec& l : checked)  // (graphs and the normalization layers: the CPU engine)
-               if (!l.sources.empty() || l.channels > 0 ||
-                   !(l.kind == LayerKind::dense || l.kind == LayerKind::activation ||
-                     l.kind == LayerKind::dropout || l.kind == LayerKind::affine))
-                 fail_value("the CUDA engine runs chains of Dense, Activation, Dropout, Normalization and "
-                            "Rescaling layers; train this model on the CPU");
+               if (!l.sources.empty() || l.kind == LayerKind::add || l.kind == LayerKind::concat ||
+                   l.kind == LayerKind::batch_norm || l.kind == LayerKind::layer_norm)
+                 fail_value("the CUDA engine runs chains of layers (Dense, Activation, Dropout, Normalization, "
+                            "Rescaling, the convolutions, pooling, padding, cropping and upsampling), not graphs, "
+                            "BatchNormalization or LayerNormalization; train this model on the CPU");
              check_params(checked, n_params);
              py::gil_scoped_release nogil;
              return std::make_unique<cuda::Network>(std::move(checked), loss, n_params, device);

@@ -2,6 +2,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -16,6 +17,12 @@ inline void check(cudaError_t status, const char* what) {
 #define BRISKNET_CUDA_CHECK(call) ::brisknet::cuda::check((call), #call)
 // After a kernel launch: a bad configuration is reported here, a fault at the next synchronisation.
 #define BRISKNET_CUDA_LAUNCHED(what) ::brisknet::cuda::check(cudaGetLastError(), what)
+
+// Element-wise kernels: kThreads per block, enough blocks for n (capped: each thread then strides).
+constexpr int kThreads = 256;
+inline int blocks_for(int64_t n) { return int(std::min<int64_t>((n + kThreads - 1) / kThreads, 65535 * 4)); }
+#define BRISKNET_GRID_STRIDE(i, n) \
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
 // n elements of T on the device (uninitialised), freed with the buffer.
 template <typename T>

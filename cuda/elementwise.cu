@@ -8,13 +8,6 @@
 namespace brisknet::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-
-int blocks_for(int64_t n) { return int(std::min<int64_t>((n + kThreads - 1) / kThreads, 65535 * 4)); }
-
-#define BRISKNET_GRID_STRIDE(i, n) \
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
-
 __global__ void gather_kernel(const int64_t* order, const int64_t* step, int64_t batch_size, int64_t b,
                               const float* x, int64_t features, float* xb, const int64_t* labels, int64_t* labels_b,
                               const float* targets, int64_t outputs, float* targets_b, const float* weights,
@@ -93,6 +86,20 @@ __global__ void column_sums_kernel(float* out, const float* dz, int64_t rows, in
     float s = 0;
     for (int64_t r = 0; r < rows; ++r) s += dz[r * cols + j];
     out[j] = s;
+  }
+}
+
+// Stage one of the column sums of a tall matrix: partial[chunk, j] = the sum of rows
+// [chunk * kRowsPerChunk, ...) of column j, in row order.
+constexpr int64_t kRowsPerChunk = 256;
+__global__ void chunk_column_sums_kernel(float* partial, const float* dz, int64_t rows, int64_t cols) {
+  const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+  BRISKNET_GRID_STRIDE(i, chunks * cols) {
+    const int64_t chunk = i / cols, j = i - chunk * cols;
+    const int64_t end = std::min(rows, (chunk + 1) * kRowsPerChunk);
+    float s = 0;
+    for (int64_t r = chunk * kRowsPerChunk; r < end; ++r) s += dz[r * cols + j];
+    partial[i] = s;
   }
 }
 
@@ -326,6 +333,19 @@ void column_sums(cudaStream_t s, float* out, const float* dz, int64_t rows, int6
   if (cols == 0) return;
   column_sums_kernel<<<blocks_for(cols), kThreads, 0, s>>>(out, dz, rows, cols);
   BRISKNET_CUDA_LAUNCHED("column_sums");
+}
+
+int64_t tall_column_sums_scratch(int64_t rows, int64_t cols) {
+  return (rows + kRowsPerChunk - 1) / kRowsPerChunk * cols;
+}
+
+void tall_column_sums(cudaStream_t s, float* out, const float* dz, int64_t rows, int64_t cols, float* scratch) {
+  if (cols == 0) return;
+  const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+  if (chunks <= 1) return column_sums(s, out, dz, rows, cols);
+  chunk_column_sums_kernel<<<blocks_for(chunks * cols), kThreads, 0, s>>>(scratch, dz, rows, cols);
+  BRISKNET_CUDA_LAUNCHED("tall_column_sums");
+  column_sums(s, out, scratch, chunks, cols);
 }
 
 void loss_rows(cudaStream_t s, const LossSpec& loss, float* per_sample, float* dpred, const float* pred,

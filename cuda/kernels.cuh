@@ -1,4 +1,4 @@
-// The CUDA kernels' launchers (gemm.cu, elementwise.cu), each on a stream and never
+// The CUDA kernels' launchers (gemm.cu, elementwise.cu, convolution.cu), each on a stream and never
 // synchronising, so that a training step can be captured into a CUDA graph. Quantities that
 // change from step to step (the step number, learning rate, dropout counters) are read from
 // device memory, never passed by value.
@@ -72,6 +72,10 @@ void affine_backward(cudaStream_t s, float* dx, const float* dy, int64_t n, cons
                      bool divide);
 // out[j] = sum over rows of dz[r, j], in row order
 void column_sums(cudaStream_t s, float* out, const float* dz, int64_t rows, int64_t cols);
+// The same for many rows (a convolution's positions), in two fixed-order stages: sums of chunks of
+// rows into scratch (tall_column_sums_scratch floats), then their sum in chunk order.
+void tall_column_sums(cudaStream_t s, float* out, const float* dz, int64_t rows, int64_t cols, float* scratch);
+int64_t tall_column_sums_scratch(int64_t rows, int64_t cols);
 // per-sample losses (times the weights) and d(sum of them) * grad_scale / d(pred)
 void loss_rows(cudaStream_t s, const LossSpec& loss, float* per_sample, float* dpred, const float* pred,
                const int64_t* labels, const float* targets, const float* weights, int64_t rows, int64_t cols,
@@ -83,6 +87,35 @@ void record_loss(cudaStream_t s, double* batch_loss, const int64_t* step, const 
 void record_predictions(cudaStream_t s, float* predictions, const int64_t* step, int64_t batch_size, const float* y,
                         int64_t b, int64_t outputs);
 void advance(cudaStream_t s, int64_t* counter);
+
+// ---------------------------------------------------------------- images (convolution.cu)
+// channels_last images as brisknet/kernels.h's Window2D describes them (g.n: the batch's rows), in
+// the CPU kernels' layouts; gradients summed in the CPU kernels' order.
+// cols[n * oh * ow, kh * kw * cg] = each output position's window over channels [c0, c0 + cg),
+// taps in (kh, kw, channel) order, zeros in the padding (a convolution is then a GEMM with its kernel)
+void im2col(cudaStream_t s, float* cols, const float* x, const Window2D& g, int64_t c0, int64_t cg);
+// dx[..., c0:c0 + cg] = the rows of cols added back at their taps (+ bias[channel] when given)
+void col2im(cudaStream_t s, float* dx, const float* cols, const Window2D& g, int64_t c0, int64_t cg,
+            const float* bias = nullptr);
+// y = the window's maximum, argmax its flat index in the image (-1: a window wholly in the padding)
+void max_pool_forward(cudaStream_t s, float* y, int32_t* argmax, const float* x, const Window2D& g);
+void max_pool_backward(cudaStream_t s, float* dx, const float* dy, const int32_t* argmax, const Window2D& g);
+// y = the mean over the window's positions inside the image
+void avg_pool_forward(cudaStream_t s, float* y, const float* x, const Window2D& g);
+void avg_pool_backward(cudaStream_t s, float* dx, const float* dy, const Window2D& g);
+// ZeroPadding2D / Cropping2D: y[n, i, j] = x[n, i - top, j - left] (zeros outside x), y oh x ow
+void shift_image(cudaStream_t s, float* y, const float* x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t oh,
+                 int64_t ow, int64_t top, int64_t left);
+// UpSampling2D (nearest): y[n, i, j] = x[n, i / sh, j / sw]; backward sums the copies
+void upsample_forward(cudaStream_t s, float* y, const float* x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t sh,
+                      int64_t sw);
+void upsample_backward(cudaStream_t s, float* dx, const float* dy, int64_t n, int64_t h, int64_t w, int64_t c,
+                       int64_t sh, int64_t sw);
+// SpatialDropout: one flag per (row, channel) of x[rows, positions, channels], repeated over the
+// positions (mask: per element, for dropout_backward); keyed as on the CPU, row * channels + channel
+void spatial_dropout_forward(cudaStream_t s, float* y, uint8_t* mask, const float* x, int64_t rows,
+                             int64_t positions, int64_t channels, float rate, uint64_t base_seed, const int64_t* calls,
+                             const int64_t* step);
 
 // ---------------------------------------------------------------- optimizer (elementwise.cu)
 // A trainable variable in the flat buffers, with its L1/L2 penalty.

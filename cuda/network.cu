@@ -10,9 +10,12 @@
 // nothing waits for the GPU until the run's losses and predictions are copied back at its end.
 // A graph is captured again only when a buffer it reads has moved (a longer run, new data) or the
 // optimizer's settings changed.
+#include <algorithm>
 #include <cstring>
 #include <map>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "api.h"
 #include "kernels.cuh"
@@ -21,9 +24,50 @@ namespace brisknet::cuda {
 namespace {
 
 bool has_activation(const LayerSpec& l) { return l.activation != Activation::linear; }
-// A dense layer whose activation gradient the GEMM above it applies in its epilogue.
+// Dense and the convolutions keep their pre-activation z (their output when they have no activation).
+bool has_pre_activation(const LayerSpec& l) { return l.kind == LayerKind::dense || windowed_weights(l); }
+// A layer whose activation gradient the GEMM above it applies in its epilogue (z, y: [rows, in]).
 bool fusable_below(const LayerSpec& l) {
-  return l.kind == LayerKind::dense && has_activation(l) && is_elementwise(l.activation);
+  return has_pre_activation(l) && has_activation(l) && is_elementwise(l.activation);
+}
+
+Window2D batch_window(const LayerSpec& l, int64_t b) {
+  Window2D g = l.window;
+  g.n = b;
+  return g;
+}
+
+// A convolution as GEMMs, one per group: its patches [positions, k] (im2col over the group's cg
+// channels) times the kernel's fg columns of the group (the kernel: [k, filters], row-major). A
+// transposed convolution is the input gradient of the convolution its window describes (one group).
+struct ConvGemms {
+  Window2D g;
+  int64_t filters, groups, cg, fg, k, positions;
+};
+ConvGemms conv_gemms(const LayerSpec& l, int64_t b) {
+  ConvGemms c;
+  c.g = batch_window(l, b);
+  c.filters = conv_filters(l);
+  c.groups = l.kind == LayerKind::conv ? l.groups : 1;
+  c.cg = c.g.c / c.groups;
+  c.fg = c.filters / c.groups;
+  c.k = c.g.kh * c.g.kw * c.cg;
+  c.positions = b * c.g.oh * c.g.ow;
+  return c;
+}
+
+// The shapes of the GEMMs one step runs for layer l on b rows (forward, input and weight
+// gradients), for the split-k workspace they need.
+std::vector<GemmArgs> gemm_shapes(const LayerSpec& l, int64_t b) {
+  auto shape = [](int64_t m, int64_t n, int64_t k) {
+    GemmArgs g;
+    g.m = m, g.n = n, g.k = k;
+    return g;
+  };
+  if (l.kind == LayerKind::dense) return {shape(b, l.out, l.in), shape(b, l.in, l.out), shape(l.in, l.out, b)};
+  if (!windowed_weights(l)) return {};
+  const ConvGemms c = conv_gemms(l, b);
+  return {shape(c.positions, c.fg, c.k), shape(c.positions, c.k, c.fg), shape(c.k, c.fg, c.positions)};
 }
 
 class DeviceGuard {  // the network's device current for the call, the caller's restored after
@@ -69,9 +113,12 @@ struct Network::Impl {
 
   struct Workspace {
     DeviceBuffer<float> xb, targets, weights, loss, dpred, gemm;
+    // one convolution's patches (or their gradient) at a time; the bias gradients' partial sums
+    DeviceBuffer<float> cols, sums;
     DeviceBuffer<int64_t> labels;
     std::vector<DeviceBuffer<float>> z, y, dy, dz;
     std::vector<DeviceBuffer<uint8_t>> mask;
+    std::vector<DeviceBuffer<int32_t>> argmax;  // max pooling: each output's place in its image
   };
   std::map<int64_t, Workspace> workspaces;
 
@@ -100,6 +147,7 @@ struct Network::Impl {
       ws.labels.resize(b);
       ws.loss.resize(b);
       ws.dpred.resize(b * outputs());
+      int64_t cols = 0, sums = 0;
       for (const LayerSpec& l : layers) {
         const int64_t size = b * l.out;
         ws.z.emplace_back(size);
@@ -107,27 +155,125 @@ struct Network::Impl {
         ws.dy.emplace_back(size);
         ws.dz.emplace_back(size);
         ws.mask.emplace_back(l.kind == LayerKind::dropout ? size : 0);
+        ws.argmax.emplace_back(l.kind == LayerKind::max_pool ? size : 0);
+        if (!windowed_weights(l)) continue;
+        const ConvGemms c = conv_gemms(l, b);
+        cols = std::max(cols, c.positions * c.k);
+        const int64_t channels = bias_values(l);  // the bias gradient: column sums over the output's pixels
+        sums = std::max(sums, tall_column_sums_scratch(size / channels, channels));
       }
+      ws.cols.resize(cols);
+      ws.sums.resize(sums);
       it = workspaces.emplace(b, std::move(ws)).first;
     }
     // the split-k parts of every GEMM of a step: reserved before a capture (no allocation inside)
     int64_t need = 0;
-    for (const LayerSpec& l : layers) {
-      if (l.kind != LayerKind::dense) continue;
-      GemmArgs f, dx, dw;
-      f.m = b, f.n = l.out, f.k = l.in;
-      dx.m = b, dx.n = l.in, dx.k = l.out, dx.trans_b = true;
-      dw.m = l.in, dw.n = l.out, dw.k = b, dw.trans_a = true;
-      for (const GemmArgs& g : {f, dx, dw}) need = std::max(need, gemm_workspace(g, tf32));
-    }
+    for (const LayerSpec& l : layers)
+      for (const GemmArgs& g : gemm_shapes(l, b)) need = std::max(need, gemm_workspace(g, tf32));
     moved(it->second.gemm.reserve(need));
     return it->second;
   }
 
-  // The output of layer i in training (dense without activation: its z).
+  // The output of layer i in training (dense or a convolution without activation: its z).
   static const float* output(const Workspace& ws, const std::vector<LayerSpec>& layers, size_t i) {
     const LayerSpec& l = layers[i];
-    return l.kind == LayerKind::dense && !has_activation(l) ? ws.z[i].get() : ws.y[i].get();
+    return has_pre_activation(l) && !has_activation(l) ? ws.z[i].get() : ws.y[i].get();
+  }
+
+  // A convolution's forward: per group, its patches then their GEMM with the kernel (bias and an
+  // element-wise activation in the epilogue where the GEMM writes whole rows: one group).
+  void conv_forward(const LayerSpec& l, size_t i, const float* h, Workspace& ws, int64_t b, bool tf32) {
+    const ConvGemms c = conv_gemms(l, b);
+    const float* kernel = params.get() + l.kernel_offset;
+    const float* bias = l.bias_offset >= 0 ? params.get() + l.bias_offset : nullptr;
+    const bool fused = has_activation(l) && is_elementwise(l.activation) && c.groups == 1;
+    float* z = ws.z[i].get();
+    for (int64_t group = 0; group < c.groups; ++group) {
+      im2col(stream, ws.cols.get(), h, c.g, group * c.cg, c.cg);
+      GemmArgs g;
+      g.m = c.positions, g.n = c.fg, g.k = c.k;
+      g.a = ws.cols.get(), g.lda = c.k;
+      g.b = kernel + group * c.fg, g.ldb = c.filters;
+      g.c = (fused ? ws.y[i].get() : z) + group * c.fg, g.ldc = c.filters;
+      Epilogue e;
+      e.bias = bias ? bias + group * c.fg : nullptr;
+      if (fused) e.act = l.activation, e.alpha = l.alpha, e.pre = z;
+      gemm(stream, g, e, tf32, ws.gemm);
+    }
+    if (has_activation(l) && !fused)
+      activation_forward(stream, ws.y[i].get(), z, c.positions, c.filters, l.activation, l.alpha);
+  }
+
+  // A transposed convolution's forward: its input times the kernel's transpose (the patches'
+  // gradient of the convolution it reverses), added back into the image with the bias.
+  void conv_transpose_forward(const LayerSpec& l, size_t i, const float* h, Workspace& ws, int64_t b, bool tf32) {
+    const ConvGemms c = conv_gemms(l, b);
+    GemmArgs g;
+    g.m = c.positions, g.n = c.k, g.k = c.filters;
+    g.a = h, g.lda = c.filters;
+    g.b = params.get() + l.kernel_offset, g.ldb = c.filters, g.trans_b = true;
+    g.c = ws.cols.get(), g.ldc = c.k;
+    gemm(stream, g, Epilogue(), tf32, ws.gemm);
+    col2im(stream, ws.z[i].get(), ws.cols.get(), c.g, 0, c.g.c, l.bias_offset >= 0 ? params.get() + l.bias_offset : nullptr);
+    if (has_activation(l))
+      activation_forward(stream, ws.y[i].get(), ws.z[i].get(), b * c.g.h * c.g.w, c.g.c, l.activation, l.alpha);
+  }
+
+  // A convolution's backward from dz (w.r.t. its pre-activation): per group, the patches' gradient
+  // dz W^T added back into dx (unless null), and the kernel's gradient patches^T dz; the bias'.
+  void conv_backward(const LayerSpec& l, const float* input, const float* dz, float* dx, Workspace& ws, int64_t b,
+                     bool tf32) {
+    const ConvGemms c = conv_gemms(l, b);
+    const float* kernel = params.get() + l.kernel_offset;
+    float* cols = ws.cols.get();
+    for (int64_t group = 0; group < c.groups; ++group) {
+      if (dx) {
+        GemmArgs g;
+        g.m = c.positions, g.n = c.k, g.k = c.fg;
+        g.a = dz + group * c.fg, g.lda = c.filters;
+        g.b = kernel + group * c.fg, g.ldb = c.filters, g.trans_b = true;
+        g.c = cols, g.ldc = c.k;
+        gemm(stream, g, Epilogue(), tf32, ws.gemm);
+        col2im(stream, dx, cols, c.g, group * c.cg, c.cg);
+      }
+      if (!l.trainable) continue;
+      im2col(stream, cols, input, c.g, group * c.cg, c.cg);
+      GemmArgs w;
+      w.m = c.k, w.n = c.fg, w.k = c.positions;
+      w.a = cols, w.lda = c.k, w.trans_a = true;
+      w.b = dz + group * c.fg, w.ldb = c.filters;
+      w.c = grads.get() + l.kernel_offset + group * c.fg, w.ldc = c.filters;
+      gemm(stream, w, Epilogue(), tf32, ws.gemm);
+    }
+    if (l.trainable && l.bias_offset >= 0)
+      tall_column_sums(stream, grads.get() + l.bias_offset, dz, c.positions, c.filters, ws.sums.get());
+  }
+
+  // A transposed convolution's backward from dz (w.r.t. its pre-activation, an image): the
+  // patches of dz give the kernel's gradient with its input, and its input's gradient with the kernel.
+  void conv_transpose_backward(const LayerSpec& l, const float* input, const float* dz, float* dx, Workspace& ws,
+                               int64_t b, bool tf32) {
+    const ConvGemms c = conv_gemms(l, b);
+    if (!l.trainable && !dx) return;
+    float* cols = ws.cols.get();
+    im2col(stream, cols, dz, c.g, 0, c.g.c);
+    if (l.trainable) {
+      GemmArgs w;
+      w.m = c.k, w.n = c.filters, w.k = c.positions;
+      w.a = cols, w.lda = c.k, w.trans_a = true;
+      w.b = input, w.ldb = c.filters;
+      w.c = grads.get() + l.kernel_offset, w.ldc = c.filters;
+      gemm(stream, w, Epilogue(), tf32, ws.gemm);
+      if (l.bias_offset >= 0)
+        tall_column_sums(stream, grads.get() + l.bias_offset, dz, b * c.g.h * c.g.w, c.g.c, ws.sums.get());
+    }
+    if (!dx) return;
+    GemmArgs g;
+    g.m = c.positions, g.n = c.filters, g.k = c.k;
+    g.a = cols, g.lda = c.k;
+    g.b = params.get() + l.kernel_offset, g.ldb = c.filters;
+    g.c = dx, g.ldc = c.filters;
+    gemm(stream, g, Epilogue(), tf32, ws.gemm);
   }
 
   // Forward phase; returns the last layer's output. outs[i]: each layer's output (backward's inputs).
@@ -159,6 +305,34 @@ struct Network::Impl {
           h = output(ws, layers, i);
           break;
         }
+        case LayerKind::conv:
+          conv_forward(l, i, h, ws, b, tf32);
+          h = output(ws, layers, i);
+          break;
+        case LayerKind::conv_transpose:
+          conv_transpose_forward(l, i, h, ws, b, tf32);
+          h = output(ws, layers, i);
+          break;
+        case LayerKind::max_pool:
+          max_pool_forward(stream, ws.y[i].get(), ws.argmax[i].get(), h, batch_window(l, b));
+          h = ws.y[i].get();
+          break;
+        case LayerKind::avg_pool:
+          avg_pool_forward(stream, ws.y[i].get(), h, batch_window(l, b));
+          h = ws.y[i].get();
+          break;
+        case LayerKind::shift: {
+          const Window2D& g = l.window;
+          shift_image(stream, ws.y[i].get(), h, b, g.h, g.w, g.c, g.oh, g.ow, g.pt, g.pl);
+          h = ws.y[i].get();
+          break;
+        }
+        case LayerKind::upsample: {
+          const Window2D& g = l.window;
+          upsample_forward(stream, ws.y[i].get(), h, b, g.h, g.w, g.c, g.sh, g.sw);
+          h = ws.y[i].get();
+          break;
+        }
         case LayerKind::activation:
           activation_forward(stream, ws.y[i].get(), h, b, l.out, l.activation, l.alpha);
           h = ws.y[i].get();
@@ -170,12 +344,18 @@ struct Network::Impl {
           break;
         case LayerKind::dropout:
           if (training) {
-            dropout_forward(stream, ws.y[i].get(), ws.mask[i].get(), h, b * l.out, l.rate, l.seed, calls.get() + dropout,
-                            step.get());
+            if (l.channels > 0)
+              spatial_dropout_forward(stream, ws.y[i].get(), ws.mask[i].get(), h, b, l.out / l.channels, l.channels,
+                                      l.rate, l.seed, calls.get() + dropout, step.get());
+            else
+              dropout_forward(stream, ws.y[i].get(), ws.mask[i].get(), h, b * l.out, l.rate, l.seed,
+                              calls.get() + dropout, step.get());
             h = ws.y[i].get();
           }
           ++dropout;
           break;
+        default:  // (the bindings refuse the others)
+          throw std::invalid_argument("the CUDA engine cannot run this layer kind");
       }
       outs[i] = h;
     }
@@ -230,6 +410,42 @@ struct Network::Impl {
           gemm(stream, w, bias_gradient, tf32, ws.gemm);
           break;
         }
+        case LayerKind::conv:
+        case LayerKind::conv_transpose: {
+          const float* dz = d;
+          if (has_activation(l) && !folded && !d_is_dz) {  // (rows: the output's pixels, as forward's)
+            const int64_t channels = bias_values(l);
+            activation_backward(stream, ws.dz[i].get(), d, ws.z[i].get(), ws.y[i].get(), b * l.out / channels, channels,
+                                l.activation, l.alpha);
+            dz = ws.dz[i].get();
+          }
+          float* dx = i > 0 ? ws.dy[i - 1].get() : nullptr;
+          if (l.kind == LayerKind::conv) conv_backward(l, input, dz, dx, ws, b, tf32);
+          else conv_transpose_backward(l, input, dz, dx, ws, b, tf32);
+          below = dx;
+          break;
+        }
+        case LayerKind::max_pool:
+        case LayerKind::avg_pool:
+          if (i > 0) {
+            if (l.kind == LayerKind::max_pool)
+              max_pool_backward(stream, ws.dy[i - 1].get(), d, ws.argmax[i].get(), batch_window(l, b));
+            else
+              avg_pool_backward(stream, ws.dy[i - 1].get(), d, batch_window(l, b));
+            below = ws.dy[i - 1].get();
+          }
+          break;
+        case LayerKind::shift:
+        case LayerKind::upsample:
+          if (i > 0) {
+            const Window2D& g = l.window;
+            if (l.kind == LayerKind::shift)
+              shift_image(stream, ws.dy[i - 1].get(), d, b, g.oh, g.ow, g.c, g.h, g.w, -g.pt, -g.pl);
+            else
+              upsample_backward(stream, ws.dy[i - 1].get(), d, b, g.h, g.w, g.c, g.sh, g.sw);
+            below = ws.dy[i - 1].get();
+          }
+          break;
         case LayerKind::activation:
           if (folded || !has_activation(l)) {
             below = d;
@@ -250,6 +466,8 @@ struct Network::Impl {
             below = ws.dy[i - 1].get();
           }
           break;
+        default:
+          throw std::invalid_argument("the CUDA engine cannot run this layer kind");
       }
       if (i == 0) break;
       d = below;
@@ -272,7 +490,7 @@ struct Network::Impl {
     const size_t last = layers.size() - 1;
     const float* logits = pred;
     if (loss.fused_softmax)
-      logits = layers[last].kind == LayerKind::dense ? ws.z[last].get() : (last == 0 ? ws.xb.get() : outs[last - 1]);
+      logits = has_pre_activation(layers[last]) ? ws.z[last].get() : (last == 0 ? ws.xb.get() : outs[last - 1]);
     loss_rows(stream, loss, ws.loss.get(), ws.dpred.get(), logits, data_labels ? ws.labels.get() : nullptr,
               data_targets ? ws.targets.get() : nullptr, data_weights ? ws.weights.get() : nullptr, b, out,
               float(1.0 / double(b)));
@@ -346,10 +564,10 @@ Network::Network(std::vector<LayerSpec> layers, LossSpec loss, int64_t n_params,
       n.shift.back().upload(l.shift.data(), int64_t(l.shift.size()), n.stream);
     }
     if (l.kind == LayerKind::dropout) ++n.dropouts;
-    if (l.kind != LayerKind::dense) continue;
-    const DeviceSpan kernel{l.kernel_offset, l.in * l.out, l.kernel_penalty.l1, l.kernel_penalty.l2};
-    const DeviceSpan bias{l.bias_offset, l.out, l.bias_penalty.l1, l.bias_penalty.l2};
-    // the penalties of every dense layer count in the loss (frozen ones too), as on the CPU
+    if (!has_weights(l)) continue;
+    const DeviceSpan kernel{l.kernel_offset, kernel_values(l), l.kernel_penalty.l1, l.kernel_penalty.l2};
+    const DeviceSpan bias{l.bias_offset, bias_values(l), l.bias_penalty.l1, l.bias_penalty.l2};
+    // the penalties of every layer with weights count in the loss (frozen ones too), as on the CPU
     if (l.kernel_penalty.any()) n.penalized_host.push_back(kernel);
     if (l.bias_offset >= 0 && l.bias_penalty.any()) n.penalized_host.push_back(bias);
     if (!l.trainable) continue;

@@ -121,12 +121,21 @@ def test_convnets_the_engine_cannot_run_yet_train_on_the_python_path(layer, reas
     assert reason in engine_module.why_not(model)
 
 
-def test_the_cuda_engine_refuses_dropout_of_whole_channels_clearly():
+def test_the_cuda_engine_takes_convnets_and_refuses_batch_normalization_clearly():
     _cuda = pytest.importorskip("brisknet._cuda")  # (a build without CUDA has no module)
-    spec = _core.LayerSpec()
-    spec.kind, spec.inputs, spec.outputs, spec.rate, spec.channels = _core.LayerKind.dropout, 12, 12, 0.5, 3
+    loss = _core.LossSpec(_core.LossKind.mean_squared_error)
+    bn = _core.LayerSpec()
+    bn.kind, bn.inputs, bn.outputs, bn.kernel_offset, bn.bias_offset, bn.stats_offset = \
+        _core.LayerKind.batch_norm, 3, 3, 0, 3, 6
     with pytest.raises(ValueError, match="CUDA engine runs chains"):
-        _cuda.Network([spec], _core.LossSpec(_core.LossKind.mean_squared_error), 0, 0)
+        _cuda.Network([bn], loss, 12, 0)
+    spatial = _core.LayerSpec()  # SpatialDropout: taken, then built on the device (none here: its error)
+    spatial.kind, spatial.inputs, spatial.outputs, spatial.rate, spatial.channels = \
+        _core.LayerKind.dropout, 12, 12, 0.5, 3
+    try:
+        _cuda.Network([spatial], loss, 0, 0)
+    except RuntimeError as e:
+        assert str(e).startswith("CUDA: ") and not keras.cuda.is_available()
 
 
 def window_spec(kind, window, inputs, outputs, groups=1):

@@ -77,18 +77,45 @@ def _model(kind, seed=0):
     if kind == "affine":
         return keras.Sequential([layers.Rescaling(0.5, offset=0.1), layers.Dense(32, activation="tanh"),
                                  layers.Activation("sigmoid"), layers.Dense(10)])
-    raise ValueError(kind)
+    return keras.Sequential([keras.Input(INPUTS[kind])] + CONVNETS[kind]())
+
+
+# Convnets covering every image layer and option the engines run (inputs: INPUTS[kind]).
+CONVNETS = {
+    "simple_convnet": lambda: [  # Keras' Simple MNIST convnet, smaller
+        layers.Conv2D(8, 3, activation="relu"), layers.MaxPooling2D(2), layers.Conv2D(16, 3, activation="relu"),
+        layers.MaxPooling2D(2), layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax")],
+    "conv_options": lambda: [
+        layers.Conv2D(6, 3, strides=2, padding="same", groups=2, activation="tanh", kernel_regularizer="l2"),
+        layers.Conv2D(4, 2, dilation_rate=2, padding="same", activation="elu"),
+        layers.AveragePooling2D(2, padding="same"), layers.Flatten(), layers.Dense(10, activation="softmax")],
+    "image_reshaping": lambda: [
+        layers.ZeroPadding2D(((1, 2), (0, 1))), layers.Conv2D(4, 3, activation="relu", use_bias=False),
+        layers.Cropping2D(((1, 0), (0, 1))), layers.UpSampling2D((2, 1)), layers.SpatialDropout2D(0.3),
+        layers.DepthwiseConv2D(3, depth_multiplier=2), layers.GlobalMaxPooling2D(),
+        layers.Dense(10, activation="softmax")],
+    "transposed": lambda: [
+        layers.Conv2DTranspose(4, 3, strides=2, output_padding=1, activation="relu"),
+        layers.SeparableConv2D(5, 3, activation="relu"), layers.MaxPooling2D(3, strides=2, padding="same"),
+        layers.GlobalAveragePooling2D(), layers.Dense(10, activation="softmax")],
+    "conv1d": lambda: [
+        layers.Conv1D(6, 3, padding="causal", dilation_rate=2, activation="relu"), layers.MaxPooling1D(2),
+        layers.SpatialDropout1D(0.2), layers.Conv1D(4, 3, strides=2), layers.GlobalAveragePooling1D(),
+        layers.Dense(10, activation="softmax")],
+}
+INPUTS = {"mlp": (20,), "dropout": (20,), "affine": (20,), "simple_convnet": (12, 12, 1),
+          "conv_options": (9, 9, 4), "image_reshaping": (6, 6, 3), "transposed": (5, 5, 3), "conv1d": (16, 3)}
 
 
 def _train_both(kind, optimizer, loss, y_kind="sparse", batch_size=32, epochs=2):
     """The same model, weights and data trained on the CPU and on the GPU: both weights."""
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((300, 20)).astype(np.float32)
+    x = rng.standard_normal((300, *INPUTS[kind])).astype(np.float32)
     y = rng.integers(0, 10, 300) if y_kind == "sparse" else rng.random((300, 10)).astype(np.float32)
     results = []
     for device in ("cpu", "cuda"):
         model = _model(kind)
-        model.build((None, 20))
+        model.build((None, *INPUTS[kind]))
         model.compile(optimizer=keras.optimizers.get(optimizer), loss=loss)
         with keras.device(device):
             history = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True)
@@ -117,6 +144,16 @@ def test_the_gpu_trains_as_the_cpu_for_every_layer_and_loss(kind, loss, y_kind):
     for a, b in zip(w_cpu, w_gpu):  # the dropout masks too: the same counter-based generator
         np.testing.assert_allclose(b, a, rtol=2e-3, atol=2e-4)
     np.testing.assert_allclose(l_gpu, l_cpu, rtol=1e-3)
+
+
+@needs_gpu
+@pytest.mark.parametrize("kind", list(CONVNETS))
+def test_the_gpu_trains_convnets_as_the_cpu(kind):
+    (w_cpu, l_cpu, p_cpu), (w_gpu, l_gpu, p_gpu) = _train_both(kind, "adam", "sparse_categorical_crossentropy")
+    for a, b in zip(w_cpu, w_gpu):  # (SpatialDropout's masks: the same counter-based generator)
+        np.testing.assert_allclose(b, a, rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(l_gpu, l_cpu, rtol=1e-3)
+    np.testing.assert_allclose(p_gpu, p_cpu, rtol=2e-3, atol=2e-4)
 
 
 @needs_gpu

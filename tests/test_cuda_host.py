@@ -124,6 +124,22 @@ def test_train_on_batch_and_evaluate_on_a_gpu_model_see_the_device_weights(gpu):
     assert_same(*on_gpu_and_cpu(scenario))
 
 
+@pytest.mark.parametrize("kind", ["simple_convnet", "image_reshaping", "conv1d"])
+def test_a_convnet_on_the_gpu_trains_through_the_device_engine(gpu, kind):
+    from test_cuda import INPUTS, _model
+    x = np.random.default_rng(3).standard_normal((96, *INPUTS[kind])).astype(np.float32)
+    y = np.arange(96) % 10
+
+    def scenario(device):
+        m = _model(kind)
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        with keras.device(device):
+            history = m.fit(x, y, batch_size=32, epochs=2, verbose=0)
+            assert isinstance(m._training_engine.net, gpu.Network) == (device == "cuda")
+            return m.get_weights(), history.history["loss"], m.predict(x, verbose=0)
+    assert_same(scenario("cuda"), scenario("cpu"))
+
+
 def test_a_model_the_engine_cannot_run_says_so_on_the_gpu(gpu):
     class Doubling(layers.Layer):
         def forward(self, x, training):
