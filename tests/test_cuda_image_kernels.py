@@ -29,10 +29,15 @@ def kernels(tmp_path_factory):
     if not compiler:
         pytest.skip("no C++ compiler to build the CUDA kernels for the host")
     library = tmp_path_factory.mktemp("cuda_host") / "image_kernels.so"
-    # -ffp-contract=off: sums and products rounded one at a time, as the CPU kernels
+    # -ffp-contract=off: sums and products rounded one at a time, as the CPU kernels. Under the
+    # sanitizer job (.ci/sanitize preloads ASan), the kernels are instrumented too: an index out of
+    # an array's bounds fails here; the compiler itself runs without the preload.
+    env = dict(os.environ)
+    sanitize = "libasan" in env.pop("LD_PRELOAD", "")
     subprocess.run([compiler, "-std=c++17", "-O1", "-ffp-contract=off", "-shared", "-fPIC",
+                    *(["-fsanitize=address,undefined", "-fno-sanitize-recover=all"] if sanitize else []),
                     f"-I{ROOT / 'cuda'}", f"-I{ROOT / 'cpp' / 'include'}",
-                    str(ROOT / "tests" / "cuda_image_kernels_host.cpp"), "-o", str(library)], check=True)
+                    str(ROOT / "tests" / "cuda_image_kernels_host.cpp"), "-o", str(library)], check=True, env=env)
     lib = ctypes.CDLL(str(library))
     signatures = {
         "host_im2col": [F32, F32, I64, N, N],
