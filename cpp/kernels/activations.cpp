@@ -41,6 +41,18 @@ void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha
 }
 
 template <typename T>
+void elementwise_activation_rows(T* y, int64_t ldy, const T* x, int64_t ldx, int64_t rows, int64_t cols,
+                                 Activation act, T alpha) {
+  math::with_activation(act, [&](auto a) {
+    for (int64_t r = 0; r < rows; ++r) {
+      T* yr = y + r * ldy;
+      const T* xr = x + r * ldx;
+      each(cols, [&](int64_t i) { yr[i] = math::activate<decltype(a)::value>(xr[i], alpha); });
+    }
+  });
+}
+
+template <typename T>
 void elementwise_activation_grad(T* dx, const T* dy, const T* x, const T* y, int64_t n, Activation act,
                                  T alpha) {
   if (act == Activation::linear) {
@@ -92,6 +104,10 @@ template void activation_backward<double>(double*, const double*, const double*,
 namespace brisknet::detail {
 template void elementwise_activation<float>(float*, const float*, int64_t, Activation, float);
 template void elementwise_activation<double>(double*, const double*, int64_t, Activation, double);
+template void elementwise_activation_rows<float>(float*, int64_t, const float*, int64_t, int64_t, int64_t,
+                                                 Activation, float);
+template void elementwise_activation_rows<double>(double*, int64_t, const double*, int64_t, int64_t, int64_t,
+                                                  Activation, double);
 template void elementwise_activation_grad<float>(float*, const float*, const float*, const float*,
                                                  int64_t, Activation, float);
 template void elementwise_activation_grad<double>(double*, const double*, const double*,

@@ -31,12 +31,18 @@ void finish_tile(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t 
                  int64_t cols) {
   const bool grad = f.grad_x || f.grad_y;
   if (!f.activation_out && !grad) return;
+  if (!grad) {
+    if (f.activation == Activation::linear) {
+      for (int64_t i = i0; i < i0 + rows; ++i)
+        std::copy_n(C + i * ldc + j0, cols, f.activation_out + i * ldc + j0);
+    } else {
+      detail::elementwise_activation_rows(f.activation_out + i0 * ldc + j0, ldc, C + i0 * ldc + j0, ldc, rows, cols,
+                                          f.activation, f.alpha);
+    }
+    return;
+  }
   for (int64_t i = i0; i < i0 + rows; ++i) {
     T* c = C + i * ldc + j0;
-    if (!grad) {
-      detail::elementwise_activation(f.activation_out + i * ldc + j0, c, cols, f.activation, f.alpha);
-      continue;
-    }
     const T* x = f.grad_x ? f.grad_x + i * ldc + j0 : nullptr;
     const T* y = f.grad_y ? f.grad_y + i * ldc + j0 : nullptr;
     detail::elementwise_activation_grad(c, c, x, y, cols, f.activation, f.alpha);

@@ -28,13 +28,51 @@ inline void pack_rows4_f32(float* Ap, const float* A, int64_t stride, int i0, in
     for (int q = 0; q < 4; ++q) Ap[p * MR + i0 + q] = a[q][p];
 }
 
+// The same for two rows (the last two of a 6-row strip, AVX2's tile), in pairs of values.
+inline void pack_rows2_f32(float* Ap, const float* A, int64_t stride, int i0, int64_t kc, int MR) {
+  typedef float V4 __attribute__((vector_size(16)));
+  typedef float V2 __attribute__((vector_size(8)));
+  const float *a0 = A + i0 * stride, *a1 = A + (i0 + 1) * stride;
+  int64_t p = 0;
+  for (; p + 4 <= kc; p += 4) {
+    V4 r0, r1;
+    __builtin_memcpy(&r0, a0 + p, sizeof(V4));
+    __builtin_memcpy(&r1, a1 + p, sizeof(V4));
+    const V4 lo = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), hi = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+    const V2 c[4] = {__builtin_shufflevector(lo, lo, 0, 1), __builtin_shufflevector(lo, lo, 2, 3),
+                     __builtin_shufflevector(hi, hi, 0, 1), __builtin_shufflevector(hi, hi, 2, 3)};
+    for (int q = 0; q < 4; ++q) __builtin_memcpy(Ap + (p + q) * MR + i0, &c[q], sizeof(V2));
+  }
+  for (; p < kc; ++p) {
+    Ap[p * MR + i0] = a0[p];
+    Ap[p * MR + i0 + 1] = a1[p];
+  }
+}
+
+// Columns of a transposed A (rsa == 1: each p's MR values contiguous) copied whole, MR a constant.
+template <int MR, typename T>
+inline void pack_columns(T* Ap, const T* A, int64_t csa, int64_t kc) {
+  for (int64_t p = 0; p < kc; ++p) __builtin_memcpy(Ap + p * MR, A + p * csa, sizeof(T) * MR);
+}
+
 // Ap: ceil(mc/MR) strips, each kc columns of MR values, rows past mc zero-filled.
 template <typename T>
 inline void pack_a_strip(T* Ap, const T* A, int64_t rsa, int64_t csa, int rows, int64_t kc, int MR) {
+  if (rsa == 1 && rows == MR) {  // A^T of a row-major matrix (a weight gradient's patches or inputs)
+    switch (MR) {
+      case 6: return pack_columns<6>(Ap, A, csa, kc);
+      case 8: return pack_columns<8>(Ap, A, csa, kc);
+      case 12: return pack_columns<12>(Ap, A, csa, kc);
+      case 16: return pack_columns<16>(Ap, A, csa, kc);
+      default: break;
+    }
+  }
   int i0 = 0;
   if constexpr (std::is_same_v<T, float>)
-    if (csa == 1)
+    if (csa == 1) {
       for (; i0 + 4 <= rows; i0 += 4) pack_rows4_f32(Ap, A, rsa, i0, kc, MR);
+      for (; i0 + 2 <= rows; i0 += 2) pack_rows2_f32(Ap, A, rsa, i0, kc, MR);
+    }
   if (csa == 1) {  // rows of A are contiguous along k
     for (int i = i0; i < rows; ++i)
       for (int64_t p = 0; p < kc; ++p) Ap[p * MR + i] = A[i * rsa + p];
