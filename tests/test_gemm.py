@@ -139,6 +139,11 @@ for m, k, n in [(1, 1, 1), (3, 300, 700), (4, 17, 5), (40, 100, 10), (13, 513, 3
     dz = rng.standard_normal((m, n)).astype(np.float32)
     z, y = kernels.dense_forward(x, w, None, "elu")
     assert np.array_equal(y, kernels.activation(kernels.matmul(x, w), "elu"))
+    x[0, 0] = np.nan  # ReLU, written by the micro-kernel itself: a NaN row stays NaN, zeros are +0
+    z, y = kernels.dense_forward(x, w, None, "relu")
+    want = kernels.activation(kernels.matmul(x, w), "relu")
+    assert np.array_equal(y, want, equal_nan=True) and np.array_equal(np.signbit(y), np.signbit(want))
+    x[0, 0] = 0.5
     g = kernels.dense_input_grad(dz, w, x, kernels.activation(x, "tanh"), "tanh")
     assert np.array_equal(g, kernels.activation_grad(kernels.matmul(dz, w, transpose_b=True), x, kernels.activation(x, "tanh"), "tanh"))
     dw, db = kernels.dense_params_grad(x, dz)

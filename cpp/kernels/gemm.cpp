@@ -24,13 +24,19 @@ using detail::pack_a_strip;
 using detail::pack_b_strip;
 using detail::scratch;
 
+// Whether the micro-kernel writes the fused activation itself (ReLU, forward).
+template <typename T>
+bool relu_in_micro_kernel(const GemmFusion<T>& f) {
+  return f.activation_out && f.activation == Activation::relu && !f.grad_x && !f.grad_y;
+}
+
 // The fused activation (forward) or activation gradient (backward) on rows x cols of C at
-// (i0, j0), while that tile is still in L1.
+// (i0, j0), while that tile is still in L1 (nothing when the micro-kernel wrote the ReLU).
 template <typename T>
 void finish_tile(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t j0, int64_t rows,
-                 int64_t cols) {
+                 int64_t cols, bool relu_done = false) {
   const bool grad = f.grad_x || f.grad_y;
-  if (!f.activation_out && !grad) return;
+  if ((!f.activation_out && !grad) || relu_done) return;
   if (!grad) {
     if (f.activation == Activation::linear) {
       for (int64_t i = i0; i < i0 + rows; ++i)
@@ -161,6 +167,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   // of a row-major B in place and only a partial last strip is packed. The bias gradient is
   // summed while packing, so a GEMM that asks for it packs.
   const bool b_in_place = csb == 1 && !fused.b_column_sums && (m + MR - 1) / MR <= kDirectBRowStrips;
+  const bool relu = relu_in_micro_kernel(fused);
   T* Bp = scratch<T>(0, size_t(nstrips_max * NR * std::min(KK, k)));
   T* Ap = scratch<T>(1, size_t((std::min(MC, m) + MR - 1) / MR * MR * kc_max));
 
@@ -207,9 +214,10 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
             if (last) prefetch_tile_fusion(fused, ldc, ic + is * MR, jc + js * NR, rows, cols);
             const bool in_place = b_in_place && cols == NR;
             const T* b = in_place ? B + pc * rsb + jc + js * NR : Bpc + js * NR * kc;
-            uk.run(kc, Ap + is * MR * kc, b, in_place ? rsb : NR, C + (ic + is * MR) * ldc + jc + js * NR,
-                   ldc, rows, cols, beta_p, bias_p ? bias_p + js * NR : nullptr);
-            if (last) finish_tile(fused, C, ldc, ic + is * MR, jc + js * NR, rows, cols);
+            const int64_t at = (ic + is * MR) * ldc + jc + js * NR;
+            uk.run(kc, Ap + is * MR * kc, b, in_place ? rsb : NR, C + at, ldc, rows, cols, beta_p,
+                   bias_p ? bias_p + js * NR : nullptr, last && relu ? fused.activation_out + at : nullptr);
+            if (last) finish_tile(fused, C, ldc, ic + is * MR, jc + js * NR, rows, cols, relu);
           };
           if (!fused.tile_done) {
 #pragma omp for collapse(2) schedule(static)

@@ -115,7 +115,7 @@ double gemm_peak_gflops(double seconds) {
     std::vector<float> a(size_t(uk.mr) * kc, 0.5f), b(size_t(uk.nr) * kc, 0.25f), c(size_t(uk.mr) * uk.nr);
     do {
       for (int64_t i = 0; i < kCalls; ++i)
-        uk.run(kc, a.data(), b.data(), uk.nr, c.data(), uk.nr, uk.mr, uk.nr, 0.0f, nullptr);
+        uk.run(kc, a.data(), b.data(), uk.nr, c.data(), uk.nr, uk.mr, uk.nr, 0.0f, nullptr, nullptr);
       flops += 2.0 * uk.mr * uk.nr * kc * kCalls;
     } while (omp_get_wtime() - start < seconds);
   }

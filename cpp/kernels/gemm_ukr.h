@@ -9,10 +9,12 @@ namespace brisknet::detail {
 // Ap holds kc columns of MR values (Ap[p*MR + i]); Bp holds kc rows of NR values, row p at
 // Bp + p*ldb: ldb = NR for a packed strip, or B's own row stride when B is read in place (then
 // all NR columns must exist). mr <= MR and nr <= NR handle edge tiles; C is never read when
-// beta == 0.
+// beta == 0. relu (when not null): ReLU of the stored tile there too, leading dimension ldc
+// (brisknet/elementwise_math.h's relu: v <= 0 ? 0 : v, the same bits), so that the common fused
+// activation costs a select in registers instead of a pass over the tile.
 template <typename T>
 using MicroKernelFn = void (*)(int64_t kc, const T* Ap, const T* Bp, int64_t ldb, T* C, int64_t ldc,
-                               int mr, int nr, T beta, const T* bias);
+                               int mr, int nr, T beta, const T* bias, T* relu);
 
 template <typename T>
 struct MicroKernel {

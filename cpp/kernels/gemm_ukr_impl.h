@@ -13,7 +13,7 @@ namespace {
 // VB: vector width in bytes; MR rows; NV vectors per row (NR = NV * VB / sizeof(T)).
 template <typename T, int VB, int MR, int NV>
 void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, int64_t ldb, T* C,
-                  int64_t ldc, int mr, int nr, T beta, const T* bias) {
+                  int64_t ldc, int mr, int nr, T beta, const T* bias, T* relu) {
   typedef T V __attribute__((vector_size(VB)));
   constexpr int W = VB / int(sizeof(T));
   constexpr int NR = NV * W;
@@ -68,6 +68,11 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, in
         }
         if (bias) r += bv[v];
         __builtin_memcpy(c, &r, sizeof(V));
+        if (relu) {
+          const V zero{};
+          const V y = r <= zero ? zero : r;
+          __builtin_memcpy(relu + i * ldc + v * W, &y, sizeof(V));
+        }
       }
     }
     return;
@@ -83,6 +88,7 @@ void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, in
       if (beta != T(0)) r = beta * c[j] + r;
       if (bias) r += bias[j];
       c[j] = r;
+      if (relu) relu[i * ldc + j] = r <= T(0) ? T(0) : r;
     }
   }
 }
