@@ -4,10 +4,12 @@
 #include "brisknet/elementwise_math.h"
 #include "brisknet/kernels.h"
 #include "activation_elementwise.h"
+#include "isa_clones.h"
 #include "parallel.h"
 
 namespace brisknet {
 namespace {
+using detail::at_isa;
 
 // Outputs may alias inputs only at the same index (y == x, dx == dy): no dependence between
 // iterations, so the loop vectorises (ivdep spares the compiler's alias checks).
@@ -36,7 +38,7 @@ void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha
   }
   // (the clamps are selects: vector blends, see -fno-trapping-math in CMakeLists.txt)
   math::with_activation(act, [&](auto a) {
-    each(n, [&](int64_t i) { y[i] = math::activate<decltype(a)::value>(x[i], alpha); });
+    at_isa([&] { each(n, [&](int64_t i) { y[i] = math::activate<decltype(a)::value>(x[i], alpha); }); });
   });
 }
 
@@ -44,11 +46,13 @@ template <typename T>
 void elementwise_activation_rows(T* y, int64_t ldy, const T* x, int64_t ldx, int64_t rows, int64_t cols,
                                  Activation act, T alpha) {
   math::with_activation(act, [&](auto a) {
-    for (int64_t r = 0; r < rows; ++r) {
-      T* yr = y + r * ldy;
-      const T* xr = x + r * ldx;
-      each(cols, [&](int64_t i) { yr[i] = math::activate<decltype(a)::value>(xr[i], alpha); });
-    }
+    at_isa([&] {
+      for (int64_t r = 0; r < rows; ++r) {
+        T* yr = y + r * ldy;
+        const T* xr = x + r * ldx;
+        each(cols, [&](int64_t i) { yr[i] = math::activate<decltype(a)::value>(xr[i], alpha); });
+      }
+    });
   });
 }
 
@@ -60,7 +64,9 @@ void elementwise_activation_grad(T* dx, const T* dy, const T* x, const T* y, int
     return;
   }
   math::with_activation(act, [&](auto a) {
-    each(n, [&](int64_t i) { dx[i] = math::activate_grad<decltype(a)::value>(dy[i], x[i], y[i], alpha); });
+    at_isa([&] {
+      each(n, [&](int64_t i) { dx[i] = math::activate_grad<decltype(a)::value>(dy[i], x[i], y[i], alpha); });
+    });
   });
 }
 

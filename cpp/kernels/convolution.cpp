@@ -11,6 +11,7 @@
 
 #include "brisknet/kernels.h"
 #include "cache_model.h"
+#include "isa_clones.h"
 #include "parallel.h"
 
 namespace brisknet {
@@ -90,19 +91,21 @@ void col2im(T* dx, const T* col, const Window2D& g, int64_t c0, int64_t cg) {
   for (int64_t n = 0; n < g.n; ++n) {  // an image at a time: its positions in order
     T* image = dx + n * g.h * g.w * g.c;
     for (int64_t e = 0; e < g.h * g.w; ++e) std::fill(image + e * g.c + c0, image + e * g.c + c0 + cg, T(0));
-    for (int64_t oh = 0; oh < g.oh; ++oh)
-      for (int64_t ow = 0; ow < g.ow; ++ow) {
-        const T* in = col + ((n * g.oh + oh) * g.ow + ow) * row;
-        for (int64_t kh = 0; kh < g.kh; ++kh) {
-          const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
-          for (int64_t kw = 0; kw < g.kw; ++kw, in += cg) {
-            const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
-            if (ih < 0 || iw < 0) continue;
-            T* target = image + (ih * g.w + iw) * g.c + c0;
-            for (int64_t c = 0; c < cg; ++c) target[c] += in[c];
+    detail::at_isa([&] {
+      for (int64_t oh = 0; oh < g.oh; ++oh)
+        for (int64_t ow = 0; ow < g.ow; ++ow) {
+          const T* in = col + ((n * g.oh + oh) * g.ow + ow) * row;
+          for (int64_t kh = 0; kh < g.kh; ++kh) {
+            const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
+            for (int64_t kw = 0; kw < g.kw; ++kw, in += cg) {
+              const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
+              if (ih < 0 || iw < 0) continue;
+              T* target = image + (ih * g.w + iw) * g.c + c0;
+              for (int64_t c = 0; c < cg; ++c) target[c] += in[c];
+            }
           }
         }
-      }
+    });
   }
 }
 
@@ -110,7 +113,7 @@ template <typename T>
 void max_pool_forward(T* y, int32_t* argmax, const T* x, const Window2D& g) {
   const int nt = detail::threads_for(g.n * g.oh * g.ow * g.c * g.kh * g.kw, detail::kElementGrain);
 #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t p = 0; p < g.n * g.oh; ++p) {
+  for (int64_t p = 0; p < g.n * g.oh; ++p) detail::at_isa([&] {
     const int64_t n = p / g.oh, oh = p % g.oh;
     const T* image = x + n * g.h * g.w * g.c;
     for (int64_t ow = 0; ow < g.ow; ++ow) {
@@ -143,7 +146,7 @@ void max_pool_forward(T* y, int32_t* argmax, const T* x, const Window2D& g) {
           at[c] = -1;
         }
     }
-  }
+  });
 }
 
 template <typename T>

@@ -40,6 +40,8 @@ const std::string& isa() {
   return chosen;
 }
 
+int isa_level() { return isa() == "avx512" ? 2 : isa() == "avx2" ? 1 : 0; }
+
 namespace {
 
 template <typename T>
