@@ -425,6 +425,11 @@ void Network::pool_backward_images(Workspace& ws, size_t i, const float* d, floa
   const LayerSpec& down = layers_[j];
   for (int64_t n = first; n < first + count; ++n) {
     float* dx = dx_all + n * l.in;
+    if (activation_below && l.kind == LayerKind::max_pool &&  // (tiling windows: one pass, no dx)
+        max_pool_backward_activation_image<float>(ws.dz[j].data() + n * l.in, d + n * l.out,
+                                                  ws.argmax[i].data() + n * l.out, l.window, ws.z[j].data() + n * l.in,
+                                                  ws.y[j].data() + n * l.in, down.activation, down.alpha))
+      continue;
     if (l.kind == LayerKind::max_pool)
       max_pool_backward_image<float>(dx, d + n * l.out, ws.argmax[i].data() + n * l.out, l.window);
     else

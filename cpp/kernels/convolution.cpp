@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "brisknet/kernels.h"
+#include "activation_elementwise.h"
 #include "cache_model.h"
 #include "isa_clones.h"
 #include "parallel.h"
@@ -225,7 +226,7 @@ int64_t images_per_chunk(const Window2D& g, int64_t taps, int64_t filters, size_
 // Per-thread buffers that only grow (no allocation in steady state).
 template <typename T>
 T* chunk_buffer(int which, size_t count) {
-  thread_local std::vector<T> buffers[3];
+  thread_local std::vector<T> buffers[4];
   std::vector<T>& b = buffers[which];
   if (b.size() < count) {
     b.resize(count);
@@ -250,6 +251,36 @@ void for_each_chunk(const Window2D& g, int64_t per_chunk, int64_t flops, F&& f) 
 }
 
 }  // namespace
+
+template <typename T>
+bool max_pool_backward_activation_image(T* dz, const T* dy, const int32_t* argmax, const Window2D& g, const T* z,
+                                        const T* y, Activation act, T alpha) {
+  if (g.sh != g.kh || g.sw != g.kw || g.pt != 0 || g.pl != 0 || g.dh != 1 || g.dw != 1 || !is_elementwise(act))
+    return false;
+  const int64_t row = g.w * g.c;
+  T* dx = chunk_buffer<T>(3, size_t(row));  // one input row's gradient
+  for (int64_t iy = 0; iy < g.h; ++iy) {
+    const int64_t oy = iy / g.kh;
+    detail::at_isa([&] {
+      for (int64_t ix = 0; ix < g.w; ++ix) {
+        T* __restrict d = dx + ix * g.c;
+        const int64_t ox = ix / g.kw;
+        if (oy >= g.oh || ox >= g.ow) {  // (rows and columns past the last whole window)
+          std::fill(d, d + g.c, T(0));
+          continue;
+        }
+        const int32_t* __restrict at = argmax + (oy * g.ow + ox) * g.c;
+        const T* __restrict from = dy + (oy * g.ow + ox) * g.c;
+        const int32_t e0 = int32_t((iy * g.w + ix) * g.c), channels = int32_t(g.c);
+        // 0 + dy, as max_pool_backward_image's sum into zeros (a -0 becomes +0)
+        for (int32_t c = 0; c < channels; ++c) d[c] = at[c] == e0 + c ? T(0) + from[c] : T(0);
+      }
+    });
+    detail::ScopedFlushDenormals ftz;
+    detail::elementwise_activation_grad(dz + iy * row, dx, z + iy * row, y + iy * row, row, act, alpha);
+  }
+  return true;
+}
 
 template <typename T>
 void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
@@ -317,6 +348,8 @@ void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Wi
   template void max_pool_backward<T>(T*, const T*, const int32_t*, const Window2D&);   \
   template void max_pool_backward_image<T>(T*, const T*, const int32_t*, const Window2D&); \
   template void avg_pool_backward_image<T>(T*, const T*, const Window2D&);             \
+  template bool max_pool_backward_activation_image<T>(T*, const T*, const int32_t*, const Window2D&, const T*,  \
+                                                      const T*, Activation, T);         \
   template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t, \
                                   const GemmFusion<T>&, const ChunkHook&);                           \
   template void conv2d_backward<T>(T*, T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t, \

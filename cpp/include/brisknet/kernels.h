@@ -212,6 +212,13 @@ template <typename T>
 void max_pool_backward_image(T* dx, const T* dy, const int32_t* argmax, const Window2D& g);
 template <typename T>
 void avg_pool_backward_image(T* dx, const T* dy, const Window2D& g);
+// max_pool_backward_image, then dz = dx * f'(z) for the layer below (z, y = f(z): its
+// pre-activation and output, an element-wise f; activation_backward's bits, denormals flushed), in
+// one pass and without dx, where the windows tile the image (strides = pool size, no padding):
+// each input is in one window at most. Returns false, doing nothing, for other windows.
+template <typename T>
+bool max_pool_backward_activation_image(T* dz, const T* dy, const int32_t* argmax, const Window2D& g, const T* z,
+                                        const T* y, Activation act, T alpha);
 
 // ---------------------------------------------------------------- activations
 // y[rows,cols] = f(x[rows,cols]); softmax and log_softmax are taken along each row.
