@@ -5,7 +5,7 @@
    epoch of SAMPLES=20,000 Fashion-MNIST images by brisknet, PyTorch eager (the same model in
    torch.nn, NCHW as a PyTorch user writes it) and Keras 3 on TensorFlow and on PyTorch (each in a
    virtualenv of its own, see peers.py), epochs interleaved: training samples/s, medians of
-   REPEATS=3.
+   REPEATS=3, and each side's slowest and fastest epoch.
 2. Conv2D forward and backward (input and kernel gradients) at the model's two shapes, batch 128:
    GFLOP/s of brisknet's layer (im2col + brisknet's GEMM) and of PyTorch's convolution (oneDNN),
    interleaved, medians of 20 calls.
@@ -81,11 +81,15 @@ def training(torch, x, y, threads, repeats):
                for python, backend in peers.keras_pythons().values()]
     for label, worker in zip(peers.keras_pythons(), workers):
         sides[label] = lambda w=worker: w.epoch("")
+    rounds = {}
     try:
-        seconds = peers.interleaved(sides, repeats)
+        seconds = peers.interleaved(sides, repeats, rounds=rounds)
     finally:
         for w in workers:
             w.close()
+    # each side's slowest and fastest epoch: a median hides a library whose epochs alternate
+    print("epochs, slowest - fastest samples/s: " + ", ".join(
+        f"{label} {len(x) / max(v):,.0f} - {len(x) / min(v):,.0f}" for label, v in rounds.items()))
     return {label: len(x) / s for label, s in seconds.items()}
 
 

@@ -70,14 +70,17 @@ def timed(run):
     return once
 
 
-def interleaved(sides, repeats, pause=0.25):
+def interleaved(sides, repeats, pause=0.25, rounds=None):
     """{label: median seconds} of `repeats` rounds, each running every side once in turn; each
-    side is a callable returning its seconds. The pause lets the last library's threads go idle."""
+    side is a callable returning its seconds. The pause lets the last library's threads go idle.
+    rounds (a dict, when given) receives every round's seconds per label."""
     seconds = {label: [] for label in sides}
     for _ in range(repeats):
         for label, run in sides.items():
             seconds[label].append(run())
             time.sleep(pause)
+    if rounds is not None:
+        rounds.update(seconds)
     return {label: statistics.median(v) for label, v in seconds.items()}
 
 
