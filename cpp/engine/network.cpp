@@ -16,6 +16,12 @@ namespace brisknet {
 
 namespace {
 bool has_activation(const LayerSpec& l) { return l.activation != Activation::linear; }
+// A Dense or Conv layer whose ReLU output overwrites its pre-activation z (the GEMM's micro-kernel
+// stores both to one place): ReLU's gradient from relu(z) is its gradient from z, bit for bit
+// (v > 0 either way, a NaN stays a NaN), and one stream of the layer's size is never written.
+bool relu_in_place(const LayerSpec& l) {
+  return (l.kind == LayerKind::dense || l.kind == LayerKind::conv) && l.activation == Activation::relu;
+}
 // A dense layer whose activation gradient can be fused into the GEMM that produces its output's gradient.
 bool fusable_below(const LayerSpec& l) {
   return l.kind == LayerKind::dense && has_activation(l) && is_elementwise(l.activation);
@@ -110,7 +116,7 @@ Network::Workspace& Network::workspace(int64_t b) {
     ws.argmax.emplace_back(l.kind == LayerKind::max_pool ? size : 0);
     widest = std::max(widest, size);
     ws.z.emplace_back(dense ? size : 0);
-    ws.y.emplace_back(dense && !has_activation(l) ? 0 : size);
+    ws.y.emplace_back((dense && !has_activation(l)) || relu_in_place(l) ? 0 : size);
     ws.dy.emplace_back(size);
     ws.dz.emplace_back(dense && has_activation(l) ? size : 0);
     ws.mask.emplace_back(l.kind == LayerKind::dropout ? size : 0);
@@ -179,7 +185,7 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
         float* z = ws.z[i].data();
         GemmFusion<float> fused;
         const bool separate = !is_elementwise(l.activation);
-        float* y = training ? ws.y[i].data() : z;
+        float* y = training && !relu_in_place(l) ? ws.y[i].data() : z;
         if (has_activation(l) && !separate) {
           fused.activation = l.activation;
           fused.alpha = l.alpha;
@@ -194,7 +200,7 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
       case LayerKind::conv: {  // the activation in the GEMM's epilogue, as Dense's
         const int64_t filters = conv_filters(l), positions = b * l.window.oh * l.window.ow;
         float* z = ws.z[i].data();
-        float* y = training ? ws.y[i].data() : z;
+        float* y = training && !relu_in_place(l) ? ws.y[i].data() : z;
         GemmFusion<float> fused;
         if (has_activation(l) && is_elementwise(l.activation)) {
           fused.activation = l.activation;
@@ -409,6 +415,10 @@ void update_kernel_rows(void* context, float* C, int64_t ldc, int64_t i0, int64_
 
 }  // namespace
 
+const float* Network::activated(const Workspace& ws, size_t i) const {
+  return relu_in_place(layers_[i]) ? ws.z[i].data() : ws.y[i].data();
+}
+
 void Network::pool_forward_images(Workspace& ws, size_t i, const float* x, int64_t first, int64_t count) const {
   const LayerSpec& l = layers_[i];
   Window2D g = l.window;
@@ -428,7 +438,7 @@ void Network::pool_backward_images(Workspace& ws, size_t i, const float* d, floa
     if (activation_below && l.kind == LayerKind::max_pool &&  // (tiling windows: one pass, no dx)
         max_pool_backward_activation_image<float>(ws.dz[j].data() + n * l.in, d + n * l.out,
                                                   ws.argmax[i].data() + n * l.out, l.window, ws.z[j].data() + n * l.in,
-                                                  ws.y[j].data() + n * l.in, down.activation, down.alpha))
+                                                  activated(ws, j) + n * l.in, down.activation, down.alpha))
       continue;
     if (l.kind == LayerKind::max_pool)
       max_pool_backward_image<float>(dx, d + n * l.out, ws.argmax[i].data() + n * l.out, l.window);
@@ -437,7 +447,7 @@ void Network::pool_backward_images(Workspace& ws, size_t i, const float* d, floa
     if (activation_below) {  // (as activation_backward: denormals flushed)
       detail::ScopedFlushDenormals ftz;
       detail::elementwise_activation_grad<float>(ws.dz[j].data() + n * l.in, dx, ws.z[j].data() + n * l.in,
-                                                 ws.y[j].data() + n * l.in, l.in, down.activation, down.alpha);
+                                                 activated(ws, j) + n * l.in, l.in, down.activation, down.alpha);
     }
   }
 }
@@ -470,7 +480,7 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
       case LayerKind::dense: {
         const float* dz = d;
         if (has_activation(l) && !folded && !d_is_dz) {
-          activation_backward<float>(ws.dz[i].data(), d, ws.z[i].data(), ws.y[i].data(), b, l.out, l.activation,
+          activation_backward<float>(ws.dz[i].data(), d, ws.z[i].data(), activated(ws, i), b, l.out, l.activation,
                                      l.alpha);
           dz = ws.dz[i].data();
         }
@@ -483,7 +493,7 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
             through.activation = down.activation;
             through.alpha = down.alpha;
             through.grad_x = ws.z[src].data();
-            through.grad_y = ws.y[src].data();
+            through.grad_y = activated(ws, size_t(src));
             dh = ws.dz[src].data();
           }
           gemm<float>(row_major(dh, b, l.in), row_major(dz, b, l.out),
@@ -524,7 +534,7 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
       case LayerKind::conv: {
         const float* dz = d;
         if (has_activation(l) && !folded && !d_is_dz) {
-          activation_backward<float>(ws.dz[i].data(), d, ws.z[i].data(), ws.y[i].data(), b * l.out / conv_filters(l),
+          activation_backward<float>(ws.dz[i].data(), d, ws.z[i].data(), activated(ws, i), b * l.out / conv_filters(l),
                                      conv_filters(l), l.activation, l.alpha);
           dz = ws.dz[i].data();
         }

@@ -168,6 +168,8 @@ class Network {
   };
   Workspace& workspace(int64_t batch);
   const float* input_of(const Workspace& ws, const float* x, size_t i, size_t k = 0) const;
+  // Layer i's activation output in training (a ReLU Dense or Conv layer keeps it in place of z).
+  const float* activated(const Workspace& ws, size_t i) const;
   // Where layer i's consumer writes its gradient w.r.t. source j, then hands it over (give): the
   // sum over j's consumers, in backward order, as the Python path sums them.
   float* gradient_target(Workspace& ws, int64_t j) const;
