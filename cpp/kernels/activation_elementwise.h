@@ -12,7 +12,7 @@ template <typename T>
 void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha);
 
 // y[r, 0:cols] = f(x[r, 0:cols]) for rows r (leading dimensions ldy, ldx): one dispatch on `act`
-// for a whole tile (the GEMM's epilogue). No softmax, no linear.
+// for a whole tile (the GEMM's epilogue); y may alias x. No softmax.
 template <typename T>
 void elementwise_activation_rows(T* y, int64_t ldy, const T* x, int64_t ldx, int64_t rows, int64_t cols,
                                  Activation act, T alpha);
