@@ -8,6 +8,7 @@ import pytest
 import brisknet as keras
 from brisknet import layers
 
+from isa_paths import ISAS, run_isa_subprocess
 from keras3 import keras_predictions
 from test_graph_layers import _bind64, _check_layer
 
@@ -89,17 +90,21 @@ def test_the_convolution_kernels_over_many_chunks_of_images(rng, groups, strides
         for dtype in (np.float64, np.float32):
             xs, ws, dzs = (a.astype(dtype) for a in (x, w, dz))
             z = np.empty((200 * out[0] * out[1], 4), dtype)
-            dw, dx = np.empty((9 * 8 // groups, 4), dtype), np.empty_like(xs)
+            dw, dx, db = np.empty((9 * 8 // groups, 4), dtype), np.empty_like(xs), np.empty(4, dtype)
             _core.conv2d_forward(z, xs, ws.reshape(-1, 4), None, *window, groups)
-            _core.conv2d_backward(dw, dx, dzs.reshape(-1, 4), xs, ws.reshape(-1, 4), *window, groups)
-            results[threads, dtype] = (z, dw, dx)
+            _core.conv2d_backward(dw, dx, dzs.reshape(-1, 4), xs, ws.reshape(-1, 4), *window, groups, db)
+            alone = np.empty_like(db)  # the bias gradient without the kernel's (a frozen layer's)
+            _core.conv2d_backward(None, None, dzs.reshape(-1, 4), xs, ws.reshape(-1, 4), *window, groups, alone)
+            np.testing.assert_array_equal(alone, db)
+            results[threads, dtype] = (z, dw, dx, db)
     keras.set_num_threads(2)
-    z, dw, dx = results[1, np.float64]
+    z, dw, dx, db = results[1, np.float64]
     np.testing.assert_allclose(z.reshape((200,) + out + (4,)), reference_conv2d(x, w, None, strides, dilation, pad, out,
                                                                                 groups), rtol=1e-10, atol=1e-10)
     want_dw, want_dx = reference_conv2d_backward(x, w, dz, strides, dilation, pad, groups)
     np.testing.assert_allclose(dw.reshape(w.shape), want_dw, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(dx, want_dx, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(db, dz.sum(axis=(0, 1, 2)), rtol=1e-10, atol=1e-10)
     for threads in (2, 8):
         for dtype in (np.float64, np.float32):
             for got, want in zip(results[threads, dtype], results[1, dtype]):
@@ -397,6 +402,9 @@ def test_the_convolution_kernels_check_their_arrays():
     with pytest.raises(ValueError, match="dz: expected 108 elements"):
         _core.conv2d_backward(None, np.zeros_like(x), np.zeros((17, 6), np.float32), x, np.zeros((36, 6), np.float32),
                               *window, 1)
+    with pytest.raises(ValueError, match="db: expected 6 elements"):
+        _core.conv2d_backward(None, None, np.zeros((18, 6), np.float32), x, np.zeros((36, 6), np.float32), *window, 1,
+                              np.zeros(5, np.float32))
     with pytest.raises(ValueError, match="output size does not fit"):
         _core.conv2d_forward(z, x, np.zeros((36, 6), np.float32), None, (3, 3), (1, 1), (1, 1), (0, 0), (9, 3), 1)
 
@@ -427,3 +435,72 @@ def test_the_image_moving_kernels_against_numpy(rng):
         _core.upsample(np.empty((2, 8, 14, 3), np.float32), x, 2, 3)
     with pytest.raises(ValueError, match="size must be >= 1"):
         _core.upsample(up, x, 0, 3)
+
+
+PATCHES_CHECK = r"""
+import numpy as np
+from brisknet import _core
+rng = np.random.default_rng(0)
+
+
+def patches(x, kernel, strides, dilation, pad, out, c0, cg):
+    # im2col in numpy: (n * oh * ow, kh * kw * cg), taps in (kh, kw, channel) order, zeros in the padding
+    n, h, w, c = x.shape
+    size = [max(s + p, (k - 1) * d + (o - 1) * st + 1)
+            for s, p, k, d, o, st in zip((h, w), pad, kernel, dilation, out, strides)]
+    padded = np.zeros((n, size[0], size[1], c), x.dtype)
+    padded[:, pad[0]:pad[0] + h, pad[1]:pad[1] + w] = x
+    cols = np.empty((n, out[0], out[1], kernel[0], kernel[1], cg), x.dtype)
+    for a in range(kernel[0]):
+        for b in range(kernel[1]):
+            r, q = a * dilation[0], b * dilation[1]
+            cols[:, :, :, a, b] = padded[:, r:r + out[0] * strides[0]:strides[0], q:q + out[1] * strides[1]:strides[1],
+                                         c0:c0 + cg]
+    return cols.reshape(n * out[0] * out[1], -1)
+
+
+# (images, h, w, channels, kernel, strides, dilation, pad, out, groups, filters): 40 filters per
+# group, so gemm packs A (fewer take its narrow path, which reads laid-out patches); 1-channel
+# images, padding, strides, dilation, groups, odd widths (strips span output rows and images),
+# and 61 channels (a tap split between k blocks on every path)
+CASES = [(3, 12, 13, 1, (3, 3), (1, 1), (1, 1), (0, 0), (10, 11), 1, 40),
+         (2, 9, 11, 6, (3, 2), (2, 1), (1, 1), (1, 0), (5, 10), 1, 41),
+         (2, 8, 7, 4, (3, 3), (1, 2), (2, 1), (2, 1), (8, 4), 2, 80),
+         (1, 6, 5, 61, (3, 3), (1, 1), (1, 1), (1, 1), (6, 5), 1, 40)]
+for n, h, w, c, kernel, strides, dilation, pad, out, groups, filters in CASES:
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal((n, h, w, c)).astype(dtype)
+        cg, fg = c // groups, filters // groups
+        wk = rng.standard_normal((kernel[0] * kernel[1] * cg, filters)).astype(dtype)
+        bias = rng.standard_normal(filters).astype(dtype)
+        dz = rng.standard_normal((n * out[0] * out[1], filters)).astype(dtype)
+        window = (kernel, strides, dilation, pad, out)
+        z = np.empty((n * out[0] * out[1], filters), dtype)
+        _core.conv2d_forward(z, x, wk, bias, *window, groups)
+        dw, db = np.empty_like(wk), np.empty_like(bias)
+        _core.conv2d_backward(dw, None, dz, x, wk, *window, groups, db)
+        for g in range(groups):
+            cols = patches(x, kernel, strides, dilation, pad, out, g * cg, cg)
+            part = slice(g * fg, (g + 1) * fg)
+            want = np.empty((cols.shape[0], fg), dtype)
+            _core.gemm(want, cols, np.ascontiguousarray(wk[:, part]), False, False, 0.0, np.ascontiguousarray(bias[part]))
+            assert np.array_equal(z[:, part], want), ("forward", n, h, w, c, dtype)
+            if n > 1 and n * out[0] * out[1] * (cols.shape[1] + 2 * filters) * x.itemsize > 128 * 1024:
+                continue  # (more than one chunk of images on a small L2: dw sums partials per chunk)
+            want = np.empty((cols.shape[1], fg), dtype)
+            _core.gemm(want, cols, np.ascontiguousarray(dz[:, part]), True, False, 0.0)
+            assert np.array_equal(dw[:, part], want), ("kernel gradient", n, h, w, c, dtype)
+            want = np.empty(fg, dtype)  # (summed while that GEMM packs dz)
+            _core.column_sums(want, np.ascontiguousarray(dz[:, part]), 0.0)
+            assert np.array_equal(db[part], want), ("bias gradient", n, h, w, c, dtype)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_patches_packed_from_the_images_give_the_bits_of_laid_out_patches(isa):
+    """The convolution's GEMMs pack their patches straight from the images (no im2col matrix):
+    forward and kernel gradient bit for bit equal to brisknet's gemm on numpy-made patches (and
+    the bias gradient to column_sums), on every SIMD path (each packs strips of its own height)."""
+    res = run_isa_subprocess(PATCHES_CHECK, isa)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stdout + res.stderr

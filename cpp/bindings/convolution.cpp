@@ -100,7 +100,7 @@ void bind_conv2d_forward(py::array z, py::array x, py::array w, py::object bias,
 }
 
 void bind_conv2d_backward(py::object dw, py::object dx, py::array dz, py::array x, py::array w, Pair kernel,
-                          Pair strides, Pair dilation, Pair pad, Pair out, int64_t groups) {
+                          Pair strides, Pair dilation, Pair pad, Pair out, int64_t groups, py::object db) {
   const Window2D g = window(x, kernel, strides, dilation, pad, out);
   const int64_t filters = checked_filters(g, w, groups);
   by_dtype(x, "x", [&](auto tag) {
@@ -124,8 +124,18 @@ void bind_conv2d_backward(py::object dw, py::object dx, py::array dz, py::array 
         require_no_partial_alias(dx_a, "dx", *other, name, false);
       if (pdw) require_no_partial_alias(dx_a, "dx", dw_a, "dw", false);
     }
+    T* pdb = nullptr;
+    py::array db_a;
+    if (!db.is_none()) {
+      db_a = db;
+      pdb = flat<T>(db_a, "db", filters);
+      for (const auto& [other, name] : {std::pair{&x, "x"}, {&w, "w"}, {&dz, "dz"}})
+        require_no_partial_alias(db_a, "db", *other, name, false);
+      if (pdw) require_no_partial_alias(db_a, "db", dw_a, "dw", false);
+      if (pdx) require_no_partial_alias(db_a, "db", dx_a, "dx", false);
+    }
     py::gil_scoped_release nogil;
-    conv2d_backward<T>(pdw, pdx, pdz, px, pw, g, filters, groups);
+    conv2d_backward<T>(pdw, pdb, pdx, pdz, px, pw, g, filters, groups);
   });
 }
 
@@ -143,7 +153,7 @@ void bind_conv2d_transpose(py::array y, py::array x, py::array w, Pair kernel, P
     require_no_partial_alias(y, "y", x, "x", false);
     require_no_partial_alias(y, "y", w, "w", false);
     py::gil_scoped_release nogil;
-    conv2d_backward<T>(nullptr, py_, px, nullptr, pw, g, channels, 1);
+    conv2d_backward<T>(nullptr, nullptr, py_, px, nullptr, pw, g, channels, 1);
   });
 }
 
@@ -155,8 +165,9 @@ void init_convolution(py::module_& m) {
         arg("strides"), arg("dilation"), arg("pad"), arg("out"), arg("groups"),
         "z[positions, filters] = the convolution of x (n, h, w, c) with w (taps, filters) (+ bias)");
   m.def("conv2d_backward", &bind_conv2d_backward, arg("dw"), arg("dx"), arg("dz"), arg("x"), arg("w"), arg("kernel"),
-        arg("strides"), arg("dilation"), arg("pad"), arg("out"), arg("groups"),
-        "dw = the kernel's gradient, dx = the input's (either None: not computed)");
+        arg("strides"), arg("dilation"), arg("pad"), arg("out"), arg("groups"), arg("db") = py::none(),
+        "dw = the kernel's gradient, dx = the input's, db = the bias' (the column sums of dz) (each None: not "
+        "computed)");
   m.def("conv2d_transpose", &bind_conv2d_transpose, arg("y"), arg("x"), arg("w"), arg("kernel"), arg("strides"),
         arg("dilation"), arg("pad"), arg("out"),
         "y (n, h, w, c) = the transposed convolution of x (n * oh * ow, channels) with w (taps, channels)");

@@ -221,7 +221,7 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
       case LayerKind::conv_transpose: {  // the input gradient of a convolution, + bias, then the activation
         const int64_t channels = l.window.c, positions = b * l.window.h * l.window.w;
         float* z = ws.z[i].data();
-        conv2d_backward<float>(nullptr, z, h, nullptr, params + l.kernel_offset, batch_window(l, b), conv_filters(l),
+        conv2d_backward<float>(nullptr, nullptr, z, h, nullptr, params + l.kernel_offset, batch_window(l, b), conv_filters(l),
                                1);
         if (l.bias_offset >= 0) {  // (as numpy's z += bias)
           const float* bias = params + l.bias_offset;
@@ -538,7 +538,7 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
                                      conv_filters(l), l.activation, l.alpha);
           dz = ws.dz[i].data();
         }
-        const int64_t filters = conv_filters(l), positions = b * l.window.oh * l.window.ow;
+        const int64_t filters = conv_filters(l);
         // the pooling layer above writes each chunk's rows of dz right before they are read
         PoolAbove above{};
         ChunkHook pool_above;
@@ -548,9 +548,9 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
           pool_above = {&PoolAbove::backward, &above};
         }
         float* dx = src >= 0 ? gradient_target(ws, src) : nullptr;
-        conv2d_backward<float>(l.trainable ? grads + l.kernel_offset : nullptr, dx, dz, input,
+        conv2d_backward<float>(l.trainable ? grads + l.kernel_offset : nullptr,
+                               l.trainable && l.bias_offset >= 0 ? grads + l.bias_offset : nullptr, dx, dz, input,
                                params + l.kernel_offset, batch_window(l, b), filters, l.groups, pool_above);
-        if (l.trainable && l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, positions, filters, 0.0f);
         if (dx) give(ws, src, dx, b);
         if (!l.trainable) break;
         finish_windowed_weights(l, params, grads, update, ready);  // (after dx, which reads the kernel)
@@ -568,7 +568,7 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
         const Window2D g = batch_window(l, b);
         const float* kernel = params + l.kernel_offset;
         if (l.trainable) {
-          conv2d_backward<float>(grads + l.kernel_offset, nullptr, input, dz, kernel, g, conv_filters(l), 1);
+          conv2d_backward<float>(grads + l.kernel_offset, nullptr, nullptr, input, dz, kernel, g, conv_filters(l), 1);
           if (l.bias_offset >= 0) column_sums<float>(grads + l.bias_offset, dz, positions, channels, 0.0f);
         }
         if (src >= 0) {

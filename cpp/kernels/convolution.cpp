@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "brisknet/kernels.h"
 #include "activation_elementwise.h"
 #include "cache_model.h"
+#include "gemm_implicit_a.h"
+#include "gemm_packing.h"
 #include "isa_clones.h"
 #include "parallel.h"
 
@@ -209,6 +212,149 @@ void avg_pool_backward(T* dx, const T* dy, const Window2D& g) {
   for (int64_t n = 0; n < g.n; ++n) avg_pool_backward_image(dx + n * image, dy + n * outs, g);
 }
 
+// ---------------------------------------------------------------- patches packed straight from images
+namespace {
+
+// The patches (im2col's col) of a chunk of images over channels [c0, c0 + cg), as the implicit A
+// of gemm_implicit_a (gemm_implicit_a.h): the forward pass's A (a row per output position) and
+// the kernel gradient's A (its transpose: a row per tap and channel). Packing reads the images
+// directly: col is never written, and the same bits reach the micro-kernel as from im2col.
+template <typename T>
+struct Patches {
+  const T* x;  // the chunk's first image, at channel c0
+  Window2D g;  // the chunk's images
+  int64_t cg;
+  const int64_t* window;  // per output position: its window's first tap in x; -1: reaches into the padding
+  const int64_t* tap_offset;  // per tap: its offset from the window's first tap
+  // tap t, channel c of the window at output position `pos`, 0 in the padding
+  T at(int64_t pos, int64_t t, int64_t c) const {
+    const int64_t n = pos / (g.oh * g.ow), oh = pos % (g.oh * g.ow) / g.ow, ow = pos % g.ow;
+    const int64_t ih = tap(oh, t / g.kw, g.sh, g.dh, g.pt, g.h), iw = tap(ow, t % g.kw, g.sw, g.dw, g.pl, g.w);
+    return ih < 0 || iw < 0 ? T(0) : x[((n * g.h + ih) * g.w + iw) * g.c + c];
+  }
+};
+
+// Patches::window and Patches::tap_offset for the images of g
+void window_offsets(int64_t* window, int64_t* tap_offset, const Window2D& g) {
+  for (int64_t kh = 0; kh < g.kh; ++kh)
+    for (int64_t kw = 0; kw < g.kw; ++kw) tap_offset[kh * g.kw + kw] = (kh * g.dh * g.w + kw * g.dw) * g.c;
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t oh = 0; oh < g.oh; ++oh) {
+      const int64_t top = oh * g.sh - g.pt;
+      const bool rows_inside = top >= 0 && top + (g.kh - 1) * g.dh < g.h;
+      int64_t* row = window + (n * g.oh + oh) * g.ow;
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        const int64_t left = ow * g.sw - g.pl;
+        row[ow] = rows_inside && left >= 0 && left + (g.kw - 1) * g.dw < g.w ? ((n * g.h + top) * g.w + left) * g.c : -1;
+      }
+    }
+}
+
+// Ap[q * MR + r] = x[window[r] + o + q] for r < rows, q < cols: each row's values contiguous in x.
+template <typename T>
+void pack_window_rows(T* Ap, const T* x, const int64_t* window, int64_t o, int rows, int64_t cols, int MR) {
+  int r = 0;
+  if (cols == 1) {
+    for (; r < rows; ++r) Ap[r] = x[window[r] + o];
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    for (; r + 4 <= rows; r += 4) {
+      const float* a[4] = {x + window[r] + o, x + window[r + 1] + o, x + window[r + 2] + o, x + window[r + 3] + o};
+      detail::pack_rows4_f32(Ap, a, r, cols, MR);
+    }
+    for (; r + 2 <= rows; r += 2) detail::pack_rows2_f32(Ap, x + window[r] + o, x + window[r + 1] + o, r, cols, MR);
+  }
+  for (; r < rows; ++r)
+    for (int64_t q = 0; q < cols; ++q) Ap[q * MR + r] = x[window[r] + o + q];
+}
+
+// Ap[t * MR + 0..MR) = x[offset[t] + 0..MR) for t < kc
+template <int MR, typename T>
+void copy_runs(T* Ap, const T* x, const int64_t* offset, int64_t kc) {
+  for (int64_t t = 0; t < kc; ++t) __builtin_memcpy(Ap + t * MR, x + offset[t], sizeof(T) * MR);
+}
+
+// Forward: rows i0.. of A are output positions, k = (tap, channel): per tap, the strip's rows
+// are contiguous runs of x (a 4 x 4 transpose at a time).
+template <typename T>
+void pack_position_rows(const void* context, T* Ap, int64_t i0, int rows, int64_t p0, int64_t kc, int MR) {
+  const Patches<T>& a = *static_cast<const Patches<T>*>(context);
+  const int64_t cg = a.cg, *window = a.window + i0;
+  bool inside = true, run = rows == MR;  // run: windows one value apart (1 channel, stride 1)
+  for (int r = 0; r < rows; ++r) {
+    inside = inside && window[r] >= 0;
+    run = run && window[r] == window[0] + r;
+  }
+  if (inside && run && cg == 1) {  // each tap's MR values contiguous in x: one copy per tap
+    switch (MR) {
+      case 6: return copy_runs<6>(Ap, a.x + window[0], a.tap_offset + p0, kc);
+      case 8: return copy_runs<8>(Ap, a.x + window[0], a.tap_offset + p0, kc);
+      case 12: return copy_runs<12>(Ap, a.x + window[0], a.tap_offset + p0, kc);
+      case 16: return copy_runs<16>(Ap, a.x + window[0], a.tap_offset + p0, kc);
+      default: break;
+    }
+  }
+  for (int64_t t = p0 / cg; t * cg < p0 + kc; ++t) {  // the taps k columns p0..p0 + kc cover
+    const int64_t k0 = std::max(p0, t * cg), k1 = std::min(p0 + kc, (t + 1) * cg);
+    T* dst = Ap + (k0 - p0) * MR;
+    if (inside) {
+      pack_window_rows(dst, a.x, window, a.tap_offset[t] + k0 - t * cg, rows, k1 - k0, MR);
+      continue;
+    }
+    for (int r = 0; r < rows; ++r)  // (a strip with windows reaching into the padding)
+      for (int64_t k = k0; k < k1; ++k) dst[(k - k0) * MR + r] = a.at(i0 + r, t, k - t * cg);
+  }
+  for (int64_t p = 0; p < kc; ++p)
+    for (int i = rows; i < MR; ++i) Ap[p * MR + i] = T(0);
+}
+
+// Kernel gradient's A (the patches transposed): per position p, MR values of its window at
+// offsets off[i] (one copy when they are consecutive: a strip within one tap); MR a constant.
+template <int MR, typename T>
+void pack_window_columns(T* Ap, const Patches<T>& a, const int64_t* off, bool consecutive, int64_t i0, int rows,
+                         int64_t p0, int64_t kc) {
+  for (int64_t p = 0; p < kc; ++p) {
+    T* dst = Ap + p * MR;
+    const int64_t w = a.window[p0 + p];
+    if (w < 0) {  // (a window reaching into the padding)
+      for (int i = 0; i < rows; ++i) dst[i] = a.at(p0 + p, (i0 + i) / a.cg, (i0 + i) % a.cg);
+    } else if (consecutive) {
+      __builtin_memcpy(dst, a.x + w + off[0], sizeof(T) * MR);
+    } else {
+      for (int i = 0; i < MR; ++i) dst[i] = a.x[w + off[i]];
+    }
+  }
+}
+
+// Kernel gradient: rows i0.. of A are (tap, channel), k runs over output positions.
+template <typename T>
+void pack_tap_rows(const void* context, T* Ap, int64_t i0, int rows, int64_t p0, int64_t kc, int MR) {
+  const Patches<T>& a = *static_cast<const Patches<T>*>(context);
+  constexpr int kMaxMR = 32;
+  int64_t off[kMaxMR];
+  bool consecutive = rows == MR;
+  for (int i = 0; i < MR; ++i) {  // (rows past `rows` read a value inside the window, zeroed below)
+    const int64_t row = i0 + std::min(i, rows - 1);
+    off[i] = a.tap_offset[row / a.cg] + row % a.cg;
+    consecutive = consecutive && off[i] == off[0] + i;
+  }
+  switch (MR) {
+    case 6: pack_window_columns<6>(Ap, a, off, consecutive, i0, rows, p0, kc); break;
+    case 8: pack_window_columns<8>(Ap, a, off, consecutive, i0, rows, p0, kc); break;
+    case 12: pack_window_columns<12>(Ap, a, off, consecutive, i0, rows, p0, kc); break;
+    case 16: pack_window_columns<16>(Ap, a, off, consecutive, i0, rows, p0, kc); break;
+    default:
+      for (int64_t p = 0; p < kc; ++p)
+        for (int i = 0; i < rows; ++i) Ap[p * MR + i] = a.at(p0 + p, (i0 + i) / a.cg, (i0 + i) % a.cg);
+  }
+  if (rows < MR)
+    for (int64_t p = 0; p < kc; ++p)
+      for (int i = rows; i < MR; ++i) Ap[p * MR + i] = T(0);
+}
+
+}  // namespace
+
 // ---------------------------------------------------------------- convolution by chunks of images
 namespace {
 
@@ -288,42 +434,73 @@ void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D&
   const int64_t cg = g.c / groups, fg = filters / groups, taps = g.kh * g.kw * cg, positions = g.oh * g.ow;
   const int64_t per_chunk = images_per_chunk(g, taps, filters, sizeof(T));
   for_each_chunk(g, per_chunk, 2 * g.n * positions * taps * filters, [&](int64_t, int64_t first, const Window2D& part) {
-    T* col = chunk_buffer<T>(0, size_t(part.n * positions * taps));
     const T* images = x + first * g.h * g.w * g.c;
     const int64_t row0 = first * positions, rows = part.n * positions;
+    const bool implicit = detail::gemm_packs_a<T>(rows, fg, taps, 1);
+    T* col = implicit ? nullptr : chunk_buffer<T>(0, size_t(part.n * positions * taps));
+    int64_t* window = implicit ? chunk_buffer<int64_t>(0, size_t(rows + g.kh * g.kw)) : nullptr;
+    if (implicit) window_offsets(window, window + rows, part);
     for (int64_t k = 0; k < groups; ++k) {
-      im2col<T>(col, images, part, k * cg, cg);
       GemmFusion<T> f = fused;
       if (f.activation_out) f.activation_out += row0 * filters + k * fg;
-      gemm<T>(z + row0 * filters + k * fg, filters, col, taps, 1, w + k * fg, filters, 1, rows, fg, taps, T(0),
-              bias ? bias + k * fg : nullptr, f);
+      T* out = z + row0 * filters + k * fg;
+      const T* b = bias ? bias + k * fg : nullptr;
+      if (implicit) {  // the patches packed straight from the images
+        const Patches<T> patches{images + k * cg, part, cg, window, window + rows};
+        detail::gemm_implicit_a<T>(out, filters, {&pack_position_rows<T>, &patches}, w + k * fg, filters, 1, rows,
+                                   fg, taps, T(0), b, f);
+      } else {  // (shapes gemm reads A in place for: the patches laid out)
+        im2col<T>(col, images, part, k * cg, cg);
+        gemm<T>(out, filters, col, taps, 1, w + k * fg, filters, 1, rows, fg, taps, T(0), b, f);
+      }
     }
     after_chunk(first, part.n);
   });
 }
 
 template <typename T>
-void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
+void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
                      int64_t groups, const ChunkHook& before_chunk) {
   const int64_t cg = g.c / groups, fg = filters / groups, taps = g.kh * g.kw * cg, positions = g.oh * g.ow;
   const int64_t per_chunk = images_per_chunk(g, taps, filters, sizeof(T));
   const int64_t chunks = (g.n + per_chunk - 1) / per_chunk, kernel = taps * filters;
-  // the kernel gradient: one partial per chunk (the calling thread's buffer), summed in order
-  T* partials = dw && chunks > 1 ? chunk_buffer<T>(2, size_t(chunks * kernel)) : dw;
+  // the kernel's and the bias' gradients: one partial per chunk (the calling thread's buffer),
+  // summed in chunk order
+  const int64_t sums = (dw ? kernel : 0) + (db ? filters : 0);
+  T* partials = chunks > 1 && sums ? chunk_buffer<T>(2, size_t(chunks * sums)) : nullptr;
   const int64_t passes = (dw ? 1 : 0) + (dx ? 1 : 0);
   for_each_chunk(g, per_chunk, 2 * passes * g.n * positions * taps * filters,
                  [&](int64_t chunk, int64_t first, const Window2D& part) {
-    T* col = chunk_buffer<T>(0, size_t(part.n * positions * taps));
-    T* dcol = chunk_buffer<T>(1, size_t(part.n * positions * taps));
     const T* images = dw ? x + first * g.h * g.w * g.c : nullptr;  // (x is read for dw only)
     const T* d = dz + first * positions * filters;
     const int64_t rows = part.n * positions;
+    T* kernel_part = !dw ? nullptr : partials ? partials + chunk * sums : dw;
+    T* bias_part = !db ? nullptr : partials ? partials + chunk * sums + (dw ? kernel : 0) : db;
+    const bool implicit = detail::gemm_packs_a<T>(taps, fg, rows, 1);
+    T* col = dw && !implicit ? chunk_buffer<T>(0, size_t(part.n * positions * taps)) : nullptr;
+    int64_t* window = dw && implicit ? chunk_buffer<int64_t>(0, size_t(rows + g.kh * g.kw)) : nullptr;
+    if (window) window_offsets(window, window + rows, part);
+    T* dcol = dx ? chunk_buffer<T>(1, size_t(part.n * positions * taps)) : nullptr;
     before_chunk(first, part.n);
+    if (db && !dw) {  // (the kernel gradient's GEMM sums the bias' while packing dz)
+      detail::ScopedFlushDenormals ftz;  // as that packing
+      std::fill(bias_part, bias_part + filters, T(0));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t f = 0; f < filters; ++f) bias_part[f] += d[r * filters + f];
+    }
     for (int64_t k = 0; k < groups; ++k) {
       if (dw) {
-        im2col<T>(col, images, part, k * cg, cg);
-        gemm<T>(partials + chunk * kernel + k * fg, filters, col, 1, taps, d + k * fg, filters, 1, taps, fg, rows,
-                T(0), nullptr);
+        T* out = kernel_part + k * fg;
+        GemmFusion<T> fused;
+        fused.b_column_sums = bias_part ? bias_part + k * fg : nullptr;
+        if (implicit) {  // the patches, transposed, packed straight from the images
+          const Patches<T> patches{images + k * cg, part, cg, window, window + rows};
+          detail::gemm_implicit_a<T>(out, filters, {&pack_tap_rows<T>, &patches}, d + k * fg, filters, 1, taps, fg,
+                                     rows, T(0), nullptr, fused);
+        } else {
+          im2col<T>(col, images, part, k * cg, cg);
+          gemm<T>(out, filters, col, 1, taps, d + k * fg, filters, 1, taps, fg, rows, T(0), nullptr, fused);
+        }
       }
       if (dx) {
         gemm<T>(dcol, taps, d + k * fg, filters, 1, w + k * fg, 1, filters, rows, taps, fg, T(0), nullptr);
@@ -331,14 +508,18 @@ void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Wi
       }
     }
   });
-  if (partials == dw) return;
-  detail::parallel_chunks(kernel, [&](int64_t begin, int64_t end) {  // ((p0 + p1) + p2) + ... per element
-    std::copy(partials + begin, partials + end, dw + begin);
-    for (int64_t c = 1; c < chunks; ++c) {
-      const T* p = partials + c * kernel;
-      for (int64_t e = begin; e < end; ++e) dw[e] += p[e];
-    }
-  });
+  if (!partials) return;
+  auto sum_partials = [&](T* out, int64_t offset, int64_t count) {
+    detail::parallel_chunks(count, [&](int64_t begin, int64_t end) {  // ((p0 + p1) + p2) + ... per element
+      std::copy(partials + offset + begin, partials + offset + end, out + begin);
+      for (int64_t c = 1; c < chunks; ++c) {
+        const T* p = partials + c * sums + offset;
+        for (int64_t e = begin; e < end; ++e) out[e] += p[e];
+      }
+    });
+  };
+  if (dw) sum_partials(dw, 0, kernel);
+  if (db) sum_partials(db, dw ? kernel : 0, filters);
 }
 
 #define BRISKNET_CONVOLUTION(T)                                                        \
@@ -352,7 +533,7 @@ void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Wi
                                                       const T*, Activation, T);         \
   template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t, \
                                   const GemmFusion<T>&, const ChunkHook&);                           \
-  template void conv2d_backward<T>(T*, T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t, \
+  template void conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t, \
                                    const ChunkHook&);                                                \
   template void avg_pool_forward<T>(T*, const T*, const Window2D&);                    \
   template void avg_pool_backward<T>(T*, const T*, const Window2D&);

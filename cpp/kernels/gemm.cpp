@@ -11,6 +11,7 @@
 #include "brisknet/kernels.h"
 #include "activation_elementwise.h"
 #include "gemm_dispatch.h"
+#include "gemm_implicit_a.h"
 #include "gemm_packing.h"
 #include "parallel.h"
 
@@ -87,64 +88,20 @@ void scale_and_bias(T* C, int64_t ldc, int64_t m, int64_t n, T beta, const T* bi
     }
 }
 
-}  // namespace
-
+// The shapes gemm computes without packing A: a 10-class layer (narrow_rows) and matrix-vector
+// shapes (few_rows), both for a row-major B.
 template <typename T>
-void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
-          int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias,
-          const GemmFusion<T>& fused) {
-  if (!is_elementwise(fused.activation))
-    throw std::invalid_argument("gemm: only element-wise activations can be fused");
-  if (n == 0) return;
-  const GemmKernels<T>& ks = detail::gemm_kernels<T>();
-  const bool narrow = csb == 1 && n <= ks.narrow_max && m > detail::kFewRowsMax;
-  if (m == 0 || k == 0 || (m <= detail::kFewRowsMax && csb == 1) || narrow) {
-    // No packed B on these paths: the bias gradient is a separate pass.
-    if (fused.b_column_sums) {
-      detail::ScopedFlushDenormals ftz;  // the same sums as column_sums and the packed path
-      for (int64_t j = 0; j < n; ++j) {
-        T sum = T(0);
-        for (int64_t p = 0; p < k; ++p) sum += B[p * rsb + j * csb];
-        fused.b_column_sums[j] = sum;
-      }
-    }
-    if (m == 0) return;
-  }
-  if (k == 0) {
-    scale_and_bias(C, ldc, m, n, beta, bias);
-    return finish_block(fused, C, ldc, 0, 0, m, n);
-  }
+bool narrow_shape(const GemmKernels<T>& ks, int64_t m, int64_t n, int64_t csb) {
+  return csb == 1 && n <= ks.narrow_max && m > detail::kFewRowsMax;
+}
+inline bool few_rows_shape(int64_t m, int64_t csb) { return m <= detail::kFewRowsMax && csb == 1; }
 
-  if (narrow) {  // a 10-class layer: blocks of rows per thread, A and B read in place
-    constexpr int64_t kRowBlock = 64;  // a multiple of narrow_rows' 16 rows
-    const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
-    const int nt = int(std::min<int64_t>(blocks, detail::threads_for(2 * m * n * k, detail::kGemmFlopGrain / 4)));
-    const int64_t kc = ks.tiles[0].kc;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t b = 0; b < blocks; ++b) {
-      detail::ScopedFlushDenormals ftz;
-      const int64_t i0 = b * kRowBlock, rows = std::min(kRowBlock, m - i0);
-      ks.narrow_rows(C, ldc, A, rsa, csa, B, rsb, i0, rows, n, k, beta, bias, kc);
-      finish_block(fused, C, ldc, i0, 0, rows, n);
-    }
-    return;
-  }
-  if (m <= detail::kFewRowsMax && csb == 1) {  // matrix-vector shapes: stream B, no packing
-    // One contiguous column range per thread (a multiple of 16 columns): each thread streams
-    // long runs of every row of B, which the prefetcher follows.
-    const int nt = int(std::min<int64_t>((n + 15) / 16, detail::threads_for(2 * m * n * k, detail::kGemmFlopGrain / 4)));
-    const int64_t per = ((n + nt - 1) / nt + 15) / 16 * 16;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < nt; ++t) {
-      detail::ScopedFlushDenormals ftz;
-      const int64_t j0 = std::min(n, t * per), w = std::min(per, n - j0);
-      if (w > 0) {
-        ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr, ks.tiles[0].kc);
-        finish_block(fused, C, ldc, 0, j0, m, w);
-      }
-    }
-    return;
-  }
+// The packed path (every shape but those gemm hands to few_rows or narrow_rows). pack_a(Ap, i0,
+// rows, p0, kc, MR) packs rows i0..i0 + rows of op(A), k columns p0..p0 + kc, as pack_a_strip.
+template <typename T, typename PackA>
+void packed_gemm(T* C, int64_t ldc, const PackA& pack_a, const T* B, int64_t rsb, int64_t csb, int64_t m,
+                 int64_t n, int64_t k, T beta, const T* bias, const GemmFusion<T>& fused) {
+  const GemmKernels<T>& ks = detail::gemm_kernels<T>();
   const MicroKernel<T>& uk = detail::pick_tile(ks, m, n);
   const int MR = uk.mr, NR = uk.nr;
   const int64_t KC = uk.kc, kc_max = std::min(KC, k);
@@ -205,8 +162,7 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
           const T* Bpc = Bp + (pc - kk) * nstrips * NR;
 #pragma omp for schedule(static)
           for (int64_t s = 0; s < mstrips; ++s)
-            pack_a_strip(Ap + s * MR * kc, A + (ic + s * MR) * rsa + pc * csa, rsa, csa,
-                         int(std::min<int64_t>(MR, mc - s * MR)), kc, MR);
+            pack_a(Ap + s * MR * kc, ic + s * MR, int(std::min<int64_t>(MR, mc - s * MR)), pc, kc, MR);
 
           auto tile = [&](int64_t is, int64_t js) {
             const int rows = int(std::min<int64_t>(MR, mc - is * MR));
@@ -240,11 +196,103 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   }
 }
 
+}  // namespace
+
+template <typename T>
+void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
+          int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias,
+          const GemmFusion<T>& fused) {
+  if (!is_elementwise(fused.activation))
+    throw std::invalid_argument("gemm: only element-wise activations can be fused");
+  if (n == 0) return;
+  const GemmKernels<T>& ks = detail::gemm_kernels<T>();
+  const bool narrow = narrow_shape(ks, m, n, csb);
+  if (m == 0 || k == 0 || few_rows_shape(m, csb) || narrow) {
+    // No packed B on these paths: the bias gradient is a separate pass.
+    if (fused.b_column_sums) {
+      detail::ScopedFlushDenormals ftz;  // the same sums as column_sums and the packed path
+      for (int64_t j = 0; j < n; ++j) {
+        T sum = T(0);
+        for (int64_t p = 0; p < k; ++p) sum += B[p * rsb + j * csb];
+        fused.b_column_sums[j] = sum;
+      }
+    }
+    if (m == 0) return;
+  }
+  if (k == 0) {
+    scale_and_bias(C, ldc, m, n, beta, bias);
+    return finish_block(fused, C, ldc, 0, 0, m, n);
+  }
+
+  if (narrow) {  // a 10-class layer: blocks of rows per thread, A and B read in place
+    constexpr int64_t kRowBlock = 64;  // a multiple of narrow_rows' 16 rows
+    const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
+    const int nt = int(std::min<int64_t>(blocks, detail::threads_for(2 * m * n * k, detail::kGemmFlopGrain / 4)));
+    const int64_t kc = ks.tiles[0].kc;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      detail::ScopedFlushDenormals ftz;
+      const int64_t i0 = b * kRowBlock, rows = std::min(kRowBlock, m - i0);
+      ks.narrow_rows(C, ldc, A, rsa, csa, B, rsb, i0, rows, n, k, beta, bias, kc);
+      finish_block(fused, C, ldc, i0, 0, rows, n);
+    }
+    return;
+  }
+  if (few_rows_shape(m, csb)) {  // matrix-vector shapes: stream B, no packing
+    // One contiguous column range per thread (a multiple of 16 columns): each thread streams
+    // long runs of every row of B, which the prefetcher follows.
+    const int nt = int(std::min<int64_t>((n + 15) / 16, detail::threads_for(2 * m * n * k, detail::kGemmFlopGrain / 4)));
+    const int64_t per = ((n + nt - 1) / nt + 15) / 16 * 16;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; ++t) {
+      detail::ScopedFlushDenormals ftz;
+      const int64_t j0 = std::min(n, t * per), w = std::min(per, n - j0);
+      if (w > 0) {
+        ks.few_rows(C + j0, ldc, A, rsa, csa, B + j0, rsb, m, w, k, beta, bias ? bias + j0 : nullptr, ks.tiles[0].kc);
+        finish_block(fused, C, ldc, 0, j0, m, w);
+      }
+    }
+    return;
+  }
+  packed_gemm(C, ldc, [&](T* Ap, int64_t i0, int rows, int64_t p0, int64_t kc, int MR) {
+    pack_a_strip(Ap, A + i0 * rsa + p0 * csa, rsa, csa, rows, kc, MR);
+  }, B, rsb, csb, m, n, k, beta, bias, fused);
+}
+
+namespace detail {
+
+template <typename T>
+bool gemm_packs_a(int64_t m, int64_t n, int64_t k, int64_t csb) {
+  return m > 0 && n > 0 && k > 0 && !narrow_shape(gemm_kernels<T>(), m, n, csb) && !few_rows_shape(m, csb);
+}
+
+template <typename T>
+void gemm_implicit_a(T* C, int64_t ldc, const APacker<T>& a, const T* B, int64_t rsb, int64_t csb, int64_t m,
+                     int64_t n, int64_t k, T beta, const T* bias, const GemmFusion<T>& fused) {
+  if (!is_elementwise(fused.activation))
+    throw std::invalid_argument("gemm: only element-wise activations can be fused");
+  if (!gemm_packs_a<T>(m, n, k, csb)) throw std::logic_error("gemm_implicit_a: a shape gemm reads A in place for");
+  packed_gemm(C, ldc, [&](T* Ap, int64_t i0, int rows, int64_t p0, int64_t kc, int MR) {
+    a.pack(a.context, Ap, i0, rows, p0, kc, MR);
+  }, B, rsb, csb, m, n, k, beta, bias, fused);
+}
+
+}  // namespace detail
+
 template void gemm<float>(float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t,
                           int64_t, int64_t, int64_t, int64_t, float, const float*,
                           const GemmFusion<float>&);
 template void gemm<double>(double*, int64_t, const double*, int64_t, int64_t, const double*,
                            int64_t, int64_t, int64_t, int64_t, int64_t, double, const double*,
                            const GemmFusion<double>&);
+
+namespace detail {  // (instances)
+template bool gemm_packs_a<float>(int64_t, int64_t, int64_t, int64_t);
+template bool gemm_packs_a<double>(int64_t, int64_t, int64_t, int64_t);
+template void gemm_implicit_a<float>(float*, int64_t, const APacker<float>&, const float*, int64_t, int64_t, int64_t,
+                                     int64_t, int64_t, float, const float*, const GemmFusion<float>&);
+template void gemm_implicit_a<double>(double*, int64_t, const APacker<double>&, const double*, int64_t, int64_t,
+                                      int64_t, int64_t, int64_t, double, const double*, const GemmFusion<double>&);
+}  // namespace detail
 
 }  // namespace brisknet

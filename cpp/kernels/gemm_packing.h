@@ -7,13 +7,12 @@
 
 namespace brisknet::detail {
 
-// Four vectors contiguous along k (rows i0..i0+3 of a row-major A, or columns of a transposed B:
-// `stride` apart) into a panel that is contiguous along the other index (dst[p*ld + i]), a 4 x 4
+// Four vectors contiguous along k (a[q][0..kc): rows i0..i0+3 of a row-major A, or columns of a
+// transposed B) into a panel that is contiguous along the other index (Ap[p*MR + i0 + q]), a 4 x 4
 // block at a time transposed in 16-byte vectors: the scalar transpose cost 7 % of a batch-1024
 // predict.
-inline void pack_rows4_f32(float* Ap, const float* A, int64_t stride, int i0, int64_t kc, int MR) {
+inline void pack_rows4_f32(float* Ap, const float* const a[4], int i0, int64_t kc, int MR) {
   typedef float V4 __attribute__((vector_size(16)));
-  const float* a[4] = {A + i0 * stride, A + (i0 + 1) * stride, A + (i0 + 2) * stride, A + (i0 + 3) * stride};
   int64_t p = 0;
   for (; p + 4 <= kc; p += 4) {
     V4 r[4];
@@ -29,10 +28,9 @@ inline void pack_rows4_f32(float* Ap, const float* A, int64_t stride, int i0, in
 }
 
 // The same for two rows (the last two of a 6-row strip, AVX2's tile), in pairs of values.
-inline void pack_rows2_f32(float* Ap, const float* A, int64_t stride, int i0, int64_t kc, int MR) {
+inline void pack_rows2_f32(float* Ap, const float* a0, const float* a1, int i0, int64_t kc, int MR) {
   typedef float V4 __attribute__((vector_size(16)));
   typedef float V2 __attribute__((vector_size(8)));
-  const float *a0 = A + i0 * stride, *a1 = A + (i0 + 1) * stride;
   int64_t p = 0;
   for (; p + 4 <= kc; p += 4) {
     V4 r0, r1;
@@ -47,6 +45,15 @@ inline void pack_rows2_f32(float* Ap, const float* A, int64_t stride, int i0, in
     Ap[p * MR + i0] = a0[p];
     Ap[p * MR + i0 + 1] = a1[p];
   }
+}
+
+// Rows i0.. of a matrix, `stride` apart, as above.
+inline void pack_rows4_f32(float* Ap, const float* A, int64_t stride, int i0, int64_t kc, int MR) {
+  const float* a[4] = {A + i0 * stride, A + (i0 + 1) * stride, A + (i0 + 2) * stride, A + (i0 + 3) * stride};
+  pack_rows4_f32(Ap, a, i0, kc, MR);
+}
+inline void pack_rows2_f32(float* Ap, const float* A, int64_t stride, int i0, int64_t kc, int MR) {
+  pack_rows2_f32(Ap, A + i0 * stride, A + (i0 + 1) * stride, i0, kc, MR);
 }
 
 // Columns of a transposed A (rsa == 1: each p's MR values contiguous) copied whole, MR a constant.

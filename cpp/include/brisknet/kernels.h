@@ -156,9 +156,11 @@ template <typename T>
 void col2im(T* dx, const T* col, const Window2D& g, int64_t c0, int64_t cg);
 
 // A convolution of x (g.n images, channels_last) with `groups` groups: kernel w (kh, kw, c /
-// groups, filters) as a (taps x filters) matrix. A chunk of images per thread: each chunk's patches
-// (im2col into a per-thread buffer sized to half of L2) go into the chunk's GEMMs straight away,
-// and are never kept. Results depend on the shapes and this CPU's caches, not the thread count.
+// groups, filters) as a (taps x filters) matrix. A chunk of images per thread (its patches and
+// outputs in half of L2): the chunk's GEMMs pack their patches straight from the images (an
+// implicit GEMM: no im2col matrix; im2col into a per-thread buffer only for the narrow shapes
+// gemm reads A in place for). Results depend on the shapes and this CPU's caches, not the thread
+// count.
 // Hooks see each chunk's images [first, first + count) on the chunk's thread, where the kernels
 // they call run on that thread alone. A function and its context, as GemmFusion::tile_done (no
 // std::function: building one per training step would allocate).
@@ -172,14 +174,15 @@ struct ChunkHook {
 template <typename T>
 void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
                     const GemmFusion<T>& fused = GemmFusion<T>(), const ChunkHook& after_chunk = {});
-// Backward: dw = patches^T dz (unless null: one partial per chunk, summed in chunk order) and dx
-// = col2im(dz W^T) (unless null), from x, the forward pass' input (read for dw only: null
-// without); before_chunk runs before a chunk's rows of dz are read (e.g. to write them).
+// Backward: dw = patches^T dz and db = the column sums of dz (each unless null: one partial per
+// chunk, summed in chunk order; db summed while the dw GEMM packs dz) and dx = col2im(dz W^T)
+// (unless null), from x, the forward pass' input (read for dw only: null without); before_chunk
+// runs before a chunk's rows of dz are read (e.g. to write them).
 // A transposed convolution (Conv2DTranspose) is this convolution's input gradient: its forward
 // is the dx part (dz: its input), its input gradient conv2d_forward of its output gradient, and
 // its kernel gradient the dw part (x: its output gradient, dz: its input).
 template <typename T>
-void conv2d_backward(T* dw, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
+void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
                      int64_t groups, const ChunkHook& before_chunk = {});
 
 // ZeroPadding2D / Cropping2D: y[n, i, j, :] = x[n, i - top, j - left, :] (zeros outside x) for an

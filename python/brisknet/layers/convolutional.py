@@ -1,8 +1,9 @@
 """Keras' convolution layers over channels_last samples: Conv2D (rows, cols, channels) and Conv1D
 (steps, channels; a Conv2D of one row). The forward pass is a GEMM per group over the image's
-patches laid out by im2col, a chunk of images at a time (C++: kernels.h conv2d_forward), the bias
-in the GEMM's epilogue, then the activation; backward: dW = patches^T dZ (the patches made again),
-db = the column sums of dZ, dx = col2im(dZ W^T)."""
+patches, packed straight from the images a chunk of images at a time (C++: kernels.h
+conv2d_forward), the bias in the GEMM's epilogue, then the activation; backward: dW = patches^T dZ
+(the patches packed again), db = the column sums of dZ (taken while that GEMM packs dZ), dx =
+col2im(dZ W^T)."""
 from __future__ import annotations
 
 import math
@@ -134,11 +135,12 @@ class Conv2D(Layer):
         _core.conv2d_forward(z, self._x4, w, bias, *self._window_args(g), self.groups)
         return z
 
-    def _grouped_backward(self, dz, w, dw, need_dx):
-        """dw = the patches^T dz per group; dx = col2im(dz w^T) when asked."""
+    def _grouped_backward(self, dz, w, dw, need_dx, db=None):
+        """dw = the patches^T dz per group; db (unless None) = the column sums of dz; dx = col2im(dz
+        w^T) when asked."""
         g = self._geometry(self.input_shape)
         dx = self.buffer("dx", self._x4.shape, dz.dtype) if need_dx else None
-        _core.conv2d_backward(dw, dx, np.ascontiguousarray(dz), self._x4, w, *self._window_args(g), self.groups)
+        _core.conv2d_backward(dw, dx, np.ascontiguousarray(dz), self._x4, w, *self._window_args(g), self.groups, db)
         return None if dx is None else dx.reshape((dx.shape[0],) + tuple(self.input_shape))
 
     def _activate(self, z):
@@ -164,10 +166,9 @@ class Conv2D(Layer):
 
     def backward(self, dy, need_dx):
         dz = self._activation_grad(dy)
-        if self.use_bias:
-            _core.column_sums(self._grads[1], dz, 0.0)
         return self._grouped_backward(dz, self._weights[0].reshape(-1, self.filters),
-                                      self._grads[0].reshape(-1, self.filters), need_dx)
+                                      self._grads[0].reshape(-1, self.filters), need_dx,
+                                      self._grads[1] if self.use_bias else None)
 
     def engine_spec(self, offset_of):
         image, out = self._geometry(self.input_shape)[:2]
@@ -391,9 +392,8 @@ class SeparableConv2D(DepthwiseConv2D):
         dz = self._activation_grad(dy)
         ddepth = self.buffer("ddepth", self._depth.shape, dz.dtype)
         _core.conv2d_backward(self._grads[1].reshape(self.filters, -1), ddepth, np.ascontiguousarray(dz), self._depth4,
-                              self._weights[1].reshape(self.filters, -1), *self._pointwise_window(), 1)
-        if self.use_bias:
-            _core.column_sums(self._grads[2], dz, 0.0)
+                              self._weights[1].reshape(self.filters, -1), *self._pointwise_window(), 1,
+                              self._grads[2] if self.use_bias else None)
         return self._grouped_backward(ddepth, self._weights[0].reshape(-1, self.filters),
                                       self._grads[0].reshape(-1, self.filters), need_dx)
 
