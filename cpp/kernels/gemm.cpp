@@ -121,9 +121,9 @@ void packed_gemm(T* C, int64_t ldc, const PackA& pack_a, const T* B, int64_t rsb
   const int64_t nstrips_max = (NC + NR - 1) / NR;
   // A few row strips of A (batch 32) use each value of B only a few times: packing B would move
   // it three times (read, write, read) for so little use, so the micro-kernel reads whole strips
-  // of a row-major B in place and only a partial last strip is packed. The bias gradient is
-  // summed while packing, so a GEMM that asks for it packs.
-  const bool b_in_place = csb == 1 && !fused.b_column_sums && (m + MR - 1) / MR <= kDirectBRowStrips;
+  // of a row-major B in place and only a partial last strip is packed (a bias gradient is then
+  // summed from B in the same order as packing would).
+  const bool b_in_place = csb == 1 && (m + MR - 1) / MR <= kDirectBRowStrips;
   const bool relu = relu_in_micro_kernel(fused);
   T* Bp = scratch<T>(0, size_t(nstrips_max * NR * std::min(KK, k)));
   T* Ap = scratch<T>(1, size_t((std::min(MC, m) + MR - 1) / MR * MR * kc_max));
@@ -142,9 +142,12 @@ void packed_gemm(T* C, int64_t ldc, const PackA& pack_a, const T* B, int64_t rsb
 #pragma omp for schedule(static) nowait
         for (int64_t s = 0; s < nstrips; ++s) {
           const int cols = int(std::min<int64_t>(NR, nc - s * NR));
-          if (b_in_place && cols == NR) continue;
           T* sums = fused.b_column_sums ? fused.b_column_sums + jc + s * NR : nullptr;
           if (sums && pc == 0) std::fill(sums, sums + cols, T(0));
+          if (b_in_place && cols == NR) {
+            if (sums) detail::sum_b_rows(sums, B + pc * rsb + jc + s * NR, rsb, NR, kc);
+            continue;
+          }
           pack_b_strip(Bp + (pc - kk) * nstrips * NR + s * NR * kc, B + pc * rsb + (jc + s * NR) * csb, rsb, csb,
                        cols, kc, NR, sums);
         }

@@ -1,9 +1,11 @@
 // Packing for the GEMM driver (gemm.cpp): A and B strips in the micro-kernel's layout, the bias
 // gradient's column sums taken while B is packed, and per-thread packing buffers.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 #include "brisknet/kernels.h"
+#include "isa_clones.h"
 
 namespace brisknet::detail {
 
@@ -134,6 +136,25 @@ inline void pack_b_strip(T* Bp, const T* B, int64_t rsb, int64_t csb, int cols, 
         for (int j = cols; j < NR; ++j) Bp[p * NR + j] = T(0);
     }
   }
+}
+
+// sums[j] += B[p, j] for rows p < kc of a row-major B, in order of p: pack_b_strip's sums, for a
+// strip read in place.
+template <typename T>
+inline void sum_b_rows(T* sums, const T* B, int64_t rsb, int cols, int64_t kc) {
+  constexpr int kWidest = 64;  // (a strip: NR columns)
+  at_isa([&] {  // (sums only: every copy adds the same way)
+    T acc[kWidest];
+    for (int j0 = 0; j0 < cols; j0 += kWidest) {
+      const int w = std::min(kWidest, cols - j0);
+      std::copy_n(sums + j0, w, acc);
+      for (int64_t p = 0; p < kc; ++p) {
+        const T* __restrict b = B + p * rsb + j0;
+        for (int j = 0; j < w; ++j) acc[j] += b[j];
+      }
+      std::copy_n(acc, w, sums + j0);
+    }
+  });
 }
 
 // Packing buffers live per calling thread and only grow: no allocation in steady state.
