@@ -516,7 +516,7 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
         const T* p = partials + c * sums + offset;
         for (int64_t e = begin; e < end; ++e) out[e] += p[e];
       }
-    });
+    }, chunks);
   };
   if (dw) sum_partials(dw, 0, kernel);
   if (db) sum_partials(db, dw ? kernel : 0, filters);

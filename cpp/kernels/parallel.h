@@ -44,10 +44,11 @@ class ScopedFlushDenormals {
 #endif
 };
 
-// f(begin, end) on one contiguous chunk per thread, each thread under ScopedFlushDenormals.
+// f(begin, end) on one contiguous chunk per thread, each thread under ScopedFlushDenormals;
+// `per_element`: values an element's work touches (threads are woken by the whole work).
 template <typename F>
-void parallel_chunks(int64_t n, F f) {
-  const int nt = threads_for(n, kElementGrain);
+void parallel_chunks(int64_t n, F f, int64_t per_element = 1) {
+  const int nt = threads_for(n * per_element, kElementGrain);
   if (nt <= 1) {
     ScopedFlushDenormals ftz;
     return f(int64_t(0), n);
