@@ -1,7 +1,10 @@
 """Conv1D/Conv2D and the windowed pooling layers: forward against a direct numpy loop, every
 gradient against central differences in float64, shapes and bad input as Keras; the Simple MNIST
-convnet trains. The convolution kernels (im2col + brisknet's GEMM, a chunk of images per thread)
-against the same references on batches of many chunks, bit-identical across thread counts."""
+convnet trains. The convolution kernels (brisknet's GEMM on patches packed straight from the
+images, or Winograd's F(2x2, 3x3) forward for 3 x 3 stride-1 windows; a chunk of images per
+thread) against the same references on batches of many chunks, bit-identical across thread counts."""
+import os
+
 import numpy as np
 import pytest
 
@@ -462,11 +465,12 @@ def patches(x, kernel, strides, dilation, pad, out, c0, cg):
 # (images, h, w, channels, kernel, strides, dilation, pad, out, groups, filters): 40 filters per
 # group, so gemm packs A (fewer take its narrow path, which reads laid-out patches); 1-channel
 # images, padding, strides, dilation, groups, odd widths (strips span output rows and images),
-# and 61 channels (a tap split between k blocks on every path)
+# and 100 channels of 3 x 2 taps (a tap split between k blocks on every path). (No 3 x 3 stride-1
+# window of 16 channels: Winograd's forward pass, tested below.)
 CASES = [(3, 12, 13, 1, (3, 3), (1, 1), (1, 1), (0, 0), (10, 11), 1, 40),
          (2, 9, 11, 6, (3, 2), (2, 1), (1, 1), (1, 0), (5, 10), 1, 41),
          (2, 8, 7, 4, (3, 3), (1, 2), (2, 1), (2, 1), (8, 4), 2, 80),
-         (1, 6, 5, 61, (3, 3), (1, 1), (1, 1), (1, 1), (6, 5), 1, 40)]
+         (1, 6, 5, 100, (3, 2), (1, 1), (1, 1), (1, 1), (6, 5), 1, 40)]
 for n, h, w, c, kernel, strides, dilation, pad, out, groups, filters in CASES:
     for dtype in (np.float32, np.float64):
         x = rng.standard_normal((n, h, w, c)).astype(dtype)
@@ -504,3 +508,48 @@ def test_patches_packed_from_the_images_give_the_bits_of_laid_out_patches(isa):
     the bias gradient to column_sums), on every SIMD path (each packs strips of its own height)."""
     res = run_isa_subprocess(PATCHES_CHECK, isa)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stdout + res.stderr
+
+
+WINOGRAD_CHECK = r"""
+import sys
+import numpy as np
+import brisknet as keras
+from brisknet import _core
+sys.path.insert(0, %r)
+from test_convolution import reference_conv2d
+rng = np.random.default_rng(1)
+# (images, h, w, channels, filters, pad): odd and even sizes (tiles past the output's edge), 'same'
+# padding, 200 images (many chunks), 600 channels (summed over several k blocks on every path),
+# filters past a register tile's width
+for n, h, w, c, f, pad in [(3, 13, 13, 32, 64, (0, 0)), (2, 7, 10, 17, 21, (1, 1)), (200, 10, 8, 16, 16, (0, 0)),
+                           (1, 5, 4, 600, 17, (1, 1))]:
+    out = (h + 2 * pad[0] - 2, w + 2 * pad[1] - 2)
+    x, k, b = rng.standard_normal((n, h, w, c)), rng.standard_normal((3, 3, c, f)), rng.standard_normal(f)
+    want = reference_conv2d(x, k, b, (1, 1), (1, 1), pad, out, 1)
+    for dtype, tolerance in ((np.float64, 1e-13), (np.float32, 2e-6)):
+        got = {}
+        for threads in (1, 2, 8):
+            keras.set_num_threads(threads)
+            z = np.empty((n * out[0] * out[1], f), dtype)
+            _core.conv2d_forward(z, x.astype(dtype), k.reshape(-1, f).astype(dtype), b.astype(dtype), (3, 3), (1, 1),
+                                 (1, 1), pad, out, 1)
+            got[threads] = z
+        assert all(np.array_equal(got[1], got[t]) for t in (2, 8)), ("threads", n, h, w, c, f, dtype)
+        error = np.abs(got[1].reshape(want.shape) - want).max() / np.abs(want).max()
+        assert error < tolerance, (n, h, w, c, f, dtype, error)
+print("ok")
+""" % os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_a_3x3_stride_1_convolution_by_winograd_against_the_direct_loop(isa):
+    """3 x 3, stride-1 convolutions of 16 or more channels into 16 or more filters take Winograd's
+    F(2x2, 3x3) forward: against the direct loop (float64 to 1e-13 of the largest output, float32
+    to 2e-6), the same bits for 1, 2 and 8 threads, on every SIMD path."""
+    res = run_isa_subprocess(WINOGRAD_CHECK, isa)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stdout + res.stderr
+
+
+def test_a_winograd_convolution_s_gradients_against_central_differences(rng):
+    x = rng.standard_normal((2, 6, 5, 16))
+    _check_layer(layers.Conv2D(16, 3, padding="same", activation="relu"), x, rng)

@@ -17,6 +17,7 @@
 #include "gemm_packing.h"
 #include "isa_clones.h"
 #include "parallel.h"
+#include "winograd.h"
 
 namespace brisknet {
 
@@ -372,7 +373,7 @@ int64_t images_per_chunk(const Window2D& g, int64_t taps, int64_t filters, size_
 // Per-thread buffers that only grow (no allocation in steady state).
 template <typename T>
 T* chunk_buffer(int which, size_t count) {
-  thread_local std::vector<T> buffers[4];
+  thread_local std::vector<T> buffers[5];
   std::vector<T>& b = buffers[which];
   if (b.size() < count) {
     b.resize(count);
@@ -428,9 +429,42 @@ bool max_pool_backward_activation_image(T* dz, const T* dy, const int32_t* argma
   return true;
 }
 
+namespace {
+
+// A 3 x 3, stride-1 convolution by Winograd's F(2x2, 3x3) (winograd.h), a chunk of images at a
+// time (its transformed tiles and products in half of this core's L2), then the activation.
+template <typename T>
+void winograd_conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters,
+                             const GemmFusion<T>& fused, const ChunkHook& after_chunk) {
+  T* u = chunk_buffer<T>(4, size_t(detail::winograd_kernel_size<T>(g.c, filters)));  // the calling thread's
+  detail::winograd_kernel(u, w, g.c, filters);
+  Window2D one = g;
+  one.n = 1;
+  const int64_t per_image = detail::winograd_work_size<T>(one, filters) + g.oh * g.ow * filters;
+  const int64_t budget = std::max<int64_t>(1, detail::cache_hierarchy().l2.bytes / 2 / int64_t(sizeof(T)));
+  const int64_t per_chunk = std::min(g.n, std::max({int64_t(1), budget / per_image, (g.n + 63) / 64}));
+  const int64_t positions = g.oh * g.ow;
+  for_each_chunk(g, per_chunk, 2 * g.n * positions * 9 * g.c * filters, [&](int64_t, int64_t first, const Window2D& part) {
+    T* work = chunk_buffer<T>(0, size_t(detail::winograd_work_size<T>(part, filters)));
+    T* out = z + first * positions * filters;
+    detail::winograd_forward(out, x + first * g.h * g.w * g.c, u, bias, part, filters, work);
+    if (fused.activation_out) {
+      detail::ScopedFlushDenormals ftz;  // (as the GEMM's epilogue)
+      detail::elementwise_activation_rows(fused.activation_out + first * positions * filters, filters, out, filters,
+                                          part.n * positions, filters, fused.activation, fused.alpha);
+    }
+    after_chunk(first, part.n);
+  });
+}
+
+}  // namespace
+
 template <typename T>
 void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
                     const GemmFusion<T>& fused, const ChunkHook& after_chunk) {
+  if (detail::winograd_applies(g, groups, filters) && !fused.grad_x && !fused.grad_y && !fused.b_column_sums &&
+      !fused.tile_done)
+    return winograd_conv2d_forward(z, x, w, bias, g, filters, fused, after_chunk);
   const int64_t cg = g.c / groups, fg = filters / groups, taps = g.kh * g.kw * cg, positions = g.oh * g.ow;
   const int64_t per_chunk = images_per_chunk(g, taps, filters, sizeof(T));
   for_each_chunk(g, per_chunk, 2 * g.n * positions * taps * filters, [&](int64_t, int64_t first, const Window2D& part) {

@@ -1,7 +1,8 @@
 """Keras' convolution layers over channels_last samples: Conv2D (rows, cols, channels) and Conv1D
 (steps, channels; a Conv2D of one row). The forward pass is a GEMM per group over the image's
 patches, packed straight from the images a chunk of images at a time (C++: kernels.h
-conv2d_forward), the bias in the GEMM's epilogue, then the activation; backward: dW = patches^T dZ
+conv2d_forward; a 3 x 3 stride-1 window of 16 or more channels and filters by Winograd's F(2x2,
+3x3) instead), the bias in the GEMM's epilogue, then the activation; backward: dW = patches^T dZ
 (the patches packed again), db = the column sums of dZ (taken while that GEMM packs dZ), dx =
 col2im(dZ W^T)."""
 from __future__ import annotations
