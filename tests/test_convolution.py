@@ -516,7 +516,7 @@ import numpy as np
 import brisknet as keras
 from brisknet import _core
 sys.path.insert(0, %r)
-from test_convolution import reference_conv2d
+from test_convolution import reference_conv2d, reference_conv2d_backward
 rng = np.random.default_rng(1)
 # (images, h, w, channels, filters, pad): odd and even sizes (tiles past the output's edge), 'same'
 # padding, 200 images (many chunks), 600 channels (summed over several k blocks on every path),
@@ -525,18 +525,25 @@ for n, h, w, c, f, pad in [(3, 13, 13, 32, 64, (0, 0)), (2, 7, 10, 17, 21, (1, 1
                            (1, 5, 4, 600, 17, (1, 1))]:
     out = (h + 2 * pad[0] - 2, w + 2 * pad[1] - 2)
     x, k, b = rng.standard_normal((n, h, w, c)), rng.standard_normal((3, 3, c, f)), rng.standard_normal(f)
+    dz = rng.standard_normal((n, *out, f))
     want = reference_conv2d(x, k, b, (1, 1), (1, 1), pad, out, 1)
+    want_dw, _ = reference_conv2d_backward(x, k, dz, (1, 1), (1, 1), pad, 1)
     for dtype, tolerance in ((np.float64, 1e-13), (np.float32, 2e-6)):
         got = {}
         for threads in (1, 2, 8):
             keras.set_num_threads(threads)
-            z = np.empty((n * out[0] * out[1], f), dtype)
-            _core.conv2d_forward(z, x.astype(dtype), k.reshape(-1, f).astype(dtype), b.astype(dtype), (3, 3), (1, 1),
-                                 (1, 1), pad, out, 1)
-            got[threads] = z
-        assert all(np.array_equal(got[1], got[t]) for t in (2, 8)), ("threads", n, h, w, c, f, dtype)
-        error = np.abs(got[1].reshape(want.shape) - want).max() / np.abs(want).max()
-        assert error < tolerance, (n, h, w, c, f, dtype, error)
+            xs, ks = x.astype(dtype), k.reshape(-1, f).astype(dtype)
+            z, dw, db = np.empty((n * out[0] * out[1], f), dtype), np.empty_like(ks), np.empty(f, dtype)
+            _core.conv2d_forward(z, xs, ks, b.astype(dtype), (3, 3), (1, 1), (1, 1), pad, out, 1)
+            _core.conv2d_backward(dw, None, dz.reshape(-1, f).astype(dtype), xs, ks, (3, 3), (1, 1), (1, 1), pad, out,
+                                  1, db)
+            got[threads] = (z, dw, db)
+        assert all(np.array_equal(a, b) for t in (2, 8) for a, b in zip(got[1], got[t])), ("threads", n, h, w, c, f)
+        z, dw, db = got[1]
+        for name, value, reference in (("forward", z, want), ("kernel gradient", dw, want_dw),
+                                       ("bias gradient", db, dz.sum(axis=(0, 1, 2)))):
+            error = np.abs(value.reshape(reference.shape) - reference).max() / np.abs(reference).max()
+            assert error < tolerance, (name, n, h, w, c, f, dtype, error)
 print("ok")
 """ % os.path.dirname(os.path.abspath(__file__))
 
@@ -544,8 +551,9 @@ print("ok")
 @pytest.mark.parametrize("isa", ISAS)
 def test_a_3x3_stride_1_convolution_by_winograd_against_the_direct_loop(isa):
     """3 x 3, stride-1 convolutions of 16 or more channels into 16 or more filters take Winograd's
-    F(2x2, 3x3) forward: against the direct loop (float64 to 1e-13 of the largest output, float32
-    to 2e-6), the same bits for 1, 2 and 8 threads, on every SIMD path."""
+    F(2x2, 3x3) for the forward pass and the kernel gradient: against the direct loops (float64 to
+    1e-13 of the largest value, float32 to 2e-6), the same bits for 1, 2 and 8 threads, on every
+    SIMD path."""
     res = run_isa_subprocess(WINOGRAD_CHECK, isa)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stdout + res.stderr
 

@@ -503,6 +503,8 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
   const int64_t sums = (dw ? kernel : 0) + (db ? filters : 0);
   T* partials = chunks > 1 && sums ? chunk_buffer<T>(2, size_t(chunks * sums)) : nullptr;
   const int64_t passes = (dw ? 1 : 0) + (dx ? 1 : 0);
+  // dw of a 3 x 3 stride-1 window by Winograd's F(2x2, 3x3) where the forward pass takes it
+  const bool winograd_dw = dw && detail::winograd_applies(g, groups, filters);
   for_each_chunk(g, per_chunk, 2 * passes * g.n * positions * taps * filters,
                  [&](int64_t chunk, int64_t first, const Window2D& part) {
     const T* images = dw ? x + first * g.h * g.w * g.c : nullptr;  // (x is read for dw only)
@@ -510,20 +512,24 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
     const int64_t rows = part.n * positions;
     T* kernel_part = !dw ? nullptr : partials ? partials + chunk * sums : dw;
     T* bias_part = !db ? nullptr : partials ? partials + chunk * sums + (dw ? kernel : 0) : db;
-    const bool implicit = detail::gemm_packs_a<T>(taps, fg, rows, 1);
-    T* col = dw && !implicit ? chunk_buffer<T>(0, size_t(part.n * positions * taps)) : nullptr;
+    const bool implicit = !winograd_dw && detail::gemm_packs_a<T>(taps, fg, rows, 1);
+    T* col = dw && !implicit && !winograd_dw ? chunk_buffer<T>(0, size_t(part.n * positions * taps)) : nullptr;
     int64_t* window = dw && implicit ? chunk_buffer<int64_t>(0, size_t(rows + g.kh * g.kw)) : nullptr;
     if (window) window_offsets(window, window + rows, part);
     T* dcol = dx ? chunk_buffer<T>(1, size_t(part.n * positions * taps)) : nullptr;
     before_chunk(first, part.n);
-    if (db && !dw) {  // (the kernel gradient's GEMM sums the bias' while packing dz)
+    if (db && (!dw || winograd_dw)) {  // (otherwise the kernel gradient's GEMM sums the bias' while packing dz)
       detail::ScopedFlushDenormals ftz;  // as that packing
       std::fill(bias_part, bias_part + filters, T(0));
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t f = 0; f < filters; ++f) bias_part[f] += d[r * filters + f];
     }
+    if (winograd_dw) {  // (one group)
+      T* work = chunk_buffer<T>(0, size_t(detail::winograd_gradient_work_size<T>(part, filters)));
+      detail::winograd_kernel_gradient(kernel_part, images, d, part, filters, work);
+    }
     for (int64_t k = 0; k < groups; ++k) {
-      if (dw) {
+      if (dw && !winograd_dw) {
         T* out = kernel_part + k * fg;
         GemmFusion<T> fused;
         fused.b_column_sums = bias_part ? bias_part + k * fg : nullptr;

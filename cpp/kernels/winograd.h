@@ -1,6 +1,7 @@
 // Winograd F(2x2, 3x3) convolution (winograd.cpp), for convolution.cpp: a 3 x 3, stride-1
-// convolution of many channels into many filters as 16 GEMMs of transformed 4 x 4 input tiles
-// instead of one GEMM of 9-tap patches (2.25x fewer multiplications).
+// convolution of many channels into many filters, and its kernel gradient, as 16 GEMMs of
+// transformed 4 x 4 input tiles instead of one GEMM of 9-tap patches (2.25x fewer
+// multiplications).
 #pragma once
 #include <cstdint>
 #include "brisknet/kernels.h"
@@ -25,5 +26,13 @@ template <typename T>
 int64_t winograd_work_size(const Window2D& g, int64_t filters);
 template <typename T>
 void winograd_forward(T* z, const T* x, const T* u, const T* bias, const Window2D& g, int64_t filters, T* work);
+
+// dw (3 * 3 * c rows of `filters`) = the kernel gradient of that convolution from the images x (g)
+// and the output gradient dz (g.n * oh * ow rows of `filters`), its tiles summed in order (one
+// chunk's; the caller sums chunks). work: winograd_gradient_work_size(g, filters) values.
+template <typename T>
+int64_t winograd_gradient_work_size(const Window2D& g, int64_t filters);
+template <typename T>
+void winograd_kernel_gradient(T* dw, const T* x, const T* dz, const Window2D& g, int64_t filters, T* work);
 
 }  // namespace brisknet::detail
