@@ -131,6 +131,8 @@ POOLS = [  # (n, h, w, c, kernel, strides, pad, pad_after)
     (2, 7, 5, 4, (3, 3), (2, 2), (1, 1), (1, 1)),  # overlapping windows in 'same' padding
     (1, 5, 9, 2, (2, 3), (1, 2), (0, 1), (0, 1)),
     (3, 4, 4, 1, (4, 4), (1, 1), (0, 0), (0, 0)),  # one window: global pooling
+    (2, 6, 6, 11, (2, 2), (2, 2), (0, 0), (0, 0)),  # channels in vectors of 8 on the CPU, and a rest
+    (2, 7, 5, 19, (3, 3), (2, 2), (1, 1), (1, 1)),
 ]
 
 
@@ -141,7 +143,7 @@ def test_pooling_and_its_gradients_give_the_cpu_kernels_bits(kernels, rng, case)
     out = (n, g[12], g[13], c)
     x = rng.standard_normal((n, h, w, c)).astype(np.float32)
     x[0, 1, 1, 0] = x[0, 1, 2, 0] = x.max() + 1  # a tie: the first maximum wins
-    x[-1, 0, 0, -1] = np.nan  # a NaN wins over numbers
+    x[-1, 0, 0, -1] = x[-1, 1, 0, min(3, c - 1)] = np.nan  # a NaN wins over numbers
     dy = rng.standard_normal(out).astype(np.float32)
     args = dict(kernel=kernel, strides=strides, pad=pad, out=tuple(g[12:14]))
     y, at = np.empty(out, np.float32), np.empty(out, np.int32)

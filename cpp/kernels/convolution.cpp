@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "brisknet/elementwise_math.h"
 #include "brisknet/kernels.h"
 #include "activation_elementwise.h"
 #include "cache_model.h"
@@ -114,6 +115,57 @@ void col2im(T* dx, const T* col, const Window2D& g, int64_t c0, int64_t cg) {
   }
 }
 
+namespace {
+
+// One window of max pooling over float channels, its taps in registers: 8 channels at a time,
+// each tap compared as max_pool_forward's loop does (the first maximum wins, a NaN wins over
+// numbers), the same values and indices in one pass instead of one per tap. False (nothing done)
+// for a window without taps inside the image or of more than 64 taps.
+inline bool max_pool_window_f32(float* best, int32_t* at, const float* image, const Window2D& g, int64_t oh,
+                                int64_t ow) {
+  typedef float V __attribute__((vector_size(32)));
+  typedef int32_t VI __attribute__((vector_size(32)));
+  constexpr int kMaxTaps = 64, W = 8;
+  int64_t taps[kMaxTaps];
+  int count = 0;
+  for_each_tap(g, 0, oh, ow, [&](int64_t i0) {
+    if (count < kMaxTaps) taps[count] = i0;
+    ++count;
+  });
+  if (count == 0 || count > kMaxTaps) return false;
+  const VI lanes = {0, 1, 2, 3, 4, 5, 6, 7};
+  int64_t c = 0;
+  for (; c + W <= g.c; c += W) {
+    V b;
+    __builtin_memcpy(&b, image + taps[0] + c, sizeof(V));
+    VI index = lanes + int32_t(taps[0] + c);
+    for (int t = 1; t < count; ++t) {
+      V v;
+      __builtin_memcpy(&v, image + taps[t] + c, sizeof(V));
+      const VI take = (v > b) | ((v != v) & (b == b));
+      b = take ? v : b;
+      index = take ? lanes + int32_t(taps[t] + c) : index;
+    }
+    __builtin_memcpy(best + c, &b, sizeof(V));
+    __builtin_memcpy(at + c, &index, sizeof(VI));
+  }
+  for (; c < g.c; ++c) {
+    float b = image[taps[0] + c];
+    int32_t index = int32_t(taps[0] + c);
+    for (int t = 1; t < count; ++t) {
+      const float v = image[taps[t] + c];
+      const bool take = v > b || (v != v && b == b);
+      b = take ? v : b;
+      index = take ? int32_t(taps[t] + c) : index;
+    }
+    best[c] = b;
+    at[c] = index;
+  }
+  return true;
+}
+
+}  // namespace
+
 template <typename T>
 void max_pool_forward(T* y, int32_t* argmax, const T* x, const Window2D& g) {
   const int nt = detail::threads_for(g.n * g.oh * g.ow * g.c * g.kh * g.kw, detail::kElementGrain);
@@ -125,6 +177,8 @@ void max_pool_forward(T* y, int32_t* argmax, const T* x, const Window2D& g) {
       const int64_t o = ((n * g.oh + oh) * g.ow + ow) * g.c;
       T* best = y + o;
       int32_t* at = argmax + o;
+      if constexpr (std::is_same_v<T, float>)
+        if (max_pool_window_f32(best, at, image, g, oh, ow)) continue;
       bool first = true;  // taps in order, channels innermost (contiguous): the first maximum wins
       for_each_tap(g, 0, oh, ow, [&](int64_t i0) {
         const T* in = image + i0;
@@ -332,10 +386,10 @@ void pack_window_columns(T* Ap, const Patches<T>& a, const int64_t* off, bool co
 template <typename T>
 void pack_tap_rows(const void* context, T* Ap, int64_t i0, int rows, int64_t p0, int64_t kc, int MR) {
   const Patches<T>& a = *static_cast<const Patches<T>*>(context);
-  constexpr int kMaxMR = 32;
+  constexpr int kMaxMR = 32;  // (other strip heights than the cases below take the checked path)
   int64_t off[kMaxMR];
   bool consecutive = rows == MR;
-  for (int i = 0; i < MR; ++i) {  // (rows past `rows` read a value inside the window, zeroed below)
+  for (int i = 0; i < std::min(MR, kMaxMR); ++i) {  // (rows past `rows`: a value inside the window, zeroed below)
     const int64_t row = i0 + std::min(i, rows - 1);
     off[i] = a.tap_offset[row / a.cg] + row % a.cg;
     consecutive = consecutive && off[i] == off[0] + i;
@@ -373,7 +427,7 @@ int64_t images_per_chunk(const Window2D& g, int64_t taps, int64_t filters, size_
 // Per-thread buffers that only grow (no allocation in steady state).
 template <typename T>
 T* chunk_buffer(int which, size_t count) {
-  thread_local std::vector<T> buffers[5];
+  thread_local std::vector<T> buffers[4];
   std::vector<T>& b = buffers[which];
   if (b.size() < count) {
     b.resize(count);
@@ -404,28 +458,34 @@ bool max_pool_backward_activation_image(T* dz, const T* dy, const int32_t* argma
                                         const T* y, Activation act, T alpha) {
   if (g.sh != g.kh || g.sw != g.kw || g.pt != 0 || g.pl != 0 || g.dh != 1 || g.dw != 1 || !is_elementwise(act))
     return false;
-  const int64_t row = g.w * g.c;
-  T* dx = chunk_buffer<T>(3, size_t(row));  // one input row's gradient
-  for (int64_t iy = 0; iy < g.h; ++iy) {
-    const int64_t oy = iy / g.kh;
-    detail::at_isa([&] {
-      for (int64_t ix = 0; ix < g.w; ++ix) {
-        T* __restrict d = dx + ix * g.c;
-        const int64_t ox = ix / g.kw;
-        if (oy >= g.oh || ox >= g.ow) {  // (rows and columns past the last whole window)
-          std::fill(d, d + g.c, T(0));
-          continue;
+  detail::ScopedFlushDenormals ftz;  // (as the activation's gradient)
+  math::with_activation(act, [&](auto a) {
+    constexpr Activation A = decltype(a)::value;
+    for (int64_t iy = 0; iy < g.h; ++iy) {
+      const int64_t oy = iy / g.kh;
+      detail::at_isa([&] {
+        for (int64_t ix = 0; ix < g.w; ++ix) {
+          const int64_t i0 = (iy * g.w + ix) * g.c, ox = ix / g.kw;
+          T* __restrict out = dz + i0;
+          const T* __restrict zi = z + i0;
+          const T* __restrict yi = y + i0;
+          if (oy >= g.oh || ox >= g.ow) {  // (rows and columns past the last whole window: no gradient)
+            for (int64_t c = 0; c < g.c; ++c) out[c] = math::activate_grad<A>(T(0), zi[c], yi[c], alpha);
+            continue;
+          }
+          const int32_t* __restrict at = argmax + (oy * g.ow + ox) * g.c;
+          const T* __restrict from = dy + (oy * g.ow + ox) * g.c;
+          const int32_t e0 = int32_t(i0), channels = int32_t(g.c);
+          // 0 + dy, as max_pool_backward_image's sum into zeros (a -0 becomes +0), then the
+          // activation's gradient as activation_backward's
+          for (int32_t c = 0; c < channels; ++c) {
+            const T d = at[c] == e0 + c ? T(0) + from[c] : T(0);
+            out[c] = math::activate_grad<A>(d, zi[c], yi[c], alpha);
+          }
         }
-        const int32_t* __restrict at = argmax + (oy * g.ow + ox) * g.c;
-        const T* __restrict from = dy + (oy * g.ow + ox) * g.c;
-        const int32_t e0 = int32_t((iy * g.w + ix) * g.c), channels = int32_t(g.c);
-        // 0 + dy, as max_pool_backward_image's sum into zeros (a -0 becomes +0)
-        for (int32_t c = 0; c < channels; ++c) d[c] = at[c] == e0 + c ? T(0) + from[c] : T(0);
-      }
-    });
-    detail::ScopedFlushDenormals ftz;
-    detail::elementwise_activation_grad(dz + iy * row, dx, z + iy * row, y + iy * row, row, act, alpha);
-  }
+      });
+    }
+  });
   return true;
 }
 
@@ -436,7 +496,7 @@ namespace {
 template <typename T>
 void winograd_conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters,
                              const GemmFusion<T>& fused, const ChunkHook& after_chunk) {
-  T* u = chunk_buffer<T>(4, size_t(detail::winograd_kernel_size<T>(g.c, filters)));  // the calling thread's
+  T* u = chunk_buffer<T>(3, size_t(detail::winograd_kernel_size<T>(g.c, filters)));  // the calling thread's
   detail::winograd_kernel(u, w, g.c, filters);
   Window2D one = g;
   one.n = 1;
