@@ -581,8 +581,7 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
     if (db && (!dw || winograd_dw)) {  // (otherwise the kernel gradient's GEMM sums the bias' while packing dz)
       detail::ScopedFlushDenormals ftz;  // as that packing
       std::fill(bias_part, bias_part + filters, T(0));
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t f = 0; f < filters; ++f) bias_part[f] += d[r * filters + f];
+      detail::sum_b_rows(bias_part, d, filters, int(filters), rows);
     }
     if (winograd_dw) {  // (one group)
       T* work = chunk_buffer<T>(0, size_t(detail::winograd_gradient_work_size<T>(part, filters)));

@@ -2,10 +2,11 @@
 // Networks", 2016). Each 2 x 2 block of outputs of a 3 x 3, stride-1 convolution comes from a
 // 4 x 4 block (tile) of the input: Y = A^T [(G g G^T) .* (B^T d B)] A, summed over channels. The
 // 16 element-wise products summed over channels are 16 GEMMs, (tiles x channels) @ (channels x
-// filters), on brisknet's micro-kernel; the transforms are additions (and halvings, exact in the
-// kernel's). 16 multiplications per tile, channel and filter where patches take 36. Rounding: a
-// few times the direct sum's (tested against it in float64). Tiles of one chunk of images at a
-// time (the caller's), every sum in a fixed order: results do not depend on the thread count.
+// filters), on brisknet's micro-kernel; the transforms are additions (and halvings, exact, in the
+// kernel's). 16 multiplications per tile, channel and filter where patches take 36. The kernel
+// gradient is the same in reverse (below). Rounding: a few times the direct sum's (tested against
+// it in float64). Tiles of one chunk of images at a time (the caller's), every sum in a fixed
+// order: results do not depend on the thread count.
 #include "winograd.h"
 
 #include <algorithm>
@@ -96,7 +97,7 @@ bool winograd_applies(const Window2D& g, int64_t groups, int64_t filters) {
 template <typename T>
 int64_t winograd_kernel_size(int64_t c, int64_t filters) {
   const int NR = winograd_tile<T>(filters).nr;
-  return kPoints * (filters + NR - 1) / NR * NR * c;
+  return kPoints * ((filters + NR - 1) / NR) * NR * c;
 }
 
 // u: for each of the 16 points, the (c x filters) matrix U as the micro-kernel reads a packed B:
