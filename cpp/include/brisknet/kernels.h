@@ -181,7 +181,8 @@ void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D&
 // Backward: dw = patches^T dz and db = the column sums of dz (each unless null: one partial per
 // chunk, summed in chunk order; db summed while the dw GEMM packs dz) and dx = col2im(dz W^T)
 // (unless null), from x, the forward pass' input (read for dw only: null without); before_chunk
-// runs before a chunk's rows of dz are read (e.g. to write them).
+// runs before a chunk's rows of dz are read (e.g. to write them). dw of a window the forward pass
+// runs by Winograd's F(2x2, 3x3) is Winograd's too (and db then a sum of dz's rows per chunk).
 // A transposed convolution (Conv2DTranspose) is this convolution's input gradient: its forward
 // is the dx part (dz: its input), its input gradient conv2d_forward of its output gradient, and
 // its kernel gradient the dw part (x: its output gradient, dz: its input).
