@@ -221,8 +221,8 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
       case LayerKind::conv_transpose: {  // the input gradient of a convolution, + bias, then the activation
         const int64_t channels = l.window.c, positions = b * l.window.h * l.window.w;
         float* z = ws.z[i].data();
-        conv2d_backward<float>(nullptr, nullptr, z, h, nullptr, params + l.kernel_offset, batch_window(l, b), conv_filters(l),
-                               1);
+        conv2d_backward<float>(nullptr, nullptr, z, h, nullptr, params + l.kernel_offset, batch_window(l, b),
+                               conv_filters(l), 1);
         if (l.bias_offset >= 0) {  // (as numpy's z += bias)
           const float* bias = params + l.bias_offset;
           for (int64_t p = 0; p < positions; ++p)

@@ -1,5 +1,6 @@
 // Packing for the GEMM driver (gemm.cpp): A and B strips in the micro-kernel's layout, the bias
-// gradient's column sums taken while B is packed, and per-thread packing buffers.
+// gradient's column sums taken while B is packed (or from a B read in place), and per-thread
+// packing buffers.
 #pragma once
 #include <algorithm>
 #include <cstdint>
