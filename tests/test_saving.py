@@ -129,6 +129,20 @@ def test_tampered_metadata_is_caught(saved):
         keras.models.load_model(saved)
 
 
+@pytest.mark.parametrize("name", [{"class_name": "Sequential"}, ["Sequential"], 3, None])
+def test_a_model_class_name_that_is_not_a_string_is_refused(saved, name):
+    """(Found by fuzz/fuzz_model_file.py: a dict there gave a TypeError.) Re-signed, so that the
+    checksum passes and the loader reads the architecture."""
+    tensors, metadata = brisk_format.read_file(saved)
+    meta = {k: v for k, v in metadata.items() if k not in ("sha256", "format", "format_version")}
+    spec = json.loads(meta["model"])
+    spec["class_name"] = name
+    meta["model"] = json.dumps(spec)
+    saved.write_bytes(brisk_format.to_bytes(tensors, meta))
+    with pytest.raises(ValueError, match="expected a Sequential or Functional model"):
+        keras.models.load_model(saved)
+
+
 def test_missing_extra_and_misshapen_tensors(saved):
     tensors, metadata = brisk_format.read_file(saved)
     meta = {k: v for k, v in metadata.items() if k not in ("sha256", "format", "format_version")}

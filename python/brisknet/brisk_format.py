@@ -195,7 +195,8 @@ def _model_from(tensors, metadata, path, compile, classes):
     """classes: {"Sequential": ..., "Functional": ...}, brisknet's model classes, passed in so that
     this module stays below models."""
     spec = json_field(path, metadata, "model")
-    cls = classes.get(spec.get("class_name")) if isinstance(spec, dict) else None
+    name = spec.get("class_name") if isinstance(spec, dict) else None
+    cls = classes.get(name) if isinstance(name, str) else None  # (a hostile file's name may be any JSON)
     if cls is None:
         raise ValueError(f"{path}: expected a Sequential or Functional model, got {str(spec)[:80]!r}")
     model = cls.from_config(spec.get("config"), _source=path)
