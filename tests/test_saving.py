@@ -141,6 +141,8 @@ def test_a_model_class_name_that_is_not_a_string_is_refused(saved, name):
     saved.write_bytes(brisk_format.to_bytes(tensors, meta))
     with pytest.raises(ValueError, match="expected a Sequential or Functional model"):
         keras.models.load_model(saved)
+    with pytest.raises(ValueError, match="expected a Sequential or Functional model"):
+        keras.models.model_from_json(json.dumps(spec))
 
 
 def test_missing_extra_and_misshapen_tensors(saved):

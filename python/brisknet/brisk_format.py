@@ -191,15 +191,21 @@ def model_from_bytes(data: bytes, classes, compile=True):
     return _model_from(*from_bytes(data), "<bytes>", compile, classes)
 
 
+def model_class(spec, classes, path):
+    """The class (one of `classes`) a model architecture `spec` names, or a ValueError: a hostile
+    file's class_name may be any JSON value."""
+    name = spec.get("class_name") if isinstance(spec, dict) else None
+    cls = classes.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"{path}: expected a Sequential or Functional model, got {str(spec)[:80]!r}")
+    return cls
+
+
 def _model_from(tensors, metadata, path, compile, classes):
     """classes: {"Sequential": ..., "Functional": ...}, brisknet's model classes, passed in so that
     this module stays below models."""
     spec = json_field(path, metadata, "model")
-    name = spec.get("class_name") if isinstance(spec, dict) else None
-    cls = classes.get(name) if isinstance(name, str) else None  # (a hostile file's name may be any JSON)
-    if cls is None:
-        raise ValueError(f"{path}: expected a Sequential or Functional model, got {str(spec)[:80]!r}")
-    model = cls.from_config(spec.get("config"), _source=path)
+    model = model_class(spec, classes, path).from_config(spec.get("config"), _source=path)
     if not model.built:
         raise ValueError(f"{path}: the saved model has no input shape")
     if compile and "compile" in metadata:

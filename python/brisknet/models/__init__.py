@@ -24,10 +24,8 @@ def model_from_json(json_string, _path="json"):
         spec = _json.loads(json_string)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{_path}: the model architecture is not valid JSON ({e})") from None
-    cls = MODEL_CLASSES.get(spec.get("class_name")) if isinstance(spec, dict) else None
-    if cls is None:
-        raise ValueError(f"{_path}: expected a Sequential or Functional model, got {str(spec)[:80]!r}")
-    return cls.from_config(spec.get("config"), _source=_path)
+    from ..brisk_format import model_class
+    return model_class(spec, MODEL_CLASSES, _path).from_config(spec.get("config"), _source=_path)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
