@@ -7,8 +7,9 @@
    virtualenv of its own, see peers.py), epochs interleaved: training samples/s, medians of
    REPEATS=3, and each side's slowest and fastest epoch.
 2. Conv2D forward and backward (input and kernel gradients) at the model's two shapes, batch 128:
-   GFLOP/s of brisknet's layer (im2col + brisknet's GEMM) and of PyTorch's convolution (oneDNN),
-   interleaved, medians of 20 calls.
+   GFLOP/s (a direct convolution's operations over the time) of brisknet's layer (brisknet's GEMM
+   on patches packed from the images, or Winograd's F(2x2, 3x3) at the second shape) and of
+   PyTorch's convolution (oneDNN), interleaved, medians of 20 calls.
 
     python benchmarks/convnet.py
 """

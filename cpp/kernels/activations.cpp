@@ -36,15 +36,13 @@ void elementwise_activation(T* y, const T* x, int64_t n, Activation act, T alpha
     if (y != x) each(n, [&](int64_t i) { y[i] = x[i]; });
     return;
   }
-  // (the clamps are selects: vector blends, see -fno-trapping-math in CMakeLists.txt)
-  math::with_activation(act, [&](auto a) {
-    at_isa([&] { each(n, [&](int64_t i) { y[i] = math::activate<decltype(a)::value>(x[i], alpha); }); });
-  });
+  elementwise_activation_rows(y, n, x, n, 1, n, act, alpha);
 }
 
 template <typename T>
 void elementwise_activation_rows(T* y, int64_t ldy, const T* x, int64_t ldx, int64_t rows, int64_t cols,
                                  Activation act, T alpha) {
+  // (the clamps are selects: vector blends, see -fno-trapping-math in CMakeLists.txt)
   math::with_activation(act, [&](auto a) {
     at_isa([&] {
       for (int64_t r = 0; r < rows; ++r) {

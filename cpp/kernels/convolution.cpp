@@ -341,15 +341,12 @@ void pack_position_rows(const void* context, T* Ap, int64_t i0, int rows, int64_
     inside = inside && window[r] >= 0;
     run = run && window[r] == window[0] + r;
   }
-  if (inside && run && cg == 1) {  // each tap's MR values contiguous in x: one copy per tap
-    switch (MR) {
-      case 6: return copy_runs<6>(Ap, a.x + window[0], a.tap_offset + p0, kc);
-      case 8: return copy_runs<8>(Ap, a.x + window[0], a.tap_offset + p0, kc);
-      case 12: return copy_runs<12>(Ap, a.x + window[0], a.tap_offset + p0, kc);
-      case 16: return copy_runs<16>(Ap, a.x + window[0], a.tap_offset + p0, kc);
-      default: break;
-    }
-  }
+  // each tap's MR values contiguous in x (1 channel, stride 1): one copy per tap
+  if (inside && run && cg == 1 &&
+      detail::with_strip_height(MR, [&](auto mr) {
+        copy_runs<decltype(mr)::value>(Ap, a.x + window[0], a.tap_offset + p0, kc);
+      }))
+    return;
   for (int64_t t = p0 / cg; t * cg < p0 + kc; ++t) {  // the taps k columns p0..p0 + kc cover
     const int64_t k0 = std::max(p0, t * cg), k1 = std::min(p0 + kc, (t + 1) * cg);
     T* dst = Ap + (k0 - p0) * MR;
@@ -386,7 +383,7 @@ void pack_window_columns(T* Ap, const Patches<T>& a, const int64_t* off, bool co
 template <typename T>
 void pack_tap_rows(const void* context, T* Ap, int64_t i0, int rows, int64_t p0, int64_t kc, int MR) {
   const Patches<T>& a = *static_cast<const Patches<T>*>(context);
-  constexpr int kMaxMR = 32;  // (other strip heights than the cases below take the checked path)
+  constexpr int kMaxMR = 32;  // (strip heights with_strip_height does not take use the checked path)
   int64_t off[kMaxMR];
   bool consecutive = rows == MR;
   for (int i = 0; i < std::min(MR, kMaxMR); ++i) {  // (rows past `rows`: a value inside the window, zeroed below)
@@ -394,15 +391,11 @@ void pack_tap_rows(const void* context, T* Ap, int64_t i0, int rows, int64_t p0,
     off[i] = a.tap_offset[row / a.cg] + row % a.cg;
     consecutive = consecutive && off[i] == off[0] + i;
   }
-  switch (MR) {
-    case 6: pack_window_columns<6>(Ap, a, off, consecutive, i0, rows, p0, kc); break;
-    case 8: pack_window_columns<8>(Ap, a, off, consecutive, i0, rows, p0, kc); break;
-    case 12: pack_window_columns<12>(Ap, a, off, consecutive, i0, rows, p0, kc); break;
-    case 16: pack_window_columns<16>(Ap, a, off, consecutive, i0, rows, p0, kc); break;
-    default:
-      for (int64_t p = 0; p < kc; ++p)
-        for (int i = 0; i < rows; ++i) Ap[p * MR + i] = a.at(p0 + p, (i0 + i) / a.cg, (i0 + i) % a.cg);
-  }
+  if (!detail::with_strip_height(MR, [&](auto mr) {
+        pack_window_columns<decltype(mr)::value>(Ap, a, off, consecutive, i0, rows, p0, kc);
+      }))
+    for (int64_t p = 0; p < kc; ++p)
+      for (int i = 0; i < rows; ++i) Ap[p * MR + i] = a.at(p0 + p, (i0 + i) / a.cg, (i0 + i) % a.cg);
   if (rows < MR)
     for (int64_t p = 0; p < kc; ++p)
       for (int i = rows; i < MR; ++i) Ap[p * MR + i] = T(0);

@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 #include "brisknet/kernels.h"
 #include "isa_clones.h"
@@ -59,6 +60,19 @@ inline void pack_rows2_f32(float* Ap, const float* A, int64_t stride, int i0, in
   pack_rows2_f32(Ap, A + i0 * stride, A + (i0 + 1) * stride, i0, kc, MR);
 }
 
+// f(std::integral_constant<int, MR>{}) for the register tiles' strip heights (6, 8, 12, 16), so
+// that a copy of MR values compiles to a few vector moves; false, calling nothing, for another MR.
+template <typename F>
+inline bool with_strip_height(int MR, F&& f) {
+  switch (MR) {
+    case 6: f(std::integral_constant<int, 6>{}); return true;
+    case 8: f(std::integral_constant<int, 8>{}); return true;
+    case 12: f(std::integral_constant<int, 12>{}); return true;
+    case 16: f(std::integral_constant<int, 16>{}); return true;
+    default: return false;
+  }
+}
+
 // Columns of a transposed A (rsa == 1: each p's MR values contiguous) copied whole, MR a constant.
 template <int MR, typename T>
 inline void pack_columns(T* Ap, const T* A, int64_t csa, int64_t kc) {
@@ -68,15 +82,10 @@ inline void pack_columns(T* Ap, const T* A, int64_t csa, int64_t kc) {
 // Ap: ceil(mc/MR) strips, each kc columns of MR values, rows past mc zero-filled.
 template <typename T>
 inline void pack_a_strip(T* Ap, const T* A, int64_t rsa, int64_t csa, int rows, int64_t kc, int MR) {
-  if (rsa == 1 && rows == MR) {  // A^T of a row-major matrix (a weight gradient's patches or inputs)
-    switch (MR) {
-      case 6: return pack_columns<6>(Ap, A, csa, kc);
-      case 8: return pack_columns<8>(Ap, A, csa, kc);
-      case 12: return pack_columns<12>(Ap, A, csa, kc);
-      case 16: return pack_columns<16>(Ap, A, csa, kc);
-      default: break;
-    }
-  }
+  // A^T of a row-major matrix (a weight gradient's inputs)
+  if (rsa == 1 && rows == MR &&
+      with_strip_height(MR, [&](auto mr) { pack_columns<decltype(mr)::value>(Ap, A, csa, kc); }))
+    return;
   int i0 = 0;
   if constexpr (std::is_same_v<T, float>)
     if (csa == 1) {
