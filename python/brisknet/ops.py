@@ -975,3 +975,32 @@ def bartlett(x):
 
 def kaiser(x, beta):
     return np.kaiser(int(x), beta).astype(FLOATX)
+
+
+# ------------------------------------------------------------------------------ tracing
+def _dispatch_traced(namespace):
+    """Every public op sends a call with a traced argument (a symbolic tensor of a layer's call(),
+    or a variable read inside one) to its traced twin; ops without one say so."""
+    from .autodiff import traced_ops
+
+    def wrap(name, eager):
+        traced = traced_ops.TRACED.get(name)
+
+        def op(*args, **kwargs):
+            if builtins.any(traced_ops.is_traced_arg(a) for a in args) or \
+                    builtins.any(traced_ops.is_traced_arg(a) for a in kwargs.values()):
+                if traced is None:
+                    raise NotImplementedError(f"keras.ops.{name} has no gradient rule in brisknet yet, so it cannot "
+                                              "be used inside a traced call(); see the README's list of "
+                                              "differentiable ops")
+                return traced(*args, **kwargs)
+            return eager(*args, **kwargs)
+        op.__name__, op.__doc__, op.__wrapped__ = name, eager.__doc__, eager
+        return op
+
+    for name, fn in list(namespace.items()):
+        if callable(fn) and not name.startswith("_") and getattr(fn, "__module__", None) == __name__:
+            namespace[name] = wrap(name, fn)
+
+
+_dispatch_traced(globals())

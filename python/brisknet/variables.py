@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .autodiff import tracing
+
 
 class Variable:
     def __init__(self, layer, index: int, name: str):
@@ -60,6 +62,9 @@ class Variable:
         return self.value.copy()
 
     def assign(self, value):
+        trace = tracing.current()
+        if trace is not None:  # inside a traced call(): a state update of the step
+            return self._assign_traced(trace, value)
         arr = np.asarray(value)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{self.path}.assign: expected numbers, got dtype {arr.dtype}")
@@ -70,10 +75,21 @@ class Variable:
         return self
 
     def assign_add(self, delta):
+        if tracing.current() is not None:
+            return self.assign(self + delta)
         return self.assign(self.value + np.asarray(delta))
 
     def assign_sub(self, delta):
+        if tracing.current() is not None:
+            return self.assign(self - delta)
         return self.assign(self.value - np.asarray(delta))
+
+    def _assign_traced(self, trace, value):
+        value = tracing.operator("cast")(value, self._array_here.dtype)
+        if value.shape != self.shape:
+            raise ValueError(f"{self.path}.assign: expected shape {self.shape}, got {value.shape}")
+        trace.assigns = [(v, x) for v, x in trace.assigns if v is not self] + [(self, value)]
+        return self
 
     # numpy interoperation: np.asarray(v), v + 1, v @ w, v[0], ... act on the current value
     def __array__(self, dtype=None, copy=None):
@@ -81,6 +97,8 @@ class Variable:
         return a.astype(dtype) if dtype is not None else (a.copy() if copy else a)
 
     def __getitem__(self, key):
+        if tracing.current() is not None:
+            return tracing.operator("getitem")(self, key)
         return self.value[key]
 
     def __setitem__(self, key, value):
@@ -101,13 +119,18 @@ class Variable:
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, value={self.value}>"
 
+    # inside a traced call(), a variable is a leaf of the graph: its arithmetic is recorded
     def _binary(op):
         def f(self, other):
+            if tracing.current() is not None:
+                return tracing.operator(op.__name__)(self, other)
             return op(self.value, np.asarray(other))
         return f
 
     def _reflected(op):
         def f(self, other):
+            if tracing.current() is not None:
+                return tracing.operator(op.__name__)(other, self)
             return op(np.asarray(other), self.value)
         return f
 
@@ -120,7 +143,15 @@ class Variable:
     del _binary, _reflected, _op
 
     def __neg__(self):
+        if tracing.current() is not None:
+            return tracing.operator("negative")(self)
         return -self.value
+
+    @property
+    def T(self):
+        if tracing.current() is not None:
+            return tracing.operator("transpose")(self)
+        return self.value.T
 
     def __float__(self):
         return float(self.value)

@@ -1,0 +1,398 @@
+"""The primitives of the op graph: each one's forward pass on numpy arrays and, beside it, its
+vector-Jacobian product (the way tinygrad keeps gradient.py and PyTorch derivatives.yaml).
+
+vjp(g, out, xs, attrs) gets the gradient g of the output, the output and the inputs of the
+forward pass and returns one gradient per input (None where the input takes none). Every rule is
+checked against float64 central differences in tests/test_autodiff.py. Integer and boolean
+results carry no gradient (a primitive without vjp), as in Keras."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import kernels
+
+
+class Primitive:
+    def __init__(self, name, forward, vjp=None):
+        self.name, self.forward, self.vjp = name, forward, vjp
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+PRIMITIVES: dict = {}
+
+
+def define(name, forward, vjp=None):
+    PRIMITIVES[name] = Primitive(name, forward, vjp)
+
+
+def unbroadcast(g, shape):
+    """g summed down to `shape` (the reverse of numpy's broadcasting)."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shape)) if b == 1 and a != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _like(g, x):
+    """g as x's gradient: x's shape (broadcasting undone) and dtype."""
+    return unbroadcast(g, x.shape).astype(x.dtype, copy=False)
+
+
+# ------------------------------------------------------------------------ element-wise, unary
+def _unary(name, fn, deriv):
+    """f with f'(x) given as deriv(x, out)."""
+    define(name, lambda x: fn(x), lambda g, out, xs, a: [g * deriv(xs[0], out)])
+
+
+_unary("negative", np.negative, lambda x, y: -1)
+_unary("exp", np.exp, lambda x, y: y)
+_unary("expm1", np.expm1, lambda x, y: y + 1)
+_unary("log", np.log, lambda x, y: 1 / x)
+_unary("log1p", np.log1p, lambda x, y: 1 / (1 + x))
+_unary("log2", np.log2, lambda x, y: 1 / (x * math.log(2)))
+_unary("log10", np.log10, lambda x, y: 1 / (x * math.log(10)))
+_unary("sqrt", np.sqrt, lambda x, y: 0.5 / y)
+_unary("square", np.square, lambda x, y: 2 * x)
+_unary("abs", np.abs, lambda x, y: np.sign(x))
+_unary("reciprocal", np.reciprocal, lambda x, y: -y * y)
+_unary("sin", np.sin, lambda x, y: np.cos(x))
+_unary("cos", np.cos, lambda x, y: -np.sin(x))
+_unary("tan", np.tan, lambda x, y: 1 + y * y)
+_unary("arcsin", np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x))
+_unary("arccos", np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x))
+_unary("arctan", np.arctan, lambda x, y: 1 / (1 + x * x))
+_unary("sinh", np.sinh, lambda x, y: np.cosh(x))
+_unary("cosh", np.cosh, lambda x, y: np.sinh(x))
+_unary("arcsinh", np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1))
+_unary("arccosh", np.arccosh, lambda x, y: 1 / np.sqrt(x * x - 1))
+_unary("arctanh", np.arctanh, lambda x, y: 1 / (1 - x * x))
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
+
+
+_unary("erf", _erf, lambda x, y: (2 / math.sqrt(math.pi)) * np.exp(-x * x))
+
+# the activations run on brisknet's C++ kernels, forward and backward (float32 and float64)
+ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "softplus", "softsign", "swish", "gelu", "gelu_tanh",
+               "elu", "selu", "leaky_relu", "hard_sigmoid", "hard_silu", "log_sigmoid", "mish", "hard_tanh",
+               "exponential")
+
+
+def _activation_forward(x, name, alpha=None):
+    x = np.ascontiguousarray(x)
+    return x.copy() if x.size == 0 else kernels.activation(x, name, alpha)
+
+
+def _activation_vjp(g, out, xs, a):
+    if g.size == 0:
+        return [g]
+    return [kernels.activation_grad(np.ascontiguousarray(g, out.dtype), np.ascontiguousarray(xs[0]), out,
+                                    a["name"], a.get("alpha"))]
+
+
+define("activation", _activation_forward, _activation_vjp)
+
+
+def _softmax(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(x, axis):
+    s = x - np.max(x, axis=axis, keepdims=True)
+    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+
+
+define("softmax", _softmax,
+       lambda g, y, xs, a: [y * (g - np.sum(g * y, axis=a["axis"], keepdims=True))])
+define("log_softmax", _log_softmax,
+       lambda g, y, xs, a: [g - np.exp(y) * np.sum(g, axis=a["axis"], keepdims=True)])
+
+# ------------------------------------------------------------------------ element-wise, binary
+define("add", np.add, lambda g, out, xs, a: [_like(g, xs[0]), _like(g, xs[1])])
+define("subtract", np.subtract, lambda g, out, xs, a: [_like(g, xs[0]), _like(-g, xs[1])])
+define("multiply", np.multiply, lambda g, out, xs, a: [_like(g * xs[1], xs[0]), _like(g * xs[0], xs[1])])
+define("divide", np.true_divide,
+       lambda g, out, xs, a: [_like(g / xs[1], xs[0]), _like(-g * out / xs[1], xs[1])])
+
+
+def _power_vjp(g, out, xs, a):
+    x, p = xs
+    gx = g * p * np.power(x, p - 1)
+    with np.errstate(all="ignore"):  # d/dp x^p = x^p log x: 0 where x^p is 0 (x = 0, p > 0)
+        gp = np.where(out == 0, 0, g * out * np.log(np.where(x > 0, x, 1)))
+    return [_like(gx, x), _like(gp, p)]
+
+
+define("power", np.power, _power_vjp)
+
+
+def _select_vjp(pick_first):
+    """maximum/minimum: the gradient goes to the chosen operand, split evenly on ties (as JAX)."""
+    def vjp(g, out, xs, a):
+        x, y = xs
+        first = (x > y) if pick_first else (x < y)
+        tie = (x == y)
+        wx = first + 0.5 * tie
+        return [_like(g * wx, x), _like(g * (1 - wx), y)]
+    return vjp
+
+
+define("maximum", np.maximum, _select_vjp(True))
+define("minimum", np.minimum, _select_vjp(False))
+define("logaddexp", np.logaddexp,
+       lambda g, out, xs, a: [_like(g * np.exp(xs[0] - out), xs[0]), _like(g * np.exp(xs[1] - out), xs[1])])
+define("arctan2", np.arctan2, lambda g, out, xs, a: [
+    _like(g * xs[1] / (xs[0] ** 2 + xs[1] ** 2), xs[0]), _like(-g * xs[0] / (xs[0] ** 2 + xs[1] ** 2), xs[1])])
+define("where", lambda c, x, y: np.where(c, x, y), lambda g, out, xs, a: [
+    None, _like(np.where(xs[0], g, 0), xs[1]), _like(np.where(xs[0], 0, g), xs[2])])
+define("clip", lambda x, lo, hi: np.clip(x, lo, hi), lambda g, out, xs, a: [
+    _like(g * ((xs[0] >= xs[1]) & (xs[0] <= xs[2])), xs[0]),
+    _like(g * (xs[0] < xs[1]), xs[1]), _like(g * (xs[0] > xs[2]), xs[2])])
+
+# ------------------------------------------------------------------------ linear algebra
+
+
+def _matmul(a, b):
+    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in (np.float32, np.float64) \
+            and a.size and b.size:
+        return kernels.matmul(a, b)
+    return np.matmul(a, b)
+
+
+def _matmul_vjp(g, out, xs, a):
+    x, y = xs
+    x2 = x[None, :] if x.ndim == 1 else x
+    y2 = y[:, None] if y.ndim == 1 else y
+    g2 = g
+    if x.ndim == 1:
+        g2 = np.expand_dims(g2, -2)
+    if y.ndim == 1:
+        g2 = np.expand_dims(g2, -1)
+    gx = _matmul(g2, np.swapaxes(y2, -1, -2)) if g2.ndim == 2 and y2.ndim == 2 else \
+        np.matmul(g2, np.swapaxes(y2, -1, -2))
+    gy = _matmul(np.swapaxes(x2, -1, -2), g2) if g2.ndim == 2 and x2.ndim == 2 else \
+        np.matmul(np.swapaxes(x2, -1, -2), g2)
+    gx = gx[..., 0, :] if x.ndim == 1 else gx
+    gy = gy[..., 0] if y.ndim == 1 else gy
+    return [_like(gx, x), _like(gy, y)]
+
+
+define("matmul", _matmul, _matmul_vjp)
+
+
+def _einsum_vjp(g, out, xs, a):
+    ins, result = a["inputs"], a["output"]
+    grads = []
+    for i, x in enumerate(xs):
+        target = ins[i]
+        others = [(s, v) for j, (s, v) in enumerate(zip(ins, xs)) if j != i]
+        known = set(result).union(*(set(s) for s, _ in others))
+        have = "".join(c for c in target if c in known)
+        gi = np.einsum(",".join([result] + [s for s, _ in others]) + "->" + have, g, *[v for _, v in others])
+        if have != target:  # letters only this operand has: summed out forward, broadcast back
+            gi = np.broadcast_to(np.expand_dims(gi, [k for k, c in enumerate(target) if c not in known]), x.shape)
+        grads.append(np.ascontiguousarray(gi, x.dtype))
+    return grads
+
+
+define("einsum", lambda *xs, inputs, output: np.einsum(",".join(inputs) + "->" + output, *xs), _einsum_vjp)
+
+# ------------------------------------------------------------------------ reductions
+
+
+def _expand_reduced(g, shape, axis, keepdims):
+    if not keepdims and axis is not None:
+        g = np.expand_dims(g, axis)
+    elif not keepdims:
+        g = np.reshape(g, (1,) * len(shape))
+    return g
+
+
+define("sum", lambda x, axis, keepdims: np.asarray(np.sum(x, axis=axis, keepdims=keepdims)),
+       lambda g, out, xs, a: [np.broadcast_to(_expand_reduced(g, xs[0].shape, a["axis"], a["keepdims"]),
+                                              xs[0].shape).astype(xs[0].dtype)])
+
+
+def _extreme_vjp(g, out, xs, a):
+    """max/min: split evenly between the entries that reach the extreme (as JAX)."""
+    x = xs[0]
+    o = _expand_reduced(out, x.shape, a["axis"], a["keepdims"])
+    hit = (x == o)
+    count = np.sum(hit, axis=a["axis"], keepdims=True)
+    return [(hit * _expand_reduced(g, x.shape, a["axis"], a["keepdims"]) / count).astype(x.dtype)]
+
+
+define("max", lambda x, axis, keepdims: np.asarray(np.max(x, axis=axis, keepdims=keepdims)), _extreme_vjp)
+define("min", lambda x, axis, keepdims: np.asarray(np.min(x, axis=axis, keepdims=keepdims)), _extreme_vjp)
+
+
+def _prod_vjp(g, out, xs, a):
+    """d/dx_i prod = the product of the others: products from the left and from the right (exact
+    with zeros), over the reduced axes laid out as one last axis."""
+    x, axis = xs[0], a["axis"]
+    axes = tuple(range(x.ndim)) if axis is None else tuple(ax % x.ndim for ax in np.atleast_1d(axis))
+    kept = [d for d in range(x.ndim) if d not in axes]
+    xm = np.transpose(x, kept + list(axes)).reshape([x.shape[d] for d in kept] + [-1])
+    ones = np.ones_like(xm[..., :1])
+    left = np.cumprod(np.concatenate([ones, xm[..., :-1]], -1), -1)
+    right = np.flip(np.cumprod(np.concatenate([ones, np.flip(xm, -1)[..., :-1]], -1), -1), -1)
+    others = (left * right).reshape([x.shape[d] for d in kept + list(axes)])
+    others = np.transpose(others, np.argsort(kept + list(axes)))
+    return [(others * _expand_reduced(g, x.shape, axis, a["keepdims"])).astype(x.dtype)]
+
+
+define("prod", lambda x, axis, keepdims: np.asarray(np.prod(x, axis=axis, keepdims=keepdims)), _prod_vjp)
+
+
+def _cumsum_vjp(g, out, xs, a):
+    axis = a["axis"]
+    if axis is None:
+        return [np.flip(np.cumsum(np.flip(g.reshape(-1)))).reshape(xs[0].shape)]
+    return [np.flip(np.cumsum(np.flip(g, axis), axis), axis)]
+
+
+define("cumsum", lambda x, axis: np.cumsum(x, axis=axis), _cumsum_vjp)
+
+# ------------------------------------------------------------------------ shapes
+define("reshape", lambda x, shape: np.reshape(x, shape), lambda g, out, xs, a: [np.reshape(g, xs[0].shape)])
+define("transpose", lambda x, axes: np.transpose(x, axes),
+       lambda g, out, xs, a: [np.transpose(g, np.argsort(a["axes"]))])
+define("broadcast_to", lambda x, shape: np.broadcast_to(x, shape).copy(),
+       lambda g, out, xs, a: [_like(g, xs[0])])
+
+
+def _concatenate_vjp(g, out, xs, a):
+    edges = np.cumsum([x.shape[a["axis"]] for x in xs])[:-1]
+    return list(np.split(g, edges, axis=a["axis"]))
+
+
+define("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), _concatenate_vjp)
+
+
+def _index(key, arrays):
+    """A getitem key with its integer-array parts (traced tensors among them) filled in."""
+    it = iter(arrays)
+    return tuple(next(it) if k is _ARRAY else k for k in key)
+
+
+_ARRAY = object()  # where a getitem key holds an index array (an input of the node)
+
+
+def _getitem_vjp(g, out, xs, a):
+    x = xs[0]
+    gx = np.zeros(x.shape, x.dtype)
+    np.add.at(gx, _index(a["key"], xs[1:]), g)
+    return [gx] + [None] * (len(xs) - 1)
+
+
+define("getitem", lambda x, *arrays, key: np.array(x[_index(key, arrays)]), _getitem_vjp)
+
+
+def _take_vjp(g, out, xs, a):
+    x, idx = xs
+    axis = a["axis"]
+    gx = np.zeros(x.shape, x.dtype)
+    if axis is None:
+        np.add.at(gx.reshape(-1), idx, g)
+    else:
+        ax = axis % x.ndim
+        # g has x's axes before `axis`, then idx's, then x's after: add back along axis
+        gm = np.moveaxis(gx, ax, 0)
+        gg = np.moveaxis(g.reshape(x.shape[:ax] + (idx.size,) + x.shape[ax + 1:]), ax, 0)
+        np.add.at(gm, idx.reshape(-1), gg)
+    return [gx, None]
+
+
+define("take", lambda x, idx, axis: np.take(x, idx, axis=axis), _take_vjp)
+
+
+def _take_along_axis_vjp(g, out, xs, a):
+    x, idx = xs
+    axis = a["axis"]
+    gx = np.zeros(x.shape if axis is not None else (x.size,), x.dtype)
+    if axis is None:
+        np.add.at(gx, idx, g)
+        return [gx.reshape(x.shape), None]
+    ax = axis % x.ndim
+    full = list(np.indices(idx.shape, sparse=True))
+    full[ax] = idx
+    np.add.at(gx, tuple(np.broadcast_arrays(*full)), g)
+    return [gx, None]
+
+
+define("take_along_axis", lambda x, idx, axis: np.take_along_axis(x, idx, axis=axis), _take_along_axis_vjp)
+
+
+def _tile_vjp(g, out, xs, a):
+    x = xs[0]
+    reps = (1,) * (g.ndim - len(a["reps"])) + tuple(a["reps"])
+    shape = (1,) * (g.ndim - x.ndim) + x.shape
+    split = []
+    for r, s in zip(reps, shape):
+        split += [r, s]
+    g = g.reshape(split).sum(axis=tuple(range(0, 2 * g.ndim, 2)))
+    return [g.reshape(x.shape)]
+
+
+define("tile", lambda x, reps: np.tile(x, reps), _tile_vjp)
+
+
+def _repeat_vjp(g, out, xs, a):
+    x, reps, axis = xs[0], a["repeats"], a["axis"]
+    if axis is None:
+        flat = x.reshape(-1)
+        ends = np.cumsum(np.broadcast_to(reps, flat.shape))
+        return [np.add.reduceat(g, np.concatenate([[0], ends[:-1]])).reshape(x.shape) if g.size else
+                np.zeros_like(x)]
+    ax = axis % x.ndim
+    starts = np.concatenate([[0], np.cumsum(np.broadcast_to(reps, (x.shape[ax],)))[:-1]])
+    return [np.add.reduceat(g, starts, axis=ax) if g.size else np.zeros_like(x)]
+
+
+define("repeat", lambda x, repeats, axis: np.repeat(x, repeats, axis), _repeat_vjp)
+
+
+def _pad_vjp(g, out, xs, a):
+    return [g[tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(a["pad_width"]))]]
+
+
+define("pad", lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value), _pad_vjp)
+define("flip", lambda x, axis: np.flip(x, axis), lambda g, out, xs, a: [np.flip(g, a["axis"])])
+define("roll", lambda x, shift, axis: np.roll(x, shift, axis), lambda g, out, xs, a: [
+    np.roll(g, -np.asarray(a["shift"]) if not isinstance(a["shift"], int) else -a["shift"], a["axis"])])
+define("tril", lambda x, k: np.tril(x, k), lambda g, out, xs, a: [np.tril(g, a["k"])])
+define("triu", lambda x, k: np.triu(x, k), lambda g, out, xs, a: [np.triu(g, a["k"])])
+
+# ------------------------------------------------------------------------ dtypes and the rest
+define("cast", lambda x, dtype: x.astype(dtype),
+       lambda g, out, xs, a: [g.astype(xs[0].dtype) if xs[0].dtype.kind == "f" else None])
+define("stop_gradient", lambda x: x.copy())  # no vjp: nothing flows back
+
+
+def _sort_vjp(g, out, xs, a):
+    order = np.argsort(xs[0], axis=a["axis"], kind="stable")
+    gx = np.zeros_like(xs[0])
+    np.put_along_axis(gx, order, g, axis=a["axis"])
+    return [gx]
+
+
+define("sort", lambda x, axis: np.sort(x, axis=axis, kind="stable"), _sort_vjp)
+
+
+# numpy functions without a gradient (comparisons, argmax, one_hot, floor, ...): attrs fn and kw
+define("numpy", lambda *xs, fn, kw: np.asarray(fn(*xs, **kw)))
+# random numbers drawn anew each time the graph runs (attrs: draw, a function of no arguments)
+define("random", lambda draw: draw())
