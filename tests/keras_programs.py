@@ -866,11 +866,163 @@ def functional_multi_io(keras, workdir):
     return out
 
 
+# ------------------------------------------------------------------------------ Making new layers and models via subclassing
+def subclassing_guide(keras, workdir):
+    layers, ops = keras.layers, keras.ops
+    out = {}
+
+    class Linear(keras.layers.Layer):
+        def __init__(self, units=32, input_dim=32):
+            super().__init__()
+            self.w = self.add_weight(shape=(input_dim, units), initializer="random_normal", trainable=True)
+            self.b = self.add_weight(shape=(units,), initializer="zeros", trainable=True)
+
+        def call(self, inputs):
+            return ops.matmul(inputs, self.w) + self.b
+
+    linear_layer = Linear(4, 2)
+    linear_layer.set_weights([np.arange(8, dtype="float32").reshape(2, 4) / 10, np.ones(4, "float32")])
+    out["linear"] = ops.convert_to_numpy(linear_layer(ops.ones((2, 2)))).tolist()
+    out["linear_weights_are_attributes"] = linear_layer.weights == [linear_layer.w, linear_layer.b]
+
+    class ComputeSum(keras.layers.Layer):
+        def __init__(self, input_dim):
+            super().__init__()
+            self.total = self.add_weight(initializer="zeros", shape=(input_dim,), trainable=False)
+
+        def call(self, inputs):
+            self.total.assign_add(ops.sum(inputs, axis=0))
+            return self.total
+
+    my_sum = ComputeSum(2)
+    my_sum(ops.ones((2, 2)))
+    out["compute_sum"] = ops.convert_to_numpy(my_sum(ops.ones((2, 2)))).tolist()
+    out["compute_sum_counts"] = [len(my_sum.weights), len(my_sum.non_trainable_weights),
+                                 len(my_sum.trainable_weights)]
+
+    class LinearBuilt(keras.layers.Layer):
+        def __init__(self, units=32):
+            super().__init__()
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal",
+                                     trainable=True)
+            self.b = self.add_weight(shape=(self.units,), initializer="random_normal", trainable=True)
+
+        def call(self, inputs):
+            return ops.matmul(inputs, self.w) + self.b
+
+    class MLPBlock(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.linear_1 = LinearBuilt(32)
+            self.linear_2 = LinearBuilt(32)
+            self.linear_3 = LinearBuilt(1)
+
+        def call(self, inputs):
+            x = keras.activations.relu(self.linear_1(inputs))
+            x = keras.activations.relu(self.linear_2(x))
+            return self.linear_3(x)
+
+    mlp = MLPBlock()
+    y = mlp(ops.ones(shape=(3, 64)))
+    out["mlp_block"] = [list(ops.shape(y)), len(mlp.weights), len(mlp.trainable_weights),
+                        [list(w.shape) for w in mlp.weights]]
+
+    class ActivityRegularizationLayer(keras.layers.Layer):
+        def __init__(self, rate=1e-2):
+            super().__init__()
+            self.rate = rate
+
+        def call(self, inputs):
+            self.add_loss(self.rate * ops.sum(inputs))
+            return inputs
+
+    class OuterLayer(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.activity_reg = ActivityRegularizationLayer(1e-2)
+
+        def call(self, inputs):
+            return self.activity_reg(inputs)
+
+    layer = OuterLayer()
+    counts = [len(layer.losses)]
+    layer(ops.ones((1, 1)))
+    counts.append(len(layer.losses))
+    layer(ops.ones((1, 1)))
+    counts.append(len(layer.losses))
+    out["losses_per_call"] = counts
+    out["activity_loss"] = float(ops.convert_to_numpy(layer.losses[0]))
+
+    class OuterLayerWithKernelRegularizer(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(2, kernel_regularizer=keras.regularizers.l2(1e-3))
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    layer = OuterLayerWithKernelRegularizer()
+    layer(ops.zeros((1, 3)))
+    layer.dense.set_weights([np.ones((3, 2), "float32"), np.zeros(2, "float32")])
+    out["kernel_penalty"] = [float(ops.convert_to_numpy(v)) for v in layer.losses]
+
+    # a functional model around a layer that adds a loss, trained (the guide's fit)
+    inputs = keras.Input(shape=(3,))
+    outputs = ActivityRegularizationLayer()(inputs)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss="mse")
+    x3, y3 = _data(8, 3)[0], _data(8, 3, seed=5)[0]
+    out["functional_add_loss_fit"] = _floats(model.fit(x3, y3, epochs=2, batch_size=4, shuffle=False,
+                                                       verbose=0).history["loss"])
+
+    # a Model subclass: built-in and custom layers, the training argument, add_loss, fit/evaluate/predict
+    class Scale(keras.layers.Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+            self.count = self.add_weight(shape=(), initializer="zeros", trainable=False, name="count")
+
+        def call(self, inputs, training=None):
+            if training:
+                self.count.assign_add(1.0)
+            return inputs * self.scale
+
+    class Classifier(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = layers.Dense(16, activation="tanh")
+            self.scale = Scale()
+            self.reg = ActivityRegularizationLayer(1e-3)
+            self.head = layers.Dense(3)
+
+        def call(self, inputs, training=False):
+            h = self.reg(self.scale(self.hidden(inputs), training=training))
+            return self.head(ops.concatenate([h, ops.square(h)], axis=-1))
+
+    x, yl = _data()
+    model = Classifier()
+    model(x[:2])  # (Keras builds a subclassed model's layers by calling it)
+    out["model_weight_shapes"] = [list(w.shape) for w in model.weights]
+    out["model_trainable"] = [len(model.trainable_weights), len(model.non_trainable_weights)]
+    _set_weights(model)
+    model.compile(optimizer=keras.optimizers.Adam(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    history = model.fit(x, yl, epochs=3, batch_size=32, shuffle=False, verbose=0).history
+    out["model_fit"] = {k: _floats(v) for k, v in history.items()}
+    out["model_count"] = float(ops.convert_to_numpy(model.scale.count))
+    out["model_evaluate"] = _floats(model.evaluate(x, yl, verbose=0))
+    out["model_predict"] = np.round(model.predict(x[:4], verbose=0), 5).tolist()
+    out["model_losses"] = len(model.losses)
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
                                     callback_docstrings, regression_tutorial, functional_guide,
-                                    functional_multi_io)}
+                                    functional_multi_io, subclassing_guide)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

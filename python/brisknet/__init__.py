@@ -4,7 +4,7 @@
 """
 from . import _core  # noqa: F401  (the compiled kernels; import errors surface here)
 from . import activations, backend, callbacks, datasets, initializers, interop, kernels, layers, losses, metrics, models, ops
-from . import cuda, devices, distribution, optimizers, reference, regularizers, saving, utils
+from . import cuda, devices, distribution, optimizers, random, reference, regularizers, saving, utils
 from .devices import device, get_device, set_device
 from .layers import Input
 from .models import Model, Sequential
@@ -15,6 +15,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Input", "Model", "Sequential", "activations", "backend", "callbacks", "cpu_info", "cuda", "datasets", "device",
     "devices", "distribution", "get_device", "get_num_threads", "set_device",
-    "initializers", "interop", "layers", "losses", "metrics", "models", "kernels", "optimizers", "reference", "regularizers",
+    "initializers", "interop", "layers", "losses", "metrics", "models", "kernels", "optimizers", "random", "reference", "regularizers",
     "saving", "set_num_threads", "utils",
 ]

@@ -1,9 +1,11 @@
 """Activation functions by Keras name, computed by the C++ kernels (float32/float64 numpy arrays)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from . import kernels
+from . import autodiff, kernels
 
 __all__ = ["get", "serialize", "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
            "hard_sigmoid", "tanh", "softplus", "softsign", "swish", "silu", "softmax", "log_softmax", "exponential",
@@ -88,6 +90,39 @@ def _along(x, name, axis):
     return np.moveaxis(kernels.activation(np.ascontiguousarray(np.moveaxis(x, axis, -1)), name), -1, axis)
 
 
+def _traced_relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    from .autodiff import traced_ops as t
+    if negative_slope == 0 and threshold == 0:
+        return t.relu(x) if max_value is None else (t.relu6(x) if max_value == 6 else t.clip(x, 0, max_value))
+    y = t.where(t.greater(x, threshold), x, 0.0) if threshold != 0 else t.relu(x)
+    if max_value is not None:
+        y = t.clip(y, 0, max_value)
+    if negative_slope != 0:
+        y = t.subtract(y, t.multiply(negative_slope, t.relu(t.subtract(threshold, x))))
+    return y
+
+
+def _traced_twin(name):
+    from .autodiff import traced_ops as t
+    special = {"linear": lambda x: t.tensor(x), "relu": _traced_relu, "exponential": t.exp,
+               "gelu": lambda x, approximate=False: t.gelu(x, approximate)}
+    return special.get(name) or getattr(t, name)
+
+
+def _route_traced(namespace):
+    """Each activation called on a traced tensor (inside a layer's call()) is recorded in its graph."""
+    for name in __all__:
+        fn = namespace[name]
+        if name in ("get", "serialize") or getattr(fn, "__module__", None) != __name__:
+            continue
+
+        def routed(x, *args, _fn=fn, _name=fn.__name__, **kwargs):
+            if autodiff.is_traced(x) or (autodiff.current() is not None and not isinstance(x, np.ndarray)):
+                return _traced_twin(_name)(x, *args, **kwargs)
+            return _fn(x, *args, **kwargs)
+        namespace[name] = functools.wraps(fn)(routed)
+
+
 def get(identifier) -> str:
     """The kernel name of an activation given as None, a Keras name, or one of this module's functions."""
     if identifier is None:
@@ -104,3 +139,6 @@ def get(identifier) -> str:
 
 def serialize(name: str) -> str:
     return name
+
+
+_route_traced(globals())

@@ -56,7 +56,7 @@ class Variable:
 
     @property
     def trainable(self) -> bool:
-        return self._layer is not None and self._layer.trainable
+        return self._layer is not None and self._layer.trainable and getattr(self, "_trainable", True)
 
     def numpy(self) -> np.ndarray:
         return self.value.copy()

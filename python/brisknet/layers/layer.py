@@ -9,16 +9,24 @@ import weakref
 
 import numpy as np
 
+from .. import autodiff
 from ..naming import to_snake_case, unique_name
 from ..variables import Variable
+from . import custom
 from .symbolic import SymbolicTensor, is_symbolic
 
 
 class Layer:
+    """A built-in layer (forward/backward written by hand) or, subclassed with a call() of one's
+    own, a custom layer as Keras' guide writes them (layers/custom.py: build, add_weight, call
+    traced and differentiated)."""
     weights_trainable = True  # False: the layer's weights are never trained (Normalization's statistics)
     _model = None  # a weak reference to the model whose buffer holds the weights (bind)
 
     def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, **kwargs):
+        kwargs.pop("autocast", None)  # (Keras' mixed-precision switch: float32 throughout here)
+        if "input_dim" in kwargs and input_shape is None:
+            input_shape = (kwargs.pop("input_dim"),)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
         if dtype not in (None, "float32", np.float32):
@@ -32,11 +40,41 @@ class Layer:
         self._weights: list = []  # views into the model's flat parameter buffer
         self._grads: list = []
         self._buffers: dict = {}  # batch size -> workspace arrays
+        self._own = custom.OwnWeights()  # a custom layer's add_weight variables
+        self._last_losses: list = []  # add_loss values of the last call
+
+    @property
+    def _is_custom(self) -> bool:
+        """A subclass with a call() of its own (Keras' subclassing API)."""
+        return type(self).call is not Layer.call
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__}: a layer subclass defines call()")
+
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
+                   name=None):
+        """Keras' add_weight: a variable of this layer, created in __init__ or build()."""
+        return custom.add_weight(self, shape, initializer, dtype, trainable, regularizer, constraint, name)
+
+    add_variable = add_weight
+
+    def add_loss(self, loss):
+        """Keras' add_loss: a scalar summed into the training loss (activity regularization)."""
+        custom.add_loss(self, loss)
+
+    @property
+    def losses(self) -> list:
+        """The add_loss values of the last call and the weights' penalties, sublayers' too."""
+        return custom.losses_of(self)
 
     # ---------------------------------------------------------------- structure
     def build(self, input_shape) -> None:
         """Keras' build: `input_shape` with the batch dimension first, e.g. (None, 4); a layer
         built on its own creates (and initialises) its own weights."""
+        if self._is_custom:  # a custom layer's own build() creates its weights; this one has none
+            self.built = True
+            return
         shape = tuple(input_shape) if input_shape is not None else ()
         if len(shape) < 2 or any(not isinstance(d, (int, np.integer)) or d < 1 for d in shape[1:]):
             raise ValueError(f"{type(self).__name__} {self.name!r}: build expects a shape with the batch "
@@ -46,12 +84,17 @@ class Layer:
 
     def build_sample(self, sample_shape) -> None:
         """Shapes from one sample's shape (no batch dimension): what a model calls."""
+        if self._is_custom:
+            custom.build_from_sample(self, tuple(sample_shape))
+            return
         self.input_shape = tuple(sample_shape)
         self.output_shape = self.sample_output_shape(self.input_shape)
         self.built = True
 
     def sample_output_shape(self, sample_shape):
         """The shape of one output sample, given one input sample's shape."""
+        if self._is_custom:
+            return custom.sample_output_shape(self, tuple(sample_shape))
         return tuple(sample_shape)
 
     def compute_output_shape(self, input_shape):
@@ -61,10 +104,12 @@ class Layer:
 
     def weight_specs(self) -> list:
         """[(name, shape, initializer)] of this layer's weights, in Keras' order."""
-        return []
+        return self._own.specs()
 
     def create_own_weights(self) -> None:
         """Weights (and gradient buffers) of this layer alone, initialised, for use outside a model."""
+        if self._is_custom:  # add_weight made them
+            return
         specs = self.weight_specs()
         kept = self._weights
         weights = []
@@ -97,6 +142,8 @@ class Layer:
     @property
     def weights(self) -> list:
         """Keras-like variables (.numpy(), .shape, .name, .path, .assign) over this layer's weights."""
+        if self._is_custom:
+            return custom.weights_of(self)
         if not self.built:
             return []
         return [Variable(self, i, name) for i, (name, _, _) in enumerate(self.weight_specs())
@@ -110,14 +157,20 @@ class Layer:
     def trainable_mask(self) -> list:
         """Per weight, in weight_specs' order: whether the optimizer updates it (BatchNormalization's
         moving statistics never are)."""
+        if self._is_custom:
+            return [self.trainable and t for t in self._own.trainable]
         return [self.trains] * len(self.weight_specs())
 
     @property
     def trainable_weights(self) -> list:
+        if self._is_custom:
+            return custom.weights_of(self, trainable=True)
         return [w for w, t in zip(self.weights, self.trainable_mask()) if t]
 
     @property
     def non_trainable_weights(self) -> list:
+        if self._is_custom:
+            return custom.weights_of(self, trainable=False)
         return [w for w, t in zip(self.weights, self.trainable_mask()) if not t]
 
     def count_trainable_params(self) -> int:
@@ -128,10 +181,18 @@ class Layer:
         return self.weights
 
     def get_weights(self) -> list:
+        if self._is_custom:
+            return [v.numpy() for v in self.weights]
+        return self._own_weight_values()
+
+    def _own_weight_values(self) -> list:
+        """Copies of this layer's own weights (not its sublayers'), in weight_specs' order."""
         self._weights_to_host()
         return [w.copy() for w in self._weights]
 
     def set_weights(self, weights) -> None:
+        if self._is_custom:
+            return custom.set_weights(self, weights)
         weights = list(weights)
         if len(weights) != len(self._weights):
             raise ValueError(f"layer {self.name!r} expects {len(self._weights)} weight arrays, got {len(weights)}")
@@ -149,7 +210,7 @@ class Layer:
 
     def weight_regularizers(self) -> list:
         """[(weight index, regularizer)] of the weights with a penalty."""
-        return []
+        return self._own.regularizers()
 
     def regularization_loss(self) -> float:
         return sum((r(self._weights[i]) for i, r in self.weight_regularizers()), 0.0)
@@ -190,13 +251,33 @@ class Layer:
         return b
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        if self._is_custom:  # its traced call() as one node of a Sequential or graph
+            return custom.forward(self, x, training)
         raise NotImplementedError
 
     def backward(self, dy: np.ndarray, need_dx: bool) -> np.ndarray | None:
         """Gradients of this layer's weights (into the flat gradient buffer) and, if asked, dx."""
+        if self._is_custom:
+            return custom.backward(self, dy, need_dx)
         raise NotImplementedError
 
-    def __call__(self, x, training=False):
+    def _weight_holders(self) -> list:
+        """The layers whose own weights make up this one's, in Keras' order (a custom layer's
+        tracked sublayers follow it)."""
+        return custom.weight_holders(self) if self._is_custom else [self]
+
+    def __call__(self, x=None, *args, training=None, **kwargs):
+        """A layer's call: on traced tensors (inside a model's traced call()), a node of the graph
+        (a custom layer's call() traced in line); else the eager or functional call below."""
+        if self._is_custom:
+            return custom.call(self, x, args, training, kwargs)
+        if args or kwargs:
+            raise TypeError(f"{self.name}: unexpected arguments to a {type(self).__name__} call")
+        if autodiff.is_traced(x) or (isinstance(x, (list, tuple)) and x and autodiff.is_traced(x[0])):
+            return custom.record_builtin(self, x, training)
+        return self._eager_or_symbolic_call(x, bool(training))
+
+    def _eager_or_symbolic_call(self, x, training=False):
         """Eager forward pass on a numpy batch (a list of batches for a merge layer), as Keras: the
         first call builds the layer (and its own weights) from x's shape; later calls need samples
         of that shape. On symbolic tensors (keras.Input(...) or other layers' symbolic outputs):

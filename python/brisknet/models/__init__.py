@@ -3,12 +3,13 @@ reading them back from files."""
 import json as _json
 
 from .cloning import clone_model
-from .functional import Model
+from .functional import Functional
+from .model import Model
 from .sequential import Sequential
 
 __all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
 
-MODEL_CLASSES = {"Sequential": Sequential, "Functional": Model}  # by the class_name model files give
+MODEL_CLASSES = {"Sequential": Sequential, "Functional": Functional}  # by the class_name model files give
 
 
 def save_model(model, filepath, overwrite=True, **kwargs):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import functional_config
 from ..layers import Input, Layer
-from .functional import Model
+from .functional import Functional
 from .sequential import Sequential
 
 
@@ -22,14 +22,14 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     if input_tensors is not None or call_function is not None or kwargs:
         raise NotImplementedError("clone_model: input_tensors and call_function are not supported")
     clone = clone_function or _clone_layer
-    if isinstance(model, Model):  # the same graph of calls on new layers
+    if isinstance(model, Functional):  # the same graph of calls on new layers
         def layer_from(entry):
             new = clone(model.get_layer(entry["name"]))
             if not isinstance(new, Layer):
                 raise TypeError(f"clone_model: clone_function must return a Layer, got {type(new).__name__}")
             return new
         inputs, outputs, name, trainable = functional_config.build(model.get_config(), layer_from, "clone_model")
-        return Model(inputs, outputs, name=name, trainable=trainable)
+        return Functional(inputs, outputs, name=name, trainable=trainable)
     entries = []
     for entry in model.layers:
         if isinstance(entry, Sequential):

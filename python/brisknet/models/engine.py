@@ -94,7 +94,9 @@ def _graph_specs(model, offset_of):
     """A functional model's graph as specs in its nodes' order, each reading the specs that make
     its inputs (-1: the model's input); a layer with nothing to do (Flatten, Identity, ...) passes
     its input's spec on."""
-    g = model._graph
+    g = getattr(model, "_graph", None)
+    if g is None:
+        return None, "a subclassed model (its traced graph runs on the Python path for now)"
     if g.n_inputs != 1 or len(g.outputs) != 1:
         return None, "several inputs or outputs (the engine runs one of each for now)"
     for nodes in g.shared_layers.values():  # each call a spec of its own, on the same weights

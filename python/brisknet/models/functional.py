@@ -27,16 +27,16 @@ def _structure(value):
     return [value], None, False
 
 
-class Model(Sequential):
-    """keras.Model(inputs, outputs, name=None): a model from a graph of layer calls on keras.Input.
-    Subclassing keras.Model (a call() method of one's own) is not supported."""
+class Functional(Sequential):
+    """keras.Model(inputs, outputs, name=None): a model from a graph of layer calls on keras.Input
+    (keras.Model(...) makes one; models/model.py has the subclassing API)."""
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, device=None, **kwargs):
         if kwargs:
             raise TypeError(f"Model: unexpected arguments {sorted(kwargs)}")
         if inputs is None or outputs is None:
-            raise NotImplementedError("Model: subclassed models (a call() of one's own) are not supported; "
-                                      "build one from keras.Input: Model(inputs, outputs)")
+            raise ValueError("Model: give both inputs and outputs (keras.Model(inputs, outputs)), or subclass "
+                             "keras.Model with a call() of your own")
         ins, in_keys, inputs_as_list = _structure(inputs)
         outs, out_keys, outputs_as_list = _structure(outputs)
         graph = Graph(ins, outs)
@@ -144,6 +144,16 @@ class Model(Sequential):
 
     def _shared_layers(self) -> set:
         return set(self._graph.shared_layers)
+
+    def _traced_call(self, x, training):
+        """Inside another model's traced call(): the graph's layer calls on traced tensors."""
+        if self._several_inputs or self._several_outputs:
+            raise NotImplementedError(f"model {self.name!r}: a functional model of several inputs or outputs "
+                                      "called inside a traced call()")
+        values = [x]
+        for node in self._graph.nodes:
+            values.append(node.layer(self._graph.args_of(node, values), training=training))
+        return values[self._graph.outputs[0]]
 
     def _forward(self, x, training):
         xs = functional_io.unpack(x, self._in_shapes) if self._several_inputs else [x]
@@ -288,8 +298,8 @@ class Model(Sequential):
         out = super().predict(x, *args, **kwargs)
         return self._structured(out) if self._several_outputs else out
 
-    def __call__(self, x, training=False):
-        out = super().__call__(x, training)
+    def _eager_call(self, x, training=False):
+        out = super()._eager_call(x, training)
         return self._structured(out) if self._several_outputs else out
 
     def predict_on_batch(self, x):
@@ -304,7 +314,7 @@ class Model(Sequential):
                                                                  "config": layer.get_config()})
 
     @classmethod
-    def from_config(cls, config, _source="config") -> "Model":
+    def from_config(cls, config, _source="config") -> "Functional":
         """The model a get_config() describes, with fresh weights (brisknet's global generator left
         as it was)."""
         from .. import layers as layers_module, runtime

@@ -163,8 +163,18 @@ class Sequential(Trainer):
                 return self.build(input_shape)
             finally:
                 runtime.global_rng().bit_generator.state = saved_rng
-        old = {id(l): l.get_weights() for l in self._layers if l.built and l._weights}
+        old = {id(l): l._own_weight_values() for l in self._layers if l.built and l._weights}
         self._build_layers()
+        self._allocate_weights(old)
+        self.built = True
+        if self.optimizer is not None:
+            self.optimizer.build(self._params.size)
+        self._configure_fusion()
+        self._share_with_nested(0)
+
+    def _allocate_weights(self, old) -> None:
+        """The layers' weights as views of one flat float32 buffer (and their gradients of one more),
+        keeping the values in `old` ({id(layer): arrays}) and initialising the rest."""
         specs = [layer.weight_specs() for layer in self._layers]
         total = sum(math.prod(s) for layer_specs in specs for _, s, _ in layer_specs)
         self._params = np.zeros(total, np.float32)
@@ -186,11 +196,17 @@ class Sequential(Trainer):
                 self._slices.append((offset, offset + size))
                 offset += size
             layer.bind(weights, grads, self)
-        self.built = True
-        if self.optimizer is not None:
-            self.optimizer.build(total)
-        self._configure_fusion()
-        self._share_with_nested(0)
+
+    def _weight_holders(self) -> list:
+        """The layers whose weights make up this model's (a model held by a custom layer or a
+        subclassed model)."""
+        return list(self._layers)
+
+    def _traced_call(self, x, training):
+        """Inside a traced call(): each layer called on the traced tensor in turn."""
+        for layer in self._entries:
+            x = layer(x, training=training)
+        return x
 
     def _build_layers(self) -> None:
         """Each layer's shapes, from the model's input shape."""

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from ... import callbacks as callbacks_module
+from ... import autodiff, callbacks as callbacks_module
 from ... import distribution as distribution_module, metrics as metrics_module, runtime
 from .. import batches as batches_module
 from .. import engine as engine_module
@@ -191,8 +191,13 @@ class Evaluating:
             steps = -(-samples // batch_size)
         return callbacks_module.CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": steps})
 
+    def __call__(self, x, training=None):
+        if autodiff.is_traced(x) or (isinstance(x, (list, tuple)) and x and autodiff.is_traced(x[0])):
+            return self._traced_call(x, training)  # a model called inside a traced call(): nodes of that graph
+        return self._eager_call(x, bool(training))
+
     @_exclusive
-    def __call__(self, x, training=False):
+    def _eager_call(self, x, training=False):
         x = self._prepare_x(x)
         self._weights_to_host()
         return self._forward(x, training=bool(training)).copy()

@@ -11,7 +11,9 @@ from .common import _mean, _update_metrics
 
 class PythonStep:
     def _regularization_loss(self):
-        return sum(layer.regularization_loss() for layer in self._layers)
+        """The weights' penalties and the add_loss values of the last forward pass (custom layers')."""
+        return sum(layer.regularization_loss() + sum(float(np.sum(v)) for v in layer._last_losses)
+                   for layer in self._layers)
 
     def _batch_loss(self, y, pred, sw, need_grad, whole=None):
         """Per-sample losses of a batch (and d(loss)/d(last layer output), Keras' reduction; of a

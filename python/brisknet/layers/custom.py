@@ -1,0 +1,357 @@
+"""Keras' subclassing API for layers: a Layer subclass with build(), add_weight() and a call()
+written with keras.ops. Its weights are variables it owns (views of the model's flat buffer once a
+model holds it); the layers it assigns to attributes (or keeps in lists and dicts) are tracked in
+that order, as Keras tracks them, which fixes the weights' order. Called on arrays it runs
+eagerly on numpy; inside a model its call() is traced into the model's op graph and
+differentiated there (autodiff/); inside a Sequential or a functional graph it is one node whose
+forward and backward passes run its own traced graph."""
+from __future__ import annotations
+
+import inspect
+import threading
+
+import numpy as np
+
+from .. import autodiff, initializers, regularizers
+from ..autodiff import Program, Trace, recording
+from ..variables import Variable
+
+_eager = threading.local()  # the depth of eager custom calls (the outermost one clears the losses)
+
+
+class OwnWeights:
+    """A layer's own variables in Keras' order: the trainable ones, then the others."""
+
+    def __init__(self):
+        self.variables: list = []
+        self.shapes: list = []
+        self.initializers: list = []
+        self.trainable: list = []
+        self.regularizer: list = []
+        self.constraint: list = []
+        self.building = False
+
+    def specs(self) -> list:
+        return [(v.name, s, init) for v, s, init in zip(self.variables, self.shapes, self.initializers)]
+
+    def regularizers(self) -> list:
+        return [(i, r) for i, r in enumerate(self.regularizer) if r is not None]
+
+
+def _check_can_add(layer, what):
+    if autodiff.current() is not None and not layer._own.building:
+        raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}): {what} inside call(); a layer creates its "
+                         "weights in __init__ or build(), which runs once before the first call")
+
+
+def add_weight(layer, shape, initializer, dtype, trainable, regularizer, constraint, name):
+    _check_can_add(layer, "add_weight")
+    if dtype is not None and np.dtype(dtype) != np.float32:
+        raise ValueError(f"layer {layer.name!r}: add_weight(dtype={dtype!r}): brisknet's weights are float32")
+    shape = () if shape is None else ((int(shape),) if isinstance(shape, (int, np.integer)) else
+                                      tuple(int(d) for d in shape))
+    if any(d < 0 for d in shape):
+        raise ValueError(f"layer {layer.name!r}: add_weight: negative dimension in shape {shape}")
+    init = initializers.get(initializer if initializer is not None else "glorot_uniform")
+    value = np.asarray(init(shape, np.float32), np.float32).reshape(shape)
+    if layer._owner() is not None:
+        raise ValueError(f"layer {layer.name!r}: add_weight after a model took the layer in; create weights in "
+                         "__init__ or build()")
+    own = layer._own
+    names = {v.name for v in own.variables}
+    if name is None:
+        name = "variable" if "variable" not in names else f"variable_{len(own.variables)}"
+    pos = sum(own.trainable) if trainable else len(own.variables)  # Keras: trainable ones first
+    for v in own.variables[pos:]:
+        v._index += 1
+    var = Variable(layer, pos, name)
+    for lst, item in ((own.variables, var), (own.shapes, shape), (own.initializers, init),
+                      (own.trainable, bool(trainable)), (own.regularizer, regularizers.get(regularizer)),
+                      (own.constraint, constraint)):
+        lst.insert(pos, item)
+    layer._weights.insert(pos, value)
+    layer._grads.insert(pos, np.zeros_like(value))
+    var._trainable = bool(trainable)
+    return var
+
+
+def add_loss(layer, loss):
+    trace = autodiff.current()
+    if trace is not None or autodiff.is_traced(loss):
+        from ..autodiff import traced_ops
+        t = traced_ops.sum(traced_ops.tensor(loss, trace))  # (Keras sums a non-scalar loss)
+        (trace or t.trace).added_losses.append((layer, t))
+    else:
+        layer._last_losses.append(np.asarray(np.sum(np.asarray(loss, np.float32)), np.float32))
+
+
+# ------------------------------------------------------------------------ tracking
+def _trackable(value) -> bool:
+    return callable(getattr(value, "_weight_holders", None)) and not isinstance(value, type)
+
+
+UNTRACKED = frozenset({"_entries", "_layers", "_graph", "_model", "_own", "_programs", "_run", "_metrics",
+                       "optimizer", "loss", "_output_holder"})
+
+
+def tracked_layers(obj) -> list:
+    """The layers (and models) held in obj's attributes, lists, tuples and dicts, in the order the
+    attributes were set (Keras' tracking order)."""
+    found, seen = [], set()
+
+    def visit(v, depth):
+        if _trackable(v):
+            if id(v) not in seen and v is not obj:
+                seen.add(id(v))
+                found.append(v)
+        elif depth < 4 and isinstance(v, (list, tuple)):
+            for item in v:
+                visit(item, depth + 1)
+        elif depth < 4 and isinstance(v, dict):
+            for item in v.values():
+                visit(item, depth + 1)
+
+    for key, value in vars(obj).items():
+        if key not in UNTRACKED:
+            visit(value, 0)
+    return found
+
+
+def weight_holders(layer) -> list:
+    """The layers whose own weights make up this layer's, in Keras' order: itself, then its
+    tracked layers' (depth first)."""
+    out = [layer]
+    for sub in tracked_layers(layer):
+        out += sub._weight_holders()
+    return out
+
+
+def weights_of(layer, trainable=None) -> list:
+    """Keras' weights / trainable_weights / non_trainable_weights of a custom layer."""
+    if trainable is True and not layer.trainable:
+        return []
+    if trainable is False and not layer.trainable:
+        return weights_of(layer)
+    own = [v for v, t in zip(layer._own.variables, layer._own.trainable) if trainable is None or t == trainable]
+    seen = {id(v) for v in own}
+    for sub in tracked_layers(layer):
+        subs = sub.weights if trainable is None else (sub.trainable_weights if trainable else sub.non_trainable_weights)
+        for v in subs:
+            if id(v) not in seen:
+                seen.add(id(v))
+                own.append(v)
+    return own
+
+
+def set_weights(layer, weights) -> None:
+    variables = layer.weights
+    weights = list(weights)
+    if len(weights) != len(variables):
+        raise ValueError(f"layer {layer.name!r} expects {len(variables)} weight arrays, got {len(weights)}")
+    for i, (v, w) in enumerate(zip(variables, weights)):
+        if np.shape(w) != v.shape:
+            raise ValueError(f"layer {layer.name!r}, weight {i}: expected shape {v.shape}, got {np.shape(w)}")
+    for v, w in zip(variables, weights):
+        v.assign(w)
+
+
+def losses_of(layer) -> list:
+    """Keras' layer.losses: the add_loss values of the last call, then each regularized weight's
+    penalty (a built-in layer's `<weight>_regularizer`), then the sublayers'."""
+    own = list(layer._last_losses)
+    if layer._is_custom:
+        own += [np.asarray(r(layer._weights[i]), np.float32) for i, r in layer.weight_regularizers()]
+    elif layer.built:
+        for v in layer.weights:
+            r = getattr(layer, f"{v.name}_regularizer", None)
+            if r is not None:
+                own.append(np.asarray(r(v.value), np.float32))
+    for sub in tracked_layers(layer):
+        own += sub.losses
+    return own
+
+
+# ------------------------------------------------------------------------ building and calling
+def _shape_of(x):
+    if isinstance(x, (list, tuple)):
+        return [_shape_of(t) for t in x]
+    return tuple(x.shape)
+
+
+def build_custom(layer, input_shape) -> None:
+    """The layer's own build(input_shape) (batch dimension first), once; add_weight is allowed
+    there even inside a trace."""
+    if layer.built:
+        return
+    own = layer._own
+    own.building = True
+    try:
+        layer.build(input_shape)
+    finally:
+        own.building = False
+    layer.built = True
+
+
+def build_from_sample(layer, sample_shape) -> None:
+    """What a Sequential or functional model asks of a layer: build it for samples of this shape."""
+    if not layer.built:
+        build_custom(layer, (None,) + tuple(sample_shape))
+    layer.input_shape = tuple(sample_shape)
+    layer.output_shape = sample_output_shape(layer, sample_shape)
+
+
+def sample_output_shape(layer, sample_shape):
+    """compute_output_shape when the class has one, else the shape its traced call() gives."""
+    if type(layer).compute_output_shape is not _base_compute_output_shape():
+        return tuple(layer.compute_output_shape((None,) + tuple(sample_shape)))[1:]
+    program = _program(layer, (1,) + tuple(sample_shape), np.dtype(np.float32), False)
+    return program.outputs[0].shape[1:]
+
+
+def _base_compute_output_shape():
+    from .layer import Layer
+    return Layer.compute_output_shape
+
+
+def _accepts(layer, arg) -> bool:
+    cls = type(layer)
+    cache = cls.__dict__.get("_call_params")
+    if cache is None:
+        params = inspect.signature(cls.call).parameters
+        cache = (set(params), any(p.kind == p.VAR_KEYWORD for p in params.values()))
+        cls._call_params = cache
+    return arg in cache[0] or cache[1]
+
+
+def _flat(values):
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            yield from _flat(v)
+        elif isinstance(v, dict):
+            yield from _flat(list(v.values()))
+        else:
+            yield v
+
+
+def call(layer, x, args, training, kwargs):
+    """Layer.__call__ of a custom layer: traced inside a trace, recorded on the functional API's
+    symbolic tensors, eager on arrays."""
+    if x is None:
+        x = kwargs.pop("inputs", None)
+    values = [x, *args, *kwargs.values()]
+    traced = [v for v in _flat(values) if autodiff.is_traced(v)]
+    if traced:
+        return _traced_call(layer, traced[0].trace, x, args, training, kwargs)
+    from .symbolic import is_symbolic
+    if is_symbolic(x):
+        if args or kwargs:
+            raise NotImplementedError(f"layer {layer.name!r}: a custom layer in a functional model takes one tensor")
+        return layer._symbolic_call((x,), False)
+    return _eager_call(layer, x, args, training, kwargs)
+
+
+def _traced_call(layer, trace, x, args, training, kwargs):
+    with autodiff.in_layer(trace, layer):
+        if not layer.built:
+            build_custom(layer, _shape_of(x))
+        if _accepts(layer, "training"):
+            kwargs["training"] = trace.training if training is None else bool(training)
+        return layer.call(x, *args, **kwargs)
+
+
+def _eager_call(layer, x, args, training, kwargs):
+    depth = getattr(_eager, "depth", 0)
+    if depth == 0:
+        for holder in [layer] + tracked_layers(layer):
+            _clear_losses(holder)
+    if isinstance(x, (list, tuple)):
+        x = type(x)(np.asarray(t) if not isinstance(t, np.ndarray) else t for t in x)
+    elif x is not None and not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+        if x.dtype == np.float64:
+            x = x.astype(np.float32)
+    if not layer.built:
+        build_custom(layer, _shape_of(x))
+    if training is not None and _accepts(layer, "training"):
+        kwargs["training"] = bool(training)
+    _eager.depth = depth + 1
+    try:
+        return layer.call(x, *args, **kwargs)
+    finally:
+        _eager.depth = depth
+
+
+def _clear_losses(layer):
+    if hasattr(layer, "_last_losses"):
+        layer._last_losses = []
+    for sub in tracked_layers(layer) if hasattr(layer, "_own") else []:
+        _clear_losses(sub)
+
+
+def record_builtin(layer, x, training):
+    """A built-in layer called on traced tensors: one node running its fused forward and backward."""
+    several = isinstance(x, (list, tuple))
+    if several != layer.takes_several_inputs:
+        raise TypeError(f"{layer.name}: expected " + ("a list of tensors" if layer.takes_several_inputs else
+                                                      "one tensor, got a list"))
+    xs = list(x) if several else [x]
+    trace = xs[0].trace
+    shapes = [t.shape[1:] for t in xs]
+    shape = shapes if several else shapes[0]
+    with autodiff.in_layer(trace, layer):
+        if not layer.built or (layer.weight_specs() and not layer._weights):
+            layer.build_sample(shape)
+            layer.create_own_weights()
+        elif (list(shape) if several else tuple(shape)) != (list(layer.input_shape) if several
+                                                            else tuple(layer.input_shape)):
+            raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) was built for samples of shape "
+                             f"{layer.input_shape}, called on {shape}")
+    value = np.zeros((xs[0].shape[0],) + tuple(layer.output_shape), np.float32)
+    train = trace.training if training is None else bool(training)
+    return trace.add_node(layer, xs, {"training": train}, [value])[0]
+
+
+# ------------------------------------------------------------------------ as a node of a Sequential or graph
+def _program(layer, shape, dtype, training) -> Program:
+    """The layer's call() traced for inputs of this shape (cached per shape and training flag)."""
+    programs = layer.__dict__.setdefault("_programs", {})
+    key = (tuple(shape), np.dtype(dtype).str, bool(training))
+    program = programs.get(key)
+    if program is None:
+        trace = Trace(training)
+        with recording(trace):
+            t = trace.input(np.zeros(shape, dtype))
+            out = _traced_call(layer, trace, t, (), None, {})
+        if not autodiff.is_traced(out):
+            raise TypeError(f"layer {layer.name!r}: call() must return one tensor here, got {type(out).__name__}")
+        program = programs[key] = Program(trace, [out])
+    return program
+
+
+def _check_runs_alone(layer):
+    inner = [sub for sub in tracked_layers(layer) if sub._weight_holders() and any(
+        h.weight_specs() for h in sub._weight_holders())]
+    if inner:
+        raise NotImplementedError(f"layer {layer.name!r} holds layers with weights ({inner[0].name!r}); such a layer "
+                                  "trains inside a keras.Model subclass, not yet inside a Sequential or functional "
+                                  "model")
+
+
+def forward(layer, x, training):
+    _check_runs_alone(layer)
+    program = _program(layer, x.shape, x.dtype, training)
+    (out,), losses = program.forward([x], training)
+    layer._last_losses = losses
+    layer._run = program
+    return np.ascontiguousarray(out, np.float32)
+
+
+def backward(layer, dy, need_dx):
+    grads = layer._run.backward([dy], wrt_inputs=need_dx)
+    for i, v in enumerate(layer._own.variables):
+        g = grads.get(id(v))
+        layer._grads[i][...] = 0 if g is None else g
+    if need_dx:
+        dx = grads.get(("input", 0))
+        return np.zeros(layer._run.inputs[0].shape, np.float32) if dx is None else np.ascontiguousarray(dx, np.float32)
+    return None

@@ -1,0 +1,261 @@
+"""keras.Model. Called with inputs and outputs it makes a functional model (functional.py); a
+subclass with __init__ and call() is Keras' subclassing API: its call() is traced per input shape
+and training flag into an op graph (autodiff/), whose forward pass, reverse mode and the layers'
+own fused passes make a training step with the same loss, penalties and optimizer update as
+every model. The layers assigned to its attributes are tracked in that order (Keras' order of the
+weights); their weights are views of one flat buffer, as in a Sequential."""
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+from .. import autodiff, kernels
+from ..autodiff import Program, Trace, recording
+from ..layers import custom
+from ..naming import to_snake_case, unique_name
+from .functional import Functional
+from .sequential import Sequential
+
+
+class _Output:
+    """What the trainer reads of a model's last layer: one output sample's shape."""
+
+    def __init__(self, shape):
+        self.output_shape = tuple(shape)
+
+
+class Model(Sequential, metaclass=abc.ABCMeta):
+    def __new__(cls, *args, **kwargs):
+        if cls is Model:  # keras.Model(inputs, outputs)
+            return Functional(*args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise NotImplementedError(f"{type(self).__name__}: a Model subclass built from inputs and outputs "
+                                      "(super().__init__(inputs, outputs)) is not supported yet; use "
+                                      "keras.Model(inputs, outputs), or define call()")
+        kwargs.pop("autocast", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
+        if dtype not in (None, "float32", np.float32):
+            raise ValueError(f"{type(self).__name__}: only float32 models are supported, got dtype={dtype!r}")
+        if type(self).call is Model.call:
+            raise TypeError(f"{type(self).__name__}: a keras.Model subclass defines call(self, inputs, ...)")
+        self._own = custom.OwnWeights()  # (a model's own add_weight is not supported yet: stays empty)
+        self._last_losses: list = []
+        self._programs: dict = {}
+        self._run = None
+        self._output_holder = None
+        super().__init__(None, trainable=trainable, name=name if name is not None else
+                         unique_name(to_snake_case(type(self).__name__)))
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def layers(self) -> list:
+        """The layers (and models) assigned to this model's attributes, in that order."""
+        return custom.tracked_layers(self)
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        self._trainable = bool(value)
+        for layer in custom.tracked_layers(self) if hasattr(self, "_own") else []:
+            layer.trainable = self._trainable
+
+    def add(self, layer) -> None:
+        raise TypeError(f"{type(self).__name__}.add: a subclassed model's layers are its attributes")
+
+    def pop(self):
+        raise TypeError(f"{type(self).__name__}.pop: a subclassed model's layers are its attributes")
+
+    def _weight_holders(self) -> list:
+        holders, seen = [], set()
+        for layer in custom.tracked_layers(self):
+            for h in layer._weight_holders():
+                if id(h) not in seen:
+                    seen.add(id(h))
+                    holders.append(h)
+        return holders
+
+    def add_loss(self, loss):
+        custom.add_loss(self, loss)
+
+    @property
+    def losses(self) -> list:
+        """The add_loss values of the last call, then the weights' penalties."""
+        return list(self._last_losses) + [np.asarray(r(layer._weights[i]), np.float32) for layer in self._layers
+                                          for i, r in layer.weight_regularizers()]
+
+    # ------------------------------------------------------------------ tracing and building
+    def build(self, input_shape=None, _restore_rng=False) -> None:
+        """Keras' build: call() traced once on a placeholder batch of this shape (batch first),
+        which builds the layers; then their weights are laid out in one flat buffer."""
+        if input_shape is not None:
+            shape = tuple(input_shape)[1:]
+            if not shape or any(d is None or isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
+                                for d in shape):
+                raise ValueError(f"build: input_shape must be (batch, sizes...) with known sizes, got {input_shape!r}")
+            self._input_shape = tuple(int(d) for d in shape)
+        if self._input_shape is None:
+            raise ValueError("the model has no input shape yet: call model.build((None, features)), call it on "
+                             "data, or call fit/predict")
+        self._program((1,) + tuple(self._input_shape), np.dtype(np.float32), False)
+        if not self.built:
+            self._lay_out_weights()
+
+    def _lay_out_weights(self) -> None:
+        holders = self._weight_holders()
+        old = {id(h): h._own_weight_values() for h in holders if h.built and h._weights}
+        self._layers = holders
+        self._allocate_weights(old)
+        self.built = True
+        if self.optimizer is not None:
+            self.optimizer.build(self._params.size)
+        self._configure_fusion()
+
+    def _program(self, shape, dtype, training) -> Program:
+        """call() traced for a batch of this shape and dtype (once per signature and flag)."""
+        key = (tuple(shape), np.dtype(dtype).str, bool(training))
+        program = self._programs.get(key)
+        if program is not None:
+            return program
+        trace = Trace(training)
+        with recording(trace), autodiff.in_layer(trace, self):
+            x = trace.input(np.zeros(shape, dtype))
+            kwargs = {"training": bool(training)} if custom._accepts(self, "training") else {}
+            out = self.call(x, **kwargs)
+        if isinstance(out, (list, tuple, dict)):
+            raise NotImplementedError(f"model {self.name!r}: call() returned {type(out).__name__}; a subclassed model "
+                                      "of several outputs is not supported yet")
+        if not autodiff.is_traced(out) or out.shape[:1] != tuple(shape[:1]):
+            raise ValueError(f"model {self.name!r}: call() must return a tensor computed from its input with the "
+                             f"batch dimension first, got {out!r}")
+        program = Program(trace, [out])
+        self._programs[key] = program
+        self._output_holder = _Output(out.shape[1:])
+        if self.built and {id(h) for h in self._weight_holders()} != {id(h) for h in self._layers}:
+            self._lay_out_weights()  # a layer first called in this trace (a training-only branch)
+        return program
+
+    def _prepare_x(self, x, what="x") -> np.ndarray:
+        """As every model's, except that call() may meet other shapes (a trace per shape)."""
+        if x is None:
+            raise ValueError(f"{what} is required")
+        x = kernels.as_array(x, what)
+        if x.ndim < 2 or x.shape[0] == 0:
+            raise ValueError(f"{what} must be a non-empty batch (samples, features...), got shape {x.shape}")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if not np.isfinite(x).all():
+            raise ValueError(f"{what} contains NaN or Inf")
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        return x
+
+    # ------------------------------------------------------------------ the step's phases
+    def _forward(self, x, training):
+        program = self._program(x.shape, x.dtype, training)
+        (out,), losses = program.forward([x], training)
+        self._run = program
+        self._last_losses = losses
+        for layer in self._layers:
+            layer._last_losses = []
+        for (layer, _), value in zip(program.losses, losses):
+            if layer is not self:
+                layer._last_losses.append(value)
+        return np.ascontiguousarray(out, np.float32)
+
+    def _backward(self, dpred):
+        self._grads.fill(0)
+        grads = self._run.backward([dpred])
+        for _, var in self._run.variables:
+            g = grads.get(id(var))
+            if g is not None:
+                var._layer._grads[var._index] += g
+
+    def _regularization_loss(self):
+        penalty = sum(layer.regularization_loss() for layer in self._layers)
+        return penalty + sum(float(np.sum(v)) for v in self._last_losses)
+
+    def _traced_call(self, x, training):
+        """Called inside another model's or layer's traced call(): its own call() in line."""
+        trace = x.trace
+        with autodiff.in_layer(trace, self):
+            kwargs = {}
+            if custom._accepts(self, "training"):
+                kwargs["training"] = trace.training if training is None else bool(training)
+            return self.call(x, **kwargs)
+
+    @property
+    def _output_layer(self):
+        return self._output_holder
+
+    @property
+    def _output_sample_shape(self) -> tuple:
+        return self._output_holder.output_shape
+
+    def _runs_as_chain(self) -> bool:
+        return False
+
+    # ------------------------------------------------------------------ weights
+    @property
+    def weights(self) -> list:
+        self._weights_to_host()
+        return custom.weights_of(self)
+
+    @property
+    def trainable_weights(self) -> list:
+        return custom.weights_of(self, trainable=True)
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return custom.weights_of(self, trainable=False)
+
+    def get_weights(self) -> list:
+        self._require_built("get_weights")
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights) -> None:
+        self._require_built("set_weights")
+        custom.set_weights(self, weights)
+
+    # ------------------------------------------------------------------ summary, config
+    def _summary_rows(self) -> list:
+        rows = []
+        for layer in self.layers:
+            shape = "?"
+            if isinstance(layer, Sequential) and layer.built:
+                shape = str(layer.output_shape)
+            elif layer.built and not layer._is_custom:
+                shape = str((None,) + tuple(layer.output_shape))
+            params = sum(int(np.prod(v.shape)) for v in layer.weights)
+            rows.append((layer.name, type(layer).__name__, shape, f"{params:,}", None))
+        return rows
+
+    def summary(self, line_length=None, print_fn=None, batch_size=32) -> None:
+        """Keras' table of the tracked layers and the parameter counts."""
+        print_fn = print_fn or print
+        width = line_length or 78
+        lines = [f'Model: "{self.name}"', "-" * width, f"{'Layer (type)':<40}{'Output Shape':<24}{'Param #':>12}",
+                 "=" * width]
+        for name, kind, shape, params, _ in self._summary_rows():
+            lines.append(f"{name + ' (' + kind + ')':<40}{shape:<24}{params:>12}")
+        lines.append("=" * width)
+        total = self._params.size if self.built else 0
+        trainable = sum(int(np.prod(v.shape)) for v in self.trainable_weights) if self.built else 0
+        lines += [f" Total params: {total:,}", f" Trainable params: {trainable:,}",
+                  f" Non-trainable params: {total - trainable:,}"]
+        print_fn("\n".join(lines))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
