@@ -65,8 +65,12 @@ def bind(primitive, operands_, **attrs) -> Tensor:
     """Record `primitive` (its name) on tensors `operands_` with `attrs`; its value from theirs."""
     prim = PRIMITIVES[primitive]
     trace = operands_[0].trace if operands_ else tracing.current()
-    with np.errstate(all="ignore"):
-        value = np.asarray(prim.forward(*[x.value for x in operands_], **attrs))
+    try:
+        with np.errstate(all="ignore"):
+            value = np.asarray(prim.forward(*[x.value for x in operands_], **attrs))
+    except (ValueError, IndexError, TypeError) as e:  # shapes that do not fit: name the layer and line
+        raise type(e)(f"{tracing._where(trace)}: keras.ops {primitive} on shapes "
+                      f"{[x.shape for x in operands_]}: {e}") from None
     return trace.add_node(prim, operands_, attrs, [value])[0]
 
 

@@ -259,3 +259,6 @@ class Model(Sequential, metaclass=abc.ABCMeta):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+Model.register(Functional)  # isinstance(keras.Model(inputs, outputs), keras.Model), as in Keras

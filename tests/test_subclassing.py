@@ -1,0 +1,222 @@
+"""Keras' subclassing API: custom layers and Model subclasses traced, differentiated and trained
+(their agreement with Keras 3 itself is in keras_programs.py's subclassing_guide)."""
+import numpy as np
+import pytest
+
+import brisknet as keras
+from brisknet import layers, ops
+from brisknet.autodiff import Program, Trace, TracingError, recording
+
+
+class Linear(layers.Layer):
+    def __init__(self, units, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.activation = units, activation
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_uniform", name="kernel")
+        self.b = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        y = ops.matmul(inputs, self.w) + self.b
+        return ops.relu(y) if self.activation == "relu" else y
+
+
+class OpsMLP(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.blocks = [Linear(32, "relu"), Linear(32, "relu"), Linear(10)]
+
+    def call(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class DenseMLP(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.d1 = layers.Dense(32, activation="relu")
+        self.d2 = layers.Dense(32, activation="relu")
+        self.d3 = layers.Dense(10)
+
+    def call(self, x):
+        return self.d3(self.d2(self.d1(x)))
+
+
+def _data(n=256, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 12)).astype("float32")
+    y = (x[:, :10] + 0.3 * rng.standard_normal((n, 10))).argmax(1)
+    return x, y
+
+
+def _fit(model, x, y, weights, epochs=3):
+    model(x[:2])
+    model.set_weights(weights)
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model.fit(x, y, epochs=epochs, batch_size=32, shuffle=False, verbose=0).history
+
+
+def test_ops_mlp_dense_mlp_and_sequential_train_alike():
+    """The same network three ways (custom layers of ops.matmul + relu, a Model subclass of
+    Dense layers, a Sequential) from the same weights: the same losses to float32 round-off."""
+    x, y = _data()
+    seq = keras.Sequential([keras.Input((12,)), layers.Dense(32, activation="relu"),
+                            layers.Dense(32, activation="relu"), layers.Dense(10)])
+    weights = seq.get_weights()
+    histories = [_fit(m, x, y, weights) for m in (OpsMLP(), DenseMLP(), seq)]
+    for h in histories[:2]:
+        np.testing.assert_allclose(h["loss"], histories[2]["loss"], rtol=2e-5)
+        np.testing.assert_allclose(h["accuracy"], histories[2]["accuracy"], atol=1 / 256 + 1e-9)
+    assert histories[0]["loss"][-1] < 0.7 * histories[0]["loss"][0]  # it learns
+
+
+def test_weights_order_and_paths_follow_tracking():
+    model = OpsMLP()
+    model(np.zeros((1, 5), np.float32))
+    assert [w.shape for w in model.weights] == [(5, 32), (32,), (32, 32), (32,), (32, 10), (10,)]
+    assert [w.name for w in model.weights[:2]] == ["kernel", "bias"]
+    assert [layer.name for layer in model.layers] == [b.name for b in model.blocks]
+    assert model.count_params() == 5 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10
+
+
+def _composed_gradcheck(layer, x):
+    """A custom layer's gradient w.r.t. its variables, traced in float64, against central differences."""
+    layer(x.astype(np.float32))  # build
+    trace = Trace(True)
+    with recording(trace):
+        t = trace.input(x)
+        out = layer(t)
+    program = Program(trace, [out])
+    values = {id(v): v.numpy().astype(np.float64) for _, v in program.variables}
+    (y,), _ = program.forward([x], True, values)
+    w = np.random.default_rng(3).standard_normal(y.shape)
+    grads = program.backward([w])
+    for _, var in program.variables:
+        numeric = np.zeros(var.shape)
+        for k in np.ndindex(var.shape):
+            for sign in (1, -1):
+                moved = {key: a.copy() for key, a in values.items()}
+                moved[id(var)][k] += sign * 1e-6
+                (v,), _ = program.forward([x], True, moved)
+                numeric[k] += sign * np.sum(w * v) / 2e-6
+        np.testing.assert_allclose(grads[id(var)], numeric, rtol=1e-6, atol=1e-7, err_msg=var.name)
+
+
+class Attentionish(layers.Layer):
+    """Softmax attention over the features of each sample, a gate and a normalisation: many
+    primitives composed."""
+
+    def build(self, input_shape):
+        d = input_shape[-1]
+        self.q = self.add_weight(shape=(d, d), name="q")
+        self.k = self.add_weight(shape=(d, d), name="k")
+        self.g = self.add_weight(shape=(d,), initializer="ones", name="g")
+
+    def call(self, x):
+        q, k = ops.matmul(x, self.q), ops.matmul(x, self.k)
+        scores = ops.einsum("bi,bj->bij", q, k) / np.sqrt(x.shape[-1])
+        mixed = ops.sum(ops.softmax(scores, axis=-1) * ops.expand_dims(x, 1), axis=-1)
+        gated = mixed * ops.sigmoid(self.g) + ops.tanh(x)[:, ::-1]
+        return ops.layer_normalization(gated, self.g) + ops.logsumexp(gated, axis=-1, keepdims=True)
+
+
+def test_composed_custom_layers_gradients_in_float64():
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    _composed_gradcheck(Attentionish(), x)
+    _composed_gradcheck(Linear(3, "relu"), x + 0.05)
+
+
+def test_vae_of_the_guide_trains():
+    class Sampling(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.seed_generator = keras.random.SeedGenerator(1337)
+
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            epsilon = keras.random.normal(shape=ops.shape(z_mean), seed=self.seed_generator)
+            return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    class VAE(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.proj = layers.Dense(16, activation="relu")
+            self.mean, self.log_var = layers.Dense(4), layers.Dense(4)
+            self.sampling = Sampling()
+            self.out = layers.Dense(20, activation="sigmoid")
+
+        def call(self, x):
+            h = self.proj(x)
+            z_mean, z_log_var = self.mean(h), self.log_var(h)
+            self.add_loss(-0.5 * ops.mean(z_log_var - ops.square(z_mean) - ops.exp(z_log_var) + 1))
+            return self.out(self.sampling((z_mean, z_log_var)))
+
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(1).random((256, 20)).astype("float32") ** 3
+    vae = VAE()
+    vae.compile(keras.optimizers.Adam(1e-2), loss="mse")
+    history = vae.fit(x, x, epochs=4, batch_size=32, verbose=0).history["loss"]
+    assert np.all(np.isfinite(history)) and history[-1] < 0.7 * history[0]
+    assert len(vae.losses) == 1 and len(vae.weights) == 8
+    a, b = vae(x[:4], training=True), vae(x[:4], training=True)
+    assert not np.array_equal(a, b)  # the noise is drawn anew each time the graph runs
+
+
+def test_functional_and_sequential_take_custom_layers():
+    x, y = _data(64)
+    inputs = keras.Input((12,))
+    outputs = layers.Dense(10)(Linear(8, "relu")(inputs))
+    for model in (keras.Model(inputs, outputs), keras.Sequential([keras.Input((12,)), Linear(8, "relu"),
+                                                                   layers.Dense(10)])):
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        history = model.fit(x, y, epochs=3, verbose=0).history["loss"]
+        assert history[-1] < history[0]
+
+
+def test_untraceable_code_names_the_layer_and_the_way_out():
+    class Branchy(layers.Layer):
+        def call(self, x):
+            if ops.sum(x) > 0:
+                return x
+            return -x
+
+    class Late(layers.Layer):
+        def call(self, x):
+            self.w = self.add_weight(shape=(1,))
+            return x * self.w
+
+    class Mismatch(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(3, 2))
+
+        def call(self, x):
+            return ops.matmul(x, self.w)
+
+    class Wrap(keras.Model):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def call(self, x):
+            return self.inner(x)
+
+    x = np.ones((2, 4), np.float32)
+    with pytest.raises(TracingError, match=r"layer 'branchy' \(Branchy\), .*test_subclassing.py line \d+.*ops\.cond"):
+        Wrap(Branchy(name="branchy"))(x)
+    with pytest.raises(ValueError, match=r"layer 'late'.*add_weight inside call\(\).*build\(\)"):
+        Wrap(Late(name="late"))(x)
+    with pytest.raises(ValueError, match=r"layer 'mismatch'.*matmul on shapes \[\(1, 4\), \(3, 2\)\]"):
+        Wrap(Mismatch(name="mismatch"))(x)
+    with pytest.raises(TypeError, match="defines call"):
+        keras.Model.__new__(type("NoCall", (keras.Model,), {}))
+        type("NoCall", (keras.Model,), {})()
+
+
+def test_model_classes():
+    inputs = keras.Input((3,))
+    functional = keras.Model(inputs, layers.Dense(2)(inputs))
+    assert isinstance(functional, keras.Model) and isinstance(OpsMLP(), keras.Model)
+    assert type(functional).__name__ == "Functional"
