@@ -94,7 +94,8 @@ class Layer:
     def sample_output_shape(self, sample_shape):
         """The shape of one output sample, given one input sample's shape."""
         if self._is_custom:
-            return custom.sample_output_shape(self, tuple(sample_shape))
+            return custom.sample_output_shape(self, tuple(sample_shape),
+                                              type(self).compute_output_shape is not Layer.compute_output_shape)
         return tuple(sample_shape)
 
     def compute_output_shape(self, input_shape):
