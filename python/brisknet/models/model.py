@@ -257,6 +257,14 @@ class Model(Sequential, metaclass=abc.ABCMeta):
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable}
 
+    @classmethod
+    def from_config(cls, config, _source="config", custom_objects=None):
+        """keras.Model.from_config: a functional config makes a functional model; a subclass is
+        made from its config's arguments, as Keras does."""
+        if cls is Model:
+            return Functional.from_config(config, _source)
+        return cls(**config)
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
 
