@@ -56,7 +56,10 @@ class Variable:
 
     @property
     def trainable(self) -> bool:
-        return self._layer is not None and self._layer.trainable and getattr(self, "_trainable", True)
+        if self._layer is None:
+            return False
+        own = self._layer._own  # a custom layer's add_weight(trainable=...)
+        return self._layer.trainable and (own.trainable[self._index] if own.variables else True)
 
     def numpy(self) -> np.ndarray:
         return self.value.copy()

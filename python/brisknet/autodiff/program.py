@@ -25,6 +25,7 @@ class Program:
         self.assigns = list(trace.assigns)
         self.variables = list(trace.variables.values())  # (leaf, Variable)
         self.inputs = list(trace.inputs)
+        self.constants = [t for t in trace.tensors if t.kind == "const"]
         self.nodes = self._needed(trace)
         self.n = len(trace.tensors)
         calls: dict = {}
@@ -66,9 +67,8 @@ class Program:
             vals[t.id] = x
         for leaf, var in self.variables:
             vals[leaf.id] = var.value if variables is None else variables[id(var)]
-        for t in self.trace.tensors:
-            if t.kind == "const":
-                vals[t.id] = t.payload
+        for t in self.constants:
+            vals[t.id] = t.payload
         for node in self.nodes:
             args = [vals[t.id] for t in node.inputs]
             if isinstance(node.op, Primitive):

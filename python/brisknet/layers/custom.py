@@ -28,7 +28,6 @@ class OwnWeights:
         self.initializers: list = []
         self.trainable: list = []
         self.regularizer: list = []
-        self.constraint: list = []
         self.building = False
 
     def specs(self) -> list:
@@ -45,7 +44,10 @@ def _check_can_add(layer, what):
 
 
 def add_weight(layer, shape, initializer, dtype, trainable, regularizer, constraint, name):
+    """Layer.add_weight: the variable, inserted after the layer's trainable ones when trainable."""
     _check_can_add(layer, "add_weight")
+    if constraint is not None:
+        raise NotImplementedError(f"layer {layer.name!r}: add_weight(constraint=...) is not supported yet")
     if dtype is not None and np.dtype(dtype) != np.float32:
         raise ValueError(f"layer {layer.name!r}: add_weight(dtype={dtype!r}): brisknet's weights are float32")
     shape = () if shape is None else ((int(shape),) if isinstance(shape, (int, np.integer)) else
@@ -66,12 +68,10 @@ def add_weight(layer, shape, initializer, dtype, trainable, regularizer, constra
         v._index += 1
     var = Variable(layer, pos, name)
     for lst, item in ((own.variables, var), (own.shapes, shape), (own.initializers, init),
-                      (own.trainable, bool(trainable)), (own.regularizer, regularizers.get(regularizer)),
-                      (own.constraint, constraint)):
+                      (own.trainable, bool(trainable)), (own.regularizer, regularizers.get(regularizer))):
         lst.insert(pos, item)
     layer._weights.insert(pos, value)
     layer._grads.insert(pos, np.zeros_like(value))
-    var._trainable = bool(trainable)
     return var
 
 
@@ -257,8 +257,7 @@ def _traced_call(layer, trace, x, args, training, kwargs):
 def _eager_call(layer, x, args, training, kwargs):
     depth = getattr(_eager, "depth", 0)
     if depth == 0:
-        for holder in [layer] + tracked_layers(layer):
-            _clear_losses(holder)
+        _clear_losses(layer)
     if isinstance(x, (list, tuple)):
         x = type(x)(np.asarray(t) if not isinstance(t, np.ndarray) else t for t in x)
     elif x is not None and not isinstance(x, np.ndarray):
@@ -324,8 +323,7 @@ def _program(layer, shape, dtype, training) -> Program:
 
 
 def _check_runs_alone(layer):
-    inner = [sub for sub in tracked_layers(layer) if sub._weight_holders() and any(
-        h.weight_specs() for h in sub._weight_holders())]
+    inner = [sub for sub in tracked_layers(layer) if any(h.weight_specs() for h in sub._weight_holders())]
     if inner:
         raise NotImplementedError(f"layer {layer.name!r} holds layers with weights ({inner[0].name!r}); such a layer "
                                   "trains inside a keras.Model subclass, not yet inside a Sequential or functional "

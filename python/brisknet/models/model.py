@@ -10,7 +10,7 @@ import abc
 
 import numpy as np
 
-from .. import autodiff, kernels
+from .. import autodiff
 from ..autodiff import Program, Trace, recording
 from ..layers import custom
 from ..naming import to_snake_case, unique_name
@@ -60,15 +60,8 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         """The layers (and models) assigned to this model's attributes, in that order."""
         return custom.tracked_layers(self)
 
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value) -> None:
-        self._trainable = bool(value)
-        for layer in custom.tracked_layers(self) if hasattr(self, "_own") else []:
-            layer.trainable = self._trainable
+    def _children(self) -> list:
+        return custom.tracked_layers(self)
 
     def add(self, layer) -> None:
         raise TypeError(f"{type(self).__name__}.add: a subclassed model's layers are its attributes")
@@ -145,19 +138,8 @@ class Model(Sequential, metaclass=abc.ABCMeta):
             self._lay_out_weights()  # a layer first called in this trace (a training-only branch)
         return program
 
-    def _prepare_x(self, x, what="x") -> np.ndarray:
-        """As every model's, except that call() may meet other shapes (a trace per shape)."""
-        if x is None:
-            raise ValueError(f"{what} is required")
-        x = kernels.as_array(x, what)
-        if x.ndim < 2 or x.shape[0] == 0:
-            raise ValueError(f"{what} must be a non-empty batch (samples, features...), got shape {x.shape}")
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        if not np.isfinite(x).all():
-            raise ValueError(f"{what} contains NaN or Inf")
-        if not self.built:
-            self.build((None,) + x.shape[1:])
-        return x
+    def _check_sample_shape(self, x, what):
+        """Any shape: call() is traced once per input shape."""
 
     # ------------------------------------------------------------------ the step's phases
     def _forward(self, x, training):

@@ -87,8 +87,12 @@ class Sequential(Trainer):
     def trainable(self, value) -> None:
         """As Keras: setting it sets every layer's (nested models' too)."""
         self._trainable = bool(value)
-        for e in self._entries:
+        for e in self._children():
             e.trainable = self._trainable
+
+    def _children(self) -> list:
+        """The layers and models whose `trainable` follows this model's."""
+        return self._entries
 
     def get_layer(self, name=None, index=None):
         if index is not None:

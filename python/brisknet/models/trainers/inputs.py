@@ -22,10 +22,14 @@ class Inputs:
             raise ValueError(f"{what} contains NaN or Inf")
         if not self.built:
             self.build((None,) + x.shape[1:])
-        elif tuple(x.shape[1:]) != tuple(self._input_shape):
+        else:
+            self._check_sample_shape(x, what)
+        return x
+
+    def _check_sample_shape(self, x, what):
+        if tuple(x.shape[1:]) != tuple(self._input_shape):
             raise ValueError(f"{what} has samples of shape {x.shape[1:]}, but the model expects "
                              f"{tuple(self._input_shape)}")
-        return x
 
     def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, what=""):
         x = self._prepare_x(x, what + "x")
