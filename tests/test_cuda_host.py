@@ -200,3 +200,28 @@ def test_backup_and_restore_resumes_a_gpu_model(gpu, tmp_path):
         m.fit(x, y, batch_size=32, epochs=4, verbose=0, callbacks=[backup])
         results.append(m.get_weights())
     assert_same(*results)
+
+
+def test_a_subclassed_model_trains_on_the_gpu_as_on_the_cpu(gpu):
+    """A Model subclass of built-in layers: its traced graph, lowered to the engine's chain of
+    layers, goes to the device engine through the same seam."""
+    class MLP(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = layers.Dense(16, activation="relu"), layers.Dense(4, activation="softmax")
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+
+    x, y = data()
+
+    def scenario(place):
+        keras.utils.set_random_seed(7)
+        m = MLP()
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        with keras.device(place):
+            h = m.fit(x, y, batch_size=32, epochs=2, verbose=0)
+            return type(m._training_engine).__name__, h.history, m.get_weights(), m.predict(x, verbose=0)
+    on_gpu, on_cpu = scenario("cuda"), scenario("cpu")
+    assert on_gpu[0] == "CudaEngine" and on_cpu[0] == "CpuEngine"
+    assert_same(on_gpu[1:], on_cpu[1:])

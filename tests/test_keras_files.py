@@ -228,6 +228,43 @@ def test_an_archive_that_inflates_without_bound_is_refused(tmp_path):
         keras.models.load_model(tmp_path / "bomb.keras")
 
 
+_HUGE_CLAIM = r"""
+import resource, sys
+import brisknet as keras
+from brisknet import keras_archive
+used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (used + (3 << 30), used + (3 << 30)))  # (unbounded, the machine's memory)
+inputs = keras.Input((3,))  # the architecture of fuzz/fuzz_keras_file.py's seed archive
+h = keras.layers.Dense(4, activation="relu")(inputs)
+h = keras.layers.Add()([h, keras.layers.BatchNormalization()(h)])
+model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Dropout(0.5)(h)))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    keras_archive.load_h5(model, open(sys.argv[1], "rb").read(), "hostile")
+except ValueError:
+    print("ValueError", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) >> 10)
+"""
+
+
+def test_a_weights_file_claiming_huge_buffers_is_refused_within_bounded_memory():
+    """A fuzzer-found weights file whose HDF5 metadata claims buffers of many GiB (before the
+    bound, loading it grew the process until the kernel killed it): ValueError, having grown by
+    less than the bound (in a process of its own, its address space capped at 3 GiB more)."""
+    import subprocess
+    from brisknet import keras_archive
+    hostile = os.path.join(HERE, "fuzz_regressions", "keras_weights_huge_claim.h5")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    res = subprocess.run([sys.executable, "-c", _HUGE_CLAIM, hostile], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    kind, grown_mib = res.stdout.split()
+    assert kind == "ValueError" and int(grown_mib) < (keras_archive._H5_MEMORY >> 20) + 64, res.stdout
+    with keras_archive._bounded_memory(64 << 20):  # the bound itself: an allocation beyond it fails
+        with pytest.raises(MemoryError):
+            np.empty(1 << 30, np.uint8)
+    np.empty(1 << 30, np.uint8)  # and is lifted after
+
+
 def test_saving_what_keras_cannot_read_is_refused_and_loses_nothing(tmp_path):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="gelu_tanh")])
     target = tmp_path / "m.keras"

@@ -219,3 +219,30 @@ def test_model_classes():
     functional = keras.Model(inputs, layers.Dense(2)(inputs))
     assert isinstance(functional, keras.Model) and isinstance(OpsMLP(), keras.Model)
     assert type(functional).__name__ == "Functional"
+
+
+def test_weights_files_of_a_subclassed_model_move_between_keras_and_brisknet(tmp_path):
+    """.weights.h5 paths as Keras 3 writes them for a subclassed model: a file Keras saved loads
+    in brisknet with Keras' predictions, and one brisknet saved loads in Keras with brisknet's."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from keras3 import run_keras
+    pytest.importorskip("h5py")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_subclassed_weights.py")
+
+    def ours(mode, path):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+        res = subprocess.run([sys.executable, script, "brisknet", mode, str(path)], capture_output=True, text=True,
+                             env=env, timeout=300)
+        assert res.returncode == 0, res.stderr[-3000:]
+        return json.loads(res.stdout.strip().splitlines()[-1])
+    theirs = run_keras([script, "keras", "save", str(tmp_path / "keras.weights.h5")], cwd=str(tmp_path))
+    loaded = ours("load", tmp_path / "keras.weights.h5")
+    assert loaded["shapes"] == theirs["shapes"]  # get_weights() in Keras' order
+    np.testing.assert_allclose(loaded["predict"], theirs["predict"], rtol=1e-5, atol=1e-6)
+    saved = ours("save", tmp_path / "brisknet.weights.h5")
+    back = run_keras([script, "keras", "load", str(tmp_path / "brisknet.weights.h5")], cwd=str(tmp_path))
+    np.testing.assert_allclose(back["predict"], saved["predict"], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(saved["predict"], theirs["predict"])  # (two different sets of weights)

@@ -16,6 +16,7 @@ This module takes models as arguments and imports nothing of brisknet.models.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import inspect
 import io
@@ -28,6 +29,7 @@ import numpy as np
 
 from . import functional_config, initializers, layers as layers_module, losses, metrics as metrics_module, optimizers
 from . import regularizers
+from .layers import custom
 from .optimizers import schedules
 from .brisk_format import atomic_write
 from .naming import to_snake_case
@@ -75,17 +77,72 @@ def _is_model(entry) -> bool:
     return hasattr(entry, "_entries")
 
 
-def _weights_by_path(model, prefix="layers") -> list:
-    """[(h5 group path, layer or model, [weight arrays])] of every layer, in Keras' order."""
+def _name_key(name):
+    return "~" + name if name.startswith("_") else name  # Keras walks private attributes last
+
+
+def _weights_by_path(model, prefix="layers", visited=None) -> list:
+    """[(h5 group path, layer or model, [weight arrays])] of every layer, in the order Keras
+    saves them: a Sequential's or functional model's layers under layers/<key>; a custom layer's
+    or subclassed model's own variables, then its attributes in sorted order (private ones last;
+    a subclassed model's `layers` among them, holding the layers no attribute before it did),
+    each layer under its attribute's name, or in a list or dict under <attribute>/<key>."""
+    visited = set() if visited is None else visited
+    if getattr(model, "_is_custom", False):
+        return _attributes_by_path(model, prefix.rpartition("/")[0], visited)
     out = []
     for key, e in zip(_keys(model.layers), model.layers):
-        path = f"{prefix}/{key}"
-        if _is_model(e):
-            out.append((path, e, []))
-            out += _weights_by_path(e, path + "/layers")
-        else:
-            out.append((path, e, list(e._weights)))
+        out += _entry_by_path(e, f"{prefix}/{key}", visited)
     return out
+
+
+def _entry_by_path(e, path, visited) -> list:
+    if id(e) in visited:
+        return []
+    visited.add(id(e))
+    if getattr(e, "_is_custom", False):
+        return _attributes_by_path(e, path, visited)
+    if _is_model(e):
+        return [(path, e, [])] + _weights_by_path(e, path + "/layers", visited)
+    return [(path, e, list(e._weights))]
+
+
+def _attributes_by_path(obj, path, visited) -> list:
+    visited.add(id(obj))
+    out = [(path, obj, [] if _is_model(obj) else list(obj._weights))]
+    attributes = [(k, v) for k, v in vars(obj).items() if k not in custom.UNTRACKED and not k.startswith("__")]
+    if _is_model(obj):
+        attributes.append(("layers", obj.layers))
+    for name, value in sorted(attributes, key=lambda kv: _name_key(kv[0])):
+        where = f"{path}/{name}" if path else name
+        if custom._trackable(value):
+            out += _entry_by_path(value, where, visited)
+        elif isinstance(value, (list, tuple, dict)):
+            out += _container_by_path(value, where, visited, set())
+    return out
+
+
+def _container_by_path(container, path, visited, containers) -> list:
+    if id(container) in containers:
+        return []
+    containers.add(id(container))
+    used: dict = {}
+    out = []
+    for item in (container.values() if isinstance(container, dict) else container):
+        if custom._trackable(item):
+            out += _entry_by_path(item, f"{path}/{_unique(to_snake_case(type(item).__name__), used)}", visited)
+        elif isinstance(item, (list, tuple, dict)):
+            out += _container_by_path(item, f"{path}/{_unique('container', used)}", visited, containers)
+    return out
+
+
+def _unique(name, used) -> str:
+    """Keras' numbering of names in one container: dense, dense_1, ..."""
+    if name in used:
+        used[name] += 1
+        return f"{name}_{used[name]}"
+    used[name] = 0
+    return name
 
 
 # --------------------------------------------------------------------------------- configs: out
@@ -205,7 +262,8 @@ def _optimizer_arrays(model) -> list:
 
 def _write_h5(model, f, include_optimizer=True) -> None:
     for path, layer, weights in _weights_by_path(model):
-        group = f.create_group(path + "/vars") if path + "/vars" not in f else f[path + "/vars"]
+        where = _vars_path(path)
+        group = f.create_group(where) if where not in f else f[where]
         group.attrs["name"] = layer.name
         integer = getattr(layer, "integer_weights", ())  # weights Keras keeps as int32 (Normalization's count)
         for (name, _, _), w in zip(layer.weight_specs() if weights else (), weights):
@@ -215,7 +273,12 @@ def _write_h5(model, f, include_optimizer=True) -> None:
         group.attrs["name"] = model.optimizer.name
         for i, arr in enumerate(_optimizer_arrays(model)):
             group.create_dataset(str(i), data=arr)
-    f.create_group("vars").attrs["name"] = model.name
+    if "vars" not in f:
+        f.create_group("vars").attrs["name"] = model.name
+
+
+def _vars_path(path) -> str:
+    return f"{path}/vars" if path else "vars"  # (a subclassed model's own: at the top)
 
 
 def _h5_bytes(model, include_optimizer=True) -> bytes:
@@ -556,28 +619,64 @@ def load_h5(model, data, source, optimizer=True) -> None:
     state) from model.weights.h5 bytes; every weight must be there with its shape. Whatever h5py
     raises on a damaged file becomes ValueError; nothing changes unless everything was read."""
     h5py = _h5py()
+    with _bounded_memory(_H5_MEMORY + 4 * (len(data) + model._params.nbytes)):
+        try:
+            f = h5py.File(io.BytesIO(data), "r")
+        except (OSError, ValueError, RuntimeError, OverflowError, MemoryError) as e:
+            raise ValueError(f"{source}: the weights are not a valid HDF5 file ({e})") from None
+        try:
+            with f:
+                _load_h5(model, f, source, optimizer)
+        except (OSError, RuntimeError, OverflowError, KeyError, TypeError, IndexError, AttributeError,
+                MemoryError) as e:
+            raise ValueError(f"{source}: damaged weights file ({type(e).__name__}: {e})") from None
+
+
+_H5_MEMORY = 256 << 20  # what reading a weights file may take beyond its bytes and the model's arrays
+
+
+@contextlib.contextmanager
+def _bounded_memory(extra):
+    """HDF5 sizes buffers by what the file claims, and a damaged or hostile file can claim
+    terabytes: Linux grants them and then kills the process for touching them. While h5py reads,
+    the process's address space may grow by `extra` bytes at most, so such a claim fails as an
+    allocation error instead (Linux; elsewhere, or under a tighter limit already, no change)."""
     try:
-        f = h5py.File(io.BytesIO(data), "r")
-    except (OSError, ValueError, RuntimeError, OverflowError) as e:
-        raise ValueError(f"{source}: the weights are not a valid HDF5 file ({e})") from None
+        import resource
+        with open("/proc/self/statm") as f:
+            used = int(f.read().split()[0]) * resource.getpagesize()
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        yield
+        return
+    limit = used + int(extra)
+    unlimited = resource.RLIM_INFINITY
+    if (soft != unlimited and soft <= limit) or (hard != unlimited and hard < limit):
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     try:
-        with f:
-            _load_h5(model, f, source, optimizer)
-    except (OSError, RuntimeError, OverflowError, KeyError, TypeError, IndexError, AttributeError) as e:
-        raise ValueError(f"{source}: damaged weights file ({type(e).__name__}: {e})") from None
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _load_h5(model, f, source, optimizer) -> None:
-    values = []
+    targets, values = [], []  # every weight array is read and checked before any is written
     for path, _, weights in _weights_by_path(model):
-        group = _group(f, path + "/vars", source, required=bool(weights))
+        where = _vars_path(path)
+        group = _group(f, where, source, required=bool(weights))
         names = sorted(group.keys(), key=_index) if group is not None else []
         if len(names) != len(weights):
-            raise ValueError(f"{source}: {path} holds {len(names)} variables, the model's layer has "
+            raise ValueError(f"{source}: {path or 'the model'} holds {len(names)} variables, the model's layer has "
                              f"{len(weights)}: the file does not match this architecture")
         for name, w in zip(names, weights):
-            values.append(_dataset(group, name, w.shape, f"{path}/vars/{name}", source, kinds="fiu"))
-    model.set_weights(values)
+            targets.append(w)
+            values.append(_dataset(group, name, w.shape, f"{where}/{name}", source, kinds="fiu"))
+    model._weights_to_host()
+    for dst, src in zip(targets, values):
+        dst[...] = src
+    model._weights_from_host()
     if optimizer and model.compiled and "optimizer" in f:
         _load_optimizer(model, _group(f, "optimizer/vars", source, required=False), source)
 

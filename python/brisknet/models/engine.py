@@ -91,12 +91,12 @@ def layer_specs(model):
 
 
 def _graph_specs(model, offset_of):
-    """A functional model's graph as specs in its nodes' order, each reading the specs that make
-    its inputs (-1: the model's input); a layer with nothing to do (Flatten, Identity, ...) passes
-    its input's spec on."""
-    g = getattr(model, "_graph", None)
+    """A functional model's graph (or a subclassed model's, lowered: traced_graph.py) as specs in
+    its nodes' order, each reading the specs that make its inputs (-1: the model's input); a
+    layer with nothing to do (Flatten, Identity, ...) passes its input's spec on."""
+    g, reason = model._engine_graph()
     if g is None:
-        return None, "a subclassed model (its traced graph runs on the Python path for now)"
+        return None, reason
     if g.n_inputs != 1 or len(g.outputs) != 1:
         return None, "several inputs or outputs (the engine runs one of each for now)"
     for nodes in g.shared_layers.values():  # each call a spec of its own, on the same weights
@@ -118,6 +118,8 @@ def _graph_specs(model, offset_of):
             continue
         for k, s in enumerate(spec):
             s.sources = sources if k == 0 else [len(specs) - 1]
+            if s.sources == [len(specs) - 1]:
+                s.sources = []  # the spec before (the engine's default: a chain, which the CUDA engine runs)
             specs.append(s)
         made[node.output] = len(specs) - 1
     if not specs or made[g.outputs[0]] != len(specs) - 1:

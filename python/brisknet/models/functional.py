@@ -142,6 +142,9 @@ class Functional(Sequential):
     def _runs_as_chain(self) -> bool:
         return self._graph.is_chain()
 
+    def _engine_graph(self):
+        return self._graph, None
+
     def _shared_layers(self) -> set:
         return set(self._graph.shared_layers)
 

@@ -14,6 +14,7 @@ from .. import autodiff
 from ..autodiff import Program, Trace, recording
 from ..layers import custom
 from ..naming import to_snake_case, unique_name
+from . import traced_graph
 from .functional import Functional
 from .sequential import Sequential
 
@@ -26,6 +27,8 @@ class _Output:
 
 
 class Model(Sequential, metaclass=abc.ABCMeta):
+    _is_custom = True  # as a custom layer: a call() of its own, its layers and weights in its attributes
+
     def __new__(cls, *args, **kwargs):
         if cls is Model:  # keras.Model(inputs, outputs)
             return Functional(*args, **kwargs)
@@ -48,6 +51,7 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         self._programs: dict = {}
         self._run = None
         self._output_holder = None
+        self._layer_graph = None  # (input shape, LayerGraph or None, why not): _engine_graph's answer
         super().__init__(None, trainable=trainable, name=name if name is not None else
                          unique_name(to_snake_case(type(self).__name__)))
 
@@ -100,11 +104,13 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         if self._input_shape is None:
             raise ValueError("the model has no input shape yet: call model.build((None, features)), call it on "
                              "data, or call fit/predict")
-        self._program((1,) + tuple(self._input_shape), np.dtype(np.float32), False)
+        for training in (True, False):  # both: a layer called in one branch alone is built too
+            self._program((1,) + tuple(self._input_shape), np.dtype(np.float32), training)
         if not self.built:
             self._lay_out_weights()
 
     def _lay_out_weights(self) -> None:
+        self._layer_graph = None
         holders = self._weight_holders()
         old = {id(h): h._own_weight_values() for h in holders if h.built and h._weights}
         self._layers = holders
@@ -139,7 +145,31 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         return program
 
     def _check_sample_shape(self, x, what):
-        """Any shape: call() is traced once per input shape."""
+        """Any shape (call() is traced once per input shape), unless the engine runs the model:
+        its layer graph is for the shape the model was built for."""
+        if self._engine_graph()[0] is not None:
+            super()._check_sample_shape(x, what)
+
+    def _engine_graph(self):
+        """(LayerGraph, None) when call() is calls of built-in layers alone, the same in training
+        and in inference, so that the engine runs it as a functional model; else (None, why not)."""
+        if not self.built or self._input_shape is None:
+            return None, "a subclassed model not built yet"
+        shape = tuple(self._input_shape)
+        if self._layer_graph is None or self._layer_graph[0] != shape:
+            graphs = []
+            for training in (True, False):
+                program = self._programs.get(((1,) + shape, np.dtype(np.float32).str, training))
+                graphs.append(traced_graph.layer_graph(program) if program is not None else
+                              (None, "a subclassed model not traced yet"))
+            (graph, reason), (other, other_reason) = graphs
+            if graph is not None and (other is None or other.structure() != graph.structure()):
+                graph, reason = None, other_reason or "a call() whose layers differ in training and inference"
+            holders = {id(h) for h in self._layers}
+            if graph is not None and any(n.layer._weights and id(n.layer) not in holders for n in graph.nodes):
+                graph, reason = None, "a layer with weights that is not an attribute of the model"
+            self._layer_graph = (shape, graph, reason)
+        return self._layer_graph[1:]
 
     # ------------------------------------------------------------------ the step's phases
     def _forward(self, x, training):
@@ -177,7 +207,20 @@ class Model(Sequential, metaclass=abc.ABCMeta):
 
     @property
     def _output_layer(self):
-        return self._output_holder
+        """The last layer when it is a built-in layer that the engine runs (the loss may fuse with
+        its softmax), else what the trainer reads of the output."""
+        graph = self._engine_graph()[0]
+        if graph is None or getattr(graph.nodes[-1].layer, "lowered", False):
+            return self._output_holder
+        return graph.nodes[-1].layer
+
+    def _run_order(self) -> list:
+        graph = self._engine_graph()[0]
+        return [n.layer for n in graph.nodes] if graph is not None else list(self._layers)
+
+    def _shared_layers(self) -> set:
+        graph = self._engine_graph()[0]
+        return set(graph.shared_layers) if graph is not None else set()
 
     @property
     def _output_sample_shape(self) -> tuple:
