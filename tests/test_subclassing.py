@@ -246,3 +246,87 @@ def test_weights_files_of_a_subclassed_model_move_between_keras_and_brisknet(tmp
     back = run_keras([script, "keras", "load", str(tmp_path / "brisknet.weights.h5")], cwd=str(tmp_path))
     np.testing.assert_allclose(back["predict"], saved["predict"], rtol=1e-5, atol=1e-6)
     assert not np.allclose(saved["predict"], theirs["predict"])  # (two different sets of weights)
+
+
+def _run_ours(script, *args):
+    import json
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    res = subprocess.run([sys.executable, script, "brisknet", *map(str, args)], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_keras_archives_of_registered_subclassed_models_move_between_keras_and_brisknet(tmp_path):
+    """A registered Model subclass (its get_config arguments, build shape and weights) and a
+    Sequential holding a registered custom layer: what each library saves, the other loads and
+    predicts alike."""
+    import os
+    from keras3 import run_keras
+    pytest.importorskip("h5py")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_subclassed_archive.py")
+    ours = _run_ours(script, "save", tmp_path)
+    theirs = run_keras([script, "keras", "save", str(tmp_path)], cwd=str(tmp_path))
+    ours_loaded = _run_ours(script, "load", tmp_path)
+    theirs_loaded = run_keras([script, "keras", "load", str(tmp_path)], cwd=str(tmp_path))
+    for mine, other in ((ours, theirs_loaded), (theirs, ours_loaded)):
+        assert other["class"] == "Net" and other["hidden"] == 5
+        for key in ("net", "seq"):
+            np.testing.assert_allclose(other[key], mine[key], rtol=1e-5, atol=1e-6)
+
+
+def test_saving_and_loading_user_classes_within_brisknet(tmp_path):
+    """Registered, given as custom_objects, or neither (a clear error naming the class); a Lambda
+    is refused; the auto-captured config of plain __init__ arguments; an argument that is not
+    plain data asks for get_config."""
+    class Doubler(layers.Layer):  # not registered
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+    class Small(keras.Model):
+        def __init__(self, width, **kwargs):
+            super().__init__(**kwargs)
+            self.double, self.dense = Doubler(factor=3.0), layers.Dense(width)
+
+        def call(self, x):
+            return self.dense(self.double(x))
+
+    model = Small(4, name="small")
+    assert model.get_config() == {"name": "small", "trainable": True, "width": 4}
+    model.compile("adam", "mse")
+    model.fit(np.ones((8, 3), np.float32), np.zeros((8, 4), np.float32), verbose=0)
+    model.save(tmp_path / "small.keras")
+    with pytest.raises(ValueError, match="'Small' is not Sequential, Functional or registered.*custom_objects"):
+        keras.saving.load_model(tmp_path / "small.keras")
+    back = keras.saving.load_model(tmp_path / "small.keras", custom_objects={"Small": Small, "Doubler": Doubler})
+    assert isinstance(back, Small) and back.double.factor == 3.0
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert back.optimizer.iterations == model.optimizer.iterations == 1
+
+    seq = keras.Sequential([keras.Input((3,)), Doubler(), layers.Dense(2)])
+    seq.save(tmp_path / "seq.keras")
+    with pytest.raises(ValueError, match="'Doubler' is not supported by brisknet.*nor registered"):
+        keras.saving.load_model(tmp_path / "seq.keras")
+    keras.saving.register_keras_serializable(package="tests")(Doubler)
+    assert keras.saving.get_registered_name(Doubler) == "tests>Doubler"
+    seq.save(tmp_path / "seq.keras")  # (the file names the class by its registered name now)
+    back = keras.saving.load_model(tmp_path / "seq.keras")
+    np.testing.assert_array_equal(back.predict(x, verbose=0), seq.predict(x, verbose=0))
+
+    class Holds(layers.Layer):
+        def __init__(self, inner, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = inner
+
+        def call(self, x):
+            return self.inner(x)
+    with pytest.raises(NotImplementedError, match="define get_config"):
+        Holds(layers.Dense(2)).get_config()

@@ -85,6 +85,48 @@ def add_loss(layer, loss):
         layer._last_losses.append(np.asarray(np.sum(np.asarray(loss, np.float32)), np.float32))
 
 
+# ------------------------------------------------------------------------ config
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return isinstance(value, _PLAIN)
+
+
+def init_arguments(cls, args, kwargs):
+    """The arguments a custom layer or model was made with, for its default get_config (Keras'
+    auto-config), or None when one is not plain data (numbers, strings, lists, dicts of them)."""
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(args) > len(positional):
+        return None
+    captured = dict(zip(positional, args), **kwargs)
+    if not all(_plain(v) for v in captured.values()):
+        return None
+    return {"arguments": captured, "takes_any": any(p.kind == p.VAR_KEYWORD for p in params),
+            "names": {p.name for p in params}}
+
+
+def auto_config(obj, base) -> dict:
+    """A custom class's get_config when it defines none: the base entries (name, trainable) that
+    its __init__ takes, and the arguments it was made with."""
+    captured = obj.__dict__.get("_init_arguments")
+    if captured is None:
+        raise NotImplementedError(f"{type(obj).__name__} {obj.name!r} was made with arguments that are not plain data "
+                                  "(numbers, strings, lists, dicts): define get_config() (and from_config() when "
+                                  "needed) to save it, as Keras asks")
+    config = {k: v for k, v in base.items() if captured["takes_any"] or k in captured["names"]}
+    config.update(captured["arguments"])
+    return config
+
+
 # ------------------------------------------------------------------------ tracking
 def _trackable(value) -> bool:
     return callable(getattr(value, "_weight_holders", None)) and not isinstance(value, type)

@@ -23,8 +23,16 @@ class Layer:
     weights_trainable = True  # False: the layer's weights are never trained (Normalization's statistics)
     _model = None  # a weak reference to the model whose buffer holds the weights (bind)
 
+    def __new__(cls, *args, **kwargs):
+        layer = super().__new__(cls)
+        if cls.call is not Layer.call:  # a custom layer: what it was made with, for get_config
+            layer._init_arguments = custom.init_arguments(cls, args, kwargs)
+        return layer
+
     def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, **kwargs):
-        kwargs.pop("autocast", None)  # (Keras' mixed-precision switch: float32 throughout here)
+        kwargs.pop("autocast", None)
+        if isinstance(dtype, dict):  # Keras' DTypePolicy, as its files give it
+            dtype = (dtype.get("config") or {}).get("name")  # (Keras' mixed-precision switch: float32 throughout here)
         if "input_dim" in kwargs and input_shape is None:
             input_shape = (kwargs.pop("input_dim"),)
         if kwargs:
@@ -228,7 +236,10 @@ class Layer:
             r.add_gradient(self._grads[i], self._weights[i])
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable}
+        config = {"name": self.name, "trainable": self.trainable}
+        if self._is_custom and type(self).get_config is Layer.get_config:
+            return custom.auto_config(self, config)
+        return config
 
     def get_state(self) -> dict:
         """State beyond the weights that training depends on (JSON-able; saved with the model)."""

@@ -31,15 +31,19 @@ def model_from_json(json_string, _path="json"):
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model saved with model.save(filepath): a Keras 3 '.keras' archive (brisknet's or Keras'
-    own, for the layers brisknet has) or a '.brisk' file. Never executes code from the file:
-    custom_objects are refused and safe_mode is always on."""
+    own, for the layers brisknet has and the user's classes) or a '.brisk' file. Never executes
+    code from the file: the user's classes come from register_keras_serializable or
+    custom_objects ({name: class}), and a Lambda is refused (safe_mode is always on)."""
     import os
     import zipfile
 
-    from .. import brisk_format, keras_archive
-    if custom_objects:
-        raise ValueError("load_model: custom_objects are not supported (loading never runs code from a file)")
+    from .. import brisk_format, keras_archive, object_registration
+    if custom_objects is not None and (not isinstance(custom_objects, dict) or
+                                       not all(isinstance(c, type) for c in custom_objects.values())):
+        raise ValueError("load_model: custom_objects must map names to the classes a file names (loading never "
+                         "runs code from a file)")
     path = os.fspath(filepath)
-    if path.endswith(".keras") or (os.path.isfile(path) and zipfile.is_zipfile(path)):
-        return keras_archive.load_archive(path, MODEL_CLASSES, compile, path)
-    return brisk_format.load_model(path, MODEL_CLASSES, compile=compile)
+    with object_registration.custom_object_scope(custom_objects or {}):
+        if path.endswith(".keras") or (os.path.isfile(path) and zipfile.is_zipfile(path)):
+            return keras_archive.load_archive(path, MODEL_CLASSES, compile, path)
+        return brisk_format.load_model(path, MODEL_CLASSES, compile=compile)

@@ -32,7 +32,9 @@ class Model(Sequential, metaclass=abc.ABCMeta):
     def __new__(cls, *args, **kwargs):
         if cls is Model:  # keras.Model(inputs, outputs)
             return Functional(*args, **kwargs)
-        return super().__new__(cls)
+        model = super().__new__(cls)
+        model._init_arguments = custom.init_arguments(cls, args, kwargs)  # for get_config
+        return model
 
     def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
@@ -42,6 +44,8 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         kwargs.pop("autocast", None)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
+        if isinstance(dtype, dict):  # Keras' DTypePolicy, as its files give it
+            dtype = (dtype.get("config") or {}).get("name")
         if dtype not in (None, "float32", np.float32):
             raise ValueError(f"{type(self).__name__}: only float32 models are supported, got dtype={dtype!r}")
         if type(self).call is Model.call:
@@ -280,7 +284,9 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         print_fn("\n".join(lines))
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable}
+        """The arguments the model was made with (Keras' auto-config), unless the class defines
+        get_config."""
+        return custom.auto_config(self, {"name": self.name, "trainable": self.trainable})
 
     @classmethod
     def from_config(cls, config, _source="config", custom_objects=None):
