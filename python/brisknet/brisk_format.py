@@ -21,6 +21,8 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load as _st_load, save as _st_save
 
+from . import object_registration
+
 FORMAT = "brisknet"
 FORMAT_VERSION = "1"
 MODEL_SUFFIX = ".brisk"
@@ -201,11 +203,20 @@ def model_class(spec, classes, path):
     return cls
 
 
+def model_from_spec(spec, classes, path):
+    """The model (fresh weights) an architecture `spec` describes: brisknet's classes, or a
+    registered subclassed model."""
+    name = spec.get("class_name") if isinstance(spec, dict) else None
+    if isinstance(name, str) and name not in classes:
+        return object_registration.subclassed_model(spec, path)
+    return model_class(spec, classes, path).from_config(spec.get("config"), _source=path)
+
+
 def _model_from(tensors, metadata, path, compile, classes):
     """classes: {"Sequential": ..., "Functional": ...}, brisknet's model classes, passed in so that
     this module stays below models."""
     spec = json_field(path, metadata, "model")
-    model = model_class(spec, classes, path).from_config(spec.get("config"), _source=path)
+    model = model_from_spec(spec, classes, path)
     if not model.built:
         raise ValueError(f"{path}: the saved model has no input shape")
     if compile and "compile" in metadata:

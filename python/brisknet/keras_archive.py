@@ -152,29 +152,13 @@ def _ser(obj, module):
     return {"module": module, "class_name": type(obj).__name__, "config": obj.get_config(), "registered_name": None}
 
 
-def _custom_config(obj, input_shape) -> dict:
-    """A custom layer's or subclassed model's entry, as Keras writes it: its class by registered
-    name, its get_config(), the input shape it was built for."""
-    cls = type(obj)
-    registered = object_registration.get_registered_name(cls)
-    entry = {"module": None if ">" in registered else cls.__module__, "class_name": cls.__name__,
-             "config": obj.get_config(), "registered_name": registered}
-    try:
-        json.dumps(entry["config"])
-    except (TypeError, ValueError):
-        raise ValueError(f"save: the get_config() of {cls.__name__} {obj.name!r} is not JSON data") from None
-    if input_shape is not None:
-        entry["build_config"] = {"input_shape": [None, *input_shape]}
-    return entry
-
-
 def _layer_config(layer) -> dict:
     if type(layer).__name__ == "Lambda":
         raise ValueError(f"save: layer {layer.name!r} is a Lambda, whose function is code, which brisknet never "
                          "loads from a file; write it as a Layer subclass registered with "
                          "@keras.saving.register_keras_serializable()")
     if layer._is_custom:
-        return _custom_config(layer, layer.input_shape if layer.built else None)
+        return object_registration.file_entry(layer, layer.input_shape if layer.built else None)
     config = dict(layer.get_config())
     if getattr(layer, "activation", None) in _NOT_IN_KERAS:
         raise ValueError(f"save: layer {layer.name!r} uses activation {layer.activation!r}, which Keras does "
@@ -204,7 +188,7 @@ def model_config(model) -> dict:
     if hasattr(model, "_graph"):
         return _functional_config(model)
     if getattr(model, "_is_custom", False):
-        return _custom_config(model, model._input_shape)
+        return object_registration.file_entry(model, model._input_shape)
     entries = []
     if model._input_shape is not None:
         entries.append({"module": "keras.layers", "class_name": "InputLayer",
@@ -506,12 +490,12 @@ def _layer_from(spec, source):
                          "subclass registered with @keras.saving.register_keras_serializable()")
     cls = object_registration.find_class(spec)
     if cls is not None:
-        return _custom_object(cls, spec, "layer", source)
+        return object_registration.from_entry(cls, spec, "layer", source)
     cls = _LAYERS.get(name)
     if cls is None:
         raise ValueError(f"{source}: layer class {name!r} is not supported by brisknet (supported: "
                          f"{sorted(_LAYERS) + ['InputLayer', 'Sequential']}), nor registered "
-                         f"({_register_hint(spec)}); loading never runs code from a file")
+                         f"({object_registration.register_hint(spec)}); loading never runs code from a file")
     config = dict(config)
     dtype = config.get("dtype")
     if isinstance(dtype, dict):  # Keras' DTypePolicy
@@ -531,51 +515,6 @@ def _layer_from(spec, source):
         raise ValueError(f"{source}: layer {name} {config.get('name')!r}: {e}") from None
 
 
-def _register_hint(spec) -> str:
-    name = spec.get("registered_name") or spec.get("class_name")
-    return (f"decorate the class with @keras.saving.register_keras_serializable() or pass "
-            f"custom_objects={{{name!r}: ...}} to load_model")
-
-
-def _custom_object(cls, spec, what, source):
-    """The user's registered class made from its config (its from_config: code the user wrote
-    and registered, not code from the file)."""
-    if not isinstance(cls, type) or not hasattr(cls, "from_config"):
-        raise ValueError(f"{source}: {spec.get('class_name')!r} is registered as {cls!r}, not a class")
-    config = spec.get("config")
-    if not isinstance(config, dict):
-        raise ValueError(f"{source}: {what} {spec.get('class_name')!r} has no config object")
-    try:
-        obj = cls.from_config(dict(config))
-    except (TypeError, ValueError, KeyError, NotImplementedError) as e:
-        raise ValueError(f"{source}: {what} {spec.get('class_name')!r}: {cls.__name__}.from_config failed "
-                         f"({type(e).__name__}: {e})") from None
-    return obj
-
-
-def _subclassed_model(spec, source):
-    cls = object_registration.find_class(spec)
-    kind = spec.get("class_name")
-    if cls is None:
-        raise ValueError(f"{source}: model class {kind!r} is not Sequential, Functional or registered "
-                         f"({_register_hint(spec)}); loading never runs code from a file")
-    from . import runtime
-    saved_rng = runtime.global_rng().bit_generator.state  # loading must not change what training does next
-    try:
-        model = _custom_object(cls, spec, "model", source)
-        if not (hasattr(model, "fit") and getattr(model, "_is_custom", False)):
-            raise ValueError(f"{source}: {kind!r} is registered as {cls.__name__}, which is not a keras.Model subclass")
-        shape = (spec.get("build_config") or {}).get("input_shape")
-        if shape is not None:
-            try:
-                model.build([None, *_shape(shape, source)])
-            except (TypeError, ValueError, NotImplementedError) as e:
-                raise ValueError(f"{source}: building {kind} for input shape {shape}: {e}") from None
-    finally:
-        runtime.global_rng().bit_generator.state = saved_rng
-    return model
-
-
 def build_model(spec, classes, source="config"):
     """A brisknet model from Keras' model config (weights freshly initialised, the global
     generator left as it was). classes: brisknet's model classes by Keras' class name,
@@ -584,7 +523,7 @@ def build_model(spec, classes, source="config"):
     if kind == "Functional":
         return _build_functional(spec, classes, source)
     if kind != "Sequential":
-        return _subclassed_model(spec, source)
+        return object_registration.subclassed_model(spec, source)
     sequential_class = classes["Sequential"]
     config = spec.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):

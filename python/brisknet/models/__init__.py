@@ -25,8 +25,8 @@ def model_from_json(json_string, _path="json"):
         spec = _json.loads(json_string)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{_path}: the model architecture is not valid JSON ({e})") from None
-    from ..brisk_format import model_class
-    return model_class(spec, MODEL_CLASSES, _path).from_config(spec.get("config"), _source=_path)
+    from ..brisk_format import model_from_spec
+    return model_from_spec(spec, MODEL_CLASSES, _path)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):

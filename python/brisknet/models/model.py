@@ -7,10 +7,11 @@ weights); their weights are views of one flat buffer, as in a Sequential."""
 from __future__ import annotations
 
 import abc
+import json
 
 import numpy as np
 
-from .. import autodiff
+from .. import autodiff, object_registration
 from ..autodiff import Program, Trace, recording
 from ..layers import custom
 from ..naming import to_snake_case, unique_name
@@ -287,6 +288,11 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         """The arguments the model was made with (Keras' auto-config), unless the class defines
         get_config."""
         return custom.auto_config(self, {"name": self.name, "trainable": self.trainable})
+
+    def to_json(self, **kwargs) -> str:
+        """The class (by registered name), get_config() and input shape, as JSON: what
+        models.model_from_json and .brisk files read back (for a registered class)."""
+        return json.dumps(object_registration.file_entry(self, self._input_shape), **kwargs)
 
     @classmethod
     def from_config(cls, config, _source="config", custom_objects=None):

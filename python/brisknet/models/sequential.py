@@ -360,8 +360,9 @@ class Sequential(Trainer):
 
     # ------------------------------------------------------------------ configs and files
     def get_config(self) -> dict:
+        from ..serialization import serialize
         return {"name": self.name, "trainable": self.trainable,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._entries],
+                "layers": [serialize(l) for l in self._entries],
                 "input_shape": list(self._input_shape) if self._input_shape else None}
 
     @classmethod
