@@ -378,3 +378,28 @@ def test_a_registered_subclassed_model_saves_and_resumes_training(tmp_path, suff
     seq.save(tmp_path / f"seq{suffix}")
     np.testing.assert_array_equal(keras.saving.load_model(tmp_path / f"seq{suffix}").predict(x, verbose=0),
                                   seq.predict(x, verbose=0))
+
+
+def test_lambda_layers_train_through_the_traced_graph_and_are_never_saved(tmp_path):
+    class HalfSquare(layers.Layer):
+        def call(self, x):
+            return ops.square(x) * 0.5
+
+    def model(middle):
+        return keras.Sequential([keras.Input((4,)), layers.Dense(8), middle, layers.Dense(2)])
+    x = np.random.default_rng(0).standard_normal((32, 4)).astype(np.float32)
+    y = np.random.default_rng(1).standard_normal((32, 2)).astype(np.float32)
+    with_lambda = model(layers.Lambda(lambda t, scale: ops.square(t) * scale, arguments={"scale": 0.5}))
+    with_layer = model(HalfSquare())
+    with_layer.set_weights(with_lambda.get_weights())
+    losses = []
+    for m in (with_lambda, with_layer):
+        m.compile("adam", "mse")
+        losses.append(m.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_array_equal(losses[0], losses[1])
+    assert layers.Lambda(lambda t: t[:, :3]).compute_output_shape((None, 5)) == (None, 3)
+    with pytest.raises(ValueError, match="Lambda"):
+        with_lambda.save(tmp_path / "m.keras")
+    with pytest.raises(NotImplementedError, match="Lambda"):
+        with_lambda.save(tmp_path / "m.brisk")
+    assert not (tmp_path / "m.keras").exists() and not (tmp_path / "m.brisk").exists()

@@ -8,6 +8,7 @@ from .embedding import Embedding
 from .flatten import Flatten
 from .image_reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 from .input_layer import Input, InputLayer, InputSpec
+from .lambda_layer import Lambda
 from .layer import Layer
 from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .noise import GaussianDropout, GaussianNoise
@@ -20,7 +21,7 @@ __all__ = ["Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D
            "Concatenate", "Conv1D", "Conv2D", "Conv2DTranspose", "Cropping2D", "Dense", "DepthwiseConv2D", "Dot", "Dropout",
            "ELU", "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Identity", "Input",
-           "InputLayer", "InputSpec", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
+           "InputLayer", "InputSpec", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
            "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "Permute", "ReLU",
            "RepeatVector", "Rescaling", "Reshape", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
            "Subtract", "UpSampling2D", "ZeroPadding2D"]
