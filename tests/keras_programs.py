@@ -1018,11 +1018,78 @@ def subclassing_guide(keras, workdir):
     return out
 
 
+def compute_loss_guide(keras, workdir):
+    """Model.compute_loss of one's own with keras.ops (the Model API docstring's example: the
+    loss, the added losses, a tracker updated inside it, a `metrics` property, reset_metrics),
+    and a Model subclass of Dense layers with a compiled loss beside it."""
+    layers, ops = keras.layers, keras.ops
+
+    class MyModel(keras.Model):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.hidden = layers.Dense(16, activation="relu")
+            self.out = layers.Dense(1)
+            self.loss_tracker = keras.metrics.Mean(name="loss")
+            self.abs_error = keras.metrics.Mean(name="abs_error")
+
+        def call(self, x):
+            h = self.hidden(x)
+            self.add_loss(1e-3 * ops.sum(ops.square(h)))
+            return self.out(h)
+
+        def compute_loss(self, x, y, y_pred, sample_weight, training=True):
+            loss = ops.mean((y_pred - y) ** 2)
+            loss += ops.sum(self.losses)
+            self.loss_tracker.update_state(loss)
+            self.abs_error.update_state(ops.mean(ops.abs(y_pred - y)))
+            return loss
+
+        def reset_metrics(self):
+            self.loss_tracker.reset_state()
+            self.abs_error.reset_state()
+
+        @property
+        def metrics(self):
+            return [self.loss_tracker, self.abs_error]
+
+    x, _ = _data(64)
+    y = (x[:, :1] * 2 + 0.5).astype("float32")
+    model = MyModel()
+    model(x[:2])
+    _set_weights(model)
+    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    history = model.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0, validation_data=(x[:32], y[:32]))
+    out = {"fit": {k: _floats(v) for k, v in history.history.items()},
+           "evaluate": {k: float(v) for k, v in model.evaluate(x, y, verbose=0, return_dict=True).items()},
+           "predict": np.round(model.predict(x[:4], verbose=0), 5).tolist()}
+
+    class DenseNet(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = layers.Dense(16, activation="relu")
+            self.dropout = layers.Dropout(0.0)
+            self.out = layers.Dense(3, activation="softmax")
+
+        def call(self, x, training=False):
+            return self.out(self.dropout(self.hidden(x), training=training))
+
+    x, yl = _data()
+    model = DenseNet()
+    model(x[:2])
+    _set_weights(model)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, yl, epochs=3, batch_size=32, shuffle=False, verbose=0)
+    out["dense_fit"] = {k: _floats(v) for k, v in history.history.items()}
+    out["dense_predict"] = np.round(model.predict(x[:4], verbose=0), 5).tolist()
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
                                     callback_docstrings, regression_tutorial, functional_guide,
-                                    functional_multi_io, subclassing_guide)}
+                                    functional_multi_io, subclassing_guide, compute_loss_guide)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

@@ -403,3 +403,41 @@ def test_lambda_layers_train_through_the_traced_graph_and_are_never_saved(tmp_pa
     with pytest.raises(NotImplementedError, match="Lambda"):
         with_lambda.save(tmp_path / "m.brisk")
     assert not (tmp_path / "m.keras").exists() and not (tmp_path / "m.brisk").exists()
+
+
+def test_compute_loss_of_ones_own_errors():
+    class PerSample(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = layers.Dense(1)
+
+        def call(self, x):
+            return self.d(x)
+
+        def compute_loss(self, x, y, y_pred, sample_weight):
+            return ops.square(y_pred - y)  # not reduced to a scalar
+
+    class CallsSuper(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = layers.Dense(1)
+
+        def call(self, x):
+            return self.d(x)
+
+        def compute_loss(self, x, y, y_pred, sample_weight):
+            return super().compute_loss(x, y, y_pred, sample_weight) * 2
+
+    x, y = np.ones((4, 3), np.float32), np.ones((4, 1), np.float32)
+    model = PerSample()
+    model.compile("sgd")  # no compiled loss: compute_loss is the loss
+    with pytest.raises(ValueError, match="compute_loss\\(\\) must return a float scalar"):
+        model.fit(x, y, verbose=0)
+    model = CallsSuper()
+    model.compile("sgd", "mse")
+    with pytest.raises(NotImplementedError, match="super\\(\\).compute_loss"):
+        model.fit(x, y, verbose=0)
+    model = DenseMLP()
+    model.compile("sgd")
+    with pytest.raises(ValueError, match="compiled without a loss"):
+        model.fit(x, np.zeros(4), verbose=0)

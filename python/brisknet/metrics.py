@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import initializers, kernels
+from . import autodiff, initializers, kernels
 from .variables import Variable
 from .losses import numpy_losses
 
@@ -30,6 +30,11 @@ __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccu
 class Metric:
     name = "metric"
     weighted = False  # whether the trainer passes sample weights (compile's weighted_metrics)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "update_state" in cls.__dict__:  # called on traced tensors (in compute_loss): after the forward pass
+            cls.update_state = autodiff.after_forward(cls.__dict__["update_state"])
 
     def __init__(self, name=None, dtype=None):
         if name is not None:
@@ -83,6 +88,7 @@ class Metric:
         self._total += total
         self._count += count
 
+    @autodiff.after_forward
     def update_state(self, y_true, y_pred, sample_weight=None):
         self._accumulate(self.values(np.asarray(y_true), np.asarray(y_pred)), sample_weight)
 

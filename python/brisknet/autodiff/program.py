@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .rules import Primitive
+from .tracing import Tensor
 
 
 class _Call:
@@ -23,6 +24,7 @@ class Program:
         self.outputs = list(outputs)
         self.losses = [(layer, t) for layer, t in trace.added_losses]
         self.assigns = list(trace.assigns)
+        self.deferred = list(trace.deferred)
         self.variables = list(trace.variables.values())  # (leaf, Variable)
         self.inputs = list(trace.inputs)
         self.constants = [t for t in trace.tensors if t.kind == "const"]
@@ -43,6 +45,7 @@ class Program:
     def _needed(self, trace):
         """The nodes that lead to an output, an added loss or a state update, in recording order."""
         want = {t.id for t in self.outputs} | {t.id for _, t in self.losses} | {t.id for _, t in self.assigns}
+        want |= {a.id for _, args, kwargs in self.deferred for a in (*args, *kwargs.values()) if isinstance(a, Tensor)}
         keep = []
         for node in reversed(trace.nodes):
             if any(o.id in want for o in node.outputs):
@@ -80,6 +83,9 @@ class Program:
         self.values = vals
         for var, t in self.assigns:  # the step's state updates, after its forward pass
             var.assign(vals[t.id])
+        for fn, args, kwargs in self.deferred:  # side effects on the step's values (metric updates)
+            fn(*[vals[a.id] if isinstance(a, Tensor) else a for a in args],
+               **{k: vals[a.id] if isinstance(a, Tensor) else a for k, a in kwargs.items()})
         return [vals[t.id] for t in self.outputs], [vals[t.id] for _, t in self.losses]
 
     def _layer_forward(self, node, args, training):

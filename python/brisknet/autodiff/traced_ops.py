@@ -49,6 +49,8 @@ def tensor(x, trace=None, dtype=None) -> Tensor:
     trace = trace or tracing.current()
     if isinstance(x, Variable):
         return trace.variable(x)
+    if isinstance(x, (list, tuple)) and x and builtins.any(is_traced_arg(v) for v in x):
+        return stack([tensor(v, trace, dtype) for v in x])  # a list of tensors as one, as Keras converts it
     a = np.asarray(x)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"keras.ops: expected numbers, got {type(x).__name__} of dtype {a.dtype}")

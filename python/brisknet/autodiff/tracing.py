@@ -6,6 +6,7 @@ value its op gave on placeholder inputs, which serves shape inference only: cont
 tensor's value is an error that names the layer, the line and the way out, as JAX's."""
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import sys
@@ -116,6 +117,7 @@ class Trace:
         self.layer_stack: list = []  # the layers whose call() is running (errors name the innermost)
         self.added_losses: list = []  # (layer, scalar tensor) from add_loss
         self.assigns: list = []     # (Variable, tensor): state updates of the step
+        self.deferred: list = []    # (function, args, kwargs) on traced tensors: run after each forward pass
         self._serials = itertools.count()
 
     def input(self, value) -> Tensor:
@@ -189,3 +191,16 @@ def operator(name):
 
 def is_traced(x) -> bool:
     return isinstance(x, Tensor)
+
+
+def after_forward(fn):
+    """Decorator for a side effect outside the graph (a metric's update_state): called on traced
+    tensors, it is recorded, and the program calls it with their values after each forward pass."""
+    @functools.wraps(fn)
+    def side_effect(*args, **kwargs):
+        traced = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+        if not traced:
+            return fn(*args, **kwargs)
+        traced[0].trace.deferred.append((fn, args, kwargs))
+        return None
+    return side_effect

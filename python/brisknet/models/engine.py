@@ -134,6 +134,8 @@ def why_not(model) -> str | None:
     _, reason = layer_specs(model)
     if reason:
         return reason
+    if getattr(model, "_computes_own_loss", False):
+        return "a compute_loss of its own (traced, run on the Python path)"
     if type(model.loss) not in LOSS_KINDS:
         return f"loss {type(model.loss).__name__} (computed in Python)"
     if model.optimizer.engine_spec() is None:

@@ -7,6 +7,7 @@ weights); their weights are views of one flat buffer, as in a Sequential."""
 from __future__ import annotations
 
 import abc
+import inspect
 import json
 
 import numpy as np
@@ -92,9 +93,12 @@ class Model(Sequential, metaclass=abc.ABCMeta):
 
     @property
     def losses(self) -> list:
-        """The add_loss values of the last call, then the weights' penalties."""
-        return list(self._last_losses) + [np.asarray(r(layer._weights[i]), np.float32) for layer in self._layers
-                                          for i, r in layer.weight_regularizers()]
+        """The add_loss values of the last call (inside a trace: of this one, traced), then the
+        weights' penalties."""
+        trace = autodiff.current()
+        added = [t for _, t in trace.added_losses] if trace is not None else list(self._last_losses)
+        return added + [np.asarray(r(layer._weights[i]), np.float32) for layer in self._layers
+                        for i, r in layer.weight_regularizers()]
 
     # ------------------------------------------------------------------ tracing and building
     def build(self, input_shape=None, _restore_rng=False) -> None:
@@ -125,9 +129,11 @@ class Model(Sequential, metaclass=abc.ABCMeta):
             self.optimizer.build(self._params.size)
         self._configure_fusion()
 
-    def _program(self, shape, dtype, training) -> Program:
-        """call() traced for a batch of this shape and dtype (once per signature and flag)."""
-        key = (tuple(shape), np.dtype(dtype).str, bool(training))
+    def _program(self, shape, dtype, training, targets=None) -> Program:
+        """call() traced for a batch of this shape and dtype (once per signature and flag). With
+        targets ((y's shape, dtype), the sample weights' shape or None), the class's own
+        compute_loss is traced after it: its value is the program's first output, then y_pred."""
+        key = (tuple(shape), np.dtype(dtype).str, bool(training), targets)
         program = self._programs.get(key)
         if program is not None:
             return program
@@ -136,18 +142,32 @@ class Model(Sequential, metaclass=abc.ABCMeta):
             x = trace.input(np.zeros(shape, dtype))
             kwargs = {"training": bool(training)} if custom._accepts(self, "training") else {}
             out = self.call(x, **kwargs)
-        if isinstance(out, (list, tuple, dict)):
-            raise NotImplementedError(f"model {self.name!r}: call() returned {type(out).__name__}; a subclassed model "
-                                      "of several outputs is not supported yet")
-        if not autodiff.is_traced(out) or out.shape[:1] != tuple(shape[:1]):
-            raise ValueError(f"model {self.name!r}: call() must return a tensor computed from its input with the "
-                             f"batch dimension first, got {out!r}")
-        program = Program(trace, [out])
+            if isinstance(out, (list, tuple, dict)):
+                raise NotImplementedError(f"model {self.name!r}: call() returned {type(out).__name__}; a subclassed "
+                                          "model of several outputs is not supported yet")
+            if not autodiff.is_traced(out) or out.shape[:1] != tuple(shape[:1]):
+                raise ValueError(f"model {self.name!r}: call() must return a tensor computed from its input with "
+                                 f"the batch dimension first, got {out!r}")
+            outputs = [out]
+            if targets is not None:
+                outputs.insert(0, self._traced_loss(trace, x, out, targets, training))
+        program = Program(trace, outputs)
         self._programs[key] = program
         self._output_holder = _Output(out.shape[1:])
         if self.built and {id(h) for h in self._weight_holders()} != {id(h) for h in self._layers}:
             self._lay_out_weights()  # a layer first called in this trace (a training-only branch)
         return program
+
+    def _traced_loss(self, trace, x, y_pred, targets, training):
+        (y_shape, y_dtype), sw_shape = targets
+        y = trace.input(np.zeros(y_shape, y_dtype))
+        sw = trace.input(np.zeros(sw_shape, np.float32)) if sw_shape is not None else None
+        kwargs = {"training": bool(training)} if "training" in inspect.signature(self.compute_loss).parameters else {}
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, **kwargs)
+        if not autodiff.is_traced(loss) or loss.shape != () or not loss.differentiable:
+            raise ValueError(f"model {self.name!r}: compute_loss() must return a float scalar computed with "
+                             f"keras.ops from y_pred, got {loss!r}")
+        return loss
 
     def _check_sample_shape(self, x, what):
         """Any shape (call() is traced once per input shape), unless the engine runs the model:
@@ -164,7 +184,7 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         if self._layer_graph is None or self._layer_graph[0] != shape:
             graphs = []
             for training in (True, False):
-                program = self._programs.get(((1,) + shape, np.dtype(np.float32).str, training))
+                program = self._programs.get(((1,) + shape, np.dtype(np.float32).str, training, None))
                 graphs.append(traced_graph.layer_graph(program) if program is not None else
                               (None, "a subclassed model not traced yet"))
             (graph, reason), (other, other_reason) = graphs
@@ -176,10 +196,81 @@ class Model(Sequential, metaclass=abc.ABCMeta):
             self._layer_graph = (shape, graph, reason)
         return self._layer_graph[1:]
 
+    # ------------------------------------------------------------------ compute_loss and metrics
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras' default: the compiled loss of (y, y_pred) plus the model's losses. A subclass may
+        define its own with keras.ops (traced after call(), and differentiated with it)."""
+        if autodiff.is_traced(y_pred):
+            raise NotImplementedError(f"model {self.name!r}: super().compute_loss() inside a compute_loss of your "
+                                      "own is not supported yet; write the whole loss with keras.ops")
+        per_sample, _ = self._batch_loss(np.asarray(y), np.asarray(y_pred, np.float32), sample_weight, False)
+        return np.float32(float(np.mean(per_sample)) + self._regularization_loss())
+
+    @property
+    def _computes_own_loss(self) -> bool:
+        return type(self).compute_loss is not Model.compute_loss
+
+    @property
+    def metrics(self) -> list:
+        """The compiled metrics (once fit or evaluate has built them); a subclass may list its own
+        (metrics it updates in compute_loss), reported in the logs and reset every epoch."""
+        return list(self._metrics or [])
+
+    def reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    def _reset_own_metrics(self):
+        if type(self).metrics is not Model.metrics:
+            self.reset_metrics()
+
+    def _logs(self, tracker, metrics, prefix=""):
+        logs = super()._logs(tracker, metrics, prefix)
+        if type(self).metrics is not Model.metrics:
+            logs.update({prefix + m.name: float(m.result()) for m in self.metrics})
+        return logs
+
+    def _train_step(self, x, y, sw, dist=None):
+        if not self._computes_own_loss:
+            return super()._train_step(x, y, sw, dist)
+        if dist is not None:
+            raise NotImplementedError(f"model {self.name!r}: data-parallel training with a compute_loss of its own is "
+                                      "not supported yet")
+        loss, pred = self._loss_forward(x, y, sw, True)
+        self._grads.fill(0)  # d(loss) alone: compute_loss decides whether the added losses count
+        self._add_variable_grads(self._run.backward([np.ones((), loss.dtype), None],
+                                                    loss_grads=[0.0] * len(self._run.losses)))
+        self._update()
+        return float(loss), pred
+
+    def _test_step(self, x, y, sw):
+        if not self._computes_own_loss:
+            return super()._test_step(x, y, sw)
+        loss, pred = self._loss_forward(x, y, sw, False)
+        return float(loss), pred
+
+    def _test_outputs(self, x, y, sw):
+        if self._computes_own_loss:
+            raise NotImplementedError(f"model {self.name!r}: data-parallel evaluation with a compute_loss of its own "
+                                      "is not supported yet")
+        return super()._test_outputs(x, y, sw)
+
+    def _loss_forward(self, x, y, sw, training):
+        targets = ((tuple(y.shape), np.dtype(y.dtype).str), tuple(sw.shape) if sw is not None else None)
+        program = self._program(x.shape, x.dtype, training, targets)
+        (loss, pred), losses = program.forward([x, y] + ([sw] if sw is not None else []), training)
+        self._keep_run(program, losses)
+        return loss, np.ascontiguousarray(pred, np.float32)
+
     # ------------------------------------------------------------------ the step's phases
     def _forward(self, x, training):
         program = self._program(x.shape, x.dtype, training)
         (out,), losses = program.forward([x], training)
+        self._keep_run(program, losses)
+        return np.ascontiguousarray(out, np.float32)
+
+    def _keep_run(self, program, losses):
+        """The program that ran (backward follows it) and the add_loss values it gave."""
         self._run = program
         self._last_losses = losses
         for layer in self._layers:
@@ -187,11 +278,14 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         for (layer, _), value in zip(program.losses, losses):
             if layer is not self:
                 layer._last_losses.append(value)
-        return np.ascontiguousarray(out, np.float32)
 
     def _backward(self, dpred):
         self._grads.fill(0)
-        grads = self._run.backward([dpred])
+        self._add_variable_grads(self._run.backward([dpred]))
+
+    def _add_variable_grads(self, grads):
+        """The gradients of the variables ops read, into their layers' gradient buffers (the
+        built-in layers' nodes wrote theirs)."""
         for _, var in self._run.variables:
             g = grads.get(id(var))
             if g is not None:

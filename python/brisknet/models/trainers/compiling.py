@@ -54,7 +54,7 @@ class Compiling:
         if not self.compiled:
             raise RuntimeError(f"{what}: you must compile the model before training/evaluating it "
                                "(model.compile(optimizer, loss, metrics))")
-        if self.loss is None:
+        if self.loss is None and not getattr(self, "_computes_own_loss", False):
             raise ValueError(f"{what}: the model was compiled without a loss")
 
     def _configure_fusion(self):

@@ -21,6 +21,7 @@ class Evaluating:
         metrics = [copy.deepcopy(m) for m in self._build_metrics(y)]
         for m in metrics:
             m.reset_state()
+        self._reset_own_metrics()
         tracker = metrics_module.Mean(name="loss")
         hooks = (cbl is not None and cbl.wants("on_test_batch_begin"),
                  cbl is not None and cbl.wants("on_test_batch_end"))
@@ -81,6 +82,7 @@ class Evaluating:
                 metrics = [copy.deepcopy(m) for m in self._build_metrics(yb)]
                 for m in metrics:
                     m.reset_state()
+                self._reset_own_metrics()
             if cbl is not None:
                 cbl.on_test_batch_begin(step)
             if dist is None:
@@ -205,6 +207,9 @@ class Evaluating:
     def reset_metrics(self):
         for m in self._metrics or []:
             m.reset_state()
+
+    def _reset_own_metrics(self):
+        """The metrics a subclassed model lists itself (models/model.py) start each epoch afresh."""
 
     @_exclusive
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):

@@ -77,6 +77,7 @@ class Fitting:
                 tracker.reset_state()
                 for m in metrics:
                     m.reset_state()
+                self._reset_own_metrics()
                 cbl.on_epoch_begin(epoch)
                 order = rng.permutation(n) if shuffle else np.arange(n)
                 if dist is not None:
@@ -144,6 +145,7 @@ class Fitting:
                 tracker.reset_state()
                 for m in metrics or []:
                     m.reset_state()
+                self._reset_own_metrics()
                 cbl.on_epoch_begin(epoch)
                 for step, batch in enumerate(source.epoch(runtime.global_rng() if shuffle else None)):
                     xb, yb, swb = self._prepare_batch(batch, class_weight, f"x[{step}]")

@@ -40,7 +40,8 @@ class Inputs:
             raise ValueError(f"{what}x and {what}y have different numbers of samples: x has {x.shape[0]}, "
                              f"y has shape {y_arr.shape}")
         units = self._output_layer.output_shape[-1]
-        y_arr = self.loss.prepare_targets(y_arr, units)
+        if self.loss is not None:
+            y_arr = self.loss.prepare_targets(y_arr, units)
         sw = self._sample_weights(sample_weight, class_weight, y_arr, x.shape[0])
         return x, y_arr, sw
 
