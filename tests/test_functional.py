@@ -215,3 +215,48 @@ def test_one_output_s_loss_and_metrics_may_come_as_a_list_or_a_dict():
         assert sorted(model.fit(x, y, verbose=0).history) == ["accuracy", "loss"]
     with pytest.raises(ValueError, match="unknown keys"):
         model.compile("sgd", loss={"other": "mse"})
+
+
+def test_the_functional_api_s_remaining_basics():
+    """Input shapes with the batch first, the helpers (layers.add, ...), layer.input/output and
+    sub-models from intermediate tensors, models called on symbolic tensors as layers."""
+    inputs = keras.Input((4,), name="features")
+    assert inputs.shape == (None, 4) and keras.Input(shape=(3, 2), batch_size=8).shape == (8, 3, 2)
+    a, b = layers.Dense(3, name="a")(inputs), layers.Dense(3, name="b")(inputs)
+    merged = [layers.add([a, b]), layers.subtract([a, b]), layers.multiply([a, b]), layers.average([a, b]),
+              layers.maximum([a, b]), layers.minimum([a, b]), layers.concatenate([a, b]), layers.dot([a, b], axes=1)]
+    assert [type(t.layer).__name__ for t in merged] == ["Add", "Subtract", "Multiply", "Average", "Maximum",
+                                                         "Minimum", "Concatenate", "Dot"]
+    assert merged[6].shape == (None, 6) and merged[7].shape == (None, 1)
+    model = keras.Model(inputs, layers.Dense(2, name="head")(merged[0]))
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    assert model.get_layer("a").input is inputs and model.get_layer("head").input is merged[0]
+    features = keras.Model(model.inputs, model.get_layer("a").output)
+    a_layer = model.get_layer("a")
+    np.testing.assert_allclose(features.predict(x, verbose=0), x @ a_layer.get_weights()[0] + a_layer.get_weights()[1],
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(AttributeError, match="never been called on a symbolic input"):
+        layers.Dense(2).output
+
+    # a model as a layer: its layers join the outer model, weights shared
+    inner = keras.Sequential([keras.Input((4,)), layers.Dense(3, activation="relu")])
+    outer_in = keras.Input((4,))
+    outer = keras.Model(outer_in, layers.Dense(1)(inner(outer_in)))
+    outer.compile("sgd", "mse")
+    outer.fit(x, np.ones((5, 1), np.float32), epochs=2, verbose=0)
+    np.testing.assert_array_equal(inner.layers[0].get_weights()[0], outer.layers[1].get_weights()[0])
+    ensemble_in = keras.Input((4,))
+    members = [keras.Model(i, layers.Dense(1)(i)) for i in (keras.Input((4,)) for _ in range(3))]
+    ensemble = keras.Model(ensemble_in, layers.average([m(ensemble_in) for m in members]))
+    expected = np.mean([m.predict(x, verbose=0) for m in members], axis=0)
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = layers.Dense(2)
+
+        def call(self, t):
+            return self.d(t)
+    with pytest.raises(NotImplementedError, match="subclassed model called on keras.Input"):
+        Sub()(keras.Input((4,)))

@@ -10,7 +10,8 @@ from .image_reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 from .input_layer import Input, InputLayer, InputSpec
 from .lambda_layer import Lambda
 from .layer import Layer
-from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
+                      concatenate, dot, maximum, minimum, multiply, subtract)
 from .noise import GaussianDropout, GaussianNoise
 from .normalization import Normalization, Rescaling
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
@@ -24,4 +25,5 @@ __all__ = ["Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D
            "InputLayer", "InputSpec", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
            "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "Permute", "ReLU",
            "RepeatVector", "Rescaling", "Reshape", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
-           "Subtract", "UpSampling2D", "ZeroPadding2D"]
+           "Subtract", "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "dot", "maximum", "minimum",
+           "multiply", "subtract"]

@@ -133,7 +133,7 @@ def _trackable(value) -> bool:
 
 
 UNTRACKED = frozenset({"_entries", "_layers", "_graph", "_model", "_own", "_programs", "_run", "_metrics",
-                       "optimizer", "loss", "_output_holder"})
+                       "optimizer", "loss", "_output_holder", "_first_call", "_init_arguments", "_layer_graph"})
 
 
 def tracked_layers(obj) -> list:

@@ -25,7 +25,7 @@ class InputLayer:
             raise ValueError(f"Input: dtype {dtype!r} is not supported (models compute in float32)")
         if sparse:
             raise NotImplementedError("Input: sparse inputs are not supported")
-        self.shape = shape
+        self.sample_shape = shape
         self.batch_size = batch_size
         self.dtype = dtype or "float32"
         self.name = name if name is not None else unique_name("input_layer")
@@ -33,13 +33,13 @@ class InputLayer:
         self.built = True
 
     @property
-    def sample_shape(self) -> tuple:
-        """The per-sample shape (the functional API's symbolic tensors have it too)."""
-        return self.shape
+    def shape(self) -> tuple:
+        """Keras' shape of the symbolic input: the batch dimension first (None unless given)."""
+        return (self.batch_size,) + self.sample_shape
 
     @property
     def input_shape(self) -> tuple:
-        return self.shape
+        return self.sample_shape
 
     output_shape = input_shape
 
@@ -54,7 +54,7 @@ class InputLayer:
         return 0
 
     def get_config(self) -> dict:
-        return {"batch_shape": [self.batch_size, *self.shape], "dtype": self.dtype, "sparse": False,
+        return {"batch_shape": [self.batch_size, *self.sample_shape], "dtype": self.dtype, "sparse": False,
                 "name": self.name}
 
     @classmethod
@@ -62,7 +62,7 @@ class InputLayer:
         return cls(**config)
 
     def __repr__(self):
-        return f"<InputLayer name={self.name} shape=(None, {', '.join(map(str, self.shape))})>"
+        return f"<InputLayer name={self.name} shape={self.shape}>"
 
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, sparse=None, batch_shape=None):

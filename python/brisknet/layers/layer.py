@@ -347,7 +347,29 @@ class Layer:
         if not self.built or (self.weight_specs() and not self._weights):
             self.build_sample(shape)  # as Keras: the first call creates the weights
             self.create_own_weights()
-        return SymbolicTensor(out, self, inputs)
+        result = SymbolicTensor(out, self, inputs)
+        if "_first_call" not in self.__dict__:  # layer.input / layer.output: of its first symbolic call
+            self._first_call = (inputs, result)
+        return result
+
+    @property
+    def input(self):
+        """The symbolic tensor (a list for a merge layer) the layer was first called on."""
+        inputs = self._first_symbolic_call("input")[0]
+        return list(inputs) if self.takes_several_inputs else inputs[0]
+
+    @property
+    def output(self):
+        """The symbolic tensor the layer's first call made: sub-models end there, as
+        keras.Model(model.inputs, model.get_layer(name).output)."""
+        return self._first_symbolic_call("output")[1]
+
+    def _first_symbolic_call(self, what):
+        call = self.__dict__.get("_first_call")
+        if call is None:
+            raise AttributeError(f"layer {self.name!r} has never been called on a symbolic input (keras.Input), so it "
+                                 f"has no {what}")
+        return call
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"

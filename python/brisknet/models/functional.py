@@ -53,7 +53,7 @@ class Functional(Sequential):
             raise ValueError(f"Model: outputs must have different names, got {self.output_names}")
         self._entries = list(graph.layers)
         self._layers = list(graph.layers)
-        self._in_shapes = [tuple(t.shape) for t in ins]
+        self._in_shapes = [tuple(t.sample_shape) for t in ins]
         self._out_shapes = [tuple(t.sample_shape) for t in outs]
         # several inputs: the trainer sees them packed side by side (functional_io)
         self._input_shape = self._in_shapes[0] if len(ins) == 1 else (sum(math.prod(s) for s in self._in_shapes),)
@@ -119,7 +119,7 @@ class Functional(Sequential):
         rows = []
         for layer in g.operations:
             if layer in self.inputs:
-                rows.append((layer.name, "InputLayer", str((None,) + tuple(layer.shape)), "0", ["-"]))
+                rows.append((layer.name, "InputLayer", str((None,) + tuple(layer.sample_shape)), "0", ["-"]))
                 continue
             inbound = [g.tensor_label(i) for node in g.nodes if node.layer is layer for i in node.inputs]
             rows.append((layer.name, type(layer).__name__, str((None,) + tuple(layer.output_shape)),
@@ -157,6 +157,18 @@ class Functional(Sequential):
         for node in self._graph.nodes:
             values.append(node.layer(self._graph.args_of(node, values), training=training))
         return values[self._graph.outputs[0]]
+
+    def _symbolic_call(self, x):
+        """Called on keras.Input tensors: the graph's layer calls replayed on them (its layers
+        shared with this model)."""
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(xs) != self._graph.n_inputs:
+            raise ValueError(f"model {self.name!r} takes {self._graph.n_inputs} inputs, called on {len(xs)}")
+        values = list(xs)
+        for node in self._graph.nodes:
+            values.append(node.layer(self._graph.args_of(node, values)))
+        outs = [values[i] for i in self._graph.outputs]
+        return outs if self._several_outputs else outs[0]
 
     def _forward(self, x, training):
         xs = functional_io.unpack(x, self._in_shapes) if self._several_inputs else [x]

@@ -143,14 +143,14 @@ class Graph:
 
     def sample_shapes(self) -> list:
         """Every tensor's per-sample shape, after the layers are built."""
-        shapes = [tuple(t.shape) for t in self.inputs]
+        shapes = [tuple(t.sample_shape) for t in self.inputs]
         for node in self.nodes:
             shapes.append(tuple(node.layer.output_shape))
         return shapes
 
     def build_layers(self) -> None:
         """Each layer's shapes from its first call (later calls were checked when recorded)."""
-        shapes = [tuple(t.shape) for t in self.inputs]
+        shapes = [tuple(t.sample_shape) for t in self.inputs]
         built = set()
         for node in self.nodes:
             if id(node.layer) not in built:

@@ -295,6 +295,11 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         penalty = sum(layer.regularization_loss() for layer in self._layers)
         return penalty + sum(float(np.sum(v)) for v in self._last_losses)
 
+    def _symbolic_call(self, x):
+        raise NotImplementedError(f"model {self.name!r}: a subclassed model called on keras.Input tensors (a layer of a "
+                                  "functional model) is not supported yet; call it inside another subclassed model's "
+                                  "call(), or build the functional model from its layers")
+
     def _traced_call(self, x, training):
         """Called inside another model's or layer's traced call(): its own call() in line."""
         trace = x.trace

@@ -36,7 +36,7 @@ class Sequential(Trainer):
         if isinstance(layer, InputSpec):
             if self._entries:
                 raise ValueError("Input(...) must be the first entry of a Sequential model")
-            self._input_shape = layer.shape
+            self._input_shape = layer.sample_shape
             return
         if not isinstance(layer, (Layer, Sequential)):
             raise TypeError(f"Sequential.add expects a Layer or a Sequential, got {type(layer).__name__}")

@@ -8,6 +8,7 @@ import numpy as np
 
 from ... import autodiff, callbacks as callbacks_module
 from ... import distribution as distribution_module, metrics as metrics_module, runtime
+from ...layers.symbolic import is_symbolic
 from .. import batches as batches_module
 from .. import engine as engine_module
 from .common import _check_batch_size, _exclusive, _mean, _python_value, _resolve_verbose, _update_metrics
@@ -196,7 +197,16 @@ class Evaluating:
     def __call__(self, x, training=None):
         if autodiff.is_traced(x) or (isinstance(x, (list, tuple)) and x and autodiff.is_traced(x[0])):
             return self._traced_call(x, training)  # a model called inside a traced call(): nodes of that graph
+        if is_symbolic(x) or (isinstance(x, (list, tuple)) and x and is_symbolic(x[0])):
+            return self._symbolic_call(x)  # a model as a layer of a functional model
         return self._eager_call(x, bool(training))
+
+    def _symbolic_call(self, x):
+        """Called on keras.Input tensors: its layers called on them in turn, so that they become
+        layers of the functional model being built (sharing their weights with this model)."""
+        for layer in self._entries:
+            x = layer(x)
+        return x
 
     @_exclusive
     def _eager_call(self, x, training=False):
