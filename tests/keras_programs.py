@@ -1085,11 +1085,41 @@ def compute_loss_guide(keras, workdir):
     return out
 
 
+def constraints_program(keras, workdir):
+    """keras.constraints on Dense kernels and biases and on a custom layer's add_weight, trained
+    from the same weights: the projected weights after each epoch's updates."""
+    layers, ops = keras.layers, keras.ops
+
+    class Gate(keras.layers.Layer):
+        def build(self, input_shape):
+            self.g = self.add_weight(shape=(input_shape[-1],), initializer="ones",
+                                     constraint=keras.constraints.NonNeg())
+
+        def call(self, x):
+            return x * self.g
+
+    x, y = _data(64, 6)
+    out = {}
+    for name, kernel, bias in (("max_norm", keras.constraints.MaxNorm(0.5), None),
+                               ("unit_norm", keras.constraints.UnitNorm(axis=0), keras.constraints.NonNeg()),
+                               ("min_max_norm", keras.constraints.MinMaxNorm(0.2, 0.6, rate=0.5), None)):
+        inputs = keras.Input((6,))
+        h = Gate()(layers.Dense(8, activation="tanh", kernel_constraint=kernel, bias_constraint=bias)(inputs))
+        model = keras.Model(inputs, layers.Dense(3)(h))
+        _set_weights(model)
+        model.compile(keras.optimizers.Adam(0.05), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        history = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+        out[name] = {"loss": _floats(history.history["loss"]),
+                     "weights": [np.round(w, 5).tolist() for w in model.get_weights()[:3]]}
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
                                     callback_docstrings, regression_tutorial, functional_guide,
-                                    functional_multi_io, subclassing_guide, compute_loss_guide)}
+                                    functional_multi_io, subclassing_guide, compute_loss_guide,
+                                    constraints_program)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

@@ -28,7 +28,7 @@ import zlib
 import numpy as np
 
 from . import functional_config, initializers, layers as layers_module, losses, metrics as metrics_module, optimizers
-from . import object_registration, regularizers
+from . import constraints, object_registration, regularizers
 from .layers import custom
 from .optimizers import schedules
 from .brisk_format import atomic_write
@@ -168,6 +168,8 @@ def _layer_config(layer) -> dict:
             config[key] = _ser(getattr(layer, key), "keras.initializers")
         elif key.endswith("_regularizer"):
             config[key] = _ser(getattr(layer, key), "keras.regularizers")
+        elif key.endswith("_constraint"):
+            config[key] = _ser(getattr(layer, key), "keras.constraints")
     shape = None
     if layer.built:  # a merge layer's: one shape per input
         shape = [[None, *s] for s in layer.input_shape] if getattr(layer, "takes_several_inputs", False) \
@@ -509,6 +511,8 @@ def _layer_from(spec, source):
         elif key.endswith("_regularizer") and isinstance(config[key], dict):
             config[key] = _object(config[key], _table(regularizers, regularizers.Regularizer), "regularizer",
                                   source)
+        elif key.endswith("_constraint") and isinstance(config[key], dict):
+            config[key] = _object(config[key], _table(constraints, constraints.Constraint), "constraint", source)
     try:
         return cls(**_kwargs(cls, config, f"layer {name}", source))
     except (TypeError, ValueError, NotImplementedError) as e:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .. import _core, activations, initializers, kernels, regularizers
+from .. import _core, activations, constraints, initializers, kernels, regularizers
 from ..serialization import serialize
 from .layer import Layer
 
@@ -59,8 +59,10 @@ class Conv2D(Layer):
             raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
         if data_format not in (None, "channels_last"):
             raise NotImplementedError(f"{who}: only data_format='channels_last' (Keras' default) is supported")
-        if activity_regularizer is not None or kernel_constraint is not None or bias_constraint is not None:
-            raise NotImplementedError(f"{who}: activity_regularizer and constraints are not supported")
+        if activity_regularizer is not None:
+            raise NotImplementedError(f"{who}: activity_regularizer is not supported")
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.filters = int(filters)
         self.kernel_size = as_tuple(kernel_size, self.rank, "kernel_size", who)
         self.strides = as_tuple(strides, self.rank, "strides", who)
@@ -195,6 +197,10 @@ class Conv2D(Layer):
         out = [] if self.kernel_regularizer is None else [(0, self.kernel_regularizer)]
         return out + ([(1, self.bias_regularizer)] if self.use_bias and self.bias_regularizer is not None else [])
 
+    def weight_constraints(self):
+        out = [] if self.kernel_constraint is None else [(0, self.kernel_constraint)]
+        return out + ([(1, self.bias_constraint)] if self.use_bias and self.bias_constraint is not None else [])
+
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
@@ -202,7 +208,9 @@ class Conv2D(Layer):
                 "use_bias": self.use_bias, "kernel_initializer": serialize(self.kernel_initializer),
                 "bias_initializer": serialize(self.bias_initializer),
                 "kernel_regularizer": serialize(self.kernel_regularizer),
-                "bias_regularizer": serialize(self.bias_regularizer)}
+                "bias_regularizer": serialize(self.bias_regularizer),
+                "kernel_constraint": serialize(self.kernel_constraint),
+                "bias_constraint": serialize(self.bias_constraint)}
 
 
 class Conv1D(Conv2D):
@@ -231,6 +239,7 @@ class DepthwiseConv2D(Conv2D):
                          activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
         self.depth_multiplier = int(depth_multiplier)
         self.depthwise_initializer, self.depthwise_regularizer = self.kernel_initializer, self.kernel_regularizer
+        self.depthwise_constraint = self.kernel_constraint
 
     def _geometry(self, sample_shape):
         if len(sample_shape) == 3:  # one group per input channel
@@ -244,9 +253,10 @@ class DepthwiseConv2D(Conv2D):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("filters", "groups", "kernel_initializer", "kernel_regularizer"):
+        for key in ("filters", "groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint"):
             del config[key]
         return {**config, "depth_multiplier": self.depth_multiplier,
+                "depthwise_constraint": serialize(self.kernel_constraint),
                 "depthwise_initializer": serialize(self.depthwise_initializer),
                 "depthwise_regularizer": serialize(self.depthwise_regularizer)}
 
@@ -353,7 +363,7 @@ class SeparableConv2D(DepthwiseConv2D):
                  pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
                  pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None, **kwargs):
-        if pointwise_constraint is not None:
+        if pointwise_constraint is not None or depthwise_constraint is not None or bias_constraint is not None:
             raise NotImplementedError("SeparableConv2D: constraints are not supported")
         super().__init__(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, activation,
                          use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer, bias_regularizer,
@@ -430,6 +440,9 @@ class SeparableConv2D(DepthwiseConv2D):
         return [(i, r) for i, r in pairs if r is not None]
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.pointwise_filters,
+        config = super().get_config()
+        for key in ("depthwise_constraint", "bias_constraint"):  # (not supported here: None)
+            del config[key]
+        return {**config, "filters": self.pointwise_filters,
                 "pointwise_initializer": serialize(self.pointwise_initializer),
                 "pointwise_regularizer": serialize(self.pointwise_regularizer)}

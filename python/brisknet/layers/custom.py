@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from .. import autodiff, initializers, regularizers
+from .. import autodiff, constraints, initializers, regularizers
 from ..autodiff import Program, Trace, recording
 from ..variables import Variable
 
@@ -28,6 +28,7 @@ class OwnWeights:
         self.initializers: list = []
         self.trainable: list = []
         self.regularizer: list = []
+        self.constraint: list = []
         self.building = False
 
     def specs(self) -> list:
@@ -35,6 +36,9 @@ class OwnWeights:
 
     def regularizers(self) -> list:
         return [(i, r) for i, r in enumerate(self.regularizer) if r is not None]
+
+    def constraints(self) -> list:
+        return [(i, c) for i, c in enumerate(self.constraint) if c is not None]
 
 
 def _check_can_add(layer, what):
@@ -46,8 +50,6 @@ def _check_can_add(layer, what):
 def add_weight(layer, shape, initializer, dtype, trainable, regularizer, constraint, name):
     """Layer.add_weight: the variable, inserted after the layer's trainable ones when trainable."""
     _check_can_add(layer, "add_weight")
-    if constraint is not None:
-        raise NotImplementedError(f"layer {layer.name!r}: add_weight(constraint=...) is not supported yet")
     if dtype is not None and np.dtype(dtype) != np.float32:
         raise ValueError(f"layer {layer.name!r}: add_weight(dtype={dtype!r}): brisknet's weights are float32")
     shape = () if shape is None else ((int(shape),) if isinstance(shape, (int, np.integer)) else
@@ -68,7 +70,8 @@ def add_weight(layer, shape, initializer, dtype, trainable, regularizer, constra
         v._index += 1
     var = Variable(layer, pos, name)
     for lst, item in ((own.variables, var), (own.shapes, shape), (own.initializers, init),
-                      (own.trainable, bool(trainable)), (own.regularizer, regularizers.get(regularizer))):
+                      (own.trainable, bool(trainable)), (own.regularizer, regularizers.get(regularizer)),
+                      (own.constraint, constraints.get(constraint))):
         lst.insert(pos, item)
     layer._weights.insert(pos, value)
     layer._grads.insert(pos, np.zeros_like(value))

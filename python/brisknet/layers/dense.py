@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core, activations, initializers, kernels, regularizers
+from .. import _core, activations, constraints, initializers, kernels, regularizers
 from .layer import Layer
 
 
@@ -13,7 +13,8 @@ class Dense(Layer):
     dW = x^T dz, db = column sums of dz and dx = dz W^T, reading x and W in place (no transposes)."""
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
             raise ValueError(f"Dense: units must be a positive int, got {units!r}")
@@ -24,6 +25,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self._act = kernels.ACTIVATIONS[self.activation]
         self._alpha = kernels.DEFAULT_ALPHA.get(self.activation, 0.0)
         self.fused_logits = False  # set by the model when the loss takes the pre-activation
@@ -96,6 +99,10 @@ class Dense(Layer):
         if self.bias_regularizer is not None and self.use_bias:
             self.bias_regularizer.add_gradient(self._grads[1], self._weights[1])
 
+    def weight_constraints(self):
+        out = [] if self.kernel_constraint is None else [(0, self.kernel_constraint)]
+        return out + ([(1, self.bias_constraint)] if self.use_bias and self.bias_constraint is not None else [])
+
     def engine_spec(self, offset_of):
         penalties = regularizers.engine_penalties(self.kernel_regularizer, self.bias_regularizer)
         if penalties is None:
@@ -115,4 +122,5 @@ class Dense(Layer):
                 "use_bias": self.use_bias, "kernel_initializer": ser(self.kernel_initializer),
                 "bias_initializer": ser(self.bias_initializer),
                 "kernel_regularizer": ser(self.kernel_regularizer),
-                "bias_regularizer": ser(self.bias_regularizer)}
+                "bias_regularizer": ser(self.bias_regularizer),
+                "kernel_constraint": ser(self.kernel_constraint), "bias_constraint": ser(self.bias_constraint)}

@@ -224,6 +224,10 @@ class Layer:
     def regularization_loss(self) -> float:
         return sum((r(self._weights[i]) for i, r in self.weight_regularizers()), 0.0)
 
+    def weight_constraints(self) -> list:
+        """[(weight index, constraint)] of the weights projected after each update."""
+        return self._own.constraints()
+
     def engine_spec(self, offset_of):
         """This layer as the training engine runs it: a list of _core.LayerSpec (empty when it has
         nothing to do there, as Flatten), or None when the engine has no such layer (the model

@@ -134,6 +134,9 @@ def why_not(model) -> str | None:
     _, reason = layer_specs(model)
     if reason:
         return reason
+    constrained = next((layer for layer in model._layers if layer.weight_constraints()), None)
+    if constrained is not None:
+        return f"layer {constrained.name!r} has weight constraints (projected after each update in Python)"
     if getattr(model, "_computes_own_loss", False):
         return "a compute_loss of its own (traced, run on the Python path)"
     if type(model.loss) not in LOSS_KINDS:

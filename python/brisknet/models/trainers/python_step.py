@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import runtime
+from ... import constraints, runtime
 from .common import _mean, _update_metrics
 
 
@@ -46,6 +46,7 @@ class PythonStep:
             if layer.trains:
                 layer.add_regularization_gradient()
         self.optimizer.apply(self._params, self._grads, self._trainable_spans())
+        constraints.apply(self._layers)  # (Keras: after the update, in the optimizer)
 
     def _train_step_part(self, x, y, sw, dist):
         """A data-parallel step on the reference path, as the engine's shards: this process
