@@ -34,11 +34,17 @@ def test_constraints_hold_after_every_step_on_the_python_path():
     x = np.random.default_rng(0).standard_normal((64, 5)).astype(np.float32)
     model = keras.Sequential([keras.Input((5,)), Scale(), layers.Dense(4, kernel_constraint=constraints.MaxNorm(0.3)),
                               layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(0.5), "mse")
-    model.fit(x, -10 * x[:, :1], epochs=2, batch_size=8, verbose=0)  # pushes the scale below zero
-    assert "weight constraints" in engine.why_not(model)
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    model.fit(x, -x[:, :1], epochs=2, batch_size=8, verbose=0)
     assert model.layers[0].get_weights()[0].min() >= 0
+    model.layers[0].set_weights([np.array([-1.0, 2.0, -0.5, 1.0, 1.0], np.float32)])  # (set: not projected)
+    model.compile(keras.optimizers.SGD(1e-9), "mse")
+    model.train_on_batch(x[:8], -x[:8, :1])  # one update, then the projection
+    np.testing.assert_allclose(model.layers[0].get_weights()[0], [0, 2, 0, 1, 1], atol=1e-6)
     assert np.linalg.norm(model.layers[1].get_weights()[0], axis=0).max() <= 0.3 + 1e-6
+    dense_only = keras.Sequential([keras.Input((5,)), layers.Dense(1, bias_constraint="non_neg")])
+    dense_only.compile("sgd", "mse")
+    assert "'dense" in engine.why_not(dense_only) and "weight constraints" in engine.why_not(dense_only)
     free = keras.Sequential([keras.Input((5,)), layers.Dense(1)])
     free.compile("sgd", "mse")
     assert engine.why_not(free) is None
