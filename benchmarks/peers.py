@@ -96,3 +96,39 @@ def ratio_line(rates):
     best = max((r for k, r in rates.items() if k != "brisknet"), default=None)
     cells = ", ".join(f"{k} {r:,.0f}" for k, r in rates.items())
     return f"samples/s {cells}" + (f"; brisknet / best peer {rates['brisknet'] / best:.2f}" if best else "")
+
+
+def torch_epoch(torch, net, x, y, batch):
+    """One epoch of `net` (a torch.nn.Module giving logits) on (x, y) as Keras trains: a new
+    shuffle, then Adam (Keras' epsilon) on the cross-entropy of each batch."""
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+    def epoch():
+        perm = torch.randperm(xt.shape[0])
+        for s in range(0, xt.shape[0], batch):
+            idx = perm[s:s + batch]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx]).backward()
+            opt.step()
+    return epoch
+
+
+def fashion_mnist_sides(samples, keras_script, name):
+    """What an end-to-end benchmark starts from: x, y (the first `samples` Fashion-MNIST training
+    images), torch (None when absent; set to brisknet's thread count) and a KerasWorker running
+    `keras_script` per Keras installation present, with those threads; prints the machine line."""
+    import brisknet
+    from brisknet import reference
+    (x, y), _ = reference.load_fashion_mnist()
+    x, y = np.ascontiguousarray(x[:samples]), y[:samples]
+    threads = brisknet.get_num_threads()
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        torch = None
+    workers = {label: KerasWorker(python, backend, keras_script, x, y, threads, f"{name}_{backend}")
+               for label, (python, backend) in keras_pythons().items()}
+    print(f"# {machine(threads)}, {samples} samples per epoch")
+    return x, y, torch, workers

@@ -10,7 +10,6 @@ same threads. Prints samples/s (medians of REPEATS=3 epochs).
 import os
 import sys
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402  (the benchmarks' shared helpers, beside this file)
@@ -70,35 +69,12 @@ def torch_epoch(torch, x, y, batch):
                 h = h + block(h)
             return self.head(h)
 
-    net = Net()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-
-    def epoch():
-        perm = torch.randperm(xt.shape[0])
-        for s in range(0, xt.shape[0], batch):
-            idx = perm[s:s + batch]
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx]).backward()
-            opt.step()
-    return epoch
+    return peers.torch_epoch(torch, Net(), x, y, batch)
 
 
 def main():
-    import brisknet
-    from brisknet import reference
     repeats = int(os.environ.get("REPEATS", "3"))
-    (x, y), _ = reference.load_fashion_mnist()
-    x, y = np.ascontiguousarray(x[:SAMPLES]), y[:SAMPLES]
-    threads = brisknet.get_num_threads()
-    try:
-        import torch
-        torch.set_num_threads(threads)
-    except ImportError:
-        torch = None
-    workers = {label: peers.KerasWorker(python, backend, KERAS_WORKER, x, y, threads, "residual_" + backend)
-               for label, (python, backend) in peers.keras_pythons().items()}
-    print(f"# {peers.machine(threads)}, {SAMPLES} samples per epoch")
+    x, y, torch, workers = peers.fashion_mnist_sides(SAMPLES, KERAS_WORKER, "residual")
     results = {}
     try:
         for batch in (128, 512):

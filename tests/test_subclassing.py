@@ -406,7 +406,7 @@ def test_lambda_layers_train_through_the_traced_graph_and_are_never_saved(tmp_pa
 
 
 def test_compute_loss_of_ones_own_errors():
-    class PerSample(keras.Model):
+    class OneDense(keras.Model):
         def __init__(self):
             super().__init__()
             self.d = layers.Dense(1)
@@ -414,17 +414,11 @@ def test_compute_loss_of_ones_own_errors():
         def call(self, x):
             return self.d(x)
 
+    class PerSample(OneDense):
         def compute_loss(self, x, y, y_pred, sample_weight):
             return ops.square(y_pred - y)  # not reduced to a scalar
 
-    class CallsSuper(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.d = layers.Dense(1)
-
-        def call(self, x):
-            return self.d(x)
-
+    class CallsSuper(OneDense):
         def compute_loss(self, x, y, y_pred, sample_weight):
             return super().compute_loss(x, y, y_pred, sample_weight) * 2
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import kernels
+from .. import autodiff, kernels
 
 
 class Loss:
     """Base class, as Keras': calling the loss reduces its per-sample values (sum_over_batch_size:
     sum(w * loss) / batch size). Built-in losses compute per-sample values and their gradient in
     C++ (``per_sample``). A subclass written as in the Keras guide overrides ``call(y_true,
-    y_pred)`` (numpy in, one value per sample out) and trains on the slow path: its gradient with
-    respect to the predictions is taken by central differences."""
+    y_pred)`` (one value per sample out): written with keras.ops it is traced and differentiated
+    exactly; written with numpy it trains on the slow path, its gradient with respect to the
+    predictions taken by central differences."""
 
     name = "loss"
     is_crossentropy = False  # softmax + this loss can be fused on logits
@@ -45,6 +46,9 @@ class Loss:
         differences in float64 (2 calls per output column); built-in losses override this."""
         if not self._is_custom():
             raise NotImplementedError(f"{type(self).__name__} must override call(y_true, y_pred)")
+        program = self._traced(np.asarray(y_true), np.asarray(y_pred))
+        if program is not None:  # written with keras.ops: exact values and gradient
+            return self._per_sample_traced(program, y_true, y_pred, sample_weight, return_grad, grad_scale)
         pred = np.asarray(y_pred, np.float64)
         w = np.ones(pred.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(-1)
         per = (self._values(y_true, pred) * w).astype(np.float32)
@@ -61,6 +65,36 @@ class Loss:
                           self._values(y_true, minus.reshape(pred.shape))) / (2 * h)
         grad *= w[:, None] * grad_scale
         return per, grad.reshape(pred.shape).astype(np.float32)
+
+    def _traced(self, y_true, y_pred):
+        """call() traced on targets and predictions of these shapes (once each), or None when it is
+        not written with keras.ops (numpy on the values: then central differences)."""
+        key = (y_true.shape, y_true.dtype.str, y_pred.shape, y_pred.dtype.str)
+        programs = self.__dict__.setdefault("_programs", {})
+        if key not in programs:
+            programs[key] = None
+            if not self.__dict__.get("_numpy_only"):
+                trace = autodiff.Trace(False)
+                try:
+                    with autodiff.recording(trace):
+                        yt, yp = trace.input(np.zeros_like(y_true)), trace.input(np.zeros_like(y_pred))
+                        out = self.call(yt, yp)
+                    if autodiff.is_traced(out) and out.shape == (y_pred.shape[0],) and out.differentiable:
+                        programs[key] = autodiff.Program(trace, [out])
+                except (autodiff.TracingError, NotImplementedError, TypeError, ValueError):
+                    pass
+                self._numpy_only = programs[key] is None
+        return programs[key]
+
+    def _per_sample_traced(self, program, y_true, y_pred, sample_weight, return_grad, grad_scale):
+        w = np.ones(np.shape(y_pred)[0], np.float32) if sample_weight is None else \
+            np.asarray(sample_weight, np.float32).reshape(-1)
+        (values,), _ = program.forward([np.asarray(y_true), np.asarray(y_pred)], False)
+        per = (values * w).astype(np.float32)
+        if not return_grad:
+            return per
+        grad = program.backward([(w * np.float32(grad_scale)).astype(values.dtype)], wrt_inputs=True)[("input", 1)]
+        return per, np.asarray(grad, np.float32)
 
     def _values(self, y_true, y_pred):
         v = np.asarray(self.call(y_true, y_pred), np.float64)
