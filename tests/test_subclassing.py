@@ -435,3 +435,16 @@ def test_compute_loss_of_ones_own_errors():
     model.compile("sgd")
     with pytest.raises(ValueError, match="compiled without a loss"):
         model.fit(x, np.zeros(4), verbose=0)
+
+
+def test_model_from_config_takes_custom_objects():
+    class Halve(layers.Layer):
+        def call(self, x):
+            return x * 0.5
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, layers.Dense(2)(Halve()(inputs)))
+    with pytest.raises(ValueError, match="unknown layer class 'Halve'.*custom_objects"):
+        keras.Model.from_config(model.get_config())
+    again = keras.Model.from_config(model.get_config(), custom_objects={"Halve": Halve})
+    assert [type(layer).__name__ for layer in again.layers] == ["InputLayer", "Halve", "Dense"]

@@ -395,10 +395,12 @@ class Model(Sequential, metaclass=abc.ABCMeta):
 
     @classmethod
     def from_config(cls, config, _source="config", custom_objects=None):
-        """keras.Model.from_config: a functional config makes a functional model; a subclass is
-        made from its config's arguments, as Keras does."""
+        """keras.Model.from_config: a functional config makes a functional model (its layers may be
+        the user's classes given in custom_objects, or registered); a subclass is made from its
+        config's arguments, as Keras does."""
         if cls is Model:
-            return Functional.from_config(config, _source)
+            with object_registration.custom_object_scope(custom_objects or {}):
+                return Functional.from_config(config, _source)
         return cls(**config)
 
     def __repr__(self):
