@@ -198,3 +198,16 @@ def test_weights_that_differ_between_ranks_raise(tmp_path):
     res = launch(tmp_path, "diverge", 2, "diverge", timeout=60)
     assert res.returncode != 0
     assert "the weights differ between processes" in res.stderr
+
+
+def test_a_subclassed_model_trains_data_parallel(tmp_path):
+    """A keras.Model subclass of the same layers: its traced graph, lowered to the engine's chain,
+    trains data-parallel (2 processes) to one process's result (float32 round-off), and so does
+    its Python path (compile(run_eagerly=True))."""
+    single = run(tmp_path, "single", mode="subclassed-single")
+    engine = run(tmp_path, "engine", 2, mode="subclassed")
+    python = run(tmp_path, "python", 2, mode="subclassed-eager")
+    for k in single:
+        if k.startswith("arr_") or k in ("loss", "accuracy", "val_loss", "predictions", "evaluated"):
+            np.testing.assert_allclose(python[k], engine[k], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(engine[k], single[k], rtol=1e-4, atol=1e-6)

@@ -113,7 +113,7 @@ def to_torch(model):
         raise ValueError(f"to_torch: {model.name!r} is a graph of layers (merge or shared layers, several inputs or "
                          "outputs), which has no torch.nn.Sequential form; export_onnx writes it")
     modules = []
-    for layer in model._layers:
+    for layer in model._run_order():
         if isinstance(layer, Dense):
             linear = nn.Linear(layer.input_shape[0], layer.units, bias=layer.use_bias)
             with torch.no_grad():

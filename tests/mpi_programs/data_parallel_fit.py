@@ -11,7 +11,8 @@ after the first epoch, which the check of the next epoch must catch; `overlap`: 
 the gradient summed in buckets during backward; `python`: on the Python reference path
 (compile(run_eagerly=True)); `convnet`, `convnet-single`: the rows as 4 x 3 images through
 Conv2D, SpatialDropout2D and MaxPooling2D; `backup-crash`: with a BackupAndRestore, rank 0 crashes after two
-epochs; `backup`: the same, resumed."""
+epochs; `backup`: the same, resumed; `subclassed`, `subclassed-single`, `subclassed-eager`: the model as a
+keras.Model subclass of the same layers (in the engine; `-eager`: on the Python path)."""
 import os
 import signal
 import sys
@@ -55,8 +56,19 @@ if mode.startswith("convnet"):
                                                                     kernel_regularizer="l2"),
                               layers.SpatialDropout2D(0.2), layers.MaxPooling2D(2), layers.Flatten(),
                               layers.Dense(5, activation="softmax")])
+if mode.startswith("subclassed"):  # the same layers in a keras.Model subclass: its traced graph, lowered
+    class Net(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = layers.Dense(32, activation="relu", kernel_regularizer="l2")
+            self.dropout = layers.Dropout(0.2)
+            self.out = layers.Dense(5, activation="softmax")
+
+        def call(self, inputs, training=False):
+            return self.out(self.dropout(self.hidden(inputs), training=training))
+    model = Net()
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-              run_eagerly=mode.startswith("python"))
+              run_eagerly=mode.startswith("python") or mode.endswith("eager"))
 # every process is given file-writing callbacks; rank 0 alone must write
 logs = [keras.callbacks.CSVLogger(f"{out}.rank{keras.distribution.rank()}.csv"),
         keras.callbacks.ModelCheckpoint(f"{out}.rank{keras.distribution.rank()}.brisk", save_freq=3), FailOnRank1()]

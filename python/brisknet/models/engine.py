@@ -77,7 +77,7 @@ def layer_specs(model):
 
     def offset_of(w):
         return offsets[id(w)]
-    if not model._runs_as_chain():
+    if not model._runs_as_chain() or getattr(model, "_is_custom", False):  # (a subclassed model: its traced graph)
         return _graph_specs(model, offset_of)
     specs = []
     for layer in model._layers:

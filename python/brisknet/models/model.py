@@ -331,7 +331,11 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         return self._output_holder.output_shape
 
     def _runs_as_chain(self) -> bool:
-        return False
+        """Whether the engine runs the traced call() as a chain of layers (what data-parallel
+        training takes, as for a Sequential)."""
+        graph = self._engine_graph()[0]
+        return graph is not None and not graph.shared_layers and graph.outputs == [len(graph.nodes)] and \
+            all(node.inputs == [k] for k, node in enumerate(graph.nodes))
 
     # ------------------------------------------------------------------ weights
     @property

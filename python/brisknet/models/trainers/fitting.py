@@ -210,8 +210,9 @@ class Fitting:
         """What data-parallel training cannot do yet: graphs, and batch statistics per process."""
         if not self._runs_as_chain():
             raise NotImplementedError("data-parallel training of a graph of layers (merge or shared layers, "
-                                      "several inputs or outputs) is not supported yet")
-        if any(isinstance(layer, BatchNormalization) for layer in self._layers):
+                                      "several inputs or outputs; a subclassed model's call() with ops the engine "
+                                      "does not run) is not supported yet")
+        if any(isinstance(layer, BatchNormalization) for layer in self._run_order()):
             raise NotImplementedError("data-parallel training with BatchNormalization (its statistics would be each "
                                       "process's part of the batch) is not supported yet")
 

@@ -57,7 +57,7 @@ class PythonStep:
         whole = x.shape[0]
         lo, hi = dist.part(whole)
         penalty = self._regularization_loss()  # the penalties of the weights this step saw
-        dropouts = [layer for layer in self._layers if hasattr(layer, "_first_row") and layer.rate > 0]
+        dropouts = [layer for layer in self._run_order() if hasattr(layer, "_first_row") and layer.rate > 0]
         loss_sum = np.zeros(1, np.float64)
         if hi > lo:
             for layer in dropouts:
