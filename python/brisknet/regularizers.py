@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _core, autodiff
 from .serialization import classes_of, deserialize
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get"]
@@ -30,8 +30,31 @@ class Regularizer:
         return _core.weight_penalty(np.ascontiguousarray(w, np.float32).reshape(-1), self.l1, self.l2)
 
     def add_gradient(self, grad: np.ndarray, w: np.ndarray) -> None:
-        """grad += l1 * sign(w) + 2 l2 * w, in place."""
-        _core.add_penalty_gradient(grad.reshape(-1), w.reshape(-1), self.l1, self.l2)
+        """grad += l1 * sign(w) + 2 l2 * w, in place; for a subclass with a formula of its own
+        (__call__ written with keras.ops, as Keras' guide writes one), the formula's gradient,
+        traced once per weight shape."""
+        if type(self).__call__ is Regularizer.__call__:
+            _core.add_penalty_gradient(grad.reshape(-1), w.reshape(-1), self.l1, self.l2)
+            return
+        program = self._traced(w.shape)
+        program.forward([np.asarray(w, np.float32)], True)
+        grad += program.backward([np.float32(1)], wrt_inputs=True)[("input", 0)].astype(grad.dtype, copy=False)
+
+    def _traced(self, shape):
+        programs = self.__dict__.setdefault("_programs", {})
+        if shape not in programs:
+            trace = autodiff.Trace(True)
+            try:
+                with autodiff.recording(trace):
+                    penalty = self(trace.input(np.zeros(shape, np.float32)))
+            except (autodiff.TracingError, NotImplementedError) as e:
+                raise TypeError(f"regularizer {type(self).__name__}: its __call__ could not be traced to take its "
+                                f"gradient ({e}); write it with keras.ops, or define add_gradient(grad, w)") from None
+            if not autodiff.is_traced(penalty) or penalty.shape != ():
+                raise TypeError(f"regularizer {type(self).__name__}: __call__(w) must return a scalar computed from w "
+                                f"with keras.ops, got {penalty!r}")
+            programs[shape] = autodiff.Program(trace, [penalty])
+        return programs[shape]
 
     def engine_penalty(self):
         """The penalty as the engine computes it, or None for a subclass with its own formula."""
