@@ -26,7 +26,11 @@ class Regularizer:
         self.l1, self.l2 = float(l1), float(l2)
 
     def __call__(self, w: np.ndarray) -> float:
-        """l1 * sum |w| + l2 * sum w^2, each sum in float64."""
+        """l1 * sum |w| + l2 * sum w^2, each sum in float64 (traced: with keras.ops, so that a
+        subclass's formula built on it is differentiated)."""
+        if autodiff.is_traced(w):
+            op = autodiff.tracing.operator
+            return self.l1 * op("sum")(op("abs")(w)) + self.l2 * op("sum")(op("square")(w))
         return _core.weight_penalty(np.ascontiguousarray(w, np.float32).reshape(-1), self.l1, self.l2)
 
     def add_gradient(self, grad: np.ndarray, w: np.ndarray) -> None:
