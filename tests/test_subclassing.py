@@ -479,3 +479,34 @@ def test_a_custom_regularizer_written_with_ops_gets_its_exact_gradient():
     model.compile("sgd", "mse")
     with pytest.raises(TypeError, match="write it with keras.ops, or define add_gradient"):
         model.fit(x, np.zeros((64, 8), np.float32), verbose=0)
+
+
+def test_a_subclassed_model_with_dropout_resumes_from_a_brisk_file_bit_for_bit(tmp_path):
+    """A Dropout held by a subclassed model keeps its mask counter in the file (as a Sequential's):
+    one epoch, save, load, one more epoch gives the two epochs' weights exactly."""
+    @keras.saving.register_keras_serializable(package="brisknet_tests")
+    class Dropped(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden, self.drop, self.out = layers.Dense(16, activation="relu"), layers.Dropout(0.5), layers.Dense(3)
+
+        def call(self, x, training=False):
+            return self.out(self.drop(self.hidden(x), training=training))
+
+    x, y = _data(64)
+    y = y % 3
+
+    def fresh():
+        keras.utils.set_random_seed(5)
+        model = Dropped()
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return model
+    straight = fresh()
+    straight.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    first = fresh()
+    first.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    first.save(tmp_path / "half.brisk")
+    resumed = keras.saving.load_model(tmp_path / "half.brisk")
+    resumed.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(resumed.get_weights(), straight.get_weights()):
+        np.testing.assert_array_equal(a, b)
