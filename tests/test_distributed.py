@@ -211,3 +211,13 @@ def test_a_subclassed_model_trains_data_parallel(tmp_path):
         if k.startswith("arr_") or k in ("loss", "accuracy", "val_loss", "predictions", "evaluated"):
             np.testing.assert_allclose(python[k], engine[k], rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(engine[k], single[k], rtol=1e-4, atol=1e-6)
+
+
+def test_a_subclassed_model_with_ops_of_its_own_trains_data_parallel_on_the_python_path(tmp_path):
+    """call() with an op the engine has no layer for (the traced program on the Python path): 2
+    processes give one process's result to float32 round-off."""
+    single = run(tmp_path, "single", mode="subclassed-ops-single")
+    parallel = run(tmp_path, "parallel", 2, mode="subclassed-ops")
+    for k in single:
+        if k.startswith("arr_") or k in ("loss", "accuracy", "val_loss", "predictions", "evaluated"):
+            np.testing.assert_allclose(parallel[k], single[k], rtol=1e-4, atol=1e-6)

@@ -157,3 +157,29 @@ def test_an_engine_run_model_checks_the_sample_shape():
     model.fit(*_data(), epochs=1, verbose=0)
     with pytest.raises(ValueError, match="samples of shape"):
         model.predict(np.zeros((2, 13), np.float32), verbose=0)
+
+
+def test_data_parallel_training_refuses_what_each_process_would_do_alone():
+    """(Under mpirun: tests/test_distributed.py.) add_loss, random draws and state updates in a
+    call() on the Python path would be each process's own: refused with the reason."""
+    class Noisy(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = layers.Dense(4)
+            self.seed = keras.random.SeedGenerator(1)
+
+        def call(self, x):
+            return self.d(x + keras.random.normal(ops.shape(x), seed=self.seed))
+
+    for make, what in ((WithLoss, "add_loss"), (Noisy, "a random draw")):
+        model = make()
+        model.build((None, 12))
+        with pytest.raises(NotImplementedError, match=what):
+            model._check_data_parallel()
+    model = OpsResidual()
+    model.build((None, 12))
+    with pytest.raises(NotImplementedError, match="graph of layers"):  # the engine's, not a chain
+        model._check_data_parallel()
+    model = DenseMLP()
+    model.build((None, 12))
+    model._check_data_parallel()

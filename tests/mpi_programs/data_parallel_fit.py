@@ -12,7 +12,8 @@ the gradient summed in buckets during backward; `python`: on the Python referenc
 (compile(run_eagerly=True)); `convnet`, `convnet-single`: the rows as 4 x 3 images through
 Conv2D, SpatialDropout2D and MaxPooling2D; `backup-crash`: with a BackupAndRestore, rank 0 crashes after two
 epochs; `backup`: the same, resumed; `subclassed`, `subclassed-single`, `subclassed-eager`: the model as a
-keras.Model subclass of the same layers (in the engine; `-eager`: on the Python path)."""
+keras.Model subclass of the same layers (in the engine; `-eager`: on the Python path); `subclassed-ops`,
+`subclassed-ops-single`: with ops of its own in call() (the Python path)."""
 import os
 import signal
 import sys
@@ -65,7 +66,10 @@ if mode.startswith("subclassed"):  # the same layers in a keras.Model subclass: 
             self.out = layers.Dense(5, activation="softmax")
 
         def call(self, inputs, training=False):
-            return self.out(self.dropout(self.hidden(inputs), training=training))
+            h = self.hidden(inputs)
+            if mode.startswith("subclassed-ops"):  # an op the engine has no layer for: the Python path
+                h = keras.ops.tanh(h) * 1.5
+            return self.out(self.dropout(h, training=training))
     model = Net()
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
               run_eagerly=mode.startswith("python") or mode.endswith("eager"))
@@ -105,7 +109,10 @@ predictions = model.predict(x, batch_size=50, verbose=0)  # each process predict
 evaluated = model.evaluate(xv, yv, batch_size=20, verbose=0)  # and evaluates its part
 dist = keras.distribution.distribution()
 if keras.distribution.rank() == 0:
-    unsharded = model._engine(training=False).predict(x, 50)  # all rows on this process
+    if mode.startswith("subclassed-ops"):  # (no engine for it: the traced program, all rows at once)
+        unsharded = model._forward(x, training=False)
+    else:
+        unsharded = model._engine(training=False).predict(x, 50)  # all rows on this process
     keras.distribution.set_distribution(None)
     np.savez(out, *model.get_weights(), loss=history["loss"], accuracy=history["accuracy"],
              val_loss=history["val_loss"], val_accuracy=history["val_accuracy"],

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import autodiff, object_registration
 from ..autodiff import Program, Trace, recording
-from ..layers import custom
+from ..layers import BatchNormalization, custom
 from ..naming import to_snake_case, unique_name
 from . import traced_graph
 from .functional import Functional
@@ -329,6 +329,20 @@ class Model(Sequential, metaclass=abc.ABCMeta):
     @property
     def _output_sample_shape(self) -> tuple:
         return self._output_holder.output_shape
+
+    def _check_data_parallel(self):
+        """A traced call() the engine runs as a chain trains data-parallel as a Sequential does; one
+        the Python path runs does too, unless a process's part of a batch would not give its part
+        of the step (random draws, add_loss, state updates: each process's own)."""
+        if self._engine_graph()[0] is not None:
+            return super()._check_data_parallel()
+        program = self._program((1,) + tuple(self._input_shape), np.dtype(np.float32), True)
+        what = "add_loss" if program.losses else "a state update (assign)" if program.assigns else \
+            "a random draw" if any(getattr(node.op, "name", None) == "random" for node in program.nodes) else \
+            "BatchNormalization" if any(isinstance(layer, BatchNormalization) for layer in program.layers) else None
+        if what is not None:
+            raise NotImplementedError(f"data-parallel training of model {self.name!r}: its call() has {what}, which "
+                                      "would be each process's own; not supported yet")
 
     def _runs_as_chain(self) -> bool:
         """Whether the engine runs the traced call() as a chain of layers (what data-parallel

@@ -147,7 +147,7 @@ def layer_graph(program):
         name, xs = node.op.name, node.inputs
         if name == "matmul":
             return lowered_matmul(node)
-        if any(t.id not in made for t in xs):
+        if not xs or any(t.id not in made for t in xs):  # (a random draw reads no tensor)
             return None
         size = math.prod(xs[0].shape[1:])
         if name == "add" and len(xs) == 2 and xs[0].shape == xs[1].shape:
