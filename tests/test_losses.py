@@ -99,8 +99,8 @@ def test_a_custom_loss_written_with_ops_gets_exact_gradients():
         calls.append(1)
         return ops.mean(ops.square(y_true - y_pred) * 0.5 + ops.log1p(ops.exp(-y_pred)), axis=-1)
 
-    def with_numpy(y_true, y_pred):
-        return np.mean(np.square(y_true - y_pred) * 0.5 + np.log1p(np.exp(-y_pred)), axis=-1)
+    def with_numpy(y_true, y_pred):  # (ndarray methods too: a traced tensor has none)
+        return (np.square(y_true - y_pred) * 0.5 + np.log1p(np.exp(-y_pred))).mean(axis=-1)
 
     rng = np.random.default_rng(0)
     y_true, y_pred = rng.standard_normal((2, 16, 3)).astype(np.float32)

@@ -51,7 +51,7 @@ class Regularizer:
             try:
                 with autodiff.recording(trace):
                     penalty = self(trace.input(np.zeros(shape, np.float32)))
-            except (autodiff.TracingError, NotImplementedError) as e:
+            except (autodiff.TracingError, NotImplementedError, AttributeError, TypeError) as e:
                 raise TypeError(f"regularizer {type(self).__name__}: its __call__ could not be traced to take its "
                                 f"gradient ({e}); write it with keras.ops, or define add_gradient(grad, w)") from None
             if not autodiff.is_traced(penalty) or penalty.shape != ():
