@@ -61,6 +61,33 @@ class KerasWorker:
         self.process.wait(timeout=120)
 
 
+_FIT_WORKER = r"""
+import json, sys, time
+import numpy as np
+import keras
+x = np.load(sys.argv[1]); y = np.load(sys.argv[2])
+{definitions}
+models = {{}}
+print("ready", flush=True)
+for line in sys.stdin:
+    batch = int(line)
+    if batch not in models:
+        models[batch] = make_model()
+        models[batch].compile("adam", "sparse_categorical_crossentropy")
+        models[batch].fit(x[:2048], y[:2048], batch_size=batch, verbose=0)  # warm-up
+    start = time.perf_counter()
+    models[batch].fit(x, y, batch_size=batch, epochs=1, verbose=0)
+    print(json.dumps(time.perf_counter() - start), flush=True)
+"""
+
+
+def keras_fit_worker(definitions):
+    """A KerasWorker script that trains the model `make_model()` returns (`definitions`: the Keras
+    code defining it), compiled with Adam and sparse categorical cross-entropy: per batch size
+    asked for, a model warmed up once, then one timed epoch per request."""
+    return _FIT_WORKER.format(definitions=definitions)
+
+
 def timed(run):
     """A callable that runs `run()` and returns its seconds."""
     def once():

@@ -15,29 +15,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402  (the benchmarks' shared helpers, beside this file)
 
 SAMPLES, WIDTH, BLOCKS = int(os.environ.get("SAMPLES", "20000")), 512, 2
-KERAS_WORKER = r"""
-import json, sys, time
-import numpy as np
-import keras
+KERAS_WORKER = peers.keras_fit_worker(r"""
 from keras import layers
-x = np.load(sys.argv[1]); y = np.load(sys.argv[2])
-models = {}
-print("ready", flush=True)
-for line in sys.stdin:
-    batch = int(line)
-    if batch not in models:
-        inputs = keras.Input((784,))
-        h = layers.Dense(%(width)d, activation="relu")(inputs)
-        for _ in range(%(blocks)d):
-            r = layers.Activation("relu")(layers.BatchNormalization()(layers.Dense(%(width)d, use_bias=False)(h)))
-            h = layers.Add()([h, r])
-        models[batch] = keras.Model(inputs, layers.Dense(10, activation="softmax")(h))
-        models[batch].compile("adam", "sparse_categorical_crossentropy")
-        models[batch].fit(x[:2048], y[:2048], batch_size=batch, verbose=0)  # warm-up
-    start = time.perf_counter()
-    models[batch].fit(x, y, batch_size=batch, epochs=1, verbose=0)
-    print(json.dumps(time.perf_counter() - start), flush=True)
-""" % {"width": WIDTH, "blocks": BLOCKS}
+def make_model():
+    inputs = keras.Input((784,))
+    h = layers.Dense(%(width)d, activation="relu")(inputs)
+    for _ in range(%(blocks)d):
+        r = layers.Activation("relu")(layers.BatchNormalization()(layers.Dense(%(width)d, use_bias=False)(h)))
+        h = layers.Add()([h, r])
+    return keras.Model(inputs, layers.Dense(10, activation="softmax")(h))
+""" % {"width": WIDTH, "blocks": BLOCKS})
 
 
 def brisknet_model():

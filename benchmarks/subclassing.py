@@ -56,24 +56,7 @@ class DenseMLP(keras.Model):
         return self.out(self.hidden2(self.hidden1(x)))
 """
 
-KERAS_WORKER = r"""
-import json, sys, time
-import numpy as np
-import keras
-x = np.load(sys.argv[1]); y = np.load(sys.argv[2])
-%(program)s
-models = {}
-print("ready", flush=True)
-for line in sys.stdin:
-    batch = int(line)
-    if batch not in models:
-        models[batch] = OpsMLP()
-        models[batch].compile("adam", "sparse_categorical_crossentropy")
-        models[batch].fit(x[:2048], y[:2048], batch_size=batch, verbose=0)  # warm-up
-    start = time.perf_counter()
-    models[batch].fit(x, y, batch_size=batch, epochs=1, verbose=0)
-    print(json.dumps(time.perf_counter() - start), flush=True)
-""" % {"program": PROGRAM}
+KERAS_WORKER = peers.keras_fit_worker(PROGRAM + "\ndef make_model():\n    return OpsMLP()\n")
 
 
 def brisknet_models():

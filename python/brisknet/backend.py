@@ -21,3 +21,13 @@ def backend() -> str:
 
 def image_data_format() -> str:
     return "channels_last"
+
+
+def dtype_name(dtype):
+    """A layer's dtype argument as a name: Keras' DTypePolicy config, as its model files give it
+    ({"class_name": "DTypePolicy", "config": {"name": "float32"}}), becomes its name (None when the
+    entry is malformed); anything else is returned as it is."""
+    if isinstance(dtype, dict):
+        config = dtype.get("config")
+        return config.get("name") if isinstance(config, dict) else None
+    return dtype

@@ -87,8 +87,11 @@ def get(identifier):
 def apply(layers) -> None:
     """After an optimizer update: each trainable weight with a constraint projected in place."""
     for layer in layers:
+        projections = layer.weight_constraints()
+        if not projections:  # (most layers: nothing to do in the step)
+            continue
         mask = layer.trainable_mask()
-        for i, constraint in layer.weight_constraints():
+        for i, constraint in projections:
             if mask[i]:
                 w = layer._weights[i]
                 w[...] = constraint(w)

@@ -28,7 +28,7 @@ import zlib
 import numpy as np
 
 from . import functional_config, initializers, layers as layers_module, losses, metrics as metrics_module, optimizers
-from . import constraints, object_registration, regularizers
+from . import backend, constraints, object_registration, regularizers
 from .layers import custom
 from .optimizers import schedules
 from .brisk_format import atomic_write
@@ -499,9 +499,8 @@ def _layer_from(spec, source):
                          f"{sorted(_LAYERS) + ['InputLayer', 'Sequential']}), nor registered "
                          f"({object_registration.register_hint(spec)}); loading never runs code from a file")
     config = dict(config)
-    dtype = config.get("dtype")
-    if isinstance(dtype, dict):  # Keras' DTypePolicy
-        config["dtype"] = (dtype.get("config") or {}).get("name") if isinstance(dtype.get("config"), dict) else None
+    if "dtype" in config:
+        config["dtype"] = backend.dtype_name(config["dtype"])
     if isinstance(config.get("activation"), (dict, list)):
         raise ValueError(f"{source}: layer {config.get('name')!r} has a custom activation object; only "
                          "activation names are supported")

@@ -107,7 +107,7 @@ def from_entry(cls, spec, what, source):
         raise ValueError(f"{source}: {what} {spec.get('class_name')!r} has no config object")
     try:
         return cls.from_config(dict(config))
-    except (TypeError, ValueError, KeyError, NotImplementedError) as e:
+    except Exception as e:  # (the user's code, on a config the file gave: any failure is the file's ValueError)
         raise ValueError(f"{source}: {what} {spec.get('class_name')!r}: {cls.__name__}.from_config failed "
                          f"({type(e).__name__}: {e})") from None
 

@@ -9,7 +9,7 @@ import weakref
 
 import numpy as np
 
-from .. import autodiff
+from .. import autodiff, backend
 from ..naming import to_snake_case, unique_name
 from ..variables import Variable
 from . import custom
@@ -30,9 +30,8 @@ class Layer:
         return layer
 
     def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, **kwargs):
-        kwargs.pop("autocast", None)
-        if isinstance(dtype, dict):  # Keras' DTypePolicy, as its files give it
-            dtype = (dtype.get("config") or {}).get("name")  # (Keras' mixed-precision switch: float32 throughout here)
+        kwargs.pop("autocast", None)  # (Keras' mixed-precision switch: float32 throughout here)
+        dtype = backend.dtype_name(dtype)
         if "input_dim" in kwargs and input_shape is None:
             input_shape = (kwargs.pop("input_dim"),)
         if kwargs:

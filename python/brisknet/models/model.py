@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from .. import autodiff, object_registration
+from .. import autodiff, backend, object_registration
 from ..autodiff import Program, Trace, recording
 from ..layers import BatchNormalization, custom
 from ..naming import to_snake_case, unique_name
@@ -46,8 +46,7 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         kwargs.pop("autocast", None)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
-        if isinstance(dtype, dict):  # Keras' DTypePolicy, as its files give it
-            dtype = (dtype.get("config") or {}).get("name")
+        dtype = backend.dtype_name(dtype)
         if dtype not in (None, "float32", np.float32):
             raise ValueError(f"{type(self).__name__}: only float32 models are supported, got dtype={dtype!r}")
         if type(self).call is Model.call:
