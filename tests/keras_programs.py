@@ -1114,12 +1114,69 @@ def constraints_program(keras, workdir):
     return out
 
 
+def unknown_lengths(keras, workdir):
+    """keras.Input(shape=(None, features)): Dense on every step of sequences of any length, pooled;
+    trained on one length, predicting and evaluating at others, from the same weights."""
+    layers = keras.layers
+    rng = np.random.default_rng(4)
+    inputs = keras.Input(shape=(None, 5))
+    h = layers.Dense(6, activation="relu")(inputs)
+    h = layers.Dense(4, activation="tanh")(h)
+    model = keras.Model(inputs, layers.Dense(3)(layers.GlobalAveragePooling1D()(h)))
+    _set_weights(model)
+    model.compile(keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    x = rng.standard_normal((48, 7, 5)).astype("float32")
+    y = rng.integers(0, 3, 48)
+    history = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    out = {"shapes": [list(model.input_shape), list(model.output_shape)], "loss": _floats(history.history["loss"])}
+    for steps in (3, 12):
+        xs = rng.standard_normal((8, steps, 5)).astype("float32")
+        out[f"predict_{steps}"] = np.round(model.predict(xs, verbose=0), 5).tolist()
+        out[f"evaluate_{steps}"] = _floats(model.evaluate(xs, y[:8], verbose=0))
+    return out
+
+
+def custom_blocks_in_graphs(keras, workdir):
+    """A custom layer holding layers of its own (Dense, LayerNormalization) and a weight of its own,
+    as the Transformer examples' blocks are: in a functional model and in a Sequential, trained
+    from the same weights (the weights' order is Keras')."""
+    layers = keras.layers
+
+    class Block(keras.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.inner = layers.Dense(units, activation="relu")
+            self.norm = layers.LayerNormalization()
+
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(self.units,), initializer="ones")
+
+        def call(self, x):
+            return self.norm(self.inner(x)) * self.scale + x
+
+    x, y = _data(64, 6)
+    out = {}
+    inputs = keras.Input((6,))
+    graph = keras.Model(inputs, layers.Dense(3)(Block(6)(Block(6)(inputs))))
+    stack = keras.Sequential([keras.Input((6,)), Block(6), layers.Dense(3)])
+    for name, model in (("functional", graph), ("sequential", stack)):
+        _set_weights(model)
+        model.compile(keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        history = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+        out[name] = {"shapes": [list(np.shape(w)) for w in model.get_weights()], "count": model.count_params(),
+                     "loss": _floats(history.history["loss"]),
+                     "predict": np.round(model.predict(x[:3], verbose=0), 5).tolist()}
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
                                     callback_docstrings, regression_tutorial, functional_guide,
                                     functional_multi_io, subclassing_guide, compute_loss_guide,
-                                    constraints_program)}
+                                    constraints_program, unknown_lengths, custom_blocks_in_graphs)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

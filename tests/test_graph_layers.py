@@ -131,6 +131,17 @@ def test_layer_normalization(rng, center, scale):
     _check_layer(layers.LayerNormalization(center=center, scale=scale), x, rng)
 
 
+@pytest.mark.parametrize("shape, activation", [((4, 3, 5), "tanh"), ((3, 2, 2, 4), None)])
+def test_dense_on_the_last_axis_of_any_rank(rng, shape, activation):
+    x = rng.standard_normal(shape)
+    layer = layers.Dense(3, activation=activation)
+    kernel, bias = _bind64(layer, x.shape[1:], rng)
+    assert layer.output_shape == shape[1:-1] + (3,)
+    want = x @ kernel + bias
+    np.testing.assert_allclose(layer.forward(x, True), np.tanh(want) if activation else want, rtol=1e-12, atol=1e-12)
+    _check_layer(layers.Dense(3, activation=activation), x, rng)
+
+
 def test_embedding(rng):
     idx = rng.integers(0, 7, (5, 3)).astype(np.float64)
     idx[0, :2] = 4  # a row hit twice in one sample
@@ -267,8 +278,6 @@ def test_graph_building_errors_name_the_layers():
         layers.Subtract(name="sub")([a, a, a])
     with pytest.raises(ValueError, match="'d1' .*takes one tensor"):
         layers.Dense(2, name="d1")([a, a])
-    with pytest.raises(ValueError, match="'flat_in'.*Flatten"):
-        layers.Dense(2, name="flat_in")(keras.Input(shape=(2, 3)))
     shared = layers.Dense(2, name="shared")
     shared(a)
     with pytest.raises(ValueError, match="'shared'.*cannot be called again on \\(4,\\)"):

@@ -176,6 +176,53 @@ def test_functional_and_sequential_take_custom_layers():
         assert history[-1] < history[0]
 
 
+class _Block(layers.Layer):
+    """Layers inside a layer, as a Transformer block holds them (a built-in layer reads its input)."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.squash = layers.Activation("tanh")
+        self.inner = layers.Dense(units, activation="relu")
+        self.norm = layers.LayerNormalization()
+        self.unused = layers.Dense(3)  # never called: no weights, as in Keras
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(self.units,), initializer="ones")
+
+    def call(self, x):
+        return self.norm(self.inner(self.squash(x))) * self.scale + x
+
+
+def test_custom_layers_holding_layers_train_in_graphs_exactly_as_in_a_subclassed_model():
+    class Same(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.first, self.second, self.head = layers.Dense(6), _Block(6), _Block(6), layers.Dense(3)
+
+        def call(self, x):
+            return self.head(self.second(self.first(self.stem(x))))
+
+    inputs = keras.Input((5,))
+    graph = keras.Model(inputs, layers.Dense(3)(_Block(6)(_Block(6)(layers.Dense(6)(inputs)))))
+    stack = keras.Sequential([keras.Input((5,)), layers.Dense(6), _Block(6), _Block(6), layers.Dense(3)])
+    reference = Same()
+    reference.build((None, 5))
+    rng = np.random.default_rng(1)
+    weights = [(rng.standard_normal(np.shape(w)) * 0.3).astype(np.float32) for w in reference.get_weights()]
+    x, y = rng.standard_normal((32, 5)).astype(np.float32), rng.integers(0, 3, 32)
+    for model in (reference, graph, stack):
+        assert [w.shape for w in model.get_weights()] == [w.shape for w in weights]
+        assert model.count_params() == sum(w.size for w in weights)
+        model.set_weights(weights)
+        model.compile(keras.optimizers.SGD(0.5), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for model in (graph, stack):
+        for a, b in zip(model.get_weights(), reference.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert all(not np.array_equal(a, b) for a, b in zip(model.get_weights(), weights))
+
+
 def test_untraceable_code_names_the_layer_and_the_way_out():
     class Branchy(layers.Layer):
         def call(self, x):

@@ -25,8 +25,9 @@ def layer_flops(layer) -> tuple:
                        "BatchNormalization", "LayerNormalization", "Add", "Subtract", "Multiply", "Average",
                        "Maximum", "Minimum", "GaussianNoise", "GaussianDropout")
         return (n, n) if type(layer).__name__ in elementwise else (0, 0)
-    mm = 2 * layer.input_shape[0] * layer.units
-    extra = layer.units * (int(layer.use_bias) + int(layer.activation != "linear"))
+    positions = math.prod(layer.input_shape[:-1])  # (a sequence: each step through the same kernel)
+    mm = 2 * positions * layer.input_shape[-1] * layer.units
+    extra = positions * layer.units * (int(layer.use_bias) + int(layer.activation != "linear"))
     return mm + extra, 2 * mm + extra  # backward: dW and dX (the caller drops dX of the first layer)
 
 
@@ -37,7 +38,7 @@ def model_flops(model) -> dict:
     for layer in model._layers:
         f, b = layer_flops(layer)
         if first and hasattr(layer, "units"):  # no gradient is needed for the model's input
-            b -= 2 * layer.input_shape[0] * layer.units
+            b -= 2 * math.prod(layer.input_shape) * layer.units
             first = False
         elif first and hasattr(layer, "filters"):
             b -= f
@@ -62,7 +63,9 @@ def model_memory(model, batch_size: int) -> dict:
     """Bytes of float32 parameters, their gradients, the optimizer state and the activations
     kept for the backward pass at `batch_size` (inputs, pre-activations and outputs)."""
     params = 4 * model.count_params()
-    per_sample = math.prod(model._input_shape)  # (several inputs: side by side)
+    # (several inputs: side by side; sizes known only at run time: the layers' sizes now)
+    per_sample = math.prod(model._input_shape) if None not in model._input_shape else \
+        math.prod(model._run_order()[0].input_shape)
     for layer in model._layers:
         n = math.prod(layer.output_shape)
         nonlinear = getattr(layer, "activation", "linear") != "linear" or type(layer).__name__ == "Dropout"

@@ -582,8 +582,8 @@ def _build_functional(spec, classes, source):
 
 def _shape(shape, source):
     if not isinstance(shape, list) or len(shape) < 2 or \
-            not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape[1:]):
-        raise ValueError(f"{source}: input shape must be [batch, positive ints...], got {shape!r}")
+            not all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in shape[1:]):
+        raise ValueError(f"{source}: input shape must be [batch, positive ints or nulls...], got {shape!r}")
     return tuple(shape[1:])
 
 

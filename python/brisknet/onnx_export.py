@@ -79,7 +79,7 @@ def _calls(model):
     g = getattr(model, "_graph", None)
     if g is None:
         calls, current = [], "input"
-        for i, layer in enumerate(model._layers):
+        for i, layer in enumerate(model._run_order()):
             calls.append((layer, [current], f"layer{i}_{layer.name}"))
             current = calls[-1][2]
         return calls, ["input"], [current]
@@ -106,7 +106,10 @@ def _layer_nodes(layer, ins, out, make, add_initializer):
         inputs = [x, add_initializer(out + "_kernel", layer.kernel)]
         if layer.use_bias:
             inputs.append(add_initializer(out + "_bias", layer.bias))
-        z = [node("Gemm" if layer.use_bias else "MatMul", inputs, [out + "_z"])]
+        if layer.use_bias and len(layer.input_shape) > 1:  # (Gemm takes matrices alone)
+            z = [node("MatMul", inputs[:2], [out + "_xw"]), node("Add", [out + "_xw", inputs[2]], [out + "_z"])]
+        else:
+            z = [node("Gemm" if layer.use_bias else "MatMul", inputs, [out + "_z"])]
         return z + _onnx_activation(layer.activation, out + "_z", out, make, layer._alpha)
     if isinstance(layer, L.Activation):
         return _onnx_activation(layer.activation, x, out, make, layer._alpha)
@@ -295,7 +298,10 @@ def export_onnx(model, path, opset=17):
     for t, name in zip(output_tensors, output_names):
         nodes.append(node("Identity", [t], [name]))
     in_shapes = model._in_shapes if hasattr(model, "_in_shapes") else [tuple(model._input_shape)]
-    out_shapes = model._out_shapes if hasattr(model, "_out_shapes") else [tuple(model._output_sample_shape)]
+    out_shapes = model._out_shapes if hasattr(model, "_out_shapes") else [model.output_shape[1:]]
+    # sizes known only at run time: named dimensions
+    in_shapes, out_shapes = ([[f"size_{k}" if d is None else d for k, d in enumerate(s)] for s in shapes]
+                             for shapes in (in_shapes, out_shapes))
     graph = helper.make_graph(
         nodes, model.name,
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", *s]) for n, s in zip(input_names, in_shapes)],

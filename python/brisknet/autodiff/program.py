@@ -53,6 +53,13 @@ class Program:
                 want.update(t.id for t in node.inputs)
         return keep[::-1]
 
+    def fit_layers(self) -> None:
+        """The built-in layers' shapes as this program calls them (a layer called at other sizes
+        by another program of the same model was re-fitted there)."""
+        for nodes in self._layer_nodes.values():
+            layer, shapes = nodes[0].op, [t.shape[1:] for t in nodes[0].inputs]
+            layer._fit_to(shapes if layer.takes_several_inputs else shapes[0])
+
     @property
     def layers(self) -> list:
         """The built-in layers called as nodes, once each, in call order."""
@@ -91,6 +98,7 @@ class Program:
     def _layer_forward(self, node, args, training):
         layer = node.op
         xs = [np.ascontiguousarray(a, np.float32) for a in args]
+        layer._fit_to([x.shape[1:] for x in xs] if layer.takes_several_inputs else xs[0].shape[1:])
         call = self._calls.get(id(node))
         if call is not None:
             layer._buffers = call.buffers
@@ -134,7 +142,7 @@ class Program:
                 with np.errstate(all="ignore"):
                     in_grads = node.op.vjp(g, vals[node.outputs[0].id], xs, node.attrs)
             else:
-                in_grads = self._layer_backward(node, g)
+                in_grads = self._layer_backward(node, g, wrt_inputs)
             for t, gi in zip(node.inputs, in_grads):
                 give(t, gi)
         for key in self._private:  # a layer's gradient: the sum of its calls'
@@ -149,9 +157,9 @@ class Program:
             out.update({("input", t.payload): grads.get(t.id) for t in self.inputs})
         return out
 
-    def _layer_backward(self, node, g):
+    def _layer_backward(self, node, g, wrt_inputs):
         layer = node.op
-        need = [t.kind not in ("input", "const") and t.differentiable for t in node.inputs]
+        need = [t.kind != "const" and (t.kind != "input" or wrt_inputs) and t.differentiable for t in node.inputs]
         call = self._calls.get(id(node))
         kept = None
         if call is not None:

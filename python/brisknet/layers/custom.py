@@ -167,7 +167,8 @@ def weight_holders(layer) -> list:
     tracked layers' (depth first)."""
     out = [layer]
     for sub in tracked_layers(layer):
-        out += sub._weight_holders()
+        if sub.built:  # (a sublayer never called has no weights yet)
+            out += sub._weight_holders()
     return out
 
 
@@ -341,10 +342,8 @@ def record_builtin(layer, x, training):
         if not layer.built or (layer.weight_specs() and not layer._weights):
             layer.build_sample(shape)
             layer.create_own_weights()
-        elif (list(shape) if several else tuple(shape)) != (list(layer.input_shape) if several
-                                                            else tuple(layer.input_shape)):
-            raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) was built for samples of shape "
-                             f"{layer.input_shape}, called on {shape}")
+        else:
+            layer._fit_to(shape)
     value = np.zeros((xs[0].shape[0],) + tuple(layer.output_shape), np.float32)
     train = trace.training if training is None else bool(training)
     return trace.add_node(layer, xs, {"training": train}, [value])[0]
@@ -367,16 +366,7 @@ def _program(layer, shape, dtype, training) -> Program:
     return program
 
 
-def _check_runs_alone(layer):
-    inner = [sub for sub in tracked_layers(layer) if any(h.weight_specs() for h in sub._weight_holders())]
-    if inner:
-        raise NotImplementedError(f"layer {layer.name!r} holds layers with weights ({inner[0].name!r}); such a layer "
-                                  "trains inside a keras.Model subclass, not yet inside a Sequential or functional "
-                                  "model")
-
-
 def forward(layer, x, training):
-    _check_runs_alone(layer)
     program = _program(layer, x.shape, x.dtype, training)
     (out,), losses = program.forward([x], training)
     layer._last_losses = losses
@@ -385,10 +375,16 @@ def forward(layer, x, training):
 
 
 def backward(layer, dy, need_dx):
+    """The gradients of its own weights and its sublayers' (the built-in ones' nodes write theirs;
+    the variables ops read are added up here), and dx when asked."""
+    for holder in layer._weight_holders():
+        for g in holder._grads:
+            g[...] = 0
     grads = layer._run.backward([dy], wrt_inputs=need_dx)
-    for i, v in enumerate(layer._own.variables):
-        g = grads.get(id(v))
-        layer._grads[i][...] = 0 if g is None else g
+    for _, var in layer._run.variables:
+        g = grads.get(id(var))
+        if g is not None:
+            var._layer._grads[var._index] += g
     if need_dx:
         dx = grads.get(("input", 0))
         return np.zeros(layer._run.inputs[0].shape, np.float32) if dx is None else np.ascontiguousarray(dx, np.float32)

@@ -7,7 +7,8 @@ from .layer import Layer
 
 
 class Dense(Layer):
-    """``y = activation(x @ kernel + bias)`` with kernel of shape (input_dim, units), as Keras.
+    """``y = activation(x @ kernel + bias)`` with kernel of shape (input_dim, units), as Keras: on
+    the last axis of inputs of any rank (a (steps, features) sample is steps rows of one GEMM).
 
     Forward is one GEMM with the bias added in its epilogue, then the activation; backward computes
     dW = x^T dz, db = column sums of dz and dx = dz W^T, reading x and W in place (no transposes)."""
@@ -32,13 +33,16 @@ class Dense(Layer):
         self.fused_logits = False  # set by the model when the loss takes the pre-activation
 
     def sample_output_shape(self, input_shape):
-        if len(input_shape) != 1:
-            raise ValueError(f"Dense {self.name!r} expects flat inputs (features,), got {input_shape}; "
-                             "add layers.Flatten() first")
-        return (self.units,)
+        if len(input_shape) < 1 or input_shape[-1] is None:
+            raise ValueError(f"Dense {self.name!r} needs inputs whose last dimension is known, got {input_shape}")
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    @property
+    def _input_dim(self) -> int:
+        return self.input_shape[-1]
 
     def weight_specs(self):
-        specs = [("kernel", (self.input_shape[0], self.units), self.kernel_initializer)]
+        specs = [("kernel", (self._input_dim, self.units), self.kernel_initializer)]
         if self.use_bias:
             specs.append(("bias", (self.units,), self.bias_initializer))
         return specs
@@ -53,6 +57,8 @@ class Dense(Layer):
         return self.weights[1] if self.use_bias else None
 
     def forward(self, x, training):
+        self._batch_shape = x.shape[:-1]  # rows: every position of every sample
+        x = x.reshape(-1, x.shape[-1])
         b = x.shape[0]
         z = self.buffer("z", (b, self.units), x.dtype)
         _core.gemm(z, x, self._weights[0], False, False, 0.0, self._weights[1] if self.use_bias else None)
@@ -62,7 +68,7 @@ class Dense(Layer):
         else:
             self._y = self.buffer("y", (b, self.units), x.dtype)
             _core.activation_forward(self._y, z, self._act, self._alpha)
-        return self._y
+        return self._y.reshape(self._batch_shape + (self.units,))
 
     @property
     def logits(self):
@@ -70,6 +76,7 @@ class Dense(Layer):
         return self._z
 
     def backward(self, dy, need_dx):
+        dy = dy.reshape(-1, self.units)
         b = dy.shape[0]
         if self.activation == "linear" or self.fused_logits:
             dz = dy  # fused: dy is already the gradient w.r.t. the pre-activation
@@ -81,9 +88,9 @@ class Dense(Layer):
             _core.column_sums(self._grads[1], dz, 0.0)
         if not need_dx:
             return None
-        dx = self.buffer("dx", (b, self.input_shape[0]), dy.dtype)
+        dx = self.buffer("dx", (b, self._input_dim), dy.dtype)
         _core.gemm(dx, dz, self._weights[0], False, True, 0.0)
-        return dx
+        return dx.reshape(self._batch_shape + (self._input_dim,))
 
     def regularization_loss(self):
         total = 0.0
@@ -105,10 +112,10 @@ class Dense(Layer):
 
     def engine_spec(self, offset_of):
         penalties = regularizers.engine_penalties(self.kernel_regularizer, self.bias_regularizer)
-        if penalties is None:
-            return None  # a custom regularizer: the Python path
+        if penalties is None or len(self.input_shape) != 1:
+            return None  # a custom regularizer, or rows per sample: the Python path
         s = _core.LayerSpec()
-        s.kind, s.inputs, s.outputs = _core.LayerKind.dense, self.input_shape[0], self.units
+        s.kind, s.inputs, s.outputs = _core.LayerKind.dense, self._input_dim, self.units
         s.kernel_offset = offset_of(self._weights[0])
         s.bias_offset = offset_of(self._weights[1]) if self.use_bias else -1
         s.activation, s.alpha, s.trainable = self._act, self._alpha, self.trains

@@ -19,8 +19,10 @@ class InputLayer:
         if isinstance(shape, int):
             shape = (shape,)
         shape = tuple(shape)
-        if not shape or any((not isinstance(d, int)) or isinstance(d, bool) or d < 1 for d in shape):
-            raise ValueError(f"Input: shape must be a tuple of positive ints, got {shape!r}")
+        if not shape or any(d is not None and ((not isinstance(d, int)) or isinstance(d, bool) or d < 1)
+                            for d in shape):
+            raise ValueError(f"Input: shape must be a tuple of positive ints (None for a size known only at run "
+                             f"time), got {shape!r}")
         if dtype not in (None, "float32", "float64", "int32", "int64"):
             raise ValueError(f"Input: dtype {dtype!r} is not supported (models compute in float32)")
         if sparse:

@@ -12,7 +12,7 @@ import numpy as np
 from .. import autodiff, backend
 from ..naming import to_snake_case, unique_name
 from ..variables import Variable
-from . import custom
+from . import custom, unknown_dims
 from .symbolic import SymbolicTensor, is_symbolic
 
 
@@ -214,7 +214,9 @@ class Layer:
         self._weights_from_host()
 
     def count_params(self) -> int:
-        return int(sum(int(np.prod(s)) for _, s, _ in self.weight_specs()))
+        """Its weights' sizes, its sublayers' too (a custom layer's)."""
+        holders = {id(h): h for h in self._weight_holders()}.values()
+        return int(sum(int(np.prod(s)) for h in holders for _, s, _ in h.weight_specs()))
 
     def weight_regularizers(self) -> list:
         """[(weight index, regularizer)] of the weights with a penalty."""
@@ -309,9 +311,8 @@ class Layer:
         if not self.built or (self.weight_specs() and not self._weights):
             self.build_sample(shape)
             self.create_own_weights()
-        elif (list(shape) if several else tuple(shape)) != (list(self.input_shape) if several else
-                                                               tuple(self.input_shape)):
-            raise ValueError(f"{self.name}: built for samples of shape {self.input_shape}, got {shape}")
+        else:
+            self._fit_to(shape)
         out = self.forward(arrays if several else arrays[0], training=bool(training))
         return out.copy()
 
@@ -324,6 +325,22 @@ class Layer:
         if x.ndim < 2:
             raise ValueError(f"{self.name}: expected a batch (samples, features...), got shape {x.shape}")
         return np.ascontiguousarray(x, dtype=np.float32)
+
+    def _fit_to(self, sample_shape) -> None:
+        """The layer's shapes for samples of another shape (as Keras, a layer takes any shape its
+        weights fit: a sequence's length, an unknown dimension met at run time)."""
+        several = self.takes_several_inputs
+        shape = [tuple(s) for s in sample_shape] if several else tuple(sample_shape)
+        current = [tuple(s) for s in self.input_shape] if several else tuple(self.input_shape)
+        if shape == current:
+            return
+        before = unknown_dims.weight_shapes(self)
+        self.build_sample(shape)
+        after = unknown_dims.weight_shapes(self)
+        if after != before:
+            self.build_sample(current)
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) was built for samples of shape {current}; "
+                             f"samples of shape {shape} would need weights of other shapes ({after} for {before})")
 
     def _symbolic_call(self, inputs, several):
         """The functional API's record of a call: checks the shapes now, naming this layer."""
@@ -342,14 +359,14 @@ class Layer:
                              f"{called}; it cannot be called again on {shape} (a layer called twice shares its "
                              "weights, so its inputs must have the same shape)")
         try:
-            out = self.sample_output_shape(shape)
+            if not self.built or (self.weight_specs() and not self._weights):
+                unknown_dims.build_for(self, shape)  # as Keras: the first call creates the weights
+                self.create_own_weights()
+            out = unknown_dims.output_shape(self.sample_output_shape, shape)
         except ValueError as e:
             raise ValueError(str(e) if self.name in str(e) else f"layer {self.name!r} ({type(self).__name__}): {e}") \
                 from None
         self._called_on = shape
-        if not self.built or (self.weight_specs() and not self._weights):
-            self.build_sample(shape)  # as Keras: the first call creates the weights
-            self.create_own_weights()
         result = SymbolicTensor(out, self, inputs)
         if "_first_call" not in self.__dict__:  # layer.input / layer.output: of its first symbolic call
             self._first_call = (inputs, result)

@@ -80,7 +80,7 @@ def layer_specs(model):
     if not model._runs_as_chain() or getattr(model, "_is_custom", False):  # (a subclassed model: its traced graph)
         return _graph_specs(model, offset_of)
     specs = []
-    for layer in model._layers:
+    for layer in model._run_order():
         spec = layer.engine_spec(offset_of)
         if spec is None:
             return None, f"layer {type(layer).__name__} {layer.name!r}"

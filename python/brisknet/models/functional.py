@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .. import functional_config, losses, metrics as metrics_module
+from ..layers import unknown_dims
 from ..naming import unique_name
 from . import functional_io
 from .graph import Graph
@@ -52,9 +53,13 @@ class Functional(Sequential):
         if len(set(self.output_names)) != len(self.output_names):
             raise ValueError(f"Model: outputs must have different names, got {self.output_names}")
         self._entries = list(graph.layers)
-        self._layers = list(graph.layers)
+        self._steps = list(graph.layers)
+        self._layers = self._holders()
         self._in_shapes = [tuple(t.sample_shape) for t in ins]
         self._out_shapes = [tuple(t.sample_shape) for t in outs]
+        if (len(ins) > 1 or len(outs) > 1) and unknown_dims.has_unknown(self._in_shapes + self._out_shapes):
+            raise NotImplementedError("Model: several inputs or outputs with sizes known only at run time (None in "
+                                      "keras.Input(shape=...)) are not supported yet")
         # several inputs: the trainer sees them packed side by side (functional_io)
         self._input_shape = self._in_shapes[0] if len(ins) == 1 else (sum(math.prod(s) for s in self._in_shapes),)
         if not trainable:
@@ -92,14 +97,18 @@ class Functional(Sequential):
         raise TypeError("Model.pop: a functional model's layers are fixed by its inputs and outputs")
 
     def build(self, input_shape=None, _restore_rng=False) -> None:
-        if input_shape is not None and tuple(input_shape)[1:] != tuple(self._input_shape):
+        if input_shape is not None and not unknown_dims.matches(self._input_shape, tuple(input_shape)[1:]):
             raise ValueError(f"build: this model's input has samples of shape {self._input_shape}, got "
                              f"{tuple(input_shape)[1:]}")
         super().build(None, _restore_rng)
         self._graph.bind_nodes()
 
     def _build_layers(self) -> None:
-        self._graph.build_layers()
+        self._graph.build_layers([unknown_dims.filled(s, unknown_dims.STAND_INS[0]) for s in self._in_shapes])
+
+    def _fit_to_samples(self, sample_shape) -> None:
+        if unknown_dims.has_unknown(self._input_shape):
+            self._graph.fit_layers([sample_shape])
 
     @property
     def layers(self) -> list:
@@ -122,7 +131,8 @@ class Functional(Sequential):
                 rows.append((layer.name, "InputLayer", str((None,) + tuple(layer.sample_shape)), "0", ["-"]))
                 continue
             inbound = [g.tensor_label(i) for node in g.nodes if node.layer is layer for i in node.inputs]
-            rows.append((layer.name, type(layer).__name__, str((None,) + tuple(layer.output_shape)),
+            shape = next(node.sample_shape for node in g.nodes if node.layer is layer)
+            rows.append((layer.name, type(layer).__name__, str((None,) + shape),
                          f"{layer.count_params():,}", inbound))
         return rows
 
@@ -134,7 +144,7 @@ class Functional(Sequential):
     def _output_sample_shape(self) -> tuple:
         if self._several_outputs:
             return (sum(math.prod(s) for s in self._out_shapes),)
-        return self._out_shapes[0]
+        return self._graph.sample_shapes()[self._graph.outputs[0]]  # (for the sizes of this run)
 
     def _run_order(self) -> list:
         return [node.layer for node in self._graph.nodes]

@@ -83,6 +83,7 @@ class Graph:
                 if expanded:
                     index[id(t)] = self.n_inputs + len(self.nodes)
                     self.nodes.append(Node(t.layer, [index[id(s)] for s in t.inputs], index[id(t)], t.serial))
+                    self.nodes[-1].sample_shape = tuple(t.sample_shape)  # as declared (None: unknown)
                     post.append(index[id(t)])
                     continue
                 if not pending(t):
@@ -148,14 +149,22 @@ class Graph:
             shapes.append(tuple(node.layer.output_shape))
         return shapes
 
-    def build_layers(self) -> None:
-        """Each layer's shapes from its first call (later calls were checked when recorded)."""
-        shapes = [tuple(t.sample_shape) for t in self.inputs]
+    def build_layers(self, input_shapes) -> None:
+        """Each layer's shapes for inputs of these (concrete) sample shapes, from its first call
+        (later calls were checked when recorded)."""
+        shapes = [tuple(s) for s in input_shapes]
         built = set()
         for node in self.nodes:
             if id(node.layer) not in built:
                 node.layer.build_sample(self.args_of(node, shapes))
                 built.add(id(node.layer))
+            shapes.append(tuple(node.layer.output_shape))
+
+    def fit_layers(self, input_shapes) -> None:
+        """The layers' shapes re-fitted to inputs of other sizes where keras.Input left them unknown."""
+        shapes = [tuple(s) for s in input_shapes]
+        for node in self.nodes:
+            node.layer._fit_to(self.args_of(node, shapes))
             shapes.append(tuple(node.layer.output_shape))
 
     def bind_nodes(self) -> None:

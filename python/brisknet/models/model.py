@@ -169,10 +169,18 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         return loss
 
     def _check_sample_shape(self, x, what):
-        """Any shape (call() is traced once per input shape), unless the engine runs the model:
-        its layer graph is for the shape the model was built for."""
-        if self._engine_graph()[0] is not None:
-            super()._check_sample_shape(x, what)
+        """Any shape: call() is traced once per input shape (its layers' weights must fit it)."""
+        self._fit_to_samples(x.shape[1:])
+
+    def _fit_to_samples(self, sample_shape) -> None:
+        shape = tuple(sample_shape)
+        if shape == tuple(self._input_shape):
+            return
+        for training in (False, True):
+            program = self._program((1,) + shape, np.dtype(np.float32), training)
+        program.fit_layers()  # (a program traced before: its layers as it calls them)
+        self._input_shape = shape
+        self._output_holder = _Output(program.outputs[-1].shape[1:])
 
     def _engine_graph(self):
         """(LayerGraph, None) when call() is calls of built-in layers alone, the same in training

@@ -2,8 +2,10 @@
 buffer of the same layout), so the optimizer updates the whole model in one kernel call.
 
 A Sequential may hold other Sequentials, as in Keras: `model.layers` lists them as entries, while
-training runs the flat list of their leaf layers (`_layers`); a nested model's parameters are a
-slice of its outer model's buffer, so both see the same weights."""
+training runs the flat list of their leaf layers (`_steps`); a nested model's parameters are a
+slice of its outer model's buffer, so both see the same weights. The weights are those of
+`_layers`: the steps and the layers a custom layer among them holds (its own Dense, ...), each
+layer's own weights in Keras' order."""
 from __future__ import annotations
 
 import json
@@ -12,7 +14,7 @@ import math
 import numpy as np
 
 from .. import devices
-from ..layers import InputSpec, Layer
+from ..layers import InputSpec, Layer, unknown_dims
 from ..naming import unique_name
 from .trainers import Trainer
 
@@ -24,8 +26,9 @@ class Sequential(Trainer):
         # where it trains: "cuda", "gpu:0", "cpu", ... (None: the device in effect, brisknet.devices)
         self._device = devices.parse(device) if device is not None else None
         self._entries: list = []  # what model.layers lists: layers and nested Sequentials
-        self._layers: list = []   # the leaf layers in order, nested models flattened: what runs
-        self._input_shape = None  # per-sample shape, no batch dimension
+        self._steps: list = []    # the leaf layers in order, nested models flattened: what runs
+        self._layers: list = []   # the layers whose own weights are the model's (the steps, their sublayers)
+        self._input_shape = None  # per-sample shape, no batch dimension (None: a size known at run time)
         self.built = False
         self.trainable = trainable
         for layer in layers or []:
@@ -42,10 +45,10 @@ class Sequential(Trainer):
             raise TypeError(f"Sequential.add expects a Layer or a Sequential, got {type(layer).__name__}")
         if layer is self:
             raise ValueError("a model cannot contain itself")
-        leaves = layer._layers if isinstance(layer, Sequential) else [layer]
+        leaves = layer._steps if isinstance(layer, Sequential) else [layer]
         if isinstance(layer, Sequential) and not leaves:
             raise ValueError(f"the model {layer.name!r} has no layers")
-        if any(new is old for new in leaves for old in self._layers):
+        if any(new is old for new in leaves for old in self._steps):
             raise ValueError(f"layer {layer.name!r} is already in this model")
         if any(layer.name == e.name for e in self._entries):
             raise ValueError(f"all layers must have unique names; {layer.name!r} is used twice")
@@ -54,24 +57,35 @@ class Sequential(Trainer):
             if first:
                 self._input_shape = tuple(first)
         self._entries.append(layer)
-        self._layers = self._leaves()
+        self._set_steps()
         if self.built or self._input_shape is not None:  # Keras builds as soon as the input shape is known
             try:
                 self.build()
             except Exception:
                 self._entries.pop()
-                self._layers = self._leaves()
+                self._set_steps()
                 raise
 
-    def _leaves(self) -> list:
-        return [leaf for e in self._entries for leaf in (e._layers if isinstance(e, Sequential) else [e])]
+    def _set_steps(self) -> None:
+        self._steps = [leaf for e in self._entries for leaf in (e._steps if isinstance(e, Sequential) else [e])]
+        self._layers = self._holders()
+
+    def _holders(self) -> list:
+        """The layers whose own weights make up the model's, in Keras' order (once each)."""
+        seen, out = set(), []
+        for step in self._steps:
+            for holder in step._weight_holders():
+                if id(holder) not in seen:
+                    seen.add(id(holder))
+                    out.append(holder)
+        return out
 
     def pop(self):
         if not self._entries:
             raise ValueError("pop: the model has no layers")
         layer = self._entries.pop()
-        self._layers = self._leaves()
-        if self.built and self._layers:
+        self._set_steps()
+        if self.built and self._steps:
             self.build()
         return layer
 
@@ -95,17 +109,18 @@ class Sequential(Trainer):
         return self._entries
 
     def get_layer(self, name=None, index=None):
+        entries = self.layers
         if index is not None:
-            return self._entries[index]
-        for layer in self._entries:
+            return entries[index]
+        for layer in entries:
             if layer.name == name:
                 return layer
-        raise ValueError(f"no layer named {name!r}; layers: {[l.name for l in self._entries]}")
+        raise ValueError(f"no layer named {name!r}; layers: {[l.name for l in entries]}")
 
     @property
     def _output_layer(self):
         """The layer whose output is the model's (None without layers)."""
-        return self._layers[-1] if self._layers else None
+        return self._steps[-1] if self._steps else None
 
     @property
     def _output_sample_shape(self) -> tuple:
@@ -114,7 +129,7 @@ class Sequential(Trainer):
 
     def _run_order(self) -> list:
         """The layers in the order a step runs them (the engine's specs follow it)."""
-        return self._layers
+        return self._steps
 
     def _runs_as_chain(self) -> bool:
         """Whether the layers form one chain, each reading the one before (what the engine runs)."""
@@ -126,14 +141,14 @@ class Sequential(Trainer):
 
     def _forward(self, x, training):
         h = x
-        for layer in self._layers:
+        for layer in self._steps:
             h = layer.forward(h, training)
         return h
 
     def _backward(self, dpred):
         dh = dpred
-        for i in range(len(self._layers) - 1, -1, -1):
-            dh = self._layers[i].backward(dh, need_dx=i > 0)
+        for i in range(len(self._steps) - 1, -1, -1):
+            dh = self._steps[i].backward(dh, need_dx=i > 0)
 
     @property
     def input_shape(self):
@@ -143,7 +158,16 @@ class Sequential(Trainer):
     def output_shape(self):
         if not self.built:
             raise AttributeError("the model is not built yet")
-        return (None,) + tuple(self._output_layer.output_shape)
+        return (None,) + self._declared_output_shapes()[-1]
+
+    def _declared_output_shapes(self) -> list:
+        """Each layer's output sample shape, None where it follows an unknown input dimension."""
+        shape, shapes = self._input_shape, []
+        for layer in self._steps:
+            shape = unknown_dims.output_shape(layer.sample_output_shape, shape) \
+                if unknown_dims.has_unknown(shape) else tuple(layer.output_shape)
+            shapes.append(shape)
+        return shapes
 
     def build(self, input_shape=None, _restore_rng=False) -> None:
         """Infer every layer's shapes from the input shape (with batch dimension, as Keras),
@@ -152,13 +176,13 @@ class Sequential(Trainer):
         change what training does next)."""
         if input_shape is not None:
             shape = tuple(input_shape)[1:]
-            if not shape or any((not isinstance(d, (int, np.integer))) or d < 1 for d in shape):
+            if not shape or any(d is not None and ((not isinstance(d, (int, np.integer))) or d < 1) for d in shape):
                 raise ValueError(f"build: input_shape must be (batch, features...), got {input_shape!r}")
-            self._input_shape = tuple(int(d) for d in shape)
+            self._input_shape = tuple(None if d is None else int(d) for d in shape)
         if self._input_shape is None:
             raise ValueError("the model has no input shape yet: start it with brisknet.Input(shape), "
                              "call model.build((None, features)), or call fit/predict on data first")
-        if not self._layers:
+        if not self._steps:
             raise ValueError("the model has no layers")
         if _restore_rng:
             from .. import runtime
@@ -167,8 +191,10 @@ class Sequential(Trainer):
                 return self.build(input_shape)
             finally:
                 runtime.global_rng().bit_generator.state = saved_rng
-        old = {id(l): l._own_weight_values() for l in self._layers if l.built and l._weights}
+        old = {id(l): l._own_weight_values() for l in self._holders() if l.built and l._weights}
         self._build_layers()
+        self._layers = self._holders()  # (a custom layer's sublayers exist once it is built)
+        old.update({id(l): l._own_weight_values() for l in self._layers if id(l) not in old and l._weights})
         self._allocate_weights(old)
         self.built = True
         if self.optimizer is not None:
@@ -213,10 +239,26 @@ class Sequential(Trainer):
         return x
 
     def _build_layers(self) -> None:
-        """Each layer's shapes, from the model's input shape."""
+        """Each layer's shapes, from the model's input shape (unknown sizes: a stand-in, once the
+        weights are seen not to depend on them; each run fits the layers to its data)."""
         shape = self._input_shape
-        for layer in self._layers:
+        if unknown_dims.has_unknown(shape):
+            for layer in self._steps:
+                unknown_dims.build_for(layer, shape)
+                shape = unknown_dims.output_shape(layer.sample_output_shape, shape)
+            shape = unknown_dims.filled(self._input_shape, unknown_dims.STAND_INS[0])
+        for layer in self._steps:
             layer.build_sample(shape)
+            shape = layer.output_shape
+
+    def _fit_to_samples(self, sample_shape) -> None:
+        """The layers' shapes for samples of this shape (one that fits the declared input shape;
+        it differs only where that has unknown sizes)."""
+        if not unknown_dims.has_unknown(self._input_shape):
+            return
+        shape = tuple(sample_shape)
+        for layer in self._steps:
+            layer._fit_to(shape)
             shape = layer.output_shape
 
     def _share_with_nested(self, start) -> int:
@@ -227,7 +269,7 @@ class Sequential(Trainer):
             if isinstance(e, Sequential):
                 end = e._share_with_nested_from(self, offset)
             else:
-                end = offset + sum(math.prod(s) for _, s, _ in e.weight_specs())
+                end = offset + sum(math.prod(s) for h in e._weight_holders() for _, s, _ in h.weight_specs())
             offset = end
         return offset
 
@@ -236,7 +278,8 @@ class Sequential(Trainer):
         self._params = outer._params[start:start + size]
         self._grads = outer._grads[start:start + size]
         self._slices = [(a - start, b - start) for a, b in outer._slices if start <= a < start + size]
-        self._input_shape = self._layers[0].input_shape
+        if not unknown_dims.has_unknown(self._input_shape):
+            self._input_shape = self._steps[0].input_shape
         self.built = True
         if self.optimizer is not None:
             self.optimizer.build(size)
@@ -253,15 +296,15 @@ class Sequential(Trainer):
     def weights(self) -> list:
         """Keras-like variables over every weight, in Keras' order."""
         self._weights_to_host()
-        return [w for layer in self._layers for w in layer.weights]
+        return [w for layer in self._entries for w in layer.weights]
 
     @property
     def trainable_weights(self) -> list:
-        return [w for layer in self._layers for w in layer.trainable_weights]
+        return [w for layer in self._entries for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> list:
-        return [w for layer in self._layers for w in layer.non_trainable_weights]
+        return [w for layer in self._entries for w in layer.non_trainable_weights]
 
     @property
     def variables(self) -> list:
@@ -270,7 +313,7 @@ class Sequential(Trainer):
     def get_weights(self) -> list:
         self._require_built("get_weights")
         self._weights_to_host()
-        return [w for layer in self._layers for w in layer.get_weights()]
+        return [w for layer in self._layers for w in layer._own_weight_values()]
 
     def set_weights(self, weights) -> None:
         """Weights in Keras' order and shapes (each Dense: kernel (in, units), then bias)."""
@@ -299,9 +342,11 @@ class Sequential(Trainer):
     def _summary_rows(self) -> list:
         """(name, type, output shape, parameters, connected to: a list, or None) per entry of summary()."""
         rows = []
+        declared = self._declared_output_shapes() if self.built else []
+        leaf = -1
         for layer in self._entries:
-            shape = str(layer.output_shape if isinstance(layer, Sequential) else (None,) + tuple(layer.output_shape)) \
-                if layer.built else "?"
+            leaf += len(layer._steps) if isinstance(layer, Sequential) else 1
+            shape = str((None,) + declared[leaf]) if declared else "?"
             params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
             rows.append((layer.name, type(layer).__name__, shape, params, None))
         return rows
@@ -351,7 +396,9 @@ class Sequential(Trainer):
         if self.built:
             flops = model_flops(self)
             mem = model_memory(self, batch_size)
-            lines += [f" FLOPs per sample: {_count(flops['forward'])} forward, {_count(flops['training'])} "
+            unknown = "" if not unknown_dims.has_unknown(self._input_shape) else \
+                f" (with samples of shape {tuple(self._steps[0].input_shape)})"
+            lines += [f" FLOPs per sample{unknown}: {_count(flops['forward'])} forward, {_count(flops['training'])} "
                       "training step",
                       f" Memory at batch size {batch_size}: parameters {_bytes(mem['parameters'])}, gradients "
                       f"{_bytes(mem['gradients'])}, optimizer state {_bytes(mem['optimizer_state'])}, "
@@ -384,8 +431,9 @@ class Sequential(Trainer):
             model.trainable = False
         shape = config.get("input_shape")
         if shape is not None:
-            if not isinstance(shape, list) or not all(isinstance(d, int) and d > 0 for d in shape):
-                raise ValueError(f"{_source}: input_shape must be a list of positive ints, got {shape!r}")
+            if not isinstance(shape, list) or not shape or \
+                    not all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in shape):
+                raise ValueError(f"{_source}: input_shape must be a list of positive ints (or nulls), got {shape!r}")
             model.build((None, *shape), _restore_rng=True)
         return model
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import kernels
+from ...layers import unknown_dims
 from .. import batches as batches_module
 
 
@@ -27,9 +28,10 @@ class Inputs:
         return x
 
     def _check_sample_shape(self, x, what):
-        if tuple(x.shape[1:]) != tuple(self._input_shape):
+        if not unknown_dims.matches(self._input_shape, x.shape[1:]):
             raise ValueError(f"{what} has samples of shape {x.shape[1:]}, but the model expects "
                              f"{tuple(self._input_shape)}")
+        self._fit_to_samples(x.shape[1:])
 
     def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, what=""):
         x = self._prepare_x(x, what + "x")
