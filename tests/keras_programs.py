@@ -1171,12 +1171,59 @@ def custom_blocks_in_graphs(keras, workdir):
     return out
 
 
+def sequence_outputs(keras, workdir):
+    """A prediction at every step (batch, steps, classes) against labels (batch, steps): the loss
+    and accuracy per position, weights per sample and per position, regression targets per step,
+    and the miniature GPT example's two outputs with loss=[loss, None] and one target array."""
+    layers = keras.layers
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((48, 6, 4)).astype("float32")
+    labels = rng.integers(0, 5, (48, 6))
+    out = {}
+
+    def tagger(head_activation=None, units=5):
+        inputs = keras.Input((6, 4))
+        hidden = layers.Dense(8, activation="tanh")(inputs)
+        return inputs, hidden, layers.Dense(units, activation=head_activation)(hidden)
+
+    inputs, _, probs = tagger("softmax")
+    model = keras.Model(inputs, probs)
+    _set_weights(model)
+    model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    out["softmax"] = {k: _floats(v) for k, v in model.fit(x, labels, epochs=2, batch_size=16, shuffle=False,
+                                                            verbose=0).history.items()}
+    out["evaluate"] = _floats(model.evaluate(x, labels, verbose=0))
+    per_step = rng.uniform(0, 1, (48, 6)).astype("float32")
+    for name, weights in (("per_sample_weight", rng.uniform(0, 2, (48, 1)).astype("float32")),
+                          ("per_step_weight", per_step)):
+        history = model.fit(x, labels, sample_weight=weights, epochs=1, batch_size=16, shuffle=False, verbose=0)
+        out[name] = {k: _floats(v) for k, v in history.history.items()}
+    inputs, _, values = tagger(units=1)
+    regression = keras.Model(inputs, values)
+    _set_weights(regression)
+    regression.compile(keras.optimizers.SGD(0.05), "mse", metrics=["mae"])
+    targets = rng.standard_normal((48, 6, 1)).astype("float32")
+    out["mse"] = {k: _floats(v) for k, v in regression.fit(x, targets, epochs=2, batch_size=16, shuffle=False,
+                                                             verbose=0).history.items()}
+    inputs, hidden, logits = tagger()
+    gpt_like = keras.Model(inputs, [logits, hidden])
+    _set_weights(gpt_like)
+    gpt_like.compile(keras.optimizers.Adam(0.02), [keras.losses.SparseCategoricalCrossentropy(from_logits=True), None])
+    history = gpt_like.fit(x, labels, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    out["two_outputs_loss"] = _floats(history.history["loss"])
+    out["two_outputs_keys"] = sorted(history.history)
+    predicted, kept = gpt_like.predict(x[:2], verbose=0)
+    out["two_outputs_shapes"] = [list(predicted.shape), list(kept.shape)]
+    out["two_outputs_predict"] = np.round(predicted[:, :2], 5).tolist()
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
                                     callback_docstrings, regression_tutorial, functional_guide,
                                     functional_multi_io, subclassing_guide, compute_loss_guide,
-                                    constraints_program, unknown_lengths, custom_blocks_in_graphs)}
+                                    constraints_program, unknown_lengths, custom_blocks_in_graphs, sequence_outputs)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

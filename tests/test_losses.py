@@ -114,3 +114,50 @@ def test_a_custom_loss_written_with_ops_gets_exact_gradients():
     model.compile("adam", with_ops)
     model.fit(rng.standard_normal((64, 4)).astype(np.float32), y_true[:1].repeat(64, 0), epochs=2, verbose=0)
     assert len(calls) == 2  # one more trace: batches of 32
+
+
+@pytest.mark.parametrize("name", ["sparse_categorical_crossentropy", "categorical_crossentropy", "mse"])
+def test_a_loss_per_position_is_the_mean_over_rows_with_exact_gradients(name):
+    from brisknet.losses import positions
+    from test_gradcheck import assert_grad_close, numeric_grad
+    rng = np.random.default_rng(2)
+    loss = losses.get(name)
+    pred = rng.uniform(0.1, 1, (3, 4, 5))
+    pred /= pred.sum(-1, keepdims=True)
+    y = rng.integers(0, 5, (3, 4)) if name.startswith("sparse") else \
+        np.eye(5)[rng.integers(0, 5, (3, 4))] if name.startswith("categorical") else rng.standard_normal((3, 4, 5))
+    y = positions.prepare_targets(loss, y, (4, 5))
+    sw = rng.uniform(0.5, 2, (3, 4))
+    per, grad = positions.per_sample(loss, y, pred, sw, return_grad=True, grad_scale=1 / 3)
+    rows = loss.per_sample(y.reshape((12,) + y.shape[2:]), pred.reshape(12, 5), sw.reshape(-1))
+    np.testing.assert_allclose(per, rows.reshape(3, 4).mean(1), rtol=1e-6)
+    # d(mean over samples and positions)/d(pred), as Keras' sum_over_batch_size
+    numeric = numeric_grad(lambda p: np.asarray(positions.per_sample(loss, y, p, sw), np.float64).mean() + 0 * p, pred)
+    assert_grad_close(grad, numeric / pred.size, tol=1e-4)
+
+
+def test_targets_and_weights_per_position_are_checked():
+    from brisknet.losses import positions
+    loss = losses.get("sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"\(4,\) positions.*\(samples, 4"):
+        positions.prepare_targets(loss, np.zeros((3, 5)), (4, 6))
+    with pytest.raises(ValueError, match="out of range"):
+        positions.prepare_targets(loss, np.full((3, 4), 6), (4, 6))
+    with pytest.raises(ValueError, match=r"sample_weight has shape \(3, 5\)"):
+        positions.check_sample_weight(np.ones((3, 5), np.float32), (4, 6))
+
+
+def test_a_model_with_an_output_per_step_refuses_class_weights_and_misshapen_targets():
+    import brisknet as keras
+    inputs = keras.Input((3, 2))
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(inputs))
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x = np.zeros((8, 3, 2), np.float32)
+    with pytest.raises(ValueError, match="class_weight"):
+        model.fit(x, np.zeros((8, 3)), class_weight={0: 1.0, 1: 2.0}, verbose=0)
+    with pytest.raises(ValueError, match=r"must be \(samples, 3"):
+        model.fit(x, np.zeros((8,)), verbose=0)
+    elementwise = keras.Model(inputs, keras.layers.Activation("sigmoid")(inputs))  # (the engine runs the layer)
+    elementwise.compile("sgd", "binary_crossentropy")
+    assert keras.models.engine.why_not(elementwise).startswith("an output of several positions")
+    assert np.isfinite(elementwise.fit(x, np.ones((8, 3, 2)), verbose=0).history["loss"][0])

@@ -134,6 +134,8 @@ def why_not(model) -> str | None:
     _, reason = layer_specs(model)
     if reason:
         return reason
+    if len(model._output_sample_shape) > 1:
+        return "an output of several positions per sample (the loss per position runs on the Python path)"
     constrained = next((layer for layer in model._layers if layer.weight_constraints()), None)
     if constrained is not None:
         return f"layer {constrained.name!r} has weight constraints (projected after each update in Python)"

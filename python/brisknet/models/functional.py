@@ -263,12 +263,13 @@ class Functional(Sequential):
             return super()._build_metrics(y)
         if self._metrics is None:
             loss = self.loss
-            self._metrics = [functional_io.OutputLoss(loss, k) for k in range(len(self.output_names))
-                             if loss is not None and loss.losses[k] is not None]
+            with_loss = [k for k in range(len(self.output_names)) if loss is not None and loss.losses[k] is not None]
+            # (as Keras: each output's own loss is reported when there are several)
+            self._metrics = [functional_io.OutputLoss(loss, k) for k in with_loss] if len(with_loss) > 1 else []
             for weighted, ids_per_output in zip((False, True), self._output_metric_ids):
                 for k, ids in enumerate(ids_per_output):
                     for ident in ids:
-                        units = math.prod(self._out_shapes[k])
+                        units = self._out_shapes[k][-1]  # (several positions: rows of these)
                         m = metrics_module.get(ident, loss.losses[k] if loss else None, units,
                                                sparse_targets=bool(loss and loss._sparse[k]))
                         m.weighted = weighted

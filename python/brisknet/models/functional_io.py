@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .. import kernels, losses, metrics as metrics_module
+from ..losses import positions
 
 
 def columns(shapes) -> list:
@@ -75,17 +76,20 @@ class MultiOutputLoss(losses.Loss):
         self.pred_columns = columns(shapes)
         self.target_columns = None  # set by prepare_targets: a sparse label takes one column
 
-    def _units(self, k):
-        return math.prod(self.shapes[k])
-
     def prepare_targets(self, y, units):
-        ys = by_name(y, self.names, "y")
+        with_loss = [k for k, loss in enumerate(self.losses) if loss is not None]
+        if not isinstance(y, (list, tuple, dict)) and len(with_loss) == 1:
+            ys = [y if k == with_loss[0] else None for k in range(len(self.losses))]  # (Keras: the one output's)
+        else:
+            ys = by_name(y, self.names, "y")
+        rows = {len(t) for t, loss in zip(ys, self.losses) if loss is not None and hasattr(t, "__len__")}
         prepared, widths = [], []
         for k, (loss, target) in enumerate(zip(self.losses, ys)):
-            if loss is None:
-                t = np.zeros((len(target) if hasattr(target, "__len__") else 0, 0), np.float32)
+            if loss is None:  # (no loss: its targets, if any, are not read)
+                t = np.zeros((min(rows) if rows else 0, 0), np.float32)
             else:
-                t = loss.prepare_targets(target, self._units(k))
+                t = positions.prepare_targets(loss, kernels.as_array(target, f"y[{self.names[k]!r}]"), self.shapes[k],
+                                              f"y[{self.names[k]!r}]")
             t = np.asarray(t)
             prepared.append(t.reshape(t.shape[0], -1).astype(np.float32))
             widths.append(prepared[-1].shape[1])
@@ -98,16 +102,18 @@ class MultiOutputLoss(losses.Loss):
 
     def target(self, y, k):
         a, b = self.target_columns[k]
-        t = y[:, a:b]
-        return np.ascontiguousarray(t[:, 0]).astype(np.int64) if self._sparse[k] else np.ascontiguousarray(t)
+        t, steps = y[:, a:b], tuple(self.shapes[k][:-1])  # (an output of several positions: theirs)
+        if self._sparse[k]:
+            return np.ascontiguousarray(t).reshape((t.shape[0],) + steps).astype(np.int64)
+        return np.ascontiguousarray(t).reshape((t.shape[0],) + steps + (-1,)) if steps else np.ascontiguousarray(t)
 
     def prediction(self, pred, k):
         a, b = self.pred_columns[k]
-        return np.ascontiguousarray(pred[:, a:b])
+        return np.ascontiguousarray(pred[:, a:b]).reshape((pred.shape[0],) + tuple(self.shapes[k]))
 
     def per_output(self, y, pred, k, sample_weight=None, return_grad=False, grad_scale=1.0):
-        return self.losses[k].per_sample(self.target(y, k), self.prediction(pred, k), sample_weight, return_grad,
-                                         grad_scale)
+        return positions.per_sample(self.losses[k], self.target(y, k), self.prediction(pred, k), sample_weight,
+                                    return_grad, grad_scale)
 
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0, from_logits=None):
         total = np.zeros(y_pred.shape[0], np.float32)
@@ -150,8 +156,10 @@ class OutputMetric(metrics_module.Metric):
         self.weighted = getattr(metric, "weighted", False)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        self.metric.update_state(self._loss.target(y_true, self._k), self._loss.prediction(y_pred, self._k),
-                                 sample_weight)
+        y_true, y_pred = self._loss.target(y_true, self._k), self._loss.prediction(y_pred, self._k)
+        if y_pred.ndim > 2:
+            y_true, y_pred, sample_weight = positions.rows(y_true, y_pred, sample_weight)
+        self.metric.update_state(y_true, y_pred, sample_weight)
 
     def result(self):
         return self.metric.result()

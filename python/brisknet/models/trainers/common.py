@@ -6,6 +6,7 @@ import functools
 import numpy as np
 
 from ... import metrics as metrics_module
+from ...losses import positions
 
 _KERAS_COMPILE_ARGS = {"loss_weights", "run_eagerly", "steps_per_execution",
                        "jit_compile", "auto_scale_loss"}
@@ -43,7 +44,10 @@ def _python_value(result):
 
 
 def _update_metrics(metrics, y, pred, sample_weight):
-    """As Keras 3: compile's `metrics` ignore sample weights, `weighted_metrics` use them."""
+    """As Keras 3: compile's `metrics` ignore sample weights, `weighted_metrics` use them (and
+    several positions per sample are rows, as for the loss)."""
+    if pred.ndim > 2:
+        y, pred, sample_weight = positions.rows(y, pred, sample_weight)
     for m in metrics:
         m.update_state(y, pred, sample_weight if m.weighted else None)
 

@@ -73,11 +73,11 @@ class Compiling:
 
     def _build_metrics(self, y):
         if self._metrics is None:
-            units = self._output_layer.output_shape[-1]
+            out_shape = self._output_sample_shape
             self._metrics = []
             names = set()
-            for ident, weighted in self._metric_ids:
-                m = metrics_module.get(ident, self.loss, units, sparse_targets=(y.ndim == 1))
+            for ident, weighted in self._metric_ids:  # (sparse: one label per position)
+                m = metrics_module.get(ident, self.loss, out_shape[-1], sparse_targets=(y.ndim == len(out_shape)))
                 if weighted and m.name in names:  # Keras: a weighted twin gets a prefix
                     m.name = "weighted_" + m.name
                 m.weighted = weighted

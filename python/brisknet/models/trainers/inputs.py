@@ -6,6 +6,7 @@ import numpy as np
 
 from ... import kernels
 from ...layers import unknown_dims
+from ...losses import positions
 from .. import batches as batches_module
 
 
@@ -41,10 +42,14 @@ class Inputs:
         if y_arr.ndim == 0 or y_arr.shape[0] != x.shape[0]:
             raise ValueError(f"{what}x and {what}y have different numbers of samples: x has {x.shape[0]}, "
                              f"y has shape {y_arr.shape}")
-        units = self._output_layer.output_shape[-1]
+        out_shape = self._output_sample_shape
         if self.loss is not None:
-            y_arr = self.loss.prepare_targets(y_arr, units)
-        sw = self._sample_weights(sample_weight, class_weight, y_arr, x.shape[0])
+            y_arr = positions.prepare_targets(self.loss, y_arr, out_shape, what + "y")
+        if class_weight is not None and len(out_shape) > 1:
+            raise ValueError("class_weight is not supported for outputs of several positions per sample (a sequence); "
+                             "give sample_weight of shape (samples, steps) instead")
+        sw = positions.check_sample_weight(self._sample_weights(sample_weight, class_weight, y_arr, x.shape[0]),
+                                           out_shape)
         return x, y_arr, sw
 
     @staticmethod
@@ -52,9 +57,11 @@ class Inputs:
         if sample_weight is not None and class_weight is not None:
             raise ValueError("You cannot use class_weight and sample_weight at the same time")
         if sample_weight is not None:
-            sw = kernels.as_array(sample_weight, "sample_weight").astype(np.float32).reshape(-1)
-            if sw.shape[0] != n:
-                raise ValueError(f"sample_weight has {sw.shape[0]} values for {n} samples")
+            sw = kernels.as_array(sample_weight, "sample_weight").astype(np.float32)
+            if sw.ndim == 0 or sw.shape[0] != n:
+                raise ValueError(f"sample_weight has shape {sw.shape} for {n} samples")
+            if sw.ndim == 2 and sw.shape[1] == 1 or sw.ndim == 1:
+                sw = sw.reshape(-1)
             if not np.isfinite(sw).all() or (sw < 0).any():
                 raise ValueError("sample_weight must be finite and >= 0")
             return np.ascontiguousarray(sw)

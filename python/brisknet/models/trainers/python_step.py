@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import constraints, runtime
+from ...losses import positions
 from .common import _mean, _update_metrics
 
 
@@ -20,8 +21,9 @@ class PythonStep:
         batch of `whole` rows when these are a data-parallel process's part of it)."""
         b = pred.shape[0] if whole is None else whole
         if self._fused:
-            return self.loss.per_sample(y, self._output_layer.logits, sw, need_grad, 1.0 / b, from_logits=True)
-        return self.loss.per_sample(y, pred, sw, need_grad, 1.0 / b)
+            logits = self._output_layer.logits.reshape(pred.shape)
+            return positions.per_sample(self.loss, y, logits, sw, need_grad, 1.0 / b, from_logits=True)
+        return positions.per_sample(self.loss, y, pred, sw, need_grad, 1.0 / b)
 
     def _trainable_spans(self):
         """(offset, size) in the flat buffers of each weight the optimizer updates, in order."""
