@@ -1218,12 +1218,107 @@ def sequence_outputs(keras, workdir):
     return out
 
 
+def miniature_gpt(keras, workdir):
+    """The keras-io example "Text generation with a miniature GPT", small: token and position
+    embeddings, a causal Transformer block (MultiHeadAttention, LayerNormalization, a Sequential
+    feed-forward network), logits at every position; model(inputs, [logits, x]) compiled with
+    loss=[loss, None]; trained from the same weights (dropout 0), then one sampling step."""
+    layers, ops = keras.layers, keras.ops
+
+    class TokenAndPositionEmbedding(layers.Layer):
+        def __init__(self, maxlen, vocab_size, embed_dim):
+            super().__init__()
+            self.token_emb = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
+            self.pos_emb = layers.Embedding(input_dim=maxlen, output_dim=embed_dim)
+
+        def call(self, x):
+            positions = self.pos_emb(ops.arange(0, ops.shape(x)[-1], 1))
+            return self.token_emb(x) + positions
+
+    class TransformerBlock(layers.Layer):
+        def __init__(self, embed_dim, num_heads, ff_dim, rate=0.0):
+            super().__init__()
+            self.att = layers.MultiHeadAttention(num_heads, embed_dim)
+            self.ffn = keras.Sequential([layers.Dense(ff_dim, activation="relu"), layers.Dense(embed_dim)])
+            self.layernorm1 = layers.LayerNormalization(epsilon=1e-6)
+            self.layernorm2 = layers.LayerNormalization(epsilon=1e-6)
+            self.dropout1 = layers.Dropout(rate)
+            self.dropout2 = layers.Dropout(rate)
+
+        def call(self, inputs):
+            attention_output = self.dropout1(self.att(inputs, inputs, use_causal_mask=True))
+            out1 = self.layernorm1(inputs + attention_output)
+            return self.layernorm2(out1 + self.dropout2(self.ffn(out1)))
+
+    vocab, maxlen, embed = 40, 12, 16
+    inputs = layers.Input(shape=(maxlen,), dtype="int32")
+    x = TokenAndPositionEmbedding(maxlen, vocab, embed)(inputs)
+    x = TransformerBlock(embed, 2, 32)(x)
+    model = keras.Model(inputs=inputs, outputs=[layers.Dense(vocab)(x), x])
+    _set_weights(model)
+    model.compile(keras.optimizers.Adam(0.01), loss=[keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                                                     None])
+    rng = np.random.default_rng(6)
+    tokens = rng.integers(1, vocab, (64, maxlen + 1))
+    history = model.fit(tokens[:, :-1], tokens[:, 1:], epochs=3, batch_size=16, shuffle=False, verbose=0)
+    logits, _ = model.predict(tokens[:2, :-1], verbose=0)
+    return {"weights": [list(np.shape(w)) for w in model.get_weights()], "count": model.count_params(),
+            "loss": _floats(history.history["loss"]), "keys": sorted(history.history),
+            "next_token_logits": logits[:, -1, :6].astype(float).tolist(),
+            "sampled": np.argmax(logits[:, 3], axis=-1).tolist()}
+
+
+def attention_layer(keras, workdir):
+    """MultiHeadAttention on its own: cross-attention (key and value apart, value_dim, output_shape),
+    attention_mask, return_attention_scores, use_causal_mask; trained in a Model subclass."""
+    layers = keras.layers
+    rng = np.random.default_rng(7)
+    query, value = rng.standard_normal((4, 5, 6)).astype("float32"), rng.standard_normal((4, 7, 3)).astype("float32")
+    key = rng.standard_normal((4, 7, 2)).astype("float32")
+    mask = rng.random((4, 5, 7)) > 0.3
+    mask[0, 2] = False  # a query that may attend to nothing
+    mha = layers.MultiHeadAttention(num_heads=2, key_dim=4, value_dim=3, output_shape=8)
+    out, scores = mha(query, value, key, attention_mask=mask, return_attention_scores=True)
+    weights = [(rng.standard_normal(np.shape(w)) * 0.4).astype("float32") for w in mha.get_weights()]
+    mha.set_weights(weights)
+    out, scores = mha(query, value, key, attention_mask=mask, return_attention_scores=True)
+    fused = mha(query, value, key, attention_mask=mask)
+    self_attention = layers.MultiHeadAttention(num_heads=3, key_dim=2)
+    self_attention(query, query)
+    self_attention.set_weights([(rng.standard_normal(np.shape(w)) * 0.4).astype("float32")
+                                for w in self_attention.get_weights()])
+    causal = self_attention(query, query, use_causal_mask=True)
+    out, scores, fused, causal = (keras.ops.convert_to_numpy(t) for t in (out, scores, fused, causal))
+
+    class Attend(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.mha = layers.MultiHeadAttention(num_heads=2, key_dim=3)
+            self.head = layers.Dense(2)
+
+        def call(self, x):
+            return self.head(keras.ops.mean(self.mha(x, x), axis=1))
+
+    model = Attend()
+    model(query)
+    _set_weights(model)
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    history = model.fit(query, rng.standard_normal((4, 2)).astype("float32"), epochs=3, batch_size=2, shuffle=False,
+                        verbose=0)
+    return {"weights": [list(np.shape(w)) for w in mha.get_weights()], "out": np.round(out[:2, :2], 5).tolist(),
+            "scores_shape": list(scores.shape), "scores": np.round(scores[0, :, 2], 5).tolist(),
+            "fused_equals_unfused": bool(np.allclose(out, fused, atol=1e-5)),
+            "causal": np.round(causal[1], 5).tolist(), "causal_shape": list(causal.shape),
+            "model_loss": _floats(history.history["loss"])}
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
                                     callback_docstrings, regression_tutorial, functional_guide,
                                     functional_multi_io, subclassing_guide, compute_loss_guide,
-                                    constraints_program, unknown_lengths, custom_blocks_in_graphs, sequence_outputs)}
+                                    constraints_program, unknown_lengths, custom_blocks_in_graphs, sequence_outputs,
+                                    miniature_gpt, attention_layer)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

@@ -254,3 +254,19 @@ def test_ops_without_a_rule_say_so():
         t = trace.input(np.zeros((3, 3)))
         with pytest.raises(NotImplementedError, match="keras.ops.svd has no gradient rule"):
             ops.svd(t)
+
+
+@pytest.mark.parametrize("causal, masked", [(False, False), (True, False), (False, True), (True, True)])
+def test_dot_product_attention_is_fused_and_exact(causal, masked):
+    from test_attention import reference
+    q, k, v = r(2, 4, 3, 3), r(2, 4, 3, 3), r(2, 4, 3, 2)
+    mask = rng.random((2, 1, 4, 4)) > 0.3 if masked else None
+    want = reference(q, k, v, None if mask is None else mask[:, 0], causal, 0.7)
+    eager = ops.dot_product_attention(q, k, v, mask=mask, scale=0.7, is_causal=causal)
+    np.testing.assert_allclose(eager, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ops.nn.dot_product_attention(q, k, v, mask=mask, scale=0.7, is_causal=causal), want)
+    value = gradcheck(lambda a, b, c: ops.dot_product_attention(a, b, c, mask=mask, scale=0.7, is_causal=causal),
+                      q, k, v)
+    np.testing.assert_allclose(value, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="differs between heads"):
+        ops.dot_product_attention(q, k, v, mask=np.ones((2, 3, 4, 4), bool))

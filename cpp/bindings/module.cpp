@@ -13,6 +13,7 @@ void init_dropout(py::module_& m);
 void init_normalization(py::module_& m);
 void init_convolution(py::module_& m);
 void init_image_reshaping(py::module_& m);
+void init_attention(py::module_& m);
 void init_engine(py::module_& m);
 }  // namespace brisknet::bindings
 
@@ -28,5 +29,6 @@ PYBIND11_MODULE(_core, m) {
   init_normalization(m);
   init_convolution(m);
   init_image_reshaping(m);
+  init_attention(m);
   init_engine(m);
 }

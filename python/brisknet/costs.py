@@ -19,6 +19,8 @@ def layer_flops(layer) -> tuple:
         positions = math.prod(layer.output_shape[:-1])
         mm = 2 * positions * math.prod(layer.kernel_size) * (layer.input_shape[-1] // layer.groups) * layer.filters
         return mm, 2 * mm
+    if layer.output_shape is None:  # (a custom layer's sublayer run in line: its ops are not counted)
+        return 0, 0
     if not isinstance(layer, Dense):
         n = math.prod(layer.output_shape)
         elementwise = ("Activation", "Dropout", "Softmax", "ReLU", "LeakyReLU", "ELU", "Normalization", "Rescaling",
@@ -67,6 +69,8 @@ def model_memory(model, batch_size: int) -> dict:
     per_sample = math.prod(model._input_shape) if None not in model._input_shape else \
         math.prod(model._run_order()[0].input_shape)
     for layer in model._layers:
+        if layer.output_shape is None:
+            continue
         n = math.prod(layer.output_shape)
         nonlinear = getattr(layer, "activation", "linear") != "linear" or type(layer).__name__ == "Dropout"
         per_sample += n * (2 if nonlinear else 1) * 2  # the values and their gradient

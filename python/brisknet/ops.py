@@ -977,6 +977,26 @@ def kaiser(x, beta):
     return np.kaiser(int(x), beta).astype(FLOATX)
 
 
+# ------------------------------------------------------------------------------ attention
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False, flash_attention=None,
+                          attn_logits_soft_cap=None):
+    """softmax(query key^T * scale, masked) value, fused in C++ (kernels/attention.cpp): query
+    (batch, queries, heads, size), key (batch, keys, heads, size), value (batch, keys, heads,
+    size_v); mask: booleans broadcastable to (batch, heads, queries, keys), the same for every
+    head; is_causal: key j only for queries i >= j; scale: 1/sqrt(size) by default. A query that
+    may attend to no key gets the mean of the values (as Keras' large negative mask gives)."""
+    from .autodiff.rules import PRIMITIVES
+    if bias is not None or attn_logits_soft_cap is not None:
+        raise NotImplementedError("dot_product_attention: bias and attn_logits_soft_cap are not supported yet")
+    q, k, v = (_float(x) for x in (query, key, value))
+    if not (q.ndim == k.ndim == v.ndim == 4):
+        raise ValueError(f"dot_product_attention: expected (batch, steps, heads, size) query, key and value, got "
+                         f"{q.shape}, {k.shape}, {v.shape}")
+    scale = 1.0 / _math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    args = (q, k, v) if mask is None else (q, k, v, np.asarray(mask))
+    return PRIMITIVES["dot_product_attention"].forward(*args, scale=scale, causal=bool(is_causal))[0]
+
+
 # ------------------------------------------------------------------------------ tracing
 def _dispatch_traced(namespace):
     """Every public op sends a call with a traced argument (a symbolic tensor of a layer's call(),
@@ -1004,3 +1024,15 @@ def _dispatch_traced(namespace):
 
 
 _dispatch_traced(globals())
+
+
+class _NN:
+    """keras.ops.nn: the neural-network ops under their submodule name."""
+
+
+nn = _NN()
+for _name in ("relu", "relu6", "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish", "tanh", "softplus", "softsign",
+              "silu", "swish", "log_sigmoid", "hard_tanh", "mish", "leaky_relu", "elu", "selu", "gelu", "softmax",
+              "log_softmax", "one_hot", "multi_hot", "dot_product_attention"):
+    if _name in globals():
+        setattr(nn, _name, globals()[_name])

@@ -41,6 +41,7 @@ class Program:
                        if id(node.op) in self._private}
         self._layer_nodes = calls
         self.values: list = []
+        self._saved: dict = {}  # id(node) -> what its primitive's forward saved for backward
 
     def _needed(self, trace):
         """The nodes that lead to an output, an added loss or a state update, in recording order."""
@@ -84,6 +85,8 @@ class Program:
             if isinstance(node.op, Primitive):
                 with np.errstate(all="ignore"):
                     out = node.op.forward(*args, **node.attrs)
+                if node.op.saves:
+                    out, self._saved[id(node)] = out
                 vals[node.outputs[0].id] = out if isinstance(out, np.ndarray) else np.asarray(out)
             else:
                 vals[node.outputs[0].id] = self._layer_forward(node, args, training)
@@ -139,8 +142,9 @@ class Program:
                 if node.op.vjp is None:
                     continue
                 xs = [vals[t.id] for t in node.inputs]
+                attrs = {**node.attrs, "saved": self._saved[id(node)]} if node.op.saves else node.attrs
                 with np.errstate(all="ignore"):
-                    in_grads = node.op.vjp(g, vals[node.outputs[0].id], xs, node.attrs)
+                    in_grads = node.op.vjp(g, vals[node.outputs[0].id], xs, attrs)
             else:
                 in_grads = self._layer_backward(node, g, wrt_inputs)
             for t, gi in zip(node.inputs, in_grads):

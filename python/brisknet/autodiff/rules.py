@@ -11,12 +11,16 @@ import math
 
 import numpy as np
 
-from .. import kernels
+from .. import _core, kernels
 
 
 class Primitive:
-    def __init__(self, name, forward, vjp=None):
-        self.name, self.forward, self.vjp = name, forward, vjp
+    """forward(*xs, **attrs) -> value; vjp(g, value, xs, attrs) -> a gradient (or None) per x.
+    saves: forward returns (value, saved), and the vjp finds `saved` in attrs["saved"] (what the
+    backward pass needs beside the value: the fused attention's log-sum-exp)."""
+
+    def __init__(self, name, forward, vjp=None, saves=False):
+        self.name, self.forward, self.vjp, self.saves = name, forward, vjp, saves
 
     def __repr__(self):
         return f"<primitive {self.name}>"
@@ -25,8 +29,8 @@ class Primitive:
 PRIMITIVES: dict = {}
 
 
-def define(name, forward, vjp=None):
-    PRIMITIVES[name] = Primitive(name, forward, vjp)
+def define(name, forward, vjp=None, saves=False):
+    PRIMITIVES[name] = Primitive(name, forward, vjp, saves)
 
 
 def unbroadcast(g, shape):
@@ -396,3 +400,49 @@ define("sort", lambda x, axis: np.sort(x, axis=axis, kind="stable"), _sort_vjp)
 define("numpy", lambda *xs, fn, kw: np.asarray(fn(*xs, **kw)))
 # random numbers drawn anew each time the graph runs (attrs: draw, a function of no arguments)
 define("random", lambda draw: draw())
+
+
+# ------------------------------------------------------------------------ attention
+def attention_mask(mask, batch, tq, tk):
+    """A mask of keras.ops.dot_product_attention ((batch, heads, tq, tk) or broadcastable, the
+    same for every head) as the kernel takes it: (batch, tq, tk) booleans."""
+    m = np.asarray(mask)
+    if m.ndim == 4:
+        if m.shape[1] != 1:
+            raise NotImplementedError("dot_product_attention: a mask that differs between heads is not supported "
+                                      "yet (give one of shape (batch, 1, queries, keys))")
+        m = m[:, 0]
+    try:
+        return np.ascontiguousarray(np.broadcast_to(m, (batch, tq, tk)), np.bool_)
+    except ValueError:
+        raise ValueError(f"dot_product_attention: a mask of shape {np.shape(mask)} does not broadcast to "
+                         f"(batch, heads, queries, keys) = ({batch}, heads, {tq}, {tk})") from None
+
+
+def _attention_args(q, k, v, mask):
+    dtype = np.result_type(q.dtype, k.dtype, v.dtype, np.float32)
+    q, k, v = (np.ascontiguousarray(a, dtype) for a in (q, k, v))
+    if mask is not None:
+        mask = attention_mask(mask, q.shape[0], q.shape[1], k.shape[1])
+    return q, k, v, mask
+
+
+def _attention(q, k, v, *mask, scale, causal):
+    """Fused scaled dot-product attention (kernels/attention.cpp): the value, and the rows'
+    log-sum-exp for the backward pass."""
+    q, k, v, m = _attention_args(q, k, v, mask[0] if mask else None)
+    out = np.empty(q.shape[:3] + (v.shape[3],), q.dtype)
+    lse = np.empty((q.shape[0], q.shape[2], q.shape[1]), q.dtype)
+    _core.attention_forward(out, lse, q, k, v, m, scale, causal)
+    return out, lse
+
+
+def _attention_vjp(g, out, xs, a):
+    q, k, v, m = _attention_args(*xs[:3], xs[3] if len(xs) > 3 else None)
+    grads = [np.empty_like(q), np.empty_like(k), np.empty_like(v)]
+    _core.attention_backward(*grads, np.ascontiguousarray(g, q.dtype), q, k, v, np.ascontiguousarray(out, q.dtype),
+                             a["saved"], m, a["scale"], a["causal"])
+    return [_like(gr, x) for gr, x in zip(grads, xs[:3])] + [None] * (len(xs) - 3)
+
+
+define("dot_product_attention", _attention, _attention_vjp, saves=True)

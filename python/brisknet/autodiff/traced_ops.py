@@ -69,7 +69,8 @@ def bind(primitive, operands_, **attrs) -> Tensor:
     trace = operands_[0].trace if operands_ else tracing.current()
     try:
         with np.errstate(all="ignore"):
-            value = np.asarray(prim.forward(*[x.value for x in operands_], **attrs))
+            value = prim.forward(*[x.value for x in operands_], **attrs)
+            value = np.asarray(value[0] if prim.saves else value)
     except (ValueError, IndexError, TypeError) as e:  # shapes that do not fit: name the layer and line
         raise type(e)(f"{tracing._where(trace)}: keras.ops {primitive} on shapes "
                       f"{[x.shape for x in operands_]}: {e}") from None
@@ -713,6 +714,27 @@ def cond(pred, true_fn, false_fn):
     if isinstance(a, (list, tuple)):
         return type(a)(where(pred, x, y) for x, y in zip(a, b))
     return where(pred, a, b)
+
+
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False, flash_attention=None,
+                          attn_logits_soft_cap=None):
+    """Fused (kernels/attention.cpp): (batch, steps, heads, size) tensors; a boolean mask the same
+    for every head, and/or the causal mask."""
+    from .rules import attention_mask
+    if bias is not None or attn_logits_soft_cap is not None:
+        raise NotImplementedError("dot_product_attention: bias and attn_logits_soft_cap are not supported yet")
+    q, k, v = (tensor(x) for x in (query, key, value))
+    if not (len(q.shape) == len(k.shape) == len(v.shape) == 4):
+        raise ValueError(f"dot_product_attention: expected (batch, steps, heads, size) query, key and value, got "
+                         f"{q.shape}, {k.shape}, {v.shape}")
+    q, k, v = (x if x.dtype.kind == "f" else cast(x, FLOATX) for x in (q, k, v))
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    ins = [q, k, v]
+    if mask is not None:
+        m = tensor(mask)
+        attention_mask(np.zeros(m.shape, np.bool_), q.shape[0], q.shape[1], k.shape[1])  # (the shape, checked now)
+        ins.append(m)
+    return bind("dot_product_attention", ins, scale=scale, causal=bool(is_causal))
 
 
 TRACED = {name: fn for name, fn in list(globals().items())

@@ -1,5 +1,6 @@
 """Layers with Keras names and arguments."""
 from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax
+from .attention import MultiHeadAttention
 from .batch_normalization import BatchNormalization, LayerNormalization
 from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from .dense import Dense
@@ -23,7 +24,7 @@ __all__ = ["Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D
            "ELU", "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Identity", "Input",
            "InputLayer", "InputSpec", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
-           "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Normalization", "Permute", "ReLU",
+           "MaxPooling2D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Normalization", "Permute", "ReLU",
            "RepeatVector", "Rescaling", "Reshape", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
            "Subtract", "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "dot", "maximum", "minimum",
            "multiply", "subtract"]

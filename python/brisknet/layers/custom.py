@@ -135,7 +135,7 @@ def _trackable(value) -> bool:
     return callable(getattr(value, "_weight_holders", None)) and not isinstance(value, type)
 
 
-UNTRACKED = frozenset({"_entries", "_layers", "_graph", "_model", "_own", "_programs", "_run", "_metrics",
+UNTRACKED = frozenset({"_entries", "_layers", "_steps", "_graph", "_model", "_own", "_programs", "_run", "_metrics",
                        "optimizer", "loss", "_output_holder", "_first_call", "_init_arguments", "_layer_graph"})
 
 
@@ -166,9 +166,8 @@ def weight_holders(layer) -> list:
     """The layers whose own weights make up this layer's, in Keras' order: itself, then its
     tracked layers' (depth first)."""
     out = [layer]
-    for sub in tracked_layers(layer):
-        if sub.built:  # (a sublayer never called has no weights yet)
-            out += sub._weight_holders()
+    for sub in tracked_layers(layer):  # (a sublayer never called has no weights yet)
+        out += [h for h in sub._weight_holders() if h.built]
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, regularizers
+from .. import _core, initializers, regularizers
 from ..serialization import serialize
 from .layer import Layer
 
@@ -58,12 +58,15 @@ class Embedding(Layer):
                              f"got {bad!r}")
         self._idx = idx
         table = self._weights[0]
-        return np.take(table, idx, axis=0, out=self.buffer("y", idx.shape + (self.output_dim,), table.dtype))
+        y = self.buffer("y", idx.shape + (self.output_dim,), table.dtype)
+        _core.embedding_gather(y, table, idx)  # (C++: kernels/embedding.cpp)
+        return y
 
     def backward(self, dy, need_dx):
-        g = self._grads[0]
-        g[...] = 0
-        np.add.at(g, self._idx.ravel(), dy.reshape(-1, self.output_dim))
+        """The scatter-add of dy's rows into the rows they came from: no dense one-hot, the same
+        sums on any number of threads."""
+        dy = np.ascontiguousarray(dy, self._grads[0].dtype)
+        _core.embedding_scatter_add(self._grads[0], dy, self._idx)
         return np.zeros(self._idx.shape, dy.dtype) if need_dx else None
 
     def weight_regularizers(self):

@@ -292,6 +292,11 @@ class Layer:
             raise TypeError(f"{self.name}: unexpected arguments to a {type(self).__name__} call")
         if autodiff.is_traced(x) or (isinstance(x, (list, tuple)) and x and autodiff.is_traced(x[0])):
             return custom.record_builtin(self, x, training)
+        trace = autodiff.current()
+        if trace is not None and x is not None and not is_symbolic(x) and not isinstance(x, (list, tuple)):
+            # inside a traced call() on a constant (the positions of a position embedding): still a
+            # node of the graph, so that the layer's weights get their gradient
+            return custom.record_builtin(self, trace.constant(np.asarray(x)), training)
         return self._eager_or_symbolic_call(x, bool(training))
 
     def _eager_or_symbolic_call(self, x, training=False):
