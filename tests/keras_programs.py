@@ -1312,13 +1312,50 @@ def attention_layer(keras, workdir):
             "model_loss": _floats(history.history["loss"])}
 
 
+def timeseries_transformer(keras, workdir):
+    """The keras-io example "Timeseries classification with a Transformer model", small: encoder
+    blocks written in the functional API, MultiHeadAttention called on two tensors, Conv1D
+    feed-forward layers, residuals, pooling over the steps; trained from the same weights."""
+    layers = keras.layers
+
+    def encoder(inputs, head_size, num_heads, ff_dim):
+        x = layers.MultiHeadAttention(key_dim=head_size, num_heads=num_heads, dropout=0.0)(inputs, inputs)
+        x = layers.LayerNormalization(epsilon=1e-6)(x)
+        res = layers.Add()([x, inputs])
+        x = layers.Conv1D(filters=ff_dim, kernel_size=1, activation="relu")(res)
+        x = layers.Conv1D(filters=inputs.shape[-1], kernel_size=1)(x)
+        x = layers.LayerNormalization(epsilon=1e-6)(x)
+        return layers.Add()([x, res])
+
+    inputs = keras.Input(shape=(20, 3))
+    x = inputs
+    for _ in range(2):
+        x = encoder(x, head_size=4, num_heads=2, ff_dim=4)
+    x = layers.GlobalAveragePooling1D(data_format="channels_last")(x)
+    outputs = layers.Dense(2, activation="softmax")(layers.Dense(8, activation="relu")(x))
+    model = keras.Model(inputs, outputs)
+    _set_weights(model)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                  metrics=["sparse_categorical_accuracy"])
+    rng = np.random.default_rng(8)
+    x_train = rng.standard_normal((64, 20, 3)).astype("float32")
+    y_train = (x_train[:, :, 0].mean(axis=1) > 0).astype("int64")
+    history = model.fit(x_train, y_train, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    config = model.get_config()
+    calls = [layer["inbound_nodes"][0] for layer in config["layers"] if layer["class_name"] == "MultiHeadAttention"]
+    return {"loss": _floats(history.history["loss"]), "count": model.count_params(),
+            "weights": [list(np.shape(w)) for w in model.get_weights()],
+            "attention_call_arguments": [len(c["args"]) for c in calls],
+            "predict": np.round(model.predict(x_train[:3], verbose=0), 5).tolist()}
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
                                     callback_docstrings, regression_tutorial, functional_guide,
                                     functional_multi_io, subclassing_guide, compute_loss_guide,
                                     constraints_program, unknown_lengths, custom_blocks_in_graphs, sequence_outputs,
-                                    miniature_gpt, attention_layer)}
+                                    miniature_gpt, attention_layer, timeseries_transformer)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

@@ -135,3 +135,36 @@ def test_embedding_gather_and_deterministic_scatter_add():
         _core.embedding_gather(out[:1], table, np.array([50]))
     with pytest.raises(ValueError, match="-1 is out of range"):
         _core.embedding_scatter_add(dtable, dout[:1], np.array([-1]))
+
+
+@pytest.mark.parametrize("ext", ["keras", "brisk"])
+def test_multi_head_attention_called_on_two_tensors_in_a_functional_model_saves_and_loads(tmp_path, ext):
+    keras = brisknet
+    inputs = keras.Input((6, 4))
+    context = keras.layers.Dense(4)(inputs)
+    attended = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3, name="mha")(inputs, context,
+                                                                                 use_causal_mask=True)
+    model = keras.Model(inputs, keras.layers.Dense(1)(attended))
+    config = model.get_config()
+    node = next(l for l in config["layers"] if l["name"] == "mha")["inbound_nodes"][0]
+    assert len(node["args"]) == 2 and node["kwargs"] == {"use_causal_mask": True}
+    x = np.random.default_rng(5).standard_normal((3, 6, 4)).astype(np.float32)
+    model.compile("sgd", "mse")
+    model.fit(x, np.ones((3, 6, 1), np.float32), verbose=0)
+    path = str(tmp_path / f"m.{ext}")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    # the causal mask came back: the first step's output does not depend on later steps
+    moved = x.copy()
+    moved[:, 1:] += 1.0
+    np.testing.assert_allclose(loaded.predict(moved, verbose=0)[:, 0], loaded.predict(x, verbose=0)[:, 0], atol=1e-6)
+
+
+def test_a_layer_called_again_with_other_arguments_is_refused():
+    keras = brisknet
+    a, b = keras.Input((5, 4)), keras.Input((5, 4))
+    mha = keras.layers.MultiHeadAttention(num_heads=1, key_dim=2)
+    mha(a, b)
+    with pytest.raises(ValueError, match="other arguments"):
+        mha(a, b, use_causal_mask=True)

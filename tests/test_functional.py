@@ -124,7 +124,8 @@ def test_a_graph_model_config_json_and_clone():
     (lambda c: c["layers"][1]["inbound_nodes"][0]["args"][0]["config"].update(keras_history=["dense_b", 0, 0]),
      "no call makes|cycle"),
     (lambda c: c.update(output_layers=["dense_a", 3, 0]), "names a call the config does not make"),
-    (lambda c: c["layers"][1]["inbound_nodes"][0].update(kwargs={"training": True}), "not supported"),
+    (lambda c: c["layers"][1]["inbound_nodes"][0].update(kwargs={"bogus": True}), "calling layer.*unexpected"),
+    (lambda c: c["layers"][1]["inbound_nodes"][0].update(kwargs={"mask": [1, 2]}), "a number, a string or null"),
     (lambda c: c["layers"][1].update(class_name="Lambda"), "Lambda"),
     (lambda c: c.update(layers="x"), "'layers' list"),
 ])

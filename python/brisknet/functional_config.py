@@ -31,8 +31,13 @@ def to_config(model, layer_entry) -> dict:
                             "registered_name": None, "name": op.name, "inbound_nodes": []})
             continue
         nodes = []
+        spec = op.__dict__.get("_call_spec")  # (a custom layer called with more than one tensor)
         for node in g.calls_of(op):
             args = [keras_tensor(i, shapes) for i in node.inputs]
+            if spec is not None:
+                rest, kwargs = spec.fill(args)
+                nodes.append({"args": [args[0], *rest], "kwargs": _json_arguments(kwargs, op.name)})
+                continue
             nodes.append({"args": [args] if op.takes_several_inputs else args, "kwargs": {}})
         entries.append({**layer_entry(op), "name": op.name, "inbound_nodes": nodes})
     def structure(refs, names, as_dict, as_list):
@@ -42,6 +47,14 @@ def to_config(model, layer_entry) -> dict:
     return {"name": model.name, "trainable": model.trainable, "layers": entries,
             "input_layers": structure(ins, model.input_names, model._inputs_as_dict, model._inputs_as_list),
             "output_layers": structure(outs, model.output_names, model._outputs_as_dict, model._outputs_as_list)}
+
+
+def _json_arguments(kwargs, name) -> dict:
+    for k, v in kwargs.items():
+        if not (v is None or isinstance(v, (bool, int, float, str, dict))):
+            raise ValueError(f"layer {name!r} was called with {k}={type(v).__name__}; only tensors, numbers, strings "
+                             "and None can be saved as call arguments")
+    return kwargs
 
 
 def build(config, layer_from, source="config"):
@@ -84,12 +97,12 @@ def build(config, layer_from, source="config"):
     while pending:
         waiting = []
         for layer, node in pending:
-            args = _node_tensors(node, calls, source, layer.name)
-            if args is None:
+            call = _node_arguments(node, calls, source, layer.name)
+            if call is None:
                 waiting.append((layer, node))
                 continue
             try:
-                calls[layer.name].append(layer(args))
+                calls[layer.name].append(layer(*call[0], **call[1]))
             except (TypeError, ValueError, NotImplementedError) as e:
                 raise ValueError(f"{source}: calling layer {layer.name!r}: {e}") from None
         if len(waiting) == len(pending):
@@ -116,26 +129,42 @@ def _reference(ref, calls, source, where):
     return made[ref[1]] if ref[1] < len(made) else None
 
 
-def _node_tensors(node, calls, source, name):
-    """The argument of one call in Keras 3's form ({"args": [tensor or [tensors]], "kwargs"}), or
-    None while a tensor it reads is not made yet."""
+_PENDING = object()
+
+
+def _node_arguments(node, calls, source, name):
+    """(args, kwargs) of one call in Keras 3's form ({"args": [tensor or [tensors], more...],
+    "kwargs": {...}}: tensors, or numbers, strings and None), or None while a tensor it reads
+    is not made yet."""
     where = f"layer {name!r}"
-    if not isinstance(node, dict) or not isinstance(node.get("args"), list) or len(node["args"]) != 1:
-        raise ValueError(f"{source}: {where}: a call must be {{'args': [tensor or list of tensors], 'kwargs': {{}}}}")
+    if not isinstance(node, dict) or not isinstance(node.get("args"), list) or not node["args"]:
+        raise ValueError(f"{source}: {where}: a call must be {{'args': [tensor or list of tensors, ...], 'kwargs': "
+                         "{...}}")
     kwargs = node.get("kwargs") or {}
-    if not isinstance(kwargs, dict) or any(v is not None for k, v in kwargs.items()):
-        raise ValueError(f"{source}: {where}: call arguments {kwargs!r} are not supported")
-    arg = node["args"][0]
-    several = isinstance(arg, list)
-    tensors = []
-    for t in arg if several else [arg]:
-        if not (isinstance(t, dict) and t.get("class_name") == "__keras_tensor__" and isinstance(t.get("config"), dict)):
-            raise ValueError(f"{source}: {where}: a call argument must be a Keras tensor, got {str(t)[:80]!r}")
-        found = _reference(t["config"].get("keras_history"), calls, source, where)
-        if found is None:
-            return None
-        tensors.append(found)
-    return tensors if several else tensors[0]
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise ValueError(f"{source}: {where}: call arguments must be an object, got {str(kwargs)[:80]!r}")
+
+    def value(v, first):
+        if isinstance(v, dict) and v.get("class_name") == "__keras_tensor__":
+            if not isinstance(v.get("config"), dict):
+                raise ValueError(f"{source}: {where}: a Keras tensor without a config")
+            found = _reference(v["config"].get("keras_history"), calls, source, where)
+            return _PENDING if found is None else found
+        if first and isinstance(v, list):  # a merge layer's list of tensors
+            items = [value(t, False) for t in v]
+            if not all(hasattr(t, "sample_shape") or t is _PENDING for t in items):
+                raise ValueError(f"{source}: {where}: a call argument list must hold Keras tensors")
+            return _PENDING if any(t is _PENDING for t in items) else items
+        if first or not (v is None or isinstance(v, (bool, int, float, str))):
+            raise ValueError(f"{source}: {where}: a call argument must be a Keras tensor, a number, a string or "
+                             f"null, got {str(v)[:80]!r}")
+        return v
+
+    args = [value(v, k == 0) for k, v in enumerate(node["args"])]
+    kw = {k: value(v, False) for k, v in kwargs.items() if v is not None}
+    if any(v is _PENDING for v in (*args, *kw.values())):
+        return None
+    return args, kw
 
 
 def _tensors(spec, calls, source, where):

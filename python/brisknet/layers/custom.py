@@ -237,19 +237,26 @@ def build_custom(layer, input_shape) -> None:
     layer.built = True
 
 
+def _with_batch(sample_shape, batch):
+    """A sample shape (a list of them: a call on several tensors) with the batch dimension first."""
+    if isinstance(sample_shape, list):
+        return [(batch,) + tuple(s) for s in sample_shape]
+    return (batch,) + tuple(sample_shape)
+
+
 def build_from_sample(layer, sample_shape) -> None:
     """What a Sequential or functional model asks of a layer: build it for samples of this shape."""
     if not layer.built:
-        build_custom(layer, (None,) + tuple(sample_shape))
-    layer.input_shape = tuple(sample_shape)
+        build_custom(layer, _with_batch(sample_shape, None))
+    layer.input_shape = [tuple(s) for s in sample_shape] if isinstance(sample_shape, list) else tuple(sample_shape)
     layer.output_shape = sample_output_shape(layer, sample_shape)
 
 
 def sample_output_shape(layer, sample_shape, has_shape_rule=False):
     """compute_output_shape when the class has one of its own, else the shape its traced call() gives."""
-    if has_shape_rule:
+    if has_shape_rule and not isinstance(sample_shape, list):
         return tuple(layer.compute_output_shape((None,) + tuple(sample_shape)))[1:]
-    program = _program(layer, (1,) + tuple(sample_shape), np.dtype(np.float32), False)
+    program = _program(layer, _with_batch(sample_shape, 1), np.dtype(np.float32), False)
     return program.outputs[0].shape[1:]
 
 
@@ -284,10 +291,63 @@ def call(layer, x, args, training, kwargs):
         return _traced_call(layer, traced[0].trace, x, args, training, kwargs)
     from .symbolic import is_symbolic
     if is_symbolic(x):
-        if args or kwargs:
-            raise NotImplementedError(f"layer {layer.name!r}: a custom layer in a functional model takes one tensor")
-        return layer._symbolic_call((x,), False)
+        if not args and not kwargs:
+            return layer._symbolic_call((x,), False)
+        tensors, spec = CallSpec.of(x, args, kwargs)
+        known = layer.__dict__.get("_call_spec")
+        if known is not None and not known.same_as(spec):
+            raise ValueError(f"layer {layer.name!r} was called with other arguments before; in a functional model "
+                             "each call of a layer must pass the same arguments (its tensors may differ)")
+        layer._call_spec = spec
+        layer.takes_several_inputs = len(tensors) > 1
+        return layer._symbolic_call(tuple(tensors), len(tensors) > 1)
     return _eager_call(layer, x, args, training, kwargs)
+
+
+class _Slot:
+    """Where the k-th tensor of a node goes among a call's arguments."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def __eq__(self, other):
+        return isinstance(other, _Slot) and other.k == self.k
+
+
+class CallSpec:
+    """A custom layer's call in a functional model with more than one tensor or with arguments
+    (mha(query, value, use_causal_mask=True)): the arguments after the first, its symbolic
+    tensors replaced by slots numbered as the node's inputs (the first argument is input 0)."""
+
+    def __init__(self, args, kwargs):
+        self.args, self.kwargs = tuple(args), dict(kwargs)
+
+    @classmethod
+    def of(cls, x, args, kwargs):
+        from .symbolic import is_symbolic
+        tensors = [x]
+
+        def slot(v):
+            if is_symbolic(v):
+                tensors.append(v)
+                return _Slot(len(tensors) - 1)
+            if isinstance(v, (list, tuple, dict)) and any(is_symbolic(t) for t in _flat([v])):
+                raise NotImplementedError("a layer call with symbolic tensors inside a list or dict argument is not "
+                                          "supported yet")
+            return v
+        return tensors, cls([slot(a) for a in args], {k: slot(v) for k, v in kwargs.items()})
+
+    def fill(self, tensors):
+        """(args, kwargs) with the tensors in their slots (tensors[0] is the first argument)."""
+        def put(v):
+            return tensors[v.k] if isinstance(v, _Slot) else v
+        return tuple(put(a) for a in self.args), {k: put(v) for k, v in self.kwargs.items()}
+
+    def same_as(self, other) -> bool:
+        def same(a, b):
+            return a is b or (type(a) is type(b) and not isinstance(a, np.ndarray) and a == b)
+        return len(self.args) == len(other.args) and all(same(a, b) for a, b in zip(self.args, other.args)) and \
+            self.kwargs.keys() == other.kwargs.keys() and all(same(v, other.kwargs[k]) for k, v in self.kwargs.items())
 
 
 def _traced_call(layer, trace, x, args, training, kwargs):
@@ -350,15 +410,19 @@ def record_builtin(layer, x, training):
 
 # ------------------------------------------------------------------------ as a node of a Sequential or graph
 def _program(layer, shape, dtype, training) -> Program:
-    """The layer's call() traced for inputs of this shape (cached per shape and training flag)."""
+    """The layer's call() traced for inputs of this shape (a list of shapes: a call on several
+    tensors, as its CallSpec says; cached per shape and training flag)."""
     programs = layer.__dict__.setdefault("_programs", {})
-    key = (tuple(shape), np.dtype(dtype).str, bool(training))
+    shapes = [tuple(s) for s in shape] if isinstance(shape, list) else [tuple(shape)]
+    key = (tuple(shapes), np.dtype(dtype).str, bool(training))
     program = programs.get(key)
     if program is None:
         trace = Trace(training)
+        spec = layer.__dict__.get("_call_spec")
         with recording(trace):
-            t = trace.input(np.zeros(shape, dtype))
-            out = _traced_call(layer, trace, t, (), None, {})
+            ts = [trace.input(np.zeros(s, dtype)) for s in shapes]
+            args, kwargs = spec.fill(ts) if spec is not None else ((), {})
+            out = _traced_call(layer, trace, ts[0], args, None, kwargs)
         if not autodiff.is_traced(out):
             raise TypeError(f"layer {layer.name!r}: call() must return one tensor here, got {type(out).__name__}")
         program = programs[key] = Program(trace, [out])
@@ -366,8 +430,9 @@ def _program(layer, shape, dtype, training) -> Program:
 
 
 def forward(layer, x, training):
-    program = _program(layer, x.shape, x.dtype, training)
-    (out,), losses = program.forward([x], training)
+    xs = x if isinstance(x, list) else [x]
+    program = _program(layer, [a.shape for a in xs] if isinstance(x, list) else x.shape, xs[0].dtype, training)
+    (out,), losses = program.forward(xs, training)
     layer._last_losses = losses
     layer._run = program
     return np.ascontiguousarray(out, np.float32)
@@ -384,7 +449,9 @@ def backward(layer, dy, need_dx):
         g = grads.get(id(var))
         if g is not None:
             var._layer._grads[var._index] += g
-    if need_dx:
-        dx = grads.get(("input", 0))
-        return np.zeros(layer._run.inputs[0].shape, np.float32) if dx is None else np.ascontiguousarray(dx, np.float32)
-    return None
+    if not need_dx:
+        return None
+    dxs = [grads.get(("input", k)) for k in range(len(layer._run.inputs))]
+    dxs = [np.zeros(t.shape, np.float32) if d is None else np.ascontiguousarray(d, np.float32)
+           for t, d in zip(layer._run.inputs, dxs)]
+    return dxs if layer.takes_several_inputs else dxs[0]

@@ -92,7 +92,7 @@ class Layer:
     def build_sample(self, sample_shape) -> None:
         """Shapes from one sample's shape (no batch dimension): what a model calls."""
         if self._is_custom:
-            custom.build_from_sample(self, tuple(sample_shape))
+            custom.build_from_sample(self, _shape_arg(sample_shape))
             return
         self.input_shape = tuple(sample_shape)
         self.output_shape = self.sample_output_shape(self.input_shape)
@@ -101,7 +101,7 @@ class Layer:
     def sample_output_shape(self, sample_shape):
         """The shape of one output sample, given one input sample's shape."""
         if self._is_custom:
-            return custom.sample_output_shape(self, tuple(sample_shape),
+            return custom.sample_output_shape(self, _shape_arg(sample_shape),
                                               type(self).compute_output_shape is not Layer.compute_output_shape)
         return tuple(sample_shape)
 
@@ -398,3 +398,8 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def _shape_arg(sample_shape):
+    """A sample shape as a tuple, or a list of them (a call on several tensors)."""
+    return [tuple(s) for s in sample_shape] if isinstance(sample_shape, list) else tuple(sample_shape)
