@@ -2,12 +2,79 @@
 // per row and clipped to [eps, 1 - eps]; logits go through an exact, stable log-softmax).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include "brisknet/elementwise_math.h"
 #include "brisknet/kernels.h"
+#include "isa_clones.h"
 #include "parallel.h"
 
 namespace brisknet {
 namespace {
+
+// exp(x) for x <= 0 in float32 (Cephes' expf: 2^n times a degree-6 polynomial, about 1 ulp), in
+// plain arithmetic so that a row's loop vectorises; below -87 it gives exp(-87) (~1.6e-38), where
+// std::exp would give a denormal or 0. NaN stays NaN.
+inline float exp_nonpositive(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (int32_t(n) + 127) * (1 << 23);
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// Cross-entropy on float32 logits, one row, as math::softmax_crossentropy_row computes it but with
+// each exponential taken once and vectorisable (the output layer of a language model is 20,000
+// columns wide). d may not alias x.
+float softmax_crossentropy_row_fast(float* d, const float* x, int64_t label, const float* t, float w, int64_t cols,
+                                    float grad_scale) {
+  float mx = x[0];
+  for (int64_t j = 1; j < cols; ++j) mx = math::max_of(mx, x[j]);
+  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  if (d) {
+    for (; j + 8 <= cols; j += 8)
+      for (int k = 0; k < 8; ++k) lanes[k] += d[j + k] = exp_nonpositive(x[j + k] - mx);
+    for (; j < cols; ++j) lanes[0] += d[j] = exp_nonpositive(x[j] - mx);
+  } else {
+    for (; j + 8 <= cols; j += 8)
+      for (int k = 0; k < 8; ++k) lanes[k] += exp_nonpositive(x[j + k] - mx);
+    for (; j < cols; ++j) lanes[0] += exp_nonpositive(x[j] - mx);
+  }
+  const float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  const float log_sum = std::log(sum);
+  float L = 0, tsum = 1;
+  if (label >= 0) {
+    L = log_sum - (x[label] - mx);
+  } else {
+    tsum = 0;
+    for (int64_t k = 0; k < cols; ++k) {
+      L -= t[k] * ((x[k] - mx) - log_sum);
+      tsum += t[k];
+    }
+  }
+  if (d) {
+    const float s = grad_scale * w, scaled = s * tsum / sum;
+    if (label >= 0) {
+      for (int64_t k = 0; k < cols; ++k) d[k] *= scaled;
+      d[label] -= s;
+    } else {
+      for (int64_t k = 0; k < cols; ++k) d[k] = d[k] * scaled - s * t[k];
+    }
+  }
+  return w * L;
+}
 
 template <typename T> T weight_of(const T* weights, int64_t i) { return weights ? weights[i] : T(1); }
 
@@ -30,6 +97,21 @@ void softmax_crossentropy(T* loss, T* dlogits, const T* logits, const int64_t* l
                           const T* target, const T* weights, int64_t rows, int64_t cols,
                           T grad_scale) {
   const int nt = detail::threads_for(rows * cols, detail::kElementGrain);
+  if constexpr (std::is_same_v<T, float>) {
+    if (dlogits != logits) {
+#pragma omp parallel num_threads(nt)
+      {
+        detail::at_isa([&] {
+#pragma omp for schedule(static)
+          for (int64_t r = 0; r < rows; ++r)
+            loss[r] = softmax_crossentropy_row_fast(dlogits ? dlogits + r * cols : nullptr, logits + r * cols,
+                                                    labels ? labels[r] : -1, target ? target + r * cols : nullptr,
+                                                    weight_of(weights, r), cols, grad_scale);
+        });
+      }
+      return;
+    }
+  }
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t r = 0; r < rows; ++r)
     loss[r] = math::softmax_crossentropy_row<T>(dlogits ? dlogits + r * cols : nullptr, logits + r * cols,

@@ -183,11 +183,11 @@ class Functional(Sequential):
     def _forward(self, x, training):
         xs = functional_io.unpack(x, self._in_shapes) if self._several_inputs else [x]
         outs = self._graph.forward(xs, training)
-        if not self._several_outputs:
-            return outs[0]
-        return np.concatenate([o.reshape(o.shape[0], -1) for o in outs], axis=1)
+        return functional_io.Outputs(outs) if self._several_outputs else outs[0]
 
     def _backward(self, dpred):
+        if isinstance(dpred, functional_io.Outputs):
+            return self._graph.backward(dpred.parts)
         self._graph.backward(functional_io.unpack(dpred, self._out_shapes) if self._several_outputs else [dpred])
 
     # ------------------------------------------------------------------ several inputs and outputs

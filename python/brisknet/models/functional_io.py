@@ -64,6 +64,26 @@ def unpack(packed, shapes) -> list:
     return [np.ascontiguousarray(packed[:, a:b]).reshape((n,) + tuple(s)) for (a, b), s in zip(columns(shapes), shapes)]
 
 
+class Outputs:
+    """A batch of a model's several outputs kept apart, where the trainer would see them packed
+    side by side (packing copies every output, a language model's logits too, twice a step). It
+    has the packed array's shape, and becomes that array where one is needed (np.asarray)."""
+
+    ndim = 2
+
+    def __init__(self, parts):
+        self.parts = [np.asarray(p) for p in parts]
+        n = self.parts[0].shape[0]
+        self.shape = (n, sum(math.prod(p.shape[1:]) for p in self.parts))
+
+    def __array__(self, dtype=None, copy=None):
+        packed = np.concatenate([p.reshape(p.shape[0], -1) for p in self.parts], axis=1)
+        return packed if dtype is None else packed.astype(dtype)
+
+    def copy(self):
+        return np.asarray(self)
+
+
 class MultiOutputLoss(losses.Loss):
     """compile's losses of a model with several outputs: each output's loss on its columns of
     the packed predictions and targets, summed with loss_weights."""
@@ -108,6 +128,8 @@ class MultiOutputLoss(losses.Loss):
         return np.ascontiguousarray(t).reshape((t.shape[0],) + steps + (-1,)) if steps else np.ascontiguousarray(t)
 
     def prediction(self, pred, k):
+        if isinstance(pred, Outputs):
+            return pred.parts[k]
         a, b = self.pred_columns[k]
         return np.ascontiguousarray(pred[:, a:b]).reshape((pred.shape[0],) + tuple(self.shapes[k]))
 
@@ -116,17 +138,26 @@ class MultiOutputLoss(losses.Loss):
                                     return_grad, grad_scale)
 
     def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0, from_logits=None):
+        """The outputs' losses summed with their weights; with return_grad, the gradient packed as
+        y_pred is, or as Outputs (None for an output without a loss) when y_pred is Outputs."""
         total = np.zeros(y_pred.shape[0], np.float32)
-        grad = np.zeros(y_pred.shape, np.float32) if return_grad else None
+        apart = isinstance(y_pred, Outputs)
+        grad = None
+        if return_grad:
+            grad = [None] * len(self.losses) if apart else np.zeros(y_pred.shape, np.float32)
         for k, (loss, w) in enumerate(zip(self.losses, self.weights)):
             if loss is None:
                 continue
             out = self.per_output(y_true, y_pred, k, sample_weight, return_grad, grad_scale * w)
             per = out[0] if return_grad else out
             total += np.float32(w) * per
-            if return_grad:
+            if return_grad and apart:
+                grad[k] = out[1]
+            elif return_grad:
                 a, b = self.pred_columns[k]
                 grad[:, a:b] = out[1].reshape(y_pred.shape[0], -1)
+        if return_grad and apart:
+            grad = Outputs([g if g is not None else np.zeros_like(p) for g, p in zip(grad, y_pred.parts)])
         return (total, grad) if return_grad else total
 
     def get_config(self):
