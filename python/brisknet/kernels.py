@@ -9,6 +9,9 @@ released while a kernel runs, and every kernel obeys :func:`brisknet.set_num_thr
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 
 from . import _core
@@ -230,8 +233,38 @@ def _loss_common(y_pred, sample_weight):
     return y_pred, w, loss
 
 
+_reused = threading.local()
+
+
+@contextlib.contextmanager
+def reused_gradient_buffers(owner: dict):
+    """Inside it, the loss kernels write their gradients into buffers kept in `owner` (the k-th
+    gradient of the block in the k-th buffer of its shape), reused from step to step: the logits'
+    gradient of a language model is hundreds of MB, and touching fresh pages costs more than the
+    loss itself. The caller must be done with a gradient before the block runs again."""
+    _reused.owner, _reused.count, used = owner, 0, set()
+    _reused.used = used
+    try:
+        yield
+    finally:
+        _reused.owner = None
+        for key in [k for k in owner if k not in used]:  # (shapes of earlier batches: freed)
+            del owner[key]
+
+
 def _grad_buffer(return_grad, y_pred):
-    return np.empty_like(y_pred) if return_grad else None
+    if not return_grad:
+        return None
+    owner = getattr(_reused, "owner", None)
+    if owner is None:
+        return np.empty_like(y_pred)
+    key = (_reused.count, y_pred.shape, y_pred.dtype.str)
+    _reused.count += 1
+    _reused.used.add(key)
+    buf = owner.get(key)
+    if buf is None:
+        buf = owner[key] = np.empty_like(y_pred)
+    return buf
 
 
 def _result(loss, grad):

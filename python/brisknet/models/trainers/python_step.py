@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import constraints, runtime
+from ... import constraints, kernels, runtime
 from ...losses import positions
 from .common import _mean, _update_metrics
 
@@ -20,10 +20,11 @@ class PythonStep:
         """Per-sample losses of a batch (and d(loss)/d(last layer output), Keras' reduction; of a
         batch of `whole` rows when these are a data-parallel process's part of it)."""
         b = pred.shape[0] if whole is None else whole
-        if self._fused:
-            logits = self._output_layer.logits.reshape(pred.shape)
-            return positions.per_sample(self.loss, y, logits, sw, need_grad, 1.0 / b, from_logits=True)
-        return positions.per_sample(self.loss, y, pred, sw, need_grad, 1.0 / b)
+        with kernels.reused_gradient_buffers(self.__dict__.setdefault("_loss_gradients", {})):
+            if self._fused:
+                logits = self._output_layer.logits.reshape(pred.shape)
+                return positions.per_sample(self.loss, y, logits, sw, need_grad, 1.0 / b, from_logits=True)
+            return positions.per_sample(self.loss, y, pred, sw, need_grad, 1.0 / b)
 
     def _trainable_spans(self):
         """(offset, size) in the flat buffers of each weight the optimizer updates, in order."""
