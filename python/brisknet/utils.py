@@ -5,6 +5,7 @@ from .data import PyDataset, normalize, to_categorical
 from .estimate import estimate_fit
 from .naming import clear_session
 from .runtime import cpu_info, deferred_interrupt, get_num_threads, set_num_threads, set_random_seed
+from .sequences import pad_sequences
 
 __all__ = ["set_random_seed", "set_num_threads", "get_num_threads", "cpu_info", "estimate_fit",
-           "deferred_interrupt", "to_categorical", "normalize", "clear_session", "PyDataset"]
+           "deferred_interrupt", "to_categorical", "normalize", "clear_session", "PyDataset", "pad_sequences"]

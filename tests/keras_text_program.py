@@ -1,0 +1,54 @@
+"""TextVectorization and pad_sequences on a small corpus, every output mode, n-grams, characters,
+a given vocabulary: run by Keras 3 on TensorFlow (its TextVectorization needs TensorFlow) to
+record tests/keras_text_expected.json, and by test_text.py with brisknet as keras.
+
+    KERAS_BACKEND=tensorflow python tests/keras_text_program.py --record   # in a venv with Keras 3 + TF
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+CORPUS = ["The cat sat on the mat.", "the DOG ate the cat!", "A cat, a dog; and THE bird?", "Ünïcode ÉTÉ été", "",
+          "b a"]
+QUERIES = ["the cat and the bird", "zebra unknown the", "été"]
+EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_text_expected.json")
+
+
+def run(keras):
+    out = {}
+    for mode in ("int", "multi_hot", "count", "tf_idf"):
+        for ngrams in (None, 2):
+            layer = keras.layers.TextVectorization(output_mode=mode, ngrams=ngrams,
+                                                   output_sequence_length=7 if mode == "int" else None)
+            layer.adapt(CORPUS)
+            out[f"{mode}_{ngrams}"] = {"vocab": layer.get_vocabulary(),
+                                       "out": np.asarray(layer(QUERIES)).round(5).tolist()}
+    layer = keras.layers.TextVectorization(max_tokens=6, split="character", standardize="lower")
+    layer.adapt(CORPUS)
+    out["characters"] = {"vocab": layer.get_vocabulary(), "out": np.asarray(layer(["abc", "été"])).tolist()}
+    layer = keras.layers.TextVectorization(standardize=None, vocabulary=["x", "Y", "z"])
+    out["given"] = {"vocab": layer.get_vocabulary(), "out": np.asarray(layer(["x Y y z q"])).tolist(),
+                    "size": layer.vocabulary_size()}
+    layer = keras.layers.TextVectorization(max_tokens=5, output_mode="multi_hot", pad_to_max_tokens=True)
+    layer.adapt(CORPUS)
+    out["padded_multi_hot"] = np.asarray(layer(QUERIES)).tolist()
+    seqs = [[1, 2, 3], [4, 5], [], [6, 7, 8, 9, 10]]
+    for padding in ("pre", "post"):
+        for truncating in ("pre", "post"):
+            out[f"pad_{padding}_{truncating}"] = keras.utils.pad_sequences(
+                seqs, maxlen=4, padding=padding, truncating=truncating, value=-1).tolist()
+    out["pad_default"] = keras.utils.pad_sequences(seqs).tolist()
+    out["pad_float"] = keras.utils.pad_sequences([[0.5, 1.5], [2.5]], dtype="float32", padding="post").tolist()
+    return out
+
+
+if __name__ == "__main__":
+    import keras
+    results = run(keras)
+    if sys.argv[1:2] == ["--record"]:
+        with open(EXPECTED, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1, sort_keys=True, ensure_ascii=False)
+    else:
+        print(json.dumps(results))
