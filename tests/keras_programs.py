@@ -1349,13 +1349,45 @@ def timeseries_transformer(keras, workdir):
             "predict": np.round(model.predict(x_train[:3], verbose=0), 5).tolist()}
 
 
+def bidirectional_lstm(keras, workdir):
+    """The keras-io example "Bidirectional LSTM on IMDB", small: variable-length integer sequences
+    (keras.Input(shape=(None,))), Embedding, two Bidirectional LSTMs (the first returning
+    sequences), a sigmoid output; trained from the same weights on padded random reviews. Also an
+    LSTM reading backwards and one returning sequences under a softmax per step."""
+    layers = keras.layers
+    rng = np.random.default_rng(9)
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    x = layers.Embedding(30, 8)(inputs)
+    x = layers.Bidirectional(layers.LSTM(6, return_sequences=True))(x)
+    x = layers.Bidirectional(layers.LSTM(5))(x)
+    model = keras.Model(inputs, layers.Dense(1, activation="sigmoid")(x))
+    _set_weights(model)
+    model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
+    reviews = keras.utils.pad_sequences([rng.integers(1, 30, rng.integers(3, 12)).tolist() for _ in range(48)],
+                                        maxlen=10)
+    labels = (reviews.sum(axis=1) % 2).astype("float32")
+    history = model.fit(reviews, labels, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    out = {"weights": [list(np.shape(w)) for w in model.get_weights()], "count": model.count_params(),
+           "loss": _floats(history.history["loss"]), "accuracy": _floats(history.history["accuracy"]),
+           "predict_7": np.round(model.predict(reviews[:3, -7:], verbose=0), 5).tolist()}
+    tagger = keras.Sequential([keras.Input((5, 3)), layers.LSTM(4, go_backwards=True, return_sequences=True),
+                               layers.Dense(3, activation="softmax")])
+    _set_weights(tagger, seed=2)
+    tagger.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
+    steps = rng.standard_normal((16, 5, 3)).astype("float32")
+    out["tagger_loss"] = _floats(tagger.fit(steps, rng.integers(0, 3, (16, 5)), epochs=2, batch_size=8,
+                                            shuffle=False, verbose=0).history["loss"])
+    out["tagger_predict"] = np.round(tagger.predict(steps[:2], verbose=0), 5).tolist()
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
                                     callback_docstrings, regression_tutorial, functional_guide,
                                     functional_multi_io, subclassing_guide, compute_loss_guide,
                                     constraints_program, unknown_lengths, custom_blocks_in_graphs, sequence_outputs,
-                                    miniature_gpt, attention_layer, timeseries_transformer)}
+                                    miniature_gpt, attention_layer, timeseries_transformer, bidirectional_lstm)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

@@ -87,3 +87,44 @@ def test_bad_text_input_names_the_layer():
         keras.utils.pad_sequences([["a", "b"]])
     with pytest.raises(ValueError, match="steps of shape"):
         keras.utils.pad_sequences([[[1, 2]], [[1, 2, 3]]])
+
+
+@pytest.mark.parametrize("ext", ["keras", "brisk"])
+def test_a_bidirectional_lstm_model_of_unknown_length_saves_and_loads(tmp_path, ext):
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(20, 4)(inputs)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True), merge_mode="sum")(x)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(2))(x)
+    model = keras.Model(inputs, keras.layers.Dense(1)(x))
+    assert model.output_shape == (None, 1) and model.layers[2].output.shape == (None, None, 3)
+    tokens = np.random.default_rng(0).integers(0, 20, (4, 9))
+    path = str(tmp_path / f"m.{ext}")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    for steps in (9, 3):
+        np.testing.assert_array_equal(loaded.predict(tokens[:, :steps], verbose=0),
+                                      model.predict(tokens[:, :steps], verbose=0))
+
+
+def test_keras_reads_our_bidirectional_lstm_and_we_read_its(tmp_path):
+    """Both ways through .keras files (Keras' LSTM keeps its variables in its cell)."""
+    from keras3 import keras_predictions, run_keras
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(20, 4)(inputs)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True))(x)
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(2, go_backwards=True)(x)))
+    tokens = np.random.default_rng(1).integers(0, 20, (3, 6))
+    np.testing.assert_allclose(keras_predictions(model, tokens, tmp_path), model.predict(tokens, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    script = ("import json, sys, keras, numpy as np\n"
+              "i = keras.Input(shape=(None,), dtype='int32')\n"
+              "x = keras.layers.Embedding(20, 4)(i)\n"
+              "x = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True), merge_mode='ave')(x)\n"
+              "m = keras.Model(i, keras.layers.Dense(1)(keras.layers.LSTM(2)(x)))\n"
+              "m.save(sys.argv[1] + '/theirs.keras')\n"
+              "t = np.arange(18).reshape(3, 6) % 20\n"
+              "print(json.dumps(keras.ops.convert_to_numpy(m.predict(t, verbose=0)).tolist()))\n")
+    theirs = np.asarray(run_keras(["-c", script, str(tmp_path)], cwd=str(tmp_path)))
+    loaded = keras.models.load_model(str(tmp_path / "theirs.keras"))
+    np.testing.assert_allclose(loaded.predict(np.arange(18).reshape(3, 6) % 20, verbose=0), theirs, rtol=1e-5,
+                               atol=1e-6)

@@ -14,6 +14,7 @@ void init_normalization(py::module_& m);
 void init_convolution(py::module_& m);
 void init_image_reshaping(py::module_& m);
 void init_attention(py::module_& m);
+void init_recurrent(py::module_& m);
 void init_engine(py::module_& m);
 }  // namespace brisknet::bindings
 
@@ -30,5 +31,6 @@ PYBIND11_MODULE(_core, m) {
   init_convolution(m);
   init_image_reshaping(m);
   init_attention(m);
+  init_recurrent(m);
   init_engine(m);
 }

@@ -104,6 +104,11 @@ def _entry_by_path(e, path, visited) -> list:
         return _attributes_by_path(e, path, visited)
     if _is_model(e):
         return [(path, e, [])] + _weights_by_path(e, path + "/layers", visited)
+    if isinstance(e, layers_module.LSTM):  # (Keras' LSTM keeps its variables in its cell)
+        return [(path, e, []), (path + "/cell", e, list(e._weights))]
+    if isinstance(e, layers_module.Bidirectional):
+        return [(path, e, [])] + _entry_by_path(e.forward_layer, path + "/forward_layer", visited) + \
+            _entry_by_path(e.backward_layer, path + "/backward_layer", visited)
     return [(path, e, list(e._weights))]
 
 
@@ -412,7 +417,7 @@ _LAYERS = {name: getattr(layers_module, name) for name in
             "Rescaling", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
             "BatchNormalization", "LayerNormalization", "Embedding", "Reshape", "Permute", "RepeatVector",
             "Identity", "GaussianNoise", "GaussianDropout", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-            "MultiHeadAttention",
+            "MultiHeadAttention", "LSTM", "Bidirectional",
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D",
             "AveragePooling1D", "AveragePooling2D", "DepthwiseConv2D", "Conv2DTranspose", "SeparableConv2D", "ZeroPadding2D", "Cropping2D", "UpSampling2D",
             "SpatialDropout1D", "SpatialDropout2D")}
@@ -502,6 +507,10 @@ def _layer_from(spec, source):
     config = dict(config)
     if "dtype" in config:
         config["dtype"] = backend.dtype_name(config["dtype"])
+    if name == "Bidirectional":  # its layers, as layers of the file
+        for key in ("layer", "backward_layer"):
+            if isinstance(config.get(key), dict):
+                config[key] = _layer_from(config[key], source)
     if isinstance(config.get("activation"), (dict, list)):
         raise ValueError(f"{source}: layer {config.get('name')!r} has a custom activation object; only "
                          "activation names are supported")

@@ -161,6 +161,23 @@ void embedding_gather(T* out, const T* table, const int64_t* idx, int64_t n, int
 template <typename T>
 void embedding_scatter_add(T* dtable, const T* dout, const int64_t* idx, int64_t n, int64_t rows, int64_t width);
 
+// ---------------------------------------------------------------- recurrent layers
+// LSTM over whole sequences (kernels/recurrent.cpp): x (batch, steps, inputs), kernel (inputs, 4u),
+// recurrent (u, 4u), bias (4u) or null, h0 and c0 (batch, u); gates i, f, c, o. Writes hs and cs
+// (batch, steps, u) in processing order (reverse: the last step first), the activated gates
+// (batch, steps, 4u) and each step's previous h (batch, steps, u), both in input order.
+template <typename T>
+void lstm_forward(T* hs, T* cs, T* gates, T* h_prev_in, const T* x, const T* kernel, const T* recurrent,
+                  const T* bias, const T* h0, const T* c0, int64_t batch, int64_t steps, int64_t inputs,
+                  int64_t units, bool reverse);
+// From dhs (batch, steps, u: the loss's gradient with respect to each h, processing order): dx (or
+// null), dkernel, drecurrent, dbias (or null), dh0 and dc0 (the initial states'); gates is
+// overwritten with the pre-activation gradients.
+template <typename T>
+void lstm_backward(T* dx, T* dkernel, T* drecurrent, T* dbias, T* dh0, T* dc0, T* gates, const T* dhs,
+                   const T* cs, const T* h_prev_in, const T* x, const T* kernel, const T* recurrent, const T* c0,
+                   int64_t batch, int64_t steps, int64_t inputs, int64_t units, bool reverse);
+
 // ---------------------------------------------------------------- convolution and pooling
 // A window sliding over channels_last images x[n, h, w, c]: kh x kw taps, strides sh, sw,
 // dilations dh, dw, padding pt (top) and pl (left), output positions oh x ow.

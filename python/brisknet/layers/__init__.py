@@ -17,14 +17,15 @@ from .noise import GaussianDropout, GaussianNoise
 from .normalization import Normalization, Rescaling
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+from .recurrent import LSTM, Bidirectional
 from .reshaping import Identity, Permute, RepeatVector, Reshape
 from .text_vectorization import TextVectorization
 
-__all__ = ["Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "BatchNormalization",
+__all__ = ["Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Bidirectional",
            "Concatenate", "Conv1D", "Conv2D", "Conv2DTranspose", "Cropping2D", "Dense", "DepthwiseConv2D", "Dot", "Dropout",
            "ELU", "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Identity", "Input",
-           "InputLayer", "InputSpec", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
+           "InputLayer", "InputSpec", "LSTM", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
            "MaxPooling2D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Normalization", "Permute", "ReLU",
            "RepeatVector", "Rescaling", "Reshape", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
            "Subtract", "TextVectorization", "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "dot", "maximum", "minimum",
