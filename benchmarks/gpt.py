@@ -125,31 +125,9 @@ def torch_epoch(torch, x, y):
 
 
 def main():
-    import brisknet
-    repeats = int(os.environ.get("REPEATS", "3"))
-    threads = brisknet.get_num_threads() if hasattr(brisknet, "get_num_threads") else None
     s = SIZES
-    rng = np.random.default_rng(0)
-    tokens = rng.integers(0, s["VOCAB"], (s["SAMPLES"], s["MAXLEN"] + 1))
-    x, y = tokens[:, :-1], tokens[:, 1:]
-    model = brisknet_model()
-    model.fit(x[:2 * s["BATCH"]], y[:2 * s["BATCH"]], batch_size=s["BATCH"], verbose=0)  # builds it; warm-up
-    sides = {"brisknet": peers.timed(lambda: model.fit(x, y, batch_size=s["BATCH"], epochs=1, verbose=0))}
-    try:
-        import torch
-        torch.set_num_threads(threads or os.cpu_count())
-        epoch = torch_epoch(torch, x, y)
-        epoch()
-        sides["torch eager"] = peers.timed(epoch)
-    except ImportError:
-        print("# PyTorch is not installed: brisknet alone")
-    seconds = peers.interleaved(sides, repeats)
-    rates = {k: s["SAMPLES"] * s["MAXLEN"] / v for k, v in seconds.items()}
-    print(f"# {peers.machine(threads)}; {s}")
-    cells = ", ".join(f"{k} {r:,.0f}" for k, r in rates.items())
-    print(f"tokens/s {cells}" + (f"; brisknet / torch eager {rates['brisknet'] / rates['torch eager']:.2f}"
-                                 if "torch eager" in rates else ""))
-    return rates
+    tokens = np.random.default_rng(0).integers(0, s["VOCAB"], (s["SAMPLES"], s["MAXLEN"] + 1))
+    return peers.token_rates(brisknet_model(), tokens[:, :-1], tokens[:, 1:], s["BATCH"], torch_epoch, s)
 
 
 if __name__ == "__main__":

@@ -159,3 +159,29 @@ def fashion_mnist_sides(samples, keras_script, name):
                for label, (python, backend) in keras_pythons().items()}
     print(f"# {machine(threads)}, {samples} samples per epoch")
     return x, y, torch, workers
+
+
+def token_rates(model, x, y, batch, torch_epoch, sizes):
+    """A sequence benchmark's figures: brisknet's `model` fitting (x, y) beside `torch_epoch(torch,
+    x, y)` (a callable running one PyTorch epoch, when PyTorch is installed), epochs interleaved
+    (REPEATS, default 3), the same threads; prints and returns tokens/s per side."""
+    import brisknet
+    repeats = int(os.environ.get("REPEATS", "3"))
+    threads = brisknet.get_num_threads()
+    model.fit(x[:2 * batch], y[:2 * batch], batch_size=batch, verbose=0)  # builds it; warm-up
+    sides = {"brisknet": timed(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0))}
+    try:
+        import torch
+        torch.set_num_threads(threads)
+        epoch = torch_epoch(torch, x, y)
+        epoch()
+        sides["torch eager"] = timed(epoch)
+    except ImportError:
+        print("# PyTorch is not installed: brisknet alone")
+    seconds = interleaved(sides, repeats)
+    rates = {k: x.size / v for k, v in seconds.items()}
+    print(f"# {machine(threads)}; {sizes}")
+    cells = ", ".join(f"{k} {r:,.0f}" for k, r in rates.items())
+    print(f"tokens/s {cells}" + (f"; brisknet / torch eager {rates['brisknet'] / rates['torch eager']:.2f}"
+                                 if "torch eager" in rates else ""))
+    return rates
