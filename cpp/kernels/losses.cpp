@@ -28,7 +28,8 @@ inline float exp_nonpositive(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = (int32_t(n) + 127) * (1 << 23);
+  // (NaN: any exponent, p is NaN already; converting NaN to an integer would be undefined)
+  const int32_t bits = (int32_t(n == n ? n : 0.0f) + 127) * (1 << 23);
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
