@@ -75,7 +75,7 @@ def test_attention_is_bit_identical_across_thread_counts():
     (q, k, v), mask, causal = _inputs(np.random.default_rng(2), (4, 90, 90, 2, 16, 16, True, True), np.float32)
     dout = np.random.default_rng(3).standard_normal(q.shape).astype(np.float32)
     results = []
-    before = brisknet.get_num_threads() if hasattr(brisknet, "get_num_threads") else _core.get_num_threads()
+    before = _core.get_num_threads()
     try:
         for threads in (1, 2, 3):
             _core.set_num_threads(threads)

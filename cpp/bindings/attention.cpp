@@ -28,7 +28,8 @@ struct Dims {
   int64_t batch, tq, tk, heads, d, dv;
 };
 
-Dims attention_dims(const py::array& q, const py::array& k, const py::array& v) {
+// The sizes of q, k and v (checked against each other), with the scale and causal flag checked too.
+Dims attention_dims(const py::array& q, const py::array& k, const py::array& v, double scale, bool causal) {
   require_ndim(q, "q", 4);
   require_ndim(k, "k", 4);
   require_ndim(v, "v", 4);
@@ -36,6 +37,8 @@ Dims attention_dims(const py::array& q, const py::array& k, const py::array& v) 
   require_shape(k, "k", {s.batch, s.tk, s.heads, s.d});
   require_shape(v, "v", {s.batch, s.tk, s.heads, s.dv});
   if (s.tk < 1) fail_value("k: no keys to attend to");
+  if (!std::isfinite(scale)) fail_value("scale must be a finite number");
+  if (causal && s.tq != s.tk) fail_value("a causal mask needs as many queries as keys");
   return s;
 }
 
@@ -49,15 +52,9 @@ const uint8_t* mask_of(py::object mask, const Dims& s) {
   return static_cast<const uint8_t*>(m.data());
 }
 
-void check_scale(double scale) {
-  if (!std::isfinite(scale)) fail_value("scale must be a finite number");
-}
-
 void bind_attention_forward(py::array o, py::array lse, py::array q, py::array k, py::array v, py::object mask,
                             double scale, bool causal) {
-  const Dims s = attention_dims(q, k, v);
-  check_scale(scale);
-  if (causal && s.tq != s.tk) fail_value("a causal mask needs as many queries as keys");
+  const Dims s = attention_dims(q, k, v, scale, causal);
   const uint8_t* m = mask_of(mask, s);
   by_dtype(q, "q", [&](auto tag) {
     using T = decltype(tag);
@@ -77,9 +74,7 @@ void bind_attention_forward(py::array o, py::array lse, py::array q, py::array k
 
 void bind_attention_backward(py::array dq, py::array dk, py::array dv, py::array dout, py::array q, py::array k,
                              py::array v, py::array o, py::array lse, py::object mask, double scale, bool causal) {
-  const Dims s = attention_dims(q, k, v);
-  check_scale(scale);
-  if (causal && s.tq != s.tk) fail_value("a causal mask needs as many queries as keys");
+  const Dims s = attention_dims(q, k, v, scale, causal);
   const uint8_t* m = mask_of(mask, s);
   by_dtype(q, "q", [&](auto tag) {
     using T = decltype(tag);
