@@ -1381,13 +1381,168 @@ def bidirectional_lstm(keras, workdir):
     return out
 
 
+def masking_program(keras, workdir):
+    """Masks as Keras carries them: Embedding(mask_zero=True) before LSTM, GRU and SimpleRNN (a
+    padded batch gives each sequence's own result), Bidirectional returning sequences into a masked
+    GlobalAveragePooling1D, Masking before an LSTM, and a tagger whose loss skips the padding."""
+    layers = keras.layers
+    rng = np.random.default_rng(11)
+    lengths = rng.integers(2, 9, 32)
+    ids = keras.utils.pad_sequences([rng.integers(1, 20, n).tolist() for n in lengths], maxlen=8, padding="post")
+    out = {}
+    for name, rnn in (("lstm", layers.LSTM(5)), ("gru", layers.GRU(5, go_backwards=True)),
+                      ("simple_rnn", layers.SimpleRNN(5, activation="relu"))):
+        model = keras.Sequential([keras.Input((None,)), layers.Embedding(20, 4, mask_zero=True), rnn,
+                                  layers.Dense(1, activation="sigmoid")])
+        _set_weights(model, seed=3)
+        out[name] = np.round(model.predict(ids[:4], verbose=0), 5).tolist()
+        out[name + "_alone"] = np.round(model.predict(ids[:1, :lengths[0]], verbose=0), 5).tolist()
+    inputs = keras.Input((None,))
+    x = layers.Embedding(20, 4, mask_zero=True)(inputs)
+    x = layers.Bidirectional(layers.GRU(3, return_sequences=True))(x)
+    x = layers.Dense(4, activation="relu")(x)
+    pooled = keras.Model(inputs, layers.Dense(1, activation="sigmoid")(layers.GlobalAveragePooling1D()(x)))
+    _set_weights(pooled, seed=4)
+    pooled.compile(keras.optimizers.Adam(0.02), "binary_crossentropy")
+    labels = (ids.sum(axis=1) % 2).astype("float32")
+    out["pooled_loss"] = _floats(pooled.fit(ids, labels, epochs=2, batch_size=8, shuffle=False,
+                                            verbose=0).history["loss"])
+    out["pooled_predict"] = np.round(pooled.predict(ids[:3], verbose=0), 5).tolist()
+    frames = rng.standard_normal((16, 6, 3)).astype("float32")
+    frames[:8, 4:] = 0.0
+    masked = keras.Sequential([keras.Input((6, 3)), layers.Masking(0.0), layers.LSTM(4),
+                               layers.Dense(2, activation="softmax")])
+    _set_weights(masked, seed=5)
+    masked.compile(keras.optimizers.SGD(0.3), "sparse_categorical_crossentropy")
+    out["masking_loss"] = _floats(masked.fit(frames, rng.integers(0, 2, 16), epochs=2, batch_size=8,
+                                             shuffle=False, verbose=0).history["loss"])
+    tagger = keras.Sequential([keras.Input((8,)), layers.Embedding(20, 4, mask_zero=True),
+                               layers.LSTM(5, return_sequences=True), layers.Dense(3, activation="softmax")])
+    _set_weights(tagger, seed=6)
+    tagger.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
+    tags = (ids % 3).astype("int32")
+    out["tagger_loss"] = _floats(tagger.fit(ids, tags, epochs=2, batch_size=8, shuffle=False,
+                                            verbose=0).history["loss"])
+    out["tagger_evaluate"] = float(tagger.evaluate(ids, tags, verbose=0))
+    return out
+
+
+def rnn_guide(keras, workdir):
+    """The guide "Working with RNNs": LSTM, GRU returning sequences into SimpleRNN, Bidirectional,
+    a stateful LSTM fed paragraph by paragraph with reset_states, initial states, an RNN of the
+    guide's own cell; trained from the same weights."""
+    layers, ops = keras.layers, keras.ops
+    rng = np.random.default_rng(12)
+    out = {}
+    model = keras.Sequential([keras.Input((None,)), layers.Embedding(input_dim=50, output_dim=8), layers.LSTM(16),
+                              layers.Dense(10)])
+    _set_weights(model, seed=1)
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    tokens, classes = rng.integers(0, 50, (32, 7)), rng.integers(0, 10, 32)
+    out["lstm_loss"] = _floats(model.fit(tokens, classes, epochs=2, batch_size=8, shuffle=False,
+                                         verbose=0).history["loss"])
+    model = keras.Sequential([keras.Input((None,)), layers.Embedding(input_dim=50, output_dim=8),
+                              layers.GRU(12, return_sequences=True), layers.SimpleRNN(6), layers.Dense(10)])
+    _set_weights(model, seed=2)
+    model.compile(keras.optimizers.RMSprop(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    out["gru_loss"] = _floats(model.fit(tokens, classes, epochs=2, batch_size=8, shuffle=False,
+                                        verbose=0).history["loss"])
+    out["gru_weights"] = [list(np.shape(w)) for w in model.get_weights()]
+    model = keras.Sequential([keras.Input((5, 10)), layers.Bidirectional(layers.LSTM(8, return_sequences=True)),
+                              layers.Bidirectional(layers.LSTM(4)), layers.Dense(10)])
+    _set_weights(model, seed=3)
+    out["bidirectional"] = np.round(model.predict(rng.standard_normal((3, 5, 10)).astype("float32"), verbose=0),
+                                    5).tolist()
+    paragraphs = rng.standard_normal((3, 4, 6, 5)).astype("float32")
+    lstm_layer = layers.LSTM(6, stateful=True)
+    lstm_layer(paragraphs[0])
+    lstm_layer.set_weights([(rng.standard_normal(np.shape(w)) * 0.3).astype("float32")
+                            for w in lstm_layer.get_weights()])
+    lstm_layer.reset_states()
+    outputs = [np.round(ops.convert_to_numpy(lstm_layer(p)), 5).tolist() for p in paragraphs]
+    lstm_layer.reset_states()
+    out["stateful"] = outputs + [np.round(ops.convert_to_numpy(lstm_layer(paragraphs[2])), 5).tolist()]
+    encoder, decoder = layers.LSTM(6, return_state=True), layers.LSTM(6)
+    seq = rng.standard_normal((2, 5, 4)).astype("float32")
+    _, h, c = encoder(seq)
+    decoder(seq, initial_state=[h, c])
+    for layer, seed in ((encoder, 7), (decoder, 8)):
+        r = np.random.default_rng(seed)
+        layer.set_weights([(r.standard_normal(np.shape(w)) * 0.3).astype("float32") for w in layer.get_weights()])
+    _, h, c = encoder(seq)
+    out["encoder_decoder"] = np.round(ops.convert_to_numpy(decoder(seq[:, :3], initial_state=[h, c])), 5).tolist()
+
+    class MinimalRNNCell(layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.state_size = units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="uniform", name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="uniform",
+                                                    name="recurrent_kernel")
+
+        def call(self, inputs, states):
+            prev_output = states[0]
+            h = ops.matmul(inputs, self.kernel)
+            output = h + ops.matmul(prev_output, self.recurrent_kernel)
+            return output, [output]
+
+    model = keras.Sequential([keras.Input((5, 3)), layers.RNN(MinimalRNNCell(4), return_sequences=True),
+                              layers.GlobalAveragePooling1D(), layers.Dense(1)])
+    _set_weights(model, seed=9)
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    x = rng.standard_normal((16, 5, 3)).astype("float32")
+    out["cell_loss"] = _floats(model.fit(x, x.sum(axis=(1, 2)), epochs=2, batch_size=8, shuffle=False,
+                                         verbose=0).history["loss"])
+    return out
+
+
+def attention_and_time_distributed(keras, workdir):
+    """Attention (dot, scaled, concat, causal) and AdditiveAttention on [query, value(, key)] in a
+    functional model, trained; their masks given explicitly; TimeDistributed(Dense) in Sequential
+    and functional models."""
+    layers = keras.layers
+    rng = np.random.default_rng(13)
+    q, v = rng.standard_normal((16, 4, 6)).astype("float32"), rng.standard_normal((16, 5, 6)).astype("float32")
+    out = {}
+    for name, layer in (("dot", layers.Attention()), ("scaled", layers.Attention(use_scale=True)),
+                        ("concat", layers.Attention(score_mode="concat")), ("additive", layers.AdditiveAttention())):
+        qi, vi = keras.Input((4, 6)), keras.Input((5, 6))
+        qe, ve = layers.Dense(6)(qi), layers.Dense(6)(vi)
+        attended = layer([qe, ve])
+        model = keras.Model([qi, vi], layers.Dense(1)(layers.GlobalAveragePooling1D()(attended)))
+        _set_weights(model, seed=len(name))
+        model.compile(keras.optimizers.SGD(0.05), "mse")
+        out[name] = _floats(model.fit([q, v], q.sum(axis=(1, 2)) / 10, epochs=2, batch_size=8, shuffle=False,
+                                      verbose=0).history["loss"])
+    layer = layers.Attention()
+    value_mask = np.arange(5)[None, :] < np.array([[5], [2]])
+    query_mask = np.arange(4)[None, :] < np.array([[4], [3]])
+    result, scores = layer([q[:2], v[:2], v[:2] * 0.5], mask=[query_mask, value_mask], return_attention_scores=True)
+    out["masked"] = np.round(keras.ops.convert_to_numpy(result), 5).tolist()
+    out["masked_scores"] = np.round(keras.ops.convert_to_numpy(scores), 5).tolist()
+    causal = layers.Attention()([q[:2], q[:2]], use_causal_mask=True)
+    out["causal"] = np.round(keras.ops.convert_to_numpy(causal), 5).tolist()
+    model = keras.Sequential([keras.Input((4, 6)), layers.TimeDistributed(layers.Dense(3, activation="tanh")),
+                              layers.LSTM(4), layers.Dense(1)])
+    _set_weights(model, seed=7)
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    out["time_distributed"] = _floats(model.fit(q, q.mean(axis=(1, 2)), epochs=2, batch_size=8, shuffle=False,
+                                                verbose=0).history["loss"])
+    out["time_distributed_weights"] = [list(np.shape(w)) for w in model.get_weights()]
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
                                     callback_docstrings, regression_tutorial, functional_guide,
                                     functional_multi_io, subclassing_guide, compute_loss_guide,
                                     constraints_program, unknown_lengths, custom_blocks_in_graphs, sequence_outputs,
-                                    miniature_gpt, attention_layer, timeseries_transformer, bidirectional_lstm)}
+                                    miniature_gpt, attention_layer, timeseries_transformer, bidirectional_lstm,
+                                    masking_program, rnn_guide, attention_and_time_distributed)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

@@ -142,25 +142,6 @@ def test_dense_on_the_last_axis_of_any_rank(rng, shape, activation):
     _check_layer(layers.Dense(3, activation=activation), x, rng)
 
 
-@pytest.mark.parametrize("return_sequences", [False, True])
-@pytest.mark.parametrize("go_backwards", [False, True])
-def test_lstm_against_a_numpy_loop_and_central_differences(rng, return_sequences, go_backwards):
-    x = rng.standard_normal((2, 4, 3))
-    layer = layers.LSTM(5, return_sequences=return_sequences, go_backwards=go_backwards)
-    kernel, recurrent, bias = _bind64(layer, x.shape[1:], rng)
-    h, c, outs = np.zeros((2, 5)), np.zeros((2, 5)), []
-    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
-    for t in (range(3, -1, -1) if go_backwards else range(4)):
-        z = x[:, t] @ kernel + h @ recurrent + bias
-        i, f, g, o = sig(z[:, :5]), sig(z[:, 5:10]), np.tanh(z[:, 10:15]), sig(z[:, 15:])
-        c = f * c + i * g
-        h = o * np.tanh(c)
-        outs.append(h)
-    want = np.stack(outs, axis=1) if return_sequences else h
-    np.testing.assert_allclose(layer.forward(x, True), want, rtol=1e-12, atol=1e-12)
-    _check_layer(layers.LSTM(5, return_sequences=return_sequences, go_backwards=go_backwards), x, rng)
-
-
 def test_embedding(rng):
     idx = rng.integers(0, 7, (5, 3)).astype(np.float64)
     idx[0, :2] = 4  # a row hit twice in one sample

@@ -200,7 +200,11 @@ def test_a_failed_save_leaves_the_previous_file_intact(saved, monkeypatch):
 
 
 def test_no_pickle_anywhere_in_the_package():
+    """Except Keras' IMDB and Reuters files' ragged arrays (datasets/_npz.py): an unpickler that finds
+    numpy's array-rebuilding functions only (test_datasets_text.py: a hostile file is refused)."""
     root = pathlib.Path(keras.__file__).parent
     for source in root.rglob("*.py"):
+        if source == root / "datasets" / "_npz.py":
+            continue
         text = source.read_text()
         assert "import pickle" not in text and "pickle.load" not in text, source

@@ -1,8 +1,10 @@
-// The whole-sequence LSTM kernels: every array's shape checked here, once.
+// The whole-sequence recurrent kernels (LSTM, GRU, SimpleRNN): every array's shape checked here, once.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <string>
+#include <vector>
 
 #include "brisknet/kernels.h"
 #include "checks.h"
@@ -10,93 +12,164 @@
 namespace brisknet::bindings {
 namespace {
 
-struct Sizes {
-  int64_t batch, steps, inputs, units;
+RecurrentCell cell_of(const std::string& name) {
+  if (name == "lstm") return RecurrentCell::lstm;
+  if (name == "gru") return RecurrentCell::gru;
+  if (name == "simple_rnn") return RecurrentCell::simple_rnn;
+  fail_value("cell: expected 'lstm', 'gru' or 'simple_rnn', got '" + name + "'");
+}
+
+// One run's arrays, checked against x (batch, steps, inputs) and recurrent_kernel (units, g).
+struct Run {
+  py::array states, gates, recurrent_gates, h_prev, x, kernel, recurrent;
+  py::object bias, recurrent_bias, h0, c0, mask;
 };
 
-Sizes sizes_of(const py::array& x, const py::array& recurrent) {
-  require_ndim(x, "x", 3);
-  require_ndim(recurrent, "recurrent_kernel", 2);
-  const Sizes s{x.shape(0), x.shape(1), x.shape(2), recurrent.shape(0)};
-  if (recurrent.shape(1) != 4 * s.units)
-    fail_value("recurrent_kernel: expected shape (units, 4 * units), got " + shape_of(recurrent));
-  if (s.steps < 1) fail_value("x: a sequence needs at least one step");
-  return s;
-}
-
 template <typename T>
-const T* checked_in(const py::array& a, const char* name, py::ssize_t size) {
-  return flat_in<T>(a, name, size);
+RecurrentArgs<T> checked_args(Run& r, const std::string& cell_name, bool reverse, Activation act, double alpha,
+                              std::vector<py::array>& keep) {
+  RecurrentArgs<T> a{};
+  a.cell = cell_of(cell_name);
+  a.activation = act;
+  a.alpha = T(alpha);
+  a.reverse = reverse;
+  require_ndim(r.x, "x", 3);
+  require_ndim(r.recurrent, "recurrent_kernel", 2);
+  a.batch = r.x.shape(0), a.steps = r.x.shape(1), a.inputs = r.x.shape(2), a.units = r.recurrent.shape(0);
+  const int64_t u = a.units, g = recurrent_gate_width(a.cell, u), rows = a.batch * a.steps;
+  const int64_t n_states = a.cell == RecurrentCell::lstm ? 2 : 1;
+  if (r.recurrent.shape(1) != g)
+    fail_value("recurrent_kernel: expected shape (units, " + std::to_string(g / std::max<int64_t>(u, 1)) +
+               " * units), got " + shape_of(r.recurrent));
+  if (a.steps < 1) fail_value("x: a sequence needs at least one step");
+  if (!is_elementwise(act)) fail_value("activation: expected an element-wise activation");
+  auto optional_in = [&](py::object& o, const char* name, py::ssize_t size) -> const T* {
+    if (o.is_none()) return nullptr;
+    keep.emplace_back(py::array(o));
+    return flat_in<T>(keep.back(), name, size);
+  };
+  a.x = flat_in<T>(r.x, "x", rows * a.inputs);
+  a.kernel = flat_in<T>(r.kernel, "kernel", a.inputs * g);
+  a.recurrent = flat_in<T>(r.recurrent, "recurrent_kernel", u * g);
+  a.bias = optional_in(r.bias, "bias", g);
+  a.recurrent_bias = a.cell == RecurrentCell::gru ? optional_in(r.recurrent_bias, "recurrent_bias", g) : nullptr;
+  if (r.h0.is_none()) fail_value("h0: the initial state is required");
+  a.h0 = optional_in(r.h0, "h0", a.batch * u);
+  if (a.cell == RecurrentCell::lstm && r.c0.is_none()) fail_value("c0: an LSTM's initial cell state is required");
+  a.c0 = a.cell == RecurrentCell::lstm ? optional_in(r.c0, "c0", a.batch * u) : nullptr;
+  if (!r.mask.is_none()) {
+    keep.emplace_back(py::array(r.mask));
+    const py::array& m = keep.back();
+    if (!m.dtype().is(py::dtype::of<bool>()) && !m.dtype().is(py::dtype::of<uint8_t>()))
+      fail_type("mask: expected dtype bool or uint8, got " + dtype_name(m));
+    require_contiguous(m, "mask");
+    if (m.size() != rows) fail_value("mask: expected (batch, steps) = " + std::to_string(rows) + " elements, got shape " +
+                                     shape_of(m));
+    a.mask = static_cast<const uint8_t*>(m.data());
+  }
+  a.states = flat<T>(r.states, "states", n_states * rows * u);
+  a.gates = flat<T>(r.gates, "gates", rows * g);
+  a.recurrent_gates = a.cell == RecurrentCell::gru ? flat<T>(r.recurrent_gates, "recurrent_gates", rows * g) : nullptr;
+  a.h_prev = flat<T>(r.h_prev, "h_prev", rows * u);
+  for (auto [out, oname] : {std::pair{&r.states, "states"}, {&r.gates, "gates"}, {&r.recurrent_gates,
+                            "recurrent_gates"}, {&r.h_prev, "h_prev"}})
+    for (auto [in, iname] : {std::pair{&r.x, "x"}, {&r.kernel, "kernel"}, {&r.recurrent, "recurrent_kernel"}})
+      require_no_partial_alias(*out, oname, *in, iname, false);
+  return a;
 }
 
-void bind_lstm_forward(py::array hs, py::array cs, py::array gates, py::array h_prev, py::array x, py::array kernel,
-                       py::array recurrent, py::object bias, py::array h0, py::array c0, bool reverse) {
-  const Sizes s = sizes_of(x, recurrent);
-  const int64_t g4 = 4 * s.units, rows = s.batch * s.steps;
+using Arrays = std::vector<py::object>;
+
+// Run i's arrays out of the per-run lists (each list one entry per run).
+Run run_of(const Arrays& states, const Arrays& gates, const Arrays& recurrent_gates, const Arrays& h_prev,
+           py::array x, const Arrays& kernel, const Arrays& recurrent, const Arrays& bias,
+           const Arrays& recurrent_bias, const Arrays& h0, const Arrays& c0, py::object mask, size_t i) {
+  for (const Arrays* list : {&states, &gates, &recurrent_gates, &h_prev, &kernel, &recurrent, &bias,
+                             &recurrent_bias, &h0, &c0})
+    if (list->size() != states.size()) fail_value("recurrent runs: every list needs one entry per run");
+  return Run{py::array(states[i]), py::array(gates[i]), py::array(recurrent_gates[i]), py::array(h_prev[i]), x,
+             py::array(kernel[i]), py::array(recurrent[i]), bias[i], recurrent_bias[i], h0[i], c0[i], mask};
+}
+
+void bind_recurrent_forward(const std::string& cell, py::array x, py::object mask, Activation activation,
+                            double alpha, const std::vector<bool>& reverse, const Arrays& kernel,
+                            const Arrays& recurrent, const Arrays& bias, const Arrays& recurrent_bias,
+                            const Arrays& h0, const Arrays& c0, const Arrays& states, const Arrays& gates,
+                            const Arrays& recurrent_gates, const Arrays& h_prev) {
+  const size_t count = states.size();
+  if (count < 1 || reverse.size() != count) fail_value("recurrent runs: one reverse flag per run, at least one run");
+  std::vector<Run> runs;
+  for (size_t i = 0; i < count; ++i)
+    runs.push_back(run_of(states, gates, recurrent_gates, h_prev, x, kernel, recurrent, bias, recurrent_bias, h0,
+                          c0, mask, i));
+  for (size_t i = 0; i < count; ++i)
+    for (size_t j = 0; j < count; ++j)
+      if (i != j)
+        for (auto [out, in] : {std::pair{&runs[i].states, &runs[j].states}, {&runs[i].gates, &runs[j].gates},
+                               {&runs[i].h_prev, &runs[j].h_prev}})
+          require_no_partial_alias(*out, "a run's output", *in, "another run's", false);
   by_dtype(x, "x", [&](auto tag) {
     using T = decltype(tag);
     std::vector<py::array> keep;
-    const T* px = checked_in<T>(x, "x", rows * s.inputs);
-    const T* pk = checked_in<T>(kernel, "kernel", s.inputs * g4);
-    const T* pr = checked_in<T>(recurrent, "recurrent_kernel", s.units * g4);
-    const T* pb = nullptr;
-    if (!bias.is_none()) {
-      keep.emplace_back(py::array(bias));
-      pb = checked_in<T>(keep.back(), "bias", g4);
-    }
-    const T* ph0 = checked_in<T>(h0, "h0", s.batch * s.units);
-    const T* pc0 = checked_in<T>(c0, "c0", s.batch * s.units);
-    T* phs = flat<T>(hs, "hs", rows * s.units);
-    T* pcs = flat<T>(cs, "cs", rows * s.units);
-    T* pg = flat<T>(gates, "gates", rows * g4);
-    T* php = flat<T>(h_prev, "h_prev", rows * s.units);
-    for (auto [out, oname] : {std::pair{&hs, "hs"}, {&cs, "cs"}, {&gates, "gates"}, {&h_prev, "h_prev"}})
-      for (auto [in, iname] : {std::pair{&x, "x"}, {&kernel, "kernel"}, {&recurrent, "recurrent_kernel"},
-                               {&h0, "h0"}, {&c0, "c0"}})
-        require_no_partial_alias(*out, oname, *in, iname, false);
+    std::vector<RecurrentArgs<T>> args;
+    for (size_t i = 0; i < count; ++i) args.push_back(checked_args<T>(runs[i], cell, reverse[i], activation, alpha, keep));
     py::gil_scoped_release nogil;
-    lstm_forward<T>(phs, pcs, pg, php, px, pk, pr, pb, ph0, pc0, s.batch, s.steps, s.inputs, s.units, reverse);
+    recurrent_forward<T>(args.data(), int64_t(count));
   });
 }
 
-void bind_lstm_backward(py::object dx, py::array dkernel, py::array drecurrent, py::object dbias, py::array dh0,
-                        py::array dc0, py::array gates, py::array dhs, py::array cs, py::array h_prev, py::array x,
-                        py::array kernel, py::array recurrent, py::array c0, bool reverse) {
-  const Sizes s = sizes_of(x, recurrent);
-  const int64_t g4 = 4 * s.units, rows = s.batch * s.steps;
+void bind_recurrent_backward(const Arrays& dx, const Arrays& dkernel, const Arrays& drecurrent, const Arrays& dbias,
+                             const Arrays& drecurrent_bias, const Arrays& dh0, const Arrays& dc0,
+                             const Arrays& dstates, const std::string& cell, py::array x, py::object mask,
+                             Activation activation, double alpha, const std::vector<bool>& reverse,
+                             const Arrays& kernel, const Arrays& recurrent, const Arrays& h0, const Arrays& c0,
+                             const Arrays& states, const Arrays& gates, const Arrays& recurrent_gates,
+                             const Arrays& h_prev) {
+  const size_t count = states.size();
+  if (count < 1 || reverse.size() != count) fail_value("recurrent runs: one reverse flag per run, at least one run");
+  for (const Arrays* list : {&dx, &dkernel, &drecurrent, &dbias, &drecurrent_bias, &dh0, &dc0, &dstates})
+    if (list->size() != count) fail_value("recurrent runs: every list needs one entry per run");
+  const Arrays none(count, py::none());
+  std::vector<Run> runs;
+  for (size_t i = 0; i < count; ++i)
+    runs.push_back(run_of(states, gates, recurrent_gates, h_prev, x, kernel, recurrent, none, none, h0, c0, mask, i));
   by_dtype(x, "x", [&](auto tag) {
     using T = decltype(tag);
     std::vector<py::array> keep;
-    T* pdx = nullptr;
-    if (!dx.is_none()) {
-      keep.emplace_back(py::array(dx));
-      pdx = flat<T>(keep.back(), "dx", rows * s.inputs);
+    std::vector<RecurrentArgs<T>> args;
+    std::vector<RecurrentGrads<T>> grads;
+    for (size_t i = 0; i < count; ++i) {
+      const RecurrentArgs<T> a = checked_args<T>(runs[i], cell, reverse[i], activation, alpha, keep);
+      const int64_t u = a.units, g = recurrent_gate_width(a.cell, u), rows = a.batch * a.steps;
+      const int64_t n_states = a.cell == RecurrentCell::lstm ? 2 : 1;
+      auto out = [&](const py::object& o, const char* name, py::ssize_t size, bool optional) -> T* {
+        if (o.is_none()) {
+          if (!optional) fail_value(std::string(name) + " is required");
+          return nullptr;
+        }
+        keep.emplace_back(py::array(o));
+        return flat<T>(keep.back(), name, size);
+      };
+      RecurrentGrads<T> d{};
+      d.dx = out(dx[i], "dx", rows * a.inputs, true);
+      d.dkernel = out(dkernel[i], "dkernel", a.inputs * g, false);
+      d.drecurrent = out(drecurrent[i], "drecurrent_kernel", u * g, false);
+      d.dbias = out(dbias[i], "dbias", g, true);
+      d.drecurrent_bias = a.cell == RecurrentCell::gru ? out(drecurrent_bias[i], "drecurrent_bias", g, true) : nullptr;
+      d.dh0 = out(dh0[i], "dh0", a.batch * u, false);
+      d.dc0 = a.cell == RecurrentCell::lstm ? out(dc0[i], "dc0", a.batch * u, false) : nullptr;
+      keep.emplace_back(py::array(dstates[i]));
+      d.dstates = flat_in<T>(keep.back(), "dstates", n_states * rows * u);
+      const py::array& ds = keep.back();
+      for (py::object o : {dkernel[i], drecurrent[i], dh0[i]})
+        for (const py::array* in : std::initializer_list<const py::array*>{
+                 &ds, &runs[i].states, &runs[i].h_prev, &x, &runs[i].kernel, &runs[i].recurrent, &runs[i].gates})
+          require_no_partial_alias(py::array(o), "a gradient", *in, "an input of the run", false);
+      args.push_back(a);
+      grads.push_back(d);
     }
-    T* pdb = nullptr;
-    if (!dbias.is_none()) {
-      keep.emplace_back(py::array(dbias));
-      pdb = flat<T>(keep.back(), "dbias", g4);
-    }
-    T* pdk = flat<T>(dkernel, "dkernel", s.inputs * g4);
-    T* pdr = flat<T>(drecurrent, "drecurrent_kernel", s.units * g4);
-    T* pdh0 = flat<T>(dh0, "dh0", s.batch * s.units);
-    T* pdc0 = flat<T>(dc0, "dc0", s.batch * s.units);
-    T* pg = flat<T>(gates, "gates", rows * g4);
-    const T* pdhs = checked_in<T>(dhs, "dhs", rows * s.units);
-    const T* pcs = checked_in<T>(cs, "cs", rows * s.units);
-    const T* php = checked_in<T>(h_prev, "h_prev", rows * s.units);
-    const T* px = checked_in<T>(x, "x", rows * s.inputs);
-    const T* pk = checked_in<T>(kernel, "kernel", s.inputs * g4);
-    const T* pr = checked_in<T>(recurrent, "recurrent_kernel", s.units * g4);
-    const T* pc0 = checked_in<T>(c0, "c0", s.batch * s.units);
-    for (auto [out, oname] : {std::pair{&dkernel, "dkernel"}, {&drecurrent, "drecurrent_kernel"}, {&dh0, "dh0"},
-                              {&dc0, "dc0"}})
-      for (auto [in, iname] : {std::pair{&dhs, "dhs"}, {&cs, "cs"}, {&h_prev, "h_prev"}, {&x, "x"},
-                               {&kernel, "kernel"}, {&recurrent, "recurrent_kernel"}, {&c0, "c0"}, {&gates, "gates"}})
-        require_no_partial_alias(*out, oname, *in, iname, false);
     py::gil_scoped_release nogil;
-    lstm_backward<T>(pdx, pdk, pdr, pdb, pdh0, pdc0, pg, pdhs, pcs, php, px, pk, pr, pc0, s.batch, s.steps, s.inputs,
-                     s.units, reverse);
+    recurrent_backward<T>(args.data(), grads.data(), int64_t(count));
   });
 }
 
@@ -104,11 +177,13 @@ void bind_lstm_backward(py::object dx, py::array dkernel, py::array drecurrent, 
 
 void init_recurrent(py::module_& m) {
   using py::arg;
-  m.def("lstm_forward", &bind_lstm_forward, arg("hs"), arg("cs"), arg("gates"), arg("h_prev"), arg("x"),
-        arg("kernel"), arg("recurrent_kernel"), arg("bias"), arg("h0"), arg("c0"), arg("reverse"));
-  m.def("lstm_backward", &bind_lstm_backward, arg("dx"), arg("dkernel"), arg("drecurrent_kernel"), arg("dbias"),
-        arg("dh0"), arg("dc0"), arg("gates"), arg("dhs"), arg("cs"), arg("h_prev"), arg("x"), arg("kernel"),
-        arg("recurrent_kernel"), arg("c0"), arg("reverse"));
+  m.def("recurrent_forward", &bind_recurrent_forward, arg("cell"), arg("x"), arg("mask"), arg("activation"),
+        arg("alpha"), arg("reverse"), arg("kernel"), arg("recurrent_kernel"), arg("bias"), arg("recurrent_bias"),
+        arg("h0"), arg("c0"), arg("states"), arg("gates"), arg("recurrent_gates"), arg("h_prev"));
+  m.def("recurrent_backward", &bind_recurrent_backward, arg("dx"), arg("dkernel"), arg("drecurrent_kernel"),
+        arg("dbias"), arg("drecurrent_bias"), arg("dh0"), arg("dc0"), arg("dstates"), arg("cell"), arg("x"),
+        arg("mask"), arg("activation"), arg("alpha"), arg("reverse"), arg("kernel"), arg("recurrent_kernel"),
+        arg("h0"), arg("c0"), arg("states"), arg("gates"), arg("recurrent_gates"), arg("h_prev"));
 }
 
 }  // namespace brisknet::bindings

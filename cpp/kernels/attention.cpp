@@ -15,12 +15,39 @@
 #include <limits>
 #include <vector>
 
+#include <type_traits>
+
 #include "brisknet/kernels.h"
+#include "fast_math.h"
 #include "isa_clones.h"
 #include "parallel.h"
 
 namespace brisknet {
 namespace {
+
+// e^x for x <= 0 (-inf: 0): float32 vectorisable (fast_math.h; 0 below -87, where FTZ would
+// flush anyway), float64 glibc's (gradient checks).
+template <typename T>
+inline T exp_nonpositive(T x) {
+  if constexpr (std::is_same_v<T, float>) {
+    const float e = fast::exp_nonpositive(x);
+    return x < -87.0f ? 0.0f : e;
+  } else {
+    return std::exp(x);
+  }
+}
+
+// p[j] = e^(p[j] - top) for j < n; returns their sum (8 partial sums: the loop vectorises).
+template <typename T>
+T exp_shifted_sum(T* __restrict p, int64_t n, T top) {
+  for (int64_t j = 0; j < n; ++j) p[j] = exp_nonpositive(p[j] - top);
+  T lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) lanes[k] += p[j + k];
+  for (; j < n; ++j) lanes[0] += p[j];
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
 
 using detail::at_isa;
 
@@ -113,12 +140,8 @@ void forward_task(T* o, T* lse, const T* q, const T* k, const T* v, const Shape&
         T top = run[i];
         for (int64_t j = 0; j < nj; ++j) top = std::max(top, si[j]);
         if (top == -inf) continue;  // nothing to attend to yet
-        const T keep = std::exp(run[i] - top);  // (0 on the first block)
-        T sum = 0;
-        for (int64_t j = 0; j < nj; ++j) {
-          si[j] = std::exp(si[j] - top);
-          sum += si[j];
-        }
+        const T keep = exp_nonpositive(run[i] - top);  // (0 on the first block)
+        const T sum = exp_shifted_sum(si, nj, top);
         run[i] = top;
         run[kQueryBlock + i] = run[kQueryBlock + i] * keep + sum;
         T* ai = acc + i * s.dv;
@@ -190,7 +213,10 @@ void backward_task(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, c
       for (int64_t i = 0; i < ni; ++i) {
         T* pi = p + i * kKeyBlock;
         const T l = row_lse[i0 + i];
-        for (int64_t j = 0; j < nj; ++j) pi[j] = l == -inf ? T(1) / T(s.tk) : std::exp(pi[j] - l);
+        if (l == -inf)
+          std::fill(pi, pi + nj, T(1) / T(s.tk));
+        else
+          for (int64_t j = 0; j < nj; ++j) pi[j] = exp_nonpositive(pi[j] - l);
         // dP_i = dO_i V^T over this block
         T* dpi = dp + i * kKeyBlock;
         std::fill(dpi, dpi + nj, T(0));

@@ -7,33 +7,12 @@
 #include <type_traits>
 #include "brisknet/elementwise_math.h"
 #include "brisknet/kernels.h"
+#include "fast_math.h"
 #include "isa_clones.h"
 #include "parallel.h"
 
 namespace brisknet {
 namespace {
-
-// exp(x) for x <= 0 in float32 (Cephes' expf: 2^n times a degree-6 polynomial, about 1 ulp), in
-// plain arithmetic so that a row's loop vectorises; below -87 it gives exp(-87) (~1.6e-38), where
-// std::exp would give a denormal or 0. NaN stays NaN.
-inline float exp_nonpositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  // (NaN: any exponent, p is NaN already; converting NaN to an integer would be undefined)
-  const int32_t bits = (int32_t(n == n ? n : 0.0f) + 127) * (1 << 23);
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
 
 // Cross-entropy on float32 logits, one row, as math::softmax_crossentropy_row computes it but with
 // each exponential taken once and vectorisable (the output layer of a language model is 20,000
@@ -46,12 +25,12 @@ float softmax_crossentropy_row_fast(float* d, const float* x, int64_t label, con
   int64_t j = 0;
   if (d) {
     for (; j + 8 <= cols; j += 8)
-      for (int k = 0; k < 8; ++k) lanes[k] += d[j + k] = exp_nonpositive(x[j + k] - mx);
-    for (; j < cols; ++j) lanes[0] += d[j] = exp_nonpositive(x[j] - mx);
+      for (int k = 0; k < 8; ++k) lanes[k] += d[j + k] = fast::exp_nonpositive(x[j + k] - mx);
+    for (; j < cols; ++j) lanes[0] += d[j] = fast::exp_nonpositive(x[j] - mx);
   } else {
     for (; j + 8 <= cols; j += 8)
-      for (int k = 0; k < 8; ++k) lanes[k] += exp_nonpositive(x[j + k] - mx);
-    for (; j < cols; ++j) lanes[0] += exp_nonpositive(x[j] - mx);
+      for (int k = 0; k < 8; ++k) lanes[k] += fast::exp_nonpositive(x[j + k] - mx);
+    for (; j < cols; ++j) lanes[0] += fast::exp_nonpositive(x[j] - mx);
   }
   const float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
   const float log_sum = std::log(sum);

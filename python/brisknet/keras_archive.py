@@ -104,11 +104,6 @@ def _entry_by_path(e, path, visited) -> list:
         return _attributes_by_path(e, path, visited)
     if _is_model(e):
         return [(path, e, [])] + _weights_by_path(e, path + "/layers", visited)
-    if isinstance(e, layers_module.LSTM):  # (Keras' LSTM keeps its variables in its cell)
-        return [(path, e, []), (path + "/cell", e, list(e._weights))]
-    if isinstance(e, layers_module.Bidirectional):
-        return [(path, e, [])] + _entry_by_path(e.forward_layer, path + "/forward_layer", visited) + \
-            _entry_by_path(e.backward_layer, path + "/backward_layer", visited)
     return [(path, e, list(e._weights))]
 
 
@@ -162,7 +157,7 @@ def _layer_config(layer) -> dict:
         raise ValueError(f"save: layer {layer.name!r} is a Lambda, whose function is code, which brisknet never "
                          "loads from a file; write it as a Layer subclass registered with "
                          "@keras.saving.register_keras_serializable()")
-    if layer._is_custom:
+    if layer._is_custom and not type(layer).__module__.startswith("brisknet."):  # (the user's own class)
         return object_registration.file_entry(layer, layer.input_shape if layer.built else None)
     config = dict(layer.get_config())
     if getattr(layer, "activation", None) in _NOT_IN_KERAS:
@@ -170,11 +165,11 @@ def _layer_config(layer) -> dict:
                          "not have; save as '.brisk' instead")
     for key in config:
         if key.endswith("_initializer"):
-            config[key] = _ser(getattr(layer, key), "keras.initializers")
+            config[key] = _ser(getattr(layer, key, None), "keras.initializers")
         elif key.endswith("_regularizer"):
-            config[key] = _ser(getattr(layer, key), "keras.regularizers")
+            config[key] = _ser(getattr(layer, key, None), "keras.regularizers")
         elif key.endswith("_constraint"):
-            config[key] = _ser(getattr(layer, key), "keras.constraints")
+            config[key] = _ser(getattr(layer, key, None), "keras.constraints")
     shape = None
     if layer.built:  # a merge layer's: one shape per input
         shape = [[None, *s] for s in layer.input_shape] if getattr(layer, "takes_several_inputs", False) \
@@ -417,7 +412,8 @@ _LAYERS = {name: getattr(layers_module, name) for name in
             "Rescaling", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
             "BatchNormalization", "LayerNormalization", "Embedding", "Reshape", "Permute", "RepeatVector",
             "Identity", "GaussianNoise", "GaussianDropout", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-            "MultiHeadAttention", "LSTM", "Bidirectional",
+            "MultiHeadAttention", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Masking", "TimeDistributed",
+            "Attention", "AdditiveAttention",
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D",
             "AveragePooling1D", "AveragePooling2D", "DepthwiseConv2D", "Conv2DTranspose", "SeparableConv2D", "ZeroPadding2D", "Cropping2D", "UpSampling2D",
             "SpatialDropout1D", "SpatialDropout2D")}
@@ -446,7 +442,8 @@ def _accepted(cls) -> set:
         names |= {p for p, v in params.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)} - {"self"}
         if not any(v.kind == v.VAR_KEYWORD for v in params.values()):
             break
-    return names
+    cell = getattr(cls, "CELL", None)  # LSTM, GRU, SimpleRNN: their cell's arguments are theirs
+    return names | (_accepted(cell) if cell is not None else set())
 
 
 def _kwargs(cls, config, what, source) -> dict:
@@ -507,7 +504,7 @@ def _layer_from(spec, source):
     config = dict(config)
     if "dtype" in config:
         config["dtype"] = backend.dtype_name(config["dtype"])
-    if name == "Bidirectional":  # its layers, as layers of the file
+    if name in ("Bidirectional", "TimeDistributed"):  # its layers, as layers of the file
         for key in ("layer", "backward_layer"):
             if isinstance(config.get(key), dict):
                 config[key] = _layer_from(config[key], source)

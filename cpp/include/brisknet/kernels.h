@@ -162,21 +162,43 @@ template <typename T>
 void embedding_scatter_add(T* dtable, const T* dout, const int64_t* idx, int64_t n, int64_t rows, int64_t width);
 
 // ---------------------------------------------------------------- recurrent layers
-// LSTM over whole sequences (kernels/recurrent.cpp): x (batch, steps, inputs), kernel (inputs, 4u),
-// recurrent (u, 4u), bias (4u) or null, h0 and c0 (batch, u); gates i, f, c, o. Writes hs and cs
-// (batch, steps, u) in processing order (reverse: the last step first), the activated gates
-// (batch, steps, 4u) and each step's previous h (batch, steps, u), both in input order.
+// Recurrent layers over whole sequences (kernels/recurrent.cpp). x (batch, steps, inputs), kernel
+// (inputs, g), recurrent (u, g), bias (g) or null, with the gate width g = 4u (LSTM: gates i, f,
+// c, o), 3u (GRU, reset_after: z, r, h; recurrent_bias (3u) or null) or u (SimpleRNN, `activation`).
+// h0 (and c0, LSTM) (batch, u); mask (batch, steps) of 0/1 or null. The forward pass writes
+// states (h, then c for LSTM: (S, batch, steps, u)) in processing order (reverse: the last step
+// first), and, for the backward pass, the gates and each step's previous h in input order.
+enum class RecurrentCell : int { lstm = 0, gru = 1, simple_rnn = 2 };
+int64_t recurrent_gate_width(RecurrentCell cell, int64_t units);
+
 template <typename T>
-void lstm_forward(T* hs, T* cs, T* gates, T* h_prev_in, const T* x, const T* kernel, const T* recurrent,
-                  const T* bias, const T* h0, const T* c0, int64_t batch, int64_t steps, int64_t inputs,
-                  int64_t units, bool reverse);
-// From dhs (batch, steps, u: the loss's gradient with respect to each h, processing order): dx (or
-// null), dkernel, drecurrent, dbias (or null), dh0 and dc0 (the initial states'); gates is
-// overwritten with the pre-activation gradients.
+struct RecurrentArgs {
+  RecurrentCell cell;
+  Activation activation;  // SimpleRNN's, and its alpha (leaky_relu, elu)
+  T alpha;
+  int64_t batch, steps, inputs, units;
+  bool reverse;
+  const T *x, *kernel, *recurrent, *bias, *recurrent_bias, *h0, *c0;
+  const uint8_t* mask;
+  T* states;           // (S, batch, steps, u)
+  T* gates;            // (batch, steps, g): LSTM/GRU the activated gates, SimpleRNN the pre-activation
+  T* recurrent_gates;  // GRU: (batch, steps, 3u) the recurrent projection; else null
+  T* h_prev;           // (batch, steps, u)
+};
+// `count` runs (Bidirectional's two directions) at once, one per thread where there are two.
 template <typename T>
-void lstm_backward(T* dx, T* dkernel, T* drecurrent, T* dbias, T* dh0, T* dc0, T* gates, const T* dhs,
-                   const T* cs, const T* h_prev_in, const T* x, const T* kernel, const T* recurrent, const T* c0,
-                   int64_t batch, int64_t steps, int64_t inputs, int64_t units, bool reverse);
+void recurrent_forward(const RecurrentArgs<T>* runs, int64_t count);
+
+// From dstates (the loss's gradient with respect to each state, shaped as states): dx (or null),
+// dkernel, drecurrent, dbias and drecurrent_bias (or null), dh0 and dc0 (the initial states'). The
+// run's gates (and recurrent_gates) are overwritten with the pre-activation gradients.
+template <typename T>
+struct RecurrentGrads {
+  T *dx, *dkernel, *drecurrent, *dbias, *drecurrent_bias, *dh0, *dc0;
+  const T* dstates;
+};
+template <typename T>
+void recurrent_backward(const RecurrentArgs<T>* runs, const RecurrentGrads<T>* grads, int64_t count);
 
 // ---------------------------------------------------------------- convolution and pooling
 // A window sliding over channels_last images x[n, h, w, c]: kh x kw taps, strides sh, sw,

@@ -58,7 +58,9 @@ class Program:
         """The built-in layers' shapes as this program calls them (a layer called at other sizes
         by another program of the same model was re-fitted there)."""
         for nodes in self._layer_nodes.values():
-            layer, shapes = nodes[0].op, [t.shape[1:] for t in nodes[0].inputs]
+            node = nodes[0]
+            layer = node.op
+            shapes = [t.shape[1:] for t in node.inputs[:len(node.inputs) - bool(node.attrs.get("masked"))]]
             layer._fit_to(shapes if layer.takes_several_inputs else shapes[0])
 
     @property
@@ -100,12 +102,14 @@ class Program:
 
     def _layer_forward(self, node, args, training):
         layer = node.op
-        xs = [np.ascontiguousarray(a, np.float32) for a in args]
+        mask = args[-1] if node.attrs.get("masked") else None  # (layers/masking.py)
+        xs = [np.ascontiguousarray(a, np.float32) for a in (args[:-1] if mask is not None else args)]
         layer._fit_to([x.shape[1:] for x in xs] if layer.takes_several_inputs else xs[0].shape[1:])
         call = self._calls.get(id(node))
         if call is not None:
             layer._buffers = call.buffers
-        out = layer.forward(xs if layer.takes_several_inputs else xs[0], node.attrs["training"])
+        extra = {"mask": mask} if mask is not None else {}
+        out = layer.forward(xs if layer.takes_several_inputs else xs[0], node.attrs["training"], **extra)
         if call is not None:
             call.state = dict(layer.__dict__)
         return out
@@ -163,7 +167,8 @@ class Program:
 
     def _layer_backward(self, node, g, wrt_inputs):
         layer = node.op
-        need = [t.kind != "const" and (t.kind != "input" or wrt_inputs) and t.differentiable for t in node.inputs]
+        need = [t.kind != "const" and (t.kind != "input" or wrt_inputs) and t.differentiable
+                for t in node.inputs[:len(node.inputs) - bool(node.attrs.get("masked"))]]
         call = self._calls.get(id(node))
         kept = None
         if call is not None:
@@ -178,5 +183,5 @@ class Program:
                 layer.__dict__.update(kept)
         if not any(need):
             return [None] * len(node.inputs)
-        return list(dx) if layer.takes_several_inputs else [dx]
+        return (list(dx) if layer.takes_several_inputs else [dx]) + ([None] if node.attrs.get("masked") else [])
 

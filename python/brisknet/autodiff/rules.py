@@ -295,10 +295,21 @@ def _index(key, arrays):
 _ARRAY = object()  # where a getitem key holds an index array (an input of the node)
 
 
+def _basic(key) -> bool:
+    """A key of ints, slices, None and Ellipsis only: each element is picked at most once."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer)) and not isinstance(p, bool)
+               for p in parts)
+
+
 def _getitem_vjp(g, out, xs, a):
     x = xs[0]
     gx = np.zeros(x.shape, x.dtype)
-    np.add.at(gx, _index(a["key"], xs[1:]), g)
+    key = _index(a["key"], xs[1:])
+    if _basic(key):  # (a plain assignment: np.add.at is two orders of magnitude slower)
+        gx[key] = g
+    else:
+        np.add.at(gx, key, g)
     return [gx] + [None] * (len(xs) - 1)
 
 
@@ -446,3 +457,86 @@ def _attention_vjp(g, out, xs, a):
 
 
 define("dot_product_attention", _attention, _attention_vjp, saves=True)
+
+
+# ------------------------------------------------------------------------ recurrent layers
+class RecurrentInputs:
+    """The operands of the `recurrent` primitive: x (batch, steps, features), then for each run
+    (one per reverse flag: Bidirectional's two directions are two runs) kernel, recurrent_kernel,
+    bias (when has_bias; a GRU's is (2, 3u): input and recurrent bias), h0, c0 (LSTM); then the
+    mask (batch, steps) when has_mask."""
+
+    def __init__(self, xs, a):
+        dtype = np.result_type(xs[0].dtype, np.float32)
+        self.x = np.ascontiguousarray(xs[0], dtype)
+        rest = list(xs[1:])
+        self.mask = np.ascontiguousarray(rest.pop(), np.bool_) if a["has_mask"] else None
+        per_run = 3 + bool(a["has_bias"]) + (a["cell"] == "lstm")
+        self.runs = []
+        for k in range(len(a["reverse"])):
+            ops_ = [np.ascontiguousarray(v, dtype) for v in rest[k * per_run:(k + 1) * per_run]]
+            kernel, recurrent = ops_[0], ops_[1]
+            bias = ops_[2] if a["has_bias"] else None
+            h0 = ops_[2 + bool(a["has_bias"])]
+            c0 = ops_[3 + bool(a["has_bias"])] if a["cell"] == "lstm" else None
+            self.runs.append(dict(kernel=kernel, recurrent_kernel=recurrent, h0=h0, c0=c0,
+                                  bias=bias[0] if bias is not None and bias.ndim == 2 else bias,
+                                  recurrent_bias=bias[1] if bias is not None and bias.ndim == 2 else None))
+        self.n_states = 2 if a["cell"] == "lstm" else 1
+
+    def lists(self, *names):
+        return {n: [r[n] for r in self.runs] for n in names}
+
+    def shared(self, a):
+        return dict(cell=a["cell"], x=self.x, mask=self.mask, activation=getattr(_core.Activation, a["activation"]),
+                    alpha=a["alpha"], reverse=list(a["reverse"]))
+
+
+def _recurrent(*xs, cell, reverse, has_bias, has_mask, activation="tanh", alpha=0.0):
+    """Recurrent layers over whole sequences (kernels/recurrent.cpp), one run per reverse flag
+    (at once, a thread each): the states (runs, S, batch, steps, units; S = 2 for an LSTM's h and
+    c), in processing order, and the runs' gates for backward."""
+    a = dict(cell=cell, reverse=reverse, has_bias=has_bias, has_mask=has_mask, activation=activation, alpha=alpha)
+    r = RecurrentInputs(xs, a)
+    b, steps, _ = r.x.shape
+    u, g = r.runs[0]["recurrent_kernel"].shape
+    dt = r.x.dtype
+    states = np.empty((len(r.runs), r.n_states, b, steps, u), dt)
+    gates = [np.empty((b, steps, g), dt) for _ in r.runs]
+    recurrent_gates = [np.empty((b, steps, g) if cell == "gru" else 0, dt) for _ in r.runs]
+    h_prev = [np.empty((b, steps, u), dt) for _ in r.runs]
+    _core.recurrent_forward(states=list(states), gates=gates, recurrent_gates=recurrent_gates, h_prev=h_prev,
+                            **r.lists("kernel", "recurrent_kernel", "bias", "recurrent_bias", "h0", "c0"),
+                            **r.shared(a))
+    return states, (gates, recurrent_gates, h_prev)
+
+
+def _recurrent_vjp(g, out, xs, a):
+    r = RecurrentInputs(xs, a)
+    gates, recurrent_gates, h_prev = a["saved"]
+    gates, recurrent_gates = [v.copy() for v in gates], [v.copy() for v in recurrent_gates]  # (overwritten)
+    dt = r.x.dtype
+    grads = {"dx": [np.empty_like(r.x) for _ in r.runs],
+             "dkernel": [np.empty_like(v["kernel"]) for v in r.runs],
+             "drecurrent_kernel": [np.empty_like(v["recurrent_kernel"]) for v in r.runs],
+             "dbias": [None if v["bias"] is None else np.empty_like(v["bias"]) for v in r.runs],
+             "drecurrent_bias": [None if v["recurrent_bias"] is None else np.empty_like(v["recurrent_bias"])
+                                 for v in r.runs],
+             "dh0": [np.empty_like(v["h0"]) for v in r.runs],
+             "dc0": [None if v["c0"] is None else np.empty_like(v["c0"]) for v in r.runs]}
+    g = np.ascontiguousarray(g, dt)
+    _core.recurrent_backward(dstates=list(g), states=list(np.ascontiguousarray(out, dt)), gates=gates,
+                             recurrent_gates=recurrent_gates, h_prev=h_prev,
+                             **r.lists("kernel", "recurrent_kernel", "h0", "c0"), **r.shared(a), **grads)
+    out_grads = [sum(grads["dx"][1:], grads["dx"][0])]
+    for k in range(len(r.runs)):
+        out_grads += [grads["dkernel"][k], grads["drecurrent_kernel"][k]]
+        if a["has_bias"]:
+            db, drb = grads["dbias"][k], grads["drecurrent_bias"][k]
+            out_grads.append(db if drb is None else np.stack([db, drb]))
+        out_grads += [grads["dh0"][k]] + ([grads["dc0"][k]] if a["cell"] == "lstm" else [])
+    out_grads += [None] if a["has_mask"] else []
+    return [gr if gr is None else _like(gr, x) for gr, x in zip(out_grads, xs)]
+
+
+define("recurrent", _recurrent, _recurrent_vjp, saves=True)

@@ -1,4 +1,4 @@
 """Datasets with Keras' load_data() interface."""
-from . import fashion_mnist, mnist
+from . import fashion_mnist, imdb, mnist, reuters
 
-__all__ = ["fashion_mnist", "mnist"]
+__all__ = ["fashion_mnist", "imdb", "mnist", "reuters"]

@@ -14,8 +14,9 @@ def cache_dir(name: str) -> Path:
     return Path(base) / "brisknet" / "datasets" / name
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
+def _digest(path: Path, like: str) -> str:
+    """The file's sha256 (or md5, where the expected digest is one: Keras' word-index files)."""
+    h = hashlib.md5() if len(like) == 32 else hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -29,9 +30,9 @@ def _download(url: str, dest: Path, sha256: str) -> None:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as resp:
             while chunk := resp.read(1 << 20):
                 out.write(chunk)
-        got = _sha256(Path(tmp))
+        got = _digest(Path(tmp), sha256)
         if got != sha256:
-            raise OSError(f"{url}: sha256 mismatch (got {got}, expected {sha256})")
+            raise OSError(f"{url}: checksum mismatch (got {got}, expected {sha256})")
         os.replace(tmp, dest)  # atomic: a partial download never looks complete
     finally:
         if os.path.exists(tmp):

@@ -17,16 +17,20 @@ from .noise import GaussianDropout, GaussianNoise
 from .normalization import Normalization, Rescaling
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
-from .recurrent import LSTM, Bidirectional
+from .recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
+from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
+from .masking import Masking
+from .score_attention import AdditiveAttention, Attention
+from .time_distributed import TimeDistributed
 from .reshaping import Identity, Permute, RepeatVector, Reshape
 from .text_vectorization import TextVectorization
 
-__all__ = ["Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Bidirectional",
+__all__ = ["Activation", "Add", "AdditiveAttention", "Attention", "Average", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Bidirectional",
            "Concatenate", "Conv1D", "Conv2D", "Conv2DTranspose", "Cropping2D", "Dense", "DepthwiseConv2D", "Dot", "Dropout",
            "ELU", "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
-           "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Identity", "Input",
-           "InputLayer", "InputSpec", "LSTM", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
+           "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GRU", "GRUCell", "Identity", "Input",
+           "InputLayer", "InputSpec", "LSTM", "LSTMCell", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "Masking", "MaxPooling1D",
            "MaxPooling2D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Normalization", "Permute", "ReLU",
-           "RepeatVector", "Rescaling", "Reshape", "SeparableConv2D", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
-           "Subtract", "TextVectorization", "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "dot", "maximum", "minimum",
+           "RNN", "RepeatVector", "Rescaling", "Reshape", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
+           "Subtract", "TextVectorization", "TimeDistributed", "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "dot", "maximum", "minimum",
            "multiply", "subtract"]

@@ -8,6 +8,7 @@ from .layer import Layer
 
 class Activation(Layer):
     """Applies an activation function by Keras name (no weights)."""
+    _MASKING = True  # (Keras: supports_masking)
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

@@ -54,6 +54,7 @@ class MultiHeadAttention(Layer):
     use_bias=True, output_shape=None, attention_axes=None, ...) called as
     layer(query, value, key=None, attention_mask=None, return_attention_scores=False,
     training=None, use_causal_mask=False), on (batch, steps, features) tensors."""
+    _MASKING = True  # (Keras: supports_masking)
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, flash_attention=None, kernel_initializer="glorot_uniform",

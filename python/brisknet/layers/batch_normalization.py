@@ -19,6 +19,7 @@ def _last_axis_only(axis, name):
 
 class _Affine(Layer):
     """gamma (scale=True) and beta (center=True) per feature, their initializers and penalties."""
+    _MASKING = True  # (Keras: supports_masking)
 
     def __init__(self, center, scale, beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer,
                  epsilon, **kwargs):

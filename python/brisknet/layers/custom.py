@@ -260,14 +260,45 @@ def sample_output_shape(layer, sample_shape, has_shape_rule=False):
     return program.outputs[0].shape[1:]
 
 
-def _accepts(layer, arg) -> bool:
+def _call_params(layer):
+    """(the names of call()'s parameters in order, whether it takes **kwargs), per class."""
     cls = type(layer)
     cache = cls.__dict__.get("_call_params")
     if cache is None:
         params = inspect.signature(cls.call).parameters
-        cache = (set(params), any(p.kind == p.VAR_KEYWORD for p in params.values()))
+        cache = ([n for n in params if n != "self"], any(p.kind == p.VAR_KEYWORD for p in params.values()))
         cls._call_params = cache
-    return arg in cache[0] or cache[1]
+    return cache
+
+
+def _accepts(layer, arg) -> bool:
+    names, any_kw = _call_params(layer)
+    return arg in names or any_kw
+
+
+def mask_arguments(layer, n_tensors) -> list:
+    """Where the masks of a call's tensors go, as Keras fills them: for each of the n tensors (the
+    first argument, then those in the CallSpec's slots), the call() arguments that take its mask
+    (`mask` takes the first tensor's, `<argument>_mask` its argument's)."""
+    names = _call_params(layer)[0]
+    spec = layer.__dict__.get("_call_spec")
+    if spec is not None and spec.first is not None:
+        return []  # (a list as first argument: its masks are not passed in a graph yet)
+    arg_of = {0: names[0] if names else None}
+    if spec is not None:
+        for i, a in enumerate(spec.args):
+            if isinstance(a, _Slot) and i + 1 < len(names):
+                arg_of[a.k] = names[i + 1]
+        for key, v in spec.kwargs.items():
+            if isinstance(v, _Slot):
+                arg_of[v.k] = key
+    out = []
+    for k in range(n_tensors):
+        takes = [f"{arg_of.get(k)}_mask"] if f"{arg_of.get(k)}_mask" in names else []
+        if k == 0 and "mask" in names:
+            takes.append("mask")
+        out.append(takes)
+    return out if any(out) else []
 
 
 def _flat(values):
@@ -290,8 +321,8 @@ def call(layer, x, args, training, kwargs):
     if traced:
         return _traced_call(layer, traced[0].trace, x, args, training, kwargs)
     from .symbolic import is_symbolic
-    if is_symbolic(x):
-        if not args and not kwargs:
+    if is_symbolic(x) or (isinstance(x, (list, tuple)) and x and all(is_symbolic(t) for t in x)):
+        if not args and not kwargs and is_symbolic(x):
             return layer._symbolic_call((x,), False)
         tensors, spec = CallSpec.of(x, args, kwargs)
         known = layer.__dict__.get("_call_spec")
@@ -319,13 +350,15 @@ class CallSpec:
     (mha(query, value, use_causal_mask=True)): the arguments after the first, its symbolic
     tensors replaced by slots numbered as the node's inputs (the first argument is input 0)."""
 
-    def __init__(self, args, kwargs):
+    def __init__(self, args, kwargs, first=None):
         self.args, self.kwargs = tuple(args), dict(kwargs)
+        self.first = first  # the first argument a list of this many tensors (Attention([query, value]))
 
     @classmethod
     def of(cls, x, args, kwargs):
         from .symbolic import is_symbolic
-        tensors = [x]
+        first = len(x) if isinstance(x, (list, tuple)) else None
+        tensors = list(x) if first is not None else [x]
 
         def slot(v):
             if is_symbolic(v):
@@ -335,7 +368,10 @@ class CallSpec:
                 raise NotImplementedError("a layer call with symbolic tensors inside a list or dict argument is not "
                                           "supported yet")
             return v
-        return tensors, cls([slot(a) for a in args], {k: slot(v) for k, v in kwargs.items()})
+        return tensors, cls([slot(a) for a in args], {k: slot(v) for k, v in kwargs.items()}, first)
+
+    def first_arg(self, tensors):
+        return list(tensors[:self.first]) if self.first is not None else tensors[0]
 
     def fill(self, tensors):
         """(args, kwargs) with the tensors in their slots (tensors[0] is the first argument)."""
@@ -346,7 +382,8 @@ class CallSpec:
     def same_as(self, other) -> bool:
         def same(a, b):
             return a is b or (type(a) is type(b) and not isinstance(a, np.ndarray) and a == b)
-        return len(self.args) == len(other.args) and all(same(a, b) for a, b in zip(self.args, other.args)) and \
+        return self.first == other.first and len(self.args) == len(other.args) and \
+            all(same(a, b) for a, b in zip(self.args, other.args)) and \
             self.kwargs.keys() == other.kwargs.keys() and all(same(v, other.kwargs[k]) for k, v in self.kwargs.items())
 
 
@@ -356,7 +393,34 @@ def _traced_call(layer, trace, x, args, training, kwargs):
             build_custom(layer, _shape_of(x))
         if _accepts(layer, "training"):
             kwargs["training"] = trace.training if training is None else bool(training)
-        return layer.call(x, *args, **kwargs)
+        mask = _fill_masks(layer, x, args, kwargs)
+        out = layer.call(x, *args, **kwargs)
+        if layer.supports_masking and autodiff.is_traced(out) and getattr(out, "_keras_mask", None) is None:
+            m = layer.compute_mask(x, mask)
+            if autodiff.is_traced(m):
+                out._keras_mask = m
+        return out
+
+
+def _fill_masks(layer, x, args, kwargs):
+    """Keras' __call__: a call() argument `mask` (or `<argument>_mask`) not given gets the mask its
+    tensor carries (`_keras_mask`); returns the first tensor's mask."""
+    names = _call_params(layer)[0]
+    if isinstance(x, (list, tuple)):
+        masks = [getattr(t, "_keras_mask", None) for t in x]
+        first = masks if any(m is not None for m in masks) else None
+    else:
+        first = getattr(x, "_keras_mask", None)
+    mask = kwargs.get("mask") if kwargs.get("mask") is not None else first
+    if "mask" in names and kwargs.get("mask") is None and mask is not None:
+        kwargs["mask"] = mask
+    given = dict(zip(names, (x, *args)))
+    given.update(kwargs)
+    for name, value in given.items():
+        m = getattr(value, "_keras_mask", None)
+        if m is not None and f"{name}_mask" in names and kwargs.get(f"{name}_mask") is None:
+            kwargs[f"{name}_mask"] = m
+    return mask
 
 
 def _eager_call(layer, x, args, training, kwargs):
@@ -405,16 +469,29 @@ def record_builtin(layer, x, training):
             layer._fit_to(shape)
     value = np.zeros((xs[0].shape[0],) + tuple(layer.output_shape), np.float32)
     train = trace.training if training is None else bool(training)
-    return trace.add_node(layer, xs, {"training": train}, [value])[0]
+    masks = [getattr(t, "_keras_mask", None) for t in xs]
+    mask = masks if several else masks[0]
+    attrs = {"training": train}
+    if not several and mask is not None and getattr(layer, "_TAKES_MASK", False):
+        attrs["masked"] = True  # (the mask is the node's last input)
+        xs = xs + [mask]
+    out = trace.add_node(layer, xs, attrs, [value])[0]
+    if layer.supports_masking:
+        with autodiff.in_layer(trace, layer):
+            m = layer.compute_mask(x, mask)
+        if autodiff.is_traced(m):
+            out._keras_mask = m
+    return out
 
 
 # ------------------------------------------------------------------------ as a node of a Sequential or graph
-def _program(layer, shape, dtype, training) -> Program:
+def _program(layer, shape, dtype, training, masks=()) -> Program:
     """The layer's call() traced for inputs of this shape (a list of shapes: a call on several
-    tensors, as its CallSpec says; cached per shape and training flag)."""
+    tensors, as its CallSpec says; cached per shape and training flag). masks: (call() argument,
+    shape) of the masks it gets, inputs after the tensors."""
     programs = layer.__dict__.setdefault("_programs", {})
     shapes = [tuple(s) for s in shape] if isinstance(shape, list) else [tuple(shape)]
-    key = (tuple(shapes), np.dtype(dtype).str, bool(training))
+    key = (tuple(shapes), np.dtype(dtype).str, bool(training), tuple(masks))
     program = programs.get(key)
     if program is None:
         trace = Trace(training)
@@ -422,17 +499,26 @@ def _program(layer, shape, dtype, training) -> Program:
         with recording(trace):
             ts = [trace.input(np.zeros(s, dtype)) for s in shapes]
             args, kwargs = spec.fill(ts) if spec is not None else ((), {})
-            out = _traced_call(layer, trace, ts[0], args, None, kwargs)
+            for name, mask_shape in masks:
+                kwargs[name] = trace.input(np.zeros(mask_shape, np.bool_))
+            out = _traced_call(layer, trace, spec.first_arg(ts) if spec is not None else ts[0], args, None, kwargs)
         if not autodiff.is_traced(out):
             raise TypeError(f"layer {layer.name!r}: call() must return one tensor here, got {type(out).__name__}")
         program = programs[key] = Program(trace, [out])
     return program
 
 
-def forward(layer, x, training):
+def forward(layer, x, training, mask=None):
+    """Its traced call() on a batch (a list: a call on several tensors); mask: the tensors' Keras
+    masks (a list for several), given to the call() arguments that take them."""
     xs = x if isinstance(x, list) else [x]
-    program = _program(layer, [a.shape for a in xs] if isinstance(x, list) else x.shape, xs[0].dtype, training)
-    (out,), losses = program.forward(xs, training)
+    masks = (mask if isinstance(mask, list) else [mask]) if mask is not None else []
+    given = [(name, m) for takes, m in zip(mask_arguments(layer, len(xs)), masks) if m is not None
+             for name in takes]
+    program = _program(layer, [a.shape for a in xs] if isinstance(x, list) else x.shape, xs[0].dtype, training,
+                       tuple((name, m.shape) for name, m in given))
+    (out,), losses = program.forward(xs + [np.asarray(m, np.bool_) for _, m in given], training)
+    layer._n_tensors = len(xs)
     layer._last_losses = losses
     layer._run = program
     return np.ascontiguousarray(out, np.float32)
@@ -451,7 +537,7 @@ def backward(layer, dy, need_dx):
             var._layer._grads[var._index] += g
     if not need_dx:
         return None
-    dxs = [grads.get(("input", k)) for k in range(len(layer._run.inputs))]
+    dxs = [grads.get(("input", k)) for k in range(layer._n_tensors)]  # (the masks after them take none)
     dxs = [np.zeros(t.shape, np.float32) if d is None else np.ascontiguousarray(d, np.float32)
-           for t, d in zip(layer._run.inputs, dxs)]
+           for t, d in zip(layer._run.inputs[:layer._n_tensors], dxs)]
     return dxs if layer.takes_several_inputs else dxs[0]

@@ -12,6 +12,7 @@ class Dense(Layer):
 
     Forward is one GEMM with the bias added in its epilogue, then the activation; backward computes
     dW = x^T dz, db = column sums of dz and dx = dz W^T, reading x and W in place (no transposes)."""
+    _MASKING = True  # (Keras: supports_masking)
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,

@@ -11,6 +11,7 @@ from .seeded import SeededLayer
 class Dropout(SeededLayer):
     """Inverted dropout while training (identity at inference). The mask comes from a counter-based
     generator keyed by (seed, step), so runs with the same seed are reproducible."""
+    _MASKING = True  # (Keras: supports_masking)
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(seed, **kwargs)

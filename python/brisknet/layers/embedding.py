@@ -26,15 +26,24 @@ class Embedding(Layer):
         if input_dim > EXACT_INDICES:
             raise NotImplementedError(f"Embedding: input_dim above {EXACT_INDICES} is not supported (indices reach "
                                       "the layer as float32)")
-        if mask_zero:
-            raise NotImplementedError("Embedding: mask_zero=True (masking) is not supported yet")
         if embeddings_constraint is not None or lora_rank is not None:
             raise NotImplementedError("Embedding: embeddings_constraint and lora_rank are not supported")
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.mask_zero = False
+        self.mask_zero = bool(mask_zero)
         self._initial = None if weights is None else [np.asarray(w, np.float32) for w in weights]
+
+    @property
+    def supports_masking(self) -> bool:
+        return self.mask_zero
+
+    def compute_mask(self, inputs, mask=None):
+        """mask_zero=True: index 0 is padding (layers/masking.py)."""
+        if not self.mask_zero:
+            return None
+        from .. import ops
+        return ops.not_equal(inputs, 0)
 
     def sample_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
@@ -75,4 +84,4 @@ class Embedding(Layer):
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": serialize(self.embeddings_initializer),
-                "embeddings_regularizer": serialize(self.embeddings_regularizer), "mask_zero": False}
+                "embeddings_regularizer": serialize(self.embeddings_regularizer), "mask_zero": self.mask_zero}

@@ -105,6 +105,26 @@ class Layer:
                                               type(self).compute_output_shape is not Layer.compute_output_shape)
         return tuple(sample_shape)
 
+    # ---------------------------------------------------------------- masks (layers/masking.py)
+    _MASKING = False  # a built-in layer that passes its input's mask on (Keras' supports_masking)
+
+    @property
+    def supports_masking(self) -> bool:
+        """Keras' supports_masking: whether compute_mask gives the output's mask (else the mask
+        stops here); True for a layer with a compute_mask of its own, unless set."""
+        own = self.__dict__.get("_supports_masking")
+        if own is not None:
+            return own
+        return type(self)._MASKING or type(self).compute_mask is not Layer.compute_mask
+
+    @supports_masking.setter
+    def supports_masking(self, value) -> None:
+        self.__dict__["_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras' compute_mask: the output's mask from the inputs and their mask (here: the same)."""
+        return mask
+
     def compute_output_shape(self, input_shape):
         """Keras' form: batch dimension first."""
         shape = tuple(input_shape)
@@ -267,9 +287,10 @@ class Layer:
             b = self._buffers[k] = np.empty(shape, dtype)
         return b
 
-    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool, mask=None) -> np.ndarray:
+        """The forward pass on a batch (mask: its Keras mask, given to layers that take one)."""
         if self._is_custom:  # its traced call() as one node of a Sequential or graph
-            return custom.forward(self, x, training)
+            return custom.forward(self, x, training, mask)
         raise NotImplementedError
 
     def backward(self, dy: np.ndarray, need_dx: bool) -> np.ndarray | None:

@@ -38,6 +38,16 @@ class Merge(Layer):
     def compute_output_shape(self, input_shape):
         return (None,) + tuple(self.sample_output_shape([tuple(s)[1:] for s in input_shape]))
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras': the inputs' masks and-ed (none when one input has none)."""
+        if mask is None or any(m is None for m in mask):
+            return None
+        from .. import ops
+        out = mask[0]
+        for m in mask[1:]:
+            out = ops.logical_and(out, m)
+        return out
+
 
 class Add(Merge):
     """The sum of the inputs."""
@@ -152,6 +162,22 @@ class Concatenate(Merge):
             raise TypeError(f"Concatenate: axis must be an int, got {axis!r}")
         self.axis = int(axis)
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras': the masks joined along the steps when they are joined, else and-ed (an input
+        without a mask counting as all kept)."""
+        from .. import ops
+        if mask is None or all(m is None for m in mask):
+            return None
+        rank = len(inputs[0].shape)
+        if rank == 3 and self._sample_axis(2) % 2 == 0:
+            return ops.concatenate([ops.ones(tuple(x.shape[:2]), "bool") if m is None else m
+                                    for x, m in zip(inputs, mask)], axis=1)
+        out = None
+        for m in mask:
+            if m is not None:
+                out = m if out is None else ops.logical_and(out, m)
+        return out
+
     def _sample_axis(self, rank):
         """The joined axis among a sample's axes (Keras counts the batch axis as 0)."""
         axis = self.axis if self.axis < 0 else self.axis - 1
@@ -200,6 +226,9 @@ class Dot(Merge):
     """The dot product of two tensors along `axes` (an int, or one per input), per sample, as
     Keras' batch_dot: samples of (n,) give (1,); of (a, n) and (n, b) with axes (2, 1) give (a, b).
     normalize=True: the inputs are L2-normalised along those axes first (cosine proximity)."""
+
+    def compute_mask(self, inputs, mask=None):
+        return None
     exactly = 2
 
     def __init__(self, axes, normalize=False, **kwargs):

@@ -17,6 +17,7 @@ class Normalization(Layer):
     """``(x - mean) / max(sqrt(variance), 1e-7)`` per feature along `axis` (the last), as Keras:
     mean and variance given, or learned by ``adapt(data)`` (then they are the layer's non-trainable
     weights mean, variance and count). invert=True undoes the normalisation."""
+    _MASKING = True  # (Keras: supports_masking)
     weights_trainable = False
     integer_weights = ("count",)  # an int32 in Keras' files
 
@@ -111,6 +112,7 @@ class Normalization(Layer):
 
 class Rescaling(Layer):
     """``x * scale + offset`` (scale and offset numbers, or one value per feature)."""
+    _MASKING = True  # (Keras: supports_masking)
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)

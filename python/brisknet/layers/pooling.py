@@ -126,7 +126,29 @@ class _GlobalMax(_GlobalPooling):
 
 
 class GlobalAveragePooling1D(_GlobalAverage):
+    """The mean over the steps; with a mask (layers/masking.py), over the steps kept, as Keras."""
     rank = 1
+    _TAKES_MASK = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def forward(self, x, training, mask=None):
+        self._kept = None
+        if mask is None:
+            return super().forward(x, training)
+        kept = np.asarray(mask, x.dtype)[:, :, None]
+        self._kept = kept / kept.sum(axis=1, keepdims=True)  # (a sample with no step kept: NaN, as Keras)
+        y = np.einsum("bsc,bsk->bc", x, self._kept)
+        return y[:, None, :] if self.keepdims else y
+
+    def backward(self, dy, need_dx):
+        if self._kept is None:
+            return super().backward(dy, need_dx)
+        if not need_dx:
+            return None
+        dy = dy.reshape(dy.shape[0], 1, -1)
+        return (dy * self._kept).astype(dy.dtype, copy=False)
 
 
 class GlobalAveragePooling2D(_GlobalAverage):

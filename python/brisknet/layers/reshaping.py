@@ -11,6 +11,7 @@ from .layer import Layer
 
 class Identity(Layer):
     """Returns its input."""
+    _MASKING = True  # (Keras: supports_masking)
 
     def forward(self, x, training):
         return x

@@ -65,3 +65,15 @@ def check_sample_weight(sample_weight, sample_shape):
         raise ValueError(f"sample_weight has shape {sample_weight.shape}; expected (samples,)" +
                          (f" or (samples, {', '.join(map(str, steps))}) (one weight per position)" if steps else ""))
     return sample_weight
+
+
+def masked_weights(sample_weight, mask, reduction):
+    """Keras' apply_mask: the output's mask (samples, positions) as weights per position, scaled
+    so that a mean reduction averages over the positions kept; times the sample weights."""
+    weights = np.asarray(mask, np.float32)
+    if reduction in ("sum_over_batch_size", "mean"):
+        weights *= weights.size / (weights.sum() + 1e-7)
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, np.float32)
+        weights = weights * sw.reshape(sw.shape + (1,) * (weights.ndim - sw.ndim))
+    return weights

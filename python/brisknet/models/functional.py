@@ -183,6 +183,7 @@ class Functional(Sequential):
     def _forward(self, x, training):
         xs = functional_io.unpack(x, self._in_shapes) if self._several_inputs else [x]
         outs = self._graph.forward(xs, training)
+        self._output_mask = None if self._several_outputs else self._graph.output_masks[0]
         return functional_io.Outputs(outs) if self._several_outputs else outs[0]
 
     def _backward(self, dpred):

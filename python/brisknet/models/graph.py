@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers import InputSpec
+from ..layers import InputSpec, masking
 from ..layers.symbolic import is_symbolic
 
 class Node:
@@ -175,14 +175,17 @@ class Graph:
 
     # ---------------------------------------------------------------- the reference path
     def forward(self, xs, training):
-        values = list(xs)
+        values, masks = list(xs), [None] * len(xs)  # every tensor's value and Keras mask
         for node in self.nodes:
             layer = node.layer
             if node.shared:
                 layer._buffers = node.buffers
-            values.append(layer.forward(self.args_of(node, values), training))
+            value, mask = masking.forward(layer, self.args_of(node, values), self.args_of(node, masks), training)
+            values.append(value)
+            masks.append(mask)
             if node.shared:  # what this call stored for its backward pass (and the layer's counters)
                 node.state = dict(layer.__dict__)
+        self.output_masks = [masks[i] for i in self.outputs]  # (the loss skips the masked positions)
         return [values[i] for i in self.outputs]
 
     def backward(self, douts) -> None:

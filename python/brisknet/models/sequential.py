@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .. import devices
-from ..layers import InputSpec, Layer, unknown_dims
+from ..layers import InputSpec, Layer, masking, unknown_dims
 from ..naming import unique_name
 from .trainers import Trainer
 
@@ -140,9 +140,10 @@ class Sequential(Trainer):
         return set()
 
     def _forward(self, x, training):
-        h = x
+        h, mask = x, None
         for layer in self._steps:
-            h = layer.forward(h, training)
+            h, mask = masking.forward(layer, h, mask, training)
+        self._output_mask = mask  # (the loss skips the masked positions)
         return h
 
     def _backward(self, dpred):

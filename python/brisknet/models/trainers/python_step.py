@@ -20,6 +20,10 @@ class PythonStep:
         """Per-sample losses of a batch (and d(loss)/d(last layer output), Keras' reduction; of a
         batch of `whole` rows when these are a data-parallel process's part of it)."""
         b = pred.shape[0] if whole is None else whole
+        mask = self.__dict__.get("_output_mask")
+        if mask is not None and isinstance(pred, np.ndarray) and pred.ndim > mask.ndim and \
+                mask.shape == pred.shape[:mask.ndim]:
+            sw = positions.masked_weights(sw, mask, getattr(self.loss, "reduction", None))
         with kernels.reused_gradient_buffers(self.__dict__.setdefault("_loss_gradients", {})):
             if self._fused:
                 logits = self._output_layer.logits.reshape(pred.shape)
