@@ -1,10 +1,11 @@
 // Scaled dot-product attention, fused (FlashAttention's scheme on a CPU): for each (sample, head),
-// query rows in blocks against key rows in blocks, the scores of one block pair at a time, an
-// online softmax (running maximum and sum per row), the product with V accumulated, so the full
-// (queries x keys) score matrix is never written. The backward pass recomputes each block's
-// probabilities from the saved log-sum-exp. A causal mask skips whole key blocks past a query
-// block. One (sample, head) is one thread's task, in a fixed order: the same bits on any number
-// of threads.
+// a block of query rows against the keys it may see, the block's scores, their softmax and the
+// product with V, so the (queries x keys) score matrix is never written whole: a thread's
+// workspace is one block of rows (linear in the sequence's length). The products are brisknet's
+// GEMM reading q, k, v and o in place through their strides; the backward pass recomputes each
+// block's probabilities from the saved log-sum-exp. A causal mask leaves out every key past a
+// block's last query. One (sample, head) is one thread's task, in a fixed order: the same bits on
+// any number of threads.
 //
 // Layout: q (batch, tq, heads, d), k (batch, tk, heads, d), v (batch, tk, heads, dv), o (batch,
 // tq, heads, dv) - what Keras' MultiHeadAttention projections give - and lse (batch, heads, tq).
@@ -13,9 +14,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <vector>
-
 #include <type_traits>
+#include <vector>
 
 #include "brisknet/kernels.h"
 #include "fast_math.h"
@@ -24,6 +24,10 @@
 
 namespace brisknet {
 namespace {
+
+using detail::at_isa;
+
+constexpr int64_t kQueryBlock = 64;
 
 // e^x for x <= 0 (-inf: 0): float32 vectorisable (fast_math.h; 0 below -87, where FTZ would
 // flush anyway), float64 glibc's (gradient checks).
@@ -37,10 +41,16 @@ inline T exp_nonpositive(T x) {
   }
 }
 
-// p[j] = e^(p[j] - top) for j < n; returns their sum (8 partial sums: the loop vectorises).
 template <typename T>
-T exp_shifted_sum(T* __restrict p, int64_t n, T top) {
-  for (int64_t j = 0; j < n; ++j) p[j] = exp_nonpositive(p[j] - top);
+T max_of(const T* p, int64_t n) {
+  T top = -std::numeric_limits<T>::infinity();
+  for (int64_t j = 0; j < n; ++j) top = p[j] > top ? p[j] : top;
+  return top;
+}
+
+// The sum of p[0..n) in 8 partial sums (the loop vectorises; a fixed order).
+template <typename T>
+T sum_of(const T* p, int64_t n) {
   T lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t j = 0;
   for (; j + 8 <= n; j += 8)
@@ -49,22 +59,19 @@ T exp_shifted_sum(T* __restrict p, int64_t n, T top) {
   return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
-using detail::at_isa;
-
-constexpr int64_t kQueryBlock = 32;
-constexpr int64_t kKeyBlock = 64;
-
 struct Shape {
   int64_t batch, heads, tq, tk, d, dv;
   bool causal;
   const uint8_t* mask;
+  // the keys a block of queries [i0, i0 + n) may see: [0, keys_for)
+  int64_t keys_for(int64_t i0, int64_t n) const { return causal ? std::min(tk, i0 + n) : tk; }
 };
 
-// Rows of one (sample, head): element (row, i) of a (batch, t, heads, width) tensor.
+// One (sample, head)'s rows of a (batch, t, heads, width) tensor: row r at base + r * stride.
 template <typename T>
 struct Rows {
   T* base;
-  int64_t stride;  // heads * width
+  int64_t stride;
   T* row(int64_t r) const { return base + r * stride; }
 };
 
@@ -75,43 +82,43 @@ Rows<T> rows_of(T* p, const Shape& s, int64_t b, int64_t h, int64_t t, int64_t w
 
 // The thread's workspaces, grown once (no allocation in steady-state steps).
 template <typename T>
-std::vector<T>& scratch(int which, size_t size) {
-  thread_local std::vector<T> buffers[6];
+T* scratch(int which, size_t size) {
+  thread_local std::vector<T> buffers[2];
   std::vector<T>& b = buffers[which];
   if (b.size() < size) {
     b.resize(size);
     count_workspace_allocation();
   }
-  return b;
+  return b.data();
 }
 
-// cols x n (transposed, contiguous) from n rows of `cols` values.
+// S[i, j] = q_i . k_j for the block's rows (ld: S's row stride), j < keys.
 template <typename T>
-void transpose_rows(T* out, const Rows<const T>& in, int64_t n, int64_t cols) {
-  for (int64_t j = 0; j < n; ++j) {
-    const T* r = in.row(j);
-    for (int64_t c = 0; c < cols; ++c) out[c * n + j] = r[c];
+void block_scores(T* S, int64_t ld, const Rows<const T>& q, const Rows<const T>& k, int64_t i0, int64_t n,
+                  int64_t keys, int64_t d) {
+  gemm<T>(S, ld, q.row(i0), q.stride, 1, k.base, 1, k.stride, n, keys, d, T(0), nullptr);
+}
+
+// Row i's scores -> scale * score with the masked keys at -inf (the causal diagonal, the mask).
+template <typename T>
+void masked_row(T* si, const Shape& s, int64_t b, int64_t i, int64_t keys, T scale) {
+  for (int64_t j = 0; j < keys; ++j) si[j] *= scale;
+  const T inf = std::numeric_limits<T>::infinity();
+  if (s.causal)
+    for (int64_t j = i + 1; j < keys; ++j) si[j] = -inf;
+  if (s.mask) {
+    const uint8_t* m = s.mask + (b * s.tq + i) * s.tk;
+    for (int64_t j = 0; j < keys; ++j) si[j] = m[j] ? si[j] : -inf;
   }
 }
 
-// scores[i][j] = scale * q_i . k_j for the block (queries i0.., keys j0..), -inf where masked.
+// A query that may attend to no key: the mean of all values (Keras' -1e9 mask gives it).
 template <typename T>
-void block_scores(T* s, const Rows<const T>& q, const T* kt, const Shape& sh, int64_t b, int64_t i0, int64_t ni,
-                  int64_t j0, int64_t nj, T scale) {
-  for (int64_t i = 0; i < ni; ++i) {
-    T* si = s + i * kKeyBlock;
-    std::fill(si, si + nj, T(0));
-    const T* qi = q.row(i0 + i);
-    for (int64_t c = 0; c < sh.d; ++c) {
-      const T qc = qi[c] * scale;
-      const T* kc = kt + c * sh.tk + j0;
-      for (int64_t j = 0; j < nj; ++j) si[j] += qc * kc[j];
-    }
-    const uint8_t* m = sh.mask ? sh.mask + (b * sh.tq + i0 + i) * sh.tk + j0 : nullptr;
-    const int64_t last = sh.causal ? i0 + i - j0 : nj - 1;  // keys past the query: masked
-    for (int64_t j = 0; j < nj; ++j)
-      if (j > last || (m && !m[j])) si[j] = -std::numeric_limits<T>::infinity();
-  }
+void mean_of_values(T* oi, const Rows<const T>& v, int64_t tk, int64_t dv) {
+  std::fill(oi, oi + dv, T(0));
+  for (int64_t j = 0; j < tk; ++j)
+    for (int64_t c = 0; c < dv; ++c) oi[c] += v.row(j)[c];
+  for (int64_t c = 0; c < dv; ++c) oi[c] /= T(tk);
 }
 
 template <typename T>
@@ -119,55 +126,36 @@ void forward_task(T* o, T* lse, const T* q, const T* k, const T* v, const Shape&
   const Rows<const T> qr = rows_of(q, s, b, h, s.tq, s.d), kr = rows_of(k, s, b, h, s.tk, s.d),
                       vr = rows_of(v, s, b, h, s.tk, s.dv);
   const Rows<T> orow = rows_of(o, s, b, h, s.tq, s.dv);
-  T* kt = scratch<T>(0, size_t(s.d * s.tk)).data();
-  T* sc = scratch<T>(1, size_t(kQueryBlock * kKeyBlock)).data();
-  T* acc = scratch<T>(2, size_t(kQueryBlock * s.dv)).data();
-  T* run = scratch<T>(3, size_t(2 * kQueryBlock)).data();  // running maximum, running sum
-  transpose_rows(kt, kr, s.tk, s.d);
-  T* out_lse = lse + (b * s.heads + h) * s.tq;
+  T* P = scratch<T>(0, size_t(kQueryBlock * s.tk));
+  T* row_lse = lse + (b * s.heads + h) * s.tq;
   const T inf = std::numeric_limits<T>::infinity();
   for (int64_t i0 = 0; i0 < s.tq; i0 += kQueryBlock) {
-    const int64_t ni = std::min(kQueryBlock, s.tq - i0);
-    std::fill(acc, acc + ni * s.dv, T(0));
-    std::fill(run, run + ni, -inf);
-    std::fill(run + kQueryBlock, run + kQueryBlock + ni, T(0));
-    const int64_t key_end = s.causal ? std::min(s.tk, i0 + ni) : s.tk;  // whole blocks above the diagonal skipped
-    for (int64_t j0 = 0; j0 < key_end; j0 += kKeyBlock) {
-      const int64_t nj = std::min(kKeyBlock, key_end - j0);
-      block_scores(sc, qr, kt, s, b, i0, ni, j0, nj, scale);
-      for (int64_t i = 0; i < ni; ++i) {
-        T* si = sc + i * kKeyBlock;
-        T top = run[i];
-        for (int64_t j = 0; j < nj; ++j) top = std::max(top, si[j]);
-        if (top == -inf) continue;  // nothing to attend to yet
-        const T keep = exp_nonpositive(run[i] - top);  // (0 on the first block)
-        const T sum = exp_shifted_sum(si, nj, top);
-        run[i] = top;
-        run[kQueryBlock + i] = run[kQueryBlock + i] * keep + sum;
-        T* ai = acc + i * s.dv;
-        for (int64_t c = 0; c < s.dv; ++c) ai[c] *= keep;
-        for (int64_t j = 0; j < nj; ++j) {
-          const T p = si[j];
-          if (p == T(0)) continue;
-          const T* vj = vr.row(j0 + j);
-          for (int64_t c = 0; c < s.dv; ++c) ai[c] += p * vj[c];
-        }
-      }
-    }
-    for (int64_t i = 0; i < ni; ++i) {
-      T* oi = orow.row(i0 + i);
-      const T sum = run[kQueryBlock + i];
-      if (sum == T(0)) {  // no key to attend to: the mean of all values (Keras' -1e9 mask)
-        std::fill(oi, oi + s.dv, T(0));
-        for (int64_t j = 0; j < s.tk; ++j)
-          for (int64_t c = 0; c < s.dv; ++c) oi[c] += vr.row(j)[c];
-        for (int64_t c = 0; c < s.dv; ++c) oi[c] /= T(s.tk);
-        out_lse[i0 + i] = -inf;
+    const int64_t n = std::min(kQueryBlock, s.tq - i0), keys = s.keys_for(i0, n);
+    block_scores(P, s.tk, qr, kr, i0, n, keys, s.d);
+    T sums[kQueryBlock];
+    for (int64_t i = 0; i < n; ++i) {  // each row's softmax, unnormalised: e^(x - max)
+      T* pi = P + i * s.tk;
+      masked_row(pi, s, b, i0 + i, keys, scale);
+      const T top = max_of(pi, keys);
+      if (top == -inf) {  // no key: P stays 0, the row is the mean of the values (below)
+        std::fill(pi, pi + keys, T(0));
+        row_lse[i0 + i] = -inf;
         continue;
       }
-      const T* ai = acc + i * s.dv;
-      for (int64_t c = 0; c < s.dv; ++c) oi[c] = ai[c] / sum;
-      out_lse[i0 + i] = run[i] + std::log(sum);
+      for (int64_t j = 0; j < keys; ++j) pi[j] = exp_nonpositive(pi[j] - top);
+      sums[i] = sum_of(pi, keys);
+      row_lse[i0 + i] = top + std::log(sums[i]);
+    }
+    // O = (P V) / the rows' sums
+    gemm<T>(orow.row(i0), orow.stride, P, s.tk, 1, vr.base, vr.stride, 1, n, s.dv, keys, T(0), nullptr);
+    for (int64_t i = 0; i < n; ++i) {
+      T* oi = orow.row(i0 + i);
+      if (row_lse[i0 + i] == -inf) {
+        mean_of_values(oi, vr, s.tk, s.dv);
+        continue;
+      }
+      const T inv = T(1) / sums[i];
+      for (int64_t c = 0; c < s.dv; ++c) oi[c] *= inv;
     }
   }
 }
@@ -180,84 +168,44 @@ void backward_task(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, c
                       orow = rows_of(o, s, b, h, s.tq, s.dv);
   const Rows<T> dqr = rows_of(dq, s, b, h, s.tq, s.d), dkr = rows_of(dk, s, b, h, s.tk, s.d),
                 dvr = rows_of(dv, s, b, h, s.tk, s.dv);
-  T* kt = scratch<T>(0, size_t(s.d * s.tk)).data();
-  T* vt = scratch<T>(1, size_t(s.dv * s.tk)).data();
-  T* p = scratch<T>(2, size_t(kQueryBlock * kKeyBlock)).data();
-  T* dp = scratch<T>(3, size_t(kQueryBlock * kKeyBlock)).data();
-  T* dk_acc = scratch<T>(4, size_t(s.tk * (s.d + s.dv))).data();  // dK then dV, rows of this head
-  T* dv_acc = dk_acc + s.tk * s.d;
-  T* delta = scratch<T>(5, size_t(kQueryBlock)).data();
-  transpose_rows(kt, kr, s.tk, s.d);
-  transpose_rows(vt, vr, s.tk, s.dv);
-  std::fill(dk_acc, dk_acc + s.tk * (s.d + s.dv), T(0));
+  T* P = scratch<T>(0, size_t(kQueryBlock * s.tk));
+  T* dS = scratch<T>(1, size_t(kQueryBlock * s.tk));
   const T* row_lse = lse + (b * s.heads + h) * s.tq;
   const T inf = std::numeric_limits<T>::infinity();
+  for (int64_t j = 0; j < s.tk; ++j) {  // dK and dV accumulate over the query blocks
+    std::fill(dkr.row(j), dkr.row(j) + s.d, T(0));
+    std::fill(dvr.row(j), dvr.row(j) + s.dv, T(0));
+  }
   for (int64_t i0 = 0; i0 < s.tq; i0 += kQueryBlock) {
-    const int64_t ni = std::min(kQueryBlock, s.tq - i0);
-    for (int64_t i = 0; i < ni; ++i) {  // delta_i = dO_i . O_i
+    const int64_t n = std::min(kQueryBlock, s.tq - i0);
+    bool uniform = false;  // a row that attends to nothing: P = 1 / tk over every key, no score gradient
+    for (int64_t i = 0; i < n; ++i) uniform |= row_lse[i0 + i] == -inf;
+    const int64_t keys = uniform ? s.tk : s.keys_for(i0, n);
+    block_scores(P, s.tk, qr, kr, i0, n, keys, s.d);
+    // dP = dO V^T over the block's keys
+    gemm<T>(dS, s.tk, dor.row(i0), dor.stride, 1, vr.base, 1, vr.stride, n, keys, s.dv, T(0), nullptr);
+    for (int64_t i = 0; i < n; ++i) {
+      T* pi = P + i * s.tk;
+      T* dsi = dS + i * s.tk;
+      const T l = row_lse[i0 + i];
+      if (l == -inf) {
+        std::fill(pi, pi + keys, T(1) / T(s.tk));
+        std::fill(dsi, dsi + keys, T(0));
+        continue;
+      }
+      masked_row(pi, s, b, i0 + i, keys, scale);
+      for (int64_t j = 0; j < keys; ++j) pi[j] = exp_nonpositive(pi[j] - l);
+      // dS = P (dP - delta), delta = dO . O; the scale of the scores folded in
       const T* a = dor.row(i0 + i);
       const T* c = orow.row(i0 + i);
-      T sum = 0;
-      for (int64_t x = 0; x < s.dv; ++x) sum += a[x] * c[x];
-      delta[i] = sum;
-      T* dqi = dqr.row(i0 + i);
-      std::fill(dqi, dqi + s.d, T(0));
+      T delta = 0;
+      for (int64_t x = 0; x < s.dv; ++x) delta += a[x] * c[x];
+      for (int64_t j = 0; j < keys; ++j) dsi[j] = pi[j] * (dsi[j] - delta) * scale;
     }
-    const int64_t key_end = s.causal ? std::min(s.tk, i0 + ni) : s.tk;
-    for (int64_t j0 = 0; j0 < s.tk; j0 += kKeyBlock) {
-      const int64_t nj = std::min(kKeyBlock, s.tk - j0);
-      bool uniform_rows = false;  // rows that attend to nothing: P = 1 / tk, no gradient to the scores
-      for (int64_t i = 0; i < ni; ++i) uniform_rows |= row_lse[i0 + i] == -inf;
-      if (j0 >= key_end && !uniform_rows) break;
-      block_scores(p, qr, kt, s, b, i0, ni, j0, nj, scale);
-      for (int64_t i = 0; i < ni; ++i) {
-        T* pi = p + i * kKeyBlock;
-        const T l = row_lse[i0 + i];
-        if (l == -inf)
-          std::fill(pi, pi + nj, T(1) / T(s.tk));
-        else
-          for (int64_t j = 0; j < nj; ++j) pi[j] = exp_nonpositive(pi[j] - l);
-        // dP_i = dO_i V^T over this block
-        T* dpi = dp + i * kKeyBlock;
-        std::fill(dpi, dpi + nj, T(0));
-        const T* doi = dor.row(i0 + i);
-        for (int64_t c = 0; c < s.dv; ++c) {
-          const T g = doi[c];
-          const T* vc = vt + c * s.tk + j0;
-          for (int64_t j = 0; j < nj; ++j) dpi[j] += g * vc[j];
-        }
-        // dV_j += P_ij dO_i
-        for (int64_t j = 0; j < nj; ++j) {
-          const T pij = pi[j];
-          if (pij == T(0)) continue;
-          T* dvj = dv_acc + (j0 + j) * s.dv;
-          for (int64_t c = 0; c < s.dv; ++c) dvj[c] += pij * doi[c];
-        }
-        // dS_ij = P_ij (dP_ij - delta_i); dQ_i += dS K, dK_j += dS Q (scaled at the end)
-        const T* qi = qr.row(i0 + i);
-        T* dqi = dqr.row(i0 + i);
-        for (int64_t j = 0; j < nj; ++j) {
-          const T ds = l == -inf ? T(0) : pi[j] * (dpi[j] - delta[i]);
-          if (ds == T(0)) continue;
-          const T* kj = kr.row(j0 + j);
-          T* dkj = dk_acc + (j0 + j) * s.d;
-          for (int64_t c = 0; c < s.d; ++c) {
-            dqi[c] += ds * kj[c];
-            dkj[c] += ds * qi[c];
-          }
-        }
-      }
-    }
-    for (int64_t i = 0; i < ni; ++i) {
-      T* dqi = dqr.row(i0 + i);
-      for (int64_t c = 0; c < s.d; ++c) dqi[c] *= scale;
-    }
-  }
-  for (int64_t j = 0; j < s.tk; ++j) {
-    T* dkj = dkr.row(j);
-    T* dvj = dvr.row(j);
-    for (int64_t c = 0; c < s.d; ++c) dkj[c] = dk_acc[j * s.d + c] * scale;
-    for (int64_t c = 0; c < s.dv; ++c) dvj[c] = dv_acc[j * s.dv + c];
+    // dV += P^T dO, dK += dS^T Q, dQ = dS K
+    gemm<T>(dvr.base, dvr.stride, P, 1, s.tk, dor.row(i0), dor.stride, 1, keys, s.dv, n, T(1), nullptr);
+    gemm<T>(dkr.base, dkr.stride, dS, 1, s.tk, qr.row(i0), qr.stride, 1, keys, s.d, n, T(1), nullptr);
+    gemm<T>(dqr.row(i0), dqr.stride, dS, s.tk, 1, kr.base, kr.stride, 1, n, s.d, keys, T(0), nullptr);
   }
 }
 
