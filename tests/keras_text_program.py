@@ -34,6 +34,28 @@ def run(keras):
     layer = keras.layers.TextVectorization(max_tokens=5, output_mode="multi_hot", pad_to_max_tokens=True)
     layer.adapt(CORPUS)
     out["padded_multi_hot"] = np.asarray(layer(QUERIES)).tolist()
+    words = np.array([["a", "b", "c", "a"], ["d", "b", "a", "e"], ["é", "b", "b", "zz"]])
+    queries = np.array([["a", "zz", "q", "b"], ["é", "", "e", "a"]])
+    for mode in ("int", "one_hot", "multi_hot", "count", "tf_idf"):
+        for mask in (None, ""):
+            layer = keras.layers.StringLookup(output_mode=mode, mask_token=mask)
+            layer.adapt(words)
+            data = queries[:, :1] if mode == "one_hot" else queries
+            out[f"string_{mode}_{mask}"] = {"vocab": layer.get_vocabulary(),
+                                            "out": np.asarray(layer(data)).round(5).tolist()}
+    layer = keras.layers.StringLookup(max_tokens=4, vocabulary=["x", "y"], num_oov_indices=1)
+    out["string_given"] = {"vocab": layer.get_vocabulary(), "out": np.asarray(layer(["y", "x", "w"])).tolist(),
+                           "size": layer.vocabulary_size()}
+    inverse = keras.layers.StringLookup(vocabulary=["x", "y"], invert=True)
+    out["string_invert"] = {"vocab": inverse.get_vocabulary(),
+                            "out": [t.decode() if isinstance(t, bytes) else str(t)
+                                    for t in np.asarray(inverse(np.array([2, 0, 1]))).tolist()]}
+    ints = np.array([[12, 7, 7, 3], [3, 3, 99, 12], [5, 7, 12, 7]])
+    for mode in ("int", "multi_hot", "count"):
+        layer = keras.layers.IntegerLookup(output_mode=mode, mask_token=0 if mode == "int" else None)
+        layer.adapt(ints)
+        out[f"integer_{mode}"] = {"vocab": [int(t) for t in layer.get_vocabulary()],
+                                  "out": np.asarray(layer(np.array([[7, 12, 0, 42], [5, 3, 3, 1]]))).round(5).tolist()}
     seqs = [[1, 2, 3], [4, 5], [], [6, 7, 8, 9, 10]]
     for padding in ("pre", "post"):
         for truncating in ("pre", "post"):

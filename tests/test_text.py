@@ -1,4 +1,4 @@
-"""TextVectorization and pad_sequences against what Keras 3 (on TensorFlow) gave on the same
+"""TextVectorization, StringLookup, IntegerLookup and pad_sequences against what Keras 3 (on TensorFlow) gave on the same
 corpus (keras_text_expected.json, recorded by keras_text_program.py), fuzzed with random strings,
 and their errors."""
 import json
@@ -21,6 +21,9 @@ def test_text_vectorization_and_pad_sequences_give_what_keras_gave():
         got = ours[key]
         if isinstance(want, dict):
             assert got["vocab"] == want["vocab"], key
+            if key == "string_invert":  # (tokens back from indices)
+                assert got["out"] == want["out"], key
+                continue
             np.testing.assert_allclose(np.array(got["out"], float), np.array(want["out"], float), atol=1e-5,
                                        err_msg=key)
             assert got.get("size") == want.get("size"), key
@@ -128,3 +131,33 @@ def test_keras_reads_our_bidirectional_lstm_and_we_read_its(tmp_path):
     loaded = keras.models.load_model(str(tmp_path / "theirs.keras"))
     np.testing.assert_allclose(loaded.predict(np.arange(18).reshape(3, 6) % 20, verbose=0), theirs, rtol=1e-5,
                                atol=1e-6)
+
+
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=30))
+@settings(max_examples=40, deadline=None)
+def test_string_lookup_round_trips_any_unicode(tokens):
+    layer = keras.layers.StringLookup()
+    layer.adapt(np.array(tokens, dtype=object))
+    ids = layer(np.array(tokens, dtype=object))
+    assert ids.dtype == np.int64 and ids.min() >= 1  # (0: out of vocabulary; every token is known here)
+    back = keras.layers.StringLookup(vocabulary=layer.get_vocabulary(), invert=True)(ids)
+    assert back.tolist() == tokens
+
+
+def test_lookup_errors_name_the_layer():
+    with pytest.raises(TypeError, match="StringLookup 'words': expected strings"):
+        keras.layers.StringLookup(vocabulary=["a"], name="words")(np.array([1, 2]))
+    with pytest.raises(ValueError, match="'q' is not in the vocabulary"):
+        keras.layers.StringLookup(vocabulary=["a"], num_oov_indices=0)(["a", "q"])
+    with pytest.raises(ValueError, match="the vocabulary is empty"):
+        keras.layers.IntegerLookup(vocabulary=[])
+    with pytest.raises(TypeError, match="expected integers"):
+        keras.layers.IntegerLookup(vocabulary=[1, 2])(np.array([0.5]))
+    with pytest.raises(ValueError, match="no vocabulary yet"):
+        keras.layers.IntegerLookup()(np.array([1]))
+    with pytest.raises(NotImplementedError, match="input pipeline"):
+        keras.layers.StringLookup(vocabulary=["a"])(keras.Input((3,)))
+    with pytest.raises(NotImplementedError, match="num_oov_indices=2"):
+        keras.layers.StringLookup(num_oov_indices=2)
+    with pytest.raises(ValueError, match="indices must be in"):
+        keras.layers.StringLookup(vocabulary=["a"], invert=True)(np.array([5]))
