@@ -1,4 +1,5 @@
-"""Command line: `python -m brisknet train` (the reference model on Fashion-MNIST), `bench`, `info`."""
+"""Command line: `python -m brisknet train` (the reference model on Fashion-MNIST), `gpt --text FILE`
+(a character-level GPT on a text file), `bench`, `info`."""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,14 @@ def _train(args) -> int:
     print(f"test accuracy: {accuracy:.4f}  test loss: {loss:.4f}")
     print(f"training throughput: {x_train.shape[0] * args.epochs / train_time:,.0f} samples/s "
           f"({train_time:.1f} s for {args.epochs} epochs)")
+    return 0
+
+
+def _gpt(args) -> int:
+    from brisknet import char_gpt
+    char_gpt.run(args.text, epochs=args.epochs, steps=args.steps, batch=args.batch_size, context=args.context,
+                 width=args.width, heads=args.heads, depth=args.layers, sample_length=args.sample,
+                 temperature=args.temperature, seed=args.seed)
     return 0
 
 
@@ -110,6 +119,19 @@ def main(argv=None) -> int:
     p.add_argument("--square", type=int, nargs="*", default=[512, 1024, 2048])
     p.add_argument("--repeat", type=int, default=7)
     p.set_defaults(func=_bench)
+    p = sub.add_parser("gpt", help="train a character-level GPT on a text file, print a sample")
+    p.add_argument("--text", required=True, help="a UTF-8 text file")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--steps", type=int, default=200, help="batches per epoch (random windows of the text)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--context", type=int, default=64, help="characters the model sees")
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--sample", type=int, default=200, help="characters to generate")
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_gpt)
     p = sub.add_parser("info", help="which kernels run on this CPU")
     p.set_defaults(func=_info)
     args = parser.parse_args(argv)
