@@ -316,3 +316,58 @@ def test_keras_reads_our_gru_simple_rnn_and_time_distributed_model(tmp_path):
     tokens[0, 3:] = 0
     np.testing.assert_allclose(keras_predictions(model, tokens, tmp_path), model.predict(tokens, verbose=0),
                                rtol=1e-5, atol=1e-6)
+
+
+def _encoder_decoder():
+    """The RNN guide's functional encoder-decoder: the encoder's states start the decoder."""
+    encoder_input = keras.layers.Input(shape=(7,))
+    embedded = keras.layers.Embedding(input_dim=50, output_dim=8)(encoder_input)
+    _, state_h, state_c = keras.layers.LSTM(6, return_state=True, name="encoder")(embedded)
+    decoder_input = keras.layers.Input(shape=(5,))
+    embedded = keras.layers.Embedding(input_dim=40, output_dim=8)(decoder_input)
+    decoded = keras.layers.LSTM(6, name="decoder")(embedded, initial_state=[state_h, state_c])
+    return keras.Model([encoder_input, decoder_input], keras.layers.Dense(3)(decoded))
+
+
+def test_return_state_in_a_functional_model_trains_saves_and_moves_to_keras(tmp_path):
+    model = _encoder_decoder()
+    assert [type(layer).__name__ for layer in model.layers] == ["InputLayer", "InputLayer", "Embedding", "Embedding",
+                                                                "LSTM", "LSTM", "Dense"]  # (Keras' order)
+    r = np.random.default_rng(3)
+    a, b = r.integers(0, 50, (16, 7)), r.integers(0, 40, (16, 5))
+    model.compile("adam", "mse")
+    model.fit([a, b], np.zeros((16, 3)), epochs=1, verbose=0)
+    want = model.predict([a, b], verbose=0)
+    for ext in ("keras", "brisk"):
+        model.save(str(tmp_path / f"m.{ext}"))
+        np.testing.assert_array_equal(keras.models.load_model(str(tmp_path / f"m.{ext}")).predict([a, b], verbose=0),
+                                      want)
+    from keras3 import keras_predictions
+    np.testing.assert_allclose(keras_predictions(model, [a[:3], b[:3]], tmp_path)[0], want[:3], rtol=1e-5, atol=1e-6)
+
+
+def test_an_encoders_states_get_their_gradient_through_the_graph():
+    """The decoder's loss reaches the encoder's weights only through the states (return_state)."""
+    model = _encoder_decoder()
+    r = np.random.default_rng(4)
+    a, b = r.integers(0, 50, (8, 7)), r.integers(0, 40, (8, 5))
+    before = [w.copy() for w in model.get_layer("encoder").get_weights()]
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    model.fit([a, b], np.ones((8, 3)), epochs=1, verbose=0)
+    assert all(not np.array_equal(w, v) for w, v in zip(model.get_layer("encoder").get_weights(), before))
+
+
+def test_we_read_keras_encoder_decoder(tmp_path):
+    from keras3 import run_keras
+    script = ("import json, sys, keras, numpy as np\n"
+              "L = keras.layers\n"
+              "ei = L.Input(shape=(7,)); _, h, c = L.LSTM(6, return_state=True)(L.Embedding(50, 8)(ei))\n"
+              "di = L.Input(shape=(5,)); d = L.GRU(6)(L.Embedding(40, 8)(di), initial_state=[h])\n"
+              "m = keras.Model([ei, di], L.Dense(3)(L.concatenate([d, c])))\n"
+              "m.save(sys.argv[1] + '/theirs.keras')\n"
+              "a, b = np.arange(14).reshape(2, 7) % 50, np.arange(10).reshape(2, 5) % 40\n"
+              "print(json.dumps(keras.ops.convert_to_numpy(m.predict([a, b], verbose=0)).tolist()))\n")
+    theirs = np.asarray(run_keras(["-c", script, str(tmp_path)], cwd=str(tmp_path)))
+    loaded = keras.models.load_model(str(tmp_path / "theirs.keras"))
+    a, b = np.arange(14).reshape(2, 7) % 50, np.arange(10).reshape(2, 5) % 40
+    np.testing.assert_allclose(loaded.predict([a, b], verbose=0), theirs, rtol=1e-5, atol=1e-6)

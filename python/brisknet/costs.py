@@ -14,7 +14,16 @@ import numpy as np
 def layer_flops(layer) -> tuple:
     """(forward, backward) FLOPs per sample of a built layer: a Dense layer's matrix products
     (2 x inputs x units forward; the same again for dW and, but in the first layer, for dX)."""
-    from .layers import Conv2D, Dense
+    from .layers import RNN, Conv2D, Dense
+    from .layers.recurrent import _FUSED
+    if isinstance(layer, RNN):  # per step: the input and the recurrent products of every gate
+        if layer.input_shape is None or isinstance(layer.input_shape, list) or type(layer.cell) not in _FUSED \
+                or None in layer.input_shape:
+            return 0, 0
+        steps, features = layer.input_shape
+        gates = layer.cell.kernel.shape[1]
+        mm = 2 * steps * (features + layer.cell.units) * gates
+        return mm, 2 * mm
     if isinstance(layer, Conv2D):  # a GEMM per output position: 2 x taps x filters / groups
         positions = math.prod(layer.output_shape[:-1])
         mm = 2 * positions * math.prod(layer.kernel_size) * (layer.input_shape[-1] // layer.groups) * layer.filters
@@ -39,7 +48,7 @@ def model_flops(model) -> dict:
     first = True
     for layer in model._layers:
         f, b = layer_flops(layer)
-        if first and hasattr(layer, "units"):  # no gradient is needed for the model's input
+        if first and type(layer).__name__ == "Dense":  # no gradient is needed for the model's input
             b -= 2 * math.prod(layer.input_shape) * layer.units
             first = False
         elif first and hasattr(layer, "filters"):

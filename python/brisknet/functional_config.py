@@ -1,6 +1,6 @@
 """A functional model's config in Keras 3's format, both ways: its layers in model.layers' order,
 each with the calls it makes in the model ("inbound_nodes": the tensors each call reads, as
-[layer name, call index, 0]), and the model's input and output tensors. brisknet's files (.brisk,
+[layer name, call index, output index]), and the model's input and output tensors. brisknet's files (.brisk,
 to_json) and Keras archives (.keras) share it; only the entry of one layer differs (layer_entry /
 layer_from). Rebuilding calls each layer on symbolic tensors again, so it runs no code from the
 file."""
@@ -17,7 +17,7 @@ def to_config(model, layer_entry) -> dict:
         if i < g.n_inputs:
             return [g.inputs[i].name, 0, 0]
         node = g.nodes[i - g.n_inputs]
-        return [node.layer.name, node.call_index, 0]
+        return [node.layer.name, node.call_index, node.part]
 
     def keras_tensor(i, shapes):
         return {"class_name": "__keras_tensor__",
@@ -51,6 +51,8 @@ def to_config(model, layer_entry) -> dict:
 
 def _json_arguments(kwargs, name) -> dict:
     for k, v in kwargs.items():
+        if isinstance(v, list) and v and all(isinstance(t, dict) for t in v):
+            continue  # (a list of tensors)
         if not (v is None or isinstance(v, (bool, int, float, str, dict))):
             raise ValueError(f"layer {name!r} was called with {k}={type(v).__name__}; only tensors, numbers, strings "
                              "and None can be saved as call arguments")
@@ -121,12 +123,17 @@ def build(config, layer_from, source="config"):
 def _reference(ref, calls, source, where):
     """The tensor [layer name, call index, tensor index] names (None while that call is not made)."""
     if not (isinstance(ref, list) and len(ref) == 3 and isinstance(ref[0], str)
-            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ref[1:])) or ref[2] != 0:
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ref[1:])):
         raise ValueError(f"{source}: {where}: invalid tensor reference {str(ref)[:80]!r}")
     if ref[0] not in calls:
         raise ValueError(f"{source}: {where}: no layer named {ref[0]!r}")
     made = calls[ref[0]]
-    return made[ref[1]] if ref[1] < len(made) else None
+    if ref[1] >= len(made):
+        return None
+    outputs = made[ref[1]] if isinstance(made[ref[1]], list) else [made[ref[1]]]  # (a call of several outputs)
+    if ref[2] >= len(outputs):
+        raise ValueError(f"{source}: {where}: {ref[0]!r} call {ref[1]} has no output {ref[2]}")
+    return outputs[ref[2]]
 
 
 _PENDING = object()
@@ -150,7 +157,8 @@ def _node_arguments(node, calls, source, name):
                 raise ValueError(f"{source}: {where}: a Keras tensor without a config")
             found = _reference(v["config"].get("keras_history"), calls, source, where)
             return _PENDING if found is None else found
-        if first and isinstance(v, list):  # a merge layer's list of tensors
+        if isinstance(v, list) and (first or (v and all(isinstance(t, dict) for t in v))):
+            # a merge layer's list of tensors, or a list of tensors as an argument (initial_state)
             items = [value(t, False) for t in v]
             if not all(hasattr(t, "sample_shape") or t is _PENDING for t in items):
                 raise ValueError(f"{source}: {where}: a call argument list must hold Keras tensors")

@@ -170,12 +170,32 @@ def _layer_config(layer) -> dict:
             config[key] = _ser(getattr(layer, key, None), "keras.regularizers")
         elif key.endswith("_constraint"):
             config[key] = _ser(getattr(layer, key, None), "keras.constraints")
-    shape = None
-    if layer.built:  # a merge layer's: one shape per input
-        shape = [[None, *s] for s in layer.input_shape] if getattr(layer, "takes_several_inputs", False) \
-            else [None, *layer.input_shape]
+    build = None
+    if layer.built and layer.__dict__.get("_call_spec") is not None and layer.input_shape is not None:
+        build = {"shapes_dict": _shapes_by_argument(layer)}
+    elif layer.built:  # a merge layer's: one shape per input
+        build = {"input_shape": [[None, *s] for s in layer.input_shape] if getattr(layer, "takes_several_inputs", False)
+                 else [None, *layer.input_shape]}
     return {"module": "keras.layers", "class_name": type(layer).__name__, "config": config, "registered_name": None,
-            **({"build_config": {"input_shape": shape}} if layer.built else {})}
+            **({"build_config": build} if build is not None else {})}
+
+
+def _shapes_by_argument(layer) -> dict:
+    """Keras' build_config of a layer called with several tensors (mha(query, value), an LSTM
+    with initial_state): {"<argument>_shape": its shape (a list of shapes for a list of tensors)}."""
+    names = custom.call_parameters(layer)
+    spec = layer._call_spec
+    shapes = [[None, *s] for s in (layer.input_shape if isinstance(layer.input_shape, list) else [layer.input_shape])]
+
+    def shape_of(v):
+        if isinstance(v, list):
+            return [shape_of(t) for t in v]
+        return shapes[v.k]
+    out = {f"{names[0]}_shape": shapes[:spec.first] if spec.first is not None else shapes[0]}
+    for name, v in [*zip(names[1:], spec.args), *spec.kwargs.items()]:
+        if isinstance(v, custom.Slot) or (isinstance(v, list) and v and isinstance(v[0], custom.Slot)):
+            out[f"{name}_shape"] = shape_of(v)
+    return out
 
 
 def _functional_config(model) -> dict:

@@ -250,14 +250,24 @@ def build_from_sample(layer, sample_shape) -> None:
         build_custom(layer, _with_batch(sample_shape, None))
     layer.input_shape = [tuple(s) for s in sample_shape] if isinstance(sample_shape, list) else tuple(sample_shape)
     layer.output_shape = sample_output_shape(layer, sample_shape)
+    program = _program(layer, _with_batch(sample_shape, 1), np.dtype(np.float32), False)
+    layer._output_shapes = [t.shape[1:] for t in program.outputs] if program.several else None
 
 
 def sample_output_shape(layer, sample_shape, has_shape_rule=False):
     """compute_output_shape when the class has one of its own, else the shape its traced call() gives."""
     if has_shape_rule and not isinstance(sample_shape, list):
-        return tuple(layer.compute_output_shape((None,) + tuple(sample_shape)))[1:]
+        shape = layer.compute_output_shape((None,) + tuple(sample_shape))
+        if isinstance(shape, list) or (shape and isinstance(shape[0], (tuple, list))):
+            shape = shape[0]  # (several outputs: the first's)
+        return tuple(shape)[1:]
+    return output_shapes(layer, sample_shape)[0]
+
+
+def output_shapes(layer, sample_shape) -> list:
+    """The sample shapes of every output of its traced call() (one, or several: return_state)."""
     program = _program(layer, _with_batch(sample_shape, 1), np.dtype(np.float32), False)
-    return program.outputs[0].shape[1:]
+    return [t.shape[1:] for t in program.outputs]
 
 
 def _call_params(layer):
@@ -269,6 +279,11 @@ def _call_params(layer):
         cache = ([n for n in params if n != "self"], any(p.kind == p.VAR_KEYWORD for p in params.values()))
         cls._call_params = cache
     return cache
+
+
+def call_parameters(layer) -> list:
+    """The names of the layer's call() parameters, in order."""
+    return list(_call_params(layer)[0])
 
 
 def _accepts(layer, arg) -> bool:
@@ -287,10 +302,10 @@ def mask_arguments(layer, n_tensors) -> list:
     arg_of = {0: names[0] if names else None}
     if spec is not None:
         for i, a in enumerate(spec.args):
-            if isinstance(a, _Slot) and i + 1 < len(names):
+            if isinstance(a, Slot) and i + 1 < len(names):
                 arg_of[a.k] = names[i + 1]
         for key, v in spec.kwargs.items():
-            if isinstance(v, _Slot):
+            if isinstance(v, Slot):
                 arg_of[v.k] = key
     out = []
     for k in range(n_tensors):
@@ -335,14 +350,14 @@ def call(layer, x, args, training, kwargs):
     return _eager_call(layer, x, args, training, kwargs)
 
 
-class _Slot:
+class Slot:
     """Where the k-th tensor of a node goes among a call's arguments."""
 
     def __init__(self, k):
         self.k = k
 
     def __eq__(self, other):
-        return isinstance(other, _Slot) and other.k == self.k
+        return isinstance(other, Slot) and other.k == self.k
 
 
 class CallSpec:
@@ -360,13 +375,15 @@ class CallSpec:
         first = len(x) if isinstance(x, (list, tuple)) else None
         tensors = list(x) if first is not None else [x]
 
-        def slot(v):
+        def slot(v, depth=0):
             if is_symbolic(v):
                 tensors.append(v)
-                return _Slot(len(tensors) - 1)
+                return Slot(len(tensors) - 1)
+            if depth == 0 and isinstance(v, (list, tuple)) and v and all(is_symbolic(t) for t in v):
+                return [slot(t, 1) for t in v]  # (a list of tensors: initial_state=[h, c])
             if isinstance(v, (list, tuple, dict)) and any(is_symbolic(t) for t in _flat([v])):
-                raise NotImplementedError("a layer call with symbolic tensors inside a list or dict argument is not "
-                                          "supported yet")
+                raise NotImplementedError("a layer call with symbolic tensors inside a dict, or mixed with other "
+                                          "values in a list, is not supported yet")
             return v
         return tensors, cls([slot(a) for a in args], {k: slot(v) for k, v in kwargs.items()}, first)
 
@@ -376,7 +393,9 @@ class CallSpec:
     def fill(self, tensors):
         """(args, kwargs) with the tensors in their slots (tensors[0] is the first argument)."""
         def put(v):
-            return tensors[v.k] if isinstance(v, _Slot) else v
+            if isinstance(v, list) and v and all(isinstance(t, Slot) for t in v):
+                return [tensors[t.k] for t in v]
+            return tensors[v.k] if isinstance(v, Slot) else v
         return tuple(put(a) for a in self.args), {k: put(v) for k, v in self.kwargs.items()}
 
     def same_as(self, other) -> bool:
@@ -502,9 +521,12 @@ def _program(layer, shape, dtype, training, masks=()) -> Program:
             for name, mask_shape in masks:
                 kwargs[name] = trace.input(np.zeros(mask_shape, np.bool_))
             out = _traced_call(layer, trace, spec.first_arg(ts) if spec is not None else ts[0], args, None, kwargs)
-        if not autodiff.is_traced(out):
-            raise TypeError(f"layer {layer.name!r}: call() must return one tensor here, got {type(out).__name__}")
-        program = programs[key] = Program(trace, [out])
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        if not outs or not all(autodiff.is_traced(t) for t in outs):
+            raise TypeError(f"layer {layer.name!r}: call() must return a tensor or a list of tensors here, got "
+                            f"{type(out).__name__}")
+        program = programs[key] = Program(trace, outs)
+        program.several = isinstance(out, (list, tuple))  # (return_state: the output and the states)
     return program
 
 
@@ -517,11 +539,12 @@ def forward(layer, x, training, mask=None):
              for name in takes]
     program = _program(layer, [a.shape for a in xs] if isinstance(x, list) else x.shape, xs[0].dtype, training,
                        tuple((name, m.shape) for name, m in given))
-    (out,), losses = program.forward(xs + [np.asarray(m, np.bool_) for _, m in given], training)
+    outs, losses = program.forward(xs + [np.asarray(m, np.bool_) for _, m in given], training)
     layer._n_tensors = len(xs)
     layer._last_losses = losses
     layer._run = program
-    return np.ascontiguousarray(out, np.float32)
+    outs = [np.ascontiguousarray(o, np.float32) for o in outs]
+    return outs if program.several else outs[0]
 
 
 def backward(layer, dy, need_dx):
@@ -530,7 +553,7 @@ def backward(layer, dy, need_dx):
     for holder in layer._weight_holders():
         for g in holder._grads:
             g[...] = 0
-    grads = layer._run.backward([dy], wrt_inputs=need_dx)
+    grads = layer._run.backward(list(dy) if isinstance(dy, list) else [dy], wrt_inputs=need_dx)
     for _, var in layer._run.variables:
         g = grads.get(id(var))
         if g is not None:

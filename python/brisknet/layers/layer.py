@@ -394,6 +394,12 @@ class Layer:
                 from None
         self._called_on = shape
         result = SymbolicTensor(out, self, inputs)
+        shapes = self.__dict__.get("_output_shapes") if self._is_custom else None
+        if shapes:  # several outputs (return_state): the first is the call's, each other reads it
+            def rule(k):
+                return lambda sample: custom.output_shapes(self, sample)[k]
+            result = [result] + [SymbolicTensor(unknown_dims.output_shape(rule(k), shape), self, (result,), part=k)
+                                 for k in range(1, len(shapes))]
         if "_first_call" not in self.__dict__:  # layer.input / layer.output: of its first symbolic call
             self._first_call = (inputs, result)
         return result

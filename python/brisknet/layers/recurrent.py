@@ -72,6 +72,8 @@ class RNN(Layer):
         return self._states
 
     def build(self, sequences_shape, initial_state_shape=None):
+        if isinstance(sequences_shape, list) and sequences_shape and isinstance(sequences_shape[0], (tuple, list)):
+            sequences_shape = tuple(sequences_shape[0])  # (called with initial states too: the sequence's)
         if len(sequences_shape) != 3:
             raise ValueError(f"layer {self.name!r} ({type(self).__name__}) expects sequences (batch, steps, "
                              f"features), got shape {tuple(sequences_shape)}")

@@ -15,11 +15,13 @@ class SymbolicTensor:
     """Keras' KerasTensor: `shape` is (None,) + the sample's shape; `layer` made it from `inputs`
     (a tuple: one tensor, or several for a merge layer)."""
 
-    def __init__(self, sample_shape, layer, inputs):
+    def __init__(self, sample_shape, layer, inputs, part=0):
         self.sample_shape = tuple(sample_shape)
         self.layer = layer
         self.inputs = tuple(inputs)
         self.serial = next(_serials)
+        # output `part` > 0 of a call of several outputs: `inputs` is that call's first output
+        self.part = part
 
     @property
     def shape(self) -> tuple:

@@ -130,7 +130,7 @@ class Functional(Sequential):
             if layer in self.inputs:
                 rows.append((layer.name, "InputLayer", str((None,) + tuple(layer.sample_shape)), "0", ["-"]))
                 continue
-            inbound = [g.tensor_label(i) for node in g.nodes if node.layer is layer for i in node.inputs]
+            inbound = [g.tensor_label(i) for node in g.calls_of(layer) for i in node.inputs]
             shape = next(node.sample_shape for node in g.nodes if node.layer is layer)
             rows.append((layer.name, type(layer).__name__, str((None,) + shape),
                          f"{layer.count_params():,}", inbound))
@@ -163,10 +163,22 @@ class Functional(Sequential):
         if self._several_inputs or self._several_outputs:
             raise NotImplementedError(f"model {self.name!r}: a functional model of several inputs or outputs "
                                       "called inside a traced call()")
-        values = [x]
-        for node in self._graph.nodes:
-            values.append(node.layer(self._graph.args_of(node, values), training=training))
+        values = self._replay([x], lambda node, args: node.layer(args, training=training))
         return values[self._graph.outputs[0]]
+
+    def _replay(self, values, call) -> list:
+        """Every tensor's value: the graph's calls made again by call(node, its arguments) (a
+        call of several outputs: its parts' nodes take theirs)."""
+        calls = {}
+        for node in self._graph.nodes:
+            if node.part:
+                values.append(calls[node.inputs[0]][node.part])
+                continue
+            out = call(node, self._graph.args_of(node, values))
+            if isinstance(out, list) and self._graph._several(node):
+                calls[len(values)], out = out, out[0]
+            values.append(out)
+        return values
 
     def _symbolic_call(self, x):
         """Called on keras.Input tensors: the graph's layer calls replayed on them (its layers
@@ -174,9 +186,7 @@ class Functional(Sequential):
         xs = list(x) if isinstance(x, (list, tuple)) else [x]
         if len(xs) != self._graph.n_inputs:
             raise ValueError(f"model {self.name!r} takes {self._graph.n_inputs} inputs, called on {len(xs)}")
-        values = list(xs)
-        for node in self._graph.nodes:
-            values.append(node.layer(self._graph.args_of(node, values)))
+        values = self._replay(list(xs), lambda node, args: node.layer(args))
         outs = [values[i] for i in self._graph.outputs]
         return outs if self._several_outputs else outs[0]
 

@@ -15,10 +15,14 @@ from ..layers import InputSpec, masking
 from ..layers.symbolic import is_symbolic
 
 class Node:
-    """One call of `layer` on tensors `inputs` (indices), making tensor `output`."""
+    """One call of `layer` on tensors `inputs` (indices), making tensor `output`. A call of several
+    outputs (an RNN's return_state) is one node per output: part 0 runs the call, each other part
+    k reads output k of it (its one input is part 0's tensor)."""
 
-    def __init__(self, layer, inputs, output, serial):
+    def __init__(self, layer, inputs, output, serial, part=0):
         self.layer, self.inputs, self.output = layer, list(inputs), output
+        self.part = part
+        self.parts: list = []  # part 0: the call's outputs of this step, and their gradients (backward)
         self.serial = serial  # when the call was recorded
         self.call_index = 0  # its place among the layer's calls in this graph, in recording order (Keras')
         self.shared = False  # the layer has other nodes: state, workspaces and gradients per node
@@ -55,10 +59,14 @@ class Graph:
         self.layers = [op for op in self.operations if not isinstance(op, InputSpec)]
         calls: dict = {}
         for node in self.nodes:
-            calls.setdefault(id(node.layer), []).append(node)
+            if not node.part:
+                calls.setdefault(id(node.layer), []).append(node)
         for nodes in calls.values():
             for k, node in enumerate(sorted(nodes, key=lambda n: n.serial)):
                 node.shared, node.call_index = len(nodes) > 1, k
+        for node in self.nodes:
+            if node.part:
+                node.shared, node.call_index = False, self._call_of(node).call_index
         self.shared_layers = {key: nodes for key, nodes in calls.items() if len(nodes) > 1}
         names = [t.name for t in inputs] + [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
@@ -82,7 +90,8 @@ class Graph:
                 t, expanded = stack.pop()
                 if expanded:
                     index[id(t)] = self.n_inputs + len(self.nodes)
-                    self.nodes.append(Node(t.layer, [index[id(s)] for s in t.inputs], index[id(t)], t.serial))
+                    self.nodes.append(Node(t.layer, [index[id(s)] for s in t.inputs], index[id(t)], t.serial,
+                                           getattr(t, "part", 0)))
                     self.nodes[-1].sample_shape = tuple(t.sample_shape)  # as declared (None: unknown)
                     post.append(index[id(t)])
                     continue
@@ -115,38 +124,55 @@ class Graph:
             d = max(depth_of_tensor.setdefault(i, 0), depth_of_op.get(op, 0))
             depth_of_op[op], depth_of_tensor[i] = d, d
             if i >= self.n_inputs:
-                for j in self.nodes[i - self.n_inputs].inputs:
-                    depth_of_tensor[j] = max(d + 1, depth_of_tensor.get(j, 0))
+                node = self.nodes[i - self.n_inputs]
+                step = 0 if node.part else 1  # (an output part is the same call as the one it reads)
+                for j in node.inputs:
+                    depth_of_tensor[j] = max(d + step, depth_of_tensor.get(j, 0))
         ops = list({id(self._op(i)): self._op(i) for i in post}.values())
         return sorted(ops, key=lambda op: (-depth_of_op[id(op)], first_met[id(op)]))
 
     def tensor_label(self, i) -> str:
-        """Keras' name of tensor i: layer[call][0], the call counted among that layer's calls."""
+        """Keras' name of tensor i: layer[call][output], the call counted among that layer's calls."""
         if i < self.n_inputs:
             return f"{self.inputs[i].name}[0][0]"
         node = self.nodes[i - self.n_inputs]
-        return f"{node.layer.name}[{node.call_index}][0]"
+        return f"{node.layer.name}[{node.call_index}][{node.part}]"
 
     def calls_of(self, layer) -> list:
-        """The layer's nodes in this graph, in recording order."""
-        return sorted((n for n in self.nodes if n.layer is layer), key=lambda n: n.serial)
+        """The layer's calls in this graph (their part-0 nodes), in recording order."""
+        return sorted((n for n in self.nodes if n.layer is layer and not n.part), key=lambda n: n.serial)
+
+    def _call_of(self, node) -> Node:
+        """The node that runs the call an output part reads."""
+        return self.nodes[node.inputs[0] - self.n_inputs] if node.part else node
 
     def is_chain(self) -> bool:
         """One input, one output, each node reading the one before, no layer called twice: what
         the engine runs (as a Sequential)."""
         return self.n_inputs == 1 and len(self.outputs) == 1 and not self.shared_layers and all(
-            node.inputs == [node.output - 1] for node in self.nodes)
+            node.inputs == [node.output - 1] and not node.part and not self._several(node) for node in self.nodes)
+
+    @staticmethod
+    def _several(node) -> bool:
+        return bool(node.layer.__dict__.get("_output_shapes"))
 
     def args_of(self, node, values):
         """A node's argument (a list for a merge layer) from all tensors' values or shapes."""
         s = [values[i] for i in node.inputs]
         return s if node.layer.takes_several_inputs else s[0]
 
+    @staticmethod
+    def _shape_of(node) -> tuple:
+        """The sample shape of a node's tensor (output `part` of its layer's call)."""
+        if node.part:
+            return tuple(node.layer._output_shapes[node.part])
+        return tuple(node.layer.output_shape)
+
     def sample_shapes(self) -> list:
         """Every tensor's per-sample shape, after the layers are built."""
         shapes = [tuple(t.sample_shape) for t in self.inputs]
         for node in self.nodes:
-            shapes.append(tuple(node.layer.output_shape))
+            shapes.append(self._shape_of(node))
         return shapes
 
     def build_layers(self, input_shapes) -> None:
@@ -155,17 +181,18 @@ class Graph:
         shapes = [tuple(s) for s in input_shapes]
         built = set()
         for node in self.nodes:
-            if id(node.layer) not in built:
+            if id(node.layer) not in built and not node.part:
                 node.layer.build_sample(self.args_of(node, shapes))
                 built.add(id(node.layer))
-            shapes.append(tuple(node.layer.output_shape))
+            shapes.append(self._shape_of(node))
 
     def fit_layers(self, input_shapes) -> None:
         """The layers' shapes re-fitted to inputs of other sizes where keras.Input left them unknown."""
         shapes = [tuple(s) for s in input_shapes]
         for node in self.nodes:
-            node.layer._fit_to(self.args_of(node, shapes))
-            shapes.append(tuple(node.layer.output_shape))
+            if not node.part:
+                node.layer._fit_to(self.args_of(node, shapes))
+            shapes.append(self._shape_of(node))
 
     def bind_nodes(self) -> None:
         """Per-call gradients and workspaces of shared layers, for the layers' (new) weights."""
@@ -178,9 +205,15 @@ class Graph:
         values, masks = list(xs), [None] * len(xs)  # every tensor's value and Keras mask
         for node in self.nodes:
             layer = node.layer
+            if node.part:  # output `part` of the call before it
+                values.append(self._call_of(node).parts[node.part])
+                masks.append(None)
+                continue
             if node.shared:
                 layer._buffers = node.buffers
             value, mask = masking.forward(layer, self.args_of(node, values), self.args_of(node, masks), training)
+            if isinstance(value, list):  # (several outputs: the others go to the nodes of its parts)
+                node.parts, value = value, value[0]
             values.append(value)
             masks.append(mask)
             if node.shared:  # what this call stored for its backward pass (and the layer's counters)
@@ -193,8 +226,16 @@ class Graph:
         grads = {}
         for i, d in zip(self.outputs, douts):
             grads[i] = d if i not in grads else grads[i] + d
+        pending = {}  # id(part-0 node) -> the gradients of its call's other outputs
         for node in reversed(self.nodes):
             d = grads.pop(node.output, None)
+            if node.part:
+                if d is not None:
+                    pending.setdefault(id(self._call_of(node)), {})[node.part] = d
+                continue
+            others = pending.pop(id(node), None)
+            if others is not None or (d is not None and node.parts):
+                d = [d] + [(others or {}).get(k) for k in range(1, len(node.parts))]
             if d is None:  # an output no loss reads
                 continue
             layer = node.layer
