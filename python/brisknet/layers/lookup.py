@@ -13,11 +13,12 @@ import math
 import numpy as np
 
 from .layer import Layer
+from .vocabulary import Vocabulary, checked_idf_weights
 
 MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
 
-class _Lookup(Layer):
+class _Lookup(Vocabulary, Layer):
     KIND = "token"
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=None, vocabulary=None,
@@ -104,26 +105,7 @@ class _Lookup(Layer):
             raise ValueError(f"{where}: the mask and OOV tokens may only come first")
         self._set(tokens)
         if self.output_mode == "tf_idf":
-            if idf_weights is None:
-                raise ValueError(f"{where}: output_mode='tf_idf' needs idf_weights with the vocabulary")
-            w = np.asarray(idf_weights, np.float32).reshape(-1)
-            if w.size == len(tokens):
-                w = np.concatenate([[w.mean()] * self.num_oov_indices, w]).astype(np.float32)
-            if w.size != len(tokens) + self.num_oov_indices:
-                raise ValueError(f"{where}: {w.size} idf_weights for a vocabulary of {len(tokens)} tokens")
-            self._idf = w
-
-    def _set(self, tokens):
-        self._vocabulary = list(tokens)
-        base = len(self._specials)
-        self._index = {t: base + i for i, t in enumerate(self._vocabulary)}
-
-    def get_vocabulary(self, include_special_tokens=True) -> list:
-        tokens = list(self._vocabulary or [])
-        return self._specials + tokens if include_special_tokens else tokens
-
-    def vocabulary_size(self) -> int:
-        return len(self._specials) + len(self._vocabulary or [])
+            self._idf = checked_idf_weights(idf_weights, len(tokens), self.num_oov_indices, where)
 
     # ---------------------------------------------------------------- call
     def __call__(self, inputs, training=None):

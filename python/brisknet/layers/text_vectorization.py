@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from .layer import Layer
+from .vocabulary import Vocabulary, checked_idf_weights
 
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']')
 _WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
@@ -50,7 +51,7 @@ def _text(s, where):
     return s
 
 
-class TextVectorization(Layer):
+class TextVectorization(Vocabulary, Layer):
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace", ngrams=None,
                  output_mode="int", output_sequence_length=None, pad_to_max_tokens=False, vocabulary=None,
                  idf_weights=None, sparse=False, ragged=False, encoding="utf-8", name=None, **kwargs):
@@ -159,26 +160,7 @@ class TextVectorization(Layer):
             raise ValueError(f"{where}: {len(tokens) + len(specials)} tokens is more than max_tokens={self.max_tokens}")
         self._set(tokens)
         if self.output_mode == "tf_idf":
-            if idf_weights is None:
-                raise ValueError(f"{where}: output_mode='tf_idf' needs idf_weights with the vocabulary")
-            w = np.asarray(idf_weights, np.float32).reshape(-1)
-            if w.size == len(tokens):
-                w = np.concatenate([[w.mean() if w.size else 0.0], w]).astype(np.float32)
-            if w.size != len(tokens) + 1:
-                raise ValueError(f"{where}: {w.size} idf_weights for a vocabulary of {len(tokens)} tokens")
-            self._idf = w
-
-    def _set(self, tokens):
-        self._vocabulary = list(tokens)
-        base = len(self._specials)
-        self._index = {t: base + i for i, t in enumerate(self._vocabulary)}
-
-    def get_vocabulary(self, include_special_tokens=True) -> list:
-        tokens = list(self._vocabulary or [])
-        return self._specials + tokens if include_special_tokens else tokens
-
-    def vocabulary_size(self) -> int:
-        return len(self._specials) + len(self._vocabulary or [])
+            self._idf = checked_idf_weights(idf_weights, len(tokens), 1, where)
 
     # ---------------------------------------------------------------- call
     def __call__(self, inputs, training=None):
