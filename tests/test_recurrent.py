@@ -299,6 +299,7 @@ def _sequence_model():
 @pytest.mark.parametrize("ext", ["keras", "brisk"])
 def test_recurrent_models_save_and_load(tmp_path, ext):
     model = _sequence_model()
+    assert model.output_shape == (None, 1) and model.layers[2].output.shape == (None, None, 6)
     tokens = np.random.default_rng(0).integers(0, 20, (4, 9))
     tokens[1, 5:] = 0
     path = str(tmp_path / f"m.{ext}")

@@ -92,23 +92,6 @@ def test_bad_text_input_names_the_layer():
         keras.utils.pad_sequences([[[1, 2]], [[1, 2, 3]]])
 
 
-@pytest.mark.parametrize("ext", ["keras", "brisk"])
-def test_a_bidirectional_lstm_model_of_unknown_length_saves_and_loads(tmp_path, ext):
-    inputs = keras.Input(shape=(None,), dtype="int32")
-    x = keras.layers.Embedding(20, 4)(inputs)
-    x = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True), merge_mode="sum")(x)
-    x = keras.layers.Bidirectional(keras.layers.LSTM(2))(x)
-    model = keras.Model(inputs, keras.layers.Dense(1)(x))
-    assert model.output_shape == (None, 1) and model.layers[2].output.shape == (None, None, 3)
-    tokens = np.random.default_rng(0).integers(0, 20, (4, 9))
-    path = str(tmp_path / f"m.{ext}")
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    for steps in (9, 3):
-        np.testing.assert_array_equal(loaded.predict(tokens[:, :steps], verbose=0),
-                                      model.predict(tokens[:, :steps], verbose=0))
-
-
 def test_keras_reads_our_bidirectional_lstm_and_we_read_its(tmp_path):
     """Both ways through .keras files (Keras' LSTM keeps its variables in its cell)."""
     from keras3 import keras_predictions, run_keras
