@@ -121,3 +121,15 @@ def test_multi_head_attention_takes_its_inputs_masks():
     batch = model.predict(ids, verbose=0)
     for i, n in enumerate(LENGTHS):
         np.testing.assert_allclose(batch[i], model.predict(ids[i:i + 1, :n], verbose=0)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_ragged_and_non_numeric_sequences_are_explained():
+    model = keras.Sequential([keras.Input((None,)), keras.layers.Embedding(10, 4, name="tokens"),
+                              keras.layers.LSTM(3)])
+    for ragged in ([[1, 2], [3]], np.array([[1, 2], [3]], dtype=object)):  # (a list; imdb.load_data's arrays)
+        with pytest.raises(ValueError, match="ragged sequences.*pad_sequences"):
+            model.predict(ragged, verbose=0)
+    with pytest.raises(TypeError, match="expected a numeric array"):
+        model.predict(np.array([["a", "b"]]), verbose=0)
+    with pytest.raises(ValueError, match="Embedding 'tokens': indices must be whole numbers"):
+        model.predict(np.array([[1.5, 2]]), verbose=0)

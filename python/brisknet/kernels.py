@@ -49,7 +49,14 @@ def _float_dtype(*arrays) -> np.dtype:
 
 def as_array(x, name: str, dtype=None) -> np.ndarray:
     """x as a numeric ndarray (no copy when possible); TypeError for non-numeric data."""
-    a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    try:
+        a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    except ValueError:  # (numpy: "setting an array element with a sequence")
+        raise ValueError(f"{name}: its rows have different lengths (ragged sequences); pad them to one length "
+                         "first, e.g. with keras.utils.pad_sequences") from None
+    if a.dtype.kind == "O" and a.ndim == 1 and a.size and all(isinstance(r, (list, tuple, np.ndarray)) for r in a):
+        raise ValueError(f"{name}: its rows have different lengths (ragged sequences); pad them to one length "
+                         "first, e.g. with keras.utils.pad_sequences")
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
     if dtype is not None and a.dtype != dtype:
