@@ -261,3 +261,51 @@ def test_the_functional_api_s_remaining_basics():
             return self.d(t)
     with pytest.raises(NotImplementedError, match="subclassed model called on keras.Input"):
         Sub()(keras.Input((4,)))
+
+
+class _Block(keras.layers.Layer):
+    """A custom layer holding built-in layers and a weight of its own."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.up, self.down = keras.layers.Dense(6, activation="tanh"), keras.layers.Dense(3)
+        self.norm = keras.layers.LayerNormalization()
+
+    def build(self, shape):
+        self.w = self.add_weight(shape=(shape[-1],), initializer="ones", name="w")
+
+    def call(self, x):
+        return self.norm(self.down(self.up(x)) * self.w + x)
+
+
+class _Twice(keras.Model):
+    def __init__(self, block, mix, head):
+        super().__init__()
+        self.block, self.mix, self.head = block, mix, head
+
+    def call(self, x):
+        return self.head(keras.ops.concatenate([self.block(x), self.block(self.mix(x))], axis=-1))
+
+
+def test_a_custom_layer_called_twice_in_a_graph_gets_the_sum_of_both_calls_gradients():
+    """Each call keeps its own traced program and its sublayers' state; the weights' gradients
+    are the traced model's (the same layers as a Model subclass, checked on its own)."""
+    inputs = keras.Input((3,))
+    block, mix, head = _Block(), keras.layers.Dense(3, use_bias=False), keras.layers.Dense(1)
+    graph = keras.Model(inputs, head(keras.layers.concatenate([block(inputs), block(mix(inputs))])))
+    r = np.random.default_rng(2)
+    x, y = r.standard_normal((8, 3)).astype(np.float32), r.standard_normal((8, 1)).astype(np.float32)
+    start = graph.get_weights()
+    twin = _Twice(_Block(), keras.layers.Dense(3, use_bias=False), keras.layers.Dense(1))
+    twin(x)
+    names = [type(w._layer).__name__ + w.name + str(w.shape) for w in graph.weights]
+    order = [names.index(type(w._layer).__name__ + w.name + str(w.shape)) for w in twin.weights]
+    twin.set_weights([start[i] for i in order])
+    np.testing.assert_allclose(graph.predict(x, verbose=0), twin.predict(x, verbose=0), rtol=1e-6)
+    for model in (graph, twin):
+        model.compile(keras.optimizers.SGD(1.0), "mse")
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    after = graph.get_weights()
+    for w, v, k in zip(twin.weights, twin.get_weights(), order):
+        np.testing.assert_allclose(after[k] - start[k], v - start[k], rtol=1e-4, atol=1e-6, err_msg=names[k])
+        assert np.abs(v - start[k]).max() > 0, names[k]

@@ -372,3 +372,49 @@ def test_we_read_keras_encoder_decoder(tmp_path):
     loaded = keras.models.load_model(str(tmp_path / "theirs.keras"))
     a, b = np.arange(14).reshape(2, 7) % 50, np.arange(10).reshape(2, 5) % 40
     np.testing.assert_allclose(loaded.predict([a, b], verbose=0), theirs, rtol=1e-5, atol=1e-6)
+
+
+class _Twin(keras.Model):
+    """The shared-LSTM graph below as a subclassed model (the traced path, checked on its own)."""
+
+    def __init__(self, lstm, mix, dense):
+        super().__init__()
+        self.lstm, self.mix, self.dense = lstm, mix, dense
+
+    def call(self, x):
+        o1, h1, _ = self.lstm(x)
+        _, _, c2 = self.lstm(self.mix(x))
+        return self.dense(ops.concatenate([h1, c2, o1], axis=-1))
+
+
+def test_a_graph_of_several_outputs_gets_the_gradients_of_the_same_model_traced():
+    """Each output of a return_state call (and a layer called twice) takes its own gradient."""
+    a = keras.Input((5, 3))
+    lstm, mix, dense = keras.layers.LSTM(4, return_state=True), keras.layers.Dense(3), keras.layers.Dense(1)
+    o1, h1, _ = lstm(a)
+    _, _, c2 = lstm(mix(a))
+    graph = keras.Model(a, dense(keras.layers.concatenate([h1, c2, o1])))
+    r = np.random.default_rng(5)
+    x = r.standard_normal((8, 5, 3)).astype(np.float32)
+    y = r.standard_normal((8, 1)).astype(np.float32)
+    start = graph.get_weights()
+    twin = _Twin(keras.layers.LSTM(4, return_state=True), keras.layers.Dense(3), keras.layers.Dense(1))
+    twin(x)
+    twin.set_weights([start[i] for i in _twin_order(graph, twin)])
+    deltas = []
+    for model in (graph, twin):
+        model.compile(keras.optimizers.SGD(1.0), "mse")
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        deltas.append({w.path.split("/", 1)[-1] + str(w.shape): v - s for w, v, s in
+                       zip(model.weights, model.get_weights(), start if model is graph else
+                           [start[i] for i in _twin_order(graph, twin)])})
+    assert sorted(deltas[0]) == sorted(deltas[1])
+    for key, g in deltas[0].items():
+        np.testing.assert_allclose(g, deltas[1][key], rtol=1e-4, atol=1e-6, err_msg=key)
+        assert np.abs(g).max() > 0, key
+
+
+def _twin_order(graph, twin):
+    """Where each of the twin's weights is among the graph's (matched by kind and shape)."""
+    names = [type(w._layer).__name__ + str(w.shape) for w in graph.weights]
+    return [names.index(type(w._layer).__name__ + str(w.shape)) for w in twin.weights]

@@ -19,7 +19,9 @@ class _Call:
 
 
 class Program:
-    def __init__(self, trace, outputs):
+    def __init__(self, trace, outputs, private_calls=False):
+        """private_calls: every built-in layer's call keeps its state, workspaces and gradients
+        apart (the program of one call of a layer shared by several calls in a graph)."""
         self.trace = trace
         self.outputs = list(outputs)
         self.losses = [(layer, t) for layer, t in trace.added_losses]
@@ -36,7 +38,7 @@ class Program:
                 calls.setdefault(id(node.op), []).append(node)
         leaf_layers = {id(v._layer) for _, v in self.variables}
         # a layer read twice (or whose variables ops read too) keeps each call's state and gradients apart
-        self._private = {key for key, nodes in calls.items() if len(nodes) > 1 or key in leaf_layers}
+        self._private = {key for key, nodes in calls.items() if len(nodes) > 1 or key in leaf_layers or private_calls}
         self._calls = {id(node): _Call() for nodes in calls.values() for node in nodes
                        if id(node.op) in self._private}
         self._layer_nodes = calls

@@ -510,7 +510,8 @@ def _program(layer, shape, dtype, training, masks=()) -> Program:
     shape) of the masks it gets, inputs after the tensors."""
     programs = layer.__dict__.setdefault("_programs", {})
     shapes = [tuple(s) for s in shape] if isinstance(shape, list) else [tuple(shape)]
-    key = (tuple(shapes), np.dtype(dtype).str, bool(training), tuple(masks))
+    slot = layer.__dict__.get("_call_slot")  # a shared layer's call in a graph: a program of its own
+    key = (tuple(shapes), np.dtype(dtype).str, bool(training), tuple(masks), slot)
     program = programs.get(key)
     if program is None:
         trace = Trace(training)
@@ -525,7 +526,7 @@ def _program(layer, shape, dtype, training, masks=()) -> Program:
         if not outs or not all(autodiff.is_traced(t) for t in outs):
             raise TypeError(f"layer {layer.name!r}: call() must return a tensor or a list of tensors here, got "
                             f"{type(out).__name__}")
-        program = programs[key] = Program(trace, outs)
+        program = programs[key] = Program(trace, outs, private_calls=slot is not None)
         program.several = isinstance(out, (list, tuple))  # (return_state: the output and the states)
     return program
 

@@ -211,7 +211,9 @@ class Graph:
                 continue
             if node.shared:
                 layer._buffers = node.buffers
+                layer._call_slot = node.call_index  # (a custom layer: this call's own traced program)
             value, mask = masking.forward(layer, self.args_of(node, values), self.args_of(node, masks), training)
+            layer.__dict__.pop("_call_slot", None)
             if isinstance(value, list):  # (several outputs: the others go to the nodes of its parts)
                 node.parts, value = value, value[0]
             values.append(value)
@@ -227,6 +229,7 @@ class Graph:
         for i, d in zip(self.outputs, douts):
             grads[i] = d if i not in grads else grads[i] + d
         pending = {}  # id(part-0 node) -> the gradients of its call's other outputs
+        seen = set()  # the layers whose backward ran
         for node in reversed(self.nodes):
             d = grads.pop(node.output, None)
             if node.part:
@@ -240,6 +243,11 @@ class Graph:
                 continue
             layer = node.layer
             need = [i >= self.n_inputs for i in node.inputs]  # the model's inputs need no gradient
+            # a shared layer's sublayers (a custom layer's, an LSTM's cell): each call writes their
+            # gradients anew, so the calls already done are added back after it
+            subs = layer._weight_holders()[1:] if node.shared else []
+            done = [[g.copy() for g in h._grads] for h in subs] if id(layer) in seen else []
+            seen.add(id(layer))
             if node.shared:
                 layer.__dict__.update(node.state)
                 layer._grads = node.grads
@@ -248,6 +256,9 @@ class Graph:
             finally:
                 if node.shared:  # the layer as its last call left it (counters, its own gradients)
                     layer.__dict__.update(self._last_call(layer).state)
+            for holder, before in zip(subs, done):
+                for g, b in zip(holder._grads, before):
+                    g += b
             if not any(need):
                 continue
             for i, di, needed in zip(node.inputs, dx if layer.takes_several_inputs else [dx], need):
