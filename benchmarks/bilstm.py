@@ -48,18 +48,8 @@ def torch_epoch(torch, x, y):
             _, (last, _) = self.lstm2(h)
             return self.out(torch.cat([last[0], last[1]], dim=1))[:, 0]
 
-    net = Net()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
-    xt, yt = torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.float32))
-
-    def epoch():
-        perm = torch.randperm(xt.shape[0])
-        for start in range(0, xt.shape[0], s["BATCH"]):
-            idx = perm[start:start + s["BATCH"]]
-            opt.zero_grad()
-            torch.nn.functional.binary_cross_entropy_with_logits(net(xt[idx]), yt[idx]).backward()
-            opt.step()
-    return epoch
+    return peers.torch_epoch(torch, Net(), x.astype(np.int64), y, s["BATCH"],
+                             torch.nn.functional.binary_cross_entropy_with_logits, np.float32)
 
 
 def main():

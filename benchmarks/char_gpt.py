@@ -59,18 +59,8 @@ def torch_epoch(torch, x, y):
             h = self.tok(tokens) + self.pos(torch.arange(tokens.shape[1]))
             return self.head(self.norm(self.blocks(h)))
 
-    net = GPT()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
-    xt, yt = torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.int64))
-
-    def epoch():
-        perm = torch.randperm(xt.shape[0])
-        for start in range(0, xt.shape[0], s["BATCH"]):
-            idx = perm[start:start + s["BATCH"]]
-            opt.zero_grad()
-            F.cross_entropy(net(xt[idx]).reshape(-1, s["VOCAB"]), yt[idx].reshape(-1)).backward()
-            opt.step()
-    return epoch
+    return peers.torch_epoch(torch, GPT(), x.astype(np.int64), y, s["BATCH"],
+                             peers.token_cross_entropy(torch, s["VOCAB"]))
 
 
 def main():

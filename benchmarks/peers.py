@@ -125,20 +125,27 @@ def ratio_line(rates):
     return f"samples/s {cells}" + (f"; brisknet / best peer {rates['brisknet'] / best:.2f}" if best else "")
 
 
-def torch_epoch(torch, net, x, y, batch):
+def torch_epoch(torch, net, x, y, batch, loss=None, target_dtype=np.int64):
     """One epoch of `net` (a torch.nn.Module giving logits) on (x, y) as Keras trains: a new
-    shuffle, then Adam (Keras' epsilon) on the cross-entropy of each batch."""
+    shuffle, then Adam (Keras' epsilon) on each batch's loss(logits, targets) (by default the
+    cross-entropy of class labels)."""
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(target_dtype))
+    loss = loss or torch.nn.functional.cross_entropy
 
     def epoch():
         perm = torch.randperm(xt.shape[0])
         for s in range(0, xt.shape[0], batch):
             idx = perm[s:s + batch]
             opt.zero_grad()
-            torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx]).backward()
+            loss(net(xt[idx]), yt[idx]).backward()
             opt.step()
     return epoch
+
+
+def token_cross_entropy(torch, vocab):
+    """A language model's loss in PyTorch: the cross-entropy of every position's logits."""
+    return lambda logits, y: torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1))
 
 
 def fashion_mnist_sides(samples, keras_script, name):

@@ -173,8 +173,8 @@ namespace {
 // Several runs (Bidirectional's two directions) at once, one per thread: each step of a run is
 // too small to share between threads without a barrier per step. A run's GEMMs and loops see
 // one thread and give the same bits as on any other count.
-template <typename T, typename F>
-void each_run(const RecurrentArgs<T>* runs, int64_t count, F run) {
+template <typename F>
+void each_run(int64_t count, F run) {
   const int nt = int(std::min<int64_t>(count, detail::usable_threads()));
   if (nt <= 1) {
     for (int64_t i = 0; i < count; ++i) run(i);
@@ -329,12 +329,12 @@ void backward_one(const RecurrentArgs<T>& a, const RecurrentGrads<T>& d) {
 
 template <typename T>
 void recurrent_forward(const RecurrentArgs<T>* runs, int64_t count) {
-  each_run(runs, count, [&](int64_t i) { forward_one(runs[i]); });
+  each_run(count, [&](int64_t i) { forward_one(runs[i]); });
 }
 
 template <typename T>
 void recurrent_backward(const RecurrentArgs<T>* runs, const RecurrentGrads<T>* grads, int64_t count) {
-  each_run(runs, count, [&](int64_t i) { backward_one(runs[i], grads[i]); });
+  each_run(count, [&](int64_t i) { backward_one(runs[i], grads[i]); });
 }
 
 template void recurrent_forward<float>(const RecurrentArgs<float>*, int64_t);

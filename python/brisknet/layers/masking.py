@@ -60,7 +60,7 @@ def output_mask(layer, x, mask):
     """The mask of a layer's output (on arrays), or None."""
     if not layer.supports_masking:
         return None
-    if mask is None and not makes_masks(layer):
+    if mask is None and not _makes_masks(layer):
         return None
     m = layer.compute_mask(x, mask)
     if isinstance(m, (list, tuple)):  # (a layer of several outputs: the first one's)
@@ -68,7 +68,7 @@ def output_mask(layer, x, mask):
     return None if m is None else np.asarray(m, bool)
 
 
-def makes_masks(layer) -> bool:
+def _makes_masks(layer) -> bool:
     """A layer that may give a mask to an input that has none."""
     return getattr(layer, "mask_zero", False) or isinstance(layer, Masking) or (
         isinstance(layer, Layer) and layer._is_custom and type(layer).compute_mask is not Layer.compute_mask)

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import autodiff, ops
 from ..variables import Variable
+from . import custom
 from .layer import Layer
 from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, _Cell
 
@@ -78,7 +79,6 @@ class RNN(Layer):
             raise ValueError(f"layer {self.name!r} ({type(self).__name__}) expects sequences (batch, steps, "
                              f"features), got shape {tuple(sequences_shape)}")
         if not self.cell.built:
-            from . import custom
             custom.build_custom(self.cell, (sequences_shape[0], sequences_shape[2]))
         self.built = True
 
@@ -195,7 +195,7 @@ class RNN(Layer):
 
     def _stepped(self, x, states, mask, training):
         cell = self.cell
-        kwargs = {"training": training} if "training" in inspect.signature(cell.call).parameters else {}
+        kwargs = {"training": training} if "training" in custom.call_parameters(cell) else {}
         if isinstance(cell, _Cell) and training:  # (Keras: the dropout masks drawn once per sequence)
             cell._sequence_masks = {w: cell.dropout_mask(t, w) for w, t in (("dropout", x[:, 0]),
                                                                           ("recurrent_dropout", states[0]))
@@ -260,10 +260,6 @@ class _CellLayer(RNN):
             if cell is not None:
                 return getattr(cell, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     def get_config(self):
         config = super().get_config()
@@ -363,7 +359,6 @@ class Bidirectional(Layer):
         if kind is None or kind != b._fused_kind(training) or f.cell.activation != b.cell.activation or \
                 ((f.cell.dropout or b.cell.dropout) and training) or f.cell.use_bias != b.cell.use_bias:
             return None
-        from . import custom
         for layer in (f, b):
             custom.build_custom(layer, tuple(x.shape))
         fm, fs, f_zero = f._prepared(x, forward_state, mask)

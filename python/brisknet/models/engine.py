@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, MeanAbsoluteError,
                       MeanSquaredError, SparseCategoricalCrossentropy)
 from .. import _core
-from ..layers import Activation, Dense, masking
+from ..layers import Activation, Dense
 
 # The losses the engines compute (exact types: a subclass may change the formula).
 LOSS_KINDS = {
@@ -134,9 +134,6 @@ def why_not(model) -> str | None:
     _, reason = layer_specs(model)
     if reason:
         return reason
-    masked = next((layer for layer in model._run_order() if masking.makes_masks(layer)), None)
-    if masked is not None:
-        return f"layer {masked.name!r} makes a mask (the masks run on the Python path)"
     if len(model._output_sample_shape) > 1:
         return "an output of several positions per sample (the loss per position runs on the Python path)"
     constrained = next((layer for layer in model._layers if layer.weight_constraints()), None)
