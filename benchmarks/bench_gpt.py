@@ -1,12 +1,14 @@
 """The miniature GPT benchmark (gpt.py: the keras-io example's model in brisknet beside PyTorch
-eager), run once on tiny sizes as a plain test so that it keeps working; run the script itself
-for the figures."""
+eager, torch.compile and Keras 3 where present), run once on tiny sizes as a plain test so that
+it keeps working, every peer included; run the script itself for the figures."""
+import importlib.util
 import pathlib
 import sys
 
 
 def test_gpt_benchmark_runs(monkeypatch):
     monkeypatch.setenv("REPEATS", "1")
+    monkeypatch.delenv("PEERS", raising=False)
     sys.path.insert(0, str(pathlib.Path(__file__).parent))
     try:
         import gpt
@@ -15,3 +17,5 @@ def test_gpt_benchmark_runs(monkeypatch):
     finally:
         sys.path.pop(0)
     assert rates["brisknet"] > 0
+    if importlib.util.find_spec("torch"):
+        assert {"torch eager", "torch.compile"} <= rates.keys()

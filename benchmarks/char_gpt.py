@@ -1,8 +1,9 @@
 """The character-level GPT benchmark (issue 26): nanoGPT's small configuration (6 pre-norm blocks,
 6 heads, width 384, 256 characters of context, dropout 0.2, GELU feed-forward of 4x the width) as
 brisknet's `python -m brisknet gpt` builds it (char_gpt.build: the model a Keras user writes),
-beside the same network in PyTorch eager (nn.LayerNorm, causal F.scaled_dot_product_attention),
-on the same random windows, epochs interleaved, the same threads. Prints tokens/s and the ratio.
+beside the same network in PyTorch, eager and through torch.compile (nn.LayerNorm, causal
+F.scaled_dot_product_attention), and the same code in Keras 3 where its virtualenvs are present,
+on the same random windows, epochs interleaved, the same threads. Prints tokens/s and the ratios.
 
     python benchmarks/char_gpt.py     # VOCAB=65 CONTEXT=256 WIDTH=384 HEADS=6 LAYERS=6 BATCH=8 SAMPLES=48
 """
@@ -25,7 +26,17 @@ def brisknet_model():
     return char_gpt.build(s["VOCAB"], s["CONTEXT"], s["WIDTH"], s["HEADS"], s["LAYERS"], DROPOUT)
 
 
-def torch_epoch(torch, x, y):
+def keras_definitions():
+    """char_gpt.build's own code for Keras' worker: it imports brisknet, which is Keras there."""
+    import inspect
+    from brisknet import char_gpt
+    s = SIZES
+    return ("sys.modules['brisknet'] = keras\n" + inspect.getsource(char_gpt.build) +
+            f"\ndef make_model():\n    return build({s['VOCAB']}, {s['CONTEXT']}, {s['WIDTH']}, {s['HEADS']}, "
+            f"{s['LAYERS']}, {DROPOUT})\n")
+
+
+def torch_epoch(torch, x, y, compiled=False):
     """The same network in PyTorch eager: one epoch of Adam (Keras' epsilon) steps."""
     nn, F = torch.nn, torch.nn.functional
     s = SIZES
@@ -60,13 +71,14 @@ def torch_epoch(torch, x, y):
             return self.head(self.norm(self.blocks(h)))
 
     return peers.torch_epoch(torch, GPT(), x.astype(np.int64), y, s["BATCH"],
-                             peers.token_cross_entropy(torch, s["VOCAB"]))
+                             peers.token_cross_entropy(torch, s["VOCAB"]), compiled=compiled)
 
 
 def main():
     s = SIZES
     tokens = np.random.default_rng(0).integers(0, s["VOCAB"], (s["SAMPLES"], s["CONTEXT"] + 1))
-    return peers.token_rates(brisknet_model(), tokens[:, :-1], tokens[:, 1:], s["BATCH"], torch_epoch, s)
+    return peers.token_rates(brisknet_model(), tokens[:, :-1], tokens[:, 1:], s["BATCH"], torch_epoch, s,
+                             keras_definitions=keras_definitions())
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """The miniature GPT benchmark (issue 26): the keras-io example "Text generation with a miniature
 GPT" as its code stands (token and position embeddings, one causal Transformer block, logits at
 every position, model(inputs, [logits, x]) with loss=[loss, None]), trained by brisknet beside
-the same network in PyTorch eager (nn.Embedding, a causal F.scaled_dot_product_attention,
-LayerNorm, the same Adam), on the same random token batches, epochs interleaved, the same threads.
-Prints tokens/s (medians of REPEATS epochs) and brisknet / PyTorch.
+the same network in PyTorch eager and through torch.compile (nn.Embedding, a causal
+F.scaled_dot_product_attention, LayerNorm, the same Adam) and the same code in Keras 3 (on
+TensorFlow and on PyTorch, where their virtualenvs are present: peers.keras_pythons), on the same
+random token batches, epochs interleaved, the same threads. Prints tokens/s (medians of REPEATS
+epochs) and brisknet's ratio to each peer ($PEERS picks them: peers.TOKEN_PEERS).
 
     python benchmarks/gpt.py     # VOCAB=5000 MAXLEN=80 EMBED=128 HEADS=2 FF=128 BATCH=32 SAMPLES=1280
 
@@ -69,15 +71,23 @@ def create_model(maxlen, vocab_size, embed_dim, num_heads, feed_forward_dim):
 """
 
 
+def make_model_source():
+    """The code that builds the model from PROGRAM at SIZES, for brisknet and for Keras."""
+    s = SIZES
+    return PROGRAM + f"""
+def make_model():
+    return create_model({s["MAXLEN"]}, {s["VOCAB"]}, {s["EMBED"]}, {s["HEADS"]}, {s["FF"]})
+"""
+
+
 def brisknet_model():
     import brisknet as keras
     space = {"keras": keras, "layers": keras.layers, "ops": keras.ops}
-    exec(PROGRAM, space)
-    s = SIZES
-    return space["create_model"](s["MAXLEN"], s["VOCAB"], s["EMBED"], s["HEADS"], s["FF"])
+    exec(make_model_source(), space)
+    return space["make_model"]()
 
 
-def torch_epoch(torch, x, y):
+def torch_epoch(torch, x, y, compiled=False):
     """The same network in PyTorch eager: one epoch of Adam (Keras' epsilon) steps."""
     nn, F = torch.nn, torch.nn.functional
     s = SIZES
@@ -110,13 +120,14 @@ def torch_epoch(torch, x, y):
             return self.head(self.block(h))
 
     return peers.torch_epoch(torch, GPT(), x.astype(np.int64), y, s["BATCH"],
-                             peers.token_cross_entropy(torch, s["VOCAB"]))
+                             peers.token_cross_entropy(torch, s["VOCAB"]), compiled=compiled)
 
 
 def main():
     s = SIZES
     tokens = np.random.default_rng(0).integers(0, s["VOCAB"], (s["SAMPLES"], s["MAXLEN"] + 1))
-    return peers.token_rates(brisknet_model(), tokens[:, :-1], tokens[:, 1:], s["BATCH"], torch_epoch, s)
+    return peers.token_rates(brisknet_model(), tokens[:, :-1], tokens[:, 1:], s["BATCH"], torch_epoch, s,
+                             keras_definitions=make_model_source())
 
 
 if __name__ == "__main__":

@@ -125,11 +125,13 @@ def ratio_line(rates):
     return f"samples/s {cells}" + (f"; brisknet / best peer {rates['brisknet'] / best:.2f}" if best else "")
 
 
-def torch_epoch(torch, net, x, y, batch, loss=None, target_dtype=np.int64):
+def torch_epoch(torch, net, x, y, batch, loss=None, target_dtype=np.int64, compiled=False):
     """One epoch of `net` (a torch.nn.Module giving logits) on (x, y) as Keras trains: a new
     shuffle, then Adam (Keras' epsilon) on each batch's loss(logits, targets) (by default the
-    cross-entropy of class labels)."""
+    cross-entropy of class labels). compiled: the net runs through torch.compile (its first
+    epoch compiles)."""
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    net = torch.compile(net) if compiled else net
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(target_dtype))
     loss = loss or torch.nn.functional.cross_entropy
 
@@ -168,27 +170,65 @@ def fashion_mnist_sides(samples, keras_script, name):
     return x, y, torch, workers
 
 
-def token_rates(model, x, y, batch, torch_epoch, sizes):
-    """A sequence benchmark's figures: brisknet's `model` fitting (x, y) beside `torch_epoch(torch,
-    x, y)` (a callable running one PyTorch epoch, when PyTorch is installed), epochs interleaved
-    (REPEATS, default 3), the same threads; prints and returns tokens/s per side."""
+_KERAS_TOKEN_WORKER = r"""
+import json, sys, time
+import numpy as np
+import keras
+from keras import layers, ops
+x = np.load(sys.argv[1]); y = np.load(sys.argv[2])
+{definitions}
+model = make_model()
+model.fit(x, y, batch_size={batch}, verbose=0)  # builds and compiles it: a warm-up epoch
+print("ready", flush=True)
+for line in sys.stdin:
+    start = time.perf_counter()
+    model.fit(x, y, batch_size={batch}, epochs=1, verbose=0)
+    print(json.dumps(time.perf_counter() - start), flush=True)
+"""
+
+TOKEN_PEERS = ("torch eager", "torch.compile", "keras 3 (tensorflow)", "keras 3 (torch)")
+
+
+def token_rates(model, x, y, batch, torch_epoch, sizes, keras_definitions=None):
+    """A sequence benchmark's figures: brisknet's `model` fitting (x, y) beside the peers present
+    and named in $PEERS (comma-separated, default all of TOKEN_PEERS): `torch_epoch(torch, x, y,
+    compiled=False|True)` (a callable running one PyTorch epoch, eager or through torch.compile)
+    and, given `keras_definitions` (Keras code defining make_model(), which returns the same
+    model compiled), Keras 3 in its own virtualenvs; epochs interleaved (REPEATS, default 3), the
+    same threads. Prints and returns tokens/s per side."""
     import brisknet
     repeats = int(os.environ.get("REPEATS", "3"))
+    wanted = os.environ.get("PEERS", ",".join(TOKEN_PEERS)).split(",")
     threads = brisknet.get_num_threads()
     model.fit(x[:2 * batch], y[:2 * batch], batch_size=batch, verbose=0)  # builds it; warm-up
     sides = {"brisknet": timed(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0))}
     try:
         import torch
         torch.set_num_threads(threads)
-        epoch = torch_epoch(torch, x, y)
-        epoch()
-        sides["torch eager"] = timed(epoch)
+        for label, compiled in (("torch eager", False), ("torch.compile", True)):
+            if label in wanted:
+                epoch = torch_epoch(torch, x, y, compiled=compiled)
+                epoch()  # warm-up (compiles)
+                sides[label] = timed(epoch)
     except ImportError:
-        print("# PyTorch is not installed: brisknet alone")
-    seconds = interleaved(sides, repeats)
+        print("# PyTorch is not installed: no PyTorch side")
+    workers = []
+    if keras_definitions is not None:
+        script = _KERAS_TOKEN_WORKER.format(definitions=keras_definitions, batch=batch)
+        for label, (python, backend) in keras_pythons().items():
+            if label in wanted:
+                workers.append(KerasWorker(python, backend, script, x, y, threads, f"tokens_{backend}"))
+                sides[label] = lambda w=workers[-1]: w.epoch("epoch")
+    try:
+        seconds = interleaved(sides, repeats)
+    finally:
+        for w in workers:
+            w.close()
     rates = {k: x.size / v for k, v in seconds.items()}
     print(f"# {machine(threads)}; {sizes}")
+    best = max((r for k, r in rates.items() if k != "brisknet"), default=None)
     cells = ", ".join(f"{k} {r:,.0f}" for k, r in rates.items())
-    print(f"tokens/s {cells}" + (f"; brisknet / torch eager {rates['brisknet'] / rates['torch eager']:.2f}"
-                                 if "torch eager" in rates else ""))
+    print(f"tokens/s {cells}" + "".join(f"; brisknet / {k} {rates['brisknet'] / r:.2f}"
+                                        for k, r in rates.items() if k != "brisknet") +
+          (f"; brisknet / best peer {rates['brisknet'] / best:.2f}" if best else ""))
     return rates
