@@ -1315,17 +1315,18 @@ def attention_layer(keras, workdir):
 def timeseries_transformer(keras, workdir):
     """The keras-io example "Timeseries classification with a Transformer model", small: encoder
     blocks written in the functional API, MultiHeadAttention called on two tensors, Conv1D
-    feed-forward layers, residuals, pooling over the steps; trained from the same weights."""
+    feed-forward layers, residuals as `x + inputs`, pooling over the steps; trained from the same
+    weights."""
     layers = keras.layers
 
     def encoder(inputs, head_size, num_heads, ff_dim):
         x = layers.MultiHeadAttention(key_dim=head_size, num_heads=num_heads, dropout=0.0)(inputs, inputs)
         x = layers.LayerNormalization(epsilon=1e-6)(x)
-        res = layers.Add()([x, inputs])
+        res = x + inputs  # (the example's own residuals: operators on symbolic tensors)
         x = layers.Conv1D(filters=ff_dim, kernel_size=1, activation="relu")(res)
         x = layers.Conv1D(filters=inputs.shape[-1], kernel_size=1)(x)
         x = layers.LayerNormalization(epsilon=1e-6)(x)
-        return layers.Add()([x, res])
+        return x + res
 
     inputs = keras.Input(shape=(20, 3))
     x = inputs

@@ -81,6 +81,34 @@ def test_files_keep_the_unknown_sizes(tmp_path, ext, kind):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+def test_a_model_of_several_outputs_takes_each_length():
+    """The miniature GPT example's form with Input(shape=(None,)): model(inputs, [logits, x]) with
+    loss=[loss, None]; it is causal, so a prompt's logits are the first positions of a longer one's."""
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    x = layers.Embedding(20, 8)(inputs)
+    x = layers.LayerNormalization()(x + layers.MultiHeadAttention(2, 4)(x, x, use_causal_mask=True))
+    model = keras.Model(inputs, [layers.Dense(20, name="logits")(x), x])
+    model.compile("adam", loss=[keras.losses.SparseCategoricalCrossentropy(from_logits=True), None])
+    assert model.output_shape == [(None, None, 20), (None, None, 8)]
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 20, (16, 10))
+    for steps in (9, 5):
+        before = model.get_weights()
+        model.fit(tokens[:, :steps], tokens[:, 1:steps + 1], batch_size=8, epochs=1, verbose=0)
+        assert not np.array_equal(before[0], model.get_weights()[0])
+    prompt = tokens[:1]
+    full_logits, full_x = model.predict(prompt, verbose=0)
+    assert full_logits.shape == (1, 10, 20) and full_x.shape == (1, 10, 8)
+    for steps in (1, 4, 7):
+        logits, x = model.predict(prompt[:, :steps], verbose=0)
+        assert logits.shape == (1, steps, 20) and x.shape == (1, steps, 8)
+        np.testing.assert_allclose(logits, full_logits[:, :steps], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(x, full_x[:, :steps], rtol=1e-4, atol=1e-5)
+    loss = model.evaluate(tokens[:, :6], tokens[:, 1:7], verbose=0)
+    assert np.isfinite(loss)
+
+
 def test_weights_that_would_depend_on_an_unknown_size_are_refused_naming_the_layer():
     with pytest.raises(ValueError, match="'head'.*unknown"):
         layers.Dense(2, name="head")(layers.Flatten()(keras.Input(shape=(None, 3))))

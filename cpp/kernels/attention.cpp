@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "brisknet/kernels.h"
-#include "fast_math.h"
+#include "brisknet/fast_math.h"
 #include "isa_clones.h"
 #include "parallel.h"
 

@@ -7,7 +7,7 @@
 #include <type_traits>
 #include "brisknet/elementwise_math.h"
 #include "brisknet/kernels.h"
-#include "fast_math.h"
+#include "brisknet/fast_math.h"
 #include "isa_clones.h"
 #include "parallel.h"
 

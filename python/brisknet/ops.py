@@ -998,15 +998,30 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
 
 
 # ------------------------------------------------------------------------------ tracing
+# what these ops say of a functional model's symbolic tensor (the others make graph nodes)
+_SYMBOLIC_METADATA = {"shape": lambda x: tuple(x.shape), "ndim": lambda x: len(x.shape),
+                      "is_tensor": lambda x: True, "dtype": lambda x: getattr(x, "dtype", "float32")}
+
+
 def _dispatch_traced(namespace):
     """Every public op sends a call with a traced argument (a symbolic tensor of a layer's call(),
-    or a variable read inside one) to its traced twin; ops without one say so."""
+    or a variable read inside one) to its traced twin; ops without one say so. A call on the
+    functional API's symbolic tensors becomes a node of the model's graph (layers/operation.py)."""
     from .autodiff import traced_ops
+    from .layers import operation, symbolic
+
+    def has_symbolic(values):
+        return builtins.any(symbolic.is_symbolic(v) or (isinstance(v, (list, tuple)) and has_symbolic(v))
+                            for v in values)
 
     def wrap(name, eager):
         traced = traced_ops.TRACED.get(name)
+        metadata = _SYMBOLIC_METADATA.get(name)
 
         def op(*args, **kwargs):
+            if has_symbolic(args) or has_symbolic(kwargs.values()):
+                # (a functional model's tensor: the call becomes a node of its graph)
+                return metadata(*args, **kwargs) if metadata else operation.symbolic_call(op, name, args, kwargs)
             if builtins.any(traced_ops.is_traced_arg(a) for a in args) or \
                     builtins.any(traced_ops.is_traced_arg(a) for a in kwargs.values()):
                 if traced is None:

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .. import _core
+from . import operation
 from .layer import Layer
 
 
@@ -327,3 +328,7 @@ def concatenate(inputs, axis=-1, **kwargs):
 
 def dot(inputs, axes=-1, normalize=False, **kwargs):
     return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
+
+
+# (x + y, x - y, x * y on a functional model's symbolic tensors of one shape: these layers)
+operation.MERGES.update(add=Add, subtract=Subtract, multiply=Multiply)

@@ -56,9 +56,12 @@ class Functional(Sequential):
         self._steps = list(graph.layers)
         self._layers = self._holders()
         self._in_shapes = [tuple(t.sample_shape) for t in ins]
-        self._out_shapes = [tuple(t.sample_shape) for t in outs]
-        if (len(ins) > 1 or len(outs) > 1) and unknown_dims.has_unknown(self._in_shapes + self._out_shapes):
-            raise NotImplementedError("Model: several inputs or outputs with sizes known only at run time (None in "
+        # the outputs' shapes as declared (None where the input leaves a size to run time) and as
+        # this run's input sizes make them (_out_shapes: set by build and _fit_to_samples)
+        self._declared_out_shapes = [tuple(t.sample_shape) for t in outs]
+        self._out_shapes = self._declared_out_shapes
+        if len(ins) > 1 and unknown_dims.has_unknown(self._in_shapes):
+            raise NotImplementedError("Model: several inputs with sizes known only at run time (None in "
                                       "keras.Input(shape=...)) are not supported yet")
         # several inputs: the trainer sees them packed side by side (functional_io)
         self._input_shape = self._in_shapes[0] if len(ins) == 1 else (sum(math.prod(s) for s in self._in_shapes),)
@@ -83,7 +86,7 @@ class Functional(Sequential):
 
     @property
     def output_shape(self):
-        shapes = [(None,) + s for s in self._out_shapes]
+        shapes = [(None,) + s for s in self._declared_out_shapes]
         if self._outputs_as_dict:
             return dict(zip(self.output_names, shapes))
         return shapes if self._outputs_as_list else shapes[0]
@@ -102,6 +105,7 @@ class Functional(Sequential):
                              f"{tuple(input_shape)[1:]}")
         super().build(None, _restore_rng)
         self._graph.bind_nodes()
+        self._resolve_output_shapes()
 
     def _build_layers(self) -> None:
         self._graph.build_layers([unknown_dims.filled(s, unknown_dims.STAND_INS[0]) for s in self._in_shapes])
@@ -109,6 +113,17 @@ class Functional(Sequential):
     def _fit_to_samples(self, sample_shape) -> None:
         if unknown_dims.has_unknown(self._input_shape):
             self._graph.fit_layers([sample_shape])
+            self._resolve_output_shapes()
+
+    def _resolve_output_shapes(self) -> None:
+        """Several outputs whose sizes follow the input's: their shapes for the input sizes the
+        layers are fitted to now (the packed outputs' columns and the losses' follow)."""
+        if not self._several_outputs or not unknown_dims.has_unknown(self._declared_out_shapes):
+            return
+        shapes = self._graph.sample_shapes()
+        self._out_shapes = [tuple(shapes[i]) for i in self._graph.outputs]
+        if isinstance(self.loss, functional_io.MultiOutputLoss):
+            self.loss.set_shapes(self._out_shapes)
 
     @property
     def layers(self) -> list:

@@ -92,9 +92,14 @@ class MultiOutputLoss(losses.Loss):
 
     def __init__(self, per_output, weights, names, shapes):
         super().__init__()
-        self.losses, self.weights, self.names, self.shapes = per_output, weights, names, shapes
-        self.pred_columns = columns(shapes)
+        self.losses, self.weights, self.names = per_output, weights, names
+        self.set_shapes(shapes)
         self.target_columns = None  # set by prepare_targets: a sparse label takes one column
+
+    def set_shapes(self, shapes):
+        """The outputs' per-sample shapes (they change with the input's where keras.Input left
+        sizes to run time)."""
+        self.shapes, self.pred_columns = list(shapes), columns(shapes)
 
     def prepare_targets(self, y, units):
         with_loss = [k for k, loss in enumerate(self.losses) if loss is not None]
