@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "brisknet/kernels.h"
+#include "brisknet/fast_math.h"
 
 #if defined(__CUDACC__)
 #define BRISKNET_HD __host__ __device__ __forceinline__
@@ -55,6 +56,9 @@ BRISKNET_HD T activate(T v, T alpha) {
   } else if constexpr (A == Activation::selu) {
     return selu_scale<T>() * (v > T(0) ? v : selu_alpha<T>() * std::expm1(v));
   } else if constexpr (A == Activation::gelu) {
+#if !defined(__CUDA_ARCH__)
+    if constexpr (std::is_same_v<T, float>) return v * fast::normal_cdf(v);  // (vectorises; std::erf does not)
+#endif
     return T(0.5) * v * (T(1) + std::erf(v * inv_sqrt_2<T>()));
   } else if constexpr (A == Activation::gelu_tanh) {
     return T(0.5) * v * (T(1) + std::tanh(sqrt_2_over_pi<T>() * (v + T(0.044715) * v * v * v)));
@@ -118,6 +122,10 @@ BRISKNET_HD T activate_grad(T g, T v, T out, T alpha) {
   } else if constexpr (A == Activation::selu) {
     return v > T(0) ? selu_scale<T>() * g : g * (out + selu_scale<T>() * selu_alpha<T>());
   } else if constexpr (A == Activation::gelu) {  // Phi(x) + x phi(x)
+#if !defined(__CUDA_ARCH__)
+    if constexpr (std::is_same_v<T, float>)
+      return g * (fast::normal_cdf(v) + v * 0.398942280401432678f * fast::exp_nonpositive(-0.5f * v * v));
+#endif
     const T cdf = T(0.5) * (T(1) + std::erf(v * inv_sqrt_2<T>()));
     return g * (cdf + v * inv_sqrt_2pi<T>() * std::exp(T(-0.5) * v * v));
   } else if constexpr (A == Activation::gelu_tanh) {
