@@ -16,9 +16,9 @@ def test_text_vectorization_and_pad_sequences_give_what_keras_gave():
     with open(keras_text_program.EXPECTED, encoding="utf-8") as f:
         expected = json.load(f)
     ours = keras_text_program.run(keras)
-    assert set(ours) == set(expected)
-    for key, want in expected.items():
-        got = ours[key]
+    assert set(ours) == set(expected) - {"text_model"}  # (that one: test_text_models.py)
+    for key, got in ours.items():
+        want = expected[key]
         if isinstance(want, dict):
             assert got["vocab"] == want["vocab"], key
             if key == "string_invert":  # (tokens back from indices)

@@ -23,12 +23,22 @@ def to_config(model, layer_entry) -> dict:
         return {"class_name": "__keras_tensor__",
                 "config": {"shape": [None, *shapes[i]], "dtype": "float32", "keras_history": tensor(i)}}
 
+    def input_entry(op):
+        return {"module": "keras.layers", "class_name": "InputLayer", "config": op.get_config(),
+                "registered_name": None, "name": op.name, "inbound_nodes": []}
+
     shapes = g.sample_shapes()
     entries = []
     for op in g.operations:
+        if hasattr(op, "text_source"):  # (a string input and its text layer, in front of the graph)
+            source, layer = op.text_source
+            arg = {"class_name": "__keras_tensor__",
+                   "config": {"shape": list(source.shape), "dtype": "string", "keras_history": [source.name, 0, 0]}}
+            entries += [input_entry(source), {**layer_entry(layer), "name": layer.name,
+                                              "inbound_nodes": [{"args": [arg], "kwargs": {}}]}]
+            continue
         if isinstance(op, InputLayer):
-            entries.append({"module": "keras.layers", "class_name": "InputLayer", "config": op.get_config(),
-                            "registered_name": None, "name": op.name, "inbound_nodes": []})
+            entries.append(input_entry(op))
             continue
         nodes = []
         spec = op.__dict__.get("_call_spec")  # (a custom layer called with more than one tensor)
@@ -43,7 +53,8 @@ def to_config(model, layer_entry) -> dict:
     def structure(refs, names, as_dict, as_list):
         return dict(zip(names, refs)) if as_dict else refs if as_list else refs[0]
 
-    ins, outs = [tensor(i) for i in range(g.n_inputs)], [tensor(i) for i in g.outputs]
+    ins = [[t.text_source[0].name, 0, 0] if hasattr(t, "text_source") else tensor(i) for i, t in enumerate(g.inputs)]
+    outs = [tensor(i) for i in g.outputs]
     return {"name": model.name, "trainable": model.trainable, "layers": entries,
             "input_layers": structure(ins, model.input_names, model._inputs_as_dict, model._inputs_as_list),
             "output_layers": structure(outs, model.output_names, model._outputs_as_dict, model._outputs_as_list)}

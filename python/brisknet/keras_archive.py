@@ -387,6 +387,35 @@ def read_archive(path):
     return config, weights
 
 
+MAX_VOCABULARY_BYTES = 256 << 20
+
+
+def _load_vocabularies(model, file, source) -> None:
+    """Keras keeps an adapted text layer's vocabulary out of its config, in the archive's
+    assets/layers/<key>/vocabulary.txt (the layer's h5 key; a token per line, the special ones
+    first)."""
+    entries = list(getattr(model, "layers", []))
+    layers = [(layer, key) for layer, key in zip(entries, _keys(entries)) if hasattr(layer, "get_vocabulary")
+              and layer._vocabulary is None]
+    if not layers:
+        return
+    if hasattr(file, "seek"):
+        file.seek(0)
+    try:
+        with zipfile.ZipFile(file) as zf:
+            for layer, key in layers:
+                name = f"assets/layers/{key}/vocabulary.txt"
+                if name not in zf.namelist():
+                    continue
+                lines = _read_entry(zf, name, MAX_VOCABULARY_BYTES, source).decode("utf-8").split("\n")
+                tokens = lines[:-1] if lines and lines[-1] == "" else lines
+                if type(layer).__name__ == "IntegerLookup":
+                    tokens = [int(t) for t in tokens]
+                layer.set_vocabulary(tokens)
+    except _ZIP_ERRORS + (UnicodeDecodeError, TypeError) as e:
+        raise ValueError(f"{source}: a text layer's vocabulary: {e}") from None
+
+
 # what zipfile raises on damaged or unsupported archives (NotImplementedError: an unknown zip version
 # or compression, found by fuzz_keras_file.py; RuntimeError: an encrypted entry)
 _ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError, zlib.error)
@@ -433,12 +462,12 @@ _LAYERS = {name: getattr(layers_module, name) for name in
             "BatchNormalization", "LayerNormalization", "Embedding", "Reshape", "Permute", "RepeatVector",
             "Identity", "GaussianNoise", "GaussianDropout", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
             "MultiHeadAttention", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Masking", "TimeDistributed",
-            "Attention", "AdditiveAttention",
+            "Attention", "AdditiveAttention", "TextVectorization", "StringLookup", "IntegerLookup",
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D",
             "AveragePooling1D", "AveragePooling2D", "DepthwiseConv2D", "Conv2DTranspose", "SeparableConv2D", "ZeroPadding2D", "Cropping2D", "UpSampling2D",
             "SpatialDropout1D", "SpatialDropout2D")}
 # config keys brisknet ignores whatever they hold (float32 is checked by the layer itself)
-_ANY_VALUE = {"dtype", "data_format", "ema_momentum"}
+_ANY_VALUE = {"dtype", "data_format", "ema_momentum", "vocabulary_size"}
 # config keys brisknet ignores when they hold Keras' defaults
 _IGNORED = {"registered_name": None, "module": None, "seed": None, "noise_shape": None,
             "kernel_constraint": None, "bias_constraint": None, "activity_regularizer": None, "lora_rank": None,
@@ -449,7 +478,8 @@ _IGNORED = {"registered_name": None, "module": None, "seed": None, "noise_shape"
             "num_labels": None, "label_weights": None, "thresholds": None, "top_k": None, "class_id": None,
             "sparse_y_true": True, "sparse_y_pred": False,
             "beta_constraint": None, "gamma_constraint": None, "embeddings_constraint": None, "renorm": False,
-            "renorm_clipping": None, "renorm_momentum": 0.99, "rms_scaling": False}
+            "renorm_clipping": None, "renorm_momentum": 0.99, "rms_scaling": False, "sparse": False,
+            "ragged": False, "encoding": "utf-8"}
 
 
 def _accepted(cls) -> set:
@@ -654,6 +684,7 @@ def load_archive(file, classes, compile=True, source="archive"):
     model = build_model(config, classes, source)
     if not model.built:
         raise ValueError(f"{source}: the saved model has no input shape")
+    _load_vocabularies(model, file, source)
     if compile and config.get("compile_config") is not None:
         compile_from(model, config["compile_config"], source)
     load_h5(model, weights, source)

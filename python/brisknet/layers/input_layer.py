@@ -23,8 +23,9 @@ class InputLayer:
                             for d in shape):
             raise ValueError(f"Input: shape must be a tuple of positive ints (None for a size known only at run "
                              f"time), got {shape!r}")
-        if dtype not in (None, "float32", "float64", "int32", "int64"):
-            raise ValueError(f"Input: dtype {dtype!r} is not supported (models compute in float32)")
+        if dtype not in (None, "float32", "float64", "int32", "int64", "string"):
+            raise ValueError(f"Input: dtype {dtype!r} is not supported (models compute in float32; a 'string' "
+                             "input goes through a text layer first)")
         if sparse:
             raise NotImplementedError("Input: sparse inputs are not supported")
         self.sample_shape = shape

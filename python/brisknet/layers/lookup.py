@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .layer import Layer
+from .text_input import text_input
 from .vocabulary import Vocabulary, checked_idf_weights
 
 MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
@@ -112,9 +113,7 @@ class _Lookup(Vocabulary, Layer):
         from .symbolic import is_symbolic
         where = f"{type(self).__name__} {self.name!r}"
         if is_symbolic(inputs):
-            raise NotImplementedError(f"{where}: brisknet models compute on numbers, so this layer runs in the input "
-                                      "pipeline: look the tokens up before fit (x = layer(tokens)), not inside the "
-                                      "model")
+            return text_input(self, inputs)  # (the first layer of a model of strings)
         if self._vocabulary is None:
             raise ValueError(f"{where}: no vocabulary yet: call adapt(data) or give vocabulary=[...]")
         if self.invert:

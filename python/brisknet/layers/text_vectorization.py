@@ -1,7 +1,7 @@
 """TextVectorization, as Keras 3's: strings to token indices (or multi-hot, count, TF-IDF
 vectors), with a vocabulary learnt by adapt() or given. It works in the input pipeline: called on
-a list or array of strings, it returns numpy arrays for fit (brisknet's models compute on
-numbers, so the layer is not a node of a model).
+a list or array of strings, it returns numpy arrays for fit; called on a string keras.Input, it is
+the first layer of a model that takes strings (text_input.py).
 
 Keras' choices kept: standardize lowercases ASCII letters only and strips ASCII punctuation
 (TensorFlow's string ops); 'whitespace' splits on ASCII whitespace; the vocabulary is sorted by
@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from .layer import Layer
+from .text_input import text_input
 from .vocabulary import Vocabulary, checked_idf_weights
 
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']')
@@ -166,9 +167,7 @@ class TextVectorization(Vocabulary, Layer):
     def __call__(self, inputs, training=None):
         from .symbolic import is_symbolic
         if is_symbolic(inputs):
-            raise NotImplementedError(f"TextVectorization {self.name!r}: brisknet models compute on numbers, so this "
-                                      "layer runs in the input pipeline: vectorize the strings before fit "
-                                      "(x = layer(texts)), not inside the model")
+            return text_input(self, inputs)  # (the first layer of a model of strings)
         if self._vocabulary is None:
             raise ValueError(f"TextVectorization {self.name!r}: no vocabulary yet: call adapt(texts) or give "
                              "vocabulary=[...]")

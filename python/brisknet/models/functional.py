@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import functional_config, losses, metrics as metrics_module
-from ..layers import unknown_dims
+from ..layers import text_input, unknown_dims
 from ..naming import unique_name
 from . import functional_io
 from .graph import Graph
@@ -40,6 +40,17 @@ class Functional(Sequential):
                              "keras.Model with a call() of your own")
         ins, in_keys, inputs_as_list = _structure(inputs)
         outs, out_keys, outputs_as_list = _structure(outputs)
+        names = [t.name for t in ins]
+        # a string input: its text layer stays in front of the graph, which starts from the
+        # numbers it makes (layers/text_input.py)
+        text_layers = {}
+        for k, t in enumerate(ins):
+            if getattr(t, "dtype", None) == "string":
+                if not getattr(t, "text_uses", None):
+                    raise ValueError(f"Model: the string input {t.name!r} must go through a text layer "
+                                     "(TextVectorization, StringLookup) first")
+                ins[k] = t.text_uses[0]
+                text_layers[k] = ins[k].text_source[1]
         graph = Graph(ins, outs)
         super().__init__(None, name=name if name is not None else unique_name("functional"), device=device)
         self._graph = graph
@@ -48,7 +59,8 @@ class Functional(Sequential):
         self._inputs_as_list, self._outputs_as_list = inputs_as_list, outputs_as_list
         self._inputs_as_dict, self._outputs_as_dict = in_keys is not None, out_keys is not None
         self.inputs, self.outputs = list(graph.inputs), outs
-        self.input_names = in_keys or [t.name for t in ins]
+        self.input_names = in_keys or names
+        self._text_layers = text_layers
         self.output_names = out_keys or [t.layer.name for t in outs]
         if len(set(self.output_names)) != len(self.output_names):
             raise ValueError(f"Model: outputs must have different names, got {self.output_names}")
@@ -79,7 +91,7 @@ class Functional(Sequential):
 
     @property
     def input_shape(self):
-        shapes = [(None,) + s for s in self._in_shapes]
+        shapes = [(None, 1) if k in self._text_layers else (None,) + s for k, s in enumerate(self._in_shapes)]
         if self._inputs_as_dict:
             return dict(zip(self.input_names, shapes))
         return shapes if self._inputs_as_list else shapes[0]
@@ -128,7 +140,10 @@ class Functional(Sequential):
     @property
     def layers(self) -> list:
         """As Keras: the layers and InputLayers by depth (the longest way to an output first)."""
-        return list(self._graph.operations)
+        out = []
+        for op in self._graph.operations:
+            out += list(op.text_source) if hasattr(op, "text_source") else [op]  # (a string input, its text layer)
+        return out
 
     def get_layer(self, name=None, index=None):
         if index is not None:
@@ -217,7 +232,20 @@ class Functional(Sequential):
         self._graph.backward(functional_io.unpack(dpred, self._out_shapes) if self._several_outputs else [dpred])
 
     # ------------------------------------------------------------------ several inputs and outputs
+    def _vectorized(self, x):
+        """Texts given for the string inputs, through their text layers (numbers pass as they are)."""
+        if not self._text_layers:
+            return x
+        if not self._several_inputs:
+            return text_input.vectorized(self._text_layers[0], x) if text_input.is_strings(x) else x
+        parts = functional_io.by_name(x, self.input_names, "x")
+        for k, layer in self._text_layers.items():
+            if text_input.is_strings(parts[k]):
+                parts[k] = text_input.vectorized(layer, parts[k])
+        return parts
+
     def _prepare_x(self, x, what="x"):
+        x = self._vectorized(x)
         if not self._several_inputs:
             return super()._prepare_x(x, what)
         packed = functional_io.pack_inputs(x, self.input_names, self._in_shapes, what)
