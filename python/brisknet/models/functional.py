@@ -371,7 +371,8 @@ class Functional(Sequential):
 
     def _structured(self, packed):
         """A packed batch of outputs as Keras returns them: a list, or a dict by output name."""
-        outs = functional_io.unpack(packed, self._out_shapes)
+        outs = packed.parts if isinstance(packed, functional_io.Outputs) else functional_io.unpack(packed,
+                                                                                                   self._out_shapes)
         return dict(zip(self.output_names, outs)) if self._outputs_as_dict else outs
 
     def predict(self, x, *args, **kwargs):

@@ -11,6 +11,7 @@ from ... import distribution as distribution_module, metrics as metrics_module, 
 from ...layers.symbolic import is_symbolic
 from .. import batches as batches_module
 from .. import engine as engine_module
+from .. import functional_io
 from .common import _check_batch_size, _exclusive, _mean, _python_value, _resolve_verbose, _update_metrics
 
 
@@ -174,14 +175,20 @@ class Evaluating:
                 out = dist.allgather_rows(engine.predict(x[lo:hi], batch_size), x.shape[0])
         else:
             self._weights_to_host()
-            out = np.empty((x.shape[0],) + self._output_sample_shape, np.float32)
+            parts = []
             for step, start in enumerate(range(0, x.shape[0], batch_size)):
                 sl = slice(start, start + batch_size)
                 if hooks:
                     cbl.on_predict_batch_begin(step)
-                out[sl] = self._forward(x[sl], training=False)
+                y = self._forward(x[sl], training=False)
+                # (several outputs stay apart: packing them side by side would copy them twice more)
+                parts.append(functional_io.Outputs([p.copy() for p in y.parts])
+                             if isinstance(y, functional_io.Outputs) else np.array(y, np.float32))
                 if hooks:
-                    cbl.on_predict_batch_end(step, {"outputs": out[sl]})
+                    cbl.on_predict_batch_end(step, {"outputs": np.asarray(parts[-1])})
+            out = parts[0] if len(parts) == 1 else \
+                functional_io.Outputs([np.concatenate(p) for p in zip(*(b.parts for b in parts))]) \
+                if isinstance(parts[0], functional_io.Outputs) else np.concatenate(parts)
         if cbl is not None:
             cbl.on_predict_end()
         return out
