@@ -1222,7 +1222,8 @@ def miniature_gpt(keras, workdir):
     """The keras-io example "Text generation with a miniature GPT", small: token and position
     embeddings, a causal Transformer block (MultiHeadAttention, LayerNormalization, a Sequential
     feed-forward network), logits at every position; model(inputs, [logits, x]) compiled with
-    loss=[loss, None]; trained from the same weights (dropout 0), then one sampling step."""
+    loss=[loss, None]; trained from the same weights (dropout 0), then the example's sampling loop
+    (greedy)."""
     layers, ops = keras.layers, keras.ops
 
     class TokenAndPositionEmbedding(layers.Layer):
@@ -1262,10 +1263,25 @@ def miniature_gpt(keras, workdir):
     tokens = rng.integers(1, vocab, (64, maxlen + 1))
     history = model.fit(tokens[:, :-1], tokens[:, 1:], epochs=3, batch_size=16, shuffle=False, verbose=0)
     logits, _ = model.predict(tokens[:2, :-1], verbose=0)
+    # the example's TextGenerator loop, greedy: the prompt padded to maxlen, one predict per token
+    start_tokens, generated = [int(t) for t in tokens[0, :3]], []
+    while len(generated) < 14:
+        pad_len = maxlen - len(start_tokens)
+        sample_index = len(start_tokens) - 1
+        if pad_len < 0:
+            x = start_tokens[:maxlen]
+            sample_index = maxlen - 1
+        elif pad_len > 0:
+            x = start_tokens + [0] * pad_len
+        else:
+            x = start_tokens
+        y, _ = model.predict(np.array([x]), verbose=0)
+        generated.append(int(np.argmax(y[0][sample_index])))
+        start_tokens.append(generated[-1])
     return {"weights": [list(np.shape(w)) for w in model.get_weights()], "count": model.count_params(),
             "loss": _floats(history.history["loss"]), "keys": sorted(history.history),
             "next_token_logits": logits[:, -1, :6].astype(float).tolist(),
-            "sampled": np.argmax(logits[:, 3], axis=-1).tolist()}
+            "sampled": np.argmax(logits[:, 3], axis=-1).tolist(), "generated": generated}
 
 
 def attention_layer(keras, workdir):

@@ -36,3 +36,17 @@ def test_the_command_line(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "a character-level GPT" in out.stdout and "sample: " in out.stdout
+
+
+def test_sampling_traces_the_model_once():
+    """The generation loop predicts one window after another at one shape: after its first
+    predict no layer traces its call() again (each custom layer keeps one program per shape)."""
+    import numpy as np
+    model = char_gpt.build(vocab=7, context=8, width=16, heads=2, depth=2, dropout=0.0)
+    custom = [layer for layer in model.layers if hasattr(layer, "_programs") or type(layer).__name__ == "Block"]
+    rng = np.random.default_rng(0)
+    char_gpt.sample(model, list(range(7)) + [0], 1, 1.0, rng)
+    traced = {layer.name: len(layer.__dict__.get("_programs", {})) for layer in custom}
+    assert traced and all(n >= 1 for n in traced.values())
+    char_gpt.sample(model, list(range(7)) + [0], 12, 1.0, rng)
+    assert {layer.name: len(layer._programs) for layer in custom} == traced
