@@ -6,7 +6,9 @@ layer_from). Rebuilding calls each layer on symbolic tensors again, so it runs n
 file."""
 from __future__ import annotations
 
+from . import op_config
 from .layers import InputLayer
+from .layers.operation import OperationLayer
 
 
 def to_config(model, layer_entry) -> dict:
@@ -39,6 +41,9 @@ def to_config(model, layer_entry) -> dict:
             continue
         if isinstance(op, InputLayer):
             entries.append(input_entry(op))
+            continue
+        if isinstance(op, OperationLayer):  # (keras.ops on symbolic tensors: op_config.py)
+            entries.append(op_config.entry(op, g.calls_of(op)[0].inputs, lambda i: keras_tensor(i, shapes)))
             continue
         nodes = []
         spec = op.__dict__.get("_call_spec")  # (a custom layer called with more than one tensor)
@@ -93,7 +98,7 @@ def build(config, layer_from, source="config"):
                 raise ValueError(f"{source}: InputLayer entry {k}: {e}") from None
             calls[layer.name] = [layer]
         else:
-            layer = layer_from(entry)
+            layer = op_config.OpEntry(entry, source) if op_config.is_op_entry(entry) else layer_from(entry)
             nodes = entry.get("inbound_nodes", [])
             if not isinstance(nodes, list):
                 raise ValueError(f"{source}: layer {layer.name!r}: inbound_nodes must be a list")
@@ -110,7 +115,8 @@ def build(config, layer_from, source="config"):
     while pending:
         waiting = []
         for layer, node in pending:
-            call = _node_arguments(node, calls, source, layer.name)
+            call = _op_arguments(layer, node, calls, source) if isinstance(layer, op_config.OpEntry) else \
+                _node_arguments(node, calls, source, layer.name)
             if call is None:
                 waiting.append((layer, node))
                 continue
@@ -184,6 +190,25 @@ def _node_arguments(node, calls, source, name):
     if any(v is _PENDING for v in (*args, *kw.values())):
         return None
     return args, kw
+
+
+def _op_arguments(op, node, calls, source):
+    """(args, kwargs) of an op entry's call, or None while a tensor it reads is not made yet."""
+    where = f"op {op.name!r}"
+    if not isinstance(node, dict) or not isinstance(node.get("args"), list) or \
+            not isinstance(node.get("kwargs") or {}, dict):
+        raise ValueError(f"{source}: {where}: a call must be {{'args': [...], 'kwargs': {{...}}}}")
+    waiting = []
+
+    def tensor_of(v):
+        if not isinstance(v.get("config"), dict):
+            raise ValueError(f"{source}: {where}: a Keras tensor without a config")
+        found = _reference(v["config"].get("keras_history"), calls, source, where)
+        waiting.extend([] if found is not None else [v])
+        return found
+    args = [op.decode(v, tensor_of) for v in node["args"]]
+    kwargs = {k: op.decode(v, tensor_of) for k, v in (node.get("kwargs") or {}).items()}
+    return None if waiting else (args, kwargs)
 
 
 def _tensors(spec, calls, source, where):

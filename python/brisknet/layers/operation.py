@@ -4,7 +4,7 @@ functional model, and so here: the call becomes an OperationLayer node, a layer 
 whose call() makes the same call again with the node's tensors in their places (traced and
 differentiated as a custom layer's call()). Two tensors of one shape added, subtracted or
 multiplied become the Add, Subtract or Multiply layer (merging.py registers them in MERGES),
-which the engine runs."""
+which the engine runs. Files hold op nodes as Keras does (op_config.py)."""
 from __future__ import annotations
 
 import operator
@@ -62,9 +62,8 @@ class OperationLayer(Layer):
         return self.op(*_fill(self._args, tensors), **_fill(self._kwargs, tensors))
 
     def get_config(self):
-        raise NotImplementedError(
-            f"{self.name!r}: keras.ops.{self.op_name} called on a functional model's tensors cannot be saved to "
-            "a file yet; write it as a layer (layers.Add()([x, y]) for x + y) or a registered Layer subclass")
+        raise NotImplementedError(f"{self.name!r}: an op node has no layer config; its model's config holds it "
+                                  "as Keras writes ops (op_config.py)")
 
 
 def symbolic_call(op, op_name, args, kwargs):

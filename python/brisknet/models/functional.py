@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import functional_config, losses, metrics as metrics_module
 from ..layers import text_input, unknown_dims
+from ..layers.operation import OperationLayer
 from ..naming import unique_name
 from . import functional_io
 from .graph import Graph
@@ -142,6 +143,8 @@ class Functional(Sequential):
         """As Keras: the layers and InputLayers by depth (the longest way to an output first)."""
         out = []
         for op in self._graph.operations:
+            if isinstance(op, OperationLayer):  # (an op node is not a layer in Keras)
+                continue
             out += list(op.text_source) if hasattr(op, "text_source") else [op]  # (a string input, its text layer)
         return out
 
