@@ -1489,10 +1489,10 @@ def rnn_guide(keras, workdir):
     _, h, c = encoder(seq)
     out["encoder_decoder"] = np.round(ops.convert_to_numpy(decoder(seq[:, :3], initial_state=[h, c])), 5).tolist()
 
-    encoder_input = layers.Input(shape=(7,))
+    encoder_input = layers.Input(shape=(None,))  # (the guide's: two inputs of lengths known at run time)
     encoder_embedded = layers.Embedding(input_dim=50, output_dim=8)(encoder_input)
     output, state_h, state_c = layers.LSTM(16, return_state=True, name="encoder")(encoder_embedded)
-    decoder_input = layers.Input(shape=(5,))
+    decoder_input = layers.Input(shape=(None,))
     decoder_embedded = layers.Embedding(input_dim=40, output_dim=8)(decoder_input)
     decoder_output = layers.LSTM(16, name="decoder")(decoder_embedded, initial_state=[state_h, state_c])
     model = keras.Model([encoder_input, decoder_input], layers.Dense(10)(decoder_output))
@@ -1501,6 +1501,7 @@ def rnn_guide(keras, workdir):
     a, b = rng.integers(0, 50, (32, 7)), rng.integers(0, 40, (32, 5))
     out["functional_encoder_decoder"] = _floats(model.fit([a, b], rng.integers(0, 10, 32), epochs=2, batch_size=8,
                                                           shuffle=False, verbose=0).history["loss"])
+    out["functional_other_lengths"] = np.round(model.predict([a[:3, :4], b[:3, :2]], verbose=0), 5).tolist()
     out["functional_weights"] = [list(np.shape(w)) for w in model.get_weights()]
 
     class MinimalRNNCell(layers.Layer):

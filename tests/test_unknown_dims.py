@@ -109,14 +109,38 @@ def test_a_model_of_several_outputs_takes_each_length():
     assert np.isfinite(loss)
 
 
+def test_several_inputs_of_unknown_lengths_train_validate_and_predict_at_any_lengths():
+    """Each packed row carries its inputs' lengths: a validation set of other lengths whose total
+    size equals the training set's ((4, 3) + (2, 2) and (2, 3) + (5, 2): 16 values) unpacks right."""
+    keras.utils.set_random_seed(6)
+    a, b = keras.Input(shape=(None, 3)), keras.Input(shape=(None, 2))
+    pooled = layers.Concatenate()([layers.GlobalAveragePooling1D()(a), layers.GlobalMaxPooling1D()(b)])
+    model = keras.Model([a, b], layers.Dense(2, name="head")(pooled))
+    assert model.input_shape == [(None, None, 3), (None, None, 2)]
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+
+    def numpy_forward(xa, xb):
+        k, bias = model.get_layer("head").get_weights()
+        return np.concatenate([xa.mean(axis=1), xb.max(axis=1)], axis=1) @ k + bias
+    rng = np.random.default_rng(0)
+    train = [rng.standard_normal((8, 4, 3)).astype(np.float32), rng.standard_normal((8, 2, 2)).astype(np.float32)]
+    val = [rng.standard_normal((8, 2, 3)).astype(np.float32), rng.standard_normal((8, 5, 2)).astype(np.float32)]
+    y, y_val = rng.standard_normal((8, 2)), rng.standard_normal((8, 2))
+    history = model.fit(train, y, validation_data=(val, y_val), batch_size=4, epochs=2, shuffle=False, verbose=0)
+    want = ((numpy_forward(*val) - y_val) ** 2).mean()
+    np.testing.assert_allclose(history.history["val_loss"][-1], want, rtol=1e-5)
+    for la, lb in ((1, 7), (6, 1), (4, 2)):
+        xa, xb = train[0][:, :1].repeat(la, axis=1), val[1][:, :1].repeat(lb, axis=1)
+        np.testing.assert_allclose(model.predict([xa, xb], verbose=0), numpy_forward(xa, xb), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"samples of shape \(4, 2\).*\(None, 3\)"):
+        model.predict([train[1][:, :, :2].repeat(2, axis=1), train[1]], verbose=0)
+
+
 def test_weights_that_would_depend_on_an_unknown_size_are_refused_naming_the_layer():
     with pytest.raises(ValueError, match="'head'.*unknown"):
         layers.Dense(2, name="head")(layers.Flatten()(keras.Input(shape=(None, 3))))
     with pytest.raises(ValueError, match="'head'.*unknown"):
         keras.Sequential([keras.Input(shape=(None, 3)), layers.Flatten(), layers.Dense(2, name="head")])
-    a, b = keras.Input(shape=(None, 3)), keras.Input(shape=(4, 3))
-    with pytest.raises(NotImplementedError, match="several inputs"):
-        keras.Model([a, b], layers.Concatenate(axis=1)([a, b]))
     with pytest.raises(ValueError, match="positive ints"):
         keras.Input(shape=(0, 3))
 

@@ -297,8 +297,8 @@ def export_onnx(model, path, opset=17):
     output_names = [f"output_{n}" for n in model.output_names] if several_out else ["output"]
     for t, name in zip(output_tensors, output_names):
         nodes.append(node("Identity", [t], [name]))
-    in_shapes = model._in_shapes if hasattr(model, "_in_shapes") else [tuple(model._input_shape)]
-    out_shapes = model._out_shapes if hasattr(model, "_out_shapes") else [model.output_shape[1:]]
+    in_shapes = model._declared_in_shapes if hasattr(model, "_declared_in_shapes") else [tuple(model._input_shape)]
+    out_shapes = model._declared_out_shapes if hasattr(model, "_declared_out_shapes") else [model.output_shape[1:]]
     # sizes known only at run time: named dimensions
     in_shapes, out_shapes = ([[f"size_{k}" if d is None else d for k, d in enumerate(s)] for s in shapes]
                              for shapes in (in_shapes, out_shapes))

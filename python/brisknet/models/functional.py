@@ -68,14 +68,15 @@ class Functional(Sequential):
         self._entries = list(graph.layers)
         self._steps = list(graph.layers)
         self._layers = self._holders()
-        self._in_shapes = [tuple(t.sample_shape) for t in ins]
+        # the inputs' shapes as declared, and as the layers are fitted to now (several inputs with
+        # unknown sizes: stand-ins until a batch says, _fit_inputs)
+        self._declared_in_shapes = [tuple(t.sample_shape) for t in ins]
+        self._in_shapes = [unknown_dims.filled(s, unknown_dims.STAND_INS[0]) if len(ins) > 1 else s
+                           for s in self._declared_in_shapes]
         # the outputs' shapes as declared (None where the input leaves a size to run time) and as
         # this run's input sizes make them (_out_shapes: set by build and _fit_to_samples)
         self._declared_out_shapes = [tuple(t.sample_shape) for t in outs]
         self._out_shapes = self._declared_out_shapes
-        if len(ins) > 1 and unknown_dims.has_unknown(self._in_shapes):
-            raise NotImplementedError("Model: several inputs with sizes known only at run time (None in "
-                                      "keras.Input(shape=...)) are not supported yet")
         # several inputs: the trainer sees them packed side by side (functional_io)
         self._input_shape = self._in_shapes[0] if len(ins) == 1 else (sum(math.prod(s) for s in self._in_shapes),)
         if not trainable:
@@ -92,7 +93,8 @@ class Functional(Sequential):
 
     @property
     def input_shape(self):
-        shapes = [(None, 1) if k in self._text_layers else (None,) + s for k, s in enumerate(self._in_shapes)]
+        shapes = [(None, 1) if k in self._text_layers else (None,) + s
+                  for k, s in enumerate(self._declared_in_shapes)]
         if self._inputs_as_dict:
             return dict(zip(self.input_names, shapes))
         return shapes if self._inputs_as_list else shapes[0]
@@ -224,10 +226,19 @@ class Functional(Sequential):
         return outs if self._several_outputs else outs[0]
 
     def _forward(self, x, training):
-        xs = functional_io.unpack(x, self._in_shapes) if self._several_inputs else [x]
+        xs = self._unpacked_inputs(x) if self._several_inputs else [x]
         outs = self._graph.forward(xs, training)
         self._output_mask = None if self._several_outputs else self._graph.output_masks[0]
         return functional_io.Outputs(outs) if self._several_outputs else outs[0]
+
+    def _unpacked_inputs(self, x) -> list:
+        """A packed batch of several inputs, as arrays (unknown sizes: read from its first columns)."""
+        if not unknown_dims.has_unknown(self._declared_in_shapes):
+            return functional_io.unpack(x, self._in_shapes)
+        sizes = iter(int(v) for v in x[0, :sum(d is None for s in self._declared_in_shapes for d in s)])
+        shapes = [tuple(next(sizes) if d is None else d for d in s) for s in self._declared_in_shapes]
+        self._fit_input_shapes(shapes)
+        return functional_io.unpack(x[:, x.shape[1] - self._input_shape[0]:], shapes)
 
     def _backward(self, dpred):
         if isinstance(dpred, functional_io.Outputs):
@@ -251,10 +262,33 @@ class Functional(Sequential):
         x = self._vectorized(x)
         if not self._several_inputs:
             return super()._prepare_x(x, what)
+        if unknown_dims.has_unknown(self._declared_in_shapes):
+            self._fit_inputs(x, what)
         packed = functional_io.pack_inputs(x, self.input_names, self._in_shapes, what)
+        if unknown_dims.has_unknown(self._declared_in_shapes):
+            # each row starts with the unknown sizes, so that any batch of it (a validation set of
+            # other lengths too) says how it unpacks
+            sizes = [a for s, d in zip(self._in_shapes, self._declared_in_shapes) for a, b in zip(s, d) if b is None]
+            packed = np.concatenate([np.tile(np.float32(sizes), (packed.shape[0], 1)), packed], axis=1)
         if not np.isfinite(packed).all():
             raise ValueError(f"{what} contains NaN or Inf")
         return packed
+
+    def _fit_inputs(self, x, what) -> None:
+        """Several inputs with sizes known only at run time: the layers fitted to these arrays'."""
+        shapes = [tuple(np.shape(a)[1:]) for a in functional_io.by_name(x, self.input_names, what)]
+        for name, declared, shape in zip(self.input_names, self._declared_in_shapes, shapes):
+            if not unknown_dims.matches(declared, shape):
+                raise ValueError(f"{what}[{name!r}] has samples of shape {shape}, but the model's input {name!r} "
+                                 f"expects {declared}")
+        self._fit_input_shapes(shapes)
+
+    def _fit_input_shapes(self, shapes) -> None:
+        if shapes != self._in_shapes:
+            self._in_shapes = shapes
+            self._input_shape = (sum(math.prod(s) for s in shapes),)
+            self._graph.fit_layers(shapes)
+            self._resolve_output_shapes()
 
     def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, what=""):
         if not self._several_outputs:
