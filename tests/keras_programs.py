@@ -1401,7 +1401,8 @@ def bidirectional_lstm(keras, workdir):
 def masking_program(keras, workdir):
     """Masks as Keras carries them: Embedding(mask_zero=True) before LSTM, GRU and SimpleRNN (a
     padded batch gives each sequence's own result), Bidirectional returning sequences into a masked
-    GlobalAveragePooling1D, Masking before an LSTM, and a tagger whose loss skips the padding."""
+    GlobalAveragePooling1D, Masking before an LSTM, a tagger whose loss skips the padding, and
+    Attention([query, value]) given both masks."""
     layers = keras.layers
     rng = np.random.default_rng(11)
     lengths = rng.integers(2, 9, 32)
@@ -1441,6 +1442,17 @@ def masking_program(keras, workdir):
     out["tagger_loss"] = _floats(tagger.fit(ids, tags, epochs=2, batch_size=8, shuffle=False,
                                             verbose=0).history["loss"])
     out["tagger_evaluate"] = float(tagger.evaluate(ids, tags, verbose=0))
+    # Attention([query, value]) on masked tensors: the layer gets both masks as one list
+    query_ids, value_ids = keras.Input(shape=(None,), dtype="int32"), keras.Input(shape=(None,), dtype="int32")
+    embed = layers.Embedding(20, 4, mask_zero=True)
+    attended = layers.Attention()([embed(query_ids), embed(value_ids)])
+    scorer = keras.Model([query_ids, value_ids], layers.Dense(2)(layers.GlobalAveragePooling1D()(attended)))
+    _set_weights(scorer, seed=7)
+    scorer.compile(keras.optimizers.SGD(0.1), "mse")
+    targets = rng.standard_normal((32, 2)).astype("float32")
+    out["attention_masks_loss"] = _floats(scorer.fit([ids, ids[::-1, :6]], targets, epochs=2, batch_size=8,
+                                                     shuffle=False, verbose=0).history["loss"])
+    out["attention_masks_predict"] = np.round(scorer.predict([ids[:3], ids[3:6, :6]], verbose=0), 5).tolist()
     return out
 
 

@@ -298,7 +298,9 @@ def mask_arguments(layer, n_tensors) -> list:
     names = _call_params(layer)[0]
     spec = layer.__dict__.get("_call_spec")
     if spec is not None and spec.first is not None:
-        return []  # (a list as first argument: its masks are not passed in a graph yet)
+        # a list as first argument (Attention([query, value])): `mask` takes its tensors' masks
+        # as a list, as Keras passes them (forward gathers them)
+        return [["mask"]] + [[] for _ in range(n_tensors - 1)] if "mask" in names else []
     arg_of = {0: names[0] if names else None}
     if spec is not None:
         for i, a in enumerate(spec.args):
@@ -511,7 +513,8 @@ def _program(layer, shape, dtype, training, masks=()) -> Program:
     programs = layer.__dict__.setdefault("_programs", {})
     shapes = [tuple(s) for s in shape] if isinstance(shape, list) else [tuple(shape)]
     slot = layer.__dict__.get("_call_slot")  # a shared layer's call in a graph: a program of its own
-    key = (tuple(shapes), np.dtype(dtype).str, bool(training), tuple(masks), slot)
+    key = (tuple(shapes), np.dtype(dtype).str, bool(training),
+           tuple((name, tuple(m) if isinstance(m, list) else m) for name, m in masks), slot)
     program = programs.get(key)
     if program is None:
         trace = Trace(training)
@@ -520,7 +523,8 @@ def _program(layer, shape, dtype, training, masks=()) -> Program:
             ts = [trace.input(np.zeros(s, dtype)) for s in shapes]
             args, kwargs = spec.fill(ts) if spec is not None else ((), {})
             for name, mask_shape in masks:
-                kwargs[name] = trace.input(np.zeros(mask_shape, np.bool_))
+                kwargs[name] = [None if ms is None else trace.input(np.zeros(ms, np.bool_)) for ms in mask_shape] \
+                    if isinstance(mask_shape, list) else trace.input(np.zeros(mask_shape, np.bool_))
             out = _traced_call(layer, trace, spec.first_arg(ts) if spec is not None else ts[0], args, None, kwargs)
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
         if not outs or not all(autodiff.is_traced(t) for t in outs):
@@ -531,16 +535,31 @@ def _program(layer, shape, dtype, training, masks=()) -> Program:
     return program
 
 
+def _mask_shape(mask):
+    """A mask's shape in a program's key (a list of masks: a list of shapes, None for a missing one)."""
+    if isinstance(mask, list):
+        return [None if m is None else tuple(np.shape(m)) for m in mask]
+    return tuple(np.shape(mask))
+
+
 def forward(layer, x, training, mask=None):
     """Its traced call() on a batch (a list: a call on several tensors); mask: the tensors' Keras
     masks (a list for several), given to the call() arguments that take them."""
     xs = x if isinstance(x, list) else [x]
     masks = (mask if isinstance(mask, list) else [mask]) if mask is not None else []
-    given = [(name, m) for takes, m in zip(mask_arguments(layer, len(xs)), masks) if m is not None
-             for name in takes]
+    spec = layer.__dict__.get("_call_spec")
+    first = spec.first if spec is not None else None
+    if first is not None and masks and mask_arguments(layer, len(xs)):
+        # (the list's masks, None where a tensor has none, as one `mask` argument)
+        listed = [masks[k] if k < len(masks) else None for k in range(first)]
+        given = [("mask", listed)] if any(m is not None for m in listed) else []
+    else:
+        given = [(name, m) for takes, m in zip(mask_arguments(layer, len(xs)), masks) if m is not None
+                 for name in takes]
     program = _program(layer, [a.shape for a in xs] if isinstance(x, list) else x.shape, xs[0].dtype, training,
-                       tuple((name, m.shape) for name, m in given))
-    outs, losses = program.forward(xs + [np.asarray(m, np.bool_) for _, m in given], training)
+                       tuple((name, _mask_shape(m)) for name, m in given))
+    arrays = [np.asarray(a, np.bool_) for _, m in given for a in (m if isinstance(m, list) else [m]) if a is not None]
+    outs, losses = program.forward(xs + arrays, training)
     layer._n_tensors = len(xs)
     layer._last_losses = losses
     layer._run = program
