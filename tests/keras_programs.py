@@ -1442,6 +1442,25 @@ def masking_program(keras, workdir):
     out["tagger_loss"] = _floats(tagger.fit(ids, tags, epochs=2, batch_size=8, shuffle=False,
                                             verbose=0).history["loss"])
     out["tagger_evaluate"] = float(tagger.evaluate(ids, tags, verbose=0))
+    # the same tagger as a Model subclass: its output's mask reaches the loss too
+
+    class Tagger(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.embed = layers.Embedding(20, 4, mask_zero=True)
+            self.lstm = layers.LSTM(5, return_sequences=True)
+            self.head = layers.Dense(3, activation="softmax")
+
+        def call(self, x):
+            return self.head(self.lstm(self.embed(x)))
+    subclassed = Tagger()
+    subclassed(ids[:2])
+    subclassed.set_weights([(np.random.default_rng(6 + k).standard_normal(np.shape(w)) * 0.3).astype("float32")
+                            for k, w in enumerate(subclassed.get_weights())])
+    subclassed.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
+    out["subclassed_tagger_loss"] = _floats(subclassed.fit(ids, tags, epochs=2, batch_size=8, shuffle=False,
+                                                           verbose=0).history["loss"])
+    out["subclassed_tagger_evaluate"] = float(subclassed.evaluate(ids, tags, verbose=0))
     # Attention([query, value]) on masked tensors: the layer gets both masks as one list
     query_ids, value_ids = keras.Input(shape=(None,), dtype="int32"), keras.Input(shape=(None,), dtype="int32")
     embed = layers.Embedding(20, 4, mask_zero=True)

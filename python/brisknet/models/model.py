@@ -150,6 +150,8 @@ class Model(Sequential, metaclass=abc.ABCMeta):
             outputs = [out]
             if targets is not None:
                 outputs.insert(0, self._traced_loss(trace, x, out, targets, training))
+            elif autodiff.is_traced(getattr(out, "_keras_mask", None)):
+                outputs.append(out._keras_mask)  # (the output's Keras mask: the loss skips those positions)
         program = Program(trace, outputs)
         self._programs[key] = program
         self._output_holder = _Output(out.shape[1:])
@@ -272,9 +274,10 @@ class Model(Sequential, metaclass=abc.ABCMeta):
     # ------------------------------------------------------------------ the step's phases
     def _forward(self, x, training):
         program = self._program(x.shape, x.dtype, training)
-        (out,), losses = program.forward([x], training)
+        outs, losses = program.forward([x], training)
         self._keep_run(program, losses)
-        return np.ascontiguousarray(out, np.float32)
+        self._output_mask = np.asarray(outs[1], bool) if len(outs) > 1 else None
+        return np.ascontiguousarray(outs[0], np.float32)
 
     def _keep_run(self, program, losses):
         """The program that ran (backward follows it) and the add_loss values it gave."""
