@@ -129,6 +129,7 @@ def test_a_file_op_that_brisknet_lacks_or_hostile_arguments_are_refused(tmp_path
                             (lambda e: e.update(class_name="_Private"), "not among"),
                             (lambda e: e["inbound_nodes"][0]["args"].append({"class_name": "os.system"}),
                              "unknown argument"),
+                            (lambda e: e.update(name=None), "has no name"),
                             (lambda e: e.update(class_name="Ones", config={"name": e["name"], "shape": [10 ** 6] * 3},
                                                 inbound_nodes=[{"args": [], "kwargs": {}}]), "no tensor")):
         broken = json.loads(json.dumps(config))

@@ -86,14 +86,16 @@ class OpEntry:
     """An op entry read from a file: called with its call's arguments, it makes the node."""
 
     def __init__(self, spec, source):
-        self.name = spec.get("name") or (spec.get("config") or {}).get("name")
+        config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
+        self.name = spec.get("name", config.get("name"))
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"{source}: an op entry ({str(spec.get('class_name'))[:40]!r}) has no name")
         self.op_name = _snake(str(spec.get("class_name")))
         function = getattr(ops, self.op_name, None) if not self.op_name.startswith("_") else None
         if self.op_name != "getitem" and (function is None or not inspect.isfunction(function)):
             raise ValueError(f"{source}: op {spec.get('class_name')!r} ({self.op_name}) is not among brisknet's "
                              "keras.ops")
         self.function = operator.getitem if self.op_name == "getitem" else function
-        config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
         self.config = {k: v for k, v in config.items() if k != "name"}
         self.source = source
 
