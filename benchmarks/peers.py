@@ -118,11 +118,13 @@ def machine(threads):
     return f"{cpu}, GEMM path {brisknet.cpu_info()['gemm_isa']}, {threads} threads"
 
 
-def ratio_line(rates):
-    """'brisknet / best peer' of {label: samples/s}."""
+def ratio_line(rates, unit="samples/s", each=False):
+    """'brisknet / best peer' of {label: rate} (each: brisknet's ratio to every peer too)."""
     best = max((r for k, r in rates.items() if k != "brisknet"), default=None)
     cells = ", ".join(f"{k} {r:,.0f}" for k, r in rates.items())
-    return f"samples/s {cells}" + (f"; brisknet / best peer {rates['brisknet'] / best:.2f}" if best else "")
+    ratios = "".join(f"; brisknet / {k} {rates['brisknet'] / r:.2f}" for k, r in rates.items()
+                     if k != "brisknet") if each else ""
+    return f"{unit} {cells}{ratios}" + (f"; brisknet / best peer {rates['brisknet'] / best:.2f}" if best else "")
 
 
 def torch_epoch(torch, net, x, y, batch, loss=None, target_dtype=np.int64, compiled=False):
@@ -226,9 +228,5 @@ def token_rates(model, x, y, batch, torch_epoch, sizes, keras_definitions=None):
             w.close()
     rates = {k: x.size / v for k, v in seconds.items()}
     print(f"# {machine(threads)}; {sizes}")
-    best = max((r for k, r in rates.items() if k != "brisknet"), default=None)
-    cells = ", ".join(f"{k} {r:,.0f}" for k, r in rates.items())
-    print(f"tokens/s {cells}" + "".join(f"; brisknet / {k} {rates['brisknet'] / r:.2f}"
-                                        for k, r in rates.items() if k != "brisknet") +
-          (f"; brisknet / best peer {rates['brisknet'] / best:.2f}" if best else ""))
+    print(ratio_line(rates, "tokens/s", each=True))
     return rates

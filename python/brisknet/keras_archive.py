@@ -409,7 +409,7 @@ def _load_vocabularies(model, file, source) -> None:
                     continue
                 lines = _read_entry(zf, name, MAX_VOCABULARY_BYTES, source).decode("utf-8").split("\n")
                 tokens = lines[:-1] if lines and lines[-1] == "" else lines
-                if type(layer).__name__ == "IntegerLookup":
+                if isinstance(layer, layers_module.IntegerLookup):
                     tokens = [int(t) for t in tokens]
                 layer.set_vocabulary(tokens)
     except _ZIP_ERRORS + (UnicodeDecodeError, TypeError) as e:

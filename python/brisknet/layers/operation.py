@@ -82,18 +82,18 @@ def _install_operators():
     def binary(f, name):
         return (lambda self, other: symbolic_call(f, name, (self, other), {}),
                 lambda self, other: symbolic_call(f, name, (other, self), {}))
-    table = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
-             "pow": operator.pow, "matmul": operator.matmul}
-    names = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide", "pow": "power",
-             "matmul": "matmul"}
+    # dunder stem -> (the operator, the keras.ops name a file records it by)
+    table = {"add": (operator.add, "add"), "sub": (operator.sub, "subtract"), "mul": (operator.mul, "multiply"),
+             "truediv": (operator.truediv, "divide"), "pow": (operator.pow, "power"),
+             "matmul": (operator.matmul, "matmul")}
 
     def not_iterable(self):
         # (without it Python would iterate by __getitem__ 0, 1, 2, ... without end)
         raise TypeError("a symbolic tensor of a functional model cannot be iterated; index it (x[:, 0]) or split "
                         "it with keras.ops")
     for cls in (SymbolicTensor, InputLayer):
-        for dunder, f in table.items():
-            forward, reverse = binary(f, names[dunder])
+        for dunder, (f, name) in table.items():
+            forward, reverse = binary(f, name)
             setattr(cls, f"__{dunder}__", forward)
             setattr(cls, f"__r{dunder}__", reverse)
         cls.__neg__ = lambda self: symbolic_call(operator.neg, "negative", (self,), {})

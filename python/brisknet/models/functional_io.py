@@ -84,6 +84,23 @@ class Outputs:
         return np.asarray(self)
 
 
+def kept(batch):
+    """A copy of a forward pass's output batch that outlives the workspaces it lies in (several
+    outputs stay apart: packing them side by side would copy them twice more)."""
+    if isinstance(batch, Outputs):
+        return Outputs([p.copy() for p in batch.parts])
+    return np.array(batch, np.float32)
+
+
+def joined(batches):
+    """The kept batches of a predict, one after another (several outputs: each output's)."""
+    if len(batches) == 1:
+        return batches[0]
+    if isinstance(batches[0], Outputs):
+        return Outputs([np.concatenate(p) for p in zip(*(b.parts for b in batches))])
+    return np.concatenate(batches)
+
+
 class MultiOutputLoss(losses.Loss):
     """compile's losses of a model with several outputs: each output's loss on its columns of
     the packed predictions and targets, summed with loss_weights."""

@@ -150,14 +150,14 @@ class Evaluating:
                 xb = self._prepare_batch(batch, what=f"x[{step}]", need_y=False)[0]
                 if cbl is not None:
                     cbl.on_predict_batch_begin(step)
-                outs.append(self._forward(xb, training=False).copy())
+                outs.append(functional_io.kept(self._forward(xb, training=False)))
                 if cbl is not None:
-                    cbl.on_predict_batch_end(step, {"outputs": outs[-1]})
+                    cbl.on_predict_batch_end(step, {"outputs": np.asarray(outs[-1])})
             if cbl is not None:
                 cbl.on_predict_end()
             if not outs:
                 raise ValueError("predict: the dataset gave no batches")
-            return np.concatenate(outs)
+            return functional_io.joined(outs)
         x = self._prepare_x(x)
         cbl = self._callbacks_for(callbacks, verbose, x.shape[0], batch_size)
         if cbl is not None:
@@ -180,15 +180,10 @@ class Evaluating:
                 sl = slice(start, start + batch_size)
                 if hooks:
                     cbl.on_predict_batch_begin(step)
-                y = self._forward(x[sl], training=False)
-                # (several outputs stay apart: packing them side by side would copy them twice more)
-                parts.append(functional_io.Outputs([p.copy() for p in y.parts])
-                             if isinstance(y, functional_io.Outputs) else np.array(y, np.float32))
+                parts.append(functional_io.kept(self._forward(x[sl], training=False)))
                 if hooks:
                     cbl.on_predict_batch_end(step, {"outputs": np.asarray(parts[-1])})
-            out = parts[0] if len(parts) == 1 else \
-                functional_io.Outputs([np.concatenate(p) for p in zip(*(b.parts for b in parts))]) \
-                if isinstance(parts[0], functional_io.Outputs) else np.concatenate(parts)
+            out = functional_io.joined(parts)
         if cbl is not None:
             cbl.on_predict_end()
         return out
@@ -219,7 +214,7 @@ class Evaluating:
     def _eager_call(self, x, training=False):
         x = self._prepare_x(x)
         self._weights_to_host()
-        return self._forward(x, training=bool(training)).copy()
+        return functional_io.kept(self._forward(x, training=bool(training)))
 
     def reset_metrics(self):
         for m in self._metrics or []:
@@ -259,7 +254,7 @@ class Evaluating:
     def predict_on_batch(self, x):
         x = self._prepare_x(x)
         self._weights_to_host()
-        return self._forward(x, training=False).copy()
+        return functional_io.kept(self._forward(x, training=False))
 
     @staticmethod
     def _single_batch_result(loss, metrics, return_dict):
