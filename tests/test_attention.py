@@ -14,6 +14,9 @@ CASES = [  # batch, queries, keys, heads, d, dv, causal, mask
     (2, 70, 70, 2, 8, 8, True, False),     # several blocks of queries and keys; causal skips blocks
     (3, 40, 100, 2, 5, 3, False, True),
     (2, 33, 33, 1, 4, 4, True, True),      # a row that may attend to nothing: the mean of the values
+    (2, 150, 150, 2, 8, 8, True, True),    # causal tiles skipped in several blocks, with a mask
+    (1, 700, 700, 1, 4, 4, True, False),   # more keys than the micro-kernel's kc: several k blocks
+    (1, 40, 700, 2, 4, 5, False, True),
 ]
 
 
@@ -69,6 +72,36 @@ def test_attention_gradients_in_float64(case):
     _core.attention_backward(*grads, r, q, k, v, o, lse, mask, 1 / np.sqrt(q.shape[3]), causal)
     for x, g in zip((q, k, v), grads):
         assert_grad_close(g, numeric_grad(lambda _: _forward(q, k, v, mask, causal)[0] * r, x))
+
+
+def reference_gradients(q, k, v, mask, causal, scale, dout):
+    """The reference's gradients in numpy: masked scores are constants (-1e9), so they pass none."""
+    tq, tk = q.shape[1], k.shape[1]
+    allow = np.ones((q.shape[0], tq, tk), bool) if mask is None else mask.astype(bool)
+    if causal:
+        allow = allow & np.tril(np.ones((tq, tk), bool))
+    s = np.where(allow[:, None], np.einsum("bqhd,bkhd->bhqk", q * scale, k), -1e9)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    dv = np.einsum("bhqk,bqhd->bkhd", p, dout)
+    dp = np.einsum("bqhd,bkhd->bhqk", dout, v)
+    ds = np.where(allow[:, None], p * (dp - (dp * p).sum(-1, keepdims=True)), 0) * scale
+    return np.einsum("bhqk,bkhd->bqhd", ds, k), np.einsum("bhqk,bqhd->bkhd", ds, q), dv
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-11), (np.float32, 5e-5)])
+def test_attention_gradients_against_numpy(case, dtype, tol):
+    rng = np.random.default_rng(4)
+    (q, k, v), mask, causal = _inputs(rng, case, dtype)
+    dout = rng.standard_normal(q.shape[:3] + (v.shape[3],)).astype(dtype)
+    scale = 1 / np.sqrt(q.shape[3])
+    o, lse = _forward(q, k, v, mask, causal)
+    grads = [np.empty_like(a) for a in (q, k, v)]
+    _core.attention_backward(*grads, dout, q, k, v, o, lse, mask, scale, causal)
+    expected = reference_gradients(*(a.astype(np.float64) for a in (q, k, v)), mask, causal, scale, dout)
+    for got, want in zip(grads, expected):
+        np.testing.assert_allclose(got, want, atol=tol, rtol=tol)
 
 
 def test_attention_is_bit_identical_across_thread_counts():

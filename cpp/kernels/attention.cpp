@@ -1,10 +1,11 @@
 // Scaled dot-product attention, fused (FlashAttention's scheme on a CPU): for each (sample, head),
 // a block of query rows against the keys it may see, the block's scores, their softmax and the
 // product with V, so the (queries x keys) score matrix is never written whole: a thread's
-// workspace is one block of rows (linear in the sequence's length). The products are brisknet's
-// GEMM reading q, k, v and o in place through their strides; the backward pass recomputes each
-// block's probabilities from the saved log-sum-exp. A causal mask leaves out every key past a
-// block's last query. One (sample, head) is one thread's task, in a fixed order: the same bits on
+// workspace is one block of rows (linear in the sequence's length). The products run on GEMM's
+// micro-kernel (gemm_panels.h), with a head's K and V packed once for all its blocks of queries;
+// the backward pass recomputes each block's probabilities from the saved log-sum-exp. A causal
+// mask leaves out every key past a block's last query, and the tiles of the block's products
+// that lie wholly past the diagonal. One (sample, head) is one thread's task, in a fixed order: the same bits on
 // any number of threads.
 //
 // Layout: q (batch, tq, heads, d), k (batch, tk, heads, d), v (batch, tk, heads, dv), o (batch,
@@ -19,6 +20,7 @@
 
 #include "brisknet/kernels.h"
 #include "brisknet/fast_math.h"
+#include "gemm_panels.h"
 #include "isa_clones.h"
 #include "parallel.h"
 
@@ -26,8 +28,17 @@ namespace brisknet {
 namespace {
 
 using detail::at_isa;
+using detail::gemm_kernels;
+using detail::MicroKernel;
+using detail::multiply_packed;
+using detail::pack_a;
+using detail::pack_b;
+using detail::packed_a_size;
+using detail::packed_b_size;
+using detail::PackedB;
+using detail::Triangle;
 
-constexpr int64_t kQueryBlock = 64;
+constexpr int64_t kMaxQueryBlock = 128;
 
 // e^x for x <= 0 (-inf: 0): float32 vectorisable (fast_math.h; 0 below -87, where FTZ would
 // flush anyway), float64 glibc's (gradient checks).
@@ -41,11 +52,31 @@ inline T exp_nonpositive(T x) {
   }
 }
 
+// The largest scale * p[j] over j < n where seen (m, when not null: nonzero), -inf where none:
+// in 8 lanes, so the loop vectorises (one running maximum does not).
 template <typename T>
-T max_of(const T* p, int64_t n) {
-  T top = -std::numeric_limits<T>::infinity();
-  for (int64_t j = 0; j < n; ++j) top = p[j] > top ? p[j] : top;
+T scaled_max(const T* p, const uint8_t* m, int64_t n, T scale) {
+  const T inf = std::numeric_limits<T>::infinity();
+  T lanes[8] = {-inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf};
+  auto seen = [&](int64_t j) { return m && !m[j] ? -inf : p[j] * scale; };
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) lanes[k] = seen(j + k) > lanes[k] ? seen(j + k) : lanes[k];
+  for (; j < n; ++j) lanes[0] = seen(j) > lanes[0] ? seen(j) : lanes[0];
+  T top = lanes[0];
+  for (int k = 1; k < 8; ++k) top = lanes[k] > top ? lanes[k] : top;
   return top;
+}
+
+// p[j] := e^(scale * p[j] - top) over j < n, 0 where m (when not null) is 0: a softmax's
+// numerators from raw scores in one pass.
+template <typename T>
+void scaled_exp(T* p, const uint8_t* m, int64_t n, T scale, T top) {
+  if (!m) {
+    for (int64_t j = 0; j < n; ++j) p[j] = exp_nonpositive(p[j] * scale - top);
+  } else {
+    for (int64_t j = 0; j < n; ++j) p[j] = m[j] ? exp_nonpositive(p[j] * scale - top) : T(0);
+  }
 }
 
 // The sum of p[0..n) in 8 partial sums (the loop vectorises; a fixed order).
@@ -80,36 +111,62 @@ Rows<T> rows_of(T* p, const Shape& s, int64_t b, int64_t h, int64_t t, int64_t w
   return {p + (b * t * s.heads + h) * width, s.heads * width};
 }
 
-// The thread's workspaces, grown once (no allocation in steady-state steps).
+// The thread's workspaces, grown once (no allocation in steady-state steps): a block's scores
+// and score gradients, a packed A operand, the packed per-head operands and a packed block.
+enum Workspace { kScores, kScoreGrads, kPackedA, kKeysT, kKeys, kValues, kValuesT, kPackedBlock, kWorkspaces };
+
 template <typename T>
-T* scratch(int which, size_t size) {
-  thread_local std::vector<T> buffers[2];
+T* scratch(Workspace which, int64_t size) {
+  thread_local std::vector<T> buffers[kWorkspaces];
   std::vector<T>& b = buffers[which];
-  if (b.size() < size) {
-    b.resize(size);
+  if (b.size() < size_t(size)) {
+    b.resize(size_t(size));
     count_workspace_allocation();
   }
   return b.data();
 }
 
-// S[i, j] = q_i . k_j for the block's rows (ld: S's row stride), j < keys.
+// Query blocks of about 64 rows, a whole number of the micro-kernel's row strips.
 template <typename T>
-void block_scores(T* S, int64_t ld, const Rows<const T>& q, const Rows<const T>& k, int64_t i0, int64_t n,
-                  int64_t keys, int64_t d) {
-  gemm<T>(S, ld, q.row(i0), q.stride, 1, k.base, 1, k.stride, n, keys, d, T(0), nullptr);
+int64_t query_block(const MicroKernel<T>& uk) {
+  return std::min<int64_t>(kMaxQueryBlock, (64 + uk.mr - 1) / uk.mr * uk.mr);
 }
 
-// Row i's scores -> scale * score with the masked keys at -inf (the causal diagonal, the mask).
+// The row stride of a block's scores: tk and a little more, an odd number of cache lines, so that
+// packing a column of them (P^T, dS^T) does not read every row through one set of L1 (a stride
+// of 4 KiB did: 30 % of the backward pass's own time at 1,024 keys).
 template <typename T>
-void masked_row(T* si, const Shape& s, int64_t b, int64_t i, int64_t keys, T scale) {
-  for (int64_t j = 0; j < keys; ++j) si[j] *= scale;
-  const T inf = std::numeric_limits<T>::infinity();
-  if (s.causal)
-    for (int64_t j = i + 1; j < keys; ++j) si[j] = -inf;
-  if (s.mask) {
-    const uint8_t* m = s.mask + (b * s.tq + i) * s.tk;
-    for (int64_t j = 0; j < keys; ++j) si[j] = m[j] ? si[j] : -inf;
-  }
+int64_t score_stride(int64_t tk) {
+  const int64_t line = 64 / int64_t(sizeof(T));
+  return ((tk + line - 1) / line | 1) * line;
+}
+
+// Room for any packed A operand of a task: a block's rows by up to tk columns, or tk rows by a
+// block's columns.
+template <typename T>
+T* packed_a_space(const MicroKernel<T>& uk, const Shape& s, int64_t block) {
+  const int64_t width = std::max({s.d, s.dv, s.tk});
+  return scratch<T>(kPackedA, std::max(packed_a_size(uk, block, width), packed_a_size(uk, s.tk, block)));
+}
+
+// The part of a block's product (queries from i0) that a causal mask makes zero or unwanted.
+inline Triangle causal_part(const Shape& s, Triangle::Kind kind, int64_t i0) {
+  return s.causal ? Triangle{kind, i0} : Triangle{};
+}
+
+// C (m x n) := beta C + A B, A packed here (A[i, p] at A + i * rsa + p * csa), B packed already.
+template <typename T>
+void multiply(const MicroKernel<T>& uk, T* C, int64_t ldc, T* Ap, const T* A, int64_t rsa, int64_t csa,
+              const PackedB<T>& B, int64_t m, int64_t n, int64_t k, T beta, Triangle zero = {}) {
+  pack_a(uk, Ap, A, rsa, csa, m, k);
+  multiply_packed(uk, C, ldc, Ap, B, m, n, k, beta, zero);
+}
+
+// The keys row i sees, [0, returned): the causal mask ends the row there (the caller zeroes the
+// rest, which the products may not have written). mask: row i's, or null.
+inline int64_t keys_seen(const Shape& s, int64_t i, int64_t keys) { return s.causal ? std::min(keys, i + 1) : keys; }
+inline const uint8_t* row_mask(const Shape& s, int64_t b, int64_t i) {
+  return s.mask ? s.mask + (b * s.tq + i) * s.tk : nullptr;
 }
 
 // A query that may attend to no key: the mean of all values (Keras' -1e9 mask gives it).
@@ -121,33 +178,44 @@ void mean_of_values(T* oi, const Rows<const T>& v, int64_t tk, int64_t dv) {
   for (int64_t c = 0; c < dv; ++c) oi[c] /= T(tk);
 }
 
+// Every block of queries multiplies the head's K^T and V: packed once per head.
 template <typename T>
 void forward_task(T* o, T* lse, const T* q, const T* k, const T* v, const Shape& s, int64_t b, int64_t h, T scale) {
+  const MicroKernel<T>& uk = gemm_kernels<T>().tiles[0];
   const Rows<const T> qr = rows_of(q, s, b, h, s.tq, s.d), kr = rows_of(k, s, b, h, s.tk, s.d),
                       vr = rows_of(v, s, b, h, s.tk, s.dv);
   const Rows<T> orow = rows_of(o, s, b, h, s.tq, s.dv);
-  T* P = scratch<T>(0, size_t(kQueryBlock * s.tk));
+  const int64_t block = query_block(uk);
+  const int64_t ld = score_stride<T>(s.tk);
+  T* P = scratch<T>(kScores, block * ld);
+  T* Ap = packed_a_space(uk, s, block);
+  const PackedB<T> keys_t = pack_b(uk, scratch<T>(kKeysT, packed_b_size(uk, s.d, s.tk)), kr.base, 1, kr.stride, s.d, s.tk);
+  const PackedB<T> values = pack_b(uk, scratch<T>(kValues, packed_b_size(uk, s.tk, s.dv)), vr.base, vr.stride, 1, s.tk, s.dv);
   T* row_lse = lse + (b * s.heads + h) * s.tq;
   const T inf = std::numeric_limits<T>::infinity();
-  for (int64_t i0 = 0; i0 < s.tq; i0 += kQueryBlock) {
-    const int64_t n = std::min(kQueryBlock, s.tq - i0), keys = s.keys_for(i0, n);
-    block_scores(P, s.tk, qr, kr, i0, n, keys, s.d);
-    T sums[kQueryBlock];
+  for (int64_t i0 = 0; i0 < s.tq; i0 += block) {
+    const int64_t n = std::min(block, s.tq - i0), keys = s.keys_for(i0, n);
+    // the causal triangle: scores past the diagonal unwanted, probabilities there zero
+    const Triangle wanted = causal_part(s, Triangle::wanted_columns, i0), upto = causal_part(s, Triangle::k_upto, i0);
+    multiply(uk, P, ld, Ap, qr.row(i0), qr.stride, 1, keys_t, n, keys, s.d, T(0), wanted);  // S = Q K^T
+    T sums[kMaxQueryBlock];
     for (int64_t i = 0; i < n; ++i) {  // each row's softmax, unnormalised: e^(x - max)
-      T* pi = P + i * s.tk;
-      masked_row(pi, s, b, i0 + i, keys, scale);
-      const T top = max_of(pi, keys);
+      T* pi = P + i * ld;
+      const int64_t seen = keys_seen(s, i0 + i, keys);
+      const uint8_t* m = row_mask(s, b, i0 + i);
+      const T top = scaled_max(pi, m, seen, scale);
+      std::fill(pi + seen, pi + keys, T(0));
       if (top == -inf) {  // no key: P stays 0, the row is the mean of the values (below)
-        std::fill(pi, pi + keys, T(0));
+        std::fill(pi, pi + seen, T(0));
         row_lse[i0 + i] = -inf;
         continue;
       }
-      for (int64_t j = 0; j < keys; ++j) pi[j] = exp_nonpositive(pi[j] - top);
-      sums[i] = sum_of(pi, keys);
+      scaled_exp(pi, m, seen, scale, top);
+      sums[i] = sum_of(pi, seen);
       row_lse[i0 + i] = top + std::log(sums[i]);
     }
     // O = (P V) / the rows' sums
-    gemm<T>(orow.row(i0), orow.stride, P, s.tk, 1, vr.base, vr.stride, 1, n, s.dv, keys, T(0), nullptr);
+    multiply(uk, orow.row(i0), orow.stride, Ap, P, ld, 1, values, n, s.dv, keys, T(0), upto);
     for (int64_t i = 0; i < n; ++i) {
       T* oi = orow.row(i0 + i);
       if (row_lse[i0 + i] == -inf) {
@@ -160,52 +228,67 @@ void forward_task(T* o, T* lse, const T* q, const T* k, const T* v, const Shape&
   }
 }
 
+// K^T, V^T and K packed once per head; each block's dO and Q packed once for dV and dK.
 template <typename T>
 void backward_task(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v, const T* o, const T* lse,
                    const Shape& s, int64_t b, int64_t h, T scale) {
+  const MicroKernel<T>& uk = gemm_kernels<T>().tiles[0];
   const Rows<const T> qr = rows_of(q, s, b, h, s.tq, s.d), kr = rows_of(k, s, b, h, s.tk, s.d),
                       vr = rows_of(v, s, b, h, s.tk, s.dv), dor = rows_of(dout, s, b, h, s.tq, s.dv),
                       orow = rows_of(o, s, b, h, s.tq, s.dv);
   const Rows<T> dqr = rows_of(dq, s, b, h, s.tq, s.d), dkr = rows_of(dk, s, b, h, s.tk, s.d),
                 dvr = rows_of(dv, s, b, h, s.tk, s.dv);
-  T* P = scratch<T>(0, size_t(kQueryBlock * s.tk));
-  T* dS = scratch<T>(1, size_t(kQueryBlock * s.tk));
+  const int64_t block = query_block(uk);
+  const int64_t ld = score_stride<T>(s.tk);
+  T* P = scratch<T>(kScores, block * ld);
+  T* dS = scratch<T>(kScoreGrads, block * ld);
+  T* Ap = packed_a_space(uk, s, block);
+  T* Bp = scratch<T>(kPackedBlock, packed_b_size(uk, block, std::max(s.d, s.dv)));
+  const PackedB<T> keys_t = pack_b(uk, scratch<T>(kKeysT, packed_b_size(uk, s.d, s.tk)), kr.base, 1, kr.stride, s.d, s.tk);
+  const PackedB<T> values_t = pack_b(uk, scratch<T>(kValuesT, packed_b_size(uk, s.dv, s.tk)), vr.base, 1, vr.stride, s.dv, s.tk);
+  const PackedB<T> keys = pack_b(uk, scratch<T>(kKeys, packed_b_size(uk, s.tk, s.d)), kr.base, kr.stride, 1, s.tk, s.d);
   const T* row_lse = lse + (b * s.heads + h) * s.tq;
   const T inf = std::numeric_limits<T>::infinity();
   for (int64_t j = 0; j < s.tk; ++j) {  // dK and dV accumulate over the query blocks
     std::fill(dkr.row(j), dkr.row(j) + s.d, T(0));
     std::fill(dvr.row(j), dvr.row(j) + s.dv, T(0));
   }
-  for (int64_t i0 = 0; i0 < s.tq; i0 += kQueryBlock) {
-    const int64_t n = std::min(kQueryBlock, s.tq - i0);
+  for (int64_t i0 = 0; i0 < s.tq; i0 += block) {
+    const int64_t n = std::min(block, s.tq - i0);
     bool uniform = false;  // a row that attends to nothing: P = 1 / tk over every key, no score gradient
     for (int64_t i = 0; i < n; ++i) uniform |= row_lse[i0 + i] == -inf;
-    const int64_t keys = uniform ? s.tk : s.keys_for(i0, n);
-    block_scores(P, s.tk, qr, kr, i0, n, keys, s.d);
-    // dP = dO V^T over the block's keys
-    gemm<T>(dS, s.tk, dor.row(i0), dor.stride, 1, vr.base, 1, vr.stride, n, keys, s.dv, T(0), nullptr);
+    const int64_t nk = uniform ? s.tk : s.keys_for(i0, n);
+    const Triangle wanted = uniform ? Triangle{} : causal_part(s, Triangle::wanted_columns, i0),
+                   upto = uniform ? Triangle{} : causal_part(s, Triangle::k_upto, i0),
+                   from = uniform ? Triangle{} : causal_part(s, Triangle::k_from, i0);
+    multiply(uk, P, ld, Ap, qr.row(i0), qr.stride, 1, keys_t, n, nk, s.d, T(0), wanted);        // S = Q K^T
+    multiply(uk, dS, ld, Ap, dor.row(i0), dor.stride, 1, values_t, n, nk, s.dv, T(0), wanted);  // dP = dO V^T
     for (int64_t i = 0; i < n; ++i) {
-      T* pi = P + i * s.tk;
-      T* dsi = dS + i * s.tk;
+      T* pi = P + i * ld;
+      T* dsi = dS + i * ld;
       const T l = row_lse[i0 + i];
       if (l == -inf) {
-        std::fill(pi, pi + keys, T(1) / T(s.tk));
-        std::fill(dsi, dsi + keys, T(0));
+        std::fill(pi, pi + nk, T(1) / T(s.tk));
+        std::fill(dsi, dsi + nk, T(0));
         continue;
       }
-      masked_row(pi, s, b, i0 + i, keys, scale);
-      for (int64_t j = 0; j < keys; ++j) pi[j] = exp_nonpositive(pi[j] - l);
+      const int64_t seen = keys_seen(s, i0 + i, nk);
+      scaled_exp(pi, row_mask(s, b, i0 + i), seen, scale, l);
+      std::fill(pi + seen, pi + nk, T(0));
+      std::fill(dsi + seen, dsi + nk, T(0));
       // dS = P (dP - delta), delta = dO . O; the scale of the scores folded in
       const T* a = dor.row(i0 + i);
       const T* c = orow.row(i0 + i);
       T delta = 0;
       for (int64_t x = 0; x < s.dv; ++x) delta += a[x] * c[x];
-      for (int64_t j = 0; j < keys; ++j) dsi[j] = pi[j] * (dsi[j] - delta) * scale;
+      for (int64_t j = 0; j < seen; ++j) dsi[j] = pi[j] * (dsi[j] - delta) * scale;
     }
     // dV += P^T dO, dK += dS^T Q, dQ = dS K
-    gemm<T>(dvr.base, dvr.stride, P, 1, s.tk, dor.row(i0), dor.stride, 1, keys, s.dv, n, T(1), nullptr);
-    gemm<T>(dkr.base, dkr.stride, dS, 1, s.tk, qr.row(i0), qr.stride, 1, keys, s.d, n, T(1), nullptr);
-    gemm<T>(dqr.row(i0), dqr.stride, dS, s.tk, 1, kr.base, kr.stride, 1, n, s.d, keys, T(0), nullptr);
+    const PackedB<T> dout_block = pack_b(uk, Bp, dor.row(i0), dor.stride, int64_t(1), n, s.dv);
+    multiply(uk, dvr.base, dvr.stride, Ap, P, 1, ld, dout_block, nk, s.dv, n, T(1), from);
+    const PackedB<T> q_block = pack_b(uk, Bp, qr.row(i0), qr.stride, int64_t(1), n, s.d);
+    multiply(uk, dkr.base, dkr.stride, Ap, dS, 1, ld, q_block, nk, s.d, n, T(1), from);
+    multiply(uk, dqr.row(i0), dqr.stride, Ap, dS, ld, 1, keys, n, s.d, nk, T(0), upto);
   }
 }
 
