@@ -39,6 +39,13 @@ def test_transposes_and_bias(rng, ta, tb, dtype):
         check_product(out, a, b, ta, tb, bias, dtype)
 
 
+@pytest.mark.parametrize("ta", [False, True])
+def test_k_deeper_than_a_panel(rng, ta):
+    """k split over several B panels (gemm.cpp's panel_depth): C accumulates them in order."""
+    a, b = operands(rng, 20, 5000, 40, ta, False)
+    check_product(kernels.matmul(a, b, ta), a, b, ta)
+
+
 @pytest.mark.parametrize("m", ODD_SIZES)
 def test_odd_shapes(rng, m):
     for k in (1, 7, 257, 513):
@@ -85,8 +92,9 @@ def test_integer_inputs_are_cast_like_numpy():
     np.testing.assert_array_equal(out, a @ b)
 
 
-def test_bit_identical_for_any_thread_count(rng):
-    a, b = operands(rng, 200, 900, 300, False, True)
+@pytest.mark.parametrize("shape", [(200, 900, 300), (30, 5000, 70)])  # (k beyond one B panel's depth)
+def test_bit_identical_for_any_thread_count(rng, shape):
+    a, b = operands(rng, *shape, False, True)
     results = []
     for threads in (1, 2, 3, 16):
         brisknet.set_num_threads(threads)

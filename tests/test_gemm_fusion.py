@@ -45,7 +45,7 @@ def test_dense_input_grad_is_matmul_then_activation_grad(rng, shape, act):
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("shape", SHAPES + [(600, 30, 40), (2, 1, 3)])
+@pytest.mark.parametrize("shape", SHAPES + [(600, 30, 40), (2, 1, 3), (5000, 20, 70)])  # (k beyond a panel's depth)
 def test_dense_params_grad_sums_bias_while_packing(rng, shape):
     m, k, n = shape  # h is (m, k), dz (m, n): the batch m is the GEMM's reduction
     h = rng.standard_normal((m, k)).astype(np.float32)

@@ -3,6 +3,7 @@
 // never the k reduction, so results are bit-identical for any thread count.
 #include <omp.h>
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -96,6 +97,16 @@ bool narrow_shape(const GemmKernels<T>& ks, int64_t m, int64_t n, int64_t csb) {
 }
 inline bool few_rows_shape(int64_t m, int64_t csb) { return m <= detail::kFewRowsMax && csb == 1; }
 
+// How much of k one B panel (panel values, in L3) covers: A is packed again for every panel
+// (n / NC times) and C is read and written again for every panel depth of k (k / KK times), so
+// with NC = panel / KK the two costs balance near KK = sqrt(panel). All of a larger k in one panel
+// made NC a few hundred columns at the weight gradients of batches of thousands and the input
+// gradient of a 20,000-wide layer: A packed dozens of times (0.7-0.8x OpenBLAS there).
+inline int64_t panel_depth(int64_t panel, int64_t KC) {
+  const auto root = int64_t(std::sqrt(double(panel)));
+  return std::max(KC, (root + KC / 2) / KC * KC);
+}
+
 // The packed path (every shape but those gemm hands to few_rows or narrow_rows). pack_a(Ap, i0,
 // rows, p0, kc, MR) packs rows i0..i0 + rows of op(A), k columns p0..p0 + kc, as pack_a_strip.
 template <typename T, typename PackA>
@@ -106,7 +117,7 @@ void packed_gemm(T* C, int64_t ldc, const PackA& pack_a, const T* B, int64_t rsb
   const int MR = uk.mr, NR = uk.nr;
   const int64_t KC = uk.kc, kc_max = std::min(KC, k);
   const int nt = detail::threads_for(2 * m * n * k, detail::kGemmFlopGrain);
-  // Loops: jc (a B panel of KK x NC, KK all of k unless k is huge, packed once, in L3) -> ic (an
+  // Loops: jc (a B panel of KK x NC, KK all of k up to panel_depth, packed once, in L3) -> ic (an
   // A block of MC rows) -> pc (k blocks: the A block's kc columns packed, in L2) -> tiles. With
   // the k loop inside, each thread's C block (MC x NC / threads) stays in L2 across the k blocks
   // instead of streaming from memory once per k block. Every element of C still sums its k
@@ -114,7 +125,7 @@ void packed_gemm(T* C, int64_t ldc, const PackA& pack_a, const T* B, int64_t rsb
   // MC: the A block and the thread's C block together in the half of L2 the model gave the A
   // block alone.
   const int64_t panel = int64_t(uk.nc) * KC;  // values
-  const int64_t NC = std::min(n, std::max<int64_t>(NR, panel / std::max(k, KC) / NR * NR));
+  const int64_t NC = std::min(n, std::max<int64_t>(NR, panel / std::min(std::max(k, KC), panel_depth(panel, KC)) / NR * NR));
   const int64_t KK = std::max(KC, panel / NC / KC * KC);
   const int64_t c_cols = (NC + nt - 1) / nt;
   const int64_t MC = std::max<int64_t>(MR, uk.mc * KC / (KC + c_cols) / MR * MR);
