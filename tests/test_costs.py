@@ -23,6 +23,15 @@ def test_flops_per_sample_by_hand():
     assert f == {"forward": forward, "training": forward + backward}
 
 
+def test_recurrent_flops_count_both_directions():
+    model = keras.Sequential([keras.Input((5, 10)), layers.Bidirectional(layers.LSTM(8, return_sequences=True)),
+                              layers.LSTM(4)])
+    lstm = 2 * 5 * (10 + 8) * 32  # per direction: 5 steps of 4 gates of 8 units on 10 inputs and 8 states
+    second = 2 * 5 * (16 + 4) * 16
+    assert costs.layer_flops(model.layers[0]) == (2 * lstm, 4 * lstm)
+    assert costs.model_flops(model)["forward"] == 2 * lstm + second
+
+
 @pytest.mark.parametrize("optimizer,arrays", [("adam", 2), ("sgd", 0), (keras.optimizers.SGD(momentum=0.9), 1),
                                               (keras.optimizers.Adam(amsgrad=True), 3)])
 def test_memory(optimizer, arrays):

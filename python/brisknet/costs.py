@@ -14,16 +14,12 @@ import numpy as np
 def layer_flops(layer) -> tuple:
     """(forward, backward) FLOPs per sample of a built layer: a Dense layer's matrix products
     (2 x inputs x units forward; the same again for dW and, but in the first layer, for dX)."""
-    from .layers import RNN, Conv2D, Dense
-    from .layers.recurrent import _FUSED
-    if isinstance(layer, RNN):  # per step: the input and the recurrent products of every gate
-        if layer.input_shape is None or isinstance(layer.input_shape, list) or type(layer.cell) not in _FUSED \
-                or None in layer.input_shape:
-            return 0, 0
-        steps, features = layer.input_shape
-        gates = layer.cell.kernel.shape[1]
-        mm = 2 * steps * (features + layer.cell.units) * gates
-        return mm, 2 * mm
+    from .layers import RNN, Bidirectional, Conv2D, Dense
+    if isinstance(layer, Bidirectional):  # its two directions, on its input
+        (f1, b1), (f2, b2) = (_rnn_flops(r, layer.input_shape) for r in (layer.forward_layer, layer.backward_layer))
+        return f1 + f2, b1 + b2
+    if isinstance(layer, RNN):
+        return _rnn_flops(layer, layer.input_shape)
     if isinstance(layer, Conv2D):  # a GEMM per output position: 2 x taps x filters / groups
         positions = math.prod(layer.output_shape[:-1])
         mm = 2 * positions * math.prod(layer.kernel_size) * (layer.input_shape[-1] // layer.groups) * layer.filters
@@ -40,6 +36,18 @@ def layer_flops(layer) -> tuple:
     mm = 2 * positions * layer.input_shape[-1] * layer.units
     extra = positions * layer.units * (int(layer.use_bias) + int(layer.activation != "linear"))
     return mm + extra, 2 * mm + extra  # backward: dW and dX (the caller drops dX of the first layer)
+
+
+def _rnn_flops(layer, input_shape) -> tuple:
+    """A built-in recurrent layer's: per step, the input and the recurrent products of every gate."""
+    from .layers.recurrent import _FUSED
+    if input_shape is None or isinstance(input_shape, list) or type(layer.cell) not in _FUSED \
+            or None in input_shape or getattr(layer.cell, "kernel", None) is None:
+        return 0, 0
+    steps, features = input_shape
+    gates = layer.cell.kernel.shape[1]
+    mm = 2 * steps * (features + layer.cell.units) * gates
+    return mm, 2 * mm
 
 
 def model_flops(model) -> dict:
