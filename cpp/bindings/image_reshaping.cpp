@@ -1,4 +1,5 @@
-// ZeroPadding2D / Cropping2D (shift_image) and UpSampling2D over channels_last images (n, h, w, c).
+// ZeroPadding2D / Cropping2D (shift_image), UpSampling2D and resizing (resize_images) over
+// channels_last images (n, h, w, c).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -46,6 +47,33 @@ void bind_upsample(py::array y, py::array x, int64_t sh, int64_t sw, bool backwa
   });
 }
 
+// y (n, oh, ow, c) float32 (float64 for a float64 x) from x (n, h, w, c) uint8, float32 or float64.
+void bind_resize_images(py::array y, py::array x, const std::string& interpolation) {
+  if (interpolation != "bilinear" && interpolation != "nearest")
+    fail_value("interpolation: expected 'bilinear' or 'nearest', got '" + interpolation + "'");
+  require_ndim(x, "x", 4);
+  require_ndim(y, "y", 4);
+  if (y.shape(0) != x.shape(0) || y.shape(3) != x.shape(3))
+    fail_value("y " + shape_of(y) + " and x " + shape_of(x) + " must hold as many images of as many channels");
+  if ((x.shape(1) == 0 || x.shape(2) == 0) && y.size() > 0)
+    fail_value("x " + shape_of(x) + ": an image needs at least one pixel");
+  const bool bilinear = interpolation == "bilinear";
+  auto run = [&](auto in_tag, auto out_tag) {
+    using In = decltype(in_tag);
+    using Out = decltype(out_tag);
+    const In* px = flat_in<In>(x, "x", x.size());
+    Out* py_ = flat<Out>(y, "y", y.size());
+    require_no_partial_alias(y, "y", x, "x", false);
+    if (y.size() == 0) return;
+    py::gil_scoped_release nogil;
+    resize_images(py_, px, x.shape(0), x.shape(1), x.shape(2), x.shape(3), y.shape(1), y.shape(2), bilinear);
+  };
+  if (x.dtype().is(py::dtype::of<uint8_t>())) return run(uint8_t{}, float{});
+  if (x.dtype().is(py::dtype::of<float>())) return run(float{}, float{});
+  if (x.dtype().is(py::dtype::of<double>())) return run(double{}, double{});
+  fail_type("x: expected dtype uint8, float32 or float64, got " + dtype_name(x));
+}
+
 }  // namespace
 
 void init_image_reshaping(py::module_& m) {
@@ -54,6 +82,9 @@ void init_image_reshaping(py::module_& m) {
         "y[n, i, j] = x[n, i - top, j - left] (zeros outside x): ZeroPadding2D, Cropping2D, their gradients");
   m.def("upsample", &bind_upsample, arg("y"), arg("x"), arg("sh"), arg("sw"), arg("backward") = false,
         "UpSampling2D (nearest): y = x repeated; backward: y = the sums of x's copies");
+  m.def("resize_images", &bind_resize_images, arg("y"), arg("x"), arg("interpolation") = "bilinear",
+        "y = x resized to y's height and width as TensorFlow's resize (half-pixel centres): 'bilinear' or "
+        "'nearest'; x uint8, float32 or float64, y float32 (float64 for a float64 x)");
 }
 
 }  // namespace brisknet::bindings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 # Element-wise work per output value, beside the matrix products (which dominate): bias add,
 # activation, its gradient. Counted as one FLOP each; a tanh is really ~20, but all of them

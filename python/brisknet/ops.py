@@ -1051,3 +1051,33 @@ for _name in ("relu", "relu6", "sigmoid", "hard_sigmoid", "hard_silu", "hard_swi
               "log_softmax", "one_hot", "multi_hot", "dot_product_attention"):
     if _name in globals():
         setattr(nn, _name, globals()[_name])
+
+
+class _Image:
+    """keras.ops.image: resizing on numpy arrays, channels_last (brisknet's kernel, images.py)."""
+
+    @staticmethod
+    def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
+               pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
+        """Keras' ops.image.resize: (h, w, c) or (n, h, w, c) images to size = (height, width),
+        bilinear or nearest with half-pixel centres, as TensorFlow (antialias=False)."""
+        from . import images as image_utils
+        if antialias:
+            raise NotImplementedError("ops.image.resize: antialias=True is not supported by brisknet yet")
+        if fill_mode != "constant":
+            raise ValueError(f"ops.image.resize: fill_mode must be 'constant', got {fill_mode!r}")
+        x = np.asarray(images)
+        if data_format == "channels_first":
+            x = np.moveaxis(x, -3, -1)
+        if not (crop_to_aspect_ratio or pad_to_aspect_ratio):
+            out = image_utils.resize(x, size, interpolation)
+        elif x.ndim == 3:
+            out = image_utils.resize_to_aspect(x, size, interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio,
+                                               fill_value)
+        else:
+            out = np.stack([image_utils.resize_to_aspect(i, size, interpolation, crop_to_aspect_ratio,
+                                                         pad_to_aspect_ratio, fill_value) for i in x])
+        return np.moveaxis(out, -1, -3) if data_format == "channels_first" else out
+
+
+image = _Image()

@@ -263,6 +263,13 @@ void upsample_forward(T* y, const T* x, int64_t n, int64_t h, int64_t w, int64_t
 template <typename T>
 void upsample_backward(T* dx, const T* dy, int64_t n, int64_t h, int64_t w, int64_t c, int64_t sh, int64_t sw);
 
+// Resizing images (n, h, w, c) -> (n, oh, ow, c) as TensorFlow's resize with half-pixel centres,
+// bilinear or nearest (kernels/resampling.cpp). In: uint8, float or double; Out: float (double for
+// double).
+template <typename In, typename Out>
+void resize_images(Out* y, const In* x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow,
+                   bool bilinear);
+
 // y[n, oh, ow, c] = the window's maximum (padding ignored), argmax its flat index in image n of x
 // (-1: none; an image holds fewer than 2^31 values, checked by the callers)
 template <typename T>

@@ -54,6 +54,8 @@ class Source:
             if callable(begin):
                 begin()
             count = len(self) if self.steps is None else self.steps
+            if getattr(self.data, "shuffles_itself", False):  # (as fit leaves a tf.data dataset's order)
+                rng = None
             order = rng.permutation(count) if rng is not None else range(count)
             for i in order:
                 yield self.data[int(i) % len(self.data)]
