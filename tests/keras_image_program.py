@@ -49,6 +49,16 @@ def run(keras, root):
             out[f"resize_{interpolation}_{size[0]}x{size[1]}"] = _rounded(
                 ops.convert_to_numpy(ops.image.resize(x, size, interpolation=interpolation)), 4)
 
+    transforms = np.array([[1, 0, 0.5, 0, 1, -1.25, 0, 0],  # a translation
+                           [0.8, -0.6, 3.1, 0.6, 0.8, -2.2, 0, 0],  # a rotation
+                           [1.3, 0.2, -1.0, -0.1, 0.7, 0.4, 0.01, -0.02]], "float32")  # projective
+    for interpolation in ("bilinear", "nearest"):
+        for mode in ("reflect", "wrap", "constant", "nearest"):
+            for t, transform in enumerate(transforms):
+                out[f"affine_{interpolation}_{mode}_{t}"] = _rounded(ops.convert_to_numpy(ops.image.affine_transform(
+                    x[:1, :, :, :1], transform[None], interpolation=interpolation, fill_mode=mode,
+                    fill_value=7.0)), 3)
+
     def first_batch(ds):
         for batch in ds:
             return batch

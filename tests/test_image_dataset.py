@@ -92,8 +92,9 @@ def ours(folder):
 EXPECTED_VALUES = json.load(open(EXPECTED))
 
 
-@pytest.mark.parametrize("key", sorted(k for k in EXPECTED_VALUES if k.startswith("resize")))
-def test_resize_agrees_with_tensorflow(ours, key):
+@pytest.mark.parametrize("key", sorted(k for k in EXPECTED_VALUES if k.startswith(("resize", "affine"))))
+def test_resampling_agrees_with_tensorflow(ours, key):
+    """keras.ops.image.resize and affine_transform (every interpolation and fill mode)."""
     np.testing.assert_allclose(ours[key], EXPECTED_VALUES[key], atol=2e-3)
 
 

@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <type_traits>
 
 #include "brisknet/kernels.h"
 #include "checks.h"
@@ -74,6 +75,29 @@ void bind_resize_images(py::array y, py::array x, const std::string& interpolati
   fail_type("x: expected dtype uint8, float32 or float64, got " + dtype_name(x));
 }
 
+// y (n, oh, ow, c) from x (n, h, w, c), both float32 or float64; transforms (n, 8) float32.
+void bind_affine_transform_images(py::array y, py::array x, py::array transforms, const std::string& interpolation,
+                                  const std::string& fill_mode, double fill_value) {
+  if (interpolation != "bilinear" && interpolation != "nearest")
+    fail_value("interpolation: expected 'bilinear' or 'nearest', got '" + interpolation + "'");
+  const FillMode mode = fill_mode == "reflect"    ? FillMode::reflect
+                        : fill_mode == "wrap"     ? FillMode::wrap
+                        : fill_mode == "constant" ? FillMode::constant
+                        : fill_mode == "nearest"  ? FillMode::nearest
+                                                  : (fail_value("fill_mode: expected 'reflect', 'wrap', 'constant' or "
+                                                                "'nearest', got '" + fill_mode + "'"),
+                                                     FillMode::constant);
+  require_ndim(transforms, "transforms", 2);
+  if (transforms.shape(0) != x.shape(0) || transforms.shape(1) != 8)
+    fail_value("transforms: expected shape (" + std::to_string(x.shape(0)) + ", 8), got " + shape_of(transforms));
+  const float* pt = flat_in<float>(transforms, "transforms", transforms.size());
+  on_images(y, x, [&](auto* out, const auto* in) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(in)>>;
+    affine_transform_images<T>(out, in, pt, x.shape(0), x.shape(1), x.shape(2), x.shape(3), y.shape(1), y.shape(2),
+                               interpolation == "bilinear", mode, T(fill_value));
+  });
+}
+
 }  // namespace
 
 void init_image_reshaping(py::module_& m) {
@@ -85,6 +109,10 @@ void init_image_reshaping(py::module_& m) {
   m.def("resize_images", &bind_resize_images, arg("y"), arg("x"), arg("interpolation") = "bilinear",
         "y = x resized to y's height and width as TensorFlow's resize (half-pixel centres): 'bilinear' or "
         "'nearest'; x uint8, float32 or float64, y float32 (float64 for a float64 x)");
+  m.def("affine_transform_images", &bind_affine_transform_images, arg("y"), arg("x"), arg("transforms"),
+        arg("interpolation") = "bilinear", arg("fill_mode") = "constant", arg("fill_value") = 0.0,
+        "y[b, i, j] = x[b] at the point transforms[b] (a0 a1 a2 b0 b1 b2 c0 c1) maps (j, i) to, as TensorFlow's "
+        "ImageProjectiveTransformV3 (keras.ops.image.affine_transform)");
 }
 
 }  // namespace brisknet::bindings

@@ -1,9 +1,13 @@
-// Resizing channels_last images (n, h, w, c) to (n, oh, ow, c) as TensorFlow's resize with
+// Resampling channels_last images (n, h, w, c). resize_images: to (n, oh, ow, c) as TensorFlow's
+// resize with
 // half-pixel centres (tf.image.resize, keras.ops.image.resize, the Resizing layer, the images of
 // image_dataset_from_directory): output pixel (i, j) samples the input at ((i + 0.5) h / oh -
 // 0.5, (j + 0.5) w / ow - 0.5), bilinear from its 4 nearest pixels (edges clamped) or the nearest
-// one. Inputs of uint8 (decoded files) or floats; every output computed alone, in float, so
-// threads split rows freely and the bits never depend on their number.
+// one. affine_transform_images: each output pixel read from where a projective transform of its
+// coordinates points, as TensorFlow's ImageProjectiveTransformV3 (keras.ops.image.affine_transform,
+// the random rotation, zoom and translation layers), points outside the image filled as fill_mode
+// says. Every output computed alone, in float, so threads split rows freely and the bits never
+// depend on their number.
 #include <algorithm>
 #include <cmath>
 
@@ -65,6 +69,90 @@ void resize_images(Out* y, const In* x, int64_t n, int64_t h, int64_t w, int64_t
     }
   }
 }
+
+namespace {
+
+// An input coordinate outside [0, size) brought inside as fill_mode says (TensorFlow's
+// MapCoordinate): reflect (d c b a | a b c d | d c b a), wrap, nearest (clamped); constant leaves it,
+// and the reads outside give the fill value.
+inline float map_coordinate(float at, int64_t size, FillMode mode) {
+  const float len = float(size);
+  switch (mode) {
+    case FillMode::reflect:
+      if (at < 0) {
+        if (size <= 1) return 0;
+        const float twice = 2 * len;
+        if (at < twice) at = twice * float(int64_t(-at / twice)) + at;
+        at = at < -len ? at + twice : -at - 1;
+      } else if (at > len - 1) {
+        if (size <= 1) return 0;
+        const float twice = 2 * len;
+        at -= twice * float(int64_t(at / twice));
+        if (at >= len) at = twice - at - 1;
+      }
+      return std::clamp(at, 0.0f, len - 1);
+    case FillMode::wrap:
+      if (at < 0) {
+        if (size <= 1) return 0;
+        const float span = len - 1;
+        at += len * (float(int64_t(-at / span)) + 1);
+      } else if (at > len - 1) {
+        if (size <= 1) return 0;
+        const float span = len - 1;
+        at -= len * float(int64_t(at / span));
+      }
+      return std::clamp(at, 0.0f, len - 1);
+    case FillMode::nearest:
+      return std::clamp(at, 0.0f, len - 1);
+    default:
+      return at;
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void affine_transform_images(T* y, const T* x, const float* transforms, int64_t n, int64_t h, int64_t w, int64_t c,
+                             int64_t oh, int64_t ow, bool bilinear, FillMode fill_mode, T fill_value) {
+  const int nt = detail::threads_for(n * oh * ow * c * 12, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < n * oh; ++p) {
+    const int64_t img = p / oh, i = p % oh;
+    const float* t = transforms + img * 8;
+    const T* image = x + img * h * w * c;
+    T* out = y + p * ow * c;
+    auto read = [&](int64_t r, int64_t q, int64_t k) {  // a pixel, or the fill value outside the image
+      return r >= 0 && r < h && q >= 0 && q < w ? float(image[(r * w + q) * c + k]) : float(fill_value);
+    };
+    for (int64_t j = 0; j < ow; ++j) {
+      T* o = out + j * c;
+      const float projection = t[6] * float(j) + t[7] * float(i) + 1.0f;
+      if (projection == 0) {
+        std::fill(o, o + c, fill_value);
+        continue;
+      }
+      const float xi = map_coordinate((t[0] * float(j) + t[1] * float(i) + t[2]) / projection, w, fill_mode);
+      const float yi = map_coordinate((t[3] * float(j) + t[4] * float(i) + t[5]) / projection, h, fill_mode);
+      if (!bilinear) {
+        const int64_t r = int64_t(std::round(yi)), q = int64_t(std::round(xi));
+        for (int64_t k = 0; k < c; ++k) o[k] = T(read(r, q, k));
+        continue;
+      }
+      const float y0 = std::floor(yi), x0 = std::floor(xi), y1 = y0 + 1, x1 = x0 + 1;
+      const int64_t r0 = int64_t(y0), q0 = int64_t(x0);
+      for (int64_t k = 0; k < c; ++k) {
+        const float upper = (x1 - xi) * read(r0, q0, k) + (xi - x0) * read(r0, q0 + 1, k);
+        const float lower = (x1 - xi) * read(r0 + 1, q0, k) + (xi - x0) * read(r0 + 1, q0 + 1, k);
+        o[k] = T((y1 - yi) * upper + (yi - y0) * lower);
+      }
+    }
+  }
+}
+
+template void affine_transform_images<float>(float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t,
+                                             int64_t, int64_t, bool, FillMode, float);
+template void affine_transform_images<double>(double*, const double*, const float*, int64_t, int64_t, int64_t,
+                                              int64_t, int64_t, int64_t, bool, FillMode, double);
 
 template void resize_images<uint8_t, float>(float*, const uint8_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
                                             int64_t, bool);

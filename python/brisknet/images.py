@@ -64,6 +64,33 @@ def resize_to_aspect(image, size, interpolation="bilinear", crop_to_aspect_ratio
     return resize(image, size, interpolation)
 
 
+FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+
+
+def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0.0):
+    """images (h, w, c) or (n, h, w, c) each read where its transform (8 values: a0 a1 a2 b0 b1 b2
+    c0 c1; one for all or one per image) maps the output pixel (x, y): ((a0 x + a1 y + a2) / k,
+    (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1; outside the image as fill_mode says."""
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"fill_mode must be one of {FILL_MODES}, got {fill_mode!r}")
+    x = np.asarray(images)
+    single = x.ndim == 3
+    if x.ndim not in (3, 4):
+        raise ValueError(f"expected an image (height, width, channels) or a batch of them, got shape {x.shape}")
+    x = np.ascontiguousarray(x[None] if single else x, np.float64 if x.dtype == np.float64 else np.float32)
+    t = np.asarray(transform, np.float32)
+    if t.shape == (8,):
+        t = np.repeat(t[None], x.shape[0], axis=0)
+    if t.shape != (x.shape[0], 8):
+        raise ValueError(f"transform: expected 8 values or one row of 8 per image ({x.shape[0]}), got shape "
+                         f"{t.shape}")
+    out = np.empty_like(x)
+    _core.affine_transform_images(out, x, np.ascontiguousarray(t), interpolation, fill_mode, float(fill_value))
+    return out[0] if single else out
+
+
 def _size(size):
     if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
         size = (size, size)

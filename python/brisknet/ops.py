@@ -1079,5 +1079,17 @@ class _Image:
                                                          pad_to_aspect_ratio, fill_value) for i in x])
         return np.moveaxis(out, -1, -3) if data_format == "channels_first" else out
 
+    @staticmethod
+    def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0,
+                         data_format=None):
+        """Keras' ops.image.affine_transform: each image read where its transform (a0 a1 a2 b0 b1 b2
+        c0 c1) maps the output's pixel (x, y), as TensorFlow's ImageProjectiveTransformV3."""
+        from . import images as image_utils
+        x = np.asarray(images)
+        if data_format == "channels_first":
+            x = np.moveaxis(x, -3, -1)
+        out = image_utils.affine_transform(x, transform, interpolation, fill_mode, fill_value)
+        return np.moveaxis(out, -1, -3) if data_format == "channels_first" else out
+
 
 image = _Image()

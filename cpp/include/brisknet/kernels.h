@@ -270,6 +270,15 @@ template <typename In, typename Out>
 void resize_images(Out* y, const In* x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow,
                    bool bilinear);
 
+// y[b, i, j, :] = x[b] read at the point transforms[b] (8 floats: a0 a1 a2 b0 b1 b2 c0 c1) maps
+// output (j, i) to: ((a0 j + a1 i + a2) / k, (b0 j + b1 i + b2) / k), k = c0 j + c1 i + 1, as
+// TensorFlow's ImageProjectiveTransformV3 (kernels/resampling.cpp); points outside the image as
+// fill_mode says.
+enum class FillMode { reflect, wrap, constant, nearest };
+template <typename T>
+void affine_transform_images(T* y, const T* x, const float* transforms, int64_t n, int64_t h, int64_t w, int64_t c,
+                             int64_t oh, int64_t ow, bool bilinear, FillMode fill_mode, T fill_value);
+
 // y[n, oh, ow, c] = the window's maximum (padding ignored), argmax its flat index in image n of x
 // (-1: none; an image holds fewer than 2^31 values, checked by the callers)
 template <typename T>
