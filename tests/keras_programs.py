@@ -1598,6 +1598,33 @@ def attention_and_time_distributed(keras, workdir):
     return out
 
 
+def image_augmentation(keras, workdir):
+    """keras-io's image classification from scratch, in small: augmentation and preprocessing
+    layers in front of a convnet, trained (they are active in fit), then predict (they pass the
+    images through, or resize and crop them), and the model through a .keras file."""
+    layers = keras.layers
+    rng = np.random.default_rng(14)
+    images = (rng.random((12, 11, 10, 3)) * 255).astype("float32")
+    inputs = keras.Input((11, 10, 3))
+    augment = keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomRotation(0.1), layers.RandomZoom(0.1),
+                                layers.RandomTranslation(0.1, 0.1), layers.RandomContrast(0.2),
+                                layers.RandomBrightness(0.1)])
+    x = layers.Resizing(9, 9)(augment(inputs))
+    x = layers.Rescaling(1.0 / 255)(layers.CenterCrop(7, 8)(x))
+    x = layers.Conv2D(3, 3, activation="relu")(x)
+    model = keras.Model(inputs, layers.Dense(2)(layers.GlobalAveragePooling2D()(x)))
+    _set_weights(model, seed=14)
+    model.compile(keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(images, rng.integers(0, 2, 12), epochs=2, batch_size=4, verbose=0)
+    out = {"trained": bool(np.all(np.isfinite(history.history["loss"])))}
+    _set_weights(model, seed=15)
+    out["predict"] = np.round(model.predict(images, verbose=0), 5).tolist()
+    path = os.path.join(workdir, "augment.keras")
+    model.save(path)
+    out["reloaded"] = np.round(keras.models.load_model(path).predict(images, verbose=0), 5).tolist()
+    return out
+
+
 PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_guide, pydataset_guide, saving_guide,
                                     metric_docstrings, loss_docstrings, schedule_docstrings, ops_examples, more_ops,
                                     loss_shapes, more_losses_metrics_optimizers, activation_functions,
@@ -1605,7 +1632,8 @@ PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_
                                     functional_multi_io, subclassing_guide, compute_loss_guide,
                                     constraints_program, unknown_lengths, custom_blocks_in_graphs, sequence_outputs,
                                     miniature_gpt, attention_layer, timeseries_transformer, bidirectional_lstm,
-                                    masking_program, rnn_guide, attention_and_time_distributed)}
+                                    masking_program, rnn_guide, attention_and_time_distributed,
+                                    image_augmentation)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

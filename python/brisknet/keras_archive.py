@@ -465,7 +465,8 @@ _LAYERS = {name: getattr(layers_module, name) for name in
             "Attention", "AdditiveAttention", "TextVectorization", "StringLookup", "IntegerLookup",
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D",
             "AveragePooling1D", "AveragePooling2D", "DepthwiseConv2D", "Conv2DTranspose", "SeparableConv2D", "ZeroPadding2D", "Cropping2D", "UpSampling2D",
-            "SpatialDropout1D", "SpatialDropout2D")}
+            "SpatialDropout1D", "SpatialDropout2D", "Resizing", "CenterCrop", "RandomCrop", "RandomFlip",
+            "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast", "RandomBrightness")}
 # config keys brisknet ignores whatever they hold (float32 is checked by the layer itself)
 _ANY_VALUE = {"dtype", "data_format", "ema_momentum", "vocabulary_size"}
 # config keys brisknet ignores when they hold Keras' defaults

@@ -7,6 +7,8 @@ from .dense import Dense
 from .dropout import Dropout, SpatialDropout1D, SpatialDropout2D
 from .embedding import Embedding
 from .flatten import Flatten
+from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                                  RandomTranslation, RandomZoom, Resizing)
 from .image_reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 from .input_layer import Input, InputLayer, InputSpec
 from .lambda_layer import Lambda
@@ -27,11 +29,12 @@ from .reshaping import Identity, Permute, RepeatVector, Reshape
 from .text_vectorization import TextVectorization
 
 __all__ = ["Activation", "Add", "AdditiveAttention", "Attention", "Average", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Bidirectional",
-           "Concatenate", "Conv1D", "Conv2D", "Conv2DTranspose", "Cropping2D", "Dense", "DepthwiseConv2D", "Dot", "Dropout",
+           "CenterCrop", "Concatenate", "Conv1D", "Conv2D", "Conv2DTranspose", "Cropping2D", "Dense", "DepthwiseConv2D", "Dot", "Dropout",
            "ELU", "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GRU", "GRUCell", "Identity", "Input", "IntegerLookup",
            "InputLayer", "InputSpec", "LSTM", "LSTMCell", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "Masking", "MaxPooling1D",
            "MaxPooling2D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Normalization", "Permute", "ReLU",
-           "RNN", "RepeatVector", "Rescaling", "Reshape", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "StringLookup",
+           "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation", "RandomTranslation",
+           "RandomZoom", "Resizing", "RNN", "RepeatVector", "Rescaling", "Reshape", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "StringLookup",
            "Subtract", "TextVectorization", "TimeDistributed", "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "dot", "maximum", "minimum",
            "multiply", "subtract"]

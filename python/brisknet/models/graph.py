@@ -223,8 +223,19 @@ class Graph:
         self.output_masks = [masks[i] for i in self.outputs]  # (the loss skips the masked positions)
         return [values[i] for i in self.outputs]
 
+    def _carries_gradient(self) -> list:
+        """carries[i]: whether tensor i depends on a weight, so that a gradient reaching it has
+        somewhere to go (the model's inputs, and what weightless layers alone made of them - the
+        augmentation in front of a convnet - do not)."""
+        carries = [False] * (self.n_inputs + len(self.nodes))
+        for node in self.nodes:
+            layer = node.layer
+            carries[node.output] = layer._is_custom or bool(layer.weights) or any(carries[i] for i in node.inputs)
+        return carries
+
     def backward(self, douts) -> None:
         """Weight gradients (into the layers' gradient buffers) from d(loss)/d(each output)."""
+        carries = self._carries_gradient()
         grads = {}
         for i, d in zip(self.outputs, douts):
             grads[i] = d if i not in grads else grads[i] + d
@@ -242,7 +253,7 @@ class Graph:
             if d is None:  # an output no loss reads
                 continue
             layer = node.layer
-            need = [i >= self.n_inputs for i in node.inputs]  # the model's inputs need no gradient
+            need = [carries[i] for i in node.inputs]
             # a shared layer's sublayers (a custom layer's, an LSTM's cell): each call writes their
             # gradients anew, so the calls already done are added back after it
             subs = layer._weight_holders()[1:] if node.shared else []

@@ -148,8 +148,12 @@ class Sequential(Trainer):
 
     def _backward(self, dpred):
         dh = dpred
-        for i in range(len(self._steps) - 1, -1, -1):
-            dh = self._steps[i].backward(dh, need_dx=i > 0)
+        # back to the first layer with weights: those before it have no gradient to take (the
+        # augmentation layers in front of a convnet pass none)
+        first = next((i for i, layer in enumerate(self._steps) if layer._is_custom or layer.weights),
+                     len(self._steps))
+        for i in range(len(self._steps) - 1, first - 1, -1):
+            dh = self._steps[i].backward(dh, need_dx=i > first)
 
     @property
     def input_shape(self):
