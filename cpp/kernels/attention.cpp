@@ -5,8 +5,8 @@
 // micro-kernel (gemm_panels.h), with a head's K and V packed once for all its blocks of queries;
 // the backward pass recomputes each block's probabilities from the saved log-sum-exp. A causal
 // mask leaves out every key past a block's last query, and the tiles of the block's products
-// that lie wholly past the diagonal. One (sample, head) is one thread's task, in a fixed order: the same bits on
-// any number of threads.
+// that lie wholly past the diagonal. One (sample, head) is one thread's task, in a fixed order:
+// the same bits on any number of threads.
 //
 // Layout: q (batch, tq, heads, d), k (batch, tk, heads, d), v (batch, tk, heads, dv), o (batch,
 // tq, heads, dv) - what Keras' MultiHeadAttention projections give - and lse (batch, heads, tq).
@@ -170,6 +170,13 @@ inline Triangle causal_part(const Shape& s, Triangle::Kind kind, int64_t i0) {
   return s.causal ? Triangle{kind, i0} : Triangle{};
 }
 
+// op(B) (k x n: B[p, j] at base + p * rsb + j * csb) packed into the thread's workspace `which`.
+template <typename T>
+PackedB<T> packed_once(const MicroKernel<T>& uk, Workspace which, const T* base, int64_t rsb, int64_t csb, int64_t k,
+                       int64_t n) {
+  return pack_b(uk, scratch<T>(which, packed_b_size(uk, k, n)), base, rsb, csb, k, n);
+}
+
 // C (m x n) := beta C + A B, A packed here (A[i, p] at A + i * rsa + p * csa), B packed already.
 template <typename T>
 void multiply(const MicroKernel<T>& uk, T* C, int64_t ldc, T* Ap, const T* A, int64_t rsa, int64_t csa,
@@ -205,8 +212,8 @@ void forward_task(T* o, T* lse, const T* q, const T* k, const T* v, const Shape&
   const int64_t ld = score_stride<T>(s.tk);
   T* P = scratch<T>(kScores, block * ld);
   T* Ap = packed_a_space(uk, s, block);
-  const PackedB<T> keys_t = pack_b(uk, scratch<T>(kKeysT, packed_b_size(uk, s.d, s.tk)), kr.base, 1, kr.stride, s.d, s.tk);
-  const PackedB<T> values = pack_b(uk, scratch<T>(kValues, packed_b_size(uk, s.tk, s.dv)), vr.base, vr.stride, 1, s.tk, s.dv);
+  const PackedB<T> keys_t = packed_once(uk, kKeysT, kr.base, 1, kr.stride, s.d, s.tk);
+  const PackedB<T> values = packed_once(uk, kValues, vr.base, vr.stride, 1, s.tk, s.dv);
   T* row_lse = lse + (b * s.heads + h) * s.tq;
   const T inf = std::numeric_limits<T>::infinity();
   for (int64_t i0 = 0; i0 < s.tq; i0 += block) {
@@ -260,9 +267,9 @@ void backward_task(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, c
   T* dS = scratch<T>(kScoreGrads, block * ld);
   T* Ap = packed_a_space(uk, s, block);
   T* Bp = scratch<T>(kPackedBlock, packed_b_size(uk, block, std::max(s.d, s.dv)));
-  const PackedB<T> keys_t = pack_b(uk, scratch<T>(kKeysT, packed_b_size(uk, s.d, s.tk)), kr.base, 1, kr.stride, s.d, s.tk);
-  const PackedB<T> values_t = pack_b(uk, scratch<T>(kValuesT, packed_b_size(uk, s.dv, s.tk)), vr.base, 1, vr.stride, s.dv, s.tk);
-  const PackedB<T> keys = pack_b(uk, scratch<T>(kKeys, packed_b_size(uk, s.tk, s.d)), kr.base, kr.stride, 1, s.tk, s.d);
+  const PackedB<T> keys_t = packed_once(uk, kKeysT, kr.base, 1, kr.stride, s.d, s.tk);
+  const PackedB<T> values_t = packed_once(uk, kValuesT, vr.base, 1, vr.stride, s.dv, s.tk);
+  const PackedB<T> keys = packed_once(uk, kKeys, kr.base, kr.stride, 1, s.tk, s.d);
   const T* row_lse = lse + (b * s.heads + h) * s.tq;
   const T inf = std::numeric_limits<T>::infinity();
   for (int64_t j = 0; j < s.tk; ++j) {  // dK and dV accumulate over the query blocks

@@ -125,7 +125,8 @@ void packed_gemm(T* C, int64_t ldc, const PackA& pack_a, const T* B, int64_t rsb
   // MC: the A block and the thread's C block together in the half of L2 the model gave the A
   // block alone.
   const int64_t panel = int64_t(uk.nc) * KC;  // values
-  const int64_t NC = std::min(n, std::max<int64_t>(NR, panel / std::min(std::max(k, KC), panel_depth(panel, KC)) / NR * NR));
+  const int64_t depth = std::min(std::max(k, KC), panel_depth(panel, KC));
+  const int64_t NC = std::min(n, std::max<int64_t>(NR, panel / depth / NR * NR));
   const int64_t KK = std::max(KC, panel / NC / KC * KC);
   const int64_t c_cols = (NC + nt - 1) / nt;
   const int64_t MC = std::max<int64_t>(MR, uk.mc * KC / (KC + c_cols) / MR * MR);
