@@ -1,6 +1,7 @@
-"""Batches from a keras.utils.PyDataset (or any object with __len__ and __getitem__) or a Python
-generator, for fit / evaluate / predict: one epoch's batches in order, each unpacked as Keras
-does ((x,), (x, y), (x, y, sample_weight), or x alone)."""
+"""Batches from a keras.utils.PyDataset (or any object with __len__ and __getitem__), a Python
+generator, or a re-iterable of batches (a tf.data.Dataset, a PyTorch DataLoader: iterated anew
+each epoch, their tensors turned into numpy arrays), for fit / evaluate / predict: one epoch's
+batches in order, each unpacked as Keras does ((x,), (x, y), (x, y, sample_weight), or x alone)."""
 from __future__ import annotations
 
 import warnings
@@ -13,7 +14,31 @@ def is_batches(data) -> bool:
     if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)):
         return False
     indexed = hasattr(data, "__getitem__") and hasattr(data, "__len__") and not hasattr(data, "shape")
-    return indexed or hasattr(data, "__next__")
+    return indexed or hasattr(data, "__next__") or _reiterable(data)
+
+
+def _reiterable(data) -> bool:
+    """A tf.data.Dataset, a PyTorch DataLoader: iterable again each epoch, and no array itself."""
+    return hasattr(data, "__iter__") and not hasattr(data, "__getitem__") and not hasattr(data, "shape") and \
+        not hasattr(data, "__array__")
+
+
+def to_numpy(batch):
+    """A batch with PyTorch or TensorFlow tensors in it (a DataLoader's, a tf.data pipeline's), as
+    numpy arrays; numpy arrays and anything else pass as they are."""
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_numpy(b) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_numpy(v) for k, v in batch.items()}
+    if isinstance(batch, np.ndarray):
+        return batch
+    detach = getattr(batch, "detach", None)  # a torch.Tensor (maybe needing grad, maybe on a GPU)
+    if callable(detach) and hasattr(batch, "cpu"):
+        return detach().cpu().numpy()
+    numpy = getattr(batch, "numpy", None)  # a TensorFlow eager tensor
+    if callable(numpy):
+        return np.asarray(numpy())
+    return batch
 
 
 def unpack(batch, what="batch"):
@@ -35,14 +60,21 @@ class Source:
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1):
             raise ValueError(f"{what}: steps must be a positive int, got {steps!r}")
         self.data, self.steps, self.what = data, steps, what
-        self.indexed = not hasattr(data, "__next__")
+        self.reiterable = _reiterable(data) and not hasattr(data, "__next__")
+        self.indexed = not hasattr(data, "__next__") and not self.reiterable
         if self.indexed and steps is None and len(data) == 0:
             raise ValueError(f"{what}: the dataset has no batches")
         self.exhausted = False
+        self._iterator = None  # a re-iterable's, kept across epochs of steps_per_epoch batches
 
     def __len__(self):
         if self.steps is not None:
             return int(self.steps)
+        if self.reiterable:
+            try:
+                return len(self.data)  # (a DataLoader; a tf.data.Dataset of known cardinality)
+            except TypeError:
+                return 0
         return len(self.data) if self.indexed else 0  # 0: unknown (a generator)
 
     def epoch(self, rng=None):
@@ -58,10 +90,13 @@ class Source:
                 rng = None
             order = rng.permutation(count) if rng is not None else range(count)
             for i in order:
-                yield self.data[int(i) % len(self.data)]
+                yield to_numpy(self.data[int(i) % len(self.data)])
             end = getattr(self.data, "on_epoch_end", None)
             if callable(end):
                 end()
+            return
+        if self.reiterable:
+            yield from self._reiterated()
             return
         count = 0
         while self.steps is None or count < self.steps:
@@ -74,4 +109,24 @@ class Source:
                     self.exhausted = True
                 return
             count += 1
-            yield batch
+            yield to_numpy(batch)
+
+    def _reiterated(self):
+        """A tf.data.Dataset's or DataLoader's epoch: all its batches, or with steps the next
+        `steps` of them (a new pass begun where one runs out, as a repeated dataset)."""
+        if self.steps is None:
+            count = 0
+            for batch in self.data:
+                count += 1
+                yield to_numpy(batch)
+            if count == 0:
+                raise ValueError(f"{self.what}: the dataset has no batches")
+            return
+        for _ in range(int(self.steps)):
+            batch = next(self._iterator, None) if self._iterator is not None else None
+            if batch is None:
+                self._iterator = iter(self.data)
+                batch = next(self._iterator, None)
+                if batch is None:
+                    raise ValueError(f"{self.what}: the dataset has no batches")
+            yield to_numpy(batch)
