@@ -20,6 +20,17 @@ def _model():
     return model
 
 
+def assert_trains_as_arrays(data, x, y, epochs=2, **kwargs):
+    """A model fitted on `data` ends with the weights of one fitted on x, y in batches of 16."""
+    reference = _model()
+    reference.fit(x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0)
+    model = _model()
+    history = model.fit(data, epochs=epochs, verbose=0, **kwargs)
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    return model, reference, history
+
+
 class Batches:
     """A re-iterable without __getitem__ or __len__, as a tf.data pipeline of unknown length."""
 
@@ -34,14 +45,9 @@ class Batches:
 
 def test_a_reiterable_trains_as_the_same_batches_in_arrays():
     x, y = _data()
-    reference = _model()
-    reference.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
-    model = _model()
     batches = Batches(x, y, 16)
-    history = model.fit(batches, epochs=3, validation_data=Batches(x, y, 32), verbose=0)
+    model, reference, history = assert_trains_as_arrays(batches, x, y, epochs=3, validation_data=Batches(x, y, 32))
     assert batches.passes == 3 and len(history.history["val_loss"]) == 3
-    for a, b in zip(model.get_weights(), reference.get_weights()):
-        np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(model.evaluate(Batches(x, y, 10), verbose=0), reference.evaluate(x, y, verbose=0),
                                rtol=1e-6)
 
@@ -64,13 +70,8 @@ def test_a_pytorch_dataloader():
     torch = pytest.importorskip("torch")
     from torch.utils.data import DataLoader, TensorDataset
     x, y = _data()
-    reference = _model()
-    reference.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
-    model = _model()
     loader = DataLoader(TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=16, shuffle=False)
-    model.fit(loader, epochs=2, validation_data=loader, verbose=0)
-    for a, b in zip(model.get_weights(), reference.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    model, _, _ = assert_trains_as_arrays(loader, x, y, validation_data=loader)
     assert model.predict(DataLoader(torch.tensor(x), batch_size=10), verbose=0).shape == (64, 2)
     shuffled = DataLoader(TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=8, shuffle=True)
     assert len(model.fit(shuffled, epochs=2, verbose=0).history["loss"]) == 2
@@ -81,9 +82,4 @@ def test_a_pytorch_dataloader():
 def test_a_tf_data_dataset():
     tf = pytest.importorskip("tensorflow")
     x, y = _data()
-    reference = _model()
-    reference.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
-    model = _model()
-    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(16).prefetch(2), epochs=2, verbose=0)
-    for a, b in zip(model.get_weights(), reference.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_trains_as_arrays(tf.data.Dataset.from_tensor_slices((x, y)).batch(16).prefetch(2), x, y)
