@@ -148,7 +148,7 @@ def test_bad_folders_and_files(tmp_path, folder):
     with pytest.raises(ValueError, match="does not exist"):
         keras.utils.image_dataset_from_directory(str(tmp_path / "missing"))
     (tmp_path / "empty" / "a").mkdir(parents=True)
-    with pytest.raises(ValueError, match="no images found"):
+    with pytest.raises(ValueError, match="no images .* found"):
         keras.utils.image_dataset_from_directory(str(tmp_path / "empty"), verbose=False)
     with pytest.raises(ValueError, match="seed"):
         keras.utils.image_dataset_from_directory(folder, validation_split=0.2, subset="training")
