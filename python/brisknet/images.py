@@ -42,9 +42,12 @@ def resize(images, size, interpolation="bilinear"):
 
 def resize_to_aspect(image, size, interpolation="bilinear", crop_to_aspect_ratio=False, pad_to_aspect_ratio=False,
                      fill_value=0.0):
-    """One image (h, w, c) resized to size, first cropped to the target's aspect ratio (the
-    centred crop, Keras' smart_resize) or scaled to fit and centred on fill_value (TensorFlow's
-    resize_with_pad) when asked."""
+    """An image (h, w, c) - or each of a batch (n, h, w, c) - resized to size, first cropped to the
+    target's aspect ratio (the centred crop, Keras' smart_resize) or scaled to fit and centred on
+    fill_value (TensorFlow's resize_with_pad) when asked."""
+    if np.ndim(image) == 4 and (crop_to_aspect_ratio or pad_to_aspect_ratio):
+        return np.stack([resize_to_aspect(i, size, interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio,
+                                          fill_value) for i in image])
     height, width = _size(size)
     h, w = image.shape[:2]
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
@@ -100,36 +103,34 @@ def _size(size):
     return int(size[0]), int(size[1])
 
 
-def decode(data_or_path, color_mode="rgb"):
-    """An image file (a path, bytes or a file object) as a uint8 array (height, width, channels) in
-    color_mode ('grayscale', 'rgb' or 'rgba'). A file Pillow cannot read raises ValueError naming it."""
+def _open(source, color_mode):
+    """A PIL image of a file (a path, bytes or a file object) converted to color_mode; a file
+    Pillow cannot read raises ValueError naming it."""
     if color_mode not in COLOR_MODES:
         raise ValueError(f"color_mode must be one of {tuple(COLOR_MODES)}, got {color_mode!r}")
     Image = _pillow()
     import io
-    source = io.BytesIO(data_or_path) if isinstance(data_or_path, (bytes, bytearray)) else data_or_path
     try:
-        with Image.open(source) as img:
+        with Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source) as img:
             img.load()
-            pixels = np.asarray(img.convert(COLOR_MODES[color_mode]), np.uint8)
+            return img.convert(COLOR_MODES[color_mode])
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        name = data_or_path if isinstance(data_or_path, (str, os.PathLike)) else "the image data"
+        name = source if isinstance(source, (str, os.PathLike)) else "the image data"
         raise ValueError(f"cannot decode {name} as an image: {e}") from e
+
+
+def decode(data_or_path, color_mode="rgb"):
+    """An image file (a path, bytes or a file object) as a uint8 array (height, width, channels) in
+    color_mode ('grayscale', 'rgb' or 'rgba')."""
+    pixels = np.asarray(_open(data_or_path, color_mode), np.uint8)
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
 def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", keep_aspect_ratio=False):
     """A PIL image of the file, converted to color_mode and resized to target_size = (height,
     width) when given (keep_aspect_ratio: the centred crop of that aspect ratio first), as Keras."""
-    if color_mode not in COLOR_MODES:
-        raise ValueError(f"color_mode must be one of {tuple(COLOR_MODES)}, got {color_mode!r}")
+    img = _open(path, color_mode)
     Image = _pillow()
-    try:
-        with Image.open(path) as img:
-            img.load()
-            img = img.convert(COLOR_MODES[color_mode])
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ValueError(f"cannot decode {path} as an image: {e}") from e
     if target_size is None:
         return img
     height, width = _size(target_size)

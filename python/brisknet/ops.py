@@ -1069,14 +1069,8 @@ class _Image:
         x = np.asarray(images)
         if data_format == "channels_first":
             x = np.moveaxis(x, -3, -1)
-        if not (crop_to_aspect_ratio or pad_to_aspect_ratio):
-            out = image_utils.resize(x, size, interpolation)
-        elif x.ndim == 3:
-            out = image_utils.resize_to_aspect(x, size, interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio,
-                                               fill_value)
-        else:
-            out = np.stack([image_utils.resize_to_aspect(i, size, interpolation, crop_to_aspect_ratio,
-                                                         pad_to_aspect_ratio, fill_value) for i in x])
+        out = image_utils.resize_to_aspect(x, size, interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio,
+                                           fill_value)
         return np.moveaxis(out, -1, -3) if data_format == "channels_first" else out
 
     @staticmethod

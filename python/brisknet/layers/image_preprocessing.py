@@ -102,11 +102,8 @@ class Resizing(_ImageLayer):
         return (self.height, self.width, sample_shape[-1])
 
     def transform(self, x, training):
-        if not (self.crop_to_aspect_ratio or self.pad_to_aspect_ratio):
-            return images.resize(x, (self.height, self.width), self.interpolation)
-        return np.stack([images.resize_to_aspect(i, (self.height, self.width), self.interpolation,
-                                                 self.crop_to_aspect_ratio, self.pad_to_aspect_ratio, self.fill_value)
-                         for i in x])
+        return images.resize_to_aspect(x, (self.height, self.width), self.interpolation, self.crop_to_aspect_ratio,
+                                       self.pad_to_aspect_ratio, self.fill_value)
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width,
@@ -120,7 +117,7 @@ def _center_crop(x, height, width):
     the target's aspect ratio instead (Keras' smart_resize)."""
     h, w = x.shape[1:3]
     if h < height or w < width:
-        return np.stack([images.resize_to_aspect(i, (height, width), "bilinear", True) for i in x])
+        return images.resize_to_aspect(x, (height, width), "bilinear", True)
     top, left = int((h - height) / 2), int((w - width) / 2)
     return np.ascontiguousarray(x[:, top:top + height, left:left + width])
 
@@ -154,7 +151,7 @@ class RandomCrop(_ImageLayer):
         self._changed = True
         h, w = x.shape[1:3]
         if not training or h < self.height or w < self.width:  # (Keras: the largest centred window, resized)
-            return np.stack([images.resize_to_aspect(i, (self.height, self.width), "bilinear", True) for i in x])
+            return images.resize_to_aspect(x, (self.height, self.width), "bilinear", True)
         rng = self._rng()
         tops = rng.integers(0, h - self.height + 1, len(x))
         lefts = rng.integers(0, w - self.width + 1, len(x))

@@ -235,7 +235,9 @@ class Graph:
 
     def backward(self, douts) -> None:
         """Weight gradients (into the layers' gradient buffers) from d(loss)/d(each output)."""
-        carries = self._carries_gradient()
+        carries = self.__dict__.get("_carries")
+        if carries is None:  # (the graph's layers and their weights are fixed once built)
+            carries = self._carries = self._carries_gradient()
         grads = {}
         for i, d in zip(self.outputs, douts):
             grads[i] = d if i not in grads else grads[i] + d
