@@ -63,6 +63,38 @@ def test_elementwise_merge_layers(rng, cls):
     _check_layer(cls(), xs, rng)
 
 
+@pytest.mark.parametrize("cls", [layers.Add, layers.Subtract, layers.Multiply, layers.Average, layers.Maximum,
+                                 layers.Minimum])
+@pytest.mark.parametrize("shapes", [[(2, 3, 3, 4), (2, 1, 1, 4)], [(2, 1, 4), (2, 3, 1)], [(2, 3, 4), (2, 4)]])
+def test_elementwise_merge_layers_broadcast_as_keras(rng, cls, shapes):
+    """Keras 3: a sample of lower rank gains axes of size 1 after the batch axis, then numpy's
+    broadcasting (a squeeze-and-excitation block's scale)."""
+    xs = [rng.standard_normal(s) for s in shapes]
+    aligned = [x.reshape(x.shape[:1] + (1,) * (max(map(len, shapes)) - x.ndim) + x.shape[1:]) for x in xs]
+    expected = {layers.Add: np.add, layers.Subtract: np.subtract, layers.Multiply: np.multiply,
+                layers.Average: lambda a, b: (a + b) / 2, layers.Maximum: np.maximum,
+                layers.Minimum: np.minimum}[cls](*aligned)
+    np.testing.assert_allclose(cls()(xs), expected.astype(np.float32), rtol=1e-6, atol=1e-6)
+    symbolic = cls()([keras.Input(s[1:]) for s in shapes])
+    assert tuple(symbolic.shape) == (None,) + expected.shape[1:]
+    _check_layer(cls(), xs, rng)
+
+
+def test_a_model_with_a_broadcast_multiply_trains_as_on_the_python_path(rng):
+    inputs = keras.Input((4, 4, 3))
+    scale = layers.Dense(3, activation="sigmoid")(layers.GlobalAveragePooling2D(keepdims=True)(inputs))
+    out = layers.Dense(2)(layers.Flatten()(layers.Multiply()([inputs, scale])))
+    x, y = rng.standard_normal((16, 4, 4, 3)).astype("float32"), rng.standard_normal((16, 2)).astype("float32")
+    losses = []
+    for eager in (False, True):
+        keras.utils.set_random_seed(3)
+        model = keras.Model(inputs, out)
+        model = keras.models.clone_model(model)
+        model.compile("sgd", "mse", run_eagerly=eager)
+        losses.append(model.fit(x, y, epochs=2, batch_size=8, verbose=0, shuffle=False).history["loss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+
 @pytest.mark.parametrize("axis, shapes", [(-1, [(4, 3), (4, 5)]), (1, [(4, 2, 3), (4, 1, 3)]),
                                           (2, [(4, 2, 3), (4, 2, 1), (4, 2, 2)])])
 def test_concatenate(rng, axis, shapes):
@@ -270,7 +302,7 @@ def test_a_graph_model_trains_and_a_shared_layer_has_one_set_of_weights():
 
 def test_graph_building_errors_name_the_layers():
     a, b = keras.Input(shape=(3,)), keras.Input(shape=(4,))
-    with pytest.raises(ValueError, match="'add_x'.*one shape"):
+    with pytest.raises(ValueError, match="'add_x'.*broadcast together"):
         layers.Add(name="add_x")([a, b])
     with pytest.raises(ValueError, match="'cat'.*except along axis"):
         layers.Concatenate(name="cat")([keras.Input(shape=(2, 3)), keras.Input(shape=(3, 3))])

@@ -140,8 +140,9 @@ def test_keras_layer_classes():
     np.testing.assert_allclose(layers.Softmax()(x), e / e.sum(), rtol=1e-6)
     with pytest.raises(NotImplementedError, match="axis"):
         layers.Softmax(axis=0)
-    with pytest.raises(NotImplementedError):
-        layers.ReLU(threshold=1.0)
+    np.testing.assert_allclose(layers.ReLU(threshold=1.0)(x), [[0, 0, 0, 7]])
+    with pytest.raises(ValueError, match="max_value"):
+        layers.ReLU(max_value=-1)
     # softmax as a layer is fused with the cross-entropy as the activation argument is
     model = keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.Softmax()])
     model.compile("sgd", "categorical_crossentropy")

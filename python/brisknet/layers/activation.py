@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import _core, activations, kernels
 from .layer import Layer
 
@@ -9,6 +11,7 @@ from .layer import Layer
 class Activation(Layer):
     """Applies an activation function by Keras name (no weights)."""
     _MASKING = True  # (Keras: supports_masking)
+    elementwise = True  # (softmax too: along the last axis, which a lone row keeps)
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -60,18 +63,40 @@ class Softmax(Activation):
 
 
 class ReLU(Activation):
-    """Keras' ReLU layer: max(x, 0), or relu6 with max_value=6, or leaky with negative_slope."""
+    """Keras' ReLU layer: x clipped to [0, max_value] above `threshold`, negative_slope * (x -
+    threshold) below it. max(x, 0), relu6 (max_value=6) and leaky (negative_slope) run on the
+    activation kernels; the other settings in numpy, on the Python path."""
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
-        if threshold != 0 or (max_value is not None and max_value != 6) or \
-                (negative_slope != 0 and max_value is not None):
-            raise NotImplementedError("ReLU: supported are ReLU(), ReLU(max_value=6) and ReLU(negative_slope=a)")
-        if negative_slope < 0:
-            raise ValueError(f"ReLU: negative_slope must be >= 0, got {negative_slope}")
-        name = "relu6" if max_value == 6 else "leaky_relu" if negative_slope else "relu"
+        for arg, value in (("max_value", max_value), ("negative_slope", negative_slope), ("threshold", threshold)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise ValueError(f"ReLU: {arg} must be a number >= 0, got {value!r}")
+        kernel = threshold == 0 and (max_value is None or (max_value == 6 and negative_slope == 0))
+        name = "relu6" if max_value == 6 and kernel else "leaky_relu" if negative_slope and kernel else "relu"
         super().__init__(name, **kwargs)
         self._alpha = float(negative_slope)
+        self._numpy = not kernel
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
+
+    def forward(self, x, training):
+        if not self._numpy:
+            return super().forward(x, training)
+        self._x = x
+        y = np.where(x > self.threshold, x, (x - self.threshold) * x.dtype.type(self.negative_slope))
+        above = x > self.threshold
+        np.copyto(y, np.clip(x, 0, self.max_value), where=above)
+        return y
+
+    def backward(self, dy, need_dx):
+        if not self._numpy:
+            return super().backward(dy, need_dx)
+        x = self._x
+        top = np.inf if self.max_value is None else self.max_value
+        slope = np.where(x > self.threshold, ((x > 0) & (x < top)).astype(dy.dtype), dy.dtype.type(self.negative_slope))
+        return dy * slope
+
+    def engine_spec(self, offset_of):
+        return None if self._numpy else super().engine_spec(offset_of)
 
     def get_config(self):
         return {**Layer.get_config(self), "max_value": self.max_value, "negative_slope": self.negative_slope,

@@ -12,14 +12,17 @@ class Dropout(SeededLayer):
     """Inverted dropout while training (identity at inference). The mask comes from a counter-based
     generator keyed by (seed, step), so runs with the same seed are reproducible."""
     _MASKING = True  # (Keras: supports_masking)
+    elementwise = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(seed, **kwargs)
         if not 0.0 <= float(rate) < 1.0:
             raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
-        if noise_shape is not None:
-            raise NotImplementedError("Dropout: noise_shape is not supported yet")
+        if noise_shape is not None and (not isinstance(noise_shape, (list, tuple)) or not all(
+                d is None or (isinstance(d, int) and d > 0) for d in noise_shape)):
+            raise ValueError(f"Dropout: noise_shape must be a tuple of positive ints or None, got {noise_shape!r}")
         self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self._first_row = 0  # the place of the batch's first row in the whole batch (data parallelism)
 
     def forward(self, x, training):
@@ -30,8 +33,23 @@ class Dropout(SeededLayer):
         y = self.buffer("y", x.shape, x.dtype)
         step_seed = (self._base_seed * 1_000_003 + self._calls) & 0xFFFFFFFFFFFFFFFF
         self._calls += 1
-        self._draw(y, np.ascontiguousarray(x), step_seed)
-        return y
+        if self.noise_shape is None:
+            self._draw(y, np.ascontiguousarray(x), step_seed)
+            return y
+        return self._draw_shaped(y, x, step_seed)
+
+    def _draw_shaped(self, y, x, step_seed):
+        """Dropout with Keras' noise_shape: one flag per element of that shape (None: the input's
+        size there), broadcast over the input (EfficientNet's drop-connect: (None, 1, 1, 1))."""
+        if len(self.noise_shape) != x.ndim:
+            raise ValueError(f"layer {self.name!r} (Dropout): noise_shape {self.noise_shape} does not match inputs of "
+                             f"shape {(None,) + x.shape[1:]}")
+        shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, x.shape))
+        ones = np.ones(shape, x.dtype)
+        self._kept = np.empty(shape, x.dtype)  # 0 or 1 / (1 - rate)
+        _core.dropout_forward(self._kept, np.empty(shape, np.uint8), ones, self.rate, step_seed,
+                              self._first_row * math.prod(shape[1:]))
+        return np.multiply(x, self._kept, out=y)
 
     def _draw(self, y, x, step_seed):
         _core.dropout_forward(y, self._mask, x, self.rate, step_seed, self._first_row * math.prod(x.shape[1:]))
@@ -40,19 +58,24 @@ class Dropout(SeededLayer):
         if not self._active:
             return dy
         dx = self.buffer("dx", dy.shape, dy.dtype)
+        if self.noise_shape is not None:
+            return np.multiply(dy, self._kept, out=dx)
         _core.dropout_backward(dx, dy, self._mask, self.rate)
         return dx
 
     def engine_spec(self, offset_of):
         if self.rate == 0:
             return []
+        if self.noise_shape is not None:
+            return None  # (the Python path draws shaped noise)
         s = _core.LayerSpec()
         s.kind, s.rate, s.seed = _core.LayerKind.dropout, self.rate, self._base_seed
         s.inputs = s.outputs = math.prod(self.input_shape)
         return [s]
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape)}
 
 
 class SpatialDropout2D(Dropout):
@@ -60,6 +83,7 @@ class SpatialDropout2D(Dropout):
     zeroed across all positions, as Keras' SpatialDropout. Training only; the flags come from
     Dropout's counter-based hash, one per (sample, channel), so the engine draws the same."""
     rank = 2
+    elementwise = False
 
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         if not 0.0 <= float(rate) < 1.0:
@@ -86,7 +110,7 @@ class SpatialDropout2D(Dropout):
 
     def get_config(self):
         config = {**super().get_config(), "data_format": self.data_format}
-        del config["trainable"]  # (Keras' SpatialDropout takes no trainable argument)
+        del config["trainable"], config["noise_shape"]  # (Keras' SpatialDropout takes neither)
         return config
 
 

@@ -331,7 +331,12 @@ class Layer:
         if several != self.takes_several_inputs:
             raise TypeError(f"{self.name}: expected " + ("a list of arrays" if self.takes_several_inputs
                                                           else "one array, got a list"))
-        arrays = [self._eager_input(a) for a in (x if several else [x])]
+        raw = [np.asarray(a) for a in (x if several else [x])]
+        if self.elementwise and all(a.ndim < 2 for a in raw) and len({a.shape for a in raw}) == 1:
+            # (as Keras: an element-wise layer takes an array of any rank; run it as one sample)
+            rows = [a.reshape(1, -1) for a in raw]
+            return self._eager_or_symbolic_call(rows if several else rows[0], training).reshape(raw[0].shape)
+        arrays = [self._eager_input(a) for a in raw]
         shapes = [a.shape[1:] for a in arrays]
         shape = shapes if several else shapes[0]
         if not self.built or (self.weight_specs() and not self._weights):
@@ -343,6 +348,7 @@ class Layer:
         return out.copy()
 
     takes_several_inputs = False  # a merge layer is called on a list of tensors
+    elementwise = False  # True: each output element depends on the same element of the input(s) only
 
     def _eager_input(self, x):
         x = np.asarray(x)

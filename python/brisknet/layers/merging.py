@@ -1,6 +1,9 @@
-"""Keras' merge layers: called on a list of tensors of one shape (Concatenate: equal but for the
-joined axis; Dot: two tensors), they return one tensor. Forward and backward in numpy, in the
-inputs' dtype (float64 for gradient checks)."""
+"""Keras' merge layers: called on a list of tensors, they return one tensor. The element-wise ones
+(Add, Subtract, Multiply, Average, Maximum, Minimum) broadcast as Keras 3 does: a sample of lower
+rank gains axes of size 1 after the batch axis, then sizes of 1 stretch (a squeeze-and-excitation
+block's (1, 1, channels) times (height, width, channels)); Concatenate needs shapes equal but for
+the joined axis; Dot takes two tensors. Forward and backward in numpy, in the inputs' dtype
+(float64 for gradient checks)."""
 from __future__ import annotations
 
 import math
@@ -12,9 +15,20 @@ from . import operation
 from .layer import Layer
 
 
+def _reduce_to(d, shape):
+    """The gradient d of a broadcast result summed back to an input of `shape` (its batch and
+    sample axes, the sample axes possibly fewer: Keras adds them after the batch axis)."""
+    if d.shape == tuple(shape):
+        return d
+    aligned = shape[:1] + (1,) * (d.ndim - len(shape)) + tuple(shape[1:])
+    axes = tuple(i for i, (a, b) in enumerate(zip(aligned, d.shape)) if a == 1 and b != 1)
+    return np.ascontiguousarray(d.sum(axis=axes, keepdims=True).reshape(shape))
+
+
 class Merge(Layer):
     takes_several_inputs = True
     exactly = None  # Subtract and Dot take exactly two tensors
+    elementwise = True
 
     def _check_count(self, shapes):
         if not isinstance(shapes, list) or len(shapes) < (self.exactly or 1) or \
@@ -26,10 +40,25 @@ class Merge(Layer):
     def sample_output_shape(self, shapes):
         self._check_count(shapes)
         shapes = [tuple(s) for s in shapes]
-        if any(s != shapes[0] for s in shapes):
-            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) merges tensors of one shape, got "
-                             f"{[(None,) + s for s in shapes]}")
-        return shapes[0]
+        rank = max(len(s) for s in shapes)
+        try:
+            return tuple(np.broadcast_shapes(*((1,) * (rank - len(s)) + s for s in shapes)))
+        except ValueError:
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) merges tensors of shapes that broadcast "
+                             f"together, got {[(None,) + s for s in shapes]}") from None
+
+    def _aligned(self, xs):
+        """The inputs with as many axes as the output (new axes of size 1 after the batch axis),
+        and their shapes for backward."""
+        self._shapes = [x.shape for x in xs]
+        rank = 1 + len(self.output_shape)
+        return [x if x.ndim == rank else x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:]) for x in xs]
+
+    def _out(self, xs):
+        return self.buffer("y", xs[0].shape[:1] + tuple(self.output_shape), xs[0].dtype)
+
+    def _plain(self):
+        return all(tuple(s) == tuple(self.output_shape) for s in self.input_shape)
 
     def build_sample(self, shapes):
         self.input_shape = [tuple(s) for s in shapes]
@@ -54,6 +83,8 @@ class Add(Merge):
     """The sum of the inputs."""
 
     def engine_spec(self, offset_of):
+        if not self._plain():
+            return None  # (broadcasting: the Python path)
         # (samples of any shape, all the same: the engine adds them flat)
         size = math.prod(self.output_shape)
         s = _core.LayerSpec()
@@ -61,15 +92,15 @@ class Add(Merge):
         return [s]
 
     def forward(self, xs, training):
-        y = self.buffer("y", xs[0].shape, xs[0].dtype)
+        xs = self._aligned(xs)
+        y = self._out(xs)
         np.add(xs[0], xs[1], out=y) if len(xs) > 1 else np.copyto(y, xs[0])
         for x in xs[2:]:
             y += x
-        self._n = len(xs)
         return y
 
     def backward(self, dy, need_dx):
-        return [dy] * self._n if need_dx else None
+        return [_reduce_to(dy, s) for s in self._shapes] if need_dx else None
 
 
 class Subtract(Merge):
@@ -77,18 +108,22 @@ class Subtract(Merge):
     exactly = 2
 
     def forward(self, xs, training):
-        return np.subtract(xs[0], xs[1], out=self.buffer("y", xs[0].shape, xs[0].dtype))
+        xs = self._aligned(xs)
+        return np.subtract(xs[0], xs[1], out=self._out(xs))
 
     def backward(self, dy, need_dx):
-        return [dy, np.negative(dy, out=self.buffer("dx", dy.shape, dy.dtype))] if need_dx else None
+        if not need_dx:
+            return None
+        return [_reduce_to(dy, self._shapes[0]),
+                _reduce_to(np.negative(dy, out=self.buffer("dx", dy.shape, dy.dtype)), self._shapes[1])]
 
 
 class Multiply(Merge):
     """The element-wise product of the inputs."""
 
     def forward(self, xs, training):
-        self._xs = xs
-        y = self.buffer("y", xs[0].shape, xs[0].dtype)
+        self._xs = xs = self._aligned(xs)
+        y = self._out(xs)
         np.copyto(y, xs[0])
         for x in xs[1:]:
             y *= x
@@ -104,7 +139,7 @@ class Multiply(Merge):
             for j, x in enumerate(self._xs):
                 if j != i:
                     d *= x
-            out.append(d)
+            out.append(_reduce_to(d, self._shapes[i]))
         return out
 
 
@@ -119,8 +154,8 @@ class Average(Merge):
     def backward(self, dy, need_dx):
         if not need_dx:
             return None
-        d = np.divide(dy, np.asarray(self._n, dy.dtype), out=self.buffer("dx", dy.shape, dy.dtype))
-        return [d] * self._n
+        d = np.divide(dy, np.asarray(len(self._shapes), dy.dtype), out=self.buffer("dx", dy.shape, dy.dtype))
+        return [_reduce_to(d, s) for s in self._shapes]
 
 
 class _Extremum(Merge):
@@ -129,21 +164,21 @@ class _Extremum(Merge):
     pick = None
 
     def forward(self, xs, training):
-        self._which = self.buffer("which", xs[0].shape, np.int32)
-        y = self.buffer("y", xs[0].shape, xs[0].dtype)
+        xs = self._aligned(xs)
+        y = self._out(xs)
+        self._which = self.buffer("which", y.shape, np.int32)
         np.copyto(y, xs[0])
         self._which.fill(0)
         for i, x in enumerate(xs[1:], 1):
             better = self.pick(x, y)  # strictly: ties keep the earlier input
             np.copyto(y, x, where=better)
             self._which[better] = i
-        self._n = len(xs)
         return y
 
     def backward(self, dy, need_dx):
         if not need_dx:
             return None
-        return [np.where(self._which == i, dy, np.zeros((), dy.dtype)) for i in range(self._n)]
+        return [_reduce_to(np.where(self._which == i, dy, np.zeros((), dy.dtype)), s) for i, s in enumerate(self._shapes)]
 
 
 class Maximum(_Extremum):
@@ -156,6 +191,7 @@ class Minimum(_Extremum):
 
 class Concatenate(Merge):
     """The inputs joined along `axis` (the last by default)."""
+    elementwise = False
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -231,6 +267,7 @@ class Dot(Merge):
     def compute_mask(self, inputs, mask=None):
         return None
     exactly = 2
+    elementwise = False
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)

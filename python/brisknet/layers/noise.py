@@ -11,6 +11,7 @@ from .seeded import SeededLayer
 
 class _Noise(SeededLayer):
     _MASKING = True  # (Keras: supports_masking)
+    elementwise = True
     def _draw(self, shape, dtype):
         rng = np.random.default_rng([self._base_seed, self._calls])
         self._calls += 1

@@ -113,6 +113,7 @@ class Normalization(Layer):
 class Rescaling(Layer):
     """``x * scale + offset`` (scale and offset numbers, or one value per feature)."""
     _MASKING = True  # (Keras: supports_masking)
+    elementwise = True
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)

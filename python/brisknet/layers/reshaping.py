@@ -12,6 +12,7 @@ from .layer import Layer
 class Identity(Layer):
     """Returns its input."""
     _MASKING = True  # (Keras: supports_masking)
+    elementwise = True
 
     def forward(self, x, training):
         return x

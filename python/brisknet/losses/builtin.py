@@ -81,9 +81,30 @@ class BinaryCrossentropy(Loss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
+def _broadcast_targets(y_true, y_pred):
+    """y_true and y_pred as Keras 3's regression losses pair them: a trailing axis of 1 squeezed or
+    added so the ranks match, then numpy broadcasting (a target of shape (n, 1) against every
+    output; one output against several targets). Returns both, broadcast, and y_pred's shape."""
+    t, p = kernels.as_array(y_true, "y_true"), kernels.as_array(y_pred, "y_pred")
+    if t.ndim == p.ndim + 1 and t.shape[-1] == 1:
+        t = t[..., 0]
+    elif p.ndim == t.ndim + 1 and p.shape[-1] == 1:
+        t = t[..., None]
+    try:
+        shape = np.broadcast_shapes(t.shape, p.shape)
+    except ValueError:
+        raise ValueError(f"y_true of shape {np.shape(y_true)} does not broadcast against y_pred of shape "
+                         f"{np.shape(y_pred)}") from None
+    if p.ndim == 0 or shape[0] != p.shape[0]:
+        raise ValueError(f"y_true of shape {np.shape(y_true)} and y_pred of shape {np.shape(y_pred)} differ in "
+                         "their number of samples")
+    return np.broadcast_to(t, shape), np.broadcast_to(p, shape), p.shape
+
+
 class _Regression(Loss):
-    """As Keras, a regression target of shape (n, 1) is broadcast against every output of the model
-    (a target of shape (n,) only matches one output, as in Keras)."""
+    """Targets broadcast against the outputs as Keras broadcasts them (_broadcast_targets); in fit,
+    a target of shape (n, 1) is broadcast against every output of the model (a target of shape
+    (n,) only matches one output, as in Keras)."""
 
     def prepare_targets(self, y, units: int) -> np.ndarray:
         y = kernels.as_array(y, "y")
@@ -91,20 +112,39 @@ class _Regression(Loss):
             y = np.broadcast_to(y, (y.shape[0], units))
         return super().prepare_targets(y, units)
 
+    def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
+                   from_logits=None):
+        t, p, pred_shape = _broadcast_targets(y_true, y_pred)
+        shape = p.shape
+        flat = p.ndim > 2 or shape != pred_shape  # (the kernels take (samples, values) of one shape)
+        if flat:
+            t, p = np.ascontiguousarray(t).reshape(shape[0], -1), np.ascontiguousarray(p).reshape(shape[0], -1)
+        out = self._kernel(t, p, sample_weight, return_grad, grad_scale)
+        if not return_grad:
+            return out
+        per, grad = out
+        return per, _sum_to(grad.reshape(shape), pred_shape)
+
+
+def _sum_to(grad, shape):
+    """A gradient taken on a broadcast y_pred, summed back to y_pred's own shape."""
+    if grad.shape == shape:
+        return grad
+    axes = tuple(i for i, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1)
+    return np.ascontiguousarray(grad.sum(axis=axes, keepdims=True).reshape(shape))
+
 
 class MeanSquaredError(_Regression):
     name = "mean_squared_error"
 
-    def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
-                   from_logits=None):
+    def _kernel(self, y_true, y_pred, sample_weight, return_grad, grad_scale):
         return kernels.mean_squared_error(y_true, y_pred, sample_weight, return_grad, grad_scale)
 
 
 class MeanAbsoluteError(_Regression):
     name = "mean_absolute_error"
 
-    def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
-                   from_logits=None):
+    def _kernel(self, y_true, y_pred, sample_weight, return_grad, grad_scale):
         return kernels.mean_absolute_error(y_true, y_pred, sample_weight, return_grad, grad_scale)
 
 
@@ -115,8 +155,7 @@ class Huber(_Regression):
         super().__init__(name=name, reduction=reduction)
         self.delta = float(delta)
 
-    def per_sample(self, y_true, y_pred, sample_weight=None, return_grad=False, grad_scale=1.0,
-                   from_logits=None):
+    def _kernel(self, y_true, y_pred, sample_weight, return_grad, grad_scale):
         return kernels.huber(y_true, y_pred, self.delta, sample_weight, return_grad, grad_scale)
 
     def get_config(self):
@@ -138,12 +177,12 @@ def binary_crossentropy(y_true, y_pred, from_logits=False):
 
 
 def mean_squared_error(y_true, y_pred):
-    return kernels.mean_squared_error(y_true, y_pred)
+    return MeanSquaredError().per_sample(y_true, y_pred)
 
 
 def mean_absolute_error(y_true, y_pred):
-    return kernels.mean_absolute_error(y_true, y_pred)
+    return MeanAbsoluteError().per_sample(y_true, y_pred)
 
 
 def huber(y_true, y_pred, delta=1.0):
-    return kernels.huber(y_true, y_pred, delta)
+    return Huber(delta).per_sample(y_true, y_pred)
