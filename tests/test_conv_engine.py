@@ -92,6 +92,19 @@ def residual():
     return keras.Model(inputs, layers.Dense(4, activation="softmax")(h))
 
 
+def batch_normalized():
+    """MobileNetV2's inverted residual block: batch normalisation of images (per channel, over
+    every position), frozen too, relu6, depthwise convolution, a residual Add."""
+    inputs = keras.Input((8, 8, 3))
+    h = layers.ReLU(6.0)(layers.BatchNormalization(momentum=0.9)(layers.Conv2D(8, 3, strides=2, use_bias=False)(
+        layers.ZeroPadding2D(((0, 1), (0, 1)))(inputs))))
+    e = layers.ReLU(6.0)(layers.BatchNormalization(epsilon=1e-3)(layers.Conv2D(16, 1, use_bias=False)(h)))
+    e = layers.ReLU(6.0)(layers.BatchNormalization(center=False)(layers.DepthwiseConv2D(3, padding="same")(e)))
+    e = layers.BatchNormalization(trainable=False)(layers.Conv2D(8, 1, use_bias=False)(e))
+    h = layers.Add()([h, e])
+    return keras.Model(inputs, layers.Dense(4, activation="softmax")(layers.GlobalAveragePooling2D()(h)))
+
+
 def data(model, n=96):
     rng = np.random.default_rng(0)
     return (rng.standard_normal((n,) + model.input_shape[1:]).astype(np.float32), rng.integers(0, 4, n))
@@ -102,7 +115,7 @@ def train(build, eager, **kw):
 
 
 @pytest.mark.parametrize("build", [simple_convnet, options, winograd, sequence, global_pooling, decoder, unet_like,
-                                   residual])
+                                   residual, batch_normalized])
 @pytest.mark.parametrize("optimizer", ["adam", "sgd-clipnorm"])
 def test_a_convnet_in_the_engine_is_bit_identical_to_the_reference_path(build, optimizer):
     def opt():  # a fresh optimizer per run; clipnorm needs the whole gradient (the unfused update)
@@ -112,7 +125,7 @@ def test_a_convnet_in_the_engine_is_bit_identical_to_the_reference_path(build, o
 
 
 def test_a_convnet_in_the_engine_is_bit_identical_across_thread_counts():
-    for build in (lambda: simple_convnet(size=20), winograd):  # enough positions that the kernels split
+    for build in (lambda: simple_convnet(size=20), winograd, batch_normalized):  # enough positions that kernels split
         one = train(build, False, threads=1, epochs=1)
         for threads in (2, 8):
             assert_same(train(build, False, threads=threads, epochs=1), one)

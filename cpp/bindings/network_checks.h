@@ -72,8 +72,9 @@ inline std::vector<LayerSpec> checked_layers(const std::vector<LayerSpec>& layer
     else if (l.kind != LayerKind::dense && l.kind != LayerKind::concat && l.in != l.out)
       fail_value(at + ": only dense, concat, conv and pooling layers change the size");
     if (l.kind == LayerKind::dropout && !(l.rate > 0 && l.rate < 1)) fail_value(at + ": dropout rate must be in (0, 1)");
-    if (l.channels < 0 || (l.channels > 0 && (l.kind != LayerKind::dropout || l.out % l.channels != 0)))
-      fail_value(at + ": channels (dropout of whole channels) must divide a dropout layer's size");
+    if (l.channels < 0 || (l.channels > 0 && ((l.kind != LayerKind::dropout && l.kind != LayerKind::batch_norm) ||
+                                              l.out % l.channels != 0)))
+      fail_value(at + ": channels (of dropout of whole channels, of batch_norm on images) must divide the layer's size");
     if (l.kind == LayerKind::affine &&
         (l.scale.empty() || l.shift.size() != l.scale.size() || l.out % int64_t(l.scale.size()) != 0))
       fail_value(at + ": an affine layer needs scale and shift of one length dividing its size");
@@ -97,9 +98,10 @@ inline void check_params(const std::vector<LayerSpec>& layers, py::ssize_t n_par
       spans.push_back({l.kernel_offset, kernel_values(l)});
       if (l.bias_offset >= 0) spans.push_back({l.bias_offset, bias_values(l)});
     } else if (l.kind == LayerKind::batch_norm || l.kind == LayerKind::layer_norm) {
-      if (l.kernel_offset >= 0) spans.push_back({l.kernel_offset, l.out});
-      if (l.bias_offset >= 0) spans.push_back({l.bias_offset, l.out});
-      if (l.kind == LayerKind::batch_norm) spans.push_back({l.stats_offset, 2 * l.out});
+      const int64_t f = norm_features(l);
+      if (l.kernel_offset >= 0) spans.push_back({l.kernel_offset, f});
+      if (l.bias_offset >= 0) spans.push_back({l.bias_offset, f});
+      if (l.kind == LayerKind::batch_norm) spans.push_back({l.stats_offset, 2 * f});
     }
   }
   std::sort(spans.begin(), spans.end());  // (a graph's layers need not run in the buffer's order)

@@ -80,8 +80,8 @@ Network::Network(std::vector<LayerSpec> layers, LossSpec loss) : layers_(std::mo
       trainable_.push_back({l.kernel_offset, kernel_values(l)});
       if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, bias_values(l)});
     } else if (l.kind == LayerKind::batch_norm || l.kind == LayerKind::layer_norm) {  // gamma, then beta
-      if (l.kernel_offset >= 0) trainable_.push_back({l.kernel_offset, l.out});
-      if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, l.out});
+      if (l.kernel_offset >= 0) trainable_.push_back({l.kernel_offset, norm_features(l)});
+      if (l.bias_offset >= 0) trainable_.push_back({l.bias_offset, norm_features(l)});
     }
   }
   pools_in_conv_.assign(layers_.size(), 0);
@@ -120,7 +120,7 @@ Network::Workspace& Network::workspace(int64_t b) {
     ws.dy.emplace_back(size);
     ws.dz.emplace_back(dense && has_activation(l) ? size : 0);
     ws.mask.emplace_back(l.kind == LayerKind::dropout ? size : 0);
-    ws.stats.emplace_back(l.kind == LayerKind::batch_norm ? 2 * l.out : l.kind == LayerKind::layer_norm ? 2 * b : 0);
+    ws.stats.emplace_back(l.kind == LayerKind::batch_norm ? 2 * norm_features(l) : l.kind == LayerKind::layer_norm ? 2 * b : 0);
   }
   ws.scratch.resize(widest);
   ws.out.assign(layers_.size(), nullptr);
@@ -297,9 +297,10 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
         const bool batch_stats = training && l.trainable;
         // the moving statistics change only while training, when the caller's buffer is writable
         float* moving = const_cast<float*>(params) + l.stats_offset;
-        batch_norm_forward<float>(ws.y[i].data(), ws.stats[i].data(), ws.stats[i].data() + l.out, h, b, l.out,
+        const int64_t f = norm_features(l);
+        batch_norm_forward<float>(ws.y[i].data(), ws.stats[i].data(), ws.stats[i].data() + f, h, b * (l.out / f), f,
                                   l.kernel_offset >= 0 ? params + l.kernel_offset : nullptr,
-                                  l.bias_offset >= 0 ? params + l.bias_offset : nullptr, moving, moving + l.out,
+                                  l.bias_offset >= 0 ? params + l.bias_offset : nullptr, moving, moving + f,
                                   l.momentum, l.epsilon, batch_stats);
         break;
       }
@@ -656,18 +657,20 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
         float* dbeta = l.trainable && l.bias_offset >= 0 ? grads + l.bias_offset : nullptr;
         const float* gamma = l.kernel_offset >= 0 ? params + l.kernel_offset : nullptr;
         const float* stats = ws.stats[i].data();
+        const int64_t f = norm_features(l);
         if (batch)
-          batch_norm_backward<float>(dx, dgamma, dbeta, d, input, stats, stats + l.out, gamma, b, l.out, l.trainable);
+          batch_norm_backward<float>(dx, dgamma, dbeta, d, input, stats, stats + f, gamma, b * (l.out / f), f,
+                                     l.trainable);
         else
           layer_norm_backward<float>(dx, dgamma, dbeta, d, input, stats, stats + b, gamma, b, l.out);
         if (dx) give(ws, src, dx, b);  // (before the update: dx reads gamma)
         if (update) {
-          if (dgamma) update_block(*update, Penalty{}, params, dgamma, l.kernel_offset, l.out);
-          if (dbeta) update_block(*update, Penalty{}, params, dbeta, l.bias_offset, l.out);
+          if (dgamma) update_block(*update, Penalty{}, params, dgamma, l.kernel_offset, f);
+          if (dbeta) update_block(*update, Penalty{}, params, dbeta, l.bias_offset, f);
         }
         if (ready) {
-          if (dbeta) (*ready)(l.bias_offset, l.out);
-          if (dgamma) (*ready)(l.kernel_offset, l.out);
+          if (dbeta) (*ready)(l.bias_offset, f);
+          if (dgamma) (*ready)(l.kernel_offset, f);
         }
         break;
       }
@@ -683,8 +686,8 @@ void Network::announce_gradients(const std::function<void(int64_t, int64_t)>& re
       if (l.bias_offset >= 0) ready(l.bias_offset, bias_values(l));
       ready(l.kernel_offset, kernel_values(l));
     } else if (l.kind == LayerKind::batch_norm || l.kind == LayerKind::layer_norm) {
-      if (l.bias_offset >= 0) ready(l.bias_offset, l.out);
-      if (l.kernel_offset >= 0) ready(l.kernel_offset, l.out);
+      if (l.bias_offset >= 0) ready(l.bias_offset, norm_features(l));
+      if (l.kernel_offset >= 0) ready(l.kernel_offset, norm_features(l));
     }
   }
 }

@@ -3,7 +3,7 @@
 ``import brisknet as keras`` runs a Keras Sequential/Dense program unchanged.
 """
 from . import _core  # noqa: F401  (the compiled kernels; import errors surface here)
-from . import activations, backend, callbacks, constraints, datasets, initializers, interop, kernels, layers, losses, metrics, models, ops
+from . import activations, applications, backend, callbacks, constraints, datasets, initializers, interop, kernels, layers, losses, metrics, models, ops
 from . import cuda, devices, distribution, optimizers, random, reference, regularizers, saving, utils
 from .devices import device, get_device, set_device
 from .layers import Input
@@ -13,7 +13,7 @@ from .utils import cpu_info, get_num_threads, set_num_threads
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints", "cpu_info", "cuda", "datasets",
+    "Input", "Model", "Sequential", "activations", "applications", "backend", "callbacks", "constraints", "cpu_info", "cuda", "datasets",
     "device",
     "devices", "distribution", "get_device", "get_num_threads", "set_device",
     "initializers", "interop", "layers", "losses", "metrics", "models", "kernels", "optimizers", "random", "reference", "regularizers",

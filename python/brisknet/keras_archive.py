@@ -740,6 +740,9 @@ def _bounded_memory(extra):
 
 
 def _load_h5(model, f, source, optimizer) -> None:
+    if "layer_names" in f.attrs or "model_weights" in f:
+        _load_legacy_h5(model, f, source)
+        return
     targets, values = [], []  # every weight array is read and checked before any is written
     for path, _, weights in _weights_by_path(model):
         where = _vars_path(path)
@@ -757,6 +760,43 @@ def _load_h5(model, f, source, optimizer) -> None:
     model._weights_from_host()
     if optimizer and model.compiled and "optimizer" in f:
         _load_optimizer(model, _group(f, "optimizer/vars", source, required=False), source)
+
+
+def _load_legacy_h5(model, f, source) -> None:
+    """Keras 2's weight files (keras.applications' ImageNet weights; Keras 3's model.save('x.h5')
+    writes the same under model_weights): layer_names lists the layers, each layer's group its
+    arrays under weight_names, in the layer's order. Layers are matched by name, or, where the
+    names differ, by position among the layers with weights (as Keras does)."""
+    root = _group(f, "model_weights", source, required=False) if "model_weights" in f else f
+
+    def names(attrs, key):
+        return [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in np.asarray(attrs.get(key, [])).ravel()]
+    stored = []  # (layer name, its group, its arrays' names) of the file's layers with weights
+    for name in names(root.attrs, "layer_names"):
+        group = _group(root, name, source, required=True)
+        if names(group.attrs, "weight_names"):
+            stored.append((name, group, names(group.attrs, "weight_names")))
+    ours = [layer for layer in model.layers if layer._weights]
+    by_name = {name: (group, arrays) for name, group, arrays in stored}
+    if set(by_name) == {layer.name for layer in ours}:
+        pairs = [(layer, *by_name[layer.name]) for layer in ours]
+    elif len(stored) == len(ours):
+        pairs = [(layer, group, arrays) for layer, (_, group, arrays) in zip(ours, stored)]
+    else:
+        raise ValueError(f"{source}: the file holds weights of {len(stored)} layers, the model has {len(ours)} layers "
+                         "with weights: the file does not match this architecture")
+    targets, values = [], []
+    for layer, group, arrays in pairs:
+        if len(arrays) != len(layer._weights):
+            raise ValueError(f"{source}: layer {layer.name!r} has {len(layer._weights)} weights, the file's "
+                             f"{group.name!r} holds {len(arrays)}: the file does not match this architecture")
+        for name, w in zip(arrays, layer._weights):
+            targets.append(w)
+            values.append(_dataset(group, name, w.shape, f"{group.name}/{name}", source, kinds="fiu"))
+    model._weights_to_host()
+    for dst, src in zip(targets, values):
+        dst[...] = src
+    model._weights_from_host()
 
 
 def _index(name):

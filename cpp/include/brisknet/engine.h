@@ -71,9 +71,16 @@ struct LayerSpec {
   // zeros outside (pt, pl < 0: cropped); upsample (UpSampling2D): oh x ow = h sh x w sw, nearest.
   Window2D window{};
   int64_t groups = 1;
-  // dropout: > 0, one keep flag per (sample, channel) over `channels` innermost (SpatialDropout)
+  // dropout: > 0, one keep flag per (sample, channel) over `channels` innermost (SpatialDropout);
+  // batch_norm: > 0, statistics per channel over every position of every sample (images).
   int64_t channels = 0;
 };
+
+// The features batch_norm keeps statistics of: the channels of images (each position a row of
+// (batch * positions, channels), channels_last), else every value of a sample.
+inline int64_t norm_features(const LayerSpec& l) {
+  return l.kind == LayerKind::batch_norm && l.channels > 0 ? l.channels : l.out;
+}
 
 // A dense or conv layer's weights: its kernel's and bias' sizes, and conv's output channels.
 inline bool windowed_weights(const LayerSpec& l) {

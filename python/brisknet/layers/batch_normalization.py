@@ -4,6 +4,8 @@ normalise along the last axis. Forward and backward are C++ kernels (float32, or
 gradient checks), the same the engine runs."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _core, initializers, regularizers
@@ -130,10 +132,13 @@ class BatchNormalization(_Affine):
         return dx
 
     def engine_spec(self, offset_of):
-        if self.weight_regularizers() or len(self.input_shape) != 1:
-            return None  # (penalties on gamma/beta, samples of more than one axis: the Python path)
+        if self.weight_regularizers():
+            return None  # (penalties on gamma/beta: the Python path)
         s = _core.LayerSpec()
-        s.kind, s.inputs, s.outputs = _core.LayerKind.batch_norm, self.input_shape[0], self.input_shape[0]
+        size = math.prod(self.input_shape)
+        s.kind, s.inputs, s.outputs = _core.LayerKind.batch_norm, size, size
+        if len(self.input_shape) > 1:
+            s.channels = self.input_shape[-1]  # (statistics per channel, over every position)
         gamma, beta = self._gamma_beta()
         s.kernel_offset = offset_of(gamma) if gamma is not None else -1  # gamma
         s.bias_offset = offset_of(beta) if beta is not None else -1      # beta

@@ -7,7 +7,8 @@ anew for a new shape). Weights never depend on an unknown dimension: a layer who
 from __future__ import annotations
 
 # two stand-ins for an unknown size: a dimension of the output that differs between them follows it
-STAND_INS = (13, 17)
+# (as large as an image: a convnet of unknown image size halves them five times and more)
+STAND_INS = (224, 257)
 
 
 def has_unknown(shape) -> bool:
