@@ -76,33 +76,34 @@ def reference_conv2d_backward(x, w, dz, strides, dilation, pad, groups):
     return dw, dpadded[:, pad[0]:pad[0] + h, pad[1]:pad[1] + wd]
 
 
-@pytest.mark.parametrize("groups, strides, dilation, pad", [(1, (1, 1), (1, 1), (0, 0)), (2, (2, 1), (1, 1), (1, 1)),
-                                                           (4, (1, 1), (2, 1), (2, 1))])
-def test_the_convolution_kernels_over_many_chunks_of_images(rng, groups, strides, dilation, pad):
+@pytest.mark.parametrize("groups, filters, strides, dilation, pad", [
+    (1, 4, (1, 1), (1, 1), (0, 0)), (2, 4, (2, 1), (1, 1), (1, 1)), (4, 4, (1, 1), (2, 1), (2, 1)),
+    (8, 8, (2, 2), (1, 1), (1, 1)), (8, 16, (1, 2), (1, 2), (0, 1))])  # (depthwise: direct loops)
+def test_the_convolution_kernels_over_many_chunks_of_images(rng, groups, filters, strides, dilation, pad):
     """200 images of 16 x 16 x 8: more than one chunk on any CPU (a chunk's patches fill half of
     L2), so the kernel gradient sums per-chunk partials; the threads share the chunks."""
     from brisknet import _core
     x = rng.standard_normal((200, 16, 16, 8))
-    w = rng.standard_normal((3, 3, 8 // groups, 4))
+    w = rng.standard_normal((3, 3, 8 // groups, filters))
     out = tuple((size + 2 * p - d * 2 - 1) // s + 1 for size, p, d, s in zip((16, 16), pad, dilation, strides))
     window = ((3, 3), strides, dilation, pad, out)
-    dz = rng.standard_normal((200,) + out + (4,))
+    dz = rng.standard_normal((200,) + out + (filters,))
     results = {}
     for threads in (1, 2, 8):
         keras.set_num_threads(threads)
         for dtype in (np.float64, np.float32):
             xs, ws, dzs = (a.astype(dtype) for a in (x, w, dz))
-            z = np.empty((200 * out[0] * out[1], 4), dtype)
-            dw, dx, db = np.empty((9 * 8 // groups, 4), dtype), np.empty_like(xs), np.empty(4, dtype)
-            _core.conv2d_forward(z, xs, ws.reshape(-1, 4), None, *window, groups)
-            _core.conv2d_backward(dw, dx, dzs.reshape(-1, 4), xs, ws.reshape(-1, 4), *window, groups, db)
+            z = np.empty((200 * out[0] * out[1], filters), dtype)
+            dw, dx, db = np.empty((9 * 8 // groups, filters), dtype), np.empty_like(xs), np.empty(filters, dtype)
+            _core.conv2d_forward(z, xs, ws.reshape(-1, filters), None, *window, groups)
+            _core.conv2d_backward(dw, dx, dzs.reshape(-1, filters), xs, ws.reshape(-1, filters), *window, groups, db)
             alone = np.empty_like(db)  # the bias gradient without the kernel's (a frozen layer's)
-            _core.conv2d_backward(None, None, dzs.reshape(-1, 4), xs, ws.reshape(-1, 4), *window, groups, alone)
+            _core.conv2d_backward(None, None, dzs.reshape(-1, filters), xs, ws.reshape(-1, filters), *window, groups, alone)
             np.testing.assert_array_equal(alone, db)
             results[threads, dtype] = (z, dw, dx, db)
     keras.set_num_threads(2)
     z, dw, dx, db = results[1, np.float64]
-    np.testing.assert_allclose(z.reshape((200,) + out + (4,)), reference_conv2d(x, w, None, strides, dilation, pad, out,
+    np.testing.assert_allclose(z.reshape((200,) + out + (filters,)), reference_conv2d(x, w, None, strides, dilation, pad, out,
                                                                                 groups), rtol=1e-10, atol=1e-10)
     want_dw, want_dx = reference_conv2d_backward(x, w, dz, strides, dilation, pad, groups)
     np.testing.assert_allclose(dw.reshape(w.shape), want_dw, rtol=1e-10, atol=1e-9)

@@ -14,6 +14,7 @@
 #include "brisknet/kernels.h"
 #include "activation_elementwise.h"
 #include "cache_model.h"
+#include "depthwise.h"
 #include "gemm_implicit_a.h"
 #include "gemm_packing.h"
 #include "isa_clones.h"
@@ -520,9 +521,20 @@ void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D&
     return winograd_conv2d_forward(z, x, w, bias, g, filters, fused, after_chunk);
   const int64_t cg = g.c / groups, fg = filters / groups, taps = g.kh * g.kw * cg, positions = g.oh * g.ow;
   const int64_t per_chunk = images_per_chunk(g, taps, filters, sizeof(T));
+  // depthwise (one channel per group): direct loops, the activation after them
+  const bool depthwise = groups == g.c && groups > 1 && !fused.grad_x && !fused.grad_y && !fused.b_column_sums &&
+                         !fused.tile_done;
   for_each_chunk(g, per_chunk, 2 * g.n * positions * taps * filters, [&](int64_t, int64_t first, const Window2D& part) {
     const T* images = x + first * g.h * g.w * g.c;
     const int64_t row0 = first * positions, rows = part.n * positions;
+    if (depthwise) {
+      detail::depthwise_forward<T>(z + row0 * filters, images, w, bias, part, fg);
+      if (fused.activation_out)
+        activation_forward<T>(fused.activation_out + row0 * filters, z + row0 * filters, rows, filters,
+                              fused.activation, fused.alpha);
+      after_chunk(first, part.n);
+      return;
+    }
     const bool implicit = detail::gemm_packs_a<T>(rows, fg, taps, 1);
     T* col = implicit ? nullptr : chunk_buffer<T>(0, size_t(part.n * positions * taps));
     int64_t* window = implicit ? chunk_buffer<int64_t>(0, size_t(rows + g.kh * g.kw)) : nullptr;
@@ -565,12 +577,19 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
     const int64_t rows = part.n * positions;
     T* kernel_part = !dw ? nullptr : partials ? partials + chunk * sums : dw;
     T* bias_part = !db ? nullptr : partials ? partials + chunk * sums + (dw ? kernel : 0) : db;
-    const bool implicit = !winograd_dw && detail::gemm_packs_a<T>(taps, fg, rows, 1);
-    T* col = dw && !implicit && !winograd_dw ? chunk_buffer<T>(0, size_t(part.n * positions * taps)) : nullptr;
+    const bool depthwise = groups == g.c && groups > 1;
+    const bool implicit = !winograd_dw && !depthwise && detail::gemm_packs_a<T>(taps, fg, rows, 1);
+    T* col = dw && !implicit && !winograd_dw && !depthwise ? chunk_buffer<T>(0, size_t(part.n * positions * taps))
+                                                           : nullptr;
     int64_t* window = dw && implicit ? chunk_buffer<int64_t>(0, size_t(rows + g.kh * g.kw)) : nullptr;
     if (window) window_offsets(window, window + rows, part);
-    T* dcol = dx ? chunk_buffer<T>(1, size_t(part.n * positions * taps)) : nullptr;
     before_chunk(first, part.n);
+    if (groups == g.c && groups > 1) {  // depthwise: direct loops
+      detail::depthwise_backward<T>(kernel_part, bias_part, dx ? dx + first * g.h * g.w * g.c : nullptr, d, images, w,
+                                    part, fg);
+      return;
+    }
+    T* dcol = dx ? chunk_buffer<T>(1, size_t(part.n * positions * taps)) : nullptr;
     if (db && (!dw || winograd_dw)) {  // (otherwise the kernel gradient's GEMM sums the bias' while packing dz)
       detail::ScopedFlushDenormals ftz;  // as that packing
       std::fill(bias_part, bias_part + filters, T(0));
