@@ -140,6 +140,41 @@ def test_batch_normalization(rng, training, center, scale):
     assert layer.trainable_mask() == [True] * (center + scale) + [False, False]
 
 
+@pytest.mark.parametrize("shape", [(40, 30, 30, 7), (700, 300)])
+def test_batch_normalization_over_many_rows_against_numpy_and_across_thread_counts(rng, shape):
+    """Images (36,000 positions of 7 channels: the sums split by rows) and a wide dense batch (the
+    sums split by features): float64 against numpy's two-pass statistics and the backward formula,
+    float32 the same bits for any thread count."""
+    x = rng.standard_normal(shape) * 2 + 0.5
+    dy = rng.standard_normal(shape)
+    gamma, beta = np.abs(rng.standard_normal(shape[-1])) + 0.5, rng.standard_normal(shape[-1])
+    results = {}
+    for threads in (1, 2, 8):
+        keras.set_num_threads(threads)
+        for dtype in (np.float64, np.float32):
+            layer = layers.BatchNormalization(momentum=0.9)
+            layer.build_sample(shape[1:])
+            weights = [a.astype(dtype) for a in (gamma, beta, np.zeros(shape[-1]), np.ones(shape[-1]))]
+            layer.bind(weights, [np.zeros_like(w) for w in weights])
+            y = layer.forward(x.astype(dtype), True).copy()
+            dx = layer.backward(dy.astype(dtype), True).copy()
+            results[threads, dtype] = [y, dx] + [g.copy() for g in layer._grads] + [w.copy() for w in weights[2:]]
+            if threads == 1 and dtype == np.float64:
+                axes = tuple(range(len(shape) - 1))
+                mean, var = x.mean(axis=axes), x.var(axis=axes)
+                xhat = (x - mean) / np.sqrt(var + 1e-3)
+                np.testing.assert_allclose(y, xhat * gamma + beta, rtol=1e-10, atol=1e-10)
+                n = x.size // shape[-1]
+                want_dx = gamma / np.sqrt(var + 1e-3) / n * (n * dy - dy.sum(axis=axes) - xhat * (dy * xhat).sum(axis=axes))
+                np.testing.assert_allclose(dx, want_dx, rtol=1e-9, atol=1e-10)
+                np.testing.assert_allclose(layer._grads[0], (dy * xhat).sum(axis=axes), rtol=1e-10)
+                np.testing.assert_allclose(weights[2], 0.1 * mean, rtol=1e-10, atol=1e-12)
+    keras.set_num_threads(2)
+    for threads in (2, 8):
+        for got, want in zip(results[threads, np.float32], results[1, np.float32]):
+            np.testing.assert_array_equal(got, want)
+
+
 def test_a_frozen_batch_normalization_uses_its_moving_statistics_in_training(rng):
     x = rng.standard_normal((6, 4))
     layer = layers.BatchNormalization(trainable=False)

@@ -1,10 +1,14 @@
 // BatchNormalization and LayerNormalization forward and backward (kernels.h). Every sum runs in
-// double over the rows (or features) in order, so the results do not depend on the thread count;
-// BatchNormalization streams the rows of a block of features per thread (rows are contiguous).
+// double in a fixed order (LayerNormalization: over a row's features; BatchNormalization: over
+// fixed parts of the rows, then the parts in order), so the results do not depend on the thread
+// count.
 #include <algorithm>
 #include <cmath>
 
+#include <vector>
+
 #include "brisknet/kernels.h"
+#include "isa_clones.h"
 #include "parallel.h"
 
 namespace brisknet {
@@ -28,79 +32,152 @@ void gradient_sums(double* sum_dy, double* sum_dy_xhat, const T* dy, const T* x,
       sum_dy_xhat[f] += double(d) * double((x[e] - mean[s]) * inv[s]);
     }
 }
+
+
+// BatchNormalization's sums run over parts of kRowsPerPart rows, each part's in double in row
+// order, the parts then added in order: the same sums for any thread count, and threads that
+// split the rows of images (many positions, few channels) as well as the features of a dense
+// layer's batch. Each (part, block of features) is one task.
+constexpr int64_t kRowsPerPart = 512;
+
+template <typename F>
+void for_each_part(int64_t rows, int64_t features, F&& task) {
+  const int64_t parts = (rows + kRowsPerPart - 1) / kRowsPerPart, blocks = blocks_of(features);
+  const int nt = int(std::min<int64_t>(parts * blocks, detail::threads_for(rows * features, detail::kElementGrain)));
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t t = 0; t < parts * blocks; ++t) {
+    const int64_t p = t / blocks, f0 = (t % blocks) * kBlock;
+    const int64_t r0 = p * kRowsPerPart;
+    detail::at_isa([&] { task(p, r0, std::min(rows, r0 + kRowsPerPart), f0, std::min(kBlock, features - f0)); });
+  }
+}
+
+// sums[f] = the parts' sums (partial[p * stride + f]) added in part order
+inline void add_parts(double* sums, const double* partial, int64_t parts, int64_t stride, int64_t features) {
+  std::copy(partial, partial + features, sums);
+  for (int64_t p = 1; p < parts; ++p)
+    for (int64_t f = 0; f < features; ++f) sums[f] += partial[p * stride + f];
+}
+
+// The per-feature sums' scratch: grows, never shrinks (no allocation in a steady training step).
+double* part_buffer(size_t count) {
+  thread_local std::vector<double> buffer;
+  if (buffer.size() < count) buffer.resize(count);
+  return buffer.data();
+}
+
+// y = (x - mean) * scale + shift, rows split between threads
+template <typename T>
+void normalize_rows(T* y, const T* x, const T* mean, const T* scale, const T* shift, int64_t rows, int64_t features) {
+  const int nt = detail::threads_for(rows * features, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < (rows + kRowsPerPart - 1) / kRowsPerPart; ++p)
+    detail::at_isa([&] {
+      for (int64_t r = p * kRowsPerPart; r < std::min(rows, (p + 1) * kRowsPerPart); ++r)
+        for (int64_t f = 0; f < features; ++f) y[r * features + f] = (x[r * features + f] - mean[f]) * scale[f] + shift[f];
+    });
+}
 }  // namespace
 
 template <typename T>
 void batch_norm_forward(T* y, T* mean, T* inv, const T* x, int64_t rows, int64_t features, const T* gamma,
                         const T* beta, T* moving_mean, T* moving_var, T momentum, T eps, bool batch_stats) {
-  const int nt = detail::threads_for(rows * features, detail::kElementGrain);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t blk = 0; blk < blocks_of(features); ++blk) {
-    const int64_t f0 = blk * kBlock, w = std::min(kBlock, features - f0);
-    T m[kBlock], scale[kBlock], shift[kBlock];
-    if (batch_stats) {  // rows in order, in double: the same sums for any thread count
-      double sum[kBlock] = {}, sq[kBlock] = {};
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t f = 0; f < w; ++f) sum[f] += x[r * features + f0 + f];
-      for (int64_t f = 0; f < w; ++f) m[f] = T(sum[f] / double(rows));
-      for (int64_t r = 0; r < rows; ++r)
+  const int64_t parts = (rows + kRowsPerPart - 1) / kRowsPerPart;
+  double* partial = part_buffer(size_t(parts * features + 3 * features));
+  double* sums = partial + parts * features;
+  T* scale = reinterpret_cast<T*>(sums + features);  // (2 * features doubles hold 2 * features T)
+  T* shift = scale + features;
+  if (batch_stats) {  // the mean, then the squares about it (two passes: no cancellation)
+    for_each_part(rows, features, [&](int64_t p, int64_t r0, int64_t r1, int64_t f0, int64_t w) {
+      double* s = partial + p * features + f0;
+      std::fill(s, s + w, 0.0);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t f = 0; f < w; ++f) s[f] += double(x[r * features + f0 + f]);
+    });
+    add_parts(sums, partial, parts, features, features);
+    for (int64_t f = 0; f < features; ++f) mean[f] = T(sums[f] / double(rows));
+    for_each_part(rows, features, [&](int64_t p, int64_t r0, int64_t r1, int64_t f0, int64_t w) {
+      double* s = partial + p * features + f0;
+      std::fill(s, s + w, 0.0);
+      for (int64_t r = r0; r < r1; ++r)
         for (int64_t f = 0; f < w; ++f) {
-          const double c = double(x[r * features + f0 + f]) - double(m[f]);
-          sq[f] += c * c;
+          const double c = double(x[r * features + f0 + f]) - double(mean[f0 + f]);
+          s[f] += c * c;
         }
-      for (int64_t f = 0; f < w; ++f) {
-        const T var = T(sq[f] / double(rows));
-        moving_mean[f0 + f] = moving_mean[f0 + f] * momentum + m[f] * (T(1) - momentum);
-        moving_var[f0 + f] = moving_var[f0 + f] * momentum + var * (T(1) - momentum);
-        inv[f0 + f] = T(1) / std::sqrt(var + eps);
-      }
-    } else {
-      for (int64_t f = 0; f < w; ++f) {
-        m[f] = moving_mean[f0 + f];
-        inv[f0 + f] = T(1) / std::sqrt(moving_var[f0 + f] + eps);
-      }
+    });
+    add_parts(sums, partial, parts, features, features);
+    for (int64_t f = 0; f < features; ++f) {
+      const T var = T(sums[f] / double(rows));
+      moving_mean[f] = moving_mean[f] * momentum + mean[f] * (T(1) - momentum);
+      moving_var[f] = moving_var[f] * momentum + var * (T(1) - momentum);
+      inv[f] = T(1) / std::sqrt(var + eps);
     }
-    for (int64_t f = 0; f < w; ++f) {
-      mean[f0 + f] = m[f];
-      scale[f] = gamma ? inv[f0 + f] * gamma[f0 + f] : inv[f0 + f];
-      shift[f] = beta ? beta[f0 + f] : T(0);
+  } else {
+    for (int64_t f = 0; f < features; ++f) {
+      mean[f] = moving_mean[f];
+      inv[f] = T(1) / std::sqrt(moving_var[f] + eps);
     }
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t f = 0; f < w; ++f) y[r * features + f0 + f] = (x[r * features + f0 + f] - m[f]) * scale[f] + shift[f];
   }
+  for (int64_t f = 0; f < features; ++f) {
+    scale[f] = gamma ? inv[f] * gamma[f] : inv[f];
+    shift[f] = beta ? beta[f] : T(0);
+  }
+  normalize_rows(y, x, mean, scale, shift, rows, features);
 }
 
 template <typename T>
 void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* inv,
                          const T* gamma, int64_t rows, int64_t features, bool batch_stats) {
-  const int nt = detail::threads_for(rows * features, detail::kElementGrain);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t blk = 0; blk < blocks_of(features); ++blk) {
-    const int64_t f0 = blk * kBlock, w = std::min(kBlock, features - f0);
-    double sum_dy[kBlock], sum_dy_xhat[kBlock];
-    gradient_sums(sum_dy, sum_dy_xhat, dy, x, mean, inv, rows, features, f0, w, false);
-    T db[kBlock], dg[kBlock], k[kBlock];
-    for (int64_t f = 0; f < w; ++f) {
-      db[f] = T(sum_dy[f]);
-      dg[f] = T(sum_dy_xhat[f]);
-      if (dgamma) dgamma[f0 + f] = dg[f];
-      if (dbeta) dbeta[f0 + f] = db[f];
-      const T g = gamma ? gamma[f0 + f] : T(1);
-      k[f] = batch_stats ? g * inv[f0 + f] / T(rows) : g * inv[f0 + f];
-    }
-    if (!dx) continue;
-    const T n = T(rows);
-    for (int64_t r = 0; r < rows; ++r)
+  const int64_t parts = (rows + kRowsPerPart - 1) / kRowsPerPart;
+  double* partial = part_buffer(size_t(2 * parts * features + 5 * features));
+  double* sum_dy = partial + 2 * parts * features;
+  double* sum_dy_xhat = sum_dy + features;
+  T* k = reinterpret_cast<T*>(sum_dy_xhat + features);  // (3 * features doubles hold 3 * features T)
+  T* db = k + features;
+  T* dg = db + features;
+  for_each_part(rows, features, [&](int64_t p, int64_t r0, int64_t r1, int64_t f0, int64_t w) {
+    double* s = partial + 2 * p * features + f0;  // sums of dy, then of dy * xhat
+    double* sx = s + features;
+    std::fill(s, s + w, 0.0);
+    std::fill(sx, sx + w, 0.0);
+    for (int64_t r = r0; r < r1; ++r)
       for (int64_t f = 0; f < w; ++f) {
         const int64_t e = r * features + f0 + f;
-        if (!batch_stats) {
-          dx[e] = dy[e] * k[f];
-        } else {
-          const T xhat = (x[e] - mean[f0 + f]) * inv[f0 + f];
-          dx[e] = k[f] * (n * dy[e] - db[f] - xhat * dg[f]);
-        }
+        const T d = dy[e];
+        s[f] += double(d);
+        sx[f] += double(d) * double((x[e] - mean[f0 + f]) * inv[f0 + f]);
       }
+  });
+  add_parts(sum_dy, partial, parts, 2 * features, features);
+  add_parts(sum_dy_xhat, partial + features, parts, 2 * features, features);
+  if (dgamma)
+    for (int64_t f = 0; f < features; ++f) dgamma[f] = T(sum_dy_xhat[f]);
+  if (dbeta)
+    for (int64_t f = 0; f < features; ++f) dbeta[f] = T(sum_dy[f]);
+  if (!dx) return;
+  // dx = k * (n * dy - db - xhat * dg), or dy * k with the moving statistics
+  for (int64_t f = 0; f < features; ++f) {
+    db[f] = T(sum_dy[f]);
+    dg[f] = T(sum_dy_xhat[f]);
+    const T g = gamma ? gamma[f] : T(1);
+    k[f] = batch_stats ? g * inv[f] / T(rows) : g * inv[f];
   }
+  const T n = T(rows);
+  const int nt = detail::threads_for(rows * features, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < parts; ++p)
+    detail::at_isa([&] {
+      for (int64_t r = p * kRowsPerPart; r < std::min(rows, (p + 1) * kRowsPerPart); ++r)
+        for (int64_t f = 0; f < features; ++f) {
+          const int64_t e = r * features + f;
+          if (!batch_stats) {
+            dx[e] = dy[e] * k[f];
+          } else {
+            const T xhat = (x[e] - mean[f]) * inv[f];
+            dx[e] = k[f] * (n * dy[e] - db[f] - xhat * dg[f]);
+          }
+        }
+    });
 }
 
 template <typename T>
