@@ -192,3 +192,36 @@ def test_image_utilities_round_trip(tmp_path):
     with pytest.raises(ValueError, match="cannot decode"):
         (tmp_path / "b.png").write_bytes(b"nonsense")
         keras.utils.load_img(str(tmp_path / "b.png"))
+
+
+def test_map_and_prefetch_as_tf_data_pipelines_write_them(folder):
+    """The keras-io example's pipeline: train_ds.map(lambda x, y: (augment(x), y)).prefetch(...);
+    the mapped batches are the augmentation of the plain ones, made on the background thread,
+    the same on every run of the same seeds, and the model (Rescaling first) trains in the engine."""
+    from brisknet.models import engine as engine_module
+    kwargs = dict(image_size=(16, 16), batch_size=4, seed=3, verbose=False)
+    plain = keras.utils.image_dataset_from_directory(folder, shuffle=False, **kwargs)
+
+    def mapped_batches():
+        flip = keras.layers.RandomFlip("horizontal", seed=5)
+        dataset = keras.utils.image_dataset_from_directory(folder, shuffle=False, **kwargs)
+        return list(dataset.map(lambda x, y: (flip(x), y)).prefetch(2)), flip
+    first, flip = mapped_batches()
+    again, _ = mapped_batches()
+    reference = keras.layers.RandomFlip("horizontal", seed=5)
+    for (x, y), (xm, ym), (xa, ya) in zip(plain, first, again):
+        np.testing.assert_array_equal(ym, y)
+        np.testing.assert_array_equal(xm, reference(x))
+        np.testing.assert_array_equal(xa, xm)
+    assert any(not np.array_equal(xm, x) for (x, _), (xm, _) in zip(plain, first))  # some were flipped
+    images_only = keras.utils.image_dataset_from_directory(folder, label_mode=None, shuffle=False, **kwargs)
+    np.testing.assert_array_equal(next(iter(images_only.map(lambda x: x * 0 + 1))), np.ones((4, 16, 16, 3)))
+    with pytest.raises(TypeError, match="callable"):
+        plain.map(3)
+    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(3)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert engine_module.why_not(model) is None
+    train = keras.utils.image_dataset_from_directory(folder, **kwargs).map(lambda x, y: (flip(x), y))
+    assert np.isfinite(model.fit(train, epochs=2, verbose=0).history["loss"][-1])

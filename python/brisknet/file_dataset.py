@@ -4,6 +4,8 @@ seeded shuffle and validation split, the checks of the common arguments, and a d
 of files that reshuffles itself each epoch (fit then keeps its batch order, as with tf.data)."""
 from __future__ import annotations
 
+import copy
+
 import math
 import os
 
@@ -131,6 +133,33 @@ class FileDataset(PyDataset):
         self._batch_size, self._shuffle = batch_size, shuffle
         self._rng = np.random.default_rng(seed)
         self._order = np.arange(len(self.file_paths))
+        self._maps = ()  # map()'s functions, applied to each batch in order
+
+    def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None):
+        """A dataset of map_func applied to each element, as tf.data's map: map_func(x, y) for a
+        dataset of (x, y) batches, map_func(x) for one of x alone (label_mode=None). It runs where
+        the batch is made (an image dataset: on its background thread, while the model trains),
+        in the batches' order, so seeded augmentation layers draw the same on every run."""
+        if not callable(map_func):
+            raise TypeError(f"map: map_func must be callable, got {map_func!r}")
+        mapped = copy.copy(self)
+        mapped._rng = copy.deepcopy(self._rng)  # (its own shuffles)
+        mapped._maps = self._maps + (map_func,)
+        mapped._fresh()
+        return mapped
+
+    def prefetch(self, buffer_size=None, name=None):
+        """tf.data's prefetch: this dataset already makes the next batches ahead (an image
+        dataset on a background thread); kept so that pipelines written for tf.data run."""
+        return self
+
+    def _fresh(self):
+        """Per-copy state of a dataset made by map() (hook for subclasses)."""
+
+    def _mapped(self, batch):
+        for f in self._maps:
+            batch = f(*batch) if isinstance(batch, tuple) else f(batch)
+        return batch
 
     def __len__(self):
         return len(self.file_paths) if self._batch_size is None else math.ceil(len(self.file_paths) / self._batch_size)
@@ -145,7 +174,7 @@ class FileDataset(PyDataset):
         chosen = self._order[index * size:(index + 1) * size]
         x = self.load_batch([self.file_paths[i] for i in chosen])
         if self._label_mode is None:
-            return x[0] if self._batch_size is None else x
+            return self._mapped(x[0] if self._batch_size is None else x)
         labels = self._labels[chosen]
         if self._label_mode == "categorical":
             labels = np.eye(len(self.class_names), dtype=np.float32)[labels]
@@ -153,7 +182,7 @@ class FileDataset(PyDataset):
             labels = labels.astype(np.float32).reshape(-1, 1)
         else:
             labels = labels.astype(np.int32)
-        return (x[0], labels[0]) if self._batch_size is None else (x, labels)
+        return self._mapped((x[0], labels[0]) if self._batch_size is None else (x, labels))
 
     def __getitem__(self, index):
         return self._load(self._check_index(index))

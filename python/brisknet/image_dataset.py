@@ -27,7 +27,10 @@ class ImageDataset(FileDataset):
         self._color_mode, self._interpolation = color_mode, interpolation
         self._crop, self._pad = crop_to_aspect_ratio, pad_to_aspect_ratio
         self._channels_first = data_format == "channels_first"
-        self._pending: dict = {}
+        self._fresh()
+
+    def _fresh(self):
+        self._pending: dict = {}  # (a mapped copy decodes ahead on a thread of its own)
         self._pool = None
 
     def load_batch(self, paths):
@@ -40,10 +43,12 @@ class ImageDataset(FileDataset):
         pending = self._pending.pop(index, None)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brisknet-images")
+        if pending is None:  # (on the same thread as the ones ahead: map()'s functions run in the batches' order)
+            pending = self._pool.submit(self._load, index)
         for ahead in range(index + 1, min(len(self), index + 1 + _PREFETCH)):  # decode the next ones meanwhile
             if ahead not in self._pending:
                 self._pending[ahead] = self._pool.submit(self._load, ahead)
-        return pending.result() if pending is not None else self._load(index)
+        return pending.result()
 
     def on_epoch_end(self):
         for future in self._pending.values():
