@@ -60,3 +60,21 @@ def normalize(x, axis=-1, order=2):
     norm = np.atleast_1d(np.linalg.norm(x, order, axis))
     norm[norm == 0] = 1
     return x / np.expand_dims(norm, axis)
+
+
+def to_numpy(batch):
+    """A batch with PyTorch or TensorFlow tensors in it (a DataLoader's, a tf.data pipeline's), as
+    numpy arrays; numpy arrays and anything else pass as they are."""
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_numpy(b) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_numpy(v) for k, v in batch.items()}
+    if isinstance(batch, np.ndarray):
+        return batch
+    detach = getattr(batch, "detach", None)  # a torch.Tensor (maybe needing grad, maybe on a GPU)
+    if callable(detach) and hasattr(batch, "cpu"):
+        return detach().cpu().numpy()
+    numpy = getattr(batch, "numpy", None)  # a TensorFlow eager tensor
+    if callable(numpy):
+        return np.asarray(numpy())
+    return batch

@@ -8,6 +8,8 @@ import warnings
 
 import numpy as np
 
+from ..data import to_numpy
+
 
 def is_batches(data) -> bool:
     """Whether `data` hands out batches (rather than being an array of samples)."""
@@ -21,24 +23,6 @@ def _reiterable(data) -> bool:
     """A tf.data.Dataset, a PyTorch DataLoader: iterable again each epoch, and no array itself."""
     return hasattr(data, "__iter__") and not hasattr(data, "__getitem__") and not hasattr(data, "shape") and \
         not hasattr(data, "__array__")
-
-
-def to_numpy(batch):
-    """A batch with PyTorch or TensorFlow tensors in it (a DataLoader's, a tf.data pipeline's), as
-    numpy arrays; numpy arrays and anything else pass as they are."""
-    if isinstance(batch, (tuple, list)):
-        return type(batch)(to_numpy(b) for b in batch)
-    if isinstance(batch, dict):
-        return {k: to_numpy(v) for k, v in batch.items()}
-    if isinstance(batch, np.ndarray):
-        return batch
-    detach = getattr(batch, "detach", None)  # a torch.Tensor (maybe needing grad, maybe on a GPU)
-    if callable(detach) and hasattr(batch, "cpu"):
-        return detach().cpu().numpy()
-    numpy = getattr(batch, "numpy", None)  # a TensorFlow eager tensor
-    if callable(numpy):
-        return np.asarray(numpy())
-    return batch
 
 
 def unpack(batch, what="batch"):
