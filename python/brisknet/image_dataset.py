@@ -34,8 +34,12 @@ class ImageDataset(FileDataset):
         self._pool = None
 
     def load_batch(self, paths):
-        batch = np.stack([images.resize_to_aspect(images.decode(path, self._color_mode), self._size,
-                                                  self._interpolation, self._crop, self._pad) for path in paths])
+        decoded = [images.decode(path, self._color_mode) for path in paths]
+        if all(image.shape[:2] == tuple(self._size) for image in decoded):  # (nothing to resample: one conversion)
+            batch = np.stack(decoded).astype(np.float32)
+        else:
+            batch = np.stack([images.resize_to_aspect(image, self._size, self._interpolation, self._crop, self._pad)
+                              for image in decoded])
         return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if self._channels_first else batch
 
     def __getitem__(self, index):

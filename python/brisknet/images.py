@@ -35,7 +35,11 @@ def resize(images, size, interpolation="bilinear"):
     if x.dtype not in (np.uint8, np.float32, np.float64):
         x = x.astype(np.float32)
     x = np.ascontiguousarray(x[None] if single else x)
-    out = np.empty((x.shape[0], height, width, x.shape[3]), np.float64 if x.dtype == np.float64 else np.float32)
+    dtype = np.float64 if x.dtype == np.float64 else np.float32
+    if x.shape[1:3] == (height, width):  # (TensorFlow's sampling at scale 1 reads each pixel itself)
+        out = x.astype(dtype)
+        return out[0] if single else out
+    out = np.empty((x.shape[0], height, width, x.shape[3]), dtype)
     _core.resize_images(out, x, interpolation)
     return out[0] if single else out
 
@@ -113,7 +117,7 @@ def _open(source, color_mode):
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source) as img:
             img.load()
-            return img.convert(COLOR_MODES[color_mode])
+            return img if img.mode == COLOR_MODES[color_mode] else img.convert(COLOR_MODES[color_mode])
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         name = source if isinstance(source, (str, os.PathLike)) else "the image data"
         raise ValueError(f"cannot decode {name} as an image: {e}") from e

@@ -178,10 +178,9 @@ class RandomFlip(_ImageLayer):
         return self._flip(x)
 
     def _flip(self, x):
-        out = x.copy()
-        across, down = self._flips
-        out[across] = out[across, :, ::-1]
-        out[down] = out[down, ::-1]
+        out = np.empty_like(x)
+        for i, (across, down) in enumerate(zip(*self._flips)):  # (an image at a time: no gathered copies)
+            out[i] = x[i, ::-1 if down else 1, ::-1 if across else 1]
         return out
 
     def backward(self, dy, need_dx):
