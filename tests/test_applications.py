@@ -1,14 +1,12 @@
 """keras.applications: the architectures as Keras builds them (parameter counts, layer names),
 Keras-written weight files (.weights.h5 and legacy .h5) loading and predicting as in Keras,
 preprocess_input, weights='imagenet' from Keras' cache folder, and the arguments' errors."""
-import json
 import pathlib
 import sys
 
 import numpy as np
 import pytest
 
-import brisknet as keras
 from brisknet import applications
 from brisknet.models import engine as engine_module
 
