@@ -47,3 +47,19 @@ def test_a_pytorch_dataloader_over_the_files_trains_to_keras_accuracy(folder):
     model.fit(loader, epochs=15, verbose=0)
     accuracy = model.evaluate(val, verbose=0)[1]
     assert accuracy >= np.mean([KERAS[str(s)] for s in SEEDS]) - NOISE
+
+
+def test_a_tf_data_pipeline_over_the_files_trains_to_keras_accuracy(folder):
+    tf = pytest.importorskip("tensorflow")
+    train, val = keras.utils.image_dataset_from_directory(folder, image_size=(SIZE, SIZE), batch_size=32, seed=1337,
+                                                          validation_split=0.25, subset="both", verbose=False)
+
+    def decode(path, label):  # as a TensorFlow user writes it
+        image = tf.image.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return tf.cast(tf.reshape(image, (SIZE, SIZE, 3)), tf.float32), label
+    pipeline = tf.data.Dataset.from_tensor_slices((train.file_paths, train._labels.astype("int32")))
+    pipeline = pipeline.shuffle(len(train.file_paths), seed=0).map(decode).batch(32).prefetch(tf.data.AUTOTUNE)
+    model = model_for(keras, SEEDS[0])
+    model.fit(pipeline, epochs=15, verbose=0)
+    accuracy = model.evaluate(val, verbose=0)[1]
+    assert accuracy >= np.mean([KERAS[str(s)] for s in SEEDS]) - NOISE

@@ -59,3 +59,11 @@ def test_bad_sizes_are_refused_as_keras_refuses_them(kwargs, error):
         keras.utils.split_dataset(np.zeros((10, 2)), **kwargs)
     with pytest.raises(ValueError, match="one length"):
         keras.utils.split_dataset((np.zeros(3), np.zeros(4)), left_size=1)
+
+
+def test_an_unbatched_tf_data_dataset_splits():
+    tf = pytest.importorskip("tensorflow")
+    data = tf.data.Dataset.from_tensor_slices((np.arange(12.0).reshape(6, 2), np.arange(6)))
+    left, right = keras.utils.split_dataset(data, right_size=2)
+    np.testing.assert_array_equal(left.as_arrays()[1], [0, 1, 2, 3])
+    np.testing.assert_array_equal(right.as_arrays()[0], np.arange(8.0, 12.0).reshape(2, 2))
