@@ -19,35 +19,13 @@
 #include "gemm_packing.h"
 #include "isa_clones.h"
 #include "parallel.h"
+#include "window_taps.h"
 #include "winograd.h"
 
 namespace brisknet {
 
-namespace {
-// Input row/col of window tap k at output position o, or -1 outside the image (padding).
-inline int64_t tap(int64_t o, int64_t k, int64_t stride, int64_t dilation, int64_t pad, int64_t size) {
-  const int64_t i = o * stride + k * dilation - pad;
-  return i >= 0 && i < size ? i : -1;
-}
-
-// visit(offset in x of the tap's channel 0) for each tap of the window at output (n, oh, ow) that
-// lies inside the image, in (kh, kw) order; returns how many there were.
-template <typename F>
-inline int64_t for_each_tap(const Window2D& g, int64_t n, int64_t oh, int64_t ow, F&& visit) {
-  int64_t count = 0;
-  for (int64_t kh = 0; kh < g.kh; ++kh) {
-    const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
-    if (ih < 0) continue;
-    for (int64_t kw = 0; kw < g.kw; ++kw) {
-      const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
-      if (iw < 0) continue;
-      visit(((n * g.h + ih) * g.w + iw) * g.c);
-      ++count;
-    }
-  }
-  return count;
-}
-}  // namespace
+using detail::for_each_tap;
+using detail::tap;
 
 template <typename T>
 void im2col(T* col, const T* x, const Window2D& g, int64_t c0, int64_t cg) {
@@ -129,7 +107,7 @@ inline bool max_pool_window_f32(float* best, int32_t* at, const float* image, co
   constexpr int kMaxTaps = 64, W = 8;
   int64_t taps[kMaxTaps];
   int count = 0;
-  for_each_tap(g, 0, oh, ow, [&](int64_t i0) {
+  for_each_tap(g, 0, oh, ow, [&](int64_t i0, int64_t) {
     if (count < kMaxTaps) taps[count] = i0;
     ++count;
   });
@@ -181,7 +159,7 @@ void max_pool_forward(T* y, int32_t* argmax, const T* x, const Window2D& g) {
       if constexpr (std::is_same_v<T, float>)
         if (max_pool_window_f32(best, at, image, g, oh, ow)) continue;
       bool first = true;  // taps in order, channels innermost (contiguous): the first maximum wins
-      for_each_tap(g, 0, oh, ow, [&](int64_t i0) {
+      for_each_tap(g, 0, oh, ow, [&](int64_t i0, int64_t) {
         const T* in = image + i0;
         const int32_t e0 = int32_t(i0);
         if (first) {
@@ -236,7 +214,7 @@ void avg_pool_forward(T* y, const T* x, const Window2D& g) {
       T* out = y + ((n * g.oh + oh) * g.ow + ow) * g.c;
       std::fill(out, out + g.c, T(0));
       // the mean over the window's positions inside the image (padding is not averaged)
-      const int64_t count = for_each_tap(g, n, oh, ow, [&](int64_t i0) {
+      const int64_t count = for_each_tap(g, n, oh, ow, [&](int64_t i0, int64_t) {
         for (int64_t c = 0; c < g.c; ++c) out[c] += x[i0 + c];
       });
       const T k = count ? T(1) / T(count) : T(0);
@@ -250,11 +228,11 @@ void avg_pool_backward_image(T* dx, const T* dy, const Window2D& g) {
   std::fill(dx, dx + g.h * g.w * g.c, T(0));
   for (int64_t oh = 0; oh < g.oh; ++oh)
     for (int64_t ow = 0; ow < g.ow; ++ow) {
-      const int64_t count = for_each_tap(g, 0, oh, ow, [](int64_t) {});
+      const int64_t count = for_each_tap(g, 0, oh, ow, [](int64_t, int64_t) {});
       if (!count) continue;
       const T k = T(1) / T(count);
       const T* d = dy + (oh * g.ow + ow) * g.c;
-      for_each_tap(g, 0, oh, ow, [&](int64_t i0) {
+      for_each_tap(g, 0, oh, ow, [&](int64_t i0, int64_t) {
         for (int64_t c = 0; c < g.c; ++c) dx[i0 + c] += d[c] * k;
       });
     }

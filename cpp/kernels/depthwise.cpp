@@ -5,30 +5,11 @@
 #include <algorithm>
 
 #include "isa_clones.h"
+#include "window_taps.h"
 
 namespace brisknet::detail {
 
 namespace {
-// Input row/col of window tap k at output position o, or -1 outside the image (padding).
-inline int64_t tap(int64_t o, int64_t k, int64_t stride, int64_t dilation, int64_t pad, int64_t size) {
-  const int64_t i = o * stride + k * dilation - pad;
-  return i >= 0 && i < size ? i : -1;
-}
-
-// visit(x offset of the tap's channel 0, the tap's index) for each tap of output (n, oh, ow)
-// inside the image, in (kh, kw) order.
-template <typename F>
-inline void for_each_tap(const Window2D& g, int64_t n, int64_t oh, int64_t ow, F&& visit) {
-  for (int64_t kh = 0; kh < g.kh; ++kh) {
-    const int64_t ih = tap(oh, kh, g.sh, g.dh, g.pt, g.h);
-    if (ih < 0) continue;
-    for (int64_t kw = 0; kw < g.kw; ++kw) {
-      const int64_t iw = tap(ow, kw, g.sw, g.dw, g.pl, g.w);
-      if (iw >= 0) visit(((n * g.h + ih) * g.w + iw) * g.c, kh * g.kw + kw);
-    }
-  }
-}
-
 // out[k * m + j] += in[k] * weight[k * m + j] over the c channels
 template <typename T>
 inline void multiply_add(T* out, const T* in, const T* weight, int64_t c, int64_t m) {

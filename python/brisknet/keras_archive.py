@@ -754,10 +754,7 @@ def _load_h5(model, f, source, optimizer) -> None:
         for name, w in zip(names, weights):
             targets.append(w)
             values.append(_dataset(group, name, w.shape, f"{where}/{name}", source, kinds="fiu"))
-    model._weights_to_host()
-    for dst, src in zip(targets, values):
-        dst[...] = src
-    model._weights_from_host()
+    _assign(model, targets, values)
     if optimizer and model.compiled and "optimizer" in f:
         _load_optimizer(model, _group(f, "optimizer/vars", source, required=False), source)
 
@@ -793,6 +790,11 @@ def _load_legacy_h5(model, f, source) -> None:
         for name, w in zip(arrays, layer._weights):
             targets.append(w)
             values.append(_dataset(group, name, w.shape, f"{group.name}/{name}", source, kinds="fiu"))
+    _assign(model, targets, values)
+
+
+def _assign(model, targets, values) -> None:
+    """Every weight read and checked: now written, and the engines' copies told."""
     model._weights_to_host()
     for dst, src in zip(targets, values):
         dst[...] = src
