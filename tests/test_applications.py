@@ -1,6 +1,7 @@
 """keras.applications: the architectures as Keras builds them (parameter counts, layer names),
 Keras-written weight files (.weights.h5 and legacy .h5) loading and predicting as in Keras,
 preprocess_input, weights='imagenet' from Keras' cache folder, and the arguments' errors."""
+import json
 import pathlib
 import sys
 
@@ -105,3 +106,20 @@ def test_mobilenet_v2_and_resnet50_train_in_the_engine():
         history = model.fit(rng.standard_normal((16, 32, 32, 3)).astype(np.float32), rng.integers(0, 3, 16),
                             epochs=1, batch_size=8, verbose=0)
         assert np.isfinite(history.history["loss"][0])
+
+
+def test_decode_predictions_reads_keras_class_index(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    preds = np.zeros((2, 1000), np.float32)
+    preds[0, [3, 7]] = [0.7, 0.2]
+    preds[1, 999] = 1.0
+    with pytest.raises(FileNotFoundError, match="imagenet_class_index.json"):
+        applications.resnet50.decode_predictions(preds)
+    (tmp_path / "models").mkdir()
+    index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
+    (tmp_path / "models" / "imagenet_class_index.json").write_text(json.dumps(index))
+    decoded = applications.mobilenet_v2.decode_predictions(preds, top=2)
+    assert decoded[0] == [("n00000003", "class_3", pytest.approx(0.7)), ("n00000007", "class_7", pytest.approx(0.2))]
+    assert decoded[1][0][:2] == ("n00000999", "class_999")
+    with pytest.raises(ValueError, match="samples, 1000"):
+        applications.vgg16.decode_predictions(np.zeros((2, 10)))

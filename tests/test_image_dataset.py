@@ -225,3 +225,19 @@ def test_map_and_prefetch_as_tf_data_pipelines_write_them(folder):
     assert engine_module.why_not(model) is None
     train = keras.utils.image_dataset_from_directory(folder, **kwargs).map(lambda x, y: (flip(x), y))
     assert np.isfinite(model.fit(train, epochs=2, verbose=0).history["loss"][-1])
+
+
+def test_cache_decodes_each_file_once_and_gives_the_same_batches(folder, monkeypatch):
+    kwargs = dict(image_size=(16, 16), batch_size=4, seed=3, verbose=False)
+    plain = keras.utils.image_dataset_from_directory(folder, **kwargs)
+    cached = keras.utils.image_dataset_from_directory(folder, **kwargs).cache()
+    decoded = []
+    real = images.decode
+    monkeypatch.setattr(images, "decode", lambda *a: decoded.append(a[0]) or real(*a))
+    for _ in range(2):  # two epochs: the same batches, in the same shuffled orders
+        for (x, y), (xc, yc) in zip(list(plain), list(cached)):  # (each read to its end: the next epoch reshuffles)
+            np.testing.assert_array_equal(xc, x)
+            np.testing.assert_array_equal(yc, y)
+    assert len(decoded) == 3 * len(plain.file_paths)  # plain twice, cached once
+    with pytest.raises(NotImplementedError, match="in-memory"):
+        plain.cache("somewhere")

@@ -53,3 +53,13 @@ def test_bad_folders(tmp_path, folder):
         keras.utils.text_dataset_from_directory(folder, max_length=0)
     with pytest.raises(ValueError, match="seed"):
         keras.utils.text_dataset_from_directory(folder, validation_split=0.2, subset="training")
+
+
+def test_cache_and_map_on_texts(folder):
+    plain = keras.utils.text_dataset_from_directory(folder, batch_size=3, seed=2, verbose=False)
+    cached = keras.utils.text_dataset_from_directory(folder, batch_size=3, seed=2, verbose=False).cache() \
+        .map(lambda x, y: (x, y + 1))
+    for _ in range(2):
+        for (x, y), (xc, yc) in zip(list(plain), list(cached)):
+            assert xc.dtype == object and list(xc) == list(x)
+            np.testing.assert_array_equal(yc, y + 1)

@@ -134,6 +134,7 @@ class FileDataset(PyDataset):
         self._rng = np.random.default_rng(seed)
         self._order = np.arange(len(self.file_paths))
         self._maps = ()  # map()'s functions, applied to each batch in order
+        self._decoded = None  # cache(): {file index: decoded sample}
 
     def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None):
         """A dataset of map_func applied to each element, as tf.data's map: map_func(x, y) for a
@@ -147,6 +148,17 @@ class FileDataset(PyDataset):
         mapped._maps = self._maps + (map_func,)
         mapped._fresh()
         return mapped
+
+    def cache(self, filename="", name=None):
+        """tf.data's cache (in memory): each file is read and decoded once, its decoded sample kept
+        for the next epochs (map()'s functions still run on every batch, as they follow the cache
+        in a pipeline written ds.cache().map(...))."""
+        if filename:
+            raise NotImplementedError("cache: only the in-memory cache (filename='') is supported")
+        cached = copy.copy(self)
+        cached._decoded = {}
+        cached._fresh()
+        return cached
 
     def prefetch(self, buffer_size=None, name=None):
         """tf.data's prefetch: this dataset already makes the next batches ahead (an image
@@ -172,7 +184,14 @@ class FileDataset(PyDataset):
     def _load(self, index):
         size = self._batch_size or 1
         chosen = self._order[index * size:(index + 1) * size]
-        x = self.load_batch([self.file_paths[i] for i in chosen])
+        if self._decoded is None:
+            x = self.load_batch([self.file_paths[i] for i in chosen])
+        else:
+            missing = [int(i) for i in chosen if int(i) not in self._decoded]
+            if missing:
+                self._decoded.update(zip(missing, self.load_batch([self.file_paths[i] for i in missing])))
+            samples = [self._decoded[int(i)] for i in chosen]
+            x = np.stack(samples) if isinstance(samples[0], np.ndarray) else np.array(samples, dtype=object)
         if self._label_mode is None:
             return self._mapped(x[0] if self._batch_size is None else x)
         labels = self._labels[chosen]

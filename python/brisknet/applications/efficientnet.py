@@ -130,3 +130,5 @@ EfficientNetB4, EfficientNetB5, EfficientNetB6, EfficientNetB7 = (_maker(s) for 
 def preprocess_input(x, data_format=None):
     """The identity (the model rescales its input itself), as Keras' efficientnet.preprocess_input."""
     return x
+
+decode_predictions = imagenet_utils.decode_predictions

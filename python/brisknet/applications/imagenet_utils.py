@@ -4,6 +4,7 @@ before a strided convolution, preprocess_input's three modes, and where its weig
 downloads nothing)."""
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -133,3 +134,28 @@ def load_weights(model, weights, imagenet_file):
         weights = path
     model.load_weights(weights)
     return model
+
+
+def decode_predictions(preds, top=5):
+    """Keras' decode_predictions: for each row of ImageNet predictions (n, 1000), the top classes
+    as (class id, description, score), best first; the class index is Keras' own
+    imagenet_class_index.json, read from Keras' cache folder (brisknet downloads nothing)."""
+    preds = np.asarray(preds)
+    if preds.ndim != 2 or preds.shape[1] != 1000:
+        raise ValueError("`decode_predictions` expects a batch of predictions (i.e. a 2D array of shape "
+                         f"(samples, 1000)). Received array with shape: {preds.shape}")
+    path = keras_cache_file("imagenet_class_index.json")
+    try:
+        with open(path) as f:
+            index = json.load(f)
+        classes = [tuple(index[str(i)]) for i in range(1000)]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"decode_predictions: brisknet downloads nothing; put Keras' imagenet_class_index.json "
+                                f"at {path}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not Keras' ImageNet class index ({e})") from None
+    out = []
+    for row in preds:
+        best = np.argsort(row)[-top:][::-1]
+        out.append([(str(classes[i][0]), str(classes[i][1]), float(row[i])) for i in best])
+    return out

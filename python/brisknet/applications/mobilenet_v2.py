@@ -81,3 +81,5 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
 
 
 preprocess_input = functools.partial(imagenet_utils.preprocess_input, mode="tf")
+
+decode_predictions = imagenet_utils.decode_predictions

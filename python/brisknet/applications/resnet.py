@@ -71,3 +71,5 @@ def ResNet152(include_top=True, weights="imagenet", input_tensor=None, input_sha
 
 
 preprocess_input = functools.partial(imagenet_utils.preprocess_input, mode="caffe")
+
+decode_predictions = imagenet_utils.decode_predictions

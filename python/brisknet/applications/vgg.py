@@ -47,3 +47,5 @@ def VGG19(include_top=True, weights="imagenet", input_tensor=None, input_shape=N
 
 
 preprocess_input = functools.partial(imagenet_utils.preprocess_input, mode="caffe")
+
+decode_predictions = imagenet_utils.decode_predictions
