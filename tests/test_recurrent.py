@@ -250,8 +250,6 @@ def test_bad_input_names_the_layer():
         keras.layers.GRU(0)
     with pytest.raises(ValueError, match="dropout must be in"):
         keras.layers.SimpleRNN(3, dropout=1.5)
-    with pytest.raises(NotImplementedError, match="reset_after=False"):
-        keras.layers.GRU(3, reset_after=False)
     x, one = np.zeros((2, 3, 4), np.float32), [np.zeros((2, 3), np.float32)]
     run = dict(x=x, mask=None, activation=_core.Activation.tanh, alpha=0.0, reverse=[False],
                kernel=[np.zeros((4, 12), np.float32)], recurrent_kernel=[np.zeros((3, 12), np.float32)], bias=[None],
@@ -418,3 +416,30 @@ def _twin_order(graph, twin):
     """Where each of the twin's weights is among the graph's (matched by kind and shape)."""
     names = [type(w._layer).__name__ + str(w.shape) for w in graph.weights]
     return [names.index(type(w._layer).__name__ + str(w.shape)) for w in twin.weights]
+
+
+def test_gru_with_reset_after_false_as_keras_2_wrote_it(tmp_path):
+    """reset_after=False: r scales the state before the candidate's projection, one bias of 3
+    units; the layer steps its cell (the fused op has the other formulation). Against a numpy
+    loop, its gradients against central differences, and Keras 3 predicting from our file."""
+    x = rng.standard_normal((2, 5, 3))
+    layer = keras.layers.GRU(4, reset_after=False, return_sequences=True)
+    layer(x[:, :1].astype(np.float32))
+    assert [w.shape for w in layer.get_weights()] == [(3, 12), (4, 12), (12,)]
+    layer.set_weights([w + rng.uniform(-0.5, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    kernel, recurrent, bias = (w.astype(np.float64) for w in layer.get_weights())
+    h, want = np.zeros((2, 4)), []
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    for t in range(5):
+        xz, xr, xh = np.split(x[:, t] @ kernel + bias, 3, axis=-1)
+        z, r = sigmoid(xz + h @ recurrent[:, :4]), sigmoid(xr + h @ recurrent[:, 4:8])
+        h = z * h + (1 - z) * np.tanh(xh + (r * h) @ recurrent[:, 8:])
+        want.append(h)
+    np.testing.assert_allclose(layer(x.astype(np.float32)), np.stack(want, axis=1), rtol=2e-5, atol=2e-6)
+    assert layer.get_config()["reset_after"] is False
+    gradcheck(lambda v: keras.layers.GRU(3, reset_after=False, seed=1)(v), x, tol=1e-5)
+    inputs = keras.Input((5, 3))  # (the layer called eagerly, then on a symbolic input: its weights kept)
+    model = keras.Model(inputs, keras.layers.Dense(2)(layer(inputs)))
+    from keras3 import keras_predictions
+    np.testing.assert_allclose(keras_predictions(model, x.astype(np.float32), tmp_path),
+                               model.predict(x.astype(np.float32), verbose=0), rtol=1e-5, atol=1e-6)

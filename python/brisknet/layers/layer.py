@@ -384,7 +384,7 @@ class Layer:
         shapes = [tuple(t.sample_shape) for t in inputs]
         shape = shapes if several else shapes[0]
         called = getattr(self, "_called_on", None)
-        if called is None and self.built:
+        if called is None and self.built and self.input_shape is not None:  # (a custom layer keeps none)
             called = list(self.input_shape) if several else tuple(self.input_shape)
         if called is not None and called != shape:
             raise ValueError(f"layer {self.name!r} ({type(self).__name__}) was called on samples of shape "

@@ -126,7 +126,7 @@ class RNN(Layer):
     def _fused_kind(self, training):
         cell = self.cell
         kind = _FUSED.get(type(cell))
-        if kind is None or (cell.recurrent_dropout and training):
+        if kind is None or (cell.recurrent_dropout and training) or not getattr(cell, "reset_after", True):
             return None
         if kind == "simple_rnn":
             from .. import kernels

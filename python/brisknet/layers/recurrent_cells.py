@@ -199,8 +199,10 @@ class LSTMCell(_Cell):
 
 
 class GRUCell(_Cell):
-    """keras.layers.GRUCell (reset_after=True, Keras 3's default): gates z, r, h; the recurrent
-    projection has its own bias (bias: (2, 3 units)) and the reset gate scales it."""
+    """keras.layers.GRUCell: gates z, r, h. reset_after=True (Keras 3's default): the recurrent
+    projection has its own bias (bias: (2, 3 units)) and the reset gate scales it; False (Keras
+    2's formulation): the reset gate scales the state before its candidate projection (bias: (3
+    units)), a step the fused sequence op does not take (such a GRU steps this call)."""
 
     GATES = 3
 
@@ -209,19 +211,18 @@ class GRUCell(_Cell):
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
                  reset_after=True, seed=None, **kwargs):
-        if not reset_after:
-            raise NotImplementedError("GRU: reset_after=False (the Keras 2 / TensorFlow 1 formulation) is not "
-                                      "supported yet; Keras 3's default reset_after=True is")
         super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
                          bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
                          kernel_constraint, recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed,
                          **kwargs)
-        self.reset_after = True
+        self.reset_after = bool(reset_after)
 
     def _bias_shape(self):
-        return (2, 3 * self.units)
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def call(self, inputs, states, training=False):
+        if not self.reset_after:
+            return self._call_reset_before(inputs, states, training)
         h_prev = _first(states)
         x = ops.matmul(self._dropped(inputs, "dropout", training), self.kernel)
         inner = ops.matmul(self._dropped(h_prev, "recurrent_dropout", training), self.recurrent_kernel)
@@ -234,5 +235,19 @@ class GRUCell(_Cell):
         h = z * h_prev + (1.0 - z) * hh
         return h, ([h] if isinstance(states, (list, tuple)) else h)
 
+    def _call_reset_before(self, inputs, states, training):
+        h_prev = _first(states)
+        x = ops.matmul(self._dropped(inputs, "dropout", training), self.kernel)
+        if self.use_bias:
+            x = x + self.bias
+        xz, xr, xh = ops.split(x, 3, axis=-1)
+        h_dropped = self._dropped(h_prev, "recurrent_dropout", training)
+        u_zr, u_h = ops.split(self.recurrent_kernel, [2 * self.units], axis=-1)
+        rz, rr = ops.split(ops.matmul(h_dropped, u_zr), 2, axis=-1)
+        z, r = self._recurrent_act(xz + rz), self._recurrent_act(xr + rr)
+        hh = self._act(xh + ops.matmul(r * h_dropped, u_h))
+        h = z * h_prev + (1.0 - z) * hh
+        return h, ([h] if isinstance(states, (list, tuple)) else h)
+
     def get_config(self):
-        return {**super().get_config(), "reset_after": True}
+        return {**super().get_config(), "reset_after": self.reset_after}
