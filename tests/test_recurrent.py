@@ -443,3 +443,32 @@ def test_gru_with_reset_after_false_as_keras_2_wrote_it(tmp_path):
     from keras3 import keras_predictions
     np.testing.assert_allclose(keras_predictions(model, x.astype(np.float32), tmp_path),
                                model.predict(x.astype(np.float32), verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_rnn_of_a_list_of_cells_stacks_them_as_keras(tmp_path):
+    """RNN([LSTMCell, GRUCell]) (StackedRNNCells): the same as the two layers one after the other
+    with the same weights, its gradients against central differences, its file read by Keras 3
+    and by us."""
+    x = rng.standard_normal((3, 6, 5)).astype(np.float32)
+    inputs = keras.Input((6, 5))
+    rnn = keras.layers.RNN([keras.layers.LSTMCell(4), keras.layers.GRUCell(3)], return_sequences=True)
+    model = keras.Model(inputs, rnn(inputs))
+    assert isinstance(rnn.cell, keras.layers.StackedRNNCells) and rnn.state_size == [4, 4, 3]
+    weights = model.get_weights()
+    first, second = keras.layers.LSTM(4, return_sequences=True), keras.layers.GRU(3, return_sequences=True)
+    first(x[:, :1])
+    second(np.zeros((3, 1, 4), np.float32))
+    first.set_weights(weights[:3])
+    second.set_weights(weights[3:])
+    want = second(first(x))
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+    gradcheck(lambda v: keras.layers.RNN(keras.layers.StackedRNNCells(
+        [keras.layers.SimpleRNNCell(3, seed=1), keras.layers.GRUCell(2, seed=2)]))(v), x[:2, :3].astype(np.float64),
+        tol=1e-5)
+    from keras3 import keras_predictions
+    np.testing.assert_allclose(keras_predictions(model, x, tmp_path), want, rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "stacked.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "stacked.keras").predict(x, verbose=0), want,
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="StackedRNNCells"):
+        keras.layers.RNN([])

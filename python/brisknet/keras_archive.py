@@ -461,7 +461,7 @@ _LAYERS = {name: getattr(layers_module, name) for name in
             "Rescaling", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
             "BatchNormalization", "LayerNormalization", "Embedding", "Reshape", "Permute", "RepeatVector",
             "Identity", "GaussianNoise", "GaussianDropout", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-            "MultiHeadAttention", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Masking", "TimeDistributed",
+            "MultiHeadAttention", "LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "Masking", "TimeDistributed",
             "Attention", "AdditiveAttention", "TextVectorization", "StringLookup", "IntegerLookup",
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D",
             "AveragePooling1D", "AveragePooling2D", "DepthwiseConv2D", "Conv2DTranspose", "SeparableConv2D", "ZeroPadding2D", "Cropping2D", "UpSampling2D",

@@ -20,7 +20,7 @@ from .normalization import Normalization, Rescaling
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 from .recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
-from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
+from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .lookup import IntegerLookup, StringLookup
 from .masking import Masking
 from .score_attention import AdditiveAttention, Attention
@@ -35,6 +35,6 @@ __all__ = ["Activation", "Add", "AdditiveAttention", "Attention", "Average", "Av
            "InputLayer", "InputSpec", "LSTM", "LSTMCell", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "Masking", "MaxPooling1D",
            "MaxPooling2D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Normalization", "Permute", "ReLU",
            "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation", "RandomTranslation",
-           "RandomZoom", "Resizing", "RNN", "RepeatVector", "Rescaling", "Reshape", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "StringLookup",
+           "RandomZoom", "Resizing", "RNN", "RepeatVector", "Rescaling", "Reshape", "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "StackedRNNCells", "StringLookup",
            "Subtract", "TextVectorization", "TimeDistributed", "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "dot", "maximum", "minimum",
            "multiply", "subtract"]

@@ -18,7 +18,7 @@ from .. import autodiff, ops
 from ..variables import Variable
 from . import custom
 from .layer import Layer
-from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, _Cell
+from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _Cell
 
 _FUSED = {LSTMCell: "lstm", GRUCell: "gru", SimpleRNNCell: "simple_rnn"}
 _ALPHA = {"leaky_relu": 0.2, "elu": 1.0}  # Keras' defaults for the activations taking one
@@ -51,8 +51,12 @@ class RNN(Layer):
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, zero_output_for_mask=False, **kwargs):
+        if isinstance(cell, dict):  # (its entry in a config)
+            from ..serialization import deserialize
+            cells = {c.__name__: c for c in (LSTMCell, GRUCell, SimpleRNNCell, StackedRNNCells)}
+            cell = deserialize(cell, cells, "cell")
         if isinstance(cell, (list, tuple)):
-            raise NotImplementedError("RNN: a list of cells (StackedRNNCells) is not supported yet; stack RNN layers")
+            cell = StackedRNNCells(cell)  # (as Keras)
         if getattr(cell, "state_size", None) is None:
             raise ValueError(f"RNN: the cell must define state_size, got {type(cell).__name__}")
         super().__init__(**kwargs)
@@ -221,15 +225,6 @@ class RNN(Layer):
                 "return_state": self.return_state, "go_backwards": self.go_backwards, "stateful": self.stateful,
                 "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask,
                 "cell": _entry(self.cell)}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("cell"), dict):
-            from ..serialization import deserialize
-            cells = {c.__name__: c for c in (LSTMCell, GRUCell, SimpleRNNCell)}
-            config["cell"] = deserialize(config["cell"], cells, "cell")
-        return cls(**config)
 
 
 class _CellLayer(RNN):

@@ -251,3 +251,62 @@ class GRUCell(_Cell):
 
     def get_config(self):
         return {**super().get_config(), "reset_after": self.reset_after}
+
+
+def _sizes(state_size) -> list:
+    return list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
+
+
+class StackedRNNCells(Layer):
+    """keras.layers.StackedRNNCells(cells) (and RNN([cell, cell, ...])): within each step the
+    cells run one after the other, each reading the output of the one before; their states side by
+    side, each cell's in turn."""
+
+    def __init__(self, cells, **kwargs):
+        super().__init__(**kwargs)
+        cells = list(cells)
+        if not cells or any(getattr(c, "state_size", None) is None for c in cells):
+            raise ValueError("StackedRNNCells: cells must be a non-empty list of cells, each defining state_size")
+        self.cells = cells
+
+    @property
+    def state_size(self):
+        return [s for c in self.cells for s in _sizes(c.state_size)]
+
+    @property
+    def output_size(self):
+        last = self.cells[-1]
+        return getattr(last, "output_size", None) or _sizes(last.state_size)[0]
+
+    def build(self, input_shape):
+        from . import custom
+        features = input_shape[-1]
+        for c in self.cells:
+            if not c.built:
+                custom.build_custom(c, (input_shape[0], features))
+            features = getattr(c, "output_size", None) or _sizes(c.state_size)[0]
+
+    def call(self, inputs, states, training=False):
+        from . import custom
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        new_states, k = [], 0
+        for c in self.cells:
+            n = len(_sizes(c.state_size))
+            kwargs = {"training": training} if "training" in custom.call_parameters(c) else {}
+            inputs, new = c(inputs, states[k:k + n], **kwargs)
+            new_states += list(new) if isinstance(new, (list, tuple)) else [new]
+            k += n
+        return inputs, new_states
+
+    def get_config(self):
+        cells = [{"module": "keras.layers", "class_name": type(c).__name__, "config": c.get_config(),
+                  "registered_name": None} for c in self.cells]
+        return {**super().get_config(), "cells": cells}
+
+    @classmethod
+    def from_config(cls, config):
+        from ..serialization import deserialize
+        config = dict(config)
+        known = {c.__name__: c for c in (LSTMCell, GRUCell, SimpleRNNCell, StackedRNNCells)}
+        config["cells"] = [deserialize(c, known, "cell") if isinstance(c, dict) else c for c in config["cells"]]
+        return cls(**config)
