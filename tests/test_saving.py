@@ -208,3 +208,14 @@ def test_no_pickle_anywhere_in_the_package():
             continue
         text = source.read_text()
         assert "import pickle" not in text and "pickle.load" not in text, source
+
+
+def test_a_scalar_weight_keeps_its_shape_in_a_brisk_file(tmp_path):
+    """Normalization's count is a 0-d weight (Keras' shape); safetensors keeps it 0-d."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Normalization(), keras.layers.Dense(2)])
+    model.layers[0].adapt(np.arange(12, dtype=np.float32).reshape(4, 3))
+    model.save(tmp_path / "normalized.brisk")
+    loaded = keras.models.load_model(tmp_path / "normalized.brisk")
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)

@@ -70,7 +70,7 @@ def _checksum(tensors: dict, metadata: dict) -> str:
 
 def to_bytes(tensors: dict, metadata: dict) -> bytes:
     """float32 tensors and string metadata, with a checksum, in the safetensors format."""
-    tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
+    tensors = {k: np.asarray(v, dtype=np.float32, order="C") for k, v in tensors.items()}  # (0-d stays 0-d)
     metadata = {**metadata, "format": FORMAT, "format_version": FORMAT_VERSION}
     metadata["sha256"] = _checksum(tensors, metadata)
     return _st_save(tensors, metadata=metadata)
