@@ -186,3 +186,15 @@ def test_the_engine_checks_a_window_s_geometry():
     for spec, message in bad:
         with pytest.raises(ValueError, match=message):
             _core.Network([spec], loss)
+
+
+def test_predict_keeps_the_shape_of_image_outputs():
+    """The engine's rows are flat; predict gives the model's output shape, as Keras (a decoder's
+    images, a feature map), the same values as the Python path."""
+    x = np.random.default_rng(0).standard_normal((5, 8, 8, 3)).astype(np.float32)
+    model = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3, padding="same", activation="relu"),
+                              layers.Conv2DTranspose(2, 3, strides=2, padding="same")])
+    assert engine_module.layer_specs(model)[1] is None
+    out = model.predict(x, batch_size=2, verbose=0)
+    assert out.shape == (5, 16, 16, 2) == tuple(model(x).shape)
+    np.testing.assert_allclose(out, model(x), rtol=1e-6, atol=1e-6)

@@ -173,6 +173,7 @@ class Evaluating:
                 self._check_replicas("predict")
                 lo, hi = dist.part(x.shape[0])
                 out = dist.allgather_rows(engine.predict(x[lo:hi], batch_size), x.shape[0])
+            out = out.reshape((out.shape[0],) + tuple(self._output_sample_shape))  # (the engine's rows are flat)
         else:
             self._weights_to_host()
             parts = []
