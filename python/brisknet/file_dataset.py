@@ -166,7 +166,7 @@ class FileDataset(PyDataset):
         return self
 
     def _fresh(self):
-        """Per-copy state of a dataset made by map() (hook for subclasses)."""
+        """Per-copy state of a dataset made by map() or cache() (hook for subclasses)."""
 
     def _mapped(self, batch):
         for f in self._maps:
