@@ -241,3 +241,15 @@ def test_cache_decodes_each_file_once_and_gives_the_same_batches(folder, monkeyp
     assert len(decoded) == 3 * len(plain.file_paths)  # plain twice, cached once
     with pytest.raises(NotImplementedError, match="in-memory"):
         plain.cache("somewhere")
+
+
+def test_labels_given_as_a_list_name_their_classes(folder):
+    count = len(keras.utils.image_dataset_from_directory(folder, image_size=(8, 8), verbose=False).file_paths)
+    given = [i % 3 for i in range(count)]
+    ds = keras.utils.image_dataset_from_directory(folder, labels=given, label_mode="categorical", image_size=(8, 8),
+                                                  batch_size=4, shuffle=False, verbose=False)
+    assert ds.class_names == ["0", "1", "2"]
+    np.testing.assert_array_equal(next(iter(ds))[1], np.eye(3, dtype=np.float32)[given[:4]])
+    binary = keras.utils.image_dataset_from_directory(folder, labels=[i % 2 for i in range(count)], label_mode="binary",
+                                                      image_size=(8, 8), batch_size=4, shuffle=False, verbose=False)
+    np.testing.assert_array_equal(next(iter(binary))[1], [[0], [1], [0], [1]])

@@ -548,6 +548,7 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
   const int64_t passes = (dw ? 1 : 0) + (dx ? 1 : 0);
   // dw of a 3 x 3 stride-1 window by Winograd's F(2x2, 3x3) where the forward pass takes it
   const bool winograd_dw = dw && detail::winograd_applies(g, groups, filters);
+  const bool depthwise = groups == g.c && groups > 1;  // (direct loops: depthwise.h)
   for_each_chunk(g, per_chunk, 2 * passes * g.n * positions * taps * filters,
                  [&](int64_t chunk, int64_t first, const Window2D& part) {
     const T* images = dw ? x + first * g.h * g.w * g.c : nullptr;  // (x is read for dw only)
@@ -555,14 +556,13 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
     const int64_t rows = part.n * positions;
     T* kernel_part = !dw ? nullptr : partials ? partials + chunk * sums : dw;
     T* bias_part = !db ? nullptr : partials ? partials + chunk * sums + (dw ? kernel : 0) : db;
-    const bool depthwise = groups == g.c && groups > 1;
     const bool implicit = !winograd_dw && !depthwise && detail::gemm_packs_a<T>(taps, fg, rows, 1);
     T* col = dw && !implicit && !winograd_dw && !depthwise ? chunk_buffer<T>(0, size_t(part.n * positions * taps))
                                                            : nullptr;
     int64_t* window = dw && implicit ? chunk_buffer<int64_t>(0, size_t(rows + g.kh * g.kw)) : nullptr;
     if (window) window_offsets(window, window + rows, part);
     before_chunk(first, part.n);
-    if (groups == g.c && groups > 1) {  // depthwise: direct loops
+    if (depthwise) {
       detail::depthwise_backward<T>(kernel_part, bias_part, dx ? dx + first * g.h * g.w * g.c : nullptr, d, images, w,
                                     part, fg);
       return;

@@ -4,7 +4,6 @@
 // count.
 #include <algorithm>
 #include <cmath>
-
 #include <vector>
 
 #include "brisknet/kernels.h"
@@ -33,7 +32,6 @@ void gradient_sums(double* sum_dy, double* sum_dy_xhat, const T* dy, const T* x,
     }
 }
 
-
 // BatchNormalization's sums run over parts of kRowsPerPart rows, each part's in double in row
 // order, the parts then added in order: the same sums for any thread count, and threads that
 // split the rows of images (many positions, few channels) as well as the features of a dense
@@ -59,11 +57,13 @@ inline void add_parts(double* sums, const double* partial, int64_t parts, int64_
     for (int64_t f = 0; f < features; ++f) sums[f] += partial[p * stride + f];
 }
 
-// The per-feature sums' scratch: grows, never shrinks (no allocation in a steady training step).
-double* part_buffer(size_t count) {
-  thread_local std::vector<double> buffer;
-  if (buffer.size() < count) buffer.resize(count);
-  return buffer.data();
+// Scratch `which` of this thread: grows, never shrinks (no allocation in a steady training step).
+template <typename U>
+U* scratch(int which, size_t count) {
+  thread_local std::vector<U> buffers[3];
+  std::vector<U>& b = buffers[which];
+  if (b.size() < count) b.resize(count);
+  return b.data();
 }
 
 // y = (x - mean) * scale + shift, rows split between threads
@@ -83,9 +83,9 @@ template <typename T>
 void batch_norm_forward(T* y, T* mean, T* inv, const T* x, int64_t rows, int64_t features, const T* gamma,
                         const T* beta, T* moving_mean, T* moving_var, T momentum, T eps, bool batch_stats) {
   const int64_t parts = (rows + kRowsPerPart - 1) / kRowsPerPart;
-  double* partial = part_buffer(size_t(parts * features + 3 * features));
-  double* sums = partial + parts * features;
-  T* scale = reinterpret_cast<T*>(sums + features);  // (2 * features doubles hold 2 * features T)
+  double* partial = scratch<double>(0, size_t(parts * features));
+  double* sums = scratch<double>(1, size_t(features));
+  T* scale = scratch<T>(2, size_t(2 * features));  // (2: apart from the doubles when T is double)
   T* shift = scale + features;
   if (batch_stats) {  // the mean, then the squares about it (two passes: no cancellation)
     for_each_part(rows, features, [&](int64_t p, int64_t r0, int64_t r1, int64_t f0, int64_t w) {
@@ -129,10 +129,10 @@ template <typename T>
 void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* inv,
                          const T* gamma, int64_t rows, int64_t features, bool batch_stats) {
   const int64_t parts = (rows + kRowsPerPart - 1) / kRowsPerPart;
-  double* partial = part_buffer(size_t(2 * parts * features + 5 * features));
-  double* sum_dy = partial + 2 * parts * features;
+  double* partial = scratch<double>(0, size_t(2 * parts * features));
+  double* sum_dy = scratch<double>(1, size_t(2 * features));
   double* sum_dy_xhat = sum_dy + features;
-  T* k = reinterpret_cast<T*>(sum_dy_xhat + features);  // (3 * features doubles hold 3 * features T)
+  T* k = scratch<T>(2, size_t(3 * features));  // (2: apart from the doubles when T is double)
   T* db = k + features;
   T* dg = db + features;
   for_each_part(rows, features, [&](int64_t p, int64_t r0, int64_t r1, int64_t f0, int64_t w) {

@@ -87,17 +87,13 @@ def _sizes(left, right, total):
     def kind(v, name):
         if v is None:
             return None
-        if isinstance(v, float):
-            if not 0 < v < 1:
-                raise ValueError(f"`{name}` should be either a positive integer smaller than {total}, or a float "
-                                 f"within the range `[0, 1]`. Received: {name}={v}")
-            return round(v * total)
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-            if not 0 < v < total:
-                raise ValueError(f"`{name}` should be either a positive integer smaller than {total}, or a float "
-                                 f"within the range `[0, 1]`. Received: {name}={v}")
-            return int(v)
-        raise TypeError(f"Invalid `{name}` Type. Expected: int or float or None, Received: type={type(v).__name__}")
+        fraction = isinstance(v, float)
+        if not fraction and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+            raise TypeError(f"Invalid `{name}` Type. Expected: int or float or None, Received: type={type(v).__name__}")
+        if not 0 < v < (1 if fraction else total):
+            raise ValueError(f"`{name}` should be either a positive integer smaller than {total}, or a float within "
+                             f"the range `[0, 1]`. Received: {name}={v}")
+        return round(v * total) if fraction else int(v)
     if left is None and right is None:
         raise ValueError("At least one of the `left_size` or `right_size` must be specified. Received: "
                          "left_size=None and right_size=None")

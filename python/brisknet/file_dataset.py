@@ -5,7 +5,6 @@ of files that reshuffles itself each epoch (fit then keeps its batch order, as w
 from __future__ import annotations
 
 import copy
-
 import math
 import os
 
@@ -60,6 +59,20 @@ def index_directory(directory, labels, formats, class_names=None, shuffle=True, 
         if label_array is not None:
             np.random.RandomState(seed).shuffle(label_array)
     return paths, label_array, class_names
+
+
+def listing(directory, labels, label_mode, formats, class_names, shuffle, seed, follow_links, verbose):
+    """(paths, labels or None, class names, seed) of a folder: index_directory with Keras' default
+    seed (drawn when None, shared by both subsets); labels given as a list name their classes '0',
+    '1', ...; label_mode='binary' checked to have two classes."""
+    seed = np.random.randint(1e6) if seed is None else seed
+    paths, found, class_names = index_directory(directory, labels, formats, class_names, shuffle, seed, follow_links,
+                                                verbose)
+    if label_mode is not None and found is not None and len(found) and labels != "inferred":
+        class_names = class_names or [str(c) for c in range(int(np.max(found)) + 1)]
+    if label_mode == "binary" and len(class_names or []) != 2:
+        raise ValueError(f"label_mode='binary' needs exactly 2 classes, found {class_names}")
+    return paths, found, class_names, seed
 
 
 def check_split(validation_split, subset, shuffle, seed):

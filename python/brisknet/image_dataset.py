@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import images
-from .file_dataset import FileDataset, check_arguments, check_split, index_directory, subsets
+from .file_dataset import FileDataset, check_arguments, check_split, listing, subsets
 
 FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _PREFETCH = 2  # batches decoded ahead
@@ -80,11 +80,8 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
         raise ValueError("only one of crop_to_aspect_ratio and pad_to_aspect_ratio can be True")
     check_split(validation_split, subset, shuffle, seed)
-    seed = np.random.randint(1e6) if seed is None else seed
-    paths, found, class_names = index_directory(directory, labels, FORMATS, class_names, shuffle, seed, follow_links,
-                                                verbose)
-    if label_mode == "binary" and len(class_names or []) != 2:
-        raise ValueError(f"label_mode='binary' needs exactly 2 classes, found {class_names}")
+    paths, found, class_names, seed = listing(directory, labels, label_mode, FORMATS, class_names, shuffle, seed,
+                                              follow_links, verbose)
     return subsets(lambda chosen, chosen_labels, shuffled: ImageDataset(
         chosen, chosen_labels, class_names, label_mode, image_size, color_mode, interpolation, batch_size, shuffled,
         seed, crop_to_aspect_ratio, pad_to_aspect_ratio, data_format),

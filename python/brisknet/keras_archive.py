@@ -771,8 +771,9 @@ def _load_legacy_h5(model, f, source) -> None:
     stored = []  # (layer name, its group, its arrays' names) of the file's layers with weights
     for name in names(root.attrs, "layer_names"):
         group = _group(root, name, source, required=True)
-        if names(group.attrs, "weight_names"):
-            stored.append((name, group, names(group.attrs, "weight_names")))
+        arrays = names(group.attrs, "weight_names")
+        if arrays:
+            stored.append((name, group, arrays))
     ours = [layer for layer in model.layers if layer._weights]
     by_name = {name: (group, arrays) for name, group, arrays in stored}
     if set(by_name) == {layer.name for layer in ours}:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .file_dataset import FileDataset, check_arguments, check_split, index_directory, subsets
+from .file_dataset import FileDataset, check_arguments, check_split, listing, subsets
 
 
 class TextDataset(FileDataset):
@@ -33,11 +33,8 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
         raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
     check_split(validation_split, subset, shuffle, seed)
-    seed = np.random.randint(1e6) if seed is None else seed
-    paths, found, class_names = index_directory(directory, labels, (".txt",), class_names, shuffle, seed,
-                                                follow_links, verbose)
-    if label_mode == "binary" and len(class_names or []) != 2:
-        raise ValueError(f"label_mode='binary' needs exactly 2 classes, found {class_names}")
+    paths, found, class_names, seed = listing(directory, labels, label_mode, (".txt",), class_names, shuffle, seed,
+                                              follow_links, verbose)
     return subsets(lambda chosen, chosen_labels, shuffled: TextDataset(
         chosen, chosen_labels, class_names, label_mode, batch_size, max_length, shuffled, seed),
         paths, found, validation_split, subset, shuffle, verbose, "text files (.txt)", directory)

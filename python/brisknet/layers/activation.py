@@ -82,10 +82,8 @@ class ReLU(Activation):
         if not self._numpy:
             return super().forward(x, training)
         self._x = x
-        y = np.where(x > self.threshold, x, (x - self.threshold) * x.dtype.type(self.negative_slope))
-        above = x > self.threshold
-        np.copyto(y, np.clip(x, 0, self.max_value), where=above)
-        return y
+        return np.where(x > self.threshold, np.clip(x, 0, self.max_value),
+                        (x - self.threshold) * x.dtype.type(self.negative_slope))
 
     def backward(self, dy, need_dx):
         if not self._numpy:

@@ -29,11 +29,11 @@ class Dropout(SeededLayer):
         self._active = training and self.rate > 0
         if not self._active:
             return x
-        self._mask = self.buffer("mask", x.shape, "uint8")
         y = self.buffer("y", x.shape, x.dtype)
         step_seed = (self._base_seed * 1_000_003 + self._calls) & 0xFFFFFFFFFFFFFFFF
         self._calls += 1
         if self.noise_shape is None:
+            self._mask = self.buffer("mask", x.shape, "uint8")
             self._draw(y, np.ascontiguousarray(x), step_seed)
             return y
         return self._draw_shaped(y, x, step_seed)
@@ -45,9 +45,10 @@ class Dropout(SeededLayer):
             raise ValueError(f"layer {self.name!r} (Dropout): noise_shape {self.noise_shape} does not match inputs of "
                              f"shape {(None,) + x.shape[1:]}")
         shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, x.shape))
-        ones = np.ones(shape, x.dtype)
-        self._kept = np.empty(shape, x.dtype)  # 0 or 1 / (1 - rate)
-        _core.dropout_forward(self._kept, np.empty(shape, np.uint8), ones, self.rate, step_seed,
+        ones = self.buffer("ones", shape, x.dtype)
+        ones.fill(1)
+        self._kept = self.buffer("kept", shape, x.dtype)  # 0 or 1 / (1 - rate)
+        _core.dropout_forward(self._kept, self.buffer("flags", shape, "uint8"), ones, self.rate, step_seed,
                               self._first_row * math.prod(shape[1:]))
         return np.multiply(x, self._kept, out=y)
 

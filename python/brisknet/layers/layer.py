@@ -436,3 +436,9 @@ class Layer:
 def _shape_arg(sample_shape):
     """A sample shape as a tuple, or a list of them (a call on several tensors)."""
     return [tuple(s) for s in sample_shape] if isinstance(sample_shape, list) else tuple(sample_shape)
+
+
+def sublayer_entry(layer) -> dict:
+    """A sublayer's entry in its holder's config, in Keras' form."""
+    return {"module": "keras.layers", "class_name": type(layer).__name__, "config": layer.get_config(),
+            "registered_name": None}

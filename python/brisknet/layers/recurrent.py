@@ -17,8 +17,8 @@ import numpy as np
 from .. import autodiff, ops
 from ..variables import Variable
 from . import custom
-from .layer import Layer
-from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _Cell
+from .layer import Layer, sublayer_entry
+from .recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _Cell, cell_from_entry
 
 _FUSED = {LSTMCell: "lstm", GRUCell: "gru", SimpleRNNCell: "simple_rnn"}
 _ALPHA = {"leaky_relu": 0.2, "elu": 1.0}  # Keras' defaults for the activations taking one
@@ -52,9 +52,7 @@ class RNN(Layer):
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, zero_output_for_mask=False, **kwargs):
         if isinstance(cell, dict):  # (its entry in a config)
-            from ..serialization import deserialize
-            cells = {c.__name__: c for c in (LSTMCell, GRUCell, SimpleRNNCell, StackedRNNCells)}
-            cell = deserialize(cell, cells, "cell")
+            cell = cell_from_entry(cell)
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)  # (as Keras)
         if getattr(cell, "state_size", None) is None:
@@ -224,7 +222,7 @@ class RNN(Layer):
         return {**super().get_config(), "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards, "stateful": self.stateful,
                 "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask,
-                "cell": _entry(self.cell)}
+                "cell": sublayer_entry(self.cell)}
 
 
 class _CellLayer(RNN):
@@ -373,16 +371,10 @@ class Bidirectional(Layer):
         inner["name"] = self.forward_layer.name[len("forward_"):]
         inner["zero_output_for_mask"] = False
         config = {**super().get_config(), "merge_mode": self.merge_mode,
-                  "layer": {**_entry(self.forward_layer), "config": inner}}
+                  "layer": {**sublayer_entry(self.forward_layer), "config": inner}}
         if self.backward_layer.name != "backward_" + inner["name"]:
-            config["backward_layer"] = _entry(self.backward_layer)
+            config["backward_layer"] = sublayer_entry(self.backward_layer)
         return config
-
-
-def _entry(layer) -> dict:
-    """A sublayer's entry in its holder's config, in Keras' form."""
-    return {"module": "keras.layers", "class_name": type(layer).__name__, "config": layer.get_config(),
-            "registered_name": None}
 
 
 _RECURRENT = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN}

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import activations, constraints, initializers, ops, random as random_module, regularizers
 from ..serialization import serialize
-from .layer import Layer
+from .layer import Layer, sublayer_entry
 
 
 def _positive_units(cls, units):
@@ -299,14 +299,14 @@ class StackedRNNCells(Layer):
         return inputs, new_states
 
     def get_config(self):
-        cells = [{"module": "keras.layers", "class_name": type(c).__name__, "config": c.get_config(),
-                  "registered_name": None} for c in self.cells]
-        return {**super().get_config(), "cells": cells}
+        return {**super().get_config(), "cells": [sublayer_entry(c) for c in self.cells]}
 
     @classmethod
     def from_config(cls, config):
-        from ..serialization import deserialize
-        config = dict(config)
-        known = {c.__name__: c for c in (LSTMCell, GRUCell, SimpleRNNCell, StackedRNNCells)}
-        config["cells"] = [deserialize(c, known, "cell") if isinstance(c, dict) else c for c in config["cells"]]
-        return cls(**config)
+        return cls(**{**config, "cells": [cell_from_entry(c) if isinstance(c, dict) else c for c in config["cells"]]})
+
+
+def cell_from_entry(entry):
+    """A built-in cell (or a stack of them) from its entry in a config."""
+    from ..serialization import deserialize
+    return deserialize(entry, {c.__name__: c for c in (LSTMCell, GRUCell, SimpleRNNCell, StackedRNNCells)}, "cell")

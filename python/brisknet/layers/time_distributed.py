@@ -4,7 +4,7 @@ state across samples)."""
 from __future__ import annotations
 
 from .. import ops
-from .layer import Layer
+from .layer import Layer, sublayer_entry
 
 
 class TimeDistributed(Layer):
@@ -35,8 +35,7 @@ class TimeDistributed(Layer):
         return tuple(input_shape[:2]) + tuple(inner[1:])
 
     def get_config(self):
-        from .recurrent import _entry
-        return {**super().get_config(), "layer": _entry(self.layer)}
+        return {**super().get_config(), "layer": sublayer_entry(self.layer)}
 
     @classmethod
     def from_config(cls, config):
