@@ -63,6 +63,20 @@ def test_what_each_transform_does(batch):
     np.testing.assert_allclose(bright, np.minimum(batch + 25.5, 255), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flip_kernel_against_numpy(dtype):
+    x = np.random.default_rng(1).normal(size=(8, 5, 7, 3)).astype(dtype)
+    flips = np.array([[a, d] for a in (0, 1) for d in (0, 1)] * 2, np.uint8)
+    out = np.empty_like(x)
+    _core.flip_images(out, x, flips)
+    for image, (across, down), y in zip(x, flips, out):
+        np.testing.assert_array_equal(y, image[::-1 if down else 1, ::-1 if across else 1])
+    with pytest.raises(ValueError, match="flips"):
+        _core.flip_images(out, x, flips[:3])
+    with pytest.raises(ValueError, match="one size"):
+        _core.flip_images(np.empty((8, 7, 5, 3), dtype), x, flips)
+
+
 def test_resizing_and_crops(batch):
     np.testing.assert_allclose(layers.Resizing(18, 18, interpolation="nearest")(batch),
                                batch.repeat(2, axis=1).repeat(2, axis=2))

@@ -1,4 +1,4 @@
-// ZeroPadding2D / Cropping2D (shift_image), UpSampling2D and resizing (resize_images) over
+// ZeroPadding2D / Cropping2D (shift_image), UpSampling2D, RandomFlip (flip_images) and resizing (resize_images) over
 // channels_last images (n, h, w, c).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -45,6 +45,18 @@ void bind_upsample(py::array y, py::array x, int64_t sh, int64_t sw, bool backwa
   on_images(y, x, [&](auto* out, const auto* in) {
     if (backward) upsample_backward(out, in, y.shape(0), y.shape(1), y.shape(2), y.shape(3), sh, sw);
     else upsample_forward(out, in, x.shape(0), x.shape(1), x.shape(2), x.shape(3), sh, sw);
+  });
+}
+
+void bind_flip_images(py::array y, py::array x, py::array flips) {
+  require_ndim(flips, "flips", 2);
+  if (flips.shape(0) != x.shape(0) || flips.shape(1) != 2)
+    fail_value("flips: expected shape (" + std::to_string(x.shape(0)) + ", 2), got " + shape_of(flips));
+  if (y.ndim() == 4 && x.ndim() == 4 && (y.shape(1) != x.shape(1) || y.shape(2) != x.shape(2)))
+    fail_value("y " + shape_of(y) + " and x " + shape_of(x) + " must be images of one size");
+  const uint8_t* pf = flat_in<uint8_t>(flips, "flips", flips.size());
+  on_images(y, x, [&](auto* out, const auto* in) {
+    flip_images(out, in, pf, x.shape(0), x.shape(1), x.shape(2), x.shape(3));
   });
 }
 
@@ -106,6 +118,9 @@ void init_image_reshaping(py::module_& m) {
         "y[n, i, j] = x[n, i - top, j - left] (zeros outside x): ZeroPadding2D, Cropping2D, their gradients");
   m.def("upsample", &bind_upsample, arg("y"), arg("x"), arg("sh"), arg("sw"), arg("backward") = false,
         "UpSampling2D (nearest): y = x repeated; backward: y = the sums of x's copies");
+  m.def("flip_images", &bind_flip_images, arg("y"), arg("x"), arg("flips"),
+        "RandomFlip: y[b] = x[b] mirrored left to right where flips[b, 0] and top to bottom where flips[b, 1] "
+        "(flips uint8 (n, 2))");
   m.def("resize_images", &bind_resize_images, arg("y"), arg("x"), arg("interpolation") = "bilinear",
         "y = x resized to y's height and width as TensorFlow's resize (half-pixel centres): 'bilinear' or "
         "'nearest'; x uint8, float32 or float64, y float32 (float64 for a float64 x)");

@@ -1,5 +1,5 @@
-// ZeroPadding2D, Cropping2D and UpSampling2D (nearest) over channels_last images: values moved or
-// repeated, the gradients moved back or summed. Images never share outputs, so threads split
+// ZeroPadding2D, Cropping2D, UpSampling2D (nearest) and RandomFlip over channels_last images:
+// values moved or repeated, the gradients moved back or summed. Images never share outputs, so threads split
 // them and every sum runs in a fixed order.
 #include <algorithm>
 #include <cstring>
@@ -59,10 +59,28 @@ void upsample_backward(T* dx, const T* dy, int64_t n, int64_t h, int64_t w, int6
   }
 }
 
+template <typename T>
+void flip_images(T* y, const T* x, const uint8_t* flips, int64_t n, int64_t h, int64_t w, int64_t c) {
+  const int nt = detail::threads_for(n * h * w * c, detail::kElementGrain);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t p = 0; p < n * h; ++p) {  // output rows
+    const int64_t img = p / h, i = p % h;
+    const bool across = flips[2 * img], down = flips[2 * img + 1];
+    const T* row = x + (img * h + (down ? h - 1 - i : i)) * w * c;
+    T* out = y + p * w * c;
+    if (!across) {
+      std::memcpy(out, row, sizeof(T) * w * c);
+      continue;
+    }
+    for (int64_t j = 0; j < w; ++j) std::memcpy(out + j * c, row + (w - 1 - j) * c, sizeof(T) * c);
+  }
+}
+
 #define BRISKNET_IMAGE_RESHAPING(T)                                                                          \
   template void shift_image<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t); \
   template void upsample_forward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);          \
-  template void upsample_backward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+  template void upsample_backward<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);          \
+  template void flip_images<T>(T*, const T*, const uint8_t*, int64_t, int64_t, int64_t, int64_t);
 BRISKNET_IMAGE_RESHAPING(float)
 BRISKNET_IMAGE_RESHAPING(double)
 #undef BRISKNET_IMAGE_RESHAPING

@@ -109,6 +109,27 @@ inline float map_coordinate(float at, int64_t size, FillMode mode) {
   }
 }
 
+// std::floor, without the library call the baseline ISA (no SSE4.1 round) makes of it: exact
+// wherever a float has a fraction (|v| < 2^23), and std::floor elsewhere.
+inline float floor_of(float v) {
+  if (!(std::fabs(v) < 8388608.0f)) return std::floor(v);
+  const float t = float(int32_t(v));
+  return t > v ? t - 1.0f : t;
+}
+
+// A bilinear read with all four pixels inside the image: a (and b, the row below) the top left
+// pixel's channels, C the channel count when known at compile time (0: c); the same arithmetic as
+// the general path's, so the same bits.
+template <int C, typename T>
+inline void blend_inside(T* o, const T* a, const T* b, int64_t c, const float wx[2], const float wy[2]) {
+  const int64_t channels = C ? C : c;
+  for (int64_t k = 0; k < channels; ++k) {
+    const float upper = wx[0] * float(a[k]) + wx[1] * float(a[channels + k]);
+    const float lower = wx[0] * float(b[k]) + wx[1] * float(b[channels + k]);
+    o[k] = T(wy[0] * upper + wy[1] * lower);
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -131,15 +152,25 @@ void affine_transform_images(T* y, const T* x, const float* transforms, int64_t 
         std::fill(o, o + c, fill_value);
         continue;
       }
-      const float xi = map_coordinate((t[0] * float(j) + t[1] * float(i) + t[2]) / projection, w, fill_mode);
-      const float yi = map_coordinate((t[3] * float(j) + t[4] * float(i) + t[5]) / projection, h, fill_mode);
+      // (rotation, zoom and translation divide by 1: skipped, the same values)
+      float xs = t[0] * float(j) + t[1] * float(i) + t[2], ys = t[3] * float(j) + t[4] * float(i) + t[5];
+      if (projection != 1.0f) xs /= projection, ys /= projection;
+      const float xi = map_coordinate(xs, w, fill_mode), yi = map_coordinate(ys, h, fill_mode);
       if (!bilinear) {
         const int64_t r = int64_t(std::round(yi)), q = int64_t(std::round(xi));
         for (int64_t k = 0; k < c; ++k) o[k] = T(read(r, q, k));
         continue;
       }
-      const float y0 = std::floor(yi), x0 = std::floor(xi), y1 = y0 + 1, x1 = x0 + 1;
+      const float y0 = floor_of(yi), x0 = floor_of(xi), y1 = y0 + 1, x1 = x0 + 1;
       const int64_t r0 = int64_t(y0), q0 = int64_t(x0);
+      if (r0 >= 0 && r0 + 1 < h && q0 >= 0 && q0 + 1 < w) {  // all four inside (most pixels): no checks per read
+        const T* a = image + (r0 * w + q0) * c;
+        const float wx[2] = {x1 - xi, xi - x0}, wy[2] = {y1 - yi, yi - y0};
+        if (c == 3) blend_inside<3>(o, a, a + w * c, 3, wx, wy);  // (RGB unrolled)
+        else if (c == 1) blend_inside<1>(o, a, a + w * c, 1, wx, wy);
+        else blend_inside<0>(o, a, a + w * c, c, wx, wy);
+        continue;
+      }
       for (int64_t k = 0; k < c; ++k) {
         const float upper = (x1 - xi) * read(r0, q0, k) + (xi - x0) * read(r0, q0 + 1, k);
         const float lower = (x1 - xi) * read(r0 + 1, q0, k) + (xi - x0) * read(r0 + 1, q0 + 1, k);

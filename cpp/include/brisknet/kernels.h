@@ -256,6 +256,10 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
 template <typename T>
 void shift_image(T* y, const T* x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t oh, int64_t ow, int64_t top,
                  int64_t left);
+// RandomFlip: y[b] = x[b] mirrored left to right where flips[2 b] is set and top to bottom where
+// flips[2 b + 1] is; the gradient is the same flip.
+template <typename T>
+void flip_images(T* y, const T* x, const uint8_t* flips, int64_t n, int64_t h, int64_t w, int64_t c);
 // UpSampling2D (nearest): y[n, i, j, :] = x[n, i / sh, j / sw, :]; backward sums each input's
 // sh x sw copies, in row then column order.
 template <typename T>
