@@ -66,6 +66,20 @@ def run(keras):
     out["string_invert"] = {"vocab": inverse.get_vocabulary(),
                             "out": [t.decode() if isinstance(t, bytes) else str(t)
                                     for t in np.asarray(inverse(np.array([2, 0, 1]))).tolist()]}
+    # several out-of-vocabulary indices: unknown tokens hashed (FarmHash; SipHash with a salt) or,
+    # integers by default, taken modulo their number
+    unknown = np.array([["a", "zz", "q", "b", "x" * 20, "é" * 23, "long " * 30, "Ünïcode", ""]])
+    for k, kwargs in enumerate([{"num_oov_indices": 3}, {"num_oov_indices": 4, "salt": (7, -3), "mask_token": ""},
+                                {"num_oov_indices": 2, "output_mode": "multi_hot"}]):
+        layer = keras.layers.StringLookup(**kwargs)
+        layer.adapt(words)
+        out[f"string_oov_{k}"] = {"vocab": layer.get_vocabulary(), "out": np.asarray(layer(unknown)).tolist()}
+    unknown_ints = np.array([[12, 8, -7, 1000001, 7, 0, -12345678901, 44]])
+    for k, kwargs in enumerate([{"num_oov_indices": 3}, {"num_oov_indices": 5, "oov_method": "farmhash"},
+                                {"num_oov_indices": 5, "oov_method": "farmhash", "salt": 11}]):
+        layer = keras.layers.IntegerLookup(vocabulary=[12, 7, 3], **kwargs)
+        out[f"integer_oov_{k}"] = {"vocab": [int(t) for t in layer.get_vocabulary()],
+                                   "out": np.asarray(layer(unknown_ints)).tolist()}
     ints = np.array([[12, 7, 7, 3], [3, 3, 99, 12], [5, 7, 12, 7]])
     for mode in ("int", "multi_hot", "count"):
         layer = keras.layers.IntegerLookup(output_mode=mode, mask_token=0 if mode == "int" else None)

@@ -140,7 +140,13 @@ def test_lookup_errors_name_the_layer():
         keras.layers.IntegerLookup()(np.array([1]))
     with pytest.raises(NotImplementedError, match="input pipeline"):
         keras.layers.StringLookup(vocabulary=["a"])(keras.Input((3,)))
-    with pytest.raises(NotImplementedError, match="num_oov_indices=2"):
-        keras.layers.StringLookup(num_oov_indices=2)
+    with pytest.raises(ValueError, match="num_oov_indices must be an int >= 0"):
+        keras.layers.StringLookup(num_oov_indices=-1)
+    with pytest.raises(ValueError, match="oov_method must be"):
+        keras.layers.IntegerLookup(oov_method="modulo")
+    with pytest.raises(ValueError, match="salt can only be used with oov_method='farmhash'"):
+        keras.layers.IntegerLookup(num_oov_indices=2, salt=3)
+    with pytest.raises(ValueError, match="salt must be an int or a tuple of 2 ints"):
+        keras.layers.StringLookup(num_oov_indices=2, salt=(1, 2, 3))
     with pytest.raises(ValueError, match="indices must be in"):
         keras.layers.StringLookup(vocabulary=["a"], invert=True)(np.array([5]))

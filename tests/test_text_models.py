@@ -55,6 +55,19 @@ def test_a_model_of_strings_trains_on_texts_as_on_their_numbers():
     np.testing.assert_array_equal(on_texts.predict(texts, verbose=0), on_texts.predict(numbers, verbose=0))
 
 
+@pytest.mark.parametrize("suffix", [".keras", ".brisk"])
+def test_hashed_out_of_vocabulary_indices_survive_the_files(tmp_path, suffix):
+    lookup = layers.StringLookup(vocabulary=["red", "green"], num_oov_indices=3, salt=(5, 9))
+    inputs = keras.Input(shape=(1,), dtype="string")
+    model = keras.Model(inputs, layers.Dense(1)(layers.Flatten()(layers.Embedding(5, 2)(lookup(inputs)))))
+    texts = np.array([["red"], ["pink"], ["mauve"], ["teal"], ["green"]])
+    path = str(tmp_path / f"m{suffix}")
+    model.save(path)
+    again = keras.models.load_model(path)
+    np.testing.assert_array_equal(again.predict(texts, verbose=0), model.predict(texts, verbose=0))
+    assert again.layers[1].get_config()["salt"] == [5, 9] and again.layers[1].num_oov_indices == 3
+
+
 def test_a_string_lookup_model_and_the_errors_of_string_inputs():
     lookup = layers.StringLookup(vocabulary=["red", "green", "blue"])
     inputs = keras.Input(shape=(1,), dtype="string")

@@ -3,8 +3,11 @@ in a vocabulary learnt by adapt() or given, or to one-hot, multi-hot, count or T
 invert=True maps indices back to tokens. Like TextVectorization they run in the input pipeline.
 
 Keras' layout of the indices: the mask token first (when there is one, in 'int' mode), then the
-out-of-vocabulary index (num_oov_indices=1; 0 refuses unknown tokens), then the vocabulary sorted
-by count, ties by the token descending (UTF-8 bytes for strings), as Keras on TensorFlow."""
+num_oov_indices out-of-vocabulary indices (0 refuses unknown tokens; of several, an unknown token
+takes the one its hash picks: FarmHash's Fingerprint64 of a string, or of an integer's decimal
+digits with oov_method='farmhash', SipHash-2-4 with a salt, an integer modulo num_oov_indices by
+default; hashing.py, TensorFlow's bits), then the vocabulary sorted by count, ties by the token
+descending (UTF-8 bytes for strings), as Keras on TensorFlow."""
 from __future__ import annotations
 
 import collections
@@ -12,6 +15,7 @@ import math
 
 import numpy as np
 
+from .. import hashing
 from .layer import Layer
 from .text_input import text_input
 from .vocabulary import Vocabulary, checked_idf_weights
@@ -24,14 +28,18 @@ class _Lookup(Vocabulary, Layer):
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=None, vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False, name=None,
-                 **kwargs):
+                 oov_method="floormod", salt=None, **kwargs):
+        kwargs.pop("vocabulary_size", None)  # (Keras' configs: the size of the vocabulary they also hold)
         super().__init__(name=name, **kwargs)
         where = f"{type(self).__name__} {self.name!r}"
         if output_mode not in MODES:
             raise ValueError(f"{where}: output_mode must be one of {MODES}, got {output_mode!r}")
-        if num_oov_indices not in (0, 1):
-            raise NotImplementedError(f"{where}: num_oov_indices={num_oov_indices!r}: only 0 or 1 is supported (more "
-                                      "hash tokens with TensorFlow's farmhash, which brisknet does not reproduce)")
+        if isinstance(num_oov_indices, bool) or not isinstance(num_oov_indices, (int, np.integer)) or \
+                num_oov_indices < 0:
+            raise ValueError(f"{where}: num_oov_indices must be an int >= 0, got {num_oov_indices!r}")
+        if oov_method not in ("floormod", "farmhash"):
+            raise ValueError(f"{where}: oov_method must be 'floormod' or 'farmhash', got {oov_method!r}")
+        self.oov_method, self.salt = oov_method, self._salt(salt, oov_method, where)
         if invert and output_mode != "int":
             raise ValueError(f"{where}: invert=True needs output_mode='int'")
         if sparse:
@@ -47,6 +55,17 @@ class _Lookup(Vocabulary, Layer):
         self._vocabulary, self._index, self._idf = None, {}, None
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, idf_weights)
+
+    def _salt(self, salt, oov_method, where):
+        """Keras' salt: None, one int (both halves of the key) or two."""
+        if salt is None:
+            return None
+        if isinstance(salt, (int, np.integer)) and not isinstance(salt, bool):
+            return [int(salt), int(salt)]
+        if isinstance(salt, (tuple, list)) and len(salt) == 2 and \
+                all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in salt):
+            return [int(v) for v in salt]
+        raise ValueError(f"{where}: salt must be an int or a tuple of 2 ints, got {salt!r}")
 
     # ---------------------------------------------------------------- tokens of this kind
     def _token(self, value, where):
@@ -121,8 +140,18 @@ class _Lookup(Vocabulary, Layer):
         ids = self._ids(self._array(inputs, where), where)
         return ids if self.output_mode == "int" else self._vectors(ids)
 
+    def _oov_bucket(self, token) -> int:
+        """Which of the num_oov_indices indices an unknown token takes, as Keras on TensorFlow."""
+        if self.num_oov_indices == 1:
+            return 0
+        if self.KIND == "integer" and self.oov_method == "floormod":
+            return token % self.num_oov_indices  # (Python's modulo is floormod)
+        data = (str(token) if self.KIND == "integer" else token).encode("utf-8")
+        digest = hashing.fingerprint64(data) if self.salt is None else hashing.siphash(self.salt, data)
+        return digest % self.num_oov_indices
+
     def _ids(self, a, where):
-        oov = len(self._specials) - 1 if self.num_oov_indices else None
+        oov = len(self._specials) - self.num_oov_indices if self.num_oov_indices else None
         mask_id = 0 if self.mask_token is not None and self.output_mode == "int" else None
         flat = a.reshape(-1).tolist()
         out = np.empty(len(flat), np.int64)
@@ -134,7 +163,7 @@ class _Lookup(Vocabulary, Layer):
                 elif oov is None:
                     raise ValueError(f"{where}: {self.KIND} {t!r} is not in the vocabulary (num_oov_indices=0)")
                 else:
-                    i = oov
+                    i = oov + self._oov_bucket(t)
             out[k] = i
         return out.reshape(a.shape)
 
@@ -171,7 +200,8 @@ class _Lookup(Vocabulary, Layer):
                 "mask_token": self.mask_token, "oov_token": self.oov_token, "invert": self.invert,
                 "output_mode": self.output_mode, "pad_to_max_tokens": self.pad_to_max_tokens, "sparse": False,
                 "vocabulary": None if self._vocabulary is None else self.get_vocabulary(include_special_tokens=False),
-                "idf_weights": None if self._idf is None else self._idf[self.num_oov_indices:].tolist()}
+                "idf_weights": None if self._idf is None else self._idf[self.num_oov_indices:].tolist(),
+                "oov_method": self.oov_method, "salt": self.salt}
 
 
 class StringLookup(_Lookup):
@@ -181,11 +211,11 @@ class StringLookup(_Lookup):
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False,
-                 encoding="utf-8", name=None, **kwargs):
+                 encoding="utf-8", name=None, salt=None, **kwargs):
         if str(encoding).lower().replace("-", "") != "utf8":
             raise NotImplementedError("StringLookup: only the utf-8 encoding is supported")
         super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, idf_weights, invert,
-                         output_mode, pad_to_max_tokens, sparse, name, **kwargs)
+                         output_mode, pad_to_max_tokens, sparse, name, salt=salt, **kwargs)
 
     def _token(self, value, where):
         if value is None or isinstance(value, str):
@@ -220,9 +250,15 @@ class IntegerLookup(_Lookup):
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1, output_mode="int",
                  sparse=False, vocabulary=None, vocabulary_dtype="int64", idf_weights=None, invert=False,
-                 pad_to_max_tokens=False, name=None, **kwargs):
+                 pad_to_max_tokens=False, name=None, oov_method="floormod", salt=None, **kwargs):
         super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, idf_weights, invert,
-                         output_mode, pad_to_max_tokens, sparse, name, **kwargs)
+                         output_mode, pad_to_max_tokens, sparse, name, oov_method, salt, **kwargs)
+
+    def _salt(self, salt, oov_method, where):
+        if salt is not None and oov_method != "farmhash":
+            raise ValueError(f"{where}: salt can only be used with oov_method='farmhash', got "
+                             f"oov_method={oov_method!r}")
+        return super()._salt(salt, oov_method, where)
 
     def _token(self, value, where):
         if value is None:
