@@ -120,6 +120,15 @@ def arange(start, stop=None, step=1, dtype=None):
     if dtype is None:
         ints = builtins.all(isinstance(v, (int, np.integer)) for v in (start, stop, step) if v is not None)
         dtype = "int32" if ints else "float32"
+    if stop is None:
+        start, stop = 0, start
+    from .autodiff import tracing
+    if isinstance(stop, tracing.Dim) and stop.of_trace(tracing.current()) and not isinstance(start, tracing.Dim) \
+            and not isinstance(step, tracing.Dim):
+        # (up to a traced tensor's size, inside call(): read at run time, as the positions of a
+        # Transformer's prompt, so a longer prompt needs no new trace)
+        from .autodiff import traced_ops
+        return traced_ops.arange_along(start, stop, step, dtype)
     return np.arange(start, stop, step, dtype=np.dtype(dtype))
 
 

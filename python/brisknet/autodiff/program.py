@@ -44,6 +44,22 @@ class Program:
         self._layer_nodes = calls
         self.values: list = []
         self._saved: dict = {}  # id(node) -> what its primitive's forward saved for backward
+        # the sizes it serves beside the traced ones (size_families.py): inputs' (index, axis)
+        self.free_dims: frozenset = frozenset()
+        self.base_shapes = [t.shape for t in self.inputs]
+        self._output_dims = None
+
+    def serve_sizes(self, shapes, free, output_dims) -> None:
+        """Serve inputs of any size along `free` ((input, axis) pairs); output_dims: per output,
+        per axis, a fixed size or the (input, axis) it takes."""
+        self.base_shapes, self.free_dims, self._output_dims = [tuple(s) for s in shapes], frozenset(free), output_dims
+
+    def output_shapes(self, input_shapes=None) -> list:
+        """The outputs' shapes for inputs of these shapes (default: the traced ones)."""
+        if self._output_dims is None or input_shapes is None:
+            return [t.shape for t in self.outputs]
+        return [tuple(d if isinstance(d, int) else input_shapes[d[0]][d[1]] for d in dims)
+                for dims in self._output_dims]
 
     def _needed(self, trace):
         """The nodes that lead to an output, an added loss or a state update, in recording order."""
@@ -76,9 +92,11 @@ class Program:
         added losses). variables: {id(Variable): array} to use instead of the variables' values
         (gradient checks in float64)."""
         vals = [None] * self.n
-        for t, x in zip(self.inputs, inputs):
-            if tuple(np.shape(x)) != t.shape:
-                raise ValueError(f"expected an input of shape {t.shape}, got {np.shape(x)}")
+        for i, (t, x, base) in enumerate(zip(self.inputs, inputs, self.base_shapes)):
+            shape = tuple(np.shape(x))
+            if shape != base and (len(shape) != len(base) or any(
+                    d != b and (i, a) not in self.free_dims for a, (d, b) in enumerate(zip(shape, base)))):
+                raise ValueError(f"expected an input of shape {base}, got {shape}")
             vals[t.id] = x
         for leaf, var in self.variables:
             vals[leaf.id] = var.value if variables is None else variables[id(var)]
@@ -130,8 +148,9 @@ class Program:
             if g is None or t.kind == "const" or not t.differentiable or (t.kind == "input" and not wrt_inputs):
                 return
             g = np.asarray(g)
-            if g.shape != t.shape:
-                g = np.broadcast_to(g, t.shape)
+            shape = t.shape if vals[t.id] is None else np.shape(vals[t.id])  # (a program serving other sizes)
+            if g.shape != shape:
+                g = np.broadcast_to(g, shape)
             grads[t.id] = g if t.id not in grads else grads[t.id] + g
 
         for t, g in zip(self.outputs, output_grads):

@@ -409,6 +409,8 @@ define("sort", lambda x, axis: np.sort(x, axis=axis, kind="stable"), _sort_vjp)
 
 # numpy functions without a gradient (comparisons, argmax, one_hot, floor, ...): attrs fn and kw
 define("numpy", lambda *xs, fn, kw: np.asarray(fn(*xs, **kw)))
+# ops.arange(start, size of x along axis, step): no gradient (whole numbers)
+define("arange_along", lambda x, axis, start, step, dtype: np.arange(start, np.shape(x)[axis], step, dtype=dtype))
 # random numbers drawn anew each time the graph runs (attrs: draw, a function of no arguments)
 define("random", lambda draw: draw())
 

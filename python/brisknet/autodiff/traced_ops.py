@@ -225,7 +225,14 @@ def copy(x):
 
 
 def shape(x):
-    return tensor(x).shape
+    t = tensor(x)
+    return tuple(tracing.Dim(n, t, axis) for axis, n in enumerate(t.shape))
+
+
+def arange_along(start, stop, step, dtype):
+    """ops.arange up to a size read from a traced tensor (stop, a tracing.Dim): a node reading the
+    size from that tensor's value, so the program serves every size of it."""
+    return bind("arange_along", [stop.tensor], axis=stop.axis, start=start, step=step, dtype=np.dtype(dtype))
 
 
 def ndim(x):
@@ -485,7 +492,8 @@ def reshape(x, newshape):
     t = tensor(x)
     newshape = (newshape,) if isinstance(newshape, int) else tuple(int(d) for d in newshape)
     target = np.empty(t.shape, np.bool_).reshape(newshape).shape  # -1 resolved, sizes checked
-    return t if target == t.shape else bind("reshape", [t], shape=target)
+    # (the node keeps a -1: resolved at run time, it serves other sizes; size_families.py)
+    return t if target == t.shape else bind("reshape", [t], shape=newshape)
 
 
 def transpose(x, axes=None):
@@ -739,7 +747,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
 
 TRACED = {name: fn for name, fn in list(globals().items())
           if callable(fn) and not name.startswith("_") and getattr(fn, "__module__", None) == __name__
-          and name not in ("trace_of", "is_traced_arg", "tensor", "bind", "operands", "getitem")}
+          and name not in ("trace_of", "is_traced_arg", "tensor", "bind", "operands", "getitem", "arange_along")}
 
 
 def _install_operators():

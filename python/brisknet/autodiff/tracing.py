@@ -96,6 +96,21 @@ def _where(trace) -> str:
     return who
 
 
+class Dim(int):
+    """A size that keras.ops.shape read from a traced tensor: an int that remembers where it came
+    from, so that ops.arange(0, ops.shape(x)[1]) records a node that reads the size at run time and
+    the program serves every length (autodiff/size_families.py); anything else done with it sees a
+    plain int, fixed in the trace."""
+
+    def __new__(cls, value, tensor, axis):
+        d = super().__new__(cls, value)
+        d.tensor, d.axis = tensor, axis
+        return d
+
+    def of_trace(self, trace) -> bool:
+        return self.tensor.trace is trace
+
+
 class Node:
     """One primitive applied to tensors: op (a rules.Primitive, or a Layer for a built-in layer's
     fused call), its input tensors, attributes (shapes, axes, ...), its output tensors."""

@@ -46,7 +46,8 @@ class _Projection(Layer):
         y = ops.matmul(ops.reshape(x, (-1, width)), ops.reshape(self.kernel, (width, units)))
         if self.use_bias:
             y = y + ops.reshape(self.bias, (units,))
-        return ops.reshape(y, lead + self.out_dims)
+        # (the steps as -1: the traced program serves other sequence lengths; size_families.py)
+        return ops.reshape(y, (lead[:-1] + (-1,) if all(lead) else lead) + self.out_dims)
 
 
 class MultiHeadAttention(Layer):

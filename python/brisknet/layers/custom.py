@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import autodiff, constraints, initializers, regularizers
 from ..autodiff import Program, Trace, recording
+from ..autodiff.size_families import SizeFamily
 from ..variables import Variable
 
 _eager = threading.local()  # the depth of eager custom calls (the outermost one clears the losses)
@@ -250,8 +251,9 @@ def build_from_sample(layer, sample_shape) -> None:
         build_custom(layer, _with_batch(sample_shape, None))
     layer.input_shape = [tuple(s) for s in sample_shape] if isinstance(sample_shape, list) else tuple(sample_shape)
     layer.output_shape = sample_output_shape(layer, sample_shape)
-    program = _program(layer, _with_batch(sample_shape, 1), np.dtype(np.float32), False)
-    layer._output_shapes = [t.shape[1:] for t in program.outputs] if program.several else None
+    shape = _with_batch(sample_shape, 1)
+    program = _program(layer, shape, np.dtype(np.float32), False)
+    layer._output_shapes = [s[1:] for s in program.output_shapes(_shape_list(shape))] if program.several else None
 
 
 def sample_output_shape(layer, sample_shape, has_shape_rule=False):
@@ -266,8 +268,13 @@ def sample_output_shape(layer, sample_shape, has_shape_rule=False):
 
 def output_shapes(layer, sample_shape) -> list:
     """The sample shapes of every output of its traced call() (one, or several: return_state)."""
-    program = _program(layer, _with_batch(sample_shape, 1), np.dtype(np.float32), False)
-    return [t.shape[1:] for t in program.outputs]
+    shape = _with_batch(sample_shape, 1)
+    program = _program(layer, shape, np.dtype(np.float32), False)
+    return [s[1:] for s in program.output_shapes(_shape_list(shape))]
+
+
+def _shape_list(shape) -> list:
+    return [tuple(s) for s in shape] if isinstance(shape, list) else [tuple(shape)]
 
 
 def _call_params(layer):
@@ -516,6 +523,14 @@ def _program(layer, shape, dtype, training, masks=()) -> Program:
     key = (tuple(shapes), np.dtype(dtype).str, bool(training),
            tuple((name, tuple(m) if isinstance(m, list) else m) for name, m in masks), slot)
     program = programs.get(key)
+    inputs = shapes + [tuple(ms) for _, m in masks for ms in (m if isinstance(m, list) else [m]) if ms is not None]
+    family_key = (key[1:], tuple(len(s) for s in inputs))
+    families = layer.__dict__.setdefault("_size_families", {}) if not training else {}
+    family = families.get(family_key)
+    if program is None and family is not None:
+        program = family.serving(inputs)  # (another size of an input it serves: no trace)
+        if program is not None:
+            programs[key] = program
     if program is None:
         trace = Trace(training)
         spec = layer.__dict__.get("_call_spec")
@@ -532,6 +547,11 @@ def _program(layer, shape, dtype, training, masks=()) -> Program:
                             f"{type(out).__name__}")
         program = programs[key] = Program(trace, outs, private_calls=slot is not None)
         program.several = isinstance(out, (list, tuple))  # (return_state: the output and the states)
+        if not training:
+            if family is None:
+                families[family_key] = SizeFamily(program, inputs)
+            elif not family.decided:
+                family.decide(program, inputs)
     return program
 
 

@@ -45,6 +45,12 @@ class Embedding(Layer):
         from .. import ops
         return ops.not_equal(inputs, 0)
 
+    def _eager_input(self, x):
+        x = np.asarray(x)
+        if x.ndim == 1 and x.dtype.kind in "biuf":  # (as Keras: a vector of indices, one vector per index)
+            return np.ascontiguousarray(x, dtype=np.float32)
+        return super()._eager_input(x)
+
     def sample_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 
