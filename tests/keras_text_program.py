@@ -80,6 +80,18 @@ def run(keras):
         layer = keras.layers.IntegerLookup(vocabulary=[12, 7, 3], **kwargs)
         out[f"integer_oov_{k}"] = {"vocab": [int(t) for t in layer.get_vocabulary()],
                                    "out": np.asarray(layer(unknown_ints)).tolist()}
+    texts = np.array([["a", "zz", "", "Ünïcode"], ["long " * 30, "b", "a", "q"]])
+    for k, kwargs in enumerate([{"num_bins": 7}, {"num_bins": 5, "mask_value": ""}, {"num_bins": 6, "salt": [3, 8]},
+                                {"num_bins": 5, "output_mode": "multi_hot"}, {"num_bins": 5, "output_mode": "count"}]):
+        out[f"hashing_{k}"] = np.asarray(keras.layers.Hashing(**kwargs)(texts)).tolist()
+    out["hashing_one_hot"] = np.asarray(keras.layers.Hashing(4, output_mode="one_hot")(texts[:, :1])).tolist()
+    out["hashing_ints"] = np.asarray(keras.layers.Hashing(9)(np.array([[1, -5, 123456789012, 0]]))).tolist()
+    out["hashing_floats"] = np.asarray(keras.layers.Hashing(9, mask_value=0)(np.array([[1.7, -2.2, 0.0]]))).tolist()
+    out["category_one_hot"] = np.asarray(keras.layers.CategoryEncoding(4, output_mode="one_hot")([3, 2, 0, 1])).tolist()
+    out["category_multi_hot"] = np.asarray(keras.layers.CategoryEncoding(4)([[0, 1], [0, 0], [1, 2], [3, 1]])).tolist()
+    out["category_count"] = np.asarray(keras.layers.CategoryEncoding(4, output_mode="count")(
+        [[0, 1], [0, 0], [1, 2], [3, 1]], count_weights=np.array([[0.1, 0.2], [0.1, 0.1], [0.2, 0.3], [0.4, 0.2]]))
+    ).round(5).tolist()
     ints = np.array([[12, 7, 7, 3], [3, 3, 99, 12], [5, 7, 12, 7]])
     for mode in ("int", "multi_hot", "count"):
         layer = keras.layers.IntegerLookup(output_mode=mode, mask_token=0 if mode == "int" else None)

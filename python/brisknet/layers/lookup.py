@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from .. import hashing
+from .category_encoding import encode
 from .layer import Layer
 from .text_input import text_input
 from .vocabulary import Vocabulary, checked_idf_weights
@@ -169,22 +170,10 @@ class _Lookup(Vocabulary, Layer):
 
     def _vectors(self, ids):
         width = self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size()
-        if self.output_mode == "one_hot":
-            ids = ids[..., 0] if ids.ndim > 0 and ids.shape[-1] == 1 else ids
-            out = np.zeros(ids.shape + (width,), np.float32)
-            np.put_along_axis(out, np.maximum(ids, 0)[..., None], (ids >= 0)[..., None].astype(np.float32), -1)
-            return out
-        rows = ids.reshape(1, -1) if ids.ndim <= 1 else ids.reshape(-1, ids.shape[-1])
-        out = np.zeros((rows.shape[0], width), np.float32)
-        for k, row in enumerate(rows):
-            row = row[row >= 0]
-            if self.output_mode == "multi_hot":
-                out[k, row] = 1.0
-            else:
-                np.add.at(out[k], row, 1.0)
+        out = encode(ids, self.output_mode if self.output_mode != "tf_idf" else "count", width)
         if self.output_mode == "tf_idf":
-            out[:, :self._idf.size] *= self._idf
-        return out[0] if ids.ndim <= 1 else out.reshape(ids.shape[:-1] + (width,))
+            out[..., :self._idf.size] *= self._idf
+        return out
 
     def _tokens_of(self, inputs, where):
         ids = np.asarray(inputs)

@@ -1,7 +1,7 @@
 """A model that takes strings, as Keras' end-to-end text models do:
 
     inputs = keras.Input(shape=(1,), dtype="string")
-    x = vectorize_layer(inputs)            # TextVectorization or StringLookup
+    x = vectorize_layer(inputs)            # TextVectorization, StringLookup or Hashing
     model = keras.Model(inputs, head(x))   # fit / evaluate / predict on raw strings
 
 brisknet's graphs compute on numbers, so the text layer stays in front of the graph: called on a
@@ -17,7 +17,7 @@ from .input_layer import InputLayer
 
 
 def _output_shape(layer, sample_shape) -> tuple:
-    if hasattr(layer, "ngrams"):  # TextVectorization
+    if hasattr(layer, "ngrams") or hasattr(layer, "num_bins"):  # TextVectorization, Hashing
         return tuple(layer.compute_output_shape((None,) + sample_shape))[1:]
     if layer.output_mode == "int":
         return sample_shape
