@@ -1284,6 +1284,111 @@ def miniature_gpt(keras, workdir):
             "sampled": np.argmax(logits[:, 3], axis=-1).tolist(), "generated": generated}
 
 
+
+def seq2seq_transformer(keras, workdir):
+    """The keras-io example "English-to-Spanish translation with a sequence-to-sequence
+    Transformer", small, on token ids (its text pipeline is tf.data's): the encoder and the decoder
+    as models of their own joined into one, call() arguments given by name (query=..., value=...),
+    a causal mask built with keras.ops from the input's shape, trained from the same weights
+    (dropout 0), then the example's greedy decoding loop on a growing target."""
+    layers, ops = keras.layers, keras.ops
+
+    class TransformerEncoder(layers.Layer):
+        def __init__(self, embed_dim, dense_dim, num_heads, **kwargs):
+            super().__init__(**kwargs)
+            self.attention = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
+            self.dense_proj = keras.Sequential([layers.Dense(dense_dim, activation="relu"), layers.Dense(embed_dim)])
+            self.layernorm_1 = layers.LayerNormalization()
+            self.layernorm_2 = layers.LayerNormalization()
+            self.supports_masking = True
+
+        def call(self, inputs, mask=None):
+            padding_mask = ops.cast(mask[:, None, :], dtype="int32") if mask is not None else None
+            attention_output = self.attention(query=inputs, value=inputs, key=inputs, attention_mask=padding_mask)
+            proj_input = self.layernorm_1(inputs + attention_output)
+            return self.layernorm_2(proj_input + self.dense_proj(proj_input))
+
+    class PositionalEmbedding(layers.Layer):
+        def __init__(self, sequence_length, vocab_size, embed_dim, **kwargs):
+            super().__init__(**kwargs)
+            self.token_embeddings = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
+            self.position_embeddings = layers.Embedding(input_dim=sequence_length, output_dim=embed_dim)
+
+        def call(self, inputs):
+            length = ops.shape(inputs)[-1]
+            positions = ops.arange(0, length, 1)
+            return self.token_embeddings(inputs) + self.position_embeddings(positions)
+
+        def compute_mask(self, inputs, mask=None):
+            return None if mask is None else ops.not_equal(inputs, 0)
+
+    class TransformerDecoder(layers.Layer):
+        def __init__(self, embed_dim, latent_dim, num_heads, **kwargs):
+            super().__init__(**kwargs)
+            self.attention_1 = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
+            self.attention_2 = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
+            self.dense_proj = keras.Sequential([layers.Dense(latent_dim, activation="relu"), layers.Dense(embed_dim)])
+            self.layernorm_1 = layers.LayerNormalization()
+            self.layernorm_2 = layers.LayerNormalization()
+            self.layernorm_3 = layers.LayerNormalization()
+            self.supports_masking = True
+
+        def call(self, inputs, encoder_outputs, mask=None):
+            causal_mask = self.get_causal_attention_mask(inputs)
+            if mask is not None:
+                padding_mask = ops.minimum(ops.cast(mask[:, None, :], dtype="int32"), causal_mask)
+            else:
+                padding_mask = None
+            attention_output_1 = self.attention_1(query=inputs, value=inputs, key=inputs, attention_mask=causal_mask)
+            out_1 = self.layernorm_1(inputs + attention_output_1)
+            attention_output_2 = self.attention_2(query=out_1, value=encoder_outputs, key=encoder_outputs,
+                                                  attention_mask=padding_mask)
+            out_2 = self.layernorm_2(out_1 + attention_output_2)
+            return self.layernorm_3(out_2 + self.dense_proj(out_2))
+
+        def get_causal_attention_mask(self, inputs):
+            input_shape = ops.shape(inputs)
+            batch_size, sequence_length = input_shape[0], input_shape[1]
+            i = ops.arange(sequence_length)[:, None]
+            j = ops.arange(sequence_length)
+            mask = ops.cast(i >= j, dtype="int32")
+            mask = ops.reshape(mask, (1, input_shape[1], input_shape[1]))
+            mult = ops.concatenate([ops.expand_dims(batch_size, -1), ops.convert_to_tensor([1, 1])], axis=0)
+            return ops.tile(mask, mult)
+
+    vocab_size, sequence_length, embed_dim, latent_dim, num_heads = 30, 8, 16, 24, 2
+    encoder_inputs = keras.Input(shape=(None,), dtype="int64", name="encoder_inputs")
+    encoder_embedding = PositionalEmbedding(sequence_length, vocab_size, embed_dim)
+    encoder_block = TransformerEncoder(embed_dim, latent_dim, num_heads)
+    encoder_outputs = encoder_block(encoder_embedding(encoder_inputs))
+    decoder_inputs = keras.Input(shape=(None,), dtype="int64", name="decoder_inputs")
+    encoded_seq_inputs = keras.Input(shape=(None, embed_dim), name="decoder_state_inputs")
+    x = PositionalEmbedding(sequence_length, vocab_size, embed_dim)(decoder_inputs)
+    x = TransformerDecoder(embed_dim, latent_dim, num_heads)(x, encoded_seq_inputs)
+    x = layers.Dropout(0.0)(x)
+    decoder = keras.Model([decoder_inputs, encoded_seq_inputs], layers.Dense(vocab_size, activation="softmax")(x))
+    transformer = keras.Model([encoder_inputs, decoder_inputs], decoder([decoder_inputs, encoder_outputs]),
+                              name="transformer")
+    # (the same weights layer by layer: brisknet lists a nested model's weights among the outer
+    # model's layers, by depth, where Keras keeps them together)
+    rng = np.random.default_rng(1)
+    for part in (encoder_embedding, encoder_block, decoder):
+        part.set_weights([(rng.standard_normal(np.shape(w)) * 0.3).astype("float32") for w in part.get_weights()])
+    transformer.compile("rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(3)
+    source = rng.integers(3, vocab_size, (48, sequence_length))
+    target = np.concatenate([np.full((48, 1), 2), source[:, ::-1]], axis=1)  # (learn the reversal)
+    history = transformer.fit({"encoder_inputs": source, "decoder_inputs": target[:, :-1]}, target[:, 1:],
+                              epochs=3, batch_size=16, shuffle=False, verbose=0)
+    decoded = [2]  # the example's decode_sequence, greedy, on a growing target
+    for i in range(sequence_length):
+        probs = transformer.predict({"encoder_inputs": source[:1], "decoder_inputs": np.array([decoded])},
+                                    verbose=0)
+        decoded.append(int(np.argmax(probs[0, i, :])))
+    return {"count": transformer.count_params(), "loss": _floats(history.history["loss"]),
+            "accuracy": _floats(history.history["accuracy"]), "decoded": decoded,
+            "probs": _rounded(probs[0, -1, :6])}
+
 def attention_layer(keras, workdir):
     """MultiHeadAttention on its own: cross-attention (key and value apart, value_dim, output_shape),
     attention_mask, return_attention_scores, use_causal_mask; trained in a Model subclass."""
@@ -1633,7 +1738,7 @@ PROGRAMS = {f.__name__: f for f in (sequential_guide, callbacks_guide, training_
                                     constraints_program, unknown_lengths, custom_blocks_in_graphs, sequence_outputs,
                                     miniature_gpt, attention_layer, timeseries_transformer, bidirectional_lstm,
                                     masking_program, rnn_guide, attention_and_time_distributed,
-                                    image_augmentation)}
+                                    image_augmentation, seq2seq_transformer)}
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_programs_expected.json")
 
 

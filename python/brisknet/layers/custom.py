@@ -339,7 +339,9 @@ def call(layer, x, args, training, kwargs):
     """Layer.__call__ of a custom layer: traced inside a trace, recorded on the functional API's
     symbolic tensors, eager on arrays."""
     if x is None:
-        x = kwargs.pop("inputs", None)
+        names = _call_params(layer)[0]
+        first = names[0] if names else "inputs"  # (call(query=..., value=...): the first by its name, as Keras)
+        x = kwargs.pop(first if first in kwargs else "inputs", None)
     values = [x, *args, *kwargs.values()]
     traced = [v for v in _flat(values) if autodiff.is_traced(v)]
     if traced:
@@ -406,6 +408,11 @@ class CallSpec:
                 return [tensors[t.k] for t in v]
             return tensors[v.k] if isinstance(v, Slot) else v
         return tuple(put(a) for a in self.args), {k: put(v) for k, v in self.kwargs.items()}
+
+    def call_again(self, layer, tensors, **kwargs):
+        """The layer called as this spec says, on other tensors (a model's graph replayed)."""
+        args, named = self.fill(tensors)
+        return layer(self.first_arg(tensors), *args, **{**named, **kwargs})
 
     def same_as(self, other) -> bool:
         def same(a, b):

@@ -198,7 +198,7 @@ class Functional(Sequential):
         if self._several_inputs or self._several_outputs:
             raise NotImplementedError(f"model {self.name!r}: a functional model of several inputs or outputs "
                                       "called inside a traced call()")
-        values = self._replay([x], lambda node, args: node.layer(args, training=training))
+        values = self._replay([x], lambda node, args: _call_again(node.layer, args, training=training))
         return values[self._graph.outputs[0]]
 
     def _replay(self, values, call) -> list:
@@ -221,7 +221,7 @@ class Functional(Sequential):
         xs = list(x) if isinstance(x, (list, tuple)) else [x]
         if len(xs) != self._graph.n_inputs:
             raise ValueError(f"model {self.name!r} takes {self._graph.n_inputs} inputs, called on {len(xs)}")
-        values = self._replay(list(xs), lambda node, args: node.layer(args))
+        values = self._replay(list(xs), lambda node, args: _call_again(node.layer, args))
         outs = [values[i] for i in self._graph.outputs]
         return outs if self._several_outputs else outs[0]
 
@@ -458,3 +458,12 @@ class Functional(Sequential):
 
     def __repr__(self):
         return f"<Model name={self.name} layers={len(self._layers)}>"
+
+
+def _call_again(layer, args, **kwargs):
+    """A graph's layer called on other tensors with the arguments of its first call (a custom
+    layer's CallSpec: decoder(x, encoder_outputs), mha(x, x, use_causal_mask=True))."""
+    spec = layer.__dict__.get("_call_spec")
+    if spec is None:
+        return layer(args, **kwargs)
+    return spec.call_again(layer, list(args) if isinstance(args, (list, tuple)) else [args], **kwargs)
