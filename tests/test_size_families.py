@@ -90,3 +90,36 @@ def test_served_programs_refuse_other_fixed_sizes(n):
     model.predict(np.ones((1, 5), np.int64), verbose=0)
     out = model.predict(np.ones((n, 6), np.int64), verbose=0)  # another batch size: traced, not served wrongly
     assert out.shape == (n, 6, 30)
+
+
+class SubclassedGPT(keras.Model):
+    def __init__(self, vocab=30, maxlen=16, dim=8):
+        super().__init__()
+        self.tok, self.pos = layers.Embedding(vocab, dim), layers.Embedding(maxlen, dim)
+        self.att, self.norm, self.out = layers.MultiHeadAttention(2, dim), layers.LayerNormalization(), \
+            layers.Dense(vocab)
+
+    def call(self, x):
+        h = self.tok(x) + self.pos(ops.arange(ops.shape(x)[1]))
+        return self.out(self.norm(h + self.att(h, h, use_causal_mask=True)))
+
+
+def test_a_model_subclass_on_a_growing_prompt_and_then_trained_there():
+    keras.utils.set_random_seed(2)
+    model = SubclassedGPT()
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    tokens = np.random.default_rng(1).integers(1, 30, (16, 13))
+    model.fit(tokens[:, :8], tokens[:, 1:9], epochs=1, batch_size=8, verbose=0)
+    outputs = [model.predict(tokens[:1, :n], verbose=0) for n in range(1, 13)]
+    inference = {id(p) for (shape, dtype, training, targets), p in model._programs.items()
+                 if not training and targets is None and shape[0] == 1}
+    assert len(inference) <= 4  # (built at 8, then 1 and 2 traced; the rest served)
+    fresh = SubclassedGPT()
+    fresh.build((None, 8))
+    fresh.set_weights(model.get_weights())
+    np.testing.assert_allclose(fresh.predict(tokens[:1, :7], verbose=0), outputs[6], rtol=1e-5, atol=1e-6)
+    # trained at a length only served so far: traced for training then, and predicts as a fresh trace
+    model.fit(tokens[:, :11], tokens[:, 1:12], epochs=1, batch_size=8, verbose=0)
+    fresh.set_weights(model.get_weights())
+    np.testing.assert_allclose(model.predict(tokens[:2, :11], verbose=0), fresh.predict(tokens[:2, :11], verbose=0),
+                               rtol=1e-5, atol=1e-6)

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import autodiff, backend, object_registration
 from ..autodiff import Program, Trace, recording
+from ..autodiff.size_families import SizeFamily
 from ..layers import BatchNormalization, custom
 from ..naming import to_snake_case, unique_name
 from . import traced_graph
@@ -136,6 +137,12 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         program = self._programs.get(key)
         if program is not None:
             return program
+        inference = not training and targets is None  # (the programs that may serve other sizes)
+        families = self.__dict__.setdefault("_size_families", {})
+        family = families.get((key[1], len(shape))) if inference else None
+        if family is not None and family.serving([tuple(shape)]) is not None:
+            program = self._programs[key] = family.serving([tuple(shape)])
+            return program
         trace = Trace(training)
         with recording(trace), autodiff.in_layer(trace, self):
             x = trace.input(np.zeros(shape, dtype))
@@ -154,6 +161,10 @@ class Model(Sequential, metaclass=abc.ABCMeta):
                 outputs.append(out._keras_mask)  # (the output's Keras mask: the loss skips those positions)
         program = Program(trace, outputs)
         self._programs[key] = program
+        if inference and family is None:
+            families[(key[1], len(shape))] = SizeFamily(program, [tuple(shape)])
+        elif inference and not family.decided:
+            family.decide(program, [tuple(shape)])
         self._output_holder = _Output(out.shape[1:])
         if self.built and {id(h) for h in self._weight_holders()} != {id(h) for h in self._layers}:
             self._lay_out_weights()  # a layer first called in this trace (a training-only branch)
@@ -178,8 +189,15 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         shape = tuple(sample_shape)
         if shape == tuple(self._input_shape):
             return
-        for training in (False, True):
-            program = self._program((1,) + shape, np.dtype(np.float32), training)
+        program = self._program((1,) + shape, np.dtype(np.float32), False)
+        if program.base_shapes[0] != (1,) + shape and self._engine_graph()[0] is None:
+            # a program that serves this size (size_families.py: a generation loop's growing
+            # prompt) on the Python path: no training trace for it either (the engine, which needs
+            # both, does not run this model)
+            self._input_shape = shape
+            self._output_holder = _Output(program.output_shapes([(1,) + shape])[-1][1:])
+            return
+        program = self._program((1,) + shape, np.dtype(np.float32), True)
         program.fit_layers()  # (a program traced before: its layers as it calls them)
         self._input_shape = shape
         self._output_holder = _Output(program.outputs[-1].shape[1:])
