@@ -24,8 +24,9 @@ def encode(ids, output_mode, depth, count_weights=None) -> np.ndarray:
         np.put_along_axis(out, np.where(keep, ids, 0)[..., None], keep[..., None].astype(np.float32), -1)
         return out
     rows = ids.reshape(-1, ids.shape[-1])
-    weights = None if count_weights is None else np.broadcast_to(np.asarray(count_weights), ids.shape).reshape(rows.shape)
-    out = np.zeros((rows.shape[0], depth), np.float32 if weights is None else np.result_type(weights, np.float32))
+    weights = None if count_weights is None else \
+        np.broadcast_to(np.asarray(count_weights, np.float32), ids.shape).reshape(rows.shape)  # (as Keras: float32)
+    out = np.zeros((rows.shape[0], depth), np.float32)
     r, c = np.nonzero(rows >= 0)
     if output_mode == "multi_hot":
         out[r, rows[r, c]] = 1
