@@ -4,6 +4,7 @@ out-of-vocabulary buckets) and SipHash-2-4 with a 128-bit key (tf.strings.to_has
 the same with a salt). Pure Python on 64-bit integers: they run on out-of-vocabulary tokens only."""
 from __future__ import annotations
 
+import numbers
 import struct
 
 _MASK = (1 << 64) - 1
@@ -87,6 +88,19 @@ def _weak_hash_len32_with_seeds(s: bytes, i: int, a: int, b: int) -> tuple[int, 
     a = (a + x + y) & _MASK
     b = (b + _rotate(a, 44)) & _MASK
     return (a + z) & _MASK, (b + c) & _MASK
+
+
+def salt_key(salt, where):
+    """Keras' `salt` argument as SipHash's key: None, one int (both halves) or two ints."""
+    if salt is None:
+        return None
+    def whole(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    if whole(salt):
+        return [int(salt), int(salt)]
+    if isinstance(salt, (tuple, list)) and len(salt) == 2 and all(whole(v) for v in salt):
+        return [int(v) for v in salt]
+    raise ValueError(f"{where}: salt must be an int or a tuple of 2 ints, got {salt!r}")
 
 
 def fingerprint64(data: bytes) -> int:

@@ -29,15 +29,7 @@ class Hashing(Layer):
             raise ValueError(f"{where}: output_mode must be one of {MODES}, got {output_mode!r}")
         if sparse:
             raise NotImplementedError(f"{where}: sparse outputs are not supported")
-        if salt is not None:
-            if isinstance(salt, (int, np.integer)) and not isinstance(salt, bool):
-                salt = [int(salt), int(salt)]
-            elif isinstance(salt, (tuple, list)) and len(salt) == 2 and \
-                    all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in salt):
-                salt = [int(v) for v in salt]
-            else:
-                raise ValueError(f"{where}: salt must be an int or a tuple of 2 ints, got {salt!r}")
-        self.num_bins, self.mask_value, self.salt = int(num_bins), mask_value, salt
+        self.num_bins, self.mask_value, self.salt = int(num_bins), mask_value, hashing.salt_key(salt, where)
         self.output_mode = output_mode
 
     def __call__(self, inputs, training=None):

@@ -58,15 +58,7 @@ class _Lookup(Vocabulary, Layer):
             self.set_vocabulary(vocabulary, idf_weights)
 
     def _salt(self, salt, oov_method, where):
-        """Keras' salt: None, one int (both halves of the key) or two."""
-        if salt is None:
-            return None
-        if isinstance(salt, (int, np.integer)) and not isinstance(salt, bool):
-            return [int(salt), int(salt)]
-        if isinstance(salt, (tuple, list)) and len(salt) == 2 and \
-                all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in salt):
-            return [int(v) for v in salt]
-        raise ValueError(f"{where}: salt must be an int or a tuple of 2 ints, got {salt!r}")
+        return hashing.salt_key(salt, where)
 
     # ---------------------------------------------------------------- tokens of this kind
     def _token(self, value, where):
