@@ -54,6 +54,13 @@ class Program:
         per axis, a fixed size or the (input, axis) it takes."""
         self.base_shapes, self.free_dims, self._output_dims = [tuple(s) for s in shapes], frozenset(free), output_dims
 
+    def takes(self, i, shape) -> bool:
+        """Whether input i may have this shape: the traced one, or other sizes where it serves them
+        (not 0: a -1 in a reshape cannot be resolved there)."""
+        base = self.base_shapes[i]
+        return shape == base or (len(shape) == len(base) and all(
+            d == b or ((i, a) in self.free_dims and d != 0) for a, (d, b) in enumerate(zip(shape, base))))
+
     def output_shapes(self, input_shapes=None) -> list:
         """The outputs' shapes for inputs of these shapes (default: the traced ones)."""
         if self._output_dims is None or input_shapes is None:
@@ -92,11 +99,9 @@ class Program:
         added losses). variables: {id(Variable): array} to use instead of the variables' values
         (gradient checks in float64)."""
         vals = [None] * self.n
-        for i, (t, x, base) in enumerate(zip(self.inputs, inputs, self.base_shapes)):
-            shape = tuple(np.shape(x))
-            if shape != base and (len(shape) != len(base) or any(
-                    d != b and (i, a) not in self.free_dims for a, (d, b) in enumerate(zip(shape, base)))):
-                raise ValueError(f"expected an input of shape {base}, got {shape}")
+        for i, (t, x) in enumerate(zip(self.inputs, inputs)):
+            if not self.takes(i, tuple(np.shape(x))):
+                raise ValueError(f"expected an input of shape {self.base_shapes[i]}, got {np.shape(x)}")
             vals[t.id] = x
         for leaf, var in self.variables:
             vals[leaf.id] = var.value if variables is None else variables[id(var)]

@@ -25,12 +25,9 @@ class SizeFamily:
     def serving(self, shapes):
         """The program for inputs of these shapes without a trace, or None."""
         t = self.template
-        if t is None or len(shapes) != len(self.first_shapes):
+        if t is None or len(shapes) != len(t.base_shapes) or \
+                not all(t.takes(i, tuple(s)) for i, s in enumerate(shapes)):
             return None
-        for i, (s, base) in enumerate(zip(shapes, t.base_shapes)):
-            if len(s) != len(base) or any(d != b and ((i, a) not in t.free_dims or d == 0)
-                                          for a, (d, b) in enumerate(zip(s, base))):
-                return None  # (a size of 0 is traced: a -1 in a reshape cannot be resolved there)
         return t
 
     def decide(self, program, shapes):
@@ -47,6 +44,23 @@ class SizeFamily:
         if dims is not None:
             program.serve_sizes(shapes, free, dims)
             self.template = program
+
+
+class SizeFamilies(dict):
+    """A layer's or model's families of inference programs, by a key of what else they share
+    (dtype, arguments, the inputs' ranks)."""
+
+    def serving(self, key, shapes):
+        family = self.get(key)
+        return family.serving(shapes) if family is not None else None
+
+    def record(self, key, program, shapes) -> None:
+        """A program just traced: the family's first, or the second that decides it."""
+        family = self.get(key)
+        if family is None:
+            self[key] = SizeFamily(program, shapes)
+        elif not family.decided:
+            family.decide(program, shapes)
 
 
 def same_graph(p1, p2) -> bool:

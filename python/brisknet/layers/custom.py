@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import autodiff, constraints, initializers, regularizers
 from ..autodiff import Program, Trace, recording
-from ..autodiff.size_families import SizeFamily
+from ..autodiff.size_families import SizeFamilies
 from ..variables import Variable
 
 _eager = threading.local()  # the depth of eager custom calls (the outermost one clears the losses)
@@ -532,10 +532,9 @@ def _program(layer, shape, dtype, training, masks=()) -> Program:
     program = programs.get(key)
     inputs = shapes + [tuple(ms) for _, m in masks for ms in (m if isinstance(m, list) else [m]) if ms is not None]
     family_key = (key[1:], tuple(len(s) for s in inputs))
-    families = layer.__dict__.setdefault("_size_families", {}) if not training else {}
-    family = families.get(family_key)
-    if program is None and family is not None:
-        program = family.serving(inputs)  # (another size of an input it serves: no trace)
+    families = layer.__dict__.setdefault("_size_families", SizeFamilies()) if not training else None
+    if program is None and families is not None:
+        program = families.serving(family_key, inputs)  # (another size of an input it serves: no trace)
         if program is not None:
             programs[key] = program
     if program is None:
@@ -554,11 +553,8 @@ def _program(layer, shape, dtype, training, masks=()) -> Program:
                             f"{type(out).__name__}")
         program = programs[key] = Program(trace, outs, private_calls=slot is not None)
         program.several = isinstance(out, (list, tuple))  # (return_state: the output and the states)
-        if not training:
-            if family is None:
-                families[family_key] = SizeFamily(program, inputs)
-            elif not family.decided:
-                family.decide(program, inputs)
+        if families is not None:
+            families.record(family_key, program, inputs)
     return program
 
 

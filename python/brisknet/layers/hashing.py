@@ -45,9 +45,7 @@ class Hashing(Layer):
         if a.dtype == object and a.size and all(isinstance(v, (int, np.integer)) for v in a.reshape(-1)):
             a = a.astype(np.int64)
         bins = self.num_bins - 1 if self.mask_value is not None and self.num_bins > 1 else self.num_bins
-        out = np.empty(a.shape, np.int64)
-        for k, v in enumerate(a.reshape(-1).tolist()):
-            out.reshape(-1)[k] = self._bin(v, bins)
+        out = np.array([self._bin(v, bins) for v in a.reshape(-1).tolist()], np.int64).reshape(a.shape)
         return out if self.output_mode == "int" else encode(out, self.output_mode, self.num_bins)
 
     def _bin(self, value, bins) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import autodiff, backend, object_registration
 from ..autodiff import Program, Trace, recording
-from ..autodiff.size_families import SizeFamily
+from ..autodiff.size_families import SizeFamilies
 from ..layers import BatchNormalization, custom
 from ..naming import to_snake_case, unique_name
 from . import traced_graph
@@ -137,11 +137,13 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         program = self._programs.get(key)
         if program is not None:
             return program
-        inference = not training and targets is None  # (the programs that may serve other sizes)
-        families = self.__dict__.setdefault("_size_families", {})
-        family = families.get((key[1], len(shape))) if inference else None
-        if family is not None and family.serving([tuple(shape)]) is not None:
-            program = self._programs[key] = family.serving([tuple(shape)])
+        # (inference programs may serve other sizes: size_families.py)
+        families = self.__dict__.setdefault("_size_families", SizeFamilies()) if not training and targets is None \
+            else None
+        family_key = (key[1], len(shape))
+        program = families.serving(family_key, [tuple(shape)]) if families is not None else None
+        if program is not None:
+            self._programs[key] = program
             return program
         trace = Trace(training)
         with recording(trace), autodiff.in_layer(trace, self):
@@ -161,10 +163,8 @@ class Model(Sequential, metaclass=abc.ABCMeta):
                 outputs.append(out._keras_mask)  # (the output's Keras mask: the loss skips those positions)
         program = Program(trace, outputs)
         self._programs[key] = program
-        if inference and family is None:
-            families[(key[1], len(shape))] = SizeFamily(program, [tuple(shape)])
-        elif inference and not family.decided:
-            family.decide(program, [tuple(shape)])
+        if families is not None:
+            families.record(family_key, program, [tuple(shape)])
         self._output_holder = _Output(out.shape[1:])
         if self.built and {id(h) for h in self._weight_holders()} != {id(h) for h in self._layers}:
             self._lay_out_weights()  # a layer first called in this trace (a training-only branch)
