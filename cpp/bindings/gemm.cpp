@@ -1,4 +1,6 @@
 // GEMM and column sums.
+#include <type_traits>
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -27,7 +29,7 @@ T* fused_array(const py::object& obj, const char* name, const py::array& out, in
 void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool transpose_b,
                double beta, py::object bias, Activation activation, double alpha,
                py::object activation_out, py::object grad_x, py::object grad_y,
-               py::object b_column_sums, bool reference) {
+               py::object b_column_sums, bool reference, bool bf16) {
   require_ndim(a, "a", 2);
   require_ndim(b, "b", 2);
   require_ndim(out, "out", 2);
@@ -73,6 +75,8 @@ void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool t
     fused.grad_x = fused_array<T>(grad_x, "grad_x", out, m, n, false, keep[1]);
     fused.grad_y = fused_array<T>(grad_y, "grad_y", out, m, n, false, keep[2]);
     fused.b_column_sums = fused_array<T>(b_column_sums, "b_column_sums", out, n, -1, true, keep[3]);
+    if (bf16 && !std::is_same_v<T, float>) fail_value("matmul: bf16 takes float32 operands");
+    fused.bf16 = bf16;
     if (fused.activation_out || fused.grad_x || fused.grad_y) {
       if (fused.activation_out && (fused.grad_x || fused.grad_y))
         fail_value("matmul: activation_out (forward) and grad_x/grad_y (backward) exclude each other");
@@ -92,8 +96,8 @@ void bind_gemm(py::array out, py::array a, py::array b, bool transpose_a, bool t
     const T* pa = static_cast<const T*>(a.data());
     const T* pb = static_cast<const T*>(b.data());
     if (reference) {
-      if (fused.activation_out || fused.grad_x || fused.grad_y || fused.b_column_sums)
-        fail_value("matmul: the reference takes no fused work");
+      if (fused.activation_out || fused.grad_x || fused.grad_y || fused.b_column_sums || bf16)
+        fail_value("matmul: the reference takes no fused work and no bf16");
       py::gil_scoped_release nogil;
       return gemm_reference<T>(c, rsc, pa, rsa, csa, pb, rsb, csb, m, n, k, T(beta), pbias);
     }
@@ -123,7 +127,7 @@ void init_gemm(py::module_& m) {
   m.def("gemm", &bind_gemm, arg("out"), arg("a"), arg("b"), arg("transpose_a"), arg("transpose_b"),
         arg("beta"), arg("bias") = none, arg("activation") = Activation::linear, arg("alpha") = 0.0,
         arg("activation_out") = none, arg("grad_x") = none, arg("grad_y") = none,
-        arg("b_column_sums") = none, arg("reference") = false);
+        arg("b_column_sums") = none, arg("reference") = false, arg("bf16") = false);
   m.def("column_sums", &bind_column_sums, arg("out"), arg("dy"), arg("beta"));
 }
 

@@ -1,6 +1,7 @@
 // Threads, the GEMM configuration of this CPU and its measured peak, workspace counters.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 #include <cmath>
 
 #include "brisknet/kernels.h"
@@ -16,6 +17,15 @@ void init_runtime(py::module_& m) {
   }, arg("n"));
   m.def("get_num_threads", &get_num_threads);
   m.def("gemm_isa", &gemm_isa);
+  m.def("bf16_paths", &bf16_paths);
+  m.def("bf16_path", &bf16_path);
+  m.def("set_bf16_path", [](const std::string& name) {
+    try {
+      set_bf16_path(name);
+    } catch (const std::invalid_argument& e) {
+      fail_value(e.what());
+    }
+  }, arg("name"));
   m.def("gemm_config", [] {
     const GemmConfig c = gemm_config();
     py::dict d;

@@ -10,8 +10,9 @@
 #include <type_traits>
 #include <vector>
 #include "brisknet/kernels.h"
-#include "activation_elementwise.h"
+#include "gemm_bf16.h"
 #include "gemm_dispatch.h"
+#include "gemm_epilogue.h"
 #include "gemm_implicit_a.h"
 #include "gemm_packing.h"
 #include "parallel.h"
@@ -20,55 +21,14 @@
 namespace brisknet {
 namespace {
 
+using detail::finish_tile;
+using detail::prefetch_tile_fusion;
+using detail::relu_in_micro_kernel;
 using detail::GemmKernels;
 using detail::MicroKernel;
 using detail::pack_a_strip;
 using detail::pack_b_strip;
 using detail::scratch;
-
-// Whether the micro-kernel writes the fused activation itself (ReLU, forward).
-template <typename T>
-bool relu_in_micro_kernel(const GemmFusion<T>& f) {
-  return f.activation_out && f.activation == Activation::relu && !f.grad_x && !f.grad_y;
-}
-
-// The fused activation (forward) or activation gradient (backward) on rows x cols of C at
-// (i0, j0), while that tile is still in L1 (nothing when the micro-kernel wrote the ReLU).
-template <typename T>
-void finish_tile(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t j0, int64_t rows,
-                 int64_t cols, bool relu_done = false) {
-  const bool grad = f.grad_x || f.grad_y;
-  if ((!f.activation_out && !grad) || relu_done) return;
-  if (!grad) {
-    if (f.activation == Activation::linear) {
-      for (int64_t i = i0; i < i0 + rows; ++i)
-        std::copy_n(C + i * ldc + j0, cols, f.activation_out + i * ldc + j0);
-    } else {
-      detail::elementwise_activation_rows(f.activation_out + i0 * ldc + j0, ldc, C + i0 * ldc + j0, ldc, rows, cols,
-                                          f.activation, f.alpha);
-    }
-    return;
-  }
-  for (int64_t i = i0; i < i0 + rows; ++i) {
-    T* c = C + i * ldc + j0;
-    const T* x = f.grad_x ? f.grad_x + i * ldc + j0 : nullptr;
-    const T* y = f.grad_y ? f.grad_y + i * ldc + j0 : nullptr;
-    detail::elementwise_activation_grad(c, c, x, y, cols, f.activation, f.alpha);
-  }
-}
-
-// Asks for the lines finish_tile will read or write for this tile (the activation's input or
-// output, or where the activation goes), so that they arrive while the micro-kernel runs: they
-// were written long before (the forward pass) and are usually far from L1.
-template <typename T>
-void prefetch_tile_fusion(const GemmFusion<T>& f, int64_t ldc, int64_t i0, int64_t j0, int64_t rows, int64_t cols) {
-  const T* streams[3] = {f.grad_x, f.grad_y, f.activation_out};
-  for (const T* base : streams) {
-    if (!base) continue;
-    for (int64_t i = i0; i < i0 + rows; ++i)
-      for (int64_t j = 0; j < cols; j += 64 / int64_t(sizeof(T))) __builtin_prefetch(base + i * ldc + j0 + j, 1);
-  }
-}
 
 // finish_tile, then the caller's tile_done, on a finished block of C (the paths without tiles).
 template <typename T>
@@ -220,6 +180,8 @@ void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, i
   if (!is_elementwise(fused.activation))
     throw std::invalid_argument("gemm: only element-wise activations can be fused");
   if (n == 0) return;
+  if constexpr (std::is_same_v<T, float>)
+    if (fused.bf16 && m > 0 && k > 0) return detail::gemm_bf16(C, ldc, A, rsa, csa, B, rsb, csb, m, n, k, beta, bias, fused);
   const GemmKernels<T>& ks = detail::gemm_kernels<T>();
   const bool narrow = narrow_shape(ks, m, n, csb);
   if (m == 0 || k == 0 || few_rows_shape(m, csb) || narrow) {

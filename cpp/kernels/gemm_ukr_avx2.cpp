@@ -12,3 +12,8 @@ template <> GemmKernels<double> gemm_kernels_avx2<double>() {
   return gemm_kernels<double, 32, 6, 2>({tile<double, 32, 6, 2>(1.0f), tile<double, 32, 12, 1>(0.85f)});
 }
 }  // namespace brisknet::detail
+
+#include "gemm_bf16_ukr_impl.h"
+namespace brisknet::detail {
+Bf16Kernel bf16_kernel_avx2() { return bf16_emulated<32, 6, 2>(); }
+}  // namespace brisknet::detail

@@ -14,3 +14,8 @@ template <> GemmKernels<double> gemm_kernels_avx512<double>() {
   return gemm_kernels<double, 64, 16, 1>({tile<double, 64, 8, 3>(1.0f), tile<double, 64, 12, 2>(0.95f), tile<double, 64, 16, 1>(0.9f)});
 }
 }  // namespace brisknet::detail
+
+#include "gemm_bf16_ukr_impl.h"
+namespace brisknet::detail {
+Bf16Kernel bf16_kernel_avx512() { return bf16_emulated<64, 12, 2>(); }
+}  // namespace brisknet::detail

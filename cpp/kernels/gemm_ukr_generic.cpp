@@ -9,3 +9,8 @@ template <> GemmKernels<double> gemm_kernels_generic<double>() {
   return gemm_kernels<double, 16, 6, 2>({tile<double, 16, 6, 2>(1.0f), tile<double, 16, 6, 1>(0.7f)});
 }
 }  // namespace brisknet::detail
+
+#include "gemm_bf16_ukr_impl.h"
+namespace brisknet::detail {
+Bf16Kernel bf16_kernel_generic() { return bf16_emulated<16, 6, 2>(); }
+}  // namespace brisknet::detail

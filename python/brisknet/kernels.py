@@ -18,6 +18,7 @@ from . import _core
 
 __all__ = [
     "ACTIVATIONS", "matmul", "column_sums", "dense_forward", "dense_input_grad", "dense_params_grad",
+    "bf16_paths", "bf16_path", "set_bf16_path",
     "activation", "activation_grad", "softmax", "log_softmax",
     "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
     "mean_squared_error", "mean_absolute_error", "huber", "sgd_step", "adam_step", "rmsprop_step",
@@ -95,12 +96,14 @@ def _matrices(a, b, name_a, name_b, who):
     return a.astype(dtype, copy=False), b.astype(dtype, copy=False), dtype
 
 
-def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, out=None, beta=0.0):
+def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, out=None, beta=0.0, bf16=False):
     """``out = beta * out + op(a) @ op(b) (+ bias)`` where op transposes when asked, without a copy.
 
     a, b: 2-D arrays, read in place through their strides (views such as ``x.T`` are not copied).
     bias: optional 1-D array of length ``op(b).shape[1]``, added to every row.
     beta: 0 overwrites ``out`` (never reads it); 1 accumulates into ``out``.
+    bf16: float32 only: a and b rounded to bfloat16, products summed in float32 (mixed precision;
+    ``bf16_path()`` says which instructions run it).
     """
     a, b, dtype = _matrices(a, b, "a", "b", "matmul")
     m = a.shape[1] if transpose_a else a.shape[0]
@@ -112,8 +115,30 @@ def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, out=None, beta
         bias = as_float(bias, "bias", dtype)
         if bias.shape != (n,):
             raise ValueError(f"matmul: bias has shape {bias.shape}, expected ({n},)")
-    _core.gemm(out, a, b, bool(transpose_a), bool(transpose_b), float(beta), bias)
+    _check_bf16(bf16, dtype, "matmul")
+    _core.gemm(out, a, b, bool(transpose_a), bool(transpose_b), float(beta), bias, bf16=bool(bf16))
     return out
+
+
+def _check_bf16(bf16, dtype, who):
+    if bf16 and dtype != np.float32:
+        raise ValueError(f"{who}: bf16 takes float32 operands, got {np.dtype(dtype).name}")
+
+
+def bf16_paths():
+    """The bf16 GEMM paths this CPU runs, fastest first: 'amx' (AMX-BF16 tiles), 'avx512_bf16'
+    (VDPBF16PS) and 'emulated' (float32 arithmetic that gives VDPBF16PS' bits, on any CPU)."""
+    return list(_core.bf16_paths())
+
+
+def bf16_path():
+    """The bf16 path in use: the fastest here, or the one BRISKNET_BF16 names."""
+    return _core.bf16_path()
+
+
+def set_bf16_path(name):
+    """Switch the bf16 path ('amx', 'avx512_bf16' or 'emulated'; ValueError if this CPU lacks it)."""
+    _core.set_bf16_path(str(name))
 
 
 def column_sums(dy, out=None, beta=0.0):
@@ -135,7 +160,7 @@ def _elementwise_activation(name):
     return act
 
 
-def dense_forward(x, kernel, bias=None, activation="linear", alpha=None):
+def dense_forward(x, kernel, bias=None, activation="linear", alpha=None, bf16=False):
     """A Dense layer's forward pass in one GEMM: returns ``(z, y)`` with ``z = x @ kernel + bias``
     and ``y = activation(z)``, the activation applied to each tile of z while it is in cache.
     Bit-identical to ``matmul`` followed by ``activation``. Element-wise activations only."""
@@ -147,12 +172,13 @@ def dense_forward(x, kernel, bias=None, activation="linear", alpha=None):
         bias = as_float(bias, "bias", dtype)
         if bias.shape != (z.shape[1],):
             raise ValueError(f"dense_forward: bias has shape {bias.shape}, expected ({z.shape[1]},)")
+    _check_bf16(bf16, dtype, "dense_forward")
     _core.gemm(z, x, kernel, False, False, 0.0, bias, activation=act,
-               alpha=_alpha(activation, alpha), activation_out=y)
+               alpha=_alpha(activation, alpha), activation_out=y, bf16=bool(bf16))
     return z, y
 
 
-def dense_input_grad(dz, kernel, x_prev, y_prev, activation, alpha=None):
+def dense_input_grad(dz, kernel, x_prev, y_prev, activation, alpha=None, bf16=False):
     """The gradient reaching the previous layer's pre-activation:
     ``(dz @ kernel.T) * activation'(x_prev)``, where ``y_prev = activation(x_prev)``, in one GEMM
     (the activation gradient applied to each tile while it is in cache). Bit-identical to
@@ -166,18 +192,20 @@ def dense_input_grad(dz, kernel, x_prev, y_prev, activation, alpha=None):
         if arr.shape != shape:
             raise ValueError(f"dense_input_grad: {name} has shape {arr.shape}, expected {shape}")
     out = np.empty(shape, dtype)
+    _check_bf16(bf16, dtype, "dense_input_grad")
     _core.gemm(out, dz, kernel, False, True, 0.0, None, activation=act,
-               alpha=_alpha(activation, alpha), grad_x=x_prev, grad_y=y_prev)
+               alpha=_alpha(activation, alpha), grad_x=x_prev, grad_y=y_prev, bf16=bool(bf16))
     return out
 
 
-def dense_params_grad(h, dz):
+def dense_params_grad(h, dz, bf16=False):
     """A Dense layer's parameter gradients in one GEMM: returns ``(h.T @ dz, dz.sum(axis=0))``, the
     bias gradient summed while dz is packed. Bit-identical to ``matmul`` and ``column_sums``."""
     h, dz, dtype = _matrices(h, dz, "h", "dz", "dense_params_grad")
     dkernel = np.empty((h.shape[1], dz.shape[1]), dtype)
     dbias = np.empty((dz.shape[1],), dtype)
-    _core.gemm(dkernel, h, dz, True, False, 0.0, None, b_column_sums=dbias)
+    _check_bf16(bf16, dtype, "dense_params_grad")
+    _core.gemm(dkernel, h, dz, True, False, 0.0, None, b_column_sums=dbias, bf16=bool(bf16))
     return dkernel, dbias
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["matmul", "matmul_error_bound", "matmul_in_gemm_order", "assert_close"]
+__all__ = ["matmul", "matmul_error_bound", "matmul_in_gemm_order", "assert_close", "round_to_bfloat16"]
 
 
 def _operands(a, b, transpose_a, transpose_b):
@@ -35,6 +35,16 @@ def matmul_error_bound(a, b, transpose_a=False, transpose_b=False, bias=None, dt
     if bias is not None:
         magnitude = magnitude + np.abs(np.asarray(bias, np.float64))
     return gamma * magnitude + np.finfo(dtype).tiny
+
+
+def round_to_bfloat16(x) -> np.ndarray:
+    """float32 values rounded to bfloat16 (returned as float32) as the bf16 GEMM packs them, and as
+    VCVTNEPS2BF16 does: to nearest even, zeros and denormals to a zero of their sign, NaN quieted."""
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF
+    r = np.where((u & 0x7F800000) == 0, (u >> 16) & 0x8000, r)
+    r = np.where((u & 0x7FFFFFFF) > 0x7F800000, (u >> 16) | 0x40, r)
+    return (r.astype(np.uint32) << 16).view(np.float32).reshape(np.shape(x))
 
 
 def matmul_in_gemm_order(a, b, transpose_a=False, transpose_b=False, bias=None, beta=0.0, out=None) -> np.ndarray:

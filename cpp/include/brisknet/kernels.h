@@ -71,6 +71,9 @@ struct GemmFusion {
   void (*tile_done)(void* context, T* C, int64_t ldc, int64_t i0, int64_t j0, int64_t rows,
                     int64_t cols) = nullptr;
   void* context = nullptr;
+  // float32 only: round A and B to bfloat16 and sum their products in float32 (Keras'
+  // mixed_bfloat16 policy); the fused work above runs in float32 as without it.
+  bool bf16 = false;
 };
 
 // C[m,n] := beta * C + op(A)[m,k] @ op(B)[k,n] (+ bias[n] when bias != nullptr), then `fused`.
@@ -81,6 +84,14 @@ template <typename T>
 void gemm(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const T* B, int64_t rsb,
           int64_t csb, int64_t m, int64_t n, int64_t k, T beta, const T* bias,
           const GemmFusion<T>& fused = GemmFusion<T>());
+
+// The bf16 GEMM's paths (GemmFusion::bf16): "amx", "avx512_bf16" (instructions) and "emulated"
+// (float32 arithmetic giving VDPBF16PS's bits); those this CPU runs, fastest first; the one in
+// use (the fastest, or BRISKNET_BF16's); and a switch between them (std::invalid_argument for one
+// this CPU lacks).
+std::vector<std::string> bf16_paths();
+std::string bf16_path();
+void set_bf16_path(const std::string& name);
 
 // The same product by a plain triple loop doing each element's operations in gemm's order (this
 // CPU's kc blocks, FMA where the chosen ISA uses it), for exact-equality tests. Slow: tests only.
