@@ -158,6 +158,7 @@ void init_engine(py::module_& m) {
       .def_readwrite("activation", &LayerSpec::activation)
       .def_readwrite("alpha", &LayerSpec::alpha)
       .def_readwrite("trainable", &LayerSpec::trainable)
+      .def_readwrite("bf16", &LayerSpec::bf16)
       .def_readwrite("kernel_penalty", &LayerSpec::kernel_penalty)
       .def_readwrite("bias_penalty", &LayerSpec::bias_penalty)
       .def_readwrite("rate", &LayerSpec::rate)

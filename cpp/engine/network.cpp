@@ -184,6 +184,7 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
       case LayerKind::dense: {
         float* z = ws.z[i].data();
         GemmFusion<float> fused;
+        fused.bf16 = l.bf16;
         const bool separate = !is_elementwise(l.activation);
         float* y = training && !relu_in_place(l) ? ws.y[i].data() : z;
         if (has_activation(l) && !separate) {
@@ -488,6 +489,7 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
         if (src >= 0) {
           const LayerSpec& down = layers_[src];
           GemmFusion<float> through;
+          through.bf16 = l.bf16;
           float* dh = gradient_target(ws, src);
           const bool fuse_below = consumers_[src] == 1 && fusable_below(down);
           if (fuse_below) {
@@ -505,6 +507,7 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
         if (!l.trainable) break;
         KernelTiles tiles{update, &l.kernel_penalty, params, l.kernel_offset};
         GemmFusion<float> params_grad;
+        params_grad.bf16 = l.bf16;
         if (update) {
           params_grad.tile_done = &update_kernel_rows;
           params_grad.context = &tiles;

@@ -73,22 +73,35 @@ def _bench(args) -> int:
         brisknet.set_num_threads(args.threads)
     from brisknet import _core
     peak = _core.gemm_peak_gflops(0.5)
+    paths = kernels.bf16_paths()
+    bf16 = paths[0] != "emulated" and not args.no_bf16
     print(f"GEMM kernel {brisknet.cpu_info()['gemm_isa']}, {brisknet.get_num_threads()} threads; "
           f"median of {args.repeat} interleaved runs; numpy {np.__version__}")
     print(f"peak: {peak:.1f} GFLOP/s (the micro-kernel on L1-resident panels, all threads)")
-    print(f"{'shape (m x k x n)':<26}{'brisknet GFLOP/s':>18}{'% of peak':>11}{'numpy GFLOP/s':>15}{'ratio':>8}")
+    if bf16:
+        print(f"bf16: the {kernels.bf16_path()} kernel (mixed_bfloat16: operands rounded to bfloat16, float32 sums)")
+    elif not args.no_bf16:
+        print("bf16: this CPU has no bf16 instructions (AMX-BF16 or AVX512-BF16); mixed_bfloat16 runs on the "
+              "emulated path, which gives the same bits at float32 speed or below, so it is not measured here")
+    print(f"{'shape (m x k x n)':<26}{'brisknet GFLOP/s':>18}{'% of peak':>11}{'numpy GFLOP/s':>15}{'ratio':>8}"
+          + (f"{'bf16 GFLOP/s':>14}{'bf16/fp32':>11}" if bf16 else ""))
     shapes = [s for b in args.batch for s in reference.gemm_shapes(b)]
     shapes += [(f"square {s}", s, s, s, False, False) for s in args.square]
     for name, m, k, n, ta, tb in shapes:
         a, b = reference.gemm_operands(m, k, n, ta, tb)
         out = np.empty((m, n), np.float32)
         A, B = (a.T if ta else a), (b.T if tb else b)
-        ours, theirs = _interleaved_medians([lambda: kernels.matmul(a, b, ta, tb, out=out),
-                                             lambda: np.matmul(A, B, out=out)], args.repeat)
+        runs = [lambda: kernels.matmul(a, b, ta, tb, out=out), lambda: np.matmul(A, B, out=out)]
+        if bf16:
+            runs.append(lambda: kernels.matmul(a, b, ta, tb, out=out, bf16=True))
+        times = _interleaved_medians(runs, args.repeat)
         flops = 2.0 * m * n * k
-        gflops = flops / ours / 1e9
-        print(f"{name:<26}{gflops:>18.1f}{100 * gflops / peak:>10.0f}%{flops / theirs / 1e9:>15.1f}"
-              f"{theirs / ours:>8.2f}")
+        gflops = flops / times[0] / 1e9
+        line = (f"{name:<26}{gflops:>18.1f}{100 * gflops / peak:>10.0f}%{flops / times[1] / 1e9:>15.1f}"
+                f"{times[1] / times[0]:>8.2f}")
+        if bf16:
+            line += f"{flops / times[2] / 1e9:>14.1f}{times[0] / times[2]:>11.2f}"
+        print(line)
     return 0
 
 
@@ -113,11 +126,13 @@ def main(argv=None) -> int:
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N (gpu:N)")
     p.set_defaults(func=_train)
-    p = sub.add_parser("bench", help="GEMM GFLOP/s beside numpy at the reference model's shapes")
+    p = sub.add_parser("bench", help="GEMM GFLOP/s beside numpy at the reference model's shapes, "
+                                     "and bf16 (mixed precision) where the CPU has bf16 instructions")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--batch", type=int, nargs="+", default=[32, 128, 512])
     p.add_argument("--square", type=int, nargs="*", default=[512, 1024, 2048])
     p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--no-bf16", action="store_true", help="float32 only")
     p.set_defaults(func=_bench)
     p = sub.add_parser("gpt", help="train a character-level GPT on a text file, print a sample")
     p.add_argument("--text", required=True, help="a UTF-8 text file")

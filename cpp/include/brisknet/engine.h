@@ -45,6 +45,7 @@ struct LayerSpec {
   Activation activation = Activation::linear;    // dense, activation
   float alpha = 0;
   bool trainable = true;                         // dense: false, frozen (never updated)
+  bool bf16 = false;                             // dense: its three products in bf16 (GemmFusion::bf16)
   Penalty kernel_penalty, bias_penalty;          // dense
   float rate = 0;                                // dropout
   uint64_t seed = 0;                             // dropout: the layer's base seed

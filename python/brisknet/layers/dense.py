@@ -62,7 +62,8 @@ class Dense(Layer):
         x = x.reshape(-1, x.shape[-1])
         b = x.shape[0]
         z = self.buffer("z", (b, self.units), x.dtype)
-        _core.gemm(z, x, self._weights[0], False, False, 0.0, self._weights[1] if self.use_bias else None)
+        _core.gemm(z, x, self._weights[0], False, False, 0.0, self._weights[1] if self.use_bias else None,
+                   bf16=self._bf16)
         self._x, self._z = x, z
         if self.activation == "linear":
             self._y = z
@@ -84,13 +85,13 @@ class Dense(Layer):
         else:
             dz = self.buffer("dz", (b, self.units), dy.dtype)
             _core.activation_backward(dz, dy, self._z, self._y, self._act, self._alpha)
-        _core.gemm(self._grads[0], self._x, dz, True, False, 0.0)
+        _core.gemm(self._grads[0], self._x, dz, True, False, 0.0, bf16=self._bf16)
         if self.use_bias:
             _core.column_sums(self._grads[1], dz, 0.0)
         if not need_dx:
             return None
         dx = self.buffer("dx", (b, self._input_dim), dy.dtype)
-        _core.gemm(dx, dz, self._weights[0], False, True, 0.0)
+        _core.gemm(dx, dz, self._weights[0], False, True, 0.0, bf16=self._bf16)
         return dx.reshape(self._batch_shape + (self._input_dim,))
 
     def regularization_loss(self):
@@ -121,6 +122,7 @@ class Dense(Layer):
         s.bias_offset = offset_of(self._weights[1]) if self.use_bias else -1
         s.activation, s.alpha, s.trainable = self._act, self._alpha, self.trains
         s.kernel_penalty, s.bias_penalty = penalties
+        s.bf16 = self._bf16
         return [s]
 
     def get_config(self):

@@ -9,7 +9,7 @@ import weakref
 
 import numpy as np
 
-from .. import autodiff, backend
+from .. import autodiff, backend, mixed_precision
 from ..naming import to_snake_case, unique_name
 from ..variables import Variable
 from . import custom, unknown_dims
@@ -30,14 +30,15 @@ class Layer:
         return layer
 
     def __init__(self, name=None, trainable=True, input_shape=None, dtype=None, **kwargs):
-        kwargs.pop("autocast", None)  # (Keras' mixed-precision switch: float32 throughout here)
-        dtype = backend.dtype_name(dtype)
+        kwargs.pop("autocast", None)  # (Keras' switch for casting inputs: every layer takes float32 here)
         if "input_dim" in kwargs and input_shape is None:
             input_shape = (kwargs.pop("input_dim"),)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
-        if dtype not in (None, "float32", np.float32):
-            raise ValueError(f"{type(self).__name__}: only float32 layers are supported, got dtype={dtype!r}")
+        try:
+            self._dtype_policy = mixed_precision.policy_of(dtype)
+        except ValueError as e:
+            raise ValueError(f"{type(self).__name__}: {e}") from None
         self.name = name if name is not None else unique_name(to_snake_case(type(self).__name__))
         self.trainable = trainable
         self.built = False
@@ -49,6 +50,33 @@ class Layer:
         self._buffers: dict = {}  # batch size -> workspace arrays
         self._own = custom.OwnWeights()  # a custom layer's add_weight variables
         self._last_losses: list = []  # add_loss values of the last call
+
+    @property
+    def dtype_policy(self):
+        """Keras' DTypePolicy: float32, or mixed_bfloat16 (bf16 products, float32 variables)."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._dtype_policy = mixed_precision.policy_of(value)
+
+    @property
+    def dtype(self) -> str:
+        """The variables' dtype (Keras: the policy's variable_dtype)."""
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def _bf16(self) -> bool:
+        """Whether this layer's products round their operands to bfloat16 (mixed_bfloat16)."""
+        return self._dtype_policy.bf16
 
     @property
     def _is_custom(self) -> bool:
@@ -262,6 +290,8 @@ class Layer:
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable}
+        if self._dtype_policy.name != "float32":  # (Keras writes it always; float32 is every reader's default)
+            config["dtype"] = mixed_precision.serialize(self._dtype_policy)
         if self._is_custom and type(self).get_config is Layer.get_config:
             return custom.auto_config(self, config)
         return config
