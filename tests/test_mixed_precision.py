@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import brisknet as keras
-from brisknet import kernels, layers
+from brisknet import kernels, layers, testing
 
 
 @pytest.fixture(autouse=True)
@@ -98,3 +98,78 @@ def test_policy_survives_saving(rng, tmp_path, suffix):
     loaded = keras.models.load_model(tmp_path / f"m{suffix}")
     assert [l.dtype_policy.name for l in loaded.layers] == ["mixed_bfloat16", "mixed_bfloat16", "float32"]
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_conv2d_in_bf16_rounds_the_patches_and_the_kernel(rng):
+    """A mixed_bfloat16 Conv2D (a 3 x 3 window of 16 channels, which float32 runs by Winograd) equals
+    the float64 convolution of its rounded image and kernel, to a bf16 GEMM's bound."""
+    x = rng.standard_normal((3, 9, 9, 16)).astype(np.float32)
+    conv = layers.Conv2D(16, 3, padding="same", dtype="mixed_bfloat16")
+    got = np.asarray(conv(x))
+    ref32 = layers.Conv2D(16, 3, padding="same")
+    ref32(x)
+    ref32.set_weights(conv.get_weights())
+    kernel, bias = conv.get_weights()
+    rx = testing.round_to_bfloat16(x).astype(np.float64)
+    rw = testing.round_to_bfloat16(kernel).astype(np.float64)
+    want = np.zeros((3, 9, 9, 16))
+    padded = np.pad(rx, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    magnitude = np.zeros_like(want)
+    for i in range(3):
+        for j in range(3):
+            window = padded[:, i:i + 9, j:j + 9, :]
+            want += window @ rw[i, j]
+            magnitude += np.abs(window) @ np.abs(rw[i, j])
+    want += bias
+    testing.assert_close(got, want, 150 * 2.0 ** -24 * magnitude + 1e-30)
+    assert not np.array_equal(got, np.asarray(ref32(x)))  # (not the float32 Winograd result)
+
+
+def convnet(dtype):
+    return keras.Sequential([keras.Input((10, 10, 2)), layers.Conv2D(8, 3, activation="relu", dtype=dtype),
+                             layers.MaxPooling2D(2), layers.Conv2D(16, 3, padding="same", activation="relu", dtype=dtype),
+                             layers.Flatten(), layers.Dense(3, activation="softmax", dtype=dtype)])
+
+
+def test_convnet_engine_equals_reference_path_in_bf16(rng):
+    x = rng.standard_normal((96, 10, 10, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 96)
+    runs = []
+    for eager in (False, True):
+        keras.utils.set_random_seed(3)
+        model = convnet("mixed_bfloat16")
+        model.compile("adam", "sparse_categorical_crossentropy", run_eagerly=eager)
+        h = model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+        assert (getattr(model, "_training_engine", None) is None) == eager
+        runs.append((model.get_weights(), h.history))
+    assert runs[0][1] == runs[1][1]
+    for a, b in zip(runs[0][0], runs[1][0]):
+        np.testing.assert_array_equal(a, b)
+    keras.utils.set_random_seed(3)
+    f32 = convnet("float32")
+    f32.compile("adam", "sparse_categorical_crossentropy")
+    h32 = f32.fit(x, y, batch_size=32, epochs=2, verbose=0).history
+    assert h32["loss"] != runs[0][1]["loss"] and abs(h32["loss"][-1] - runs[0][1]["loss"][-1]) < 0.05
+
+
+@pytest.mark.parametrize("make", [lambda d: layers.LSTM(12, return_sequences=True, dtype=d),
+                                  lambda d: layers.GRU(12, return_sequences=True, dtype=d),
+                                  lambda d: layers.Bidirectional(layers.SimpleRNN(12, return_sequences=True, dtype=d))])
+def test_recurrent_layers_take_the_policy(rng, make):
+    """A recurrent layer's GEMMs in bf16: near its float32 output (the rounding of the inputs and
+    kernels, ~2^-9 relative), not equal to it; and it trains."""
+    x = rng.standard_normal((4, 7, 5)).astype(np.float32)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    bf = make("mixed_bfloat16")
+    keras.mixed_precision.set_global_policy("float32")
+    f32 = make("float32")
+    y_bf = np.asarray(bf(x))
+    f32(x)
+    f32.set_weights(bf.get_weights())
+    y32 = np.asarray(f32(x))
+    assert not np.array_equal(y_bf, y32)
+    np.testing.assert_allclose(y_bf, y32, atol=0.03)
+    model = keras.Sequential([keras.Input((7, 5)), bf, layers.GlobalAveragePooling1D(), layers.Dense(1)])
+    model.compile("adam", "mse")
+    h = model.fit(x, x[:, :, :1].mean(axis=1), epochs=5, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]

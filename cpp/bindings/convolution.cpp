@@ -1,6 +1,8 @@
 // Convolutions (forward, backward, transposed) and 2-D pooling over channels_last images x (n, h, w,
 // c). The window's geometry comes as (kernel, strides, dilations, padding top/left, output size)
 // and is checked here once.
+#include <type_traits>
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -78,11 +80,12 @@ int64_t checked_filters(const Window2D& g, const py::array& w, int64_t groups) {
 }
 
 void bind_conv2d_forward(py::array z, py::array x, py::array w, py::object bias, Pair kernel, Pair strides,
-                         Pair dilation, Pair pad, Pair out, int64_t groups) {
+                         Pair dilation, Pair pad, Pair out, int64_t groups, bool bf16) {
   const Window2D g = window(x, kernel, strides, dilation, pad, out);
   const int64_t filters = checked_filters(g, w, groups);
   by_dtype(x, "x", [&](auto tag) {
     using T = decltype(tag);
+    if (bf16 && !std::is_same_v<T, float>) fail_value("conv2d: bf16 takes float32 operands");
     const T* px = flat_in<T>(x, "x", x.size());
     const T* pw = flat_in<T>(w, "w", w.size());
     const T* pb = nullptr;
@@ -95,16 +98,19 @@ void bind_conv2d_forward(py::array z, py::array x, py::array w, py::object bias,
     require_no_partial_alias(z, "z", x, "x", false);
     require_no_partial_alias(z, "z", w, "w", false);
     py::gil_scoped_release nogil;
-    conv2d_forward<T>(pz, px, pw, pb, g, filters, groups);
+    GemmFusion<T> fused;
+    fused.bf16 = bf16;
+    conv2d_forward<T>(pz, px, pw, pb, g, filters, groups, fused);
   });
 }
 
 void bind_conv2d_backward(py::object dw, py::object dx, py::array dz, py::array x, py::array w, Pair kernel,
-                          Pair strides, Pair dilation, Pair pad, Pair out, int64_t groups, py::object db) {
+                          Pair strides, Pair dilation, Pair pad, Pair out, int64_t groups, py::object db, bool bf16) {
   const Window2D g = window(x, kernel, strides, dilation, pad, out);
   const int64_t filters = checked_filters(g, w, groups);
   by_dtype(x, "x", [&](auto tag) {
     using T = decltype(tag);
+    if (bf16 && !std::is_same_v<T, float>) fail_value("conv2d: bf16 takes float32 operands");
     const T* px = flat_in<T>(x, "x", x.size());
     const T* pw = flat_in<T>(w, "w", w.size());
     const T* pdz = flat_in<T>(dz, "dz", g.n * g.oh * g.ow * filters);
@@ -135,7 +141,7 @@ void bind_conv2d_backward(py::object dw, py::object dx, py::array dz, py::array 
       if (pdx) require_no_partial_alias(db_a, "db", dx_a, "dx", false);
     }
     py::gil_scoped_release nogil;
-    conv2d_backward<T>(pdw, pdb, pdx, pdz, px, pw, g, filters, groups);
+    conv2d_backward<T>(pdw, pdb, pdx, pdz, px, pw, g, filters, groups, {}, bf16);
   });
 }
 
@@ -162,11 +168,11 @@ void bind_conv2d_transpose(py::array y, py::array x, py::array w, Pair kernel, P
 void init_convolution(py::module_& m) {
   using py::arg;
   m.def("conv2d_forward", &bind_conv2d_forward, arg("z"), arg("x"), arg("w"), arg("bias"), arg("kernel"),
-        arg("strides"), arg("dilation"), arg("pad"), arg("out"), arg("groups"),
+        arg("strides"), arg("dilation"), arg("pad"), arg("out"), arg("groups"), arg("bf16") = false,
         "z[positions, filters] = the convolution of x (n, h, w, c) with w (taps, filters) (+ bias)");
   m.def("conv2d_backward", &bind_conv2d_backward, arg("dw"), arg("dx"), arg("dz"), arg("x"), arg("w"), arg("kernel"),
         arg("strides"), arg("dilation"), arg("pad"), arg("out"), arg("groups"), arg("db") = py::none(),
-        "dw = the kernel's gradient, dx = the input's, db = the bias' (the column sums of dz) (each None: not "
+        arg("bf16") = false, "dw = the kernel's gradient, dx = the input's, db = the bias' (the column sums of dz) (each None: not "
         "computed)");
   m.def("conv2d_transpose", &bind_conv2d_transpose, arg("y"), arg("x"), arg("w"), arg("kernel"), arg("strides"),
         arg("dilation"), arg("pad"), arg("out"),

@@ -1,4 +1,6 @@
 // The whole-sequence recurrent kernels (LSTM, GRU, SimpleRNN): every array's shape checked here, once.
+#include <type_traits>
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -27,8 +29,10 @@ struct Run {
 
 template <typename T>
 RecurrentArgs<T> checked_args(Run& r, const std::string& cell_name, bool reverse, Activation act, double alpha,
-                              std::vector<py::array>& keep) {
+                              std::vector<py::array>& keep, bool bf16) {
   RecurrentArgs<T> a{};
+  if (bf16 && !std::is_same_v<T, float>) fail_value("recurrent: bf16 takes float32 operands");
+  a.bf16 = bf16;
   a.cell = cell_of(cell_name);
   a.activation = act;
   a.alpha = T(alpha);
@@ -95,7 +99,7 @@ void bind_recurrent_forward(const std::string& cell, py::array x, py::object mas
                             double alpha, const std::vector<bool>& reverse, const Arrays& kernel,
                             const Arrays& recurrent, const Arrays& bias, const Arrays& recurrent_bias,
                             const Arrays& h0, const Arrays& c0, const Arrays& states, const Arrays& gates,
-                            const Arrays& recurrent_gates, const Arrays& h_prev) {
+                            const Arrays& recurrent_gates, const Arrays& h_prev, bool bf16) {
   const size_t count = states.size();
   if (count < 1 || reverse.size() != count) fail_value("recurrent runs: one reverse flag per run, at least one run");
   std::vector<Run> runs;
@@ -112,7 +116,7 @@ void bind_recurrent_forward(const std::string& cell, py::array x, py::object mas
     using T = decltype(tag);
     std::vector<py::array> keep;
     std::vector<RecurrentArgs<T>> args;
-    for (size_t i = 0; i < count; ++i) args.push_back(checked_args<T>(runs[i], cell, reverse[i], activation, alpha, keep));
+    for (size_t i = 0; i < count; ++i) args.push_back(checked_args<T>(runs[i], cell, reverse[i], activation, alpha, keep, bf16));
     py::gil_scoped_release nogil;
     recurrent_forward<T>(args.data(), int64_t(count));
   });
@@ -124,7 +128,7 @@ void bind_recurrent_backward(const Arrays& dx, const Arrays& dkernel, const Arra
                              Activation activation, double alpha, const std::vector<bool>& reverse,
                              const Arrays& kernel, const Arrays& recurrent, const Arrays& h0, const Arrays& c0,
                              const Arrays& states, const Arrays& gates, const Arrays& recurrent_gates,
-                             const Arrays& h_prev) {
+                             const Arrays& h_prev, bool bf16) {
   const size_t count = states.size();
   if (count < 1 || reverse.size() != count) fail_value("recurrent runs: one reverse flag per run, at least one run");
   for (const Arrays* list : {&dx, &dkernel, &drecurrent, &dbias, &drecurrent_bias, &dh0, &dc0, &dstates})
@@ -139,7 +143,7 @@ void bind_recurrent_backward(const Arrays& dx, const Arrays& dkernel, const Arra
     std::vector<RecurrentArgs<T>> args;
     std::vector<RecurrentGrads<T>> grads;
     for (size_t i = 0; i < count; ++i) {
-      const RecurrentArgs<T> a = checked_args<T>(runs[i], cell, reverse[i], activation, alpha, keep);
+      const RecurrentArgs<T> a = checked_args<T>(runs[i], cell, reverse[i], activation, alpha, keep, bf16);
       const int64_t u = a.units, g = recurrent_gate_width(a.cell, u), rows = a.batch * a.steps;
       const int64_t n_states = a.cell == RecurrentCell::lstm ? 2 : 1;
       auto out = [&](const py::object& o, const char* name, py::ssize_t size, bool optional) -> T* {
@@ -179,11 +183,11 @@ void init_recurrent(py::module_& m) {
   using py::arg;
   m.def("recurrent_forward", &bind_recurrent_forward, arg("cell"), arg("x"), arg("mask"), arg("activation"),
         arg("alpha"), arg("reverse"), arg("kernel"), arg("recurrent_kernel"), arg("bias"), arg("recurrent_bias"),
-        arg("h0"), arg("c0"), arg("states"), arg("gates"), arg("recurrent_gates"), arg("h_prev"));
+        arg("h0"), arg("c0"), arg("states"), arg("gates"), arg("recurrent_gates"), arg("h_prev"), arg("bf16") = false);
   m.def("recurrent_backward", &bind_recurrent_backward, arg("dx"), arg("dkernel"), arg("drecurrent_kernel"),
         arg("dbias"), arg("drecurrent_bias"), arg("dh0"), arg("dc0"), arg("dstates"), arg("cell"), arg("x"),
         arg("mask"), arg("activation"), arg("alpha"), arg("reverse"), arg("kernel"), arg("recurrent_kernel"),
-        arg("h0"), arg("c0"), arg("states"), arg("gates"), arg("recurrent_gates"), arg("h_prev"));
+        arg("h0"), arg("c0"), arg("states"), arg("gates"), arg("recurrent_gates"), arg("h_prev"), arg("bf16") = false);
 }
 
 }  // namespace brisknet::bindings

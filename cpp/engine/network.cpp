@@ -203,6 +203,7 @@ const float* Network::forward(const float* params, const float* x, Workspace& ws
         float* z = ws.z[i].data();
         float* y = training && !relu_in_place(l) ? ws.y[i].data() : z;
         GemmFusion<float> fused;
+        fused.bf16 = l.bf16;
         if (has_activation(l) && is_elementwise(l.activation)) {
           fused.activation = l.activation;
           fused.alpha = l.alpha;
@@ -554,7 +555,7 @@ void Network::backward(float* params, float* grads, Workspace& ws, int64_t b, co
         float* dx = src >= 0 ? gradient_target(ws, src) : nullptr;
         conv2d_backward<float>(l.trainable ? grads + l.kernel_offset : nullptr,
                                l.trainable && l.bias_offset >= 0 ? grads + l.bias_offset : nullptr, dx, dz, input,
-                               params + l.kernel_offset, batch_window(l, b), filters, l.groups, pool_above);
+                               params + l.kernel_offset, batch_window(l, b), filters, l.groups, pool_above, l.bf16);
         if (dx) give(ws, src, dx, b);
         if (!l.trainable) break;
         finish_windowed_weights(l, params, grads, update, ready);  // (after dx, which reads the kernel)

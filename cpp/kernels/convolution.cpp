@@ -494,8 +494,10 @@ void winograd_conv2d_forward(T* z, const T* x, const T* w, const T* bias, const 
 template <typename T>
 void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
                     const GemmFusion<T>& fused, const ChunkHook& after_chunk) {
+  // (bf16: the GEMM's rounding of the patches and the kernel, as Keras' mixed_bfloat16 convolution;
+  // Winograd's transforms would round other values)
   if (detail::winograd_applies(g, groups, filters) && !fused.grad_x && !fused.grad_y && !fused.b_column_sums &&
-      !fused.tile_done)
+      !fused.tile_done && !fused.bf16)
     return winograd_conv2d_forward(z, x, w, bias, g, filters, fused, after_chunk);
   const int64_t cg = g.c / groups, fg = filters / groups, taps = g.kh * g.kw * cg, positions = g.oh * g.ow;
   const int64_t per_chunk = images_per_chunk(g, taps, filters, sizeof(T));
@@ -537,7 +539,7 @@ void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D&
 
 template <typename T>
 void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
-                     int64_t groups, const ChunkHook& before_chunk) {
+                     int64_t groups, const ChunkHook& before_chunk, bool bf16) {
   const int64_t cg = g.c / groups, fg = filters / groups, taps = g.kh * g.kw * cg, positions = g.oh * g.ow;
   const int64_t per_chunk = images_per_chunk(g, taps, filters, sizeof(T));
   const int64_t chunks = (g.n + per_chunk - 1) / per_chunk, kernel = taps * filters;
@@ -547,7 +549,7 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
   T* partials = chunks > 1 && sums ? chunk_buffer<T>(2, size_t(chunks * sums)) : nullptr;
   const int64_t passes = (dw ? 1 : 0) + (dx ? 1 : 0);
   // dw of a 3 x 3 stride-1 window by Winograd's F(2x2, 3x3) where the forward pass takes it
-  const bool winograd_dw = dw && detail::winograd_applies(g, groups, filters);
+  const bool winograd_dw = dw && detail::winograd_applies(g, groups, filters) && !bf16;
   const bool depthwise = groups == g.c && groups > 1;  // (direct loops: depthwise.h)
   for_each_chunk(g, per_chunk, 2 * passes * g.n * positions * taps * filters,
                  [&](int64_t chunk, int64_t first, const Window2D& part) {
@@ -582,6 +584,7 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
         T* out = kernel_part + k * fg;
         GemmFusion<T> fused;
         fused.b_column_sums = bias_part ? bias_part + k * fg : nullptr;
+        fused.bf16 = bf16;
         if (implicit) {  // the patches, transposed, packed straight from the images
           const Patches<T> patches{images + k * cg, part, cg, window, window + rows};
           detail::gemm_implicit_a<T>(out, filters, {&pack_tap_rows<T>, &patches}, d + k * fg, filters, 1, taps, fg,
@@ -592,7 +595,9 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
         }
       }
       if (dx) {
-        gemm<T>(dcol, taps, d + k * fg, filters, 1, w + k * fg, 1, filters, rows, taps, fg, T(0), nullptr);
+        GemmFusion<T> through;
+        through.bf16 = bf16;
+        gemm<T>(dcol, taps, d + k * fg, filters, 1, w + k * fg, 1, filters, rows, taps, fg, T(0), nullptr, through);
         col2im<T>(dx + first * g.h * g.w * g.c, dcol, part, k * cg, cg);
       }
     }
@@ -623,7 +628,7 @@ void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, c
   template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t, \
                                   const GemmFusion<T>&, const ChunkHook&);                           \
   template void conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Window2D&, int64_t, int64_t, \
-                                   const ChunkHook&);                                                \
+                                   const ChunkHook&, bool);                                          \
   template void avg_pool_forward<T>(T*, const T*, const Window2D&);                    \
   template void avg_pool_backward<T>(T*, const T*, const Window2D&);
 BRISKNET_CONVOLUTION(float)

@@ -248,6 +248,8 @@ void gemm_implicit_a(T* C, int64_t ldc, const APacker<T>& a, const T* B, int64_t
                      int64_t n, int64_t k, T beta, const T* bias, const GemmFusion<T>& fused) {
   if (!is_elementwise(fused.activation))
     throw std::invalid_argument("gemm: only element-wise activations can be fused");
+  if constexpr (std::is_same_v<T, float>)
+    if (fused.bf16 && m > 0 && n > 0 && k > 0) return gemm_bf16_implicit_a(C, ldc, a, B, rsb, csb, m, n, k, beta, bias, fused);
   if (!gemm_packs_a<T>(m, n, k, csb)) throw std::logic_error("gemm_implicit_a: a shape gemm reads A in place for");
   packed_gemm(C, ldc, [&](T* Ap, int64_t i0, int rows, int64_t p0, int64_t kc, int MR) {
     a.pack(a.context, Ap, i0, rows, p0, kc, MR);

@@ -15,6 +15,7 @@
 #include "gemm_bf16_ukr.h"
 #include "gemm_dispatch.h"
 #include "gemm_epilogue.h"
+#include "gemm_implicit_a.h"
 #include "gemm_packing.h"
 #include "isa_clones.h"
 #include "parallel.h"
@@ -139,9 +140,13 @@ inline void pack_b_bf16(uint16_t* Bp, const float* B, int64_t rsb, int64_t csb, 
 
 }  // namespace
 
-void gemm_bf16(float* C, int64_t ldc, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t rsb,
-               int64_t csb, int64_t m, int64_t n, int64_t k, float beta, const float* bias,
-               const GemmFusion<float>& fused) {
+namespace {
+
+// The driver. pack_a(Ap, i0, rows, p0, kc, kcp, MR, layout): rows i0..i0 + rows of op(A), k
+// columns p0..p0 + kc, in the kernel's layout (pack_a_bf16's), padded to MR x kcp with zeros.
+template <typename PackA>
+void bf16_packed_gemm(float* C, int64_t ldc, const PackA& pack_a, const float* B, int64_t rsb, int64_t csb, int64_t m,
+                      int64_t n, int64_t k, float beta, const float* bias, const GemmFusion<float>& fused) {
   const Bf16Kernel& uk = current_kernel();
   const int MR = uk.mr, NR = uk.nr;
   const int64_t KC = uk.kc, kpad = round_up(k, uk.k_align);
@@ -189,10 +194,7 @@ void gemm_bf16(float* C, int64_t ldc, const float* A, int64_t rsa, int64_t csa, 
           const uint16_t* Bpc = Bp + pc * NC;
 #pragma omp for schedule(static)
           for (int64_t s = 0; s < mstrips; ++s)
-            at_isa([&] {
-              pack_a_bf16(Ap + s * MR * kcp, A + (ic + s * MR) * rsa + pc * csa, rsa, csa,
-                          int(std::min<int64_t>(MR, mc - s * MR)), kc, kcp, MR, uk.a_layout);
-            });
+            pack_a(Ap + s * MR * kcp, ic + s * MR, int(std::min<int64_t>(MR, mc - s * MR)), pc, kc, kcp, MR, uk.a_layout);
           auto tile = [&](int64_t is, int64_t js) {
             const int rows = int(std::min<int64_t>(MR, mc - is * MR));
             const int cols = int(std::min<int64_t>(NR, nc - js * NR));
@@ -219,6 +221,43 @@ void gemm_bf16(float* C, int64_t ldc, const float* A, int64_t rsa, int64_t csa, 
     }
     if (uk.leave) uk.leave();
   }
+}
+
+// A strip that an APacker wrote in float32 (Ap32[p * MR + i], kc columns) into the kernel's layout.
+inline void strip_to_bf16(uint16_t* Ap, const float* strip, int64_t kc, int64_t kcp, int MR, Bf16ALayout layout) {
+  if (layout == Bf16ALayout::rows) {
+    for (int64_t p = 0; p < kc; ++p)
+      for (int i = 0; i < MR; ++i) Ap[i * kcp + p] = to_bf16(strip[p * MR + i]);
+    for (int i = 0; i < MR; ++i)
+      for (int64_t p = kc; p < kcp; ++p) Ap[i * kcp + p] = 0;
+    return;
+  }
+  uint32_t* dst = reinterpret_cast<uint32_t*>(Ap);
+  for (int64_t q = 0; q < kcp / 2; ++q)
+    for (int i = 0; i < MR; ++i)
+      dst[q * MR + i] = bf16_pair(2 * q < kc ? strip[2 * q * MR + i] : 0.0f, 2 * q + 1 < kc ? strip[(2 * q + 1) * MR + i] : 0.0f);
+}
+
+}  // namespace
+
+void gemm_bf16(float* C, int64_t ldc, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t rsb,
+               int64_t csb, int64_t m, int64_t n, int64_t k, float beta, const float* bias,
+               const GemmFusion<float>& fused) {
+  bf16_packed_gemm(C, ldc, [&](uint16_t* Ap, int64_t i0, int rows, int64_t p0, int64_t kc, int64_t kcp, int MR,
+                               Bf16ALayout layout) {
+    at_isa([&] { pack_a_bf16(Ap, A + i0 * rsa + p0 * csa, rsa, csa, rows, kc, kcp, MR, layout); });
+  }, B, rsb, csb, m, n, k, beta, bias, fused);
+}
+
+void gemm_bf16_implicit_a(float* C, int64_t ldc, const APacker<float>& a, const float* B, int64_t rsb, int64_t csb,
+                          int64_t m, int64_t n, int64_t k, float beta, const float* bias,
+                          const GemmFusion<float>& fused) {
+  bf16_packed_gemm(C, ldc, [&](uint16_t* Ap, int64_t i0, int rows, int64_t p0, int64_t kc, int64_t kcp, int MR,
+                               Bf16ALayout layout) {
+    float* strip = scratch<float>(0, size_t(MR) * size_t(kc));  // (the packing thread's own)
+    a.pack(a.context, strip, i0, rows, p0, kc, MR);
+    at_isa([&] { strip_to_bf16(Ap, strip, kc, kcp, MR, layout); });
+  }, B, rsb, csb, m, n, k, beta, bias, fused);
 }
 
 }  // namespace detail

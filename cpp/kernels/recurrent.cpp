@@ -188,8 +188,10 @@ template <typename T>
 void forward_one(const RecurrentArgs<T>& a) {
   const Layout<T> L(a);
   const int64_t u = L.u, g = L.g, rows = a.batch * a.steps;
+  GemmFusion<T> f;
+  f.bf16 = a.bf16;
   // every step's input projection (and bias) at once: gates[(b, t), g]
-  gemm<T>(a.gates, g, a.x, a.inputs, 1, a.kernel, g, 1, rows, g, a.inputs, T(0), a.bias);
+  gemm<T>(a.gates, g, a.x, a.inputs, 1, a.kernel, g, 1, rows, g, a.inputs, T(0), a.bias, f);
   for (int64_t s = 0; s < a.steps; ++s) {
     const int64_t t = L.t(s);
     int64_t hs_, cs_ = 0;
@@ -198,9 +200,9 @@ void forward_one(const RecurrentArgs<T>& a) {
     // the recurrent projection: into the step's gate rows (LSTM, SimpleRNN), or apart (GRU)
     if (a.cell == RecurrentCell::gru)
       gemm<T>(a.recurrent_gates + t * g, a.steps * g, hp, hs_, 1, a.recurrent, g, 1, a.batch, g, u, T(0),
-              a.recurrent_bias);
+              a.recurrent_bias, f);
     else
-      gemm<T>(a.gates + t * g, a.steps * g, hp, hs_, 1, a.recurrent, g, 1, a.batch, g, u, T(1), nullptr);
+      gemm<T>(a.gates + t * g, a.steps * g, hp, hs_, 1, a.recurrent, g, 1, a.batch, g, u, T(1), nullptr, f);
     auto rows_of = [&](auto step) {
       detail::parallel_chunks(
           a.batch,
@@ -288,6 +290,8 @@ void backward_one(const RecurrentArgs<T>& a, const RecurrentGrads<T>& d) {
   const Layout<T> L(a);
   const int64_t u = L.u, g = L.g, rows = a.batch * a.steps;
   const bool gru = a.cell == RecurrentCell::gru, lstm = a.cell == RecurrentCell::lstm;
+  GemmFusion<T> f;
+  f.bf16 = a.bf16;
   // dh0 and dc0 carry the gradients from step to step (at the end: the initial states')
   std::fill(d.dh0, d.dh0 + a.batch * u, T(0));
   if (lstm) std::fill(d.dc0, d.dc0 + a.batch * u, T(0));
@@ -315,14 +319,14 @@ void backward_one(const RecurrentArgs<T>& a, const RecurrentGrads<T>& d) {
         rows_of([&](int64_t b) { backward_simple_step<decltype(act)::value>(L, d, s, b, d.dh0 + b * u); });
       });
     // the state before's gradient: its direct part (above) + the recurrent pre-activations' @ recurrent^T
-    gemm<T>(d.dh0, u, recurrent_grads + t * g, a.steps * g, 1, a.recurrent, 1, g, a.batch, u, g, T(1), nullptr);
+    gemm<T>(d.dh0, u, recurrent_grads + t * g, a.steps * g, 1, a.recurrent, 1, g, a.batch, u, g, T(1), nullptr, f);
   }
   // over all steps at once: dkernel = x^T dz, drecurrent = h_prev^T dz_rec, the biases' sums, dx = dz kernel^T
-  gemm<T>(d.dkernel, g, a.x, 1, a.inputs, a.gates, g, 1, a.inputs, g, rows, T(0), nullptr);
-  gemm<T>(d.drecurrent, g, a.h_prev, 1, u, recurrent_grads, g, 1, u, g, rows, T(0), nullptr);
+  gemm<T>(d.dkernel, g, a.x, 1, a.inputs, a.gates, g, 1, a.inputs, g, rows, T(0), nullptr, f);
+  gemm<T>(d.drecurrent, g, a.h_prev, 1, u, recurrent_grads, g, 1, u, g, rows, T(0), nullptr, f);
   if (d.dbias) column_sums<T>(d.dbias, a.gates, rows, g, T(0));
   if (d.drecurrent_bias) column_sums<T>(d.drecurrent_bias, a.recurrent_gates, rows, g, T(0));
-  if (d.dx) gemm<T>(d.dx, a.inputs, a.gates, g, 1, a.kernel, 1, g, rows, a.inputs, g, T(0), nullptr);
+  if (d.dx) gemm<T>(d.dx, a.inputs, a.gates, g, 1, a.kernel, 1, g, rows, a.inputs, g, T(0), nullptr, f);
 }
 
 }  // namespace

@@ -195,6 +195,7 @@ struct RecurrentArgs {
   T* gates;            // (batch, steps, g): LSTM/GRU the activated gates, SimpleRNN the pre-activation
   T* recurrent_gates;  // GRU: (batch, steps, 3u) the recurrent projection; else null
   T* h_prev;           // (batch, steps, u)
+  bool bf16 = false;   // float: every GEMM of the run in bf16 (GemmFusion::bf16), forward and backward
 };
 // `count` runs (Bidirectional's two directions) at once, one per thread where there are two.
 template <typename T>
@@ -245,7 +246,8 @@ struct ChunkHook {
 // A 3 x 3, stride-1, one-group window of 16 or more channels and filters (and only activation_out
 // fused) takes Winograd's F(2x2, 3x3) instead of the patches (winograd.h): 1.4x faster at the
 // Simple MNIST convnet's second layer, rounding a few times the patches' (float32: ~3e-7 of the
-// largest output).
+// largest output). fused.bf16: the patches' GEMM in bf16 (no Winograd; depthwise windows, direct
+// loops, stay float32).
 template <typename T>
 void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
                     const GemmFusion<T>& fused = GemmFusion<T>(), const ChunkHook& after_chunk = {});
@@ -256,10 +258,11 @@ void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D&
 // runs by Winograd's F(2x2, 3x3) is Winograd's too (and db then a sum of dz's rows per chunk).
 // A transposed convolution (Conv2DTranspose) is this convolution's input gradient: its forward
 // is the dx part (dz: its input), its input gradient conv2d_forward of its output gradient, and
-// its kernel gradient the dw part (x: its output gradient, dz: its input).
+// its kernel gradient the dw part (x: its output gradient, dz: its input). bf16: both GEMMs in
+// bf16, as conv2d_forward's (float only).
 template <typename T>
 void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
-                     int64_t groups, const ChunkHook& before_chunk = {});
+                     int64_t groups, const ChunkHook& before_chunk = {}, bool bf16 = false);
 
 // ZeroPadding2D / Cropping2D: y[n, i, j, :] = x[n, i - top, j - left, :] (zeros outside x) for an
 // output of oh x ow; its gradient is the same move back: shift_image(dx, dy, n, oh, ow, c, h, w,

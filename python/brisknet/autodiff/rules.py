@@ -491,14 +491,15 @@ class RecurrentInputs:
 
     def shared(self, a):
         return dict(cell=a["cell"], x=self.x, mask=self.mask, activation=getattr(_core.Activation, a["activation"]),
-                    alpha=a["alpha"], reverse=list(a["reverse"]))
+                    alpha=a["alpha"], reverse=list(a["reverse"]), bf16=a.get("bf16", False))
 
 
-def _recurrent(*xs, cell, reverse, has_bias, has_mask, activation="tanh", alpha=0.0):
+def _recurrent(*xs, cell, reverse, has_bias, has_mask, activation="tanh", alpha=0.0, bf16=False):
     """Recurrent layers over whole sequences (kernels/recurrent.cpp), one run per reverse flag
     (at once, a thread each): the states (runs, S, batch, steps, units; S = 2 for an LSTM's h and
     c), in processing order, and the runs' gates for backward."""
-    a = dict(cell=cell, reverse=reverse, has_bias=has_bias, has_mask=has_mask, activation=activation, alpha=alpha)
+    a = dict(cell=cell, reverse=reverse, has_bias=has_bias, has_mask=has_mask, activation=activation, alpha=alpha,
+             bf16=bf16)
     r = RecurrentInputs(xs, a)
     b, steps, _ = r.x.shape
     u, g = r.runs[0]["recurrent_kernel"].shape

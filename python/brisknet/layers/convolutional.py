@@ -135,7 +135,7 @@ class Conv2D(Layer):
         g = self._geometry(self.input_shape)
         self._x4 = np.ascontiguousarray(x).reshape((x.shape[0],) + g[0])
         z = self.buffer("z", (x.shape[0] * g[1][0] * g[1][1], filters), x.dtype)
-        _core.conv2d_forward(z, self._x4, w, bias, *self._window_args(g), self.groups)
+        _core.conv2d_forward(z, self._x4, w, bias, *self._window_args(g), self.groups, bf16=self._bf16)
         return z
 
     def _grouped_backward(self, dz, w, dw, need_dx, db=None):
@@ -143,7 +143,8 @@ class Conv2D(Layer):
         w^T) when asked."""
         g = self._geometry(self.input_shape)
         dx = self.buffer("dx", self._x4.shape, dz.dtype) if need_dx else None
-        _core.conv2d_backward(dw, dx, np.ascontiguousarray(dz), self._x4, w, *self._window_args(g), self.groups, db)
+        _core.conv2d_backward(dw, dx, np.ascontiguousarray(dz), self._x4, w, *self._window_args(g), self.groups, db,
+                              bf16=self._bf16)
         return None if dx is None else dx.reshape((dx.shape[0],) + tuple(self.input_shape))
 
     def _activate(self, z):
@@ -191,6 +192,7 @@ class Conv2D(Layer):
         s.bias_offset = offset_of(self._weights[1]) if self.use_bias else -1
         s.activation, s.alpha, s.trainable = self._act, self._alpha, self.trains
         s.kernel_penalty, s.bias_penalty = penalties
+        s.bf16 = self._bf16 and kind == _core.LayerKind.conv  # (a transposed convolution: float32 yet)
         return [s]
 
     def weight_regularizers(self):

@@ -24,10 +24,11 @@ _FUSED = {LSTMCell: "lstm", GRUCell: "gru", SimpleRNNCell: "simple_rnn"}
 _ALPHA = {"leaky_relu": 0.2, "elu": 1.0}  # Keras' defaults for the activations taking one
 
 
-def _fused_sequence(cell_kind, x, runs, mask, activation):
+def _fused_sequence(cell_kind, x, runs, mask, activation, bf16=False):
     """The `recurrent` primitive (autodiff/rules.py) on arrays or traced tensors. runs: one
     (kernel, recurrent_kernel, bias or None, states, reverse) per run over x (Bidirectional's two
-    directions run at once). Returns the states (runs, S, batch, steps, units), processing order."""
+    directions run at once); bf16: its GEMMs in bf16 (mixed_bfloat16). Returns the states (runs, S,
+    batch, steps, units), processing order."""
     from ..autodiff.rules import PRIMITIVES
     has_bias = runs[0][2] is not None
     operands = [x]
@@ -36,6 +37,8 @@ def _fused_sequence(cell_kind, x, runs, mask, activation):
     operands += [mask] if mask is not None else []
     attrs = dict(cell=cell_kind, reverse=tuple(bool(r[4]) for r in runs), has_bias=has_bias,
                  has_mask=mask is not None, activation=activation, alpha=_ALPHA.get(activation, 0.0))
+    if bf16:  # (only then: float32 graphs keep their attributes)
+        attrs["bf16"] = True
     if any(autodiff.is_traced(v) for v in operands) or autodiff.current() is not None:
         from ..autodiff import traced_ops
         trace = traced_ops.trace_of(*operands)
@@ -170,7 +173,7 @@ class RNN(Layer):
 
     def _fused(self, kind, x, states, mask, training, zero_start=False):
         packed = _fused_sequence(kind, self._dropped_input(x, training), [self._fused_run(states)], mask,
-                                 self.cell.activation)
+                                 self.cell.activation, self._bf16)
         return self._outputs_of(packed[0], len(states), mask, zero_start)
 
     def _dropped_input(self, x, training):
@@ -350,13 +353,14 @@ class Bidirectional(Layer):
         training = bool(training)
         kind = f._fused_kind(training)
         if kind is None or kind != b._fused_kind(training) or f.cell.activation != b.cell.activation or \
-                ((f.cell.dropout or b.cell.dropout) and training) or f.cell.use_bias != b.cell.use_bias:
+                ((f.cell.dropout or b.cell.dropout) and training) or f.cell.use_bias != b.cell.use_bias or \
+                f._bf16 != b._bf16:
             return None
         for layer in (f, b):
             custom.build_custom(layer, tuple(x.shape))
         fm, fs, f_zero = f._prepared(x, forward_state, mask)
         _, bs, b_zero = b._prepared(x, backward_state, mask)
-        packed = _fused_sequence(kind, x, [f._fused_run(fs), b._fused_run(bs)], fm, f.cell.activation)
+        packed = _fused_sequence(kind, x, [f._fused_run(fs), b._fused_run(bs)], fm, f.cell.activation, f._bf16)
         return (f._result(*f._outputs_of(packed[0], len(fs), fm, f_zero)),
                 b._result(*b._outputs_of(packed[1], len(bs), fm, b_zero)))
 
