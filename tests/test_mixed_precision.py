@@ -173,3 +173,53 @@ def test_recurrent_layers_take_the_policy(rng, make):
     model.compile("adam", "mse")
     h = model.fit(x, x[:, :, :1].mean(axis=1), epochs=5, verbose=0)
     assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+class Linear(layers.Layer):
+    """The subclassing guide's layer: its product is ops.matmul."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal")
+        self.b = self.add_weight(shape=(self.units,), initializer="zeros")
+
+    def call(self, inputs):
+        return keras.ops.matmul(inputs, self.w) + self.b
+
+
+def test_custom_layer_products_follow_its_policy(rng):
+    """Inside a mixed_bfloat16 layer's call(), ops.matmul is a bf16 product, eager and traced (as
+    Keras autocasts the layer's inputs and variables); a float32 layer's stays float32."""
+    x = rng.standard_normal((40, 30)).astype(np.float32)
+    bf = Linear(20, dtype="mixed_bfloat16")
+    eager = np.asarray(bf(x))
+    w = bf.get_weights()[0]
+    np.testing.assert_array_equal(eager, kernels.matmul(x, w, bf16=True))
+    f32 = Linear(20)
+    f32(x)
+    f32.set_weights(bf.get_weights())
+    np.testing.assert_array_equal(np.asarray(f32(x)), kernels.matmul(x, w))
+    # traced, in a model: forward and gradients in bf16
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((30,)), Linear(20, dtype="mixed_bfloat16"), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    np.testing.assert_array_equal(model.predict(x, verbose=0),
+                                  model.layers[1](kernels.matmul(x, model.get_weights()[0], bf16=True)))
+    h = model.fit(x, x[:, :1], epochs=3, verbose=0).history
+    assert h["loss"][-1] < h["loss"][0]
+
+
+def test_multi_head_attention_projections_take_the_policy(rng):
+    q = rng.standard_normal((2, 6, 16)).astype(np.float32)
+    bf = layers.MultiHeadAttention(2, 8, dtype="mixed_bfloat16")
+    y_bf = np.asarray(bf(q, q))
+    assert all(sub.dtype_policy.name == "mixed_bfloat16" for sub in (bf._query_dense, bf._output_dense))
+    f32 = layers.MultiHeadAttention(2, 8)
+    f32(q, q)
+    f32.set_weights(bf.get_weights())
+    y32 = np.asarray(f32(q, q))
+    assert not np.array_equal(y_bf, y32)
+    np.testing.assert_allclose(y_bf, y32, atol=0.05)

@@ -104,6 +104,27 @@ def policy_of(dtype) -> DTypePolicy:
     return DTypePolicy(dtype)
 
 
+class computing:
+    """While a layer's call() runs: the products its keras.ops make (ops.matmul, eager or traced)
+    follow its policy, as Keras autocasts a mixed_bfloat16 layer's inputs and variables to bfloat16.
+    A layer inside another computes under its own policy."""
+
+    def __init__(self, policy: DTypePolicy):
+        self._bf16 = policy.bf16
+
+    def __enter__(self):
+        self._outer = getattr(_global, "bf16_compute", False)
+        _global.bf16_compute = self._bf16
+
+    def __exit__(self, *exc):
+        _global.bf16_compute = self._outer
+
+
+def computing_bf16() -> bool:
+    """Whether the layer whose call() is running computes in bfloat16."""
+    return getattr(_global, "bf16_compute", False)
+
+
 def serialize(policy: DTypePolicy) -> dict:
     """Keras 3's config entry for a layer's policy."""
     return {"module": "keras", "class_name": "DTypePolicy", "config": policy.get_config(), "registered_name": None}

@@ -13,7 +13,7 @@ import math as _math
 
 import numpy as np
 
-from . import activations, kernels
+from . import activations, kernels, mixed_precision
 
 FLOATX = np.float32
 
@@ -329,11 +329,12 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
 
 # ---------------------------------------------------------------------------------- linear algebra
 def matmul(x1, x2):
-    """x1 @ x2; 2-D float32 operands run on brisknet's GEMM."""
+    """x1 @ x2; 2-D float32 operands run on brisknet's GEMM (in bf16 inside the call() of a
+    mixed_bfloat16 layer)."""
     a, b = convert_to_tensor(x1), convert_to_tensor(x2)
     if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in (np.float32, np.float64) \
             and a.shape[1] == b.shape[0] and a.size and b.size:
-        return kernels.matmul(a, b)
+        return kernels.matmul(a, b, bf16=a.dtype == np.float32 and mixed_precision.computing_bf16())
     return np.matmul(a, b)
 
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .. import _core, kernels
+from .. import _core, kernels, testing
 
 
 class Primitive:
@@ -169,14 +169,19 @@ define("clip", lambda x, lo, hi: np.clip(x, lo, hi), lambda g, out, xs, a: [
 # ------------------------------------------------------------------------ linear algebra
 
 
-def _matmul(a, b):
+def _matmul(a, b, bf16=False):
+    """bf16: float32 operands rounded to bfloat16 (a mixed_bfloat16 layer's product), 2-D or batched."""
+    bf16 = bf16 and a.dtype == b.dtype == np.float32
     if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in (np.float32, np.float64) \
             and a.size and b.size:
-        return kernels.matmul(a, b)
+        return kernels.matmul(a, b, bf16=bf16)
+    if bf16:
+        return np.matmul(testing.round_to_bfloat16(a), testing.round_to_bfloat16(b))
     return np.matmul(a, b)
 
 
 def _matmul_vjp(g, out, xs, a):
+    bf16 = a.get("bf16", False)
     x, y = xs
     x2 = x[None, :] if x.ndim == 1 else x
     y2 = y[:, None] if y.ndim == 1 else y
@@ -185,10 +190,8 @@ def _matmul_vjp(g, out, xs, a):
         g2 = np.expand_dims(g2, -2)
     if y.ndim == 1:
         g2 = np.expand_dims(g2, -1)
-    gx = _matmul(g2, np.swapaxes(y2, -1, -2)) if g2.ndim == 2 and y2.ndim == 2 else \
-        np.matmul(g2, np.swapaxes(y2, -1, -2))
-    gy = _matmul(np.swapaxes(x2, -1, -2), g2) if g2.ndim == 2 and x2.ndim == 2 else \
-        np.matmul(np.swapaxes(x2, -1, -2), g2)
+    gx = _matmul(g2, np.swapaxes(y2, -1, -2), bf16)
+    gy = _matmul(np.swapaxes(x2, -1, -2), g2, bf16)
     gx = gx[..., 0, :] if x.ndim == 1 else gx
     gy = gy[..., 0] if y.ndim == 1 else gy
     return [_like(gx, x), _like(gy, y)]

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .. import mixed_precision
 from ..variables import Variable
 from . import tracing
 from .rules import PRIMITIVES, _ARRAY
@@ -422,6 +423,8 @@ def top_k(x, k, sorted=True):
 # ------------------------------------------------------------------------------ linear algebra
 def matmul(x1, x2):
     a, b = operands(x1, x2)
+    if mixed_precision.computing_bf16():  # (a mixed_bfloat16 layer's call(); float32 graphs keep their attributes)
+        return bind("matmul", [a, b], bf16=True)
     return bind("matmul", [a, b])
 
 

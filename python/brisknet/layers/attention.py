@@ -91,9 +91,12 @@ class MultiHeadAttention(Layer):
         settings = (self.use_bias, self.kernel_initializer, self.bias_initializer, self.kernel_regularizer,
                     self.bias_regularizer, self.kernel_constraint, self.bias_constraint)
         # (created here in Keras' order: its weights are query, key, value, then the output's)
-        self._query_dense = _Projection(1, (self.num_heads, self.key_dim), *settings, name="query")
-        self._key_dense = _Projection(1, (self.num_heads, self.key_dim), *settings, name="key")
-        self._value_dense = _Projection(1, (self.num_heads, self.value_dim), *settings, name="value")
+        # (Keras: the projections take the layer's dtype policy)
+        self._query_dense = _Projection(1, (self.num_heads, self.key_dim), *settings, name="query",
+                                        dtype=self.dtype_policy)
+        self._key_dense = _Projection(1, (self.num_heads, self.key_dim), *settings, name="key", dtype=self.dtype_policy)
+        self._value_dense = _Projection(1, (self.num_heads, self.value_dim), *settings, name="value",
+                                        dtype=self.dtype_policy)
         self._output_dense = None  # its width is the query's unless output_shape says: made on the first call
         self._settings = settings
 
@@ -108,7 +111,8 @@ class MultiHeadAttention(Layer):
                 raise ValueError(f"layer {self.name!r}: {what} must be (batch, steps, features), got shape {t.shape}")
         if self._output_dense is None:
             width = self._output_shape or query.shape[-1]
-            self._output_dense = _Projection(2, (width,), *self._settings, name="attention_output")
+            self._output_dense = _Projection(2, (width,), *self._settings, name="attention_output",
+                                             dtype=self.dtype_policy)
         q, k, v = self._query_dense(query), self._key_dense(key), self._value_dense(value)
         mask = self._mask(query, value, query_mask, value_mask if value_mask is not None else key_mask,
                           attention_mask)

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from .. import autodiff, constraints, initializers, regularizers
+from .. import autodiff, constraints, initializers, mixed_precision, regularizers
 from ..autodiff import Program, Trace, recording
 from ..autodiff.size_families import SizeFamilies
 from ..variables import Variable
@@ -429,7 +429,8 @@ def _traced_call(layer, trace, x, args, training, kwargs):
         if _accepts(layer, "training"):
             kwargs["training"] = trace.training if training is None else bool(training)
         mask = _fill_masks(layer, x, args, kwargs)
-        out = layer.call(x, *args, **kwargs)
+        with mixed_precision.computing(layer.dtype_policy):
+            out = layer.call(x, *args, **kwargs)
         if layer.supports_masking and autodiff.is_traced(out) and getattr(out, "_keras_mask", None) is None:
             m = layer.compute_mask(x, mask)
             if autodiff.is_traced(m):
@@ -474,7 +475,8 @@ def _eager_call(layer, x, args, training, kwargs):
         kwargs["training"] = bool(training)
     _eager.depth = depth + 1
     try:
-        return layer.call(x, *args, **kwargs)
+        with mixed_precision.computing(layer.dtype_policy):
+            return layer.call(x, *args, **kwargs)
     finally:
         _eager.depth = depth
 
