@@ -223,3 +223,31 @@ def test_multi_head_attention_projections_take_the_policy(rng):
     y32 = np.asarray(f32(q, q))
     assert not np.array_equal(y_bf, y32)
     np.testing.assert_allclose(y_bf, y32, atol=0.05)
+
+
+@pytest.mark.parametrize("path", kernels.bf16_paths())
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_in_bf16(rng, path, causal):
+    """The fused attention's products in bf16: near float32 attention on the rounded q, k, v (the
+    probabilities and the output gradient are rounded too), gradients likewise; every path."""
+    from brisknet.autodiff.rules import PRIMITIVES
+    before = kernels.bf16_path()
+    kernels.set_bf16_path(path)
+    try:
+        q, k, v = (rng.standard_normal((2, 37, 3, 16)).astype(np.float32) for _ in range(3))
+        prim = PRIMITIVES["dot_product_attention"]
+        out, saved = prim.forward(q, k, v, scale=0.25, causal=causal, bf16=True)
+        r = [testing.round_to_bfloat16(t) for t in (q, k, v)]
+        want, _ = prim.forward(*r, scale=0.25, causal=causal)
+        assert not np.array_equal(out, want)  # (P and the products were rounded)
+        np.testing.assert_allclose(out, want, atol=0.02)
+        g = rng.standard_normal(out.shape).astype(np.float32)
+        a = {"scale": 0.25, "causal": causal, "saved": saved, "bf16": True}
+        grads = prim.vjp(g, out, [q, k, v], a)
+        _, saved32 = prim.forward(q, k, v, scale=0.25, causal=causal)
+        grads32 = prim.vjp(g, prim.forward(q, k, v, scale=0.25, causal=causal)[0], [q, k, v],
+                           {"scale": 0.25, "causal": causal, "saved": saved32})
+        for got, ref in zip(grads[:3], grads32[:3]):
+            np.testing.assert_allclose(got, ref, atol=0.05 * np.abs(ref).max())
+    finally:
+        kernels.set_bf16_path(before)

@@ -1,4 +1,6 @@
 // Fused attention and the Embedding gather/scatter: shapes and index ranges checked here, once.
+#include <type_traits>
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -53,11 +55,12 @@ const uint8_t* mask_of(py::object mask, const Dims& s) {
 }
 
 void bind_attention_forward(py::array o, py::array lse, py::array q, py::array k, py::array v, py::object mask,
-                            double scale, bool causal) {
+                            double scale, bool causal, bool bf16) {
   const Dims s = attention_dims(q, k, v, scale, causal);
   const uint8_t* m = mask_of(mask, s);
   by_dtype(q, "q", [&](auto tag) {
     using T = decltype(tag);
+    if (bf16 && !std::is_same_v<T, float>) fail_value("attention: bf16 takes float32 operands");
     const T *pq = flat_in<T>(q, "q", q.size()), *pk = flat_in<T>(k, "k", k.size()), *pv = flat_in<T>(v, "v", v.size());
     require_shape(o, "o", {s.batch, s.tq, s.heads, s.dv});
     require_shape(lse, "lse", {s.batch, s.heads, s.tq});
@@ -68,16 +71,18 @@ void bind_attention_forward(py::array o, py::array lse, py::array q, py::array k
       require_no_partial_alias(lse, "lse", *in, name, false);
     }
     py::gil_scoped_release nogil;
-    attention_forward<T>(po, pl, pq, pk, pv, m, s.batch, s.heads, s.tq, s.tk, s.d, s.dv, T(scale), causal);
+    attention_forward<T>(po, pl, pq, pk, pv, m, s.batch, s.heads, s.tq, s.tk, s.d, s.dv, T(scale), causal, bf16);
   });
 }
 
 void bind_attention_backward(py::array dq, py::array dk, py::array dv, py::array dout, py::array q, py::array k,
-                             py::array v, py::array o, py::array lse, py::object mask, double scale, bool causal) {
+                             py::array v, py::array o, py::array lse, py::object mask, double scale, bool causal,
+                             bool bf16) {
   const Dims s = attention_dims(q, k, v, scale, causal);
   const uint8_t* m = mask_of(mask, s);
   by_dtype(q, "q", [&](auto tag) {
     using T = decltype(tag);
+    if (bf16 && !std::is_same_v<T, float>) fail_value("attention: bf16 takes float32 operands");
     const T *pq = flat_in<T>(q, "q", q.size()), *pk = flat_in<T>(k, "k", k.size()), *pv = flat_in<T>(v, "v", v.size());
     require_shape(o, "o", {s.batch, s.tq, s.heads, s.dv});
     require_shape(dout, "dout", {s.batch, s.tq, s.heads, s.dv});
@@ -96,7 +101,7 @@ void bind_attention_backward(py::array dq, py::array dk, py::array dv, py::array
     require_no_partial_alias(dk, "dk", dv, "dv", false);
     py::gil_scoped_release nogil;
     attention_backward<T>(pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, m, s.batch, s.heads, s.tq, s.tk, s.d, s.dv,
-                          T(scale), causal);
+                          T(scale), causal, bf16);
   });
 }
 
@@ -142,9 +147,9 @@ void bind_embedding_scatter_add(py::array dtable, py::array dout, py::array idx)
 void init_attention(py::module_& m) {
   using py::arg;
   m.def("attention_forward", &bind_attention_forward, arg("o"), arg("lse"), arg("q"), arg("k"), arg("v"),
-        arg("mask"), arg("scale"), arg("causal"));
+        arg("mask"), arg("scale"), arg("causal"), arg("bf16") = false);
   m.def("attention_backward", &bind_attention_backward, arg("dq"), arg("dk"), arg("dv"), arg("dout"), arg("q"),
-        arg("k"), arg("v"), arg("o"), arg("lse"), arg("mask"), arg("scale"), arg("causal"));
+        arg("k"), arg("v"), arg("o"), arg("lse"), arg("mask"), arg("scale"), arg("causal"), arg("bf16") = false);
   m.def("embedding_gather", &bind_embedding_gather, arg("out"), arg("table"), arg("indices"));
   m.def("embedding_scatter_add", &bind_embedding_scatter_add, arg("dtable"), arg("dout"), arg("indices"));
 }

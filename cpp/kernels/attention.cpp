@@ -20,6 +20,7 @@
 
 #include "brisknet/kernels.h"
 #include "brisknet/fast_math.h"
+#include "gemm_bf16.h"
 #include "gemm_panels.h"
 #include "isa_clones.h"
 #include "parallel.h"
@@ -143,10 +144,7 @@ T* scratch(Workspace which, int64_t size) {
 }
 
 // Query blocks of about 64 rows, a whole number of the micro-kernel's row strips.
-template <typename T>
-int64_t query_block(const MicroKernel<T>& uk) {
-  return std::min<int64_t>(kMaxQueryBlock, (64 + uk.mr - 1) / uk.mr * uk.mr);
-}
+inline int64_t query_block(int64_t mr) { return std::min<int64_t>(kMaxQueryBlock, (64 + mr - 1) / mr * mr); }
 
 // The row stride of a block's scores: tk and a little more, an odd number of cache lines, so that
 // packing a column of them (P^T, dS^T) does not read every row through one set of L1 (a stride
@@ -157,33 +155,44 @@ int64_t score_stride(int64_t tk) {
   return ((tk + line - 1) / line | 1) * line;
 }
 
-// Room for any packed A operand of a task: a block's rows by up to tk columns, or tk rows by a
-// block's columns.
-template <typename T>
-T* packed_a_space(const MicroKernel<T>& uk, const Shape& s, int64_t block) {
-  const int64_t width = std::max({s.d, s.dv, s.tk});
-  return scratch<T>(kPackedA, std::max(packed_a_size(uk, block, width), packed_a_size(uk, s.tk, block)));
-}
-
 // The part of a block's product (queries from i0) that a causal mask makes zero or unwanted.
 inline Triangle causal_part(const Shape& s, Triangle::Kind kind, int64_t i0) {
   return s.causal ? Triangle{kind, i0} : Triangle{};
 }
 
-// op(B) (k x n: B[p, j] at base + p * rsb + j * csb) packed into the thread's workspace `which`.
+// The products of a task on GEMM's float32 micro-kernel (gemm_panels.h): op(B) packed into the
+// thread's workspace `which` once, then C (m x n) := beta C + A B with A packed per product.
 template <typename T>
-PackedB<T> packed_once(const MicroKernel<T>& uk, Workspace which, const T* base, int64_t rsb, int64_t csb, int64_t k,
-                       int64_t n) {
-  return pack_b(uk, scratch<T>(which, packed_b_size(uk, k, n)), base, rsb, csb, k, n);
-}
+struct Float32Products {
+  const MicroKernel<T>& uk = gemm_kernels<T>().tiles[0];
+  using Packed = PackedB<T>;
+  int64_t block() const { return query_block(uk.mr); }
+  Packed pack(Workspace which, const T* base, int64_t rsb, int64_t csb, int64_t k, int64_t n) const {
+    return pack_b(uk, scratch<T>(which, packed_b_size(uk, k, n)), base, rsb, csb, k, n);
+  }
+  void multiply(T* C, int64_t ldc, const T* A, int64_t rsa, int64_t csa, const Packed& B, int64_t m, int64_t n,
+                int64_t k, T beta, Triangle zero = {}) const {
+    T* Ap = scratch<T>(kPackedA, packed_a_size(uk, m, k));
+    pack_a(uk, Ap, A, rsa, csa, m, k);
+    multiply_packed(uk, C, ldc, Ap, B, m, n, k, beta, zero);
+  }
+};
 
-// C (m x n) := beta C + A B, A packed here (A[i, p] at A + i * rsa + p * csa), B packed already.
-template <typename T>
-void multiply(const MicroKernel<T>& uk, T* C, int64_t ldc, T* Ap, const T* A, int64_t rsa, int64_t csa,
-              const PackedB<T>& B, int64_t m, int64_t n, int64_t k, T beta, Triangle zero = {}) {
-  pack_a(uk, Ap, A, rsa, csa, m, k);
-  multiply_packed(uk, C, ldc, Ap, B, m, n, k, beta, zero);
-}
+// The same products in bf16 (mixed_bfloat16: operands rounded to bfloat16, float32 sums).
+struct Bf16Products {
+  const detail::Bf16Kernel& uk = detail::bf16_kernel();
+  using Packed = detail::PackedBf16;
+  int64_t block() const { return query_block(uk.mr); }
+  Packed pack(Workspace which, const float* base, int64_t rsb, int64_t csb, int64_t k, int64_t n) const {
+    return detail::pack_bf16_b(uk, scratch<uint16_t>(which, detail::packed_bf16_size(uk, false, n, k)), base, rsb, csb,
+                               k, n);
+  }
+  void multiply(float* C, int64_t ldc, const float* A, int64_t rsa, int64_t csa, const Packed& B, int64_t m, int64_t n,
+                int64_t k, float beta, Triangle zero = {}) const {
+    uint16_t* Ap = scratch<uint16_t>(kPackedA, detail::packed_bf16_size(uk, true, m, k));
+    detail::multiply_packed_bf16(uk, C, ldc, detail::pack_bf16_a(uk, Ap, A, rsa, csa, m, k), B, m, n, k, beta, zero);
+  }
+};
 
 // The keys row i sees, [0, returned): the causal mask ends the row there (the caller zeroes the
 // rest, which the products may not have written). mask: row i's, or null.
@@ -202,25 +211,24 @@ void mean_of_values(T* oi, const Rows<const T>& v, int64_t tk, int64_t dv) {
 }
 
 // Every block of queries multiplies the head's K^T and V: packed once per head.
-template <typename T>
-void forward_task(T* o, T* lse, const T* q, const T* k, const T* v, const Shape& s, int64_t b, int64_t h, T scale) {
-  const MicroKernel<T>& uk = gemm_kernels<T>().tiles[0];
+template <typename T, typename Products>
+void forward_task(const Products& prod, T* o, T* lse, const T* q, const T* k, const T* v, const Shape& s, int64_t b,
+                  int64_t h, T scale) {
   const Rows<const T> qr = rows_of(q, s, b, h, s.tq, s.d), kr = rows_of(k, s, b, h, s.tk, s.d),
                       vr = rows_of(v, s, b, h, s.tk, s.dv);
   const Rows<T> orow = rows_of(o, s, b, h, s.tq, s.dv);
-  const int64_t block = query_block(uk);
+  const int64_t block = prod.block();
   const int64_t ld = score_stride<T>(s.tk);
   T* P = scratch<T>(kScores, block * ld);
-  T* Ap = packed_a_space(uk, s, block);
-  const PackedB<T> keys_t = packed_once(uk, kKeysT, kr.base, 1, kr.stride, s.d, s.tk);
-  const PackedB<T> values = packed_once(uk, kValues, vr.base, vr.stride, 1, s.tk, s.dv);
+  const auto keys_t = prod.pack(kKeysT, kr.base, 1, kr.stride, s.d, s.tk);
+  const auto values = prod.pack(kValues, vr.base, vr.stride, 1, s.tk, s.dv);
   T* row_lse = lse + (b * s.heads + h) * s.tq;
   const T inf = std::numeric_limits<T>::infinity();
   for (int64_t i0 = 0; i0 < s.tq; i0 += block) {
     const int64_t n = std::min(block, s.tq - i0), keys = s.keys_for(i0, n);
     // the causal triangle: scores past the diagonal unwanted, probabilities there zero
     const Triangle wanted = causal_part(s, Triangle::wanted_columns, i0), upto = causal_part(s, Triangle::k_upto, i0);
-    multiply(uk, P, ld, Ap, qr.row(i0), qr.stride, 1, keys_t, n, keys, s.d, T(0), wanted);  // S = Q K^T
+    prod.multiply(P, ld, qr.row(i0), qr.stride, 1, keys_t, n, keys, s.d, T(0), wanted);  // S = Q K^T
     T sums[kMaxQueryBlock];
     for (int64_t i = 0; i < n; ++i) {  // each row's softmax, unnormalised: e^(x - max)
       T* pi = P + i * ld;
@@ -238,7 +246,7 @@ void forward_task(T* o, T* lse, const T* q, const T* k, const T* v, const Shape&
       row_lse[i0 + i] = top + std::log(sums[i]);
     }
     // O = (P V) / the rows' sums
-    multiply(uk, orow.row(i0), orow.stride, Ap, P, ld, 1, values, n, s.dv, keys, T(0), upto);
+    prod.multiply(orow.row(i0), orow.stride, P, ld, 1, values, n, s.dv, keys, T(0), upto);
     for (int64_t i = 0; i < n; ++i) {
       T* oi = orow.row(i0 + i);
       if (row_lse[i0 + i] == -inf) {
@@ -252,24 +260,21 @@ void forward_task(T* o, T* lse, const T* q, const T* k, const T* v, const Shape&
 }
 
 // K^T, V^T and K packed once per head; each block's dO and Q packed once for dV and dK.
-template <typename T>
-void backward_task(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v, const T* o, const T* lse,
-                   const Shape& s, int64_t b, int64_t h, T scale) {
-  const MicroKernel<T>& uk = gemm_kernels<T>().tiles[0];
+template <typename T, typename Products>
+void backward_task(const Products& prod, T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v,
+                   const T* o, const T* lse, const Shape& s, int64_t b, int64_t h, T scale) {
   const Rows<const T> qr = rows_of(q, s, b, h, s.tq, s.d), kr = rows_of(k, s, b, h, s.tk, s.d),
                       vr = rows_of(v, s, b, h, s.tk, s.dv), dor = rows_of(dout, s, b, h, s.tq, s.dv),
                       orow = rows_of(o, s, b, h, s.tq, s.dv);
   const Rows<T> dqr = rows_of(dq, s, b, h, s.tq, s.d), dkr = rows_of(dk, s, b, h, s.tk, s.d),
                 dvr = rows_of(dv, s, b, h, s.tk, s.dv);
-  const int64_t block = query_block(uk);
+  const int64_t block = prod.block();
   const int64_t ld = score_stride<T>(s.tk);
   T* P = scratch<T>(kScores, block * ld);
   T* dS = scratch<T>(kScoreGrads, block * ld);
-  T* Ap = packed_a_space(uk, s, block);
-  T* Bp = scratch<T>(kPackedBlock, packed_b_size(uk, block, std::max(s.d, s.dv)));
-  const PackedB<T> keys_t = packed_once(uk, kKeysT, kr.base, 1, kr.stride, s.d, s.tk);
-  const PackedB<T> values_t = packed_once(uk, kValuesT, vr.base, 1, vr.stride, s.dv, s.tk);
-  const PackedB<T> keys = packed_once(uk, kKeys, kr.base, kr.stride, 1, s.tk, s.d);
+  const auto keys_t = prod.pack(kKeysT, kr.base, 1, kr.stride, s.d, s.tk);
+  const auto values_t = prod.pack(kValuesT, vr.base, 1, vr.stride, s.dv, s.tk);
+  const auto keys = prod.pack(kKeys, kr.base, kr.stride, 1, s.tk, s.d);
   const T* row_lse = lse + (b * s.heads + h) * s.tq;
   const T inf = std::numeric_limits<T>::infinity();
   for (int64_t j = 0; j < s.tk; ++j) {  // dK and dV accumulate over the query blocks
@@ -284,8 +289,8 @@ void backward_task(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, c
     const Triangle wanted = uniform ? Triangle{} : causal_part(s, Triangle::wanted_columns, i0),
                    upto = uniform ? Triangle{} : causal_part(s, Triangle::k_upto, i0),
                    from = uniform ? Triangle{} : causal_part(s, Triangle::k_from, i0);
-    multiply(uk, P, ld, Ap, qr.row(i0), qr.stride, 1, keys_t, n, nk, s.d, T(0), wanted);        // S = Q K^T
-    multiply(uk, dS, ld, Ap, dor.row(i0), dor.stride, 1, values_t, n, nk, s.dv, T(0), wanted);  // dP = dO V^T
+    prod.multiply(P, ld, qr.row(i0), qr.stride, 1, keys_t, n, nk, s.d, T(0), wanted);        // S = Q K^T
+    prod.multiply(dS, ld, dor.row(i0), dor.stride, 1, values_t, n, nk, s.dv, T(0), wanted);  // dP = dO V^T
     for (int64_t i = 0; i < n; ++i) {
       T* pi = P + i * ld;
       T* dsi = dS + i * ld;
@@ -306,11 +311,11 @@ void backward_task(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, c
       for (int64_t j = 0; j < seen; ++j) dsi[j] = pi[j] * (dsi[j] - delta) * scale;
     }
     // dV += P^T dO, dK += dS^T Q, dQ = dS K
-    const PackedB<T> dout_block = pack_b(uk, Bp, dor.row(i0), dor.stride, int64_t(1), n, s.dv);
-    multiply(uk, dvr.base, dvr.stride, Ap, P, 1, ld, dout_block, nk, s.dv, n, T(1), from);
-    const PackedB<T> q_block = pack_b(uk, Bp, qr.row(i0), qr.stride, int64_t(1), n, s.d);
-    multiply(uk, dkr.base, dkr.stride, Ap, dS, 1, ld, q_block, nk, s.d, n, T(1), from);
-    multiply(uk, dqr.row(i0), dqr.stride, Ap, dS, ld, 1, keys, n, s.d, nk, T(0), upto);
+    const auto dout_block = prod.pack(kPackedBlock, dor.row(i0), dor.stride, int64_t(1), n, s.dv);
+    prod.multiply(dvr.base, dvr.stride, P, 1, ld, dout_block, nk, s.dv, n, T(1), from);
+    const auto q_block = prod.pack(kPackedBlock, qr.row(i0), qr.stride, int64_t(1), n, s.d);
+    prod.multiply(dkr.base, dkr.stride, dS, 1, ld, q_block, nk, s.d, n, T(1), from);
+    prod.multiply(dqr.row(i0), dqr.stride, dS, ld, 1, keys, n, s.d, nk, T(0), upto);
   }
 }
 
@@ -329,26 +334,39 @@ void each_head(const Shape& s, F task) {
 
 }  // namespace
 
+// f(products): the float32 products, or (float, bf16) the bf16 ones.
+template <typename T, typename F>
+void with_products(bool bf16, F&& f) {
+  if constexpr (std::is_same_v<T, float>)
+    if (bf16) return f(Bf16Products{});
+  f(Float32Products<T>{});
+}
+
 template <typename T>
 void attention_forward(T* o, T* lse, const T* q, const T* k, const T* v, const uint8_t* mask, int64_t batch,
-                       int64_t heads, int64_t tq, int64_t tk, int64_t d, int64_t dv, T scale, bool causal) {
+                       int64_t heads, int64_t tq, int64_t tk, int64_t d, int64_t dv, T scale, bool causal, bool bf16) {
   const Shape s{batch, heads, tq, tk, d, dv, causal, mask};
-  each_head(s, [&](int64_t b, int64_t h) { forward_task(o, lse, q, k, v, s, b, h, scale); });
+  with_products<T>(bf16, [&](const auto& prod) {
+    each_head(s, [&](int64_t b, int64_t h) { forward_task(prod, o, lse, q, k, v, s, b, h, scale); });
+  });
 }
 
 template <typename T>
 void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v, const T* o,
                         const T* lse, const uint8_t* mask, int64_t batch, int64_t heads, int64_t tq, int64_t tk,
-                        int64_t d, int64_t dv_width, T scale, bool causal) {
+                        int64_t d, int64_t dv_width, T scale, bool causal, bool bf16) {
   const Shape s{batch, heads, tq, tk, d, dv_width, causal, mask};
-  each_head(s, [&](int64_t b, int64_t h) { backward_task(dq, dk, dv, dout, q, k, v, o, lse, s, b, h, scale); });
+  with_products<T>(bf16, [&](const auto& prod) {
+    each_head(s, [&](int64_t b, int64_t h) { backward_task(prod, dq, dk, dv, dout, q, k, v, o, lse, s, b, h, scale); });
+  });
 }
 
 #define BRISKNET_ATTENTION(T)                                                                                        \
   template void attention_forward<T>(T*, T*, const T*, const T*, const T*, const uint8_t*, int64_t, int64_t,       \
-                                     int64_t, int64_t, int64_t, int64_t, T, bool);                                  \
+                                     int64_t, int64_t, int64_t, int64_t, T, bool, bool);                            \
   template void attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, const T*,       \
-                                      const uint8_t*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, T, bool);
+                                      const uint8_t*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, T, bool, \
+                                      bool);
 BRISKNET_ATTENTION(float)
 BRISKNET_ATTENTION(double)
 #undef BRISKNET_ATTENTION

@@ -200,7 +200,7 @@ void bf16_packed_gemm(float* C, int64_t ldc, const PackA& pack_a, const float* B
             const int cols = int(std::min<int64_t>(NR, nc - js * NR));
             if (last) prefetch_tile_fusion(fused, ldc, ic + is * MR, jc + js * NR, rows, cols);
             const int64_t at = (ic + is * MR) * ldc + jc + js * NR;
-            uk.run(kcp, Ap + is * MR * kcp, Bpc + js * NR * kcp, C + at, ldc, rows, cols, beta_p,
+            uk.run(kcp, Ap + is * MR * kcp, kcp, Bpc + js * NR * kcp, C + at, ldc, rows, cols, beta_p,
                    bias_p ? bias_p + js * NR : nullptr, last && relu ? fused.activation_out + at : nullptr);
             if (last) finish_tile(fused, C, ldc, ic + is * MR, jc + js * NR, rows, cols, relu);
           };
@@ -239,6 +239,65 @@ inline void strip_to_bf16(uint16_t* Ap, const float* strip, int64_t kc, int64_t 
 }
 
 }  // namespace
+
+const Bf16Kernel& bf16_kernel() { return current_kernel(); }
+
+int64_t packed_bf16_size(const Bf16Kernel& uk, bool a_side, int64_t rows_or_cols, int64_t k) {
+  const int width = a_side ? uk.mr : uk.nr;
+  return round_up(rows_or_cols, width) * round_up(std::max<int64_t>(k, 1), uk.k_align);
+}
+
+PackedBf16 pack_bf16_a(const Bf16Kernel& uk, uint16_t* buf, const float* A, int64_t rsa, int64_t csa, int64_t m,
+                       int64_t k) {
+  const PackedBf16 a{buf, k, round_up(std::max<int64_t>(k, 1), uk.k_align), m, (m + uk.mr - 1) / uk.mr, uk.mr};
+  at_isa([&] {
+    for (int64_t s = 0; s < a.strips; ++s)
+      pack_a_bf16(buf + s * uk.mr * a.kp, A + s * uk.mr * rsa, rsa, csa, int(std::min<int64_t>(uk.mr, m - s * uk.mr)),
+                  k, a.kp, uk.mr, uk.a_layout);
+  });
+  return a;
+}
+
+PackedBf16 pack_bf16_b(const Bf16Kernel& uk, uint16_t* buf, const float* B, int64_t rsb, int64_t csb, int64_t k,
+                       int64_t n) {
+  const PackedBf16 b{buf, k, round_up(std::max<int64_t>(k, 1), uk.k_align), n, (n + uk.nr - 1) / uk.nr, uk.nr};
+  at_isa([&] {
+    for (int64_t s = 0; s < b.strips; ++s)
+      pack_b_bf16(buf + s * uk.nr * b.kp, B + s * uk.nr * csb, rsb, csb, int(std::min<int64_t>(uk.nr, n - s * uk.nr)),
+                  k, b.kp, uk.nr, nullptr);
+  });
+  return b;
+}
+
+void multiply_packed_bf16(const Bf16Kernel& uk, float* C, int64_t ldc, const PackedBf16& A, const PackedBf16& B,
+                          int64_t m, int64_t n, int64_t k, float beta, Triangle zero) {
+  const int64_t mstrips = (m + uk.mr - 1) / uk.mr, nstrips = (n + uk.nr - 1) / uk.nr, align = uk.k_align;
+  if (uk.enter) uk.enter();
+  for (int64_t is = 0; is < mstrips; ++is) {
+    const int64_t i0 = is * uk.mr;
+    const int rows = int(std::min<int64_t>(uk.mr, m - i0));
+    int64_t lo = 0, hi = k;  // the k range this row strip needs (past it, its A is zero)
+    if (zero.kind == Triangle::k_upto) hi = std::min(hi, i0 + rows + zero.shift);
+    if (zero.kind == Triangle::k_from) lo = std::max(lo, i0 - zero.shift);
+    lo = lo / align * align;
+    hi = std::min(round_up(std::max(hi, lo), align), round_up(k, align));
+    int64_t js_end = nstrips;
+    if (zero.kind == Triangle::wanted_columns) js_end = std::min(nstrips, (i0 + rows + zero.shift + uk.nr - 1) / uk.nr);
+    // (k offset lo, even: lo * MR values into a strip of pairs; lo along each row of the rows layout)
+    const uint16_t* a = A.strip(is) + (uk.a_layout == Bf16ALayout::rows ? lo : lo * uk.mr);
+    for (int64_t js = 0; js < js_end; ++js) {
+      const int cols = int(std::min<int64_t>(uk.nr, n - js * uk.nr));
+      float* c = C + i0 * ldc + js * uk.nr;
+      if (lo >= hi) {  // nothing to add: beta alone
+        for (int r = 0; r < rows; ++r)
+          for (int x = 0; x < cols; ++x) c[r * ldc + x] = beta == 0.0f ? 0.0f : beta * c[r * ldc + x];
+        continue;
+      }
+      uk.run(hi - lo, a, A.kp, B.strip(js) + lo * uk.nr, c, ldc, rows, cols, beta, nullptr, nullptr);
+    }
+  }
+  if (uk.leave) uk.leave();
+}
 
 void gemm_bf16(float* C, int64_t ldc, const float* A, int64_t rsa, int64_t csa, const float* B, int64_t rsb,
                int64_t csb, int64_t m, int64_t n, int64_t k, float beta, const float* bias,

@@ -17,8 +17,9 @@ namespace brisknet::detail {
 
 // C[0:mr, 0:nr] := chain(beta * C, Ap, Bp) (+ bias[0:nr]); relu (when not null): the ReLU of the
 // stored tile there too, leading dimension ldc. kc: k values, a multiple of the kernel's k_align
-// (the packers pad with zeros). Ap, Bp: packed by gemm_bf16.cpp in the kernel's layouts.
-using Bf16KernelFn = void (*)(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, float* C, int64_t ldc, int mr,
+// (the packers pad with zeros). Ap, Bp: packed by gemm_bf16.cpp in the kernel's layouts; lda: the
+// rows layout's row stride in values (kc for a strip of its own; ignored by the pairs layout).
+using Bf16KernelFn = void (*)(int64_t kc, const uint16_t* Ap, int64_t lda, const uint16_t* Bp, float* C, int64_t ldc, int mr,
                               int nr, float beta, const float* bias, float* relu);
 
 // A's packed layout: pairs (Ap32[q * MR + i] holds A[i, 2q] and A[i, 2q + 1]: a broadcast word

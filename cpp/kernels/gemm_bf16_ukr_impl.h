@@ -39,8 +39,9 @@ inline void load_bf16_tile(float* tile, const float* C, int64_t ldc, int mr, int
 }
 
 template <int VB, int MR, int NV>
-void bf16_emulated_kernel(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, float* C, int64_t ldc, int mr, int nr,
+void bf16_emulated_kernel(int64_t kc, const uint16_t* Ap, int64_t lda, const uint16_t* Bp, float* C, int64_t ldc, int mr, int nr,
                           float beta, const float* bias, float* relu) {
+  (void)lda;  // (pairs)
   using V = typename Vector<float, VB>::type;
   using U = typename Vector<uint32_t, VB>::type;
   constexpr int W = VB / 4, NR = NV * W;

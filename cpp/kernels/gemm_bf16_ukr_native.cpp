@@ -13,8 +13,9 @@ namespace {
 // MR x NV vectors of 16 floats, from pairs packed as gemm_bf16_ukr.h says. The same chain as
 // the emulated kernel: VDPBF16PS adds the odd product, rounds, then the even one, rounds.
 template <int MR, int NV>
-void dot_kernel(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, float* C, int64_t ldc, int mr, int nr,
+void dot_kernel(int64_t kc, const uint16_t* Ap, int64_t lda, const uint16_t* Bp, float* C, int64_t ldc, int mr, int nr,
                 float beta, const float* bias, float* relu) {
+  (void)lda;  // (pairs)
   constexpr int NR = NV * 16;
   alignas(64) float tile[MR * NR];
   load_bf16_tile<MR, NR>(tile, C, ldc, mr, nr, beta);
@@ -63,7 +64,7 @@ alignas(64) const TileConfig kTileConfig = eight_full_tiles();
 void amx_enter() { _tile_loadconfig(&kTileConfig); }
 void amx_leave() { _tile_release(); }
 
-void amx_kernel(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, float* C, int64_t ldc, int mr, int nr,
+void amx_kernel(int64_t kc, const uint16_t* Ap, int64_t lda, const uint16_t* Bp, float* C, int64_t ldc, int mr, int nr,
                 float beta, const float* bias, float* relu) {
   constexpr int MR = 32, NR = 32;
   alignas(64) float tile[MR * NR];
@@ -79,10 +80,10 @@ void amx_kernel(int64_t kc, const uint16_t* Ap, const uint16_t* Bp, float* C, in
     _tile_loadd(2, c + 16 * ldt, ldt * 4);
     _tile_loadd(3, c + 16 * ldt + 16, ldt * 4);
   }
-  const int64_t a_stride = kc * 2;  // bytes per packed row of A
+  const int64_t a_stride = lda * 2;  // bytes per packed row of A
   for (int64_t p = 0; p < kc; p += 32) {
     _tile_loadd(4, Ap + p, a_stride);
-    _tile_loadd(5, Ap + 16 * kc + p, a_stride);
+    _tile_loadd(5, Ap + 16 * lda + p, a_stride);
     const uint16_t* b = Bp + p * NR;  // 16 pair rows of 2 * NR values
     _tile_loadd(6, b, NR * 4);
     _tile_loadd(7, b + 32, NR * 4);

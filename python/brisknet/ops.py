@@ -1004,7 +1004,8 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
                          f"{q.shape}, {k.shape}, {v.shape}")
     scale = 1.0 / _math.sqrt(q.shape[-1]) if scale is None else float(scale)
     args = (q, k, v) if mask is None else (q, k, v, np.asarray(mask))
-    return PRIMITIVES["dot_product_attention"].forward(*args, scale=scale, causal=bool(is_causal))[0]
+    bf16 = {"bf16": True} if mixed_precision.computing_bf16() else {}  # (a mixed_bfloat16 layer's call())
+    return PRIMITIVES["dot_product_attention"].forward(*args, scale=scale, causal=bool(is_causal), **bf16)[0]
 
 
 # ------------------------------------------------------------------------------ tracing

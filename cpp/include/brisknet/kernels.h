@@ -155,15 +155,17 @@ void layer_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, co
 // Scaled dot-product attention, fused (kernels/attention.cpp): q (batch, tq, heads, d), k (batch,
 // tk, heads, d), v (batch, tk, heads, dv) -> o (batch, tq, heads, dv) and each row's log-sum-exp
 // lse (batch, heads, tq); mask (batch, tq, tk), optional: nonzero where a query may attend to a key;
-// causal: key j only for queries i >= j.
+// causal: key j only for queries i >= j. bf16 (float only): the products QK^T and PV (and the
+// backward pass's) with their operands rounded to bfloat16 (GemmFusion::bf16), the softmax in float32.
 template <typename T>
 void attention_forward(T* o, T* lse, const T* q, const T* k, const T* v, const uint8_t* mask, int64_t batch,
-                       int64_t heads, int64_t tq, int64_t tk, int64_t d, int64_t dv, T scale, bool causal);
+                       int64_t heads, int64_t tq, int64_t tk, int64_t d, int64_t dv, T scale, bool causal,
+                       bool bf16 = false);
 // dq, dk, dv (shapes of q, k, v, overwritten) from dout (the shape of o), recomputing the scores.
 template <typename T>
 void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v, const T* o,
                         const T* lse, const uint8_t* mask, int64_t batch, int64_t heads, int64_t tq, int64_t tk,
-                        int64_t d, int64_t dv_width, T scale, bool causal);
+                        int64_t d, int64_t dv_width, T scale, bool causal, bool bf16 = false);
 // out (n, width) = table rows idx (n,); idx in [0, rows) (checked by the binding).
 template <typename T>
 void embedding_gather(T* out, const T* table, const int64_t* idx, int64_t n, int64_t width);

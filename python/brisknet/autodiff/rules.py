@@ -443,13 +443,13 @@ def _attention_args(q, k, v, mask):
     return q, k, v, mask
 
 
-def _attention(q, k, v, *mask, scale, causal):
+def _attention(q, k, v, *mask, scale, causal, bf16=False):
     """Fused scaled dot-product attention (kernels/attention.cpp): the value, and the rows'
-    log-sum-exp for the backward pass."""
+    log-sum-exp for the backward pass; bf16: its products in bf16 (mixed_bfloat16)."""
     q, k, v, m = _attention_args(q, k, v, mask[0] if mask else None)
     out = np.empty(q.shape[:3] + (v.shape[3],), q.dtype)
     lse = np.empty((q.shape[0], q.shape[2], q.shape[1]), q.dtype)
-    _core.attention_forward(out, lse, q, k, v, m, scale, causal)
+    _core.attention_forward(out, lse, q, k, v, m, scale, causal, bf16=bf16 and q.dtype == np.float32)
     return out, lse
 
 
@@ -457,7 +457,7 @@ def _attention_vjp(g, out, xs, a):
     q, k, v, m = _attention_args(*xs[:3], xs[3] if len(xs) > 3 else None)
     grads = [np.empty_like(q), np.empty_like(k), np.empty_like(v)]
     _core.attention_backward(*grads, np.ascontiguousarray(g, q.dtype), q, k, v, np.ascontiguousarray(out, q.dtype),
-                             a["saved"], m, a["scale"], a["causal"])
+                             a["saved"], m, a["scale"], a["causal"], bf16=a.get("bf16", False) and q.dtype == np.float32)
     return [_like(gr, x) for gr, x in zip(grads, xs[:3])] + [None] * (len(xs) - 3)
 
 

@@ -745,7 +745,8 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         m = tensor(mask)
         attention_mask(np.zeros(m.shape, np.bool_), q.shape[0], q.shape[1], k.shape[1])  # (the shape, checked now)
         ins.append(m)
-    return bind("dot_product_attention", ins, scale=scale, causal=bool(is_causal))
+    bf16 = {"bf16": True} if mixed_precision.computing_bf16() else {}  # (a mixed_bfloat16 layer's call())
+    return bind("dot_product_attention", ins, scale=scale, causal=bool(is_causal), **bf16)
 
 
 TRACED = {name: fn for name, fn in list(globals().items())
