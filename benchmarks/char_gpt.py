@@ -6,6 +6,7 @@ F.scaled_dot_product_attention), and the same code in Keras 3 where its virtuale
 on the same random windows, epochs interleaved, the same threads. Prints tokens/s and the ratios.
 
     python benchmarks/char_gpt.py     # VOCAB=65 CONTEXT=256 WIDTH=384 HEADS=6 LAYERS=6 BATCH=8 SAMPLES=48
+BF16=1: brisknet under mixed_bfloat16 against PyTorch under bf16 autocast (eager and compiled).
 """
 import os
 import sys
@@ -36,7 +37,7 @@ def keras_definitions():
             f"{s['LAYERS']}, {DROPOUT})\n")
 
 
-def torch_epoch(torch, x, y, compiled=False):
+def torch_epoch(torch, x, y, compiled=False, autocast=False):
     """The same network in PyTorch eager: one epoch of Adam (Keras' epsilon) steps."""
     nn, F = torch.nn, torch.nn.functional
     s = SIZES
@@ -71,11 +72,14 @@ def torch_epoch(torch, x, y, compiled=False):
             return self.head(self.norm(self.blocks(h)))
 
     return peers.torch_epoch(torch, GPT(), x.astype(np.int64), y, s["BATCH"],
-                             peers.token_cross_entropy(torch, s["VOCAB"]), compiled=compiled)
+                             peers.token_cross_entropy(torch, s["VOCAB"]), compiled=compiled, autocast=autocast)
 
 
 def main():
     s = SIZES
+    if os.environ.get("BF16") == "1":  # brisknet under mixed_bfloat16, PyTorch under bf16 autocast
+        import brisknet
+        brisknet.mixed_precision.set_global_policy("mixed_bfloat16")
     tokens = np.random.default_rng(0).integers(0, s["VOCAB"], (s["SAMPLES"], s["CONTEXT"] + 1))
     return peers.token_rates(brisknet_model(), tokens[:, :-1], tokens[:, 1:], s["BATCH"], torch_epoch, s,
                              keras_definitions=keras_definitions())

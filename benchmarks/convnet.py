@@ -52,7 +52,7 @@ def brisknet_model():
     return model
 
 
-def torch_epoch(torch, x, y):
+def torch_epoch(torch, x, y, autocast=False):
     nn = torch.nn
     net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
                         nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(1600, 10))
@@ -65,7 +65,9 @@ def torch_epoch(torch, x, y):
         for s in range(0, xt.shape[0], BATCH):
             idx = perm[s:s + BATCH]
             opt.zero_grad()
-            nn.functional.cross_entropy(net(xt[idx]), yt[idx]).backward()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                loss = nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+            loss.backward()
             opt.step()
     return epoch
 

@@ -10,6 +10,7 @@ epochs) and brisknet's ratio to each peer ($PEERS picks them: peers.TOKEN_PEERS)
     python benchmarks/gpt.py     # VOCAB=5000 MAXLEN=80 EMBED=128 HEADS=2 FF=128 BATCH=32 SAMPLES=1280
 
 The example's own sizes are VOCAB=20000 EMBED=256 FF=256 BATCH=128 (minutes per epoch on 2 cores).
+BF16=1: brisknet under mixed_bfloat16 against PyTorch under bf16 autocast (eager and compiled).
 """
 import os
 import sys
@@ -87,7 +88,7 @@ def brisknet_model():
     return space["make_model"]()
 
 
-def torch_epoch(torch, x, y, compiled=False):
+def torch_epoch(torch, x, y, compiled=False, autocast=False):
     """The same network in PyTorch eager: one epoch of Adam (Keras' epsilon) steps."""
     nn, F = torch.nn, torch.nn.functional
     s = SIZES
@@ -120,11 +121,14 @@ def torch_epoch(torch, x, y, compiled=False):
             return self.head(self.block(h))
 
     return peers.torch_epoch(torch, GPT(), x.astype(np.int64), y, s["BATCH"],
-                             peers.token_cross_entropy(torch, s["VOCAB"]), compiled=compiled)
+                             peers.token_cross_entropy(torch, s["VOCAB"]), compiled=compiled, autocast=autocast)
 
 
 def main():
     s = SIZES
+    if os.environ.get("BF16") == "1":  # brisknet under mixed_bfloat16, PyTorch under bf16 autocast
+        import brisknet
+        brisknet.mixed_precision.set_global_policy("mixed_bfloat16")
     tokens = np.random.default_rng(0).integers(0, s["VOCAB"], (s["SAMPLES"], s["MAXLEN"] + 1))
     return peers.token_rates(brisknet_model(), tokens[:, :-1], tokens[:, 1:], s["BATCH"], torch_epoch, s,
                              keras_definitions=make_model_source())

@@ -1,8 +1,10 @@
 """bf16 mixed precision (issue 28): the reference model (784-1000-1000-10, ReLU, softmax, Adam)
 trained on Fashion-MNIST in float32 and under mixed_bfloat16, beside PyTorch eager in float32 and
 under torch.autocast("cpu", dtype=torch.bfloat16) (the same model, fused Adam), epochs interleaved:
-training samples/s per batch size, medians of REPEATS=3 epochs of SAMPLES=20,000 images. Then
+training samples/s per batch size, medians of REPEATS=3 epochs of SAMPLES=20,000 images; the same
+for the Simple MNIST convnet (convnet.py's model, batch 128; CONVNET=0 to skip). Then
 (ACCURACY_EPOCHS=5, 0 to skip) test accuracy after that many full epochs, float32 against bf16.
+The GPTs: BF16=1 python benchmarks/gpt.py (and char_gpt.py).
 
     python benchmarks/mixed_precision.py        # 2 threads unless THREADS says otherwise
 """
@@ -49,6 +51,40 @@ def torch_side(torch, autocast, batch):
     return epoch
 
 
+def convnet_rates(torch, x, y):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import convnet
+    images = x.reshape(-1, 28, 28, 1)
+    sides = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        keras.mixed_precision.set_global_policy(policy)
+        model = convnet.brisknet_model()
+        keras.mixed_precision.set_global_policy("float32")
+        model.fit(images[:1024], y[:1024], batch_size=convnet.BATCH, verbose=0)
+        sides[f"brisknet {policy}"] = lambda m=model: m.fit(images, y, batch_size=convnet.BATCH, epochs=1, verbose=0)
+    if torch is not None:
+        for autocast in (False, True):
+            epoch = convnet.torch_epoch(torch, images, y, autocast=autocast)
+            epoch()
+            sides["pytorch " + ("bf16 autocast" if autocast else "float32")] = epoch
+    times = {name: [] for name in sides}
+    for _ in range(REPEATS):
+        for name, run in sides.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: len(images) / statistics.median(t) for name, t in times.items()}
+
+
+def report(rate):
+    for name, r in rate.items():
+        print(f"  {name:<26}{r:>10.0f} samples/s")
+    print(f"  bf16 / float32 (brisknet): {rate['brisknet mixed_bfloat16'] / rate['brisknet float32']:.2f}")
+    if "pytorch float32" in rate:
+        best = max(rate["pytorch float32"], rate["pytorch bf16 autocast"])
+        print(f"  brisknet bf16 / best PyTorch: {rate['brisknet mixed_bfloat16'] / best:.2f}")
+
+
 def main():
     keras.set_num_threads(THREADS)
     (x, y), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
@@ -80,14 +116,11 @@ def main():
                 start = time.perf_counter()
                 run(xs, ys)
                 times[name].append(time.perf_counter() - start)
-        rate = {name: SAMPLES / statistics.median(t) for name, t in times.items()}
         print(f"batch {batch}:")
-        for name, r in rate.items():
-            print(f"  {name:<26}{r:>10.0f} samples/s")
-        print(f"  bf16 / float32 (brisknet): {rate['brisknet mixed_bfloat16'] / rate['brisknet float32']:.2f}")
-        if torch is not None:
-            best = max(rate["pytorch float32"], rate["pytorch bf16 autocast"])
-            print(f"  brisknet bf16 / best PyTorch: {rate['brisknet mixed_bfloat16'] / best:.2f}")
+        report({name: SAMPLES / statistics.median(t) for name, t in times.items()})
+    if os.environ.get("CONVNET", "1") != "0":
+        print("Simple MNIST convnet, batch 128:")
+        report(convnet_rates(torch, xs, ys))
     if ACCURACY_EPOCHS:
         print(f"test accuracy, full training set, batch 32, Adam, the same seed:")
         for policy in ("float32", "mixed_bfloat16"):

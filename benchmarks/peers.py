@@ -127,11 +127,11 @@ def ratio_line(rates, unit="samples/s", each=False):
     return f"{unit} {cells}{ratios}" + (f"; brisknet / best peer {rates['brisknet'] / best:.2f}" if best else "")
 
 
-def torch_epoch(torch, net, x, y, batch, loss=None, target_dtype=np.int64, compiled=False):
+def torch_epoch(torch, net, x, y, batch, loss=None, target_dtype=np.int64, compiled=False, autocast=False):
     """One epoch of `net` (a torch.nn.Module giving logits) on (x, y) as Keras trains: a new
     shuffle, then Adam (Keras' epsilon) on each batch's loss(logits, targets) (by default the
     cross-entropy of class labels). compiled: the net runs through torch.compile (its first
-    epoch compiles)."""
+    epoch compiles); autocast: forward and loss under torch.autocast("cpu", dtype=torch.bfloat16)."""
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
     net = torch.compile(net) if compiled else net
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(target_dtype))
@@ -142,7 +142,9 @@ def torch_epoch(torch, net, x, y, batch, loss=None, target_dtype=np.int64, compi
         for s in range(0, xt.shape[0], batch):
             idx = perm[s:s + batch]
             opt.zero_grad()
-            loss(net(xt[idx]), yt[idx]).backward()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                value = loss(net(xt[idx]), yt[idx])
+            value.backward()
             opt.step()
     return epoch
 
@@ -197,8 +199,10 @@ def token_rates(model, x, y, batch, torch_epoch, sizes, keras_definitions=None):
     compiled=False|True)` (a callable running one PyTorch epoch, eager or through torch.compile)
     and, given `keras_definitions` (Keras code defining make_model(), which returns the same
     model compiled), Keras 3 in its own virtualenvs; epochs interleaved (REPEATS, default 3), the
-    same threads. Prints and returns tokens/s per side."""
+    same threads. Prints and returns tokens/s per side. With BF16=1 (the caller built `model` under
+    mixed_bfloat16): PyTorch under bf16 autocast, and no Keras sides."""
     import brisknet
+    bf16 = os.environ.get("BF16") == "1"
     repeats = int(os.environ.get("REPEATS", "3"))
     wanted = os.environ.get("PEERS", ",".join(TOKEN_PEERS)).split(",")
     threads = brisknet.get_num_threads()
@@ -209,13 +213,13 @@ def token_rates(model, x, y, batch, torch_epoch, sizes, keras_definitions=None):
         torch.set_num_threads(threads)
         for label, compiled in (("torch eager", False), ("torch.compile", True)):
             if label in wanted:
-                epoch = torch_epoch(torch, x, y, compiled=compiled)
+                epoch = torch_epoch(torch, x, y, compiled=compiled, autocast=bf16)
                 epoch()  # warm-up (compiles)
-                sides[label] = timed(epoch)
+                sides[label + (" (bf16 autocast)" if bf16 else "")] = timed(epoch)
     except ImportError:
         print("# PyTorch is not installed: no PyTorch side")
     workers = []
-    if keras_definitions is not None:
+    if keras_definitions is not None and not bf16:
         script = _KERAS_TOKEN_WORKER.format(definitions=keras_definitions, batch=batch)
         for label, (python, backend) in keras_pythons().items():
             if label in wanted:
@@ -227,6 +231,6 @@ def token_rates(model, x, y, batch, torch_epoch, sizes, keras_definitions=None):
         for w in workers:
             w.close()
     rates = {k: x.size / v for k, v in seconds.items()}
-    print(f"# {machine(threads)}; {sizes}")
+    print(f"# {machine(threads)}; {sizes}" + (f"; brisknet mixed_bfloat16 ({brisknet.kernels.bf16_path()})" if bf16 else ""))
     print(ratio_line(rates, "tokens/s", each=True))
     return rates

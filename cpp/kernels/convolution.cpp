@@ -491,9 +491,19 @@ void winograd_conv2d_forward(T* z, const T* x, const T* w, const T* bias, const 
 
 }  // namespace
 
+// Whether a mixed_bfloat16 convolution computes in bf16: where its patches are long enough to fill
+// the bf16 kernel's k (a first layer's 3 x 3 x 1 = 9 values would be padded 3.5x for AMX's 32, and
+// its products are a small part of the work), it stays float32 below that.
+inline bool conv_in_bf16(bool bf16, const Window2D& g, int64_t groups) {
+  constexpr int64_t kMinPatch = 64;
+  return bf16 && g.kh * g.kw * (g.c / groups) >= kMinPatch;
+}
+
 template <typename T>
 void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
-                    const GemmFusion<T>& fused, const ChunkHook& after_chunk) {
+                    const GemmFusion<T>& fused_in, const ChunkHook& after_chunk) {
+  GemmFusion<T> fused = fused_in;
+  fused.bf16 = conv_in_bf16(fused_in.bf16, g, groups);
   // (bf16: the GEMM's rounding of the patches and the kernel, as Keras' mixed_bfloat16 convolution;
   // Winograd's transforms would round other values)
   if (detail::winograd_applies(g, groups, filters) && !fused.grad_x && !fused.grad_y && !fused.b_column_sums &&
@@ -539,7 +549,8 @@ void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D&
 
 template <typename T>
 void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
-                     int64_t groups, const ChunkHook& before_chunk, bool bf16) {
+                     int64_t groups, const ChunkHook& before_chunk, bool bf16_asked) {
+  const bool bf16 = conv_in_bf16(bf16_asked, g, groups);
   const int64_t cg = g.c / groups, fg = filters / groups, taps = g.kh * g.kw * cg, positions = g.oh * g.ow;
   const int64_t per_chunk = images_per_chunk(g, taps, filters, sizeof(T));
   const int64_t chunks = (g.n + per_chunk - 1) / per_chunk, kernel = taps * filters;

@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include "bf16.h"
@@ -226,10 +227,17 @@ void bf16_packed_gemm(float* C, int64_t ldc, const PackA& pack_a, const float* B
 // A strip that an APacker wrote in float32 (Ap32[p * MR + i], kc columns) into the kernel's layout.
 inline void strip_to_bf16(uint16_t* Ap, const float* strip, int64_t kc, int64_t kcp, int MR, Bf16ALayout layout) {
   if (layout == Bf16ALayout::rows) {
-    for (int64_t p = 0; p < kc; ++p)
-      for (int i = 0; i < MR; ++i) Ap[i * kcp + p] = to_bf16(strip[p * MR + i]);
+    // (a transpose: 8 x 8 blocks through registers, rows written 8 values at a time)
+    int64_t p0 = 0;
+    for (; p0 + 8 <= kc; p0 += 8)
+      for (int i0 = 0; i0 < MR; i0 += 8) {
+        uint16_t block[8][8];
+        for (int q = 0; q < 8; ++q)
+          for (int r = 0; r < 8; ++r) block[r][q] = to_bf16(strip[(p0 + q) * MR + i0 + r]);
+        for (int r = 0; r < 8; ++r) std::memcpy(Ap + (i0 + r) * kcp + p0, block[r], sizeof(block[r]));
+      }
     for (int i = 0; i < MR; ++i)
-      for (int64_t p = kc; p < kcp; ++p) Ap[i * kcp + p] = 0;
+      for (int64_t p = p0; p < kcp; ++p) Ap[i * kcp + p] = p < kc ? to_bf16(strip[p * MR + i]) : 0;
     return;
   }
   uint32_t* dst = reinterpret_cast<uint32_t*>(Ap);

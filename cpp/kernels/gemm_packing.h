@@ -60,8 +60,9 @@ inline void pack_rows2_f32(float* Ap, const float* A, int64_t stride, int i0, in
   pack_rows2_f32(Ap, A + i0 * stride, A + (i0 + 1) * stride, i0, kc, MR);
 }
 
-// f(std::integral_constant<int, MR>{}) for the register tiles' strip heights (6, 8, 12, 16), so
-// that a copy of MR values compiles to a few vector moves; false, calling nothing, for another MR.
+// f(std::integral_constant<int, MR>{}) for the register tiles' strip heights (6, 8, 12, 16; 32:
+// the AMX tile's, whose implicit A is packed through a float32 strip), so that a copy of MR values
+// compiles to a few vector moves; false, calling nothing, for another MR.
 template <typename F>
 inline bool with_strip_height(int MR, F&& f) {
   switch (MR) {
@@ -69,6 +70,7 @@ inline bool with_strip_height(int MR, F&& f) {
     case 8: f(std::integral_constant<int, 8>{}); return true;
     case 12: f(std::integral_constant<int, 12>{}); return true;
     case 16: f(std::integral_constant<int, 16>{}); return true;
+    case 32: f(std::integral_constant<int, 32>{}); return true;
     default: return false;
   }
 }

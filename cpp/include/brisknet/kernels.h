@@ -248,8 +248,8 @@ struct ChunkHook {
 // A 3 x 3, stride-1, one-group window of 16 or more channels and filters (and only activation_out
 // fused) takes Winograd's F(2x2, 3x3) instead of the patches (winograd.h): 1.4x faster at the
 // Simple MNIST convnet's second layer, rounding a few times the patches' (float32: ~3e-7 of the
-// largest output). fused.bf16: the patches' GEMM in bf16 (no Winograd; depthwise windows, direct
-// loops, stay float32).
+// largest output). fused.bf16: the patches' GEMM in bf16 where a patch has 64 values or more (no
+// Winograd then); shorter patches (a first layer's 3 x 3 x 1) and depthwise windows stay float32.
 template <typename T>
 void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D& g, int64_t filters, int64_t groups,
                     const GemmFusion<T>& fused = GemmFusion<T>(), const ChunkHook& after_chunk = {});
@@ -261,7 +261,7 @@ void conv2d_forward(T* z, const T* x, const T* w, const T* bias, const Window2D&
 // A transposed convolution (Conv2DTranspose) is this convolution's input gradient: its forward
 // is the dx part (dz: its input), its input gradient conv2d_forward of its output gradient, and
 // its kernel gradient the dw part (x: its output gradient, dz: its input). bf16: both GEMMs in
-// bf16, as conv2d_forward's (float only).
+// bf16 where conv2d_forward's is (float only).
 template <typename T>
 void conv2d_backward(T* dw, T* db, T* dx, const T* dz, const T* x, const T* w, const Window2D& g, int64_t filters,
                      int64_t groups, const ChunkHook& before_chunk = {}, bool bf16 = false);
