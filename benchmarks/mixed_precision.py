@@ -122,7 +122,7 @@ def main():
         print("Simple MNIST convnet, batch 128:")
         report(convnet_rates(torch, xs, ys))
     if ACCURACY_EPOCHS:
-        print(f"test accuracy, full training set, batch 32, Adam, the same seed:")
+        print("test accuracy, full training set, batch 32, Adam, the same seed:")
         for policy in ("float32", "mixed_bfloat16"):
             run, model = brisknet_side(policy, 32)
             for _ in range(ACCURACY_EPOCHS):

@@ -66,11 +66,10 @@ def test_emulated_equals_the_instruction_bit_for_bit(rng, ta, tb):
             # a wide range of magnitudes, so that every rounding of the chain matters
             a = (rng.standard_normal((k, m) if ta else (m, k)) * 2.0 ** rng.integers(-20, 20, (k, m) if ta else (m, k))).astype(np.float32)
             b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+            c0 = rng.standard_normal((m, n)).astype(np.float32)  # (beta = 1: the chain starts from C)
             outs = []
             for p in ("avx512_bf16", "emulated"):
                 kernels.set_bf16_path(p)
-                c0 = rng.standard_normal((m, n)).astype(np.float32) if not outs else c_start
-                c_start = c0
                 out = c0.copy()
                 kernels.matmul(a, b, ta, tb, out=out, beta=1.0, bf16=True)
                 outs.append(out)
@@ -140,3 +139,4 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown bf16 path"):
         kernels.set_bf16_path("fp8")
     assert kernels.bf16_paths()[-1] == "emulated" and kernels.bf16_path() in kernels.bf16_paths()
+    assert brisknet.cpu_info()["bf16_path"] == kernels.bf16_path()

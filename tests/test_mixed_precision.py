@@ -251,3 +251,28 @@ def test_attention_in_bf16(rng, path, causal):
             np.testing.assert_allclose(got, ref, atol=0.05 * np.abs(ref).max())
     finally:
         kernels.set_bf16_path(before)
+
+
+def test_model_subclass_call_follows_its_policy(rng):
+    """A Model subclass made under mixed_bfloat16 (or given dtype=) computes the ops of its own
+    call() in bf16, as Keras autocasts them; float32 by default."""
+    class TwoProducts(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(4, dtype="float32")
+
+        def call(self, x):
+            return keras.ops.matmul(self.dense(x), keras.ops.ones((4, 3)) * 0.3)
+
+    x = rng.standard_normal((8, 5)).astype(np.float32)
+    outs = {}
+    for dtype in ("float32", "mixed_bfloat16"):
+        keras.utils.set_random_seed(0)
+        model = TwoProducts(dtype=dtype)
+        assert model.dtype_policy.name == dtype
+        model.compile("sgd", "mse")
+        outs[dtype] = model.predict(x, verbose=0)
+        hidden = model.dense(x)
+        want = kernels.matmul(np.asarray(hidden), np.full((4, 3), 0.3, np.float32), bf16=dtype != "float32")
+        np.testing.assert_array_equal(outs[dtype], want)
+    assert not np.array_equal(outs["float32"], outs["mixed_bfloat16"])

@@ -1,8 +1,9 @@
 """Keras 3's dtype policies (``keras.mixed_precision``): which dtype a layer keeps its variables in
 and which it computes in. ``"float32"`` (the default) and ``"mixed_bfloat16"``: variables, optimizer
-state, losses and softmax stay float32, and the layers that multiply matrices (Dense, and every
-layer or model built of Dense layers) round their operands to bfloat16 and sum the products in
-float32, on AMX or AVX512-BF16 where the CPU has them (``kernels.bf16_path()``)."""
+state, losses and softmax stay float32, and the products of a mixed_bfloat16 layer (Dense, the
+convolutions' patches, the recurrent layers' GEMMs, attention and its projections, and the
+ops.matmul / ops.dot_product_attention its call() makes) round their operands to bfloat16 and sum
+in float32, on AMX or AVX512-BF16 where the CPU has them (``kernels.bf16_path()``)."""
 from __future__ import annotations
 
 import threading

@@ -58,11 +58,14 @@ def get_num_threads() -> int:
 
 def cpu_info() -> dict:
     """Which GEMM micro-kernel runs here (chosen by CPUID, narrowed by BRISKNET_ISA), its register
-    tile and the cache blocks derived from this CPU's caches (bytes, ways, CPUs sharing), and threads."""
+    tile and the cache blocks derived from this CPU's caches (bytes, ways, CPUs sharing), the bf16
+    GEMM's paths here and the one in use (mixed_bfloat16; BRISKNET_BF16 narrows it), and threads."""
     return {
         "gemm_isa": _core.gemm_isa(),
         "gemm": _core.gemm_config(),
         "forced_isa": os.environ.get("BRISKNET_ISA") or None,
+        "bf16_paths": list(_core.bf16_paths()),
+        "bf16_path": _core.bf16_path(),
         "num_threads": _core.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),

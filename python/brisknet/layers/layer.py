@@ -9,7 +9,7 @@ import weakref
 
 import numpy as np
 
-from .. import autodiff, backend, mixed_precision
+from .. import autodiff, mixed_precision
 from ..naming import to_snake_case, unique_name
 from ..variables import Variable
 from . import custom, unknown_dims

@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from .. import autodiff, backend, object_registration
+from .. import autodiff, mixed_precision, object_registration
 from ..autodiff import Program, Trace, recording
 from ..autodiff.size_families import SizeFamilies
 from ..layers import BatchNormalization, custom
@@ -47,9 +47,10 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         kwargs.pop("autocast", None)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
-        dtype = backend.dtype_name(dtype)
-        if dtype not in (None, "float32", np.float32):
-            raise ValueError(f"{type(self).__name__}: only float32 models are supported, got dtype={dtype!r}")
+        try:  # (Keras: the policy of the ops call() makes; its layers have their own)
+            self._dtype_policy = mixed_precision.policy_of(dtype)
+        except ValueError as e:
+            raise ValueError(f"{type(self).__name__}: {e}") from None
         if type(self).call is Model.call:
             raise TypeError(f"{type(self).__name__}: a keras.Model subclass defines call(self, inputs, ...)")
         self._own = custom.OwnWeights()  # (a model's own add_weight is not supported yet: stays empty)
@@ -65,6 +66,12 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ structure
+    @property
+    def dtype_policy(self):
+        """Keras' dtype policy of the ops call() makes (its layers have their own): the dtype
+        argument, else the global policy when the model was made."""
+        return getattr(self, "_dtype_policy", None) or mixed_precision.global_policy()
+
     @property
     def layers(self) -> list:
         """The layers (and models) assigned to this model's attributes, in that order."""
@@ -149,7 +156,8 @@ class Model(Sequential, metaclass=abc.ABCMeta):
         with recording(trace), autodiff.in_layer(trace, self):
             x = trace.input(np.zeros(shape, dtype))
             kwargs = {"training": bool(training)} if custom._accepts(self, "training") else {}
-            out = self.call(x, **kwargs)
+            with mixed_precision.computing(self.dtype_policy):
+                out = self.call(x, **kwargs)
             if isinstance(out, (list, tuple, dict)):
                 raise NotImplementedError(f"model {self.name!r}: call() returned {type(out).__name__}; a subclassed "
                                           "model of several outputs is not supported yet")
@@ -335,7 +343,8 @@ class Model(Sequential, metaclass=abc.ABCMeta):
             kwargs = {}
             if custom._accepts(self, "training"):
                 kwargs["training"] = trace.training if training is None else bool(training)
-            return self.call(x, **kwargs)
+            with mixed_precision.computing(self.dtype_policy):
+                return self.call(x, **kwargs)
 
     @property
     def _output_layer(self):
