@@ -42,6 +42,7 @@ def test_cli_bench_and_info():
                           "--repeat", "1"], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert "fwd 32x784x1000" in res.stdout and "GFLOP/s" in res.stdout
+    assert "\nbf16: " in res.stdout  # (its GFLOP/s beside float32's, or why not)
     res = subprocess.run([sys.executable, "-m", "brisknet", "info"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "gemm_isa" in res.stdout
 

@@ -81,8 +81,9 @@ def _bench(args) -> int:
     if bf16:
         print(f"bf16: the {kernels.bf16_path()} kernel (mixed_bfloat16: operands rounded to bfloat16, float32 sums)")
     elif not args.no_bf16:
-        print("bf16: this CPU has no bf16 instructions (AMX-BF16 or AVX512-BF16); mixed_bfloat16 runs on the "
-              "emulated path, which gives the same bits at float32 speed or below, so it is not measured here")
+        print("bf16: no bf16 instructions here (this CPU lacks AMX-BF16 and AVX512-BF16, or BRISKNET_ISA narrowed "
+              "them away); mixed_bfloat16 runs on the emulated path, which gives VDPBF16PS's bits at float32 speed "
+              "or below, so it is not measured here")
     print(f"{'shape (m x k x n)':<26}{'brisknet GFLOP/s':>18}{'% of peak':>11}{'numpy GFLOP/s':>15}{'ratio':>8}"
           + (f"{'bf16 GFLOP/s':>14}{'bf16/fp32':>11}" if bf16 else ""))
     shapes = [s for b in args.batch for s in reference.gemm_shapes(b)]
