@@ -213,7 +213,8 @@ def token_rates(model, x, y, batch, torch_epoch, sizes, keras_definitions=None):
         torch.set_num_threads(threads)
         for label, compiled in (("torch eager", False), ("torch.compile", True)):
             if label in wanted:
-                epoch = torch_epoch(torch, x, y, compiled=compiled, autocast=bf16)
+                # (autocast only asked of the benchmarks that take it: gpt.py, char_gpt.py)
+                epoch = torch_epoch(torch, x, y, compiled=compiled, **({"autocast": True} if bf16 else {}))
                 epoch()  # warm-up (compiles)
                 sides[label + (" (bf16 autocast)" if bf16 else "")] = timed(epoch)
     except ImportError:
