@@ -26,7 +26,7 @@ def test_policy_api():
     assert layers.Dense(3, dtype="float32").compute_dtype == "float32"  # a layer's own dtype wins
     keras.config.set_dtype_policy(None)
     assert layers.Dense(3).dtype_policy.name == "float32"
-    assert layers.Dense(3, dtype=p).dtype_policy is not None
+    assert layers.Dense(3, dtype=p).dtype_policy == p
     assert layers.Dense(3, dtype={"class_name": "DTypePolicy", "config": {"name": "mixed_bfloat16"}}).compute_dtype == "bfloat16"
     for bad in ("mixed_float16", "int8", "bfloat16x"):
         with pytest.raises(ValueError, match="not supported"):

@@ -150,20 +150,7 @@ void packed_gemm(T* C, int64_t ldc, const PackA& pack_a, const T* B, int64_t rsb
                    bias_p ? bias_p + js * NR : nullptr, last && relu ? fused.activation_out + at : nullptr);
             if (last) finish_tile(fused, C, ldc, ic + is * MR, jc + js * NR, rows, cols, relu);
           };
-          if (!fused.tile_done) {
-#pragma omp for collapse(2) schedule(static)
-            for (int64_t js = 0; js < nstrips; ++js)
-              for (int64_t is = 0; is < mstrips; ++is) tile(is, js);
-          } else {
-            // One thread per row panel (MR rows x nc columns), handed to tile_done when finished:
-            // the caller's update then walks whole rows, which the prefetcher streams.
-#pragma omp for schedule(static)
-            for (int64_t is = 0; is < mstrips; ++is) {
-              for (int64_t js = 0; js < nstrips; ++js) tile(is, js);
-              if (last)
-                fused.tile_done(fused.context, C, ldc, ic + is * MR, jc, std::min<int64_t>(MR, mc - is * MR), nc);
-            }
-          }
+          detail::for_each_tile(fused, C, ldc, ic, jc, mc, nc, MR, mstrips, nstrips, last, tile);
         }
       }
       // (the tile loop's implicit barrier ends every ic block, so the next panel may be packed)

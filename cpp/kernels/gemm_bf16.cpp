@@ -7,7 +7,6 @@
 #include <array>
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include "bf16.h"
@@ -139,10 +138,6 @@ inline void pack_b_bf16(uint16_t* Bp, const float* B, int64_t rsb, int64_t csb, 
       for (int j = 0; j < cols; ++j) sums[j] += B[p * rsb + j * csb];
 }
 
-}  // namespace
-
-namespace {
-
 // The driver. pack_a(Ap, i0, rows, p0, kc, kcp, MR, layout): rows i0..i0 + rows of op(A), k
 // columns p0..p0 + kc, in the kernel's layout (pack_a_bf16's), padded to MR x kcp with zeros.
 template <typename PackA>
@@ -205,17 +200,7 @@ void bf16_packed_gemm(float* C, int64_t ldc, const PackA& pack_a, const float* B
                    bias_p ? bias_p + js * NR : nullptr, last && relu ? fused.activation_out + at : nullptr);
             if (last) finish_tile(fused, C, ldc, ic + is * MR, jc + js * NR, rows, cols, relu);
           };
-          if (!fused.tile_done) {
-#pragma omp for collapse(2) schedule(static)
-            for (int64_t js = 0; js < nstrips; ++js)
-              for (int64_t is = 0; is < mstrips; ++is) tile(is, js);
-          } else {  // one thread per row panel, handed to tile_done when finished (as gemm.cpp)
-#pragma omp for schedule(static)
-            for (int64_t is = 0; is < mstrips; ++is) {
-              for (int64_t js = 0; js < nstrips; ++js) tile(is, js);
-              if (last) fused.tile_done(fused.context, C, ldc, ic + is * MR, jc, std::min<int64_t>(MR, mc - is * MR), nc);
-            }
-          }
+          for_each_tile(fused, C, ldc, ic, jc, mc, nc, MR, mstrips, nstrips, last, tile);
         }
       }
       // (the tile loop's implicit barrier ends every ic block, so the next panel may be packed)
@@ -227,17 +212,8 @@ void bf16_packed_gemm(float* C, int64_t ldc, const PackA& pack_a, const float* B
 // A strip that an APacker wrote in float32 (Ap32[p * MR + i], kc columns) into the kernel's layout.
 inline void strip_to_bf16(uint16_t* Ap, const float* strip, int64_t kc, int64_t kcp, int MR, Bf16ALayout layout) {
   if (layout == Bf16ALayout::rows) {
-    // (a transpose: 8 x 8 blocks through registers, rows written 8 values at a time)
-    int64_t p0 = 0;
-    for (; p0 + 8 <= kc; p0 += 8)
-      for (int i0 = 0; i0 < MR; i0 += 8) {
-        uint16_t block[8][8];
-        for (int q = 0; q < 8; ++q)
-          for (int r = 0; r < 8; ++r) block[r][q] = to_bf16(strip[(p0 + q) * MR + i0 + r]);
-        for (int r = 0; r < 8; ++r) std::memcpy(Ap + (i0 + r) * kcp + p0, block[r], sizeof(block[r]));
-      }
-    for (int i = 0; i < MR; ++i)
-      for (int64_t p = p0; p < kcp; ++p) Ap[i * kcp + p] = p < kc ? to_bf16(strip[p * MR + i]) : 0;
+    for (int64_t p = 0; p < kcp; ++p)
+      for (int i = 0; i < MR; ++i) Ap[i * kcp + p] = p < kc ? to_bf16(strip[p * MR + i]) : 0;
     return;
   }
   uint32_t* dst = reinterpret_cast<uint32_t*>(Ap);

@@ -52,4 +52,25 @@ inline void prefetch_tile_fusion(const GemmFusion<T>& f, int64_t ldc, int64_t i0
   }
 }
 
+// The tiles of one block of C (mstrips x nstrips: row strips of MR from row i0, column strips
+// from column j0, nc columns), on the threads of the enclosing parallel region (an orphaned omp
+// for, with its barrier): tile(is, js) for each. With the caller's tile_done, one thread per row
+// panel (MR rows x nc columns), handed to tile_done once finished when `last` (the last k block):
+// the caller's update then walks whole rows, which the prefetcher streams.
+template <typename T, typename Tile>
+inline void for_each_tile(const GemmFusion<T>& f, T* C, int64_t ldc, int64_t i0, int64_t j0, int64_t mc, int64_t nc,
+                          int MR, int64_t mstrips, int64_t nstrips, bool last, const Tile& tile) {
+  if (!f.tile_done) {
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t js = 0; js < nstrips; ++js)
+      for (int64_t is = 0; is < mstrips; ++is) tile(is, js);
+    return;
+  }
+#pragma omp for schedule(static)
+  for (int64_t is = 0; is < mstrips; ++is) {
+    for (int64_t js = 0; js < nstrips; ++js) tile(is, js);
+    if (last) f.tile_done(f.context, C, ldc, i0 + is * MR, j0, std::min<int64_t>(MR, mc - is * MR), nc);
+  }
+}
+
 }  // namespace brisknet::detail
